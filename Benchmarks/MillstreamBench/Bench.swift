@@ -1,0 +1,46 @@
+import EventLog
+import Foundation
+import Plant
+
+/// Benchmarks, never run by the tests: `swift run -c release millstream-bench [eventlog|readings] [options]`.
+@main
+struct Bench {
+    static func main() throws {
+        var args = Array(CommandLine.arguments.dropFirst())
+        let what = args.isEmpty ? "all" : args.removeFirst()
+        var options: [String: String] = [:]
+        while args.count >= 2, args[0].hasPrefix("--") {
+            options[String(args[0].dropFirst(2))] = args[1]
+            args.removeFirst(2)
+        }
+        guard args.isEmpty else {
+            print("usage: millstream-bench [eventlog|readings|all] [--records N] [--dir PATH]")
+            exit(2)
+        }
+        let directory = options["dir"] ?? NSTemporaryDirectory() + "millstream-bench-\(getpid())"
+        switch what {
+        case "eventlog": try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
+        case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
+        case "all":
+            try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
+            try ReadingBench.run(count: 200_000)
+        default:
+            print("unknown benchmark '\(what)': eventlog, readings or all")
+            exit(2)
+        }
+    }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = ContinuousClock.now
+    try body()
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+func row(_ name: String, ours: Double, peer: Double, peerName: String, unit: String) {
+    let ratio = ours / peer
+    print(
+        name.padding(toLength: 34, withPad: " ", startingAt: 0)
+            + String(format: "%12.0f %@   %@ %12.0f %@   ratio %.2f", ours, unit, peerName, peer, unit, ratio))
+}

@@ -1,0 +1,103 @@
+import EventLog
+import Foundation
+
+/// Embedded log append and read throughput for 200-byte records, one thread, beside the same bytes written and read
+/// with plain pwrite/pread (the disk's and page cache's own speed: the ceiling for any log).
+enum EventLogBench {
+    static let recordBytes = 200
+    static let batch = 1000
+
+    static func run(records: Int, directory: String) throws {
+        print("embedded log: \(records) records of \(recordBytes) B, batches of \(batch), one partition, one thread")
+        print("peer: raw pwrite/pread of the same bytes with the same fsync cadence, in the same run")
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: recordBytes)
+        let key = Array("plant1/line1/m07".utf8)
+        let batchRecords = (0..<batch).map { _ in Record(key: key, value: value, timestamp: 1_764_000_000_000) }
+        let policies: [(String, FsyncPolicy, Int)] = [
+            ("append, fsync every 100 ms", .interval(.milliseconds(100)), records),
+            ("append, fsync every batch", .everyBatch, min(records, 200_000)),
+            ("append, no fsync", .never, records),
+        ]
+        var readDirectory = ""
+        for (name, policy, count) in policies {
+            let dir = directory + "-" + String(name.hash & 0xffff)
+            defer { if policy != .interval(.milliseconds(100)) { try? FileManager.default.removeItem(atPath: dir) } }
+            let log = try EventLog.open(
+                directory: dir, configuration: .init(fsync: policy, defaultTopic: .init(partitions: 1, segmentBytes: 256 << 20)))
+            let partition = try log.topic("bench", create: true).partition(0)
+            let ours = try seconds {
+                for _ in 0..<(count / batch) { try partition.append(batchRecords) }
+                try partition.sync()
+            }
+            try log.close()
+            let peer = try rawWrite(count: count, policy: policy, path: dir + "/raw.bin")
+            row(name, ours: Double(count) / ours, peer: Double(count) / peer, peerName: "raw", unit: "rec/s")
+            if policy == .interval(.milliseconds(100)) { readDirectory = dir }
+        }
+        // Sequential read of what the 100 ms run wrote (page cache warm for both).
+        let log = try EventLog.open(directory: readDirectory, configuration: .init(readOnly: true))
+        let partition = try log.topic("bench").partition(0)
+        var total = 0
+        var checksum = 0
+        let ours = try seconds {
+            var offset = partition.earliestOffset
+            while true {
+                let result = try partition.read(from: offset, maxBytes: 1 << 20)
+                if result.records.isEmpty { break }
+                total += result.records.count
+                checksum &+= result.records.last!.value.count
+                offset = result.nextOffset
+            }
+        }
+        precondition(total == records, "read \(total) of \(records) records")
+        let peer = try rawRead(path: readDirectory + "/raw.bin", records: records)
+        row("sequential read (CRC checked)", ours: Double(total) / ours, peer: Double(records) / peer, peerName: "raw", unit: "rec/s")
+        print("  (checksum \(checksum))")
+        try? FileManager.default.removeItem(atPath: readDirectory)
+    }
+
+    /// The same bytes per batch as the log writes (records plus their framing), with the same fsync cadence.
+    static func rawWrite(count: Int, policy: FsyncPolicy, path: String) throws -> Double {
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        precondition(fd >= 0)
+        defer { close(fd) }
+        let chunk = [UInt8](repeating: 1, count: batch * (recordBytes + 20))
+        var lastSync = ContinuousClock.now
+        var position = 0
+        return seconds {
+            for _ in 0..<(count / batch) {
+                chunk.withUnsafeBytes { _ = pwrite(fd, $0.baseAddress, $0.count, off_t(position)) }
+                position += chunk.count
+                switch policy {
+                case .everyBatch: fdatasync(fd)
+                case .interval(let d):
+                    if ContinuousClock.now - lastSync >= d {
+                        fdatasync(fd)
+                        lastSync = .now
+                    }
+                case .never: break
+                }
+            }
+            fdatasync(fd)
+        }
+    }
+
+    static func rawRead(path: String, records: Int) throws -> Double {
+        let fd = open(path, O_RDONLY)
+        precondition(fd >= 0)
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var sum = 0
+        let t = seconds {
+            var position = 0
+            while true {
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
+                if n <= 0 { break }
+                sum &+= Int(buffer[n - 1])
+                position += n
+            }
+        }
+        precondition(sum != -1)
+        return t
+    }
+}

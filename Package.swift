@@ -1,0 +1,57 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "Millstream",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "millstream", targets: ["millstream"]),
+        .executable(name: "millstream-bench", targets: ["MillstreamBench"]),
+        .library(name: "EventLog", targets: ["EventLog"]),
+        .library(name: "Bus", targets: ["Bus"]),
+        .library(name: "Plant", targets: ["Plant"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
+        .target(name: "CRC32C"),
+        .target(name: "Tabular", swiftSettings: strict),
+        .target(name: "EventLog", dependencies: ["CRC32C"], swiftSettings: strict),
+        .target(
+            name: "Plant",
+            dependencies: ["Tabular", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(name: "Bus", dependencies: ["EventLog"], swiftSettings: strict),
+        .executableTarget(
+            name: "millstream",
+            dependencies: [
+                "Bus", "Plant", "EventLog", "Tabular",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "MillstreamBench",
+            dependencies: ["EventLog", "Bus", "Plant"],
+            path: "Benchmarks/MillstreamBench",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular"], swiftSettings: strict),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "CRC32C"], swiftSettings: strict),
+        .testTarget(name: "PlantTests", dependencies: ["Plant"], swiftSettings: strict),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C"], swiftSettings: strict),
+    ]
+)

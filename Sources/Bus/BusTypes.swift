@@ -1,0 +1,115 @@
+public import EventLog
+
+/// A record to send: optional key (it picks the partition), value, headers, timestamp (ms since the epoch).
+public struct BusRecord: Sendable, Hashable {
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [RecordHeader]
+    public var timestamp: Int64
+    /// Send to this partition instead of the one the key picks.
+    public var partition: Int?
+
+    public init(
+        key: [UInt8]? = nil, value: [UInt8], headers: [RecordHeader] = [], timestamp: Int64, partition: Int? = nil
+    ) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+        self.partition = partition
+    }
+}
+
+/// A record received from a topic, with where it came from.
+public struct ConsumedRecord: Sendable, Hashable {
+    public var topic: String
+    public var partition: Int
+    public var offset: Int64
+    public var timestamp: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [RecordHeader]
+
+    public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
+}
+
+/// Where a sent record landed.
+public struct RecordPosition: Sendable, Hashable {
+    public var partition: Int
+    public var offset: Int64
+}
+
+/// A topic's partitions and their offsets.
+public struct TopicDescription: Sendable, Equatable {
+    public struct Partition: Sendable, Equatable {
+        public var partition: Int
+        public var earliestOffset: Int64
+        public var latestOffset: Int64
+        public var sizeBytes: Int64?
+        public var records: Int64 { latestOffset - earliestOffset }
+    }
+
+    public var name: String
+    public var partitions: [Partition]
+    public var records: Int64 { partitions.reduce(0) { $0 + $1.records } }
+}
+
+/// Where a consumer starts in a partition that has no committed offset.
+public enum StartPosition: Sendable, Equatable {
+    case earliest
+    case latest
+}
+
+public struct ConsumerOptions: Sendable {
+    /// The consumer group; nil reads every partition on its own and commits nothing.
+    public var group: String?
+    public var topics: [String]
+    public var start: StartPosition
+
+    public init(group: String? = nil, topics: [String], start: StartPosition = .earliest) {
+        self.group = group
+        self.topics = topics
+        self.start = start
+    }
+}
+
+/// The one streaming abstraction the rest of Millstream uses, with an embedded and a Kafka adapter.
+public protocol MessageBus: Sendable {
+    /// The URL it was opened with, for messages.
+    var url: BusURL { get }
+    func createTopic(_ name: String, partitions: Int) async throws
+    func topicNames() async throws -> [String]
+    func describeTopic(_ name: String) async throws -> TopicDescription
+    func producer() async throws -> any MessageProducer
+    func consumer(_ options: ConsumerOptions) async throws -> any MessageConsumer
+    /// Runs background duties (periodic fsync of the embedded log; connection upkeep for Kafka) until cancelled.
+    func run() async throws
+    func close() async throws
+}
+
+public protocol MessageProducer: Sendable {
+    /// Sends records to `topic`; returns once the bus has acknowledged them (durable as the bus is configured).
+    func send(_ records: [BusRecord], to topic: String) async throws -> [RecordPosition]
+    /// Makes everything sent so far durable.
+    func flush() async throws
+}
+
+public protocol MessageConsumer: Sendable {
+    /// Records available now, or within `timeout`; empty when none arrived.
+    func poll(maxRecords: Int, timeout: Duration) async throws -> [ConsumedRecord]
+    /// Commits the next offset to read for each partition (call after the records' effects are durable).
+    func commit(_ offsets: [TopicPartition: Int64]) async throws
+    /// The partitions this consumer reads now.
+    func assignment() async throws -> [TopicPartition]
+    /// Moves the read position of an assigned partition.
+    func seek(_ partition: TopicPartition, to offset: Int64) async throws
+    /// Leaves the group (its partitions go to the remaining members).
+    func close() async throws
+}
+
+/// A bus problem: what and where.
+public struct BusError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,34 @@
+/// A record to append: optional key, value, headers, timestamp in milliseconds since the Unix epoch.
+public struct Record: Sendable, Hashable {
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [RecordHeader]
+    public var timestamp: Int64
+
+    public init(key: [UInt8]? = nil, value: [UInt8], headers: [RecordHeader] = [], timestamp: Int64) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+    }
+}
+
+/// A named header value, as in Kafka.
+public struct RecordHeader: Sendable, Hashable {
+    public var name: String
+    public var value: [UInt8]
+
+    public init(name: String, value: [UInt8]) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A record read back from a partition, with its offset.
+public struct LogRecord: Sendable, Hashable {
+    public var offset: Int64
+    public var timestamp: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [RecordHeader]
+}

@@ -1,0 +1,145 @@
+import CRC32C
+
+/// The on-disk batch format of a segment file.
+///
+/// ```
+/// offset size field
+///  0     4    magic "MSL1"
+///  4     4    length: bytes after this field
+///  8     4    CRC32C of every byte after this field
+/// 12     8    base offset
+/// 20     4    record count
+/// 24     8    base timestamp (ms)
+/// 32     8    max timestamp (ms)
+/// 40     ...  records: zigzag timestamp delta, varint key length + 1 (0 = no key), key,
+///             varint value length, value, varint header count, (varint name length, name, varint length, value)*
+/// ```
+/// All integers little-endian. A batch is valid only if it is complete and its CRC matches.
+enum RecordBatch {
+    static let magic: UInt32 = 0x314C_534D  // "MSL1"
+    static let headerSize = 40
+    /// The largest batch accepted when reading, so a corrupt length cannot ask for gigabytes.
+    static let maxBatchBytes = 64 << 20
+
+    struct Header: Equatable {
+        var length: Int  // whole batch, header included
+        var crc: UInt32
+        var baseOffset: Int64
+        var count: Int
+        var baseTimestamp: Int64
+        var maxTimestamp: Int64
+        var nextOffset: Int64 { baseOffset + Int64(count) }
+    }
+
+    enum HeaderProblem: Error, Equatable {
+        case short  // fewer than headerSize bytes: a torn tail
+        case badMagic
+        case badLength(Int)
+    }
+
+    /// Appends one batch holding `records` to `buffer`.
+    static func encode(_ records: some Collection<Record>, baseOffset: Int64, into buffer: inout [UInt8]) {
+        precondition(!records.isEmpty)
+        let start = buffer.count
+        let baseTimestamp = records.first!.timestamp
+        var maxTimestamp = baseTimestamp
+        buffer.appendLittleEndian(magic)
+        buffer.appendLittleEndian(UInt32(0))  // length, patched below
+        buffer.appendLittleEndian(UInt32(0))  // crc, patched below
+        buffer.appendLittleEndian(baseOffset)
+        buffer.appendLittleEndian(UInt32(records.count))
+        buffer.appendLittleEndian(baseTimestamp)
+        buffer.appendLittleEndian(Int64(0))  // max timestamp, patched below
+        for record in records {
+            maxTimestamp = max(maxTimestamp, record.timestamp)
+            buffer.appendZigZag(record.timestamp &- baseTimestamp)
+            if let key = record.key {
+                buffer.appendVarint(UInt64(key.count) + 1)
+                buffer.append(contentsOf: key)
+            } else {
+                buffer.appendVarint(0)
+            }
+            buffer.appendVarint(UInt64(record.value.count))
+            buffer.append(contentsOf: record.value)
+            buffer.appendVarint(UInt64(record.headers.count))
+            for header in record.headers {
+                let name = Array(header.name.utf8)
+                buffer.appendVarint(UInt64(name.count))
+                buffer.append(contentsOf: name)
+                buffer.appendVarint(UInt64(header.value.count))
+                buffer.append(contentsOf: header.value)
+            }
+        }
+        buffer.setLittleEndian(UInt32(buffer.count - start - 8), at: start + 4)
+        buffer.setLittleEndian(maxTimestamp, at: start + 32)
+        let crc = buffer.withUnsafeBytes { raw in
+            millstream_crc32c(0, raw.baseAddress! + start + 12, buffer.count - start - 12)
+        }
+        buffer.setLittleEndian(crc, at: start + 8)
+    }
+
+    /// Parses the fixed header at the start of `bytes` without checking the CRC.
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer) -> Result<Header, HeaderProblem> {
+        guard bytes.count >= headerSize else { return .failure(.short) }
+        var reader = ByteReader(bytes)
+        guard reader.readLittleEndian(UInt32.self) == magic else { return .failure(.badMagic) }
+        let length = Int(reader.readLittleEndian(UInt32.self)!) + 8
+        guard length >= headerSize, length <= maxBatchBytes else { return .failure(.badLength(length)) }
+        let crc = reader.readLittleEndian(UInt32.self)!
+        let base = reader.readLittleEndian(Int64.self)!
+        let count = Int(reader.readLittleEndian(UInt32.self)!)
+        let baseTimestamp = reader.readLittleEndian(Int64.self)!
+        let maxTimestamp = reader.readLittleEndian(Int64.self)!
+        guard count > 0, base >= 0 else { return .failure(.badLength(length)) }
+        return .success(
+            Header(
+                length: length, crc: crc, baseOffset: base, count: count, baseTimestamp: baseTimestamp,
+                maxTimestamp: maxTimestamp))
+    }
+
+    /// True when the CRC of the complete batch in `bytes` (exactly `header.length` bytes) matches.
+    static func crcMatches(_ bytes: UnsafeRawBufferPointer, header: Header) -> Bool {
+        millstream_crc32c(0, bytes.baseAddress! + 12, header.length - 12) == header.crc
+    }
+
+    /// Decodes the records of a complete, CRC-checked batch whose offsets are at least `from`.
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, into records: inout [LogRecord]
+    ) -> Bool {
+        var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<header.length]), at: headerSize)
+        for i in 0..<header.count {
+            guard let delta = reader.readZigZag(), let keyLength = reader.readVarint() else { return false }
+            var key: [UInt8]?
+            if keyLength > 0 {
+                guard let k = reader.readBytes(Int(keyLength - 1)) else { return false }
+                key = k
+            }
+            guard let valueLength = reader.readVarint(), valueLength <= UInt64(reader.remaining) else { return false }
+            let offset = header.baseOffset + Int64(i)
+            let wanted = offset >= from
+            let valueStart = reader.position
+            // Skip the value (headers follow it); copy it below only if the caller wants this record.
+            reader.position += Int(valueLength)
+            guard let headerCount = reader.readVarint(), headerCount <= UInt64(reader.remaining) else { return false }
+            var headers: [RecordHeader] = []
+            if headerCount > 0 {
+                headers.reserveCapacity(Int(headerCount))
+                for _ in 0..<headerCount {
+                    guard let nameLength = reader.readVarint(), let name = reader.readBytes(Int(nameLength)),
+                        let length = reader.readVarint(), let value = reader.readBytes(Int(length))
+                    else { return false }
+                    headers.append(RecordHeader(name: String(decoding: name, as: UTF8.self), value: value))
+                }
+            }
+            if wanted {
+                let value = [UInt8](
+                    UnsafeRawBufferPointer(rebasing: reader.bytes[valueStart..<valueStart + Int(valueLength)]))
+                records.append(
+                    LogRecord(
+                        offset: offset, timestamp: header.baseTimestamp &+ delta, key: key, value: value,
+                        headers: headers))
+            }
+        }
+        return reader.remaining == 0
+    }
+}

@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The generating rules of the AI4I 2020 dataset (Matzka 2020), fitted to the published data where the paper gives
+/// no number, plus what a plant has and the dataset does not (downtime, tool changes, scrap, cycle time).
+public struct MillingPhysics: Sendable {
+    // Air temperature: a slow random walk around 300 K with sd 2 K (lag-1 autocorrelation 0.9994 in the data).
+    public var airMean = 300.0, airSD = 2.0, airRho = 0.9994
+    // Process minus air temperature: around 10 K with sd 1 K, slowly varying (lag-1 autocorrelation 0.9975).
+    public var deltaMean = 10.0, deltaSD = 1.0, deltaRho = 0.9975
+    // Torque: normal around the torque target, sd 10 Nm, never below the floor.
+    public var torqueSD = 10.0, torqueFloor = 3.0
+    // Speed: setpoint x (torque / target)^-0.3694 x lognormal noise (log-log fit to the data: slope -0.369, sd 0.0355).
+    public var speedTorqueExponent = -0.3694, speedNoise = 0.0355
+    // Tool: replaced or failing at a wear drawn uniformly; the paper says 200...240 min, but the data resets at a
+    // median of 215 (5-95 %: 202...234), which 200...230 plus the last product's wear matches. It fails in 51 of 120
+    // cases (the paper's counts).
+    public var toolLife = 200.0...230.0, toolFailureShare = 51.0 / 120.0
+    /// Wear added per product, by product type (H 5, M 3, L 2 min).
+    public var wearPerProduct: [String: Double] = ["L": 2, "M": 3, "H": 5]
+    /// Overstrain: wear x torque above this fails (min Nm), by product type.
+    public var overstrainLimit: [String: Double] = ["L": 11_000, "M": 12_000, "H": 13_000]
+    // Heat dissipation: temperature difference below 8.6 K and speed below 1380 rpm.
+    public var heatDeltaLimit = 8.6, heatSpeedLimit = 1380.0
+    // Power: torque x angular speed outside 3500...9000 W.
+    public var powerRange = 3500.0...9000.0
+    public var randomFailureProbability = 0.001
+    /// Repair time after a failure, in minutes (scaled by a uniform 0.5...1.5).
+    public var repairMinutes: [String: Double] = ["TWF": 30, "HDF": 45, "PWF": 60, "OSF": 40, "RNF": 30]
+    public var plannedToolChangeMinutes = 10.0
+    /// Cycle time at nominal speed, seconds; it shrinks as speed rises: x (nominal / speed)^0.3.
+    public var baseCycleSeconds = 60.0, cycleSpeedExponent = 0.3, cycleNoise = 0.02
+    /// Scrap: a base rate, more with a worn tool (above 180 min) and with power near its limits.
+    public var baseScrap = 0.005, wornToolScrap = 0.03, powerEdgeScrap = 0.02
+
+    public init() {}
+
+    /// The variables the physics produces; a process config for the simulator must declare them.
+    public static let variables = ["air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min"]
+
+    /// Mechanical power in W for torque in Nm and speed in rpm.
+    @inline(__always) public static func power(torque: Double, rpm: Double) -> Double { torque * rpm * 2 * .pi / 60 }
+}
+
+/// One simulated milling machine. Each call to `step` machines one product (or reports a down state) and returns
+/// the reading with its true failure modes. All randomness comes from the machine's own seeded source.
+public struct MachineSimulator: Sendable {
+    public let id: String
+    public let physics: MillingPhysics
+    var rng: RandomSource
+    var air: Double
+    var delta: Double
+    var wear = 0.0
+    var toolLimit: Double
+    var sequence: Int64 = 0
+    /// Current setpoints.
+    public private(set) var speedSetpoint: Double
+    public private(set) var torqueTarget: Double
+    let nominalSpeed: Double
+    let products: [ProductType]
+    let shareTotal: Double
+    var downUntil: Int64 = 0
+    var downState: MachineState = .running
+
+    init(id: String, seed: UInt64, physics: MillingPhysics, speed: Double, torque: Double, products: [ProductType]) {
+        self.id = id
+        self.physics = physics
+        self.rng = RandomSource(seed: seed)
+        self.nominalSpeed = speed
+        self.speedSetpoint = speed
+        self.torqueTarget = torque
+        self.products = products.isEmpty ? [ProductType(name: "M", share: 1)] : products
+        self.shareTotal = self.products.reduce(0) { $0 + $1.share }
+        air = physics.airMean + physics.airSD * rng.normal()
+        delta = physics.deltaMean + physics.deltaSD * rng.normal()
+        toolLimit = physics.toolLife.lowerBound
+        toolLimit = drawToolLimit()
+    }
+
+    mutating func drawToolLimit() -> Double {
+        physics.toolLife.lowerBound + (physics.toolLife.upperBound - physics.toolLife.lowerBound) * rng.uniform()
+    }
+
+    mutating func setSetpoints(speed: Double?, torque: Double?) {
+        if let speed { speedSetpoint = speed }
+        if let torque { torqueTarget = torque }
+    }
+
+    /// Produces the reading at time `now`; returns it with its failure modes and the time of this machine's next one.
+    mutating func step(now: Int64) -> (reading: Reading, failure: FailureModes, next: Int64) {
+        let p = physics
+        // The temperature walks advance once per product, as in the dataset: stepping them during downtime too
+        // would bias the products towards temperatures that cause no failures (low-margin periods would be spent down).
+        var airK = (air * 10).rounded() / 10
+        var processK = ((air + delta) * 10).rounded() / 10
+        let cycle = p.baseCycleSeconds * pow(nominalSpeed / speedSetpoint, p.cycleSpeedExponent)
+        sequence += 1
+        if now < downUntil {
+            let reading = Reading(
+                machine: id, timestamp: now, sequence: sequence,
+                values: [
+                    Measurement("air_temp_k", airK), Measurement("process_temp_k", processK), Measurement("rpm", 0),
+                    Measurement("torque_nm", 0), Measurement("tool_wear_min", wear),
+                ], product: nil, state: downState)
+            return (reading, [], min(downUntil, now + Int64(cycle * 1000)))
+        }
+        air = p.airMean + p.airRho * (air - p.airMean) + p.airSD * (1 - p.airRho * p.airRho).squareRoot() * rng.normal()
+        delta =
+            p.deltaMean + p.deltaRho * (delta - p.deltaMean) + p.deltaSD * (1 - p.deltaRho * p.deltaRho).squareRoot()
+            * rng.normal()
+        airK = (air * 10).rounded() / 10
+        processK = ((air + delta) * 10).rounded() / 10
+        // Product type by share.
+        var pick = rng.uniform() * shareTotal
+        var product = products[products.count - 1]
+        for candidate in products {
+            pick -= candidate.share
+            if pick < 0 {
+                product = candidate
+                break
+            }
+        }
+        let torque = ((max(p.torqueFloor, torqueTarget + p.torqueSD * rng.normal())) * 10).rounded() / 10
+        let rpm =
+            (speedSetpoint * pow(torque / torqueTarget, p.speedTorqueExponent) * exp(p.speedNoise * rng.normal()))
+            .rounded()
+        let recordedWear = wear
+        var failure: FailureModes = []
+        var toolChange = false
+        if wear >= toolLimit {
+            if rng.uniform() < p.toolFailureShare { failure.insert(.twf) } else { toolChange = true }
+        }
+        if delta(airK, processK) < p.heatDeltaLimit && rpm < p.heatSpeedLimit { failure.insert(.hdf) }
+        let power = MillingPhysics.power(torque: torque, rpm: rpm)
+        if !p.powerRange.contains(power) { failure.insert(.pwf) }
+        if recordedWear * torque > (p.overstrainLimit[product.name] ?? 12_000) { failure.insert(.osf) }
+        if rng.uniform() < p.randomFailureProbability { failure.insert(.rnf) }
+
+        var scrapProbability = p.baseScrap
+        if recordedWear > 180 { scrapProbability += p.wornToolScrap * min(1, (recordedWear - 180) / 60) }
+        if power < p.powerRange.lowerBound + 500 || power > p.powerRange.upperBound - 500 {
+            scrapProbability += p.powerEdgeScrap
+        }
+        let scrap = !failure.isEmpty || rng.uniform() < scrapProbability
+        wear += p.wearPerProduct[product.name] ?? 3
+        let cycleNoise = 1 + p.cycleNoise * rng.normal()
+        var next = now + Int64(max(1, cycle * cycleNoise) * 1000)
+        let repairScale = 0.5 + rng.uniform()
+        if !failure.isEmpty {
+            let minutes = failure.names.compactMap { p.repairMinutes[$0] }.max() ?? 30
+            downUntil = next + Int64(minutes * repairScale * 60_000)
+            downState = .down
+            if failure.contains(.twf) {  // as in the dataset, only a tool wear failure replaces the tool
+                wear = 0
+                toolLimit = drawToolLimit()
+            }
+        } else if toolChange {
+            downUntil = next + Int64(p.plannedToolChangeMinutes * repairScale * 60_000)
+            downState = .toolChange
+            wear = 0
+            toolLimit = drawToolLimit()
+        }
+        if downUntil > now { next = min(next, downUntil) }
+        let reading = Reading(
+            machine: id, timestamp: now, sequence: sequence,
+            values: [
+                Measurement("air_temp_k", airK), Measurement("process_temp_k", processK), Measurement("rpm", rpm),
+                Measurement("torque_nm", torque), Measurement("tool_wear_min", recordedWear),
+            ], product: product.name, state: .running, good: scrap ? 0 : 1, scrap: scrap ? 1 : 0)
+        return (reading, failure, next)
+    }
+
+    @inline(__always) private func delta(_ air: Double, _ process: Double) -> Double { process - air }
+
+    /// Forces an immediate planned tool change (a maintenance action).
+    mutating func changeTool(now: Int64) {
+        wear = 0
+        toolLimit = drawToolLimit()
+        downUntil = max(downUntil, now + Int64(physics.plannedToolChangeMinutes * 60_000))
+        downState = .toolChange
+    }
+}

@@ -1,0 +1,128 @@
+/// A process configuration: the plant's assets, the variables a reading carries and what is known about each.
+///
+/// Nothing here is specific to milling: any continuous process is described by its variables, their valid ranges,
+/// spec limits and which ones can be changed (see `config/milling.yaml` for the format).
+public struct ProcessConfig: Sendable, Equatable {
+    public var process: String
+    public var description: String
+    public var site: String
+    /// The ideal (fastest) cycle time per unit, for the performance factor of OEE.
+    public var idealCycleSeconds: Double
+    public var lines: [ProductionLine]
+    public var products: [ProductType]
+    public var variables: [ProcessVariable]
+    public var csv: CSVMapping
+
+    public init(
+        process: String, description: String = "", site: String, idealCycleSeconds: Double, lines: [ProductionLine],
+        products: [ProductType], variables: [ProcessVariable], csv: CSVMapping = .init()
+    ) {
+        self.process = process
+        self.description = description
+        self.site = site
+        self.idealCycleSeconds = idealCycleSeconds
+        self.lines = lines
+        self.products = products
+        self.variables = variables
+        self.csv = csv
+    }
+
+    /// Every machine id ("site/line/machine"), line by line.
+    public var machineIDs: [String] { lines.flatMap(\.machines) }
+
+    public func variable(_ name: String) -> ProcessVariable? { variables.first { $0.name == name } }
+
+    public var controllables: [ProcessVariable] { variables.filter { $0.controllable != nil } }
+}
+
+/// A production line and the full ids of its machines.
+public struct ProductionLine: Sendable, Equatable {
+    public var name: String
+    public var machines: [String]
+
+    public init(name: String, machines: [String]) {
+        self.name = name
+        self.machines = machines
+    }
+}
+
+/// A product variant and its share of production.
+public struct ProductType: Sendable, Equatable {
+    public var name: String
+    public var share: Double
+
+    public init(name: String, share: Double) {
+        self.name = name
+        self.share = share
+    }
+}
+
+/// One measured variable of the process.
+public struct ProcessVariable: Sendable, Equatable {
+    public var name: String
+    public var unit: String
+    public var description: String
+    /// The CSV column that holds it, for `millstream import` (defaults to the name).
+    public var column: String
+    /// Physically possible values; a reading outside is rejected as bad data.
+    public var validRange: ClosedRange<Double>?
+    /// Lower and upper specification limits, for capability (Cp, Cpk) and alarms.
+    public var lsl: Double?
+    public var usl: Double?
+    /// Set when the variable is a setpoint the process lets us change.
+    public var controllable: Controllable?
+
+    public init(
+        name: String, unit: String = "", description: String = "", column: String? = nil,
+        validRange: ClosedRange<Double>? = nil, lsl: Double? = nil, usl: Double? = nil, controllable: Controllable? = nil
+    ) {
+        self.name = name
+        self.unit = unit
+        self.description = description
+        self.column = column ?? name
+        self.validRange = validRange
+        self.lsl = lsl
+        self.usl = usl
+        self.controllable = controllable
+    }
+}
+
+/// How a controllable variable may be changed.
+public struct Controllable: Sendable, Equatable {
+    public var min: Double
+    public var max: Double
+    /// The largest change in one step.
+    public var maxStep: Double
+    /// The shortest time between two changes on one machine.
+    public var minIntervalSeconds: Double
+    /// The setpoint a machine starts with.
+    public var nominal: Double
+
+    public init(min: Double, max: Double, maxStep: Double, minIntervalSeconds: Double = 0, nominal: Double) {
+        self.min = min
+        self.max = max
+        self.maxStep = maxStep
+        self.minIntervalSeconds = minIntervalSeconds
+        self.nominal = nominal
+    }
+}
+
+/// Which CSV columns hold the non-variable parts of a reading, for `millstream import`.
+public struct CSVMapping: Sendable, Equatable {
+    public var machine: String?
+    public var timestamp: String?
+    public var product: String?
+
+    public init(machine: String? = nil, timestamp: String? = nil, product: String? = nil) {
+        self.machine = machine
+        self.timestamp = timestamp
+        self.product = product
+    }
+}
+
+/// A configuration problem; the message starts with `file:line:column:` when the place is known.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

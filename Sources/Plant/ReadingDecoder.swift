@@ -1,0 +1,440 @@
+/// Decodes a reading from JSON bytes in one pass, strictly: anything the wire format does not allow is an error
+/// that names the field (missing field, wrong type, text or null where a number belongs, NaN, infinities,
+/// numbers that overflow, trailing bytes, bad UTF-8, duplicate keys). Unknown top-level keys are skipped, so
+/// newer producers can add fields.
+public enum ReadingDecoder {
+    public static func decode(_ bytes: [UInt8]) throws(ReadingError) -> Reading {
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(ReadingError) -> Reading in try decode(raw) } }
+        return try result.get()
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ReadingError) -> Reading {
+        var p = JSONScanner(bytes)
+        return try p.reading()
+    }
+}
+
+private struct JSONScanner {
+    let b: UnsafeRawBufferPointer
+    var i = 0
+    var depth = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { b = bytes }
+
+    func fail(_ reason: ReadingError.Reason, _ message: String) -> ReadingError {
+        ReadingError(reason, message)
+    }
+
+    func malformed(_ what: String) -> ReadingError {
+        if i >= b.count { return ReadingError(.malformed, "malformed JSON: input ends early (\(what)) at byte \(i)") }
+        let c = b[i]
+        let shown = c >= 0x20 && c < 0x7F ? "'\(Character(UnicodeScalar(c)))'" : "byte 0x\(String(c, radix: 16))"
+        return ReadingError(.malformed, "malformed JSON: expected \(what), found \(shown) at byte \(i)")
+    }
+
+    @inline(__always) mutating func skipSpace() {
+        while i < b.count {
+            let c = b[i]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { return }
+        }
+    }
+
+    @inline(__always) mutating func expect(_ c: UInt8, _ what: String) throws(ReadingError) {
+        skipSpace()
+        guard i < b.count, b[i] == c else { throw malformed(what) }
+        i += 1
+    }
+
+    @inline(__always) mutating func peek() -> UInt8? {
+        skipSpace()
+        return i < b.count ? b[i] : nil
+    }
+
+    // MARK: reading
+
+    mutating func reading() throws(ReadingError) -> Reading {
+        try expect(UInt8(ascii: "{"), "'{' to start a reading")
+        var machine: String?
+        var ts: Int64?
+        var seq: Int64?
+        var values: [Measurement]?
+        var product: String?
+        var state: MachineState = .running
+        var good = 0
+        var scrap = 0
+        var seen: UInt16 = 0
+        if peek() == UInt8(ascii: "}") {
+            i += 1
+        } else {
+            while true {
+                let keyStart = i
+                let key = try rawString("a field name")
+                try expect(UInt8(ascii: ":"), "':' after a field name")
+                let bit: UInt16
+                switch key {
+                case "machine":
+                    bit = 1
+                    machine = try stringValue(field: "machine")
+                    if machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
+                case "ts":
+                    bit = 2
+                    let text = try stringValue(field: "ts")
+                    guard let parsed = Timestamp.parse(text) else {
+                        throw fail(.badTimestamp, "ts: '\(text)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
+                    }
+                    ts = parsed
+                case "seq":
+                    bit = 4
+                    seq = try integerValue(field: "seq")
+                case "values":
+                    bit = 8
+                    values = try valuesObject()
+                case "product":
+                    bit = 16
+                    if peek() == UInt8(ascii: "n") { try literal("null") } else { product = try stringValue(field: "product") }
+                case "state":
+                    bit = 32
+                    let text = try stringValue(field: "state")
+                    guard let s = MachineState(rawValue: text) else {
+                        throw fail(
+                            .badState,
+                            "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    state = s
+                case "good":
+                    bit = 64
+                    good = Int(try integerValue(field: "good"))
+                case "scrap":
+                    bit = 128
+                    scrap = Int(try integerValue(field: "scrap"))
+                default:
+                    bit = 0
+                    try skipValue()
+                }
+                if bit != 0 {
+                    if seen & bit != 0 { throw fail(.malformed, "malformed JSON: field '\(key)' appears twice (byte \(keyStart))") }
+                    seen |= bit
+                }
+                skipSpace()
+                guard i < b.count else { throw malformed("',' or '}'") }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                if b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    break
+                }
+                throw malformed("',' or '}'")
+            }
+        }
+        skipSpace()
+        guard i == b.count else { throw malformed("the end of the reading") }
+        guard let machine else { throw fail(.missingField, "missing field 'machine'") }
+        guard let ts else { throw fail(.missingField, "missing field 'ts'") }
+        guard let values else { throw fail(.missingField, "missing field 'values'") }
+        return Reading(
+            machine: machine, timestamp: ts, sequence: seq, values: values, product: product, state: state, good: good,
+            scrap: scrap)
+    }
+
+    mutating func valuesObject() throws(ReadingError) -> [Measurement] {
+        guard peek() == UInt8(ascii: "{") else {
+            throw fail(.wrongType, "values: expected an object of name: number, found \(describeValueStart())")
+        }
+        i += 1
+        var result: [Measurement] = []
+        result.reserveCapacity(8)
+        if peek() == UInt8(ascii: "}") {
+            i += 1
+            return result
+        }
+        while true {
+            let name = try rawString("a variable name")
+            try expect(UInt8(ascii: ":"), "':' after a variable name")
+            for m in result where m.name == name {
+                throw fail(.malformed, "values: variable '\(m.name)' appears twice")
+            }
+            result.append(Measurement(name, try number(field: "values." + name)))
+            skipSpace()
+            guard i < b.count else { throw malformed("',' or '}' in values") }
+            if b[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if b[i] == UInt8(ascii: "}") {
+                i += 1
+                return result
+            }
+            throw malformed("',' or '}' in values")
+        }
+    }
+
+    func describeValueStart() -> String {
+        guard i < b.count else { return "the end of the input" }
+        switch b[i] {
+        case UInt8(ascii: "\""): return "text"
+        case UInt8(ascii: "n"): return "null"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return "a boolean"
+        case UInt8(ascii: "["): return "a list"
+        case UInt8(ascii: "{"): return "an object"
+        default: return "'\(Character(UnicodeScalar(b[i])))'"
+        }
+    }
+
+    // MARK: numbers
+
+    static let exactPowers: [Double] = [
+        1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ]
+
+    /// A JSON number as a finite Double. Text, null, booleans, NaN and Infinity are errors naming `field`.
+    mutating func number(field: String) throws(ReadingError) -> Double {
+        skipSpace()
+        let start = i
+        guard i < b.count else { throw malformed("a number for \(field)") }
+        let c0 = b[i]
+        if c0 == UInt8(ascii: "\"") {
+            let text = try rawString("text")
+            if ["nan", "inf", "infinity", "-inf", "-infinity", "+inf"].contains(text.lowercased()) {
+                throw fail(.notFinite, "\(field): \"\(text)\" is not a finite number")
+            }
+            throw fail(.notANumber, "\(field): expected a number, found text \"\(text)\"")
+        }
+        if c0 == UInt8(ascii: "N") || c0 == UInt8(ascii: "I")
+            || (c0 == UInt8(ascii: "-") && i + 1 < b.count && b[i + 1] == UInt8(ascii: "I"))
+        {
+            throw fail(.notFinite, "\(field): NaN and Infinity are not finite numbers (and not valid JSON)")
+        }
+        if c0 == UInt8(ascii: "n") || c0 == UInt8(ascii: "t") || c0 == UInt8(ascii: "f") || c0 == UInt8(ascii: "{")
+            || c0 == UInt8(ascii: "[")
+        {
+            throw fail(.notANumber, "\(field): expected a number, found \(describeValueStart())")
+        }
+        var negative = false
+        if c0 == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
+        guard i < b.count, b[i] >= 48, b[i] <= 57 else { throw fail(.notANumber, "\(field): malformed number at byte \(start)") }
+        if b[i] == 48 {
+            i += 1
+            if i < b.count, b[i] >= 48, b[i] <= 57 {
+                throw fail(.notANumber, "\(field): numbers may not have leading zeros (byte \(start))")
+            }
+        } else {
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if digits < 19 {
+                    mantissa = mantissa * 10 + UInt64(b[i] - 48)
+                    digits += 1
+                } else {
+                    exponent += 1
+                    digits += 1
+                }
+                i += 1
+            }
+        }
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            let fractionStart = i
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if digits < 19 {
+                    mantissa = mantissa * 10 + UInt64(b[i] - 48)
+                    if mantissa != 0 { digits += 1 }
+                    exponent -= 1
+                }
+                i += 1
+            }
+            guard i > fractionStart else { throw fail(.notANumber, "\(field): a digit must follow '.' (byte \(start))") }
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            var expNegative = false
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+                expNegative = b[i] == UInt8(ascii: "-")
+                i += 1
+            }
+            let expStart = i
+            var e = 0
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if e < 100_000 { e = e * 10 + Int(b[i] - 48) }
+                i += 1
+            }
+            guard i > expStart else { throw fail(.notANumber, "\(field): a digit must follow the exponent (byte \(start))") }
+            exponent += expNegative ? -e : e
+        }
+        if i < b.count, !isDelimiter(b[i]) {
+            throw fail(.notANumber, "\(field): malformed number at byte \(start)")
+        }
+        var value: Double
+        if digits <= 15 && exponent >= -22 && exponent <= 22 {
+            value = Double(mantissa)
+            value = exponent < 0 ? value / Self.exactPowers[-exponent] : value * Self.exactPowers[exponent]
+            if negative { value = -value }
+        } else {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+            value = Double(text) ?? .nan  // the text carries its sign
+        }
+        guard value.isFinite else {
+            throw fail(.notFinite, "\(field): \(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)) is too large to be a finite number")
+        }
+        return value
+    }
+
+    @inline(__always) func isDelimiter(_ c: UInt8) -> Bool {
+        c == UInt8(ascii: ",") || c == UInt8(ascii: "}") || c == UInt8(ascii: "]") || c == 0x20 || c == 0x0A
+            || c == 0x0D || c == 0x09
+    }
+
+    mutating func integerValue(field: String) throws(ReadingError) -> Int64 {
+        let value = try number(field: field)
+        guard value == value.rounded(), value >= 0, value < 9.2e18 else {
+            throw fail(.wrongType, "\(field): expected a whole number of at least 0, found \(value)")
+        }
+        return Int64(value)
+    }
+
+    // MARK: strings
+
+    mutating func stringValue(field: String) throws(ReadingError) -> String {
+        guard peek() == UInt8(ascii: "\"") else {
+            throw fail(.wrongType, "\(field): expected text, found \(describeValueStart())")
+        }
+        return try rawString(field)
+    }
+
+    mutating func rawString(_ what: String) throws(ReadingError) -> String {
+        skipSpace()
+        guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw malformed(what) }
+        i += 1
+        let start = i
+        var plain = true
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: "\"") { break }
+            if c == UInt8(ascii: "\\") {
+                plain = false
+                i += 2
+                continue
+            }
+            if c < 0x20 { throw fail(.malformed, "malformed JSON: control character inside text at byte \(i)") }
+            if c >= 0x80 { plain = false }
+            i += 1
+        }
+        guard i < b.count else { throw fail(.malformed, "malformed JSON: text starting at byte \(start - 1) is never closed") }
+        let raw = UnsafeRawBufferPointer(rebasing: b[start..<i])
+        i += 1
+        if plain { return String(decoding: raw, as: UTF8.self) }
+        return try unescape(raw, at: start)
+    }
+
+    func unescape(_ raw: UnsafeRawBufferPointer, at offset: Int) throws(ReadingError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var j = 0
+        func hex4(_ k: Int) -> UInt32? {
+            guard k + 4 <= raw.count else { return nil }
+            var v: UInt32 = 0
+            for n in k..<k + 4 {
+                let c = raw[n]
+                let d: UInt32
+                switch c {
+                case 48...57: d = UInt32(c - 48)
+                case 65...70: d = UInt32(c - 55)
+                case 97...102: d = UInt32(c - 87)
+                default: return nil
+                }
+                v = v << 4 | d
+            }
+            return v
+        }
+        while j < raw.count {
+            let c = raw[j]
+            guard c == UInt8(ascii: "\\") else {
+                out.append(c)
+                j += 1
+                continue
+            }
+            guard j + 1 < raw.count else { throw fail(.malformed, "malformed JSON: bad escape at byte \(offset + j)") }
+            switch raw[j + 1] {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4(j + 2) else { throw fail(.malformed, "malformed JSON: bad \\u escape at byte \(offset + j)") }
+                j += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard j + 2 + 6 <= raw.count + 0, raw[j + 2] == UInt8(ascii: "\\"), raw[j + 3] == UInt8(ascii: "u"),
+                        let low = hex4(j + 4), (0xDC00...0xDFFF).contains(low)
+                    else { throw fail(.malformed, "malformed JSON: unpaired surrogate at byte \(offset + j)") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    j += 6
+                }
+                guard let u = Unicode.Scalar(scalar) else { throw fail(.malformed, "malformed JSON: unpaired surrogate at byte \(offset + j)") }
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default:
+                throw fail(.malformed, "malformed JSON: bad escape at byte \(offset + j)")
+            }
+            j += 2
+        }
+        guard let s = String(validating: out, as: UTF8.self) else {
+            throw fail(.malformed, "malformed JSON: text at byte \(offset) is not valid UTF-8")
+        }
+        return s
+    }
+
+    // MARK: skipping
+
+    mutating func literal(_ word: StaticString) throws(ReadingError) {
+        skipSpace()
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count else { throw malformed("\(word)") }
+        for k in 0..<n where b[i + k] != word.utf8Start[k] { throw malformed("\(word)") }
+        i += n
+    }
+
+    mutating func skipValue() throws(ReadingError) {
+        guard let c = peek() else { throw malformed("a value") }
+        switch c {
+        case UInt8(ascii: "\""): _ = try rawString("text")
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            depth += 1
+            guard depth < 64 else { throw fail(.malformed, "malformed JSON: nested more than 64 deep") }
+            defer { depth -= 1 }
+            let close = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            i += 1
+            if peek() == close {
+                i += 1
+                return
+            }
+            while true {
+                if c == UInt8(ascii: "{") {
+                    _ = try rawString("a field name")
+                    try expect(UInt8(ascii: ":"), "':'")
+                }
+                try skipValue()
+                guard let next = peek() else { throw malformed("',' or a closing bracket") }
+                i += 1
+                if next == close { return }
+                guard next == UInt8(ascii: ",") else {
+                    i -= 1
+                    throw malformed("',' or a closing bracket")
+                }
+            }
+        default:
+            _ = try number(field: "value")
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// Checks decoded readings against a process configuration: known machine, every variable present and inside its
+/// valid range, a known product, a timestamp not absurdly in the future.
+public struct ReadingValidator: Sendable {
+    public let config: ProcessConfig
+    private let machines: Set<String>
+    private let products: Set<String>
+    /// How far ahead of the local clock a timestamp may be (clock skew between machines).
+    public var allowedFutureMilliseconds: Int64
+
+    public init(config: ProcessConfig, allowedFutureMilliseconds: Int64 = 5 * 60_000) {
+        self.config = config
+        self.machines = Set(config.machineIDs)
+        self.products = Set(config.products.map(\.name))
+        self.allowedFutureMilliseconds = allowedFutureMilliseconds
+    }
+
+    /// Throws the first problem found. `now` (ms since the epoch) enables the future-timestamp check.
+    public func validate(_ reading: Reading, now: Int64? = nil) throws(ReadingError) {
+        guard machines.contains(reading.machine) else {
+            throw ReadingError(.unknownMachine, "machine '\(reading.machine)' is not in process config '\(config.process)'")
+        }
+        if let now, reading.timestamp > now + allowedFutureMilliseconds {
+            throw ReadingError(
+                .futureTimestamp,
+                "ts \(Timestamp.format(reading.timestamp)) is \((reading.timestamp - now) / 1000) s ahead of this clock")
+        }
+        if let product = reading.product, !products.isEmpty, !products.contains(product) {
+            throw ReadingError(
+                .unknownProduct,
+                "product '\(product)' is not one of \(config.products.map(\.name).joined(separator: ", "))")
+        }
+        // Variables are only measured while a machine runs; other states may omit them.
+        let needsAll = reading.state == .running
+        for variable in config.variables {
+            guard let value = reading[variable.name] else {
+                if needsAll {
+                    throw ReadingError(.missingVariable, "values.\(variable.name) is missing (machine \(reading.machine))")
+                }
+                continue
+            }
+            if let range = variable.validRange, !range.contains(value), needsAll || value != 0 {
+                throw ReadingError(
+                    .outOfRange,
+                    "values.\(variable.name) = \(value) is outside its valid range \(range.lowerBound)...\(range.upperBound)")
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Bus
+import Foundation
+import Plant
+import ServiceLifecycle
+import Synchronization
+
+/// Figures of a simulation run, shared between the runner and whoever reports on it.
+final class SimulationStats: Sendable {
+    struct Snapshot: Sendable {
+        var produced: Int64 = 0
+        var durable: Int64 = 0
+        var bad: [BadReadingInjector.Kind: Int] = [:]
+        var failures: [String: Int] = [:]
+        var failedProducts = 0
+        var good = 0
+        var scrap = 0
+        var setpointsApplied = 0
+        var states: [String: MachineState] = [:]
+        var simulatedTime: Int64 = 0
+        var finished = false
+    }
+
+    private let state = Mutex(Snapshot())
+    let started = ContinuousClock.now
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+}
+
+/// Runs the plant simulator into a topic: as fast as possible, or paced at a rate in real time.
+struct SimulationRunner: Service {
+    struct Options: Sendable {
+        var topic = "readings"
+        var count: Int64?
+        /// Simulated time (fast) or wall time (paced) to run for.
+        var duration: Duration?
+        /// Readings per second in total; nil: as fast as possible.
+        var rate: Double?
+        var badFraction = 0.0
+        var seed: UInt64 = 1
+        var labelsTopic: String?
+        var applySetpoints = true
+    }
+
+    let bus: any MessageBus
+    let simulatorStart: PlantSimulator
+    let options: Options
+    let stats: SimulationStats
+    /// Readings acknowledged durable so far (the embedded log knows; Kafka acknowledges durably).
+    let durableCount: @Sendable () -> Int64?
+
+    func run() async throws {
+        let producer = try await bus.producer()
+        let setpoints = options.applySetpoints
+            ? try await bus.consumer(ConsumerOptions(topics: ["setpoints"], start: .latest)) : nil
+        var simulator = simulatorStart
+        var injector = BadReadingInjector(fraction: options.badFraction, seed: options.seed)
+        let clock = ContinuousClock()
+        let begin = clock.now
+        let simulatedStart = simulator.now
+        var produced: Int64 = 0
+        var records: [BusRecord] = []
+        var labels: [BusRecord] = []
+        records.reserveCapacity(1000)
+        var failures: [String: Int] = [:]
+        var failedProducts = 0
+        var good = 0
+        var scrap = 0
+        var states: [String: MachineState] = [:]
+        var lastStats = begin
+
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if let count = options.count, produced >= count { break }
+            var batch: Int64 = 1000
+            if let count = options.count { batch = min(batch, count - produced) }
+            if let rate = options.rate {
+                if let d = options.duration, clock.now - begin >= d { break }
+                let elapsed = clock.now - begin
+                let due = Int64(Double(elapsed.components.seconds) * rate + Double(elapsed.components.attoseconds) * 1e-18 * rate) - produced
+                if due <= 0 {
+                    try? await Task.sleep(for: .milliseconds(max(1, min(50, Int(1000 / rate)))))
+                    continue
+                }
+                batch = min(batch, due)
+            } else if let d = options.duration {
+                let limit = simulatedStart + Int64(d.components.seconds * 1000)
+                if simulator.now >= limit { break }
+            }
+            records.removeAll(keepingCapacity: true)
+            labels.removeAll(keepingCapacity: true)
+            let wall = currentMilliseconds()
+            for _ in 0..<batch {
+                var s = simulator.next()
+                // Paced runs stamp readings with the wall clock: the plant's physics runs in compressed time.
+                if options.rate != nil { s.reading.timestamp = wall }
+                let key = Array(s.reading.machine.utf8)
+                let (bytes, bad) = injector.encode(s.reading)
+                records.append(BusRecord(key: key, value: bytes, timestamp: s.reading.timestamp))
+                states[s.reading.machine] = s.reading.state
+                good += s.reading.good
+                scrap += s.reading.scrap
+                if !s.failure.isEmpty {
+                    failedProducts += 1
+                    for name in s.failure.names { failures[name, default: 0] += 1 }
+                }
+                if options.labelsTopic != nil, s.reading.state == .running, bad == nil {
+                    labels.append(BusRecord(key: key, value: label(s), timestamp: s.reading.timestamp))
+                }
+            }
+            _ = try await producer.send(records, to: options.topic)
+            if let labelsTopic = options.labelsTopic, !labels.isEmpty {
+                _ = try await producer.send(labels, to: labelsTopic)
+            }
+            produced += batch
+            if let setpoints {
+                for record in try await setpoints.poll(maxRecords: 1000, timeout: .zero) {
+                    if let change = try? SetpointChange.decode(record.value), (try? simulator.apply(change)) != nil {
+                        stats.update { $0.setpointsApplied += 1 }
+                    }
+                }
+            }
+            if clock.now - lastStats >= .milliseconds(50) || options.rate != nil {
+                lastStats = clock.now
+                publish(produced, injector.counts, failures, failedProducts, good, scrap, states, simulator.now)
+            }
+        }
+        try await producer.flush()
+        publish(produced, injector.counts, failures, failedProducts, good, scrap, states, simulator.now)
+        stats.update { $0.finished = true }
+        try await setpoints?.close()
+    }
+
+    private func publish(
+        _ produced: Int64, _ bad: [BadReadingInjector.Kind: Int], _ failures: [String: Int], _ failed: Int, _ good: Int,
+        _ scrap: Int, _ states: [String: MachineState], _ time: Int64
+    ) {
+        let durable = durableCount() ?? produced
+        stats.update {
+            $0.produced = produced
+            $0.durable = durable
+            $0.bad = bad
+            $0.failures = failures
+            $0.failedProducts = failed
+            $0.good = good
+            $0.scrap = scrap
+            $0.states = states
+            $0.simulatedTime = time
+        }
+    }
+
+    /// The truth about one product, for the `labels` topic (failures arrive later than readings in a real plant).
+    private func label(_ s: SimulatedReading) -> [UInt8] {
+        var out: [UInt8] = Array(#"{"machine":"#.utf8)
+        JSONWriter.string(s.reading.machine, into: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        JSONWriter.integer(s.reading.sequence ?? 0, into: &out)
+        out.append(contentsOf: #","failure":"#.utf8)
+        out.append(contentsOf: (s.failure.isEmpty ? "0" : "1").utf8)
+        out.append(contentsOf: #","modes":["#.utf8)
+        out.append(contentsOf: s.failure.names.map { "\"\($0)\"" }.joined(separator: ",").utf8)
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+}
+
+/// Keeps the bus's background duties (periodic fsync) running until shutdown.
+struct BusService: Service {
+    let bus: any MessageBus
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await bus.run() }
+    }
+}
+
+func currentMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+@testable import Plant
+
+@Suite struct ProcessConfigTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+
+    func load(_ yaml: String) throws -> ProcessConfig { try ProcessConfig.load(yaml: yaml, source: "p.yaml") }
+
+    func message(_ yaml: String) -> String {
+        do {
+            _ = try load(yaml)
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func shippedFileEqualsTheBuiltInOne() throws {
+        let file = try String(contentsOf: Self.repository.appendingPathComponent("config/milling.yaml"), encoding: .utf8)
+        #expect(file == ProcessConfig.millingYAML)
+        let config = ProcessConfig.milling()
+        #expect(config.machineIDs.count == 100)
+        #expect(config.machineIDs.first == "plant1/line1/m01")
+        #expect(config.machineIDs.last == "plant1/line4/m25")
+        #expect(config.variables.map(\.name) == MillingPhysics.variables)
+        #expect(config.variable("rpm")?.controllable?.maxStep == 100)
+        #expect(config.variable("tool_wear_min")?.usl == 240 && config.variable("tool_wear_min")?.lsl == nil)
+        #expect(config.products.map(\.name) == ["L", "M", "H"])
+    }
+
+    static let minimal = """
+        process: reactor
+        site: s1
+        ideal_cycle_s: 10
+        lines:
+          - name: l1
+            machines: [r1, r2]
+        variables:
+          temp:
+            min: 0
+            max: 500
+        """
+
+    @Test func aGenericProcessLoads() throws {
+        let config = try load(Self.minimal)
+        #expect(config.machineIDs == ["s1/l1/r1", "s1/l1/r2"])
+        #expect(config.variables[0].validRange == 0...500)
+        #expect(config.variables[0].column == "temp")
+    }
+
+    @Test func syntaxErrorsGiveLineAndColumn() {
+        let text = "process: x\nsite: s\nlines: [\n  - name: a\n"
+        #expect(message(text).hasPrefix("p.yaml:4:"))
+        #expect(message("process: x\n  site: y\n").hasPrefix("p.yaml:2:"))
+    }
+
+    @Test func semanticErrorsGiveLineAndColumnAndName() {
+        #expect(message(Self.minimal.replacingOccurrences(of: "max: 500", with: "max: hot")) == "p.yaml:10:10: variables.temp.max: expected a number, found 'hot'")
+        #expect(message(Self.minimal.replacingOccurrences(of: "ideal_cycle_s", with: "ideal_cycle")) .hasPrefix("p.yaml:3:1: ideal_cycle: unknown key"))
+        #expect(message(Self.minimal.replacingOccurrences(of: "min: 0", with: "min: 600")).contains("min (600.0) must be below max (500.0)"))
+        #expect(message(Self.minimal.replacingOccurrences(of: "machines: [r1, r2]", with: "machines: [r1, r1]")).contains("machine s1/l1/r1 is declared twice"))
+        #expect(message(Self.minimal.replacingOccurrences(of: "site: s1\n", with: "")).contains("missing required key 'site'"))
+        #expect(message("") == "p.yaml: the file is empty")
+        #expect(message(Self.minimal + "\n    controllable: {min: 1, max: 2, max_step: 0}").contains("variables.temp.controllable.max_step: must be greater than 0"))
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func formatAndParse() {
+        #expect(Timestamp.format(0) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(1_764_050_400_123) == "2025-11-25T06:00:00.123Z")
+        #expect(Timestamp.format(-1) == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp.parse("2025-11-25T06:00:00.123Z") == 1_764_050_400_123)
+        #expect(Timestamp.parse("2025-11-25T07:00:00+01:00") == 1_764_050_400_000)
+        #expect(Timestamp.parse("2024-02-29T00:00:00Z") != nil)
+        for bad in ["2023-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-11-25 06:00", "2025-11-25T06:00:00", "2025-11-25T06:00:00.Z", "x"] {
+            #expect(Timestamp.parse(bad) == nil, "\(bad)")
+        }
+        var rng = RandomSource(seed: 4)
+        for _ in 0..<1000 {
+            let t = Int64(rng.next() % 8_000_000_000_000) - 1_000_000_000_000
+            #expect(Timestamp.parse(Timestamp.format(t)) == t)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+@testable import Plant
+
+@Suite struct ReadingCodecTests {
+    static let good = #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"values":{"air_temp_k":300.1,"process_temp_k":310.2,"rpm":1551,"torque_nm":42.8,"tool_wear_min":108},"product":"M","state":"running","good":1,"scrap":0}"#
+
+    func decode(_ text: String) throws(ReadingError) -> Reading { try ReadingDecoder.decode(Array(text.utf8)) }
+
+    func failure(_ text: String) -> ReadingError? {
+        do {
+            _ = try decode(text)
+            return nil
+        } catch { return error }
+    }
+
+    @Test func decodesTheWireFormatAndEncodesItBack() throws {
+        let r = try decode(Self.good)
+        #expect(r.machine == "plant1/line1/m07")
+        #expect(r.timestamp == Timestamp.parse("2026-11-25T06:00:00.123Z"))
+        #expect(r.sequence == 12345)
+        #expect(r["air_temp_k"] == 300.1 && r["rpm"] == 1551 && r["torque_nm"] == 42.8)
+        #expect(r.product == "M" && r.state == .running && r.good == 1 && r.scrap == 0)
+        #expect(String(decoding: ReadingEncoder.encode(r), as: UTF8.self) == Self.good)
+    }
+
+    @Test func acceptsWhitespaceEscapesAndUnknownFields() throws {
+        let text = """
+             { "extra": {"a":[1,2,{"b":null}]}, "machine" : "m\\u00e9\\/x\\"q", "ts":"2026-01-01T00:00:00Z",
+               "values": { "v": -1.5e3, "w": 0, "z": 0.000123 } , "note": "x", "state": "down" }
+            """
+        let r = try decode(text)
+        #expect(r.machine == "mé/x\"q")
+        #expect(r.values == [Measurement("v", -1500), Measurement("w", 0), Measurement("z", 0.000123)])
+        #expect(r.state == .down && r.sequence == nil && r.product == nil)
+        // The encoder escapes what needs it and the decoder reads it back.
+        #expect(try ReadingDecoder.decode(ReadingEncoder.encode(r)) == r)
+    }
+
+    @Test func rejectsWhatTheWireFormatRejects() {
+        let cases: [(String, ReadingError.Reason, String)] = [
+            (Self.good.replacingOccurrences(of: "1551", with: "\"fast\""), .notANumber, "values.rpm: expected a number, found text \"fast\""),
+            (Self.good.replacingOccurrences(of: "1551", with: "NaN"), .notFinite, "values.rpm: NaN and Infinity"),
+            (Self.good.replacingOccurrences(of: "1551", with: "\"NaN\""), .notFinite, "values.rpm: \"NaN\" is not a finite number"),
+            (Self.good.replacingOccurrences(of: "1551", with: "-Infinity"), .notFinite, "values.rpm"),
+            (Self.good.replacingOccurrences(of: "1551", with: "1e999"), .notFinite, "values.rpm: 1e999 is too large"),
+            (Self.good.replacingOccurrences(of: "1551", with: "null"), .notANumber, "values.rpm: expected a number, found null"),
+            (Self.good.replacingOccurrences(of: "1551", with: "01"), .notANumber, "leading zeros"),
+            (Self.good.replacingOccurrences(of: "1551", with: "1."), .notANumber, "a digit must follow"),
+            (Self.good.replacingOccurrences(of: "1551", with: "+1"), .notANumber, "values.rpm"),
+            (String(Self.good.prefix(80)), .malformed, "malformed JSON"),
+            (Self.good + "x", .malformed, "expected the end of the reading"),
+            (Self.good.replacingOccurrences(of: "\"seq\":12345,", with: "\"seq\":1,\"seq\":2,"), .malformed, "'seq' appears twice"),
+            (Self.good.replacingOccurrences(of: "\"machine\":\"plant1/line1/m07\",", with: ""), .missingField, "missing field 'machine'"),
+            (Self.good.replacingOccurrences(of: "2026-11-25T06:00:00.123Z", with: "yesterday"), .badTimestamp, "ts: 'yesterday'"),
+            (Self.good.replacingOccurrences(of: "running", with: "sleeping"), .badState, "state: 'sleeping'"),
+            (Self.good.replacingOccurrences(of: "\"good\":1", with: "\"good\":-1"), .wrongType, "good: expected a whole number"),
+            (Self.good.replacingOccurrences(of: "{\"air", with: "[{\"air").replacingOccurrences(of: "108}", with: "108}]"), .wrongType, "values: expected an object"),
+            ("", .malformed, "input ends early"),
+            ("[1]", .malformed, "'{' to start a reading"),
+        ]
+        for (text, reason, fragment) in cases {
+            let error = failure(text)
+            #expect(error?.reason == reason, "\(text)")
+            #expect(error?.message.contains(fragment) == true, "\(error?.message ?? "no error") should contain \(fragment)")
+        }
+        #expect(failure(String(decoding: [0x7B, 0x22, 0xFF, 0x22] as [UInt8], as: UTF8.self)) != nil)
+    }
+
+    @Test func numbersRoundTripExactly() throws {
+        var rng = RandomSource(seed: 11)
+        var values: [Double] = [0, -0.5, 1e-7, 123456.789, 1e300, -2.5e-300, 0.1, 300.1, Double.ulpOfOne, 9_007_199_254_740_993]
+        for _ in 0..<5000 {
+            values.append(Double(bitPattern: rng.next()))
+            values.append((rng.uniform() * 2000).rounded() / 10)
+        }
+        for v in values where v.isFinite {
+            var out: [UInt8] = []
+            JSONWriter.number(v, into: &out)
+            let reading = Reading(machine: "m", timestamp: 0, values: [Measurement("x", v)])
+            let back = try ReadingDecoder.decode(ReadingEncoder.encode(reading))
+            #expect(back["x"] == v, "\(String(decoding: out, as: UTF8.self)) for \(v)")
+        }
+    }
+}
+
+@Suite struct ReadingValidatorTests {
+    let validator = ReadingValidator(config: .milling())
+
+    func reading(_ change: (inout Reading) -> Void = { _ in }) -> Reading {
+        var r = Reading(
+            machine: "plant1/line2/m03", timestamp: 1_000_000, sequence: 1,
+            values: [
+                Measurement("air_temp_k", 300), Measurement("process_temp_k", 310), Measurement("rpm", 1500),
+                Measurement("torque_nm", 40), Measurement("tool_wear_min", 10),
+            ], product: "L")
+        change(&r)
+        return r
+    }
+
+    func reason(_ r: Reading) -> ReadingError.Reason? {
+        do {
+            try validator.validate(r, now: 1_000_000)
+            return nil
+        } catch { return error.reason }
+    }
+
+    @Test func checksMachinesVariablesRangesProductsAndTime() {
+        #expect(reason(reading()) == nil)
+        #expect(reason(reading { $0.machine = "plant1/line9/m01" }) == .unknownMachine)
+        #expect(reason(reading { $0.values.removeLast() }) == .missingVariable)
+        #expect(reason(reading { $0.values[2].value = 9999 }) == .outOfRange)
+        #expect(reason(reading { $0.product = "XL" }) == .unknownProduct)
+        #expect(reason(reading { $0.timestamp += 3_600_000 }) == .futureTimestamp)
+        // A machine that is down may report zeros and omit variables.
+        #expect(reason(reading { $0.state = .down; $0.values.removeLast(); $0.values[2].value = 0 }) == nil)
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Tabular
+import Testing
+
+@testable import Plant
+
+@Suite struct SimulatorTests {
+    @Test func sameSeedSameReadingsInTimeOrder() throws {
+        var a = try PlantSimulator(config: .milling(), machines: 7, seed: 42, start: 0)
+        var b = try PlantSimulator(config: .milling(), machines: 7, seed: 42, start: 0)
+        var c = try PlantSimulator(config: .milling(), machines: 7, seed: 43, start: 0)
+        var last: Int64 = 0
+        var differs = false
+        var sequences: [String: Int64] = [:]
+        for _ in 0..<5000 {
+            let x = a.next()
+            #expect(x.reading == b.next().reading)
+            differs = differs || x.reading != c.next().reading
+            #expect(x.reading.timestamp >= last)
+            last = x.reading.timestamp
+            #expect(x.reading.sequence == (sequences[x.reading.machine] ?? 0) + 1)
+            sequences[x.reading.machine] = x.reading.sequence
+        }
+        #expect(differs)
+        #expect(sequences.count == 7)
+    }
+
+    @Test func readingsAreValidForTheConfig() throws {
+        var sim = try PlantSimulator(config: .milling(), machines: 20, seed: 5, start: 1_000)
+        let validator = ReadingValidator(config: .milling())
+        var states = Set<MachineState>()
+        for _ in 0..<20_000 {
+            let r = sim.next().reading
+            try validator.validate(r)
+            states.insert(r.state)
+            if r.state == .running { #expect(r.good + r.scrap == 1 && r.product != nil) }
+        }
+        #expect(states == [.running, .down, .toolChange])
+    }
+
+    /// The simulator follows the dataset's generating rules: over a long run, the rate of each failure mode per
+    /// product matches the rate in the AI4I file within three standard errors of the file's own count (the file is
+    /// one sample of 10,000 products; the rules' random failure is 0.1 %, the file's RNF flag has known quirks).
+    @Test func failureModeRatesMatchTheDataset() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../data/ai4i2020.csv").path
+        let table = try CSVParser.parse([UInt8](FileManager.default.contents(atPath: path)!), source: path)
+        var datasetCounts: [String: Double] = [:]
+        for mode in ["TWF", "HDF", "PWF", "OSF"] {
+            let column = try table.column(mode)
+            datasetCounts[mode] = try (0..<table.rows.count).reduce(0) { $0 + (try table.number(row: $1, column: column)) }
+        }
+        #expect(datasetCounts == ["TWF": 46, "HDF": 115, "PWF": 95, "OSF": 98])
+
+        var sim = try PlantSimulator(config: .milling(), machines: 50, seed: 2026, start: 0)
+        var products = 0.0
+        var counts: [String: Double] = [:]
+        while products < 400_000 {
+            let s = sim.next()
+            guard s.reading.state == .running else { continue }
+            products += 1
+            for name in s.failure.names { counts[name, default: 0] += 1 }
+        }
+        for (mode, count) in datasetCounts {
+            let datasetRate = count / 10_000
+            let simulatedRate = (counts[mode] ?? 0) / products
+            let tolerance = 3 * count.squareRoot() / 10_000
+            #expect(abs(simulatedRate - datasetRate) <= tolerance, "\(mode): simulated \(simulatedRate), dataset \(datasetRate) ± \(tolerance)")
+        }
+        let random = (counts["RNF"] ?? 0) / products
+        #expect(abs(random - 0.001) < 0.0003, "RNF \(random)")
+    }
+
+    @Test func setpointsAreClampedAndChangeTheProcess() throws {
+        var sim = try PlantSimulator(config: .milling(), machines: 2, seed: 1, start: 0)
+        let machine = sim.machineIDs[0]
+        let applied = try sim.apply(SetpointChange(machine: machine, values: [Measurement("rpm", 5000), Measurement("torque_nm", 30)]))
+        #expect(applied == [Measurement("rpm", 2800), Measurement("torque_nm", 30)])
+        #expect(throws: ConfigError.self) { try sim.apply(SetpointChange(machine: "nope", values: [])) }
+        #expect(throws: ConfigError.self) { try sim.apply(SetpointChange(machine: machine, values: [Measurement("air_temp_k", 1)])) }
+        var speeds: [Double] = []
+        for _ in 0..<2000 {
+            let r = sim.next().reading
+            if r.machine == machine && r.state == .running { speeds.append(r["rpm"]!) }
+        }
+        let mean = speeds.reduce(0, +) / Double(speeds.count)
+        #expect(mean > 2500, "mean speed \(mean) after a 2800 rpm setpoint")
+        let change = SetpointChange(machine: machine, values: [Measurement("rpm", 1600)], changeTool: true)
+        #expect(try SetpointChange.decode(change.encoded()) == change)
+    }
+
+    @Test func badReadingsAreAnExactFractionAndAllRejected() throws {
+        var sim = try PlantSimulator(config: .milling(), machines: 10, seed: 3, start: 1_000)
+        var injector = BadReadingInjector(fraction: 0.013, seed: 3)
+        let validator = ReadingValidator(config: .milling())
+        var rejected = 0
+        var flagged = 0
+        for _ in 0..<10_000 {
+            let (bytes, kind) = injector.encode(sim.next().reading)
+            var failed = false
+            do { try validator.validate(try ReadingDecoder.decode(bytes)) } catch { failed = true }
+            if kind != nil { flagged += 1 }
+            #expect(failed == (kind != nil))
+            if failed { rejected += 1 }
+        }
+        #expect(flagged == 130 && rejected == 130)
+        #expect(injector.counts.keys.count == BadReadingInjector.Kind.allCases.count)
+    }
+}
