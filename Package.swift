@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "CRC32C"], swiftSettings: strict),
         .testTarget(name: "PlantTests", dependencies: ["Plant"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C"], swiftSettings: strict),
+        .testTarget(
+            name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C"], swiftSettings: strict),
     ]
 )

@@ -19,7 +19,8 @@ struct Bench {
         }
         let directory = options["dir"] ?? NSTemporaryDirectory() + "millstream-bench-\(getpid())"
         switch what {
-        case "eventlog": try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
+        case "eventlog":
+            try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)

@@ -33,8 +33,12 @@ enum ReadingBench {
         let codable = try seconds {
             for d in datas { sink += try decoder.decode(Wire.self, from: d).values["air_temp_k"]! }
         }
-        row("decode (strict, bytes)", ours: Double(count) / ours, peer: Double(count) / serialization, peerName: "JSONSerialization", unit: "/s")
-        row("decode (strict, bytes)", ours: Double(count) / ours, peer: Double(count) / codable, peerName: "JSONDecoder", unit: "/s")
+        row(
+            "decode (strict, bytes)", ours: Double(count) / ours, peer: Double(count) / serialization,
+            peerName: "JSONSerialization", unit: "/s")
+        row(
+            "decode (strict, bytes)", ours: Double(count) / ours, peer: Double(count) / codable,
+            peerName: "JSONDecoder", unit: "/s")
         let encode = seconds {
             var out: [UInt8] = []
             for _ in 0..<count {

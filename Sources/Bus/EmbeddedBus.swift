@@ -200,14 +200,18 @@ final class EmbeddedConsumer: MessageConsumer {
         let deadline = ContinuousClock.now + timeout
         while true {
             try refreshAssignment()
-            let versions = try options.topics.map { try bus.log.topic($0, create: !bus.log.configuration.readOnly).notifier.version }
+            let versions = try options.topics.map {
+                try bus.log.topic($0, create: !bus.log.configuration.readOnly).notifier.version
+            }
             let records = try readAvailable(maxRecords: maxRecords)
             if !records.isEmpty { return records }
             let left = deadline - .now
             if left <= .zero || Task.isCancelled { return [] }
             // Another process may be the writer (read-only view): look again at least every 100 ms.
             let wait = min(left, bus.log.configuration.readOnly ? .milliseconds(100) : .milliseconds(500))
-            let notifiers = try options.topics.map { try bus.log.topic($0, create: !bus.log.configuration.readOnly).notifier }
+            let notifiers = try options.topics.map {
+                try bus.log.topic($0, create: !bus.log.configuration.readOnly).notifier
+            }
             await withTaskGroup(of: Void.self) { group in
                 for (n, notifier) in notifiers.enumerated() {
                     group.addTask { await notifier.wait(after: versions[n]) }
@@ -257,7 +261,8 @@ final class EmbeddedConsumer: MessageConsumer {
             throw BusError("this consumer has no group, so it has nowhere to commit offsets")
         }
         for tp in offsets.keys where !bus.coordinator.owns(group: group, member: member, tp) {
-            throw BusError("cannot commit \(tp) for group \(group): the partition is no longer assigned to this consumer")
+            throw BusError(
+                "cannot commit \(tp) for group \(group): the partition is no longer assigned to this consumer")
         }
         try bus.log.commit(group: group, offsets: offsets)
     }
@@ -270,7 +275,9 @@ final class EmbeddedConsumer: MessageConsumer {
     func seek(_ partition: TopicPartition, to offset: Int64) async throws {
         try refreshAssignment()
         try state.withLock { state in
-            guard state.positions[partition] != nil else { throw BusError("\(partition) is not assigned to this consumer") }
+            guard state.positions[partition] != nil else {
+                throw BusError("\(partition) is not assigned to this consumer")
+            }
             state.positions[partition] = offset
         }
     }

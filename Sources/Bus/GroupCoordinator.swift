@@ -60,7 +60,9 @@ final class GroupCoordinator: Sendable {
             var next = 0
             for (i, member) in members.enumerated() {
                 let n = per + (i < extra ? 1 : 0)
-                for p in next..<next + n { assignment[member, default: []].append(TopicPartition(topic: topic, partition: p)) }
+                for p in next..<next + n {
+                    assignment[member, default: []].append(TopicPartition(topic: topic, partition: p))
+                }
                 next += n
             }
         }

@@ -107,14 +107,20 @@ public final class EventLog: Sendable {
     /// Names of all topics, sorted.
     public func topicNames() throws -> [String] {
         guard FileSystem.isDirectory(topicsDirectory) else { return [] }
-        return try FileSystem.list(topicsDirectory).filter { FileSystem.exists(topicsDirectory + "/" + $0 + "/topic.json") }
+        return try FileSystem.list(topicsDirectory).filter {
+            FileSystem.exists(topicsDirectory + "/" + $0 + "/topic.json")
+        }
     }
 
     /// Creates a topic. Fails if it exists.
     @discardableResult
-    public func createTopic(_ name: String, configuration topicConfiguration: TopicConfiguration? = nil) throws -> TopicLog {
+    public func createTopic(_ name: String, configuration topicConfiguration: TopicConfiguration? = nil) throws
+        -> TopicLog
+    {
         try TopicLog.validate(name: name)
-        guard !configuration.readOnly else { throw EventLogError(.readOnly, "the log at \(directory) is open read-only") }
+        guard !configuration.readOnly else {
+            throw EventLogError(.readOnly, "the log at \(directory) is open read-only")
+        }
         let settings = topicConfiguration ?? configuration.defaultTopic
         try settings.validate()
         return try topics.withLock { topics in
@@ -191,7 +197,9 @@ public final class EventLog: Sendable {
 
     /// Durably records `offsets` (the next offset to read, per partition) for `group`.
     public func commit(group: String, offsets: [TopicPartition: Int64]) throws {
-        guard !configuration.readOnly else { throw EventLogError(.readOnly, "the log at \(directory) is open read-only") }
+        guard !configuration.readOnly else {
+            throw EventLogError(.readOnly, "the log at \(directory) is open read-only")
+        }
         try groupStore(group).commit(offsets)
     }
 

@@ -40,7 +40,9 @@ public struct EventLogError: Error, Sendable, CustomStringConvertible {
         let reason = String(cString: strerror(code))
         switch code {
         case ENOSPC, EDQUOT:
-            return EventLogError(.diskFull, "\(operation) \(path): \(reason) (no space left; nothing after the last complete batch was kept)")
+            return EventLogError(
+                .diskFull,
+                "\(operation) \(path): \(reason) (no space left; nothing after the last complete batch was kept)")
         case EACCES, EPERM, EROFS:
             return EventLogError(.permissionDenied, "\(operation) \(path): \(reason)")
         default:

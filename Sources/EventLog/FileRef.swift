@@ -119,7 +119,9 @@ enum FileSystem {
     }
 
     static func remove(_ path: String) throws {
-        guard unlink(path) == 0 || errno == ENOENT else { throw EventLogError.posix("delete", path: path, errno: errno) }
+        guard unlink(path) == 0 || errno == ENOENT else {
+            throw EventLogError.posix("delete", path: path, errno: errno)
+        }
     }
 
     static func rename(_ from: String, _ to: String) throws {

@@ -129,7 +129,8 @@ final class GroupOffsetStore: Sendable {
             guard let length = reader.readVarint(), let name = reader.readBytes(Int(length)),
                 let partition = reader.readVarint(), let offset = reader.readZigZag()
             else { return nil }
-            entries.append((TopicPartition(topic: String(decoding: name, as: UTF8.self), partition: Int(partition)), offset))
+            entries.append(
+                (TopicPartition(topic: String(decoding: name, as: UTF8.self), partition: Int(partition)), offset))
         }
         return entries
     }

@@ -153,7 +153,8 @@ public final class PartitionLog: Sendable {
                 let position = startSize + Int64(batch.position)
                 if position - lastIndexed >= Int64(configuration.indexIntervalBytes) {
                     // segment.nextOffset is this batch's base offset here
-                    segment.index.append(IndexEntry(offset: segment.nextOffset, position: position, maxTimestamp: previousMax))
+                    segment.index.append(
+                        IndexEntry(offset: segment.nextOffset, position: position, maxTimestamp: previousMax))
                     lastIndexed = position
                 }
                 segment.nextOffset = batch.next
@@ -197,7 +198,9 @@ public final class PartitionLog: Sendable {
         try state.withLock { state in
             guard writable, !state.closed else { return }
             let next = state.segments.last!.nextOffset
-            guard state.durableOffset < next || state.segments.last!.persistedIndexEntries < state.segments.last!.index.count
+            guard
+                state.durableOffset < next
+                    || state.segments.last!.persistedIndexEntries < state.segments.last!.index.count
             else { return }
             try state.segments[state.segments.count - 1].persistIndex()
             try state.segments.last!.log.sync()
@@ -209,7 +212,9 @@ public final class PartitionLog: Sendable {
     /// fsyncs if the interval policy's time has come; the bus calls this from its flusher.
     public func syncIfDue() throws {
         guard case .interval(let interval) = fsync else { return }
-        let due = state.withLock { ContinuousClock.now - $0.lastSync >= interval && $0.durableOffset < $0.segments.last!.nextOffset }
+        let due = state.withLock {
+            ContinuousClock.now - $0.lastSync >= interval && $0.durableOffset < $0.segments.last!.nextOffset
+        }
         if due { try sync() }
     }
 
@@ -264,7 +269,8 @@ public final class PartitionLog: Sendable {
             }
             if case .invalid(let position, let reason) = end {
                 throw EventLogError(
-                    .corrupt, "\(segment.log.path) (\(label)) at byte \(position): \(reason); records there cannot be read")
+                    .corrupt,
+                    "\(segment.log.path) (\(label)) at byte \(position): \(reason); records there cannot be read")
             }
             if let last = records.last { return ReadResult(records: records, nextOffset: last.offset + 1) }
             from = segment.nextOffset
@@ -284,7 +290,8 @@ public final class PartitionLog: Sendable {
             state.segments.removeAll { !bases.contains($0.baseOffset) }  // deleted by the writer's retention
             guard var last = state.segments.popLast() else {
                 for base in bases {
-                    state.segments.append(try Self.openSegment(base: base, in: directory, writable: false, configuration, &notes))
+                    state.segments.append(
+                        try Self.openSegment(base: base, in: directory, writable: false, configuration, &notes))
                 }
                 return
             }
@@ -296,7 +303,8 @@ public final class PartitionLog: Sendable {
                     position, header, _ in
                     guard header.baseOffset == last.nextOffset else { return false }
                     if position - lastIndexed >= Int64(configuration.indexIntervalBytes) {
-                        last.index.append(IndexEntry(offset: header.baseOffset, position: position, maxTimestamp: last.maxTimestamp))
+                        last.index.append(
+                            IndexEntry(offset: header.baseOffset, position: position, maxTimestamp: last.maxTimestamp))
                         lastIndexed = position
                     }
                     last.nextOffset = header.nextOffset
@@ -308,7 +316,8 @@ public final class PartitionLog: Sendable {
             }
             state.segments.append(last)
             for base in bases where base > last.baseOffset {
-                state.segments.append(try Self.openSegment(base: base, in: directory, writable: false, configuration, &notes))
+                state.segments.append(
+                    try Self.openSegment(base: base, in: directory, writable: false, configuration, &notes))
             }
         }
     }
@@ -336,14 +345,17 @@ public final class PartitionLog: Sendable {
         }
     }
 
-    private static func applyRetention(_ segments: inout [Segment], _ configuration: TopicConfiguration, label: String) throws {
+    private static func applyRetention(_ segments: inout [Segment], _ configuration: TopicConfiguration, label: String)
+        throws
+    {
         let now = currentMilliseconds()
         var total = segments.reduce(0) { $0 + $1.size }
         while segments.count > 1 {
             let first = segments[0]
             // Age is when the segment was last written, not its records' timestamps: imported history must not
             // vanish at the next roll.
-            let tooOld = try configuration.retentionMilliseconds.map { try first.log.modifiedMilliseconds() < now - $0 } ?? false
+            let tooOld =
+                try configuration.retentionMilliseconds.map { try first.log.modifiedMilliseconds() < now - $0 } ?? false
             let tooBig = configuration.retentionBytes.map { total - first.size >= $0 } ?? false
             guard tooOld || tooBig else { break }
             segments.removeFirst()
@@ -432,7 +444,8 @@ public final class PartitionLog: Sendable {
                 return false
             }
             if position - lastIndexed >= Int64(configuration.indexIntervalBytes) {
-                segment.index.append(IndexEntry(offset: h.baseOffset, position: position, maxTimestamp: segment.maxTimestamp))
+                segment.index.append(
+                    IndexEntry(offset: h.baseOffset, position: position, maxTimestamp: segment.maxTimestamp))
                 lastIndexed = position
             }
             segment.nextOffset = h.nextOffset

@@ -109,7 +109,8 @@ func scanBatches(
                     }
                     let bytes = UnsafeRawBufferPointer(rebasing: slice[0..<header.length])
                     if verify && !RecordBatch.crcMatches(bytes, header: header) {
-                        return .invalid(here, "CRC32C mismatch in batch of offsets \(header.baseOffset)..<\(header.nextOffset)")
+                        return .invalid(
+                            here, "CRC32C mismatch in batch of offsets \(header.baseOffset)..<\(header.nextOffset)")
                     }
                     if try !visit(here, header, bytes) { return .stopped(here) }
                     local += header.length

@@ -16,7 +16,8 @@ public final class TopicLog: Sendable {
     public func partition(_ id: Int) throws -> PartitionLog {
         guard partitions.indices.contains(id) else {
             throw EventLogError(
-                .invalidArgument, "topic \(name) has partitions 0..<\(partitions.count); partition \(id) does not exist")
+                .invalidArgument, "topic \(name) has partitions 0..<\(partitions.count); partition \(id) does not exist"
+            )
         }
         return partitions[id]
     }

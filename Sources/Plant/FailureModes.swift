@@ -14,7 +14,9 @@ public struct FailureModes: OptionSet, Sendable, Hashable, CustomStringConvertib
     /// Random failure.
     public static let rnf = FailureModes(rawValue: 16)
 
-    public static let all: [(FailureModes, String)] = [(.twf, "TWF"), (.hdf, "HDF"), (.pwf, "PWF"), (.osf, "OSF"), (.rnf, "RNF")]
+    public static let all: [(FailureModes, String)] = [
+        (.twf, "TWF"), (.hdf, "HDF"), (.pwf, "PWF"), (.osf, "OSF"), (.rnf, "RNF"),
+    ]
 
     public var names: [String] { Self.all.filter { contains($0.0) }.map(\.1) }
     public var description: String { isEmpty ? "none" : names.joined(separator: "+") }

@@ -55,7 +55,8 @@ public struct PlantSimulator: Sendable {
         for id in ids.prefix(count) {
             machines.append(
                 MachineSimulator(
-                    id: id, seed: seeds.next(), physics: physics, speed: speed, torque: torque, products: config.products))
+                    id: id, seed: seeds.next(), physics: physics, speed: speed, torque: torque,
+                    products: config.products))
         }
         self.machines = machines
         self.index = Dictionary(uniqueKeysWithValues: machines.enumerated().map { ($1.id, $0) })

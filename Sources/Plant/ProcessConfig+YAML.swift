@@ -13,11 +13,14 @@ extension ProcessConfig {
         }
         let y = YAMLReader(source: source)
         let top = try y.mapping(
-            root, "", allowed: ["process", "description", "site", "ideal_cycle_s", "lines", "products", "variables", "csv"])
+            root, "",
+            allowed: ["process", "description", "site", "ideal_cycle_s", "lines", "products", "variables", "csv"])
         let process = try y.string(y.required(top, "process", in: root, ""), "process")
         let site = try y.name(y.required(top, "site", in: root, ""), "site")
         let cycle = try y.number(y.required(top, "ideal_cycle_s", in: root, ""), "ideal_cycle_s")
-        guard cycle > 0 else { throw y.error(top["ideal_cycle_s"]!, "ideal_cycle_s", "must be greater than 0, is \(cycle)") }
+        guard cycle > 0 else {
+            throw y.error(top["ideal_cycle_s"]!, "ideal_cycle_s", "must be greater than 0, is \(cycle)")
+        }
 
         var lines: [ProductionLine] = []
         let linesNode = try y.required(top, "lines", in: root, "")
@@ -30,7 +33,8 @@ extension ProcessConfig {
             if case .scalar = machinesNode {
                 let count = try y.integer(machinesNode, path + ".machines")
                 guard (1...10_000).contains(count) else {
-                    throw y.error(machinesNode, path + ".machines", "must be a count from 1 to 10000 or a list of names")
+                    throw y.error(
+                        machinesNode, path + ".machines", "must be a count from 1 to 10000 or a list of names")
                 }
                 let width = max(2, String(count).count)
                 machines = (1...count).map { n in
@@ -96,16 +100,21 @@ extension ProcessConfig {
                 let nominal = try cf["nominal"].map { try y.number($0, cp + ".nominal") } ?? (cmin + cmax) / 2
                 guard cmin < cmax else { throw y.error(c, cp, "min (\(cmin)) must be below max (\(cmax))") }
                 guard step > 0 else { throw y.error(cf["max_step"]!, cp + ".max_step", "must be greater than 0") }
-                guard interval >= 0 else { throw y.error(cf["min_interval_s"]!, cp + ".min_interval_s", "must not be negative") }
+                guard interval >= 0 else {
+                    throw y.error(cf["min_interval_s"]!, cp + ".min_interval_s", "must not be negative")
+                }
                 guard (cmin...cmax).contains(nominal) else {
-                    throw y.error(cf["nominal"] ?? c, cp + ".nominal", "\(nominal) is outside min..max (\(cmin)...\(cmax))")
+                    throw y.error(
+                        cf["nominal"] ?? c, cp + ".nominal", "\(nominal) is outside min..max (\(cmin)...\(cmax))")
                 }
                 variable.controllable = Controllable(
                     min: cmin, max: cmax, maxStep: step, minIntervalSeconds: interval, nominal: nominal)
             }
             variables.append(variable)
         }
-        guard !variables.isEmpty else { throw y.error(variablesNode, "variables", "must declare at least one variable") }
+        guard !variables.isEmpty else {
+            throw y.error(variablesNode, "variables", "must declare at least one variable")
+        }
 
         var csv = CSVMapping()
         if let csvNode = top["csv"] {

@@ -74,7 +74,8 @@ public struct ProcessVariable: Sendable, Equatable {
 
     public init(
         name: String, unit: String = "", description: String = "", column: String? = nil,
-        validRange: ClosedRange<Double>? = nil, lsl: Double? = nil, usl: Double? = nil, controllable: Controllable? = nil
+        validRange: ClosedRange<Double>? = nil, lsl: Double? = nil, usl: Double? = nil,
+        controllable: Controllable? = nil
     ) {
         self.name = name
         self.unit = unit

@@ -80,7 +80,8 @@ private struct JSONScanner {
                     bit = 2
                     let text = try stringValue(field: "ts")
                     guard let parsed = Timestamp.parse(text) else {
-                        throw fail(.badTimestamp, "ts: '\(text)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
+                        throw fail(
+                            .badTimestamp, "ts: '\(text)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
                     }
                     ts = parsed
                 case "seq":
@@ -91,14 +92,19 @@ private struct JSONScanner {
                     values = try valuesObject()
                 case "product":
                     bit = 16
-                    if peek() == UInt8(ascii: "n") { try literal("null") } else { product = try stringValue(field: "product") }
+                    if peek() == UInt8(ascii: "n") {
+                        try literal("null")
+                    } else {
+                        product = try stringValue(field: "product")
+                    }
                 case "state":
                     bit = 32
                     let text = try stringValue(field: "state")
                     guard let s = MachineState(rawValue: text) else {
                         throw fail(
                             .badState,
-                            "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))")
+                            "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))"
+                        )
                     }
                     state = s
                 case "good":
@@ -112,7 +118,9 @@ private struct JSONScanner {
                     try skipValue()
                 }
                 if bit != 0 {
-                    if seen & bit != 0 { throw fail(.malformed, "malformed JSON: field '\(key)' appears twice (byte \(keyStart))") }
+                    if seen & bit != 0 {
+                        throw fail(.malformed, "malformed JSON: field '\(key)' appears twice (byte \(keyStart))")
+                    }
                     seen |= bit
                 }
                 skipSpace()
@@ -220,7 +228,9 @@ private struct JSONScanner {
         var mantissa: UInt64 = 0
         var digits = 0
         var exponent = 0
-        guard i < b.count, b[i] >= 48, b[i] <= 57 else { throw fail(.notANumber, "\(field): malformed number at byte \(start)") }
+        guard i < b.count, b[i] >= 48, b[i] <= 57 else {
+            throw fail(.notANumber, "\(field): malformed number at byte \(start)")
+        }
         if b[i] == 48 {
             i += 1
             if i < b.count, b[i] >= 48, b[i] <= 57 {
@@ -249,7 +259,9 @@ private struct JSONScanner {
                 }
                 i += 1
             }
-            guard i > fractionStart else { throw fail(.notANumber, "\(field): a digit must follow '.' (byte \(start))") }
+            guard i > fractionStart else {
+                throw fail(.notANumber, "\(field): a digit must follow '.' (byte \(start))")
+            }
         }
         if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
             i += 1
@@ -264,7 +276,9 @@ private struct JSONScanner {
                 if e < 100_000 { e = e * 10 + Int(b[i] - 48) }
                 i += 1
             }
-            guard i > expStart else { throw fail(.notANumber, "\(field): a digit must follow the exponent (byte \(start))") }
+            guard i > expStart else {
+                throw fail(.notANumber, "\(field): a digit must follow the exponent (byte \(start))")
+            }
             exponent += expNegative ? -e : e
         }
         if i < b.count, !isDelimiter(b[i]) {
@@ -280,7 +294,10 @@ private struct JSONScanner {
             value = Double(text) ?? .nan  // the text carries its sign
         }
         guard value.isFinite else {
-            throw fail(.notFinite, "\(field): \(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)) is too large to be a finite number")
+            throw fail(
+                .notFinite,
+                "\(field): \(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)) is too large to be a finite number"
+            )
         }
         return value
     }
@@ -325,7 +342,9 @@ private struct JSONScanner {
             if c >= 0x80 { plain = false }
             i += 1
         }
-        guard i < b.count else { throw fail(.malformed, "malformed JSON: text starting at byte \(start - 1) is never closed") }
+        guard i < b.count else {
+            throw fail(.malformed, "malformed JSON: text starting at byte \(start - 1) is never closed")
+        }
         let raw = UnsafeRawBufferPointer(rebasing: b[start..<i])
         i += 1
         if plain { return String(decoding: raw, as: UTF8.self) }
@@ -370,7 +389,9 @@ private struct JSONScanner {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
-                guard var scalar = hex4(j + 2) else { throw fail(.malformed, "malformed JSON: bad \\u escape at byte \(offset + j)") }
+                guard var scalar = hex4(j + 2) else {
+                    throw fail(.malformed, "malformed JSON: bad \\u escape at byte \(offset + j)")
+                }
                 j += 4
                 if (0xD800...0xDBFF).contains(scalar) {
                     guard j + 2 + 6 <= raw.count + 0, raw[j + 2] == UInt8(ascii: "\\"), raw[j + 3] == UInt8(ascii: "u"),
@@ -379,7 +400,9 @@ private struct JSONScanner {
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     j += 6
                 }
-                guard let u = Unicode.Scalar(scalar) else { throw fail(.malformed, "malformed JSON: unpaired surrogate at byte \(offset + j)") }
+                guard let u = Unicode.Scalar(scalar) else {
+                    throw fail(.malformed, "malformed JSON: unpaired surrogate at byte \(offset + j)")
+                }
                 out.append(contentsOf: Array(String(Character(u)).utf8))
             default:
                 throw fail(.malformed, "malformed JSON: bad escape at byte \(offset + j)")

@@ -17,12 +17,14 @@ public struct ReadingValidator: Sendable {
     /// Throws the first problem found. `now` (ms since the epoch) enables the future-timestamp check.
     public func validate(_ reading: Reading, now: Int64? = nil) throws(ReadingError) {
         guard machines.contains(reading.machine) else {
-            throw ReadingError(.unknownMachine, "machine '\(reading.machine)' is not in process config '\(config.process)'")
+            throw ReadingError(
+                .unknownMachine, "machine '\(reading.machine)' is not in process config '\(config.process)'")
         }
         if let now, reading.timestamp > now + allowedFutureMilliseconds {
             throw ReadingError(
                 .futureTimestamp,
-                "ts \(Timestamp.format(reading.timestamp)) is \((reading.timestamp - now) / 1000) s ahead of this clock")
+                "ts \(Timestamp.format(reading.timestamp)) is \((reading.timestamp - now) / 1000) s ahead of this clock"
+            )
         }
         if let product = reading.product, !products.isEmpty, !products.contains(product) {
             throw ReadingError(
@@ -34,14 +36,16 @@ public struct ReadingValidator: Sendable {
         for variable in config.variables {
             guard let value = reading[variable.name] else {
                 if needsAll {
-                    throw ReadingError(.missingVariable, "values.\(variable.name) is missing (machine \(reading.machine))")
+                    throw ReadingError(
+                        .missingVariable, "values.\(variable.name) is missing (machine \(reading.machine))")
                 }
                 continue
             }
             if let range = variable.validRange, !range.contains(value), needsAll || value != 0 {
                 throw ReadingError(
                     .outOfRange,
-                    "values.\(variable.name) = \(value) is outside its valid range \(range.lowerBound)...\(range.upperBound)")
+                    "values.\(variable.name) = \(value) is outside its valid range \(range.lowerBound)...\(range.upperBound)"
+                )
             }
         }
     }

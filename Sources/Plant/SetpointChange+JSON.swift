@@ -24,7 +24,9 @@ extension SetpointChange {
             throw ConfigError("setpoint record is not a JSON object")
         }
         guard let machine = object["machine"] as? String else { throw ConfigError("setpoint record has no machine") }
-        guard let raw = object["values"] as? [String: Any] else { throw ConfigError("setpoint record has no values object") }
+        guard let raw = object["values"] as? [String: Any] else {
+            throw ConfigError("setpoint record has no values object")
+        }
         var values: [Measurement] = []
         for (name, value) in raw.sorted(by: { $0.key < $1.key }) {
             guard let number = value as? NSNumber, String(cString: number.objCType) != "c",

@@ -54,7 +54,8 @@ public enum CSVParser {
                     break  // the LF that follows ends the record
                 case UInt8(ascii: "\""):
                     guard field.isEmpty && !fieldWasQuoted else {
-                        throw CSVError("\(source):\(line): a double quote inside an unquoted field (quote the whole field)")
+                        throw CSVError(
+                            "\(source):\(line): a double quote inside an unquoted field (quote the whole field)")
                     }
                     inQuotes = true
                     fieldWasQuoted = true

@@ -18,7 +18,8 @@ public struct CSVTable: Sendable {
     public func column(_ name: String) throws -> Int {
         guard let index = header.firstIndex(of: name) else {
             throw CSVError(
-                "\(source): no column named '\(name)'; the columns are: \(header.map { "'\($0)'" }.joined(separator: ", "))")
+                "\(source): no column named '\(name)'; the columns are: \(header.map { "'\($0)'" }.joined(separator: ", "))"
+            )
         }
         return index
     }

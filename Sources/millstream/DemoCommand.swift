@@ -8,7 +8,8 @@ import ServiceLifecycle
 extension Millstream {
     struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the plant on this machine: simulated machines streaming into the embedded log, with live figures.",
+            abstract:
+                "Run the plant on this machine: simulated machines streaming into the embedded log, with live figures.",
             discussion: """
                 Runs until Ctrl-C, which stops cleanly (everything written is fsynced). Starting again appends to the \
                 same log. Watch the stream from another terminal with `millstream tail readings`.
@@ -20,7 +21,9 @@ extension Millstream {
         @OptionGroup var busOptions: BusOptions
 
         func validate() throws {
-            guard (1...100).contains(machines) else { throw ValidationError("--machines \(machines) must be from 1 to 100") }
+            guard (1...100).contains(machines) else {
+                throw ValidationError("--machines \(machines) must be from 1 to 100")
+            }
             guard ratePerMachine > 0 && ratePerMachine <= 10_000 else {
                 throw ValidationError("--rate-per-machine \(ratePerMachine) must be above 0 and at most 10000")
             }
@@ -30,12 +33,14 @@ extension Millstream {
         func run() async throws {
             let process = ProcessConfig.milling()
             let bus = try openBus(busOptions.bus)
-            let simulator = try PlantSimulator(config: process, machines: machines, seed: seed, start: currentMilliseconds())
+            let simulator = try PlantSimulator(
+                config: process, machines: machines, seed: seed, start: currentMilliseconds())
             let stats = SimulationStats()
             let runner = SimulationRunner(
                 bus: bus, simulatorStart: simulator,
                 options: .init(
-                    rate: ratePerMachine * Double(machines), badFraction: badFraction, seed: seed, labelsTopic: "labels"),
+                    rate: ratePerMachine * Double(machines), badFraction: badFraction, seed: seed, labelsTopic: "labels"
+                ),
                 stats: stats, durableCount: durableCounter(bus: bus, topic: "readings"))
             var logger = Logger(label: "millstream")
             logger.logLevel = .warning
@@ -51,7 +56,9 @@ extension Millstream {
             try await group.run()
             try await bus.close()
             let s = stats.snapshot
-            print("\nstopped: \(grouped(s.produced)) readings written this run, all durable (\(grouped(s.durable)) fsynced)")
+            print(
+                "\nstopped: \(grouped(s.produced)) readings written this run, all durable (\(grouped(s.durable)) fsynced)"
+            )
         }
     }
 }
@@ -84,7 +91,9 @@ struct LivePanel: Service {
             let modes = s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
             let lines = [
                 "Millstream demo: \(machines) machines   (Ctrl-C stops)",
-                String(format: "readings   %8.0f/s   this run %@   in log %@   durable %@", rate, grouped(s.produced), grouped(total ?? 0), grouped(s.durable)),
+                String(
+                    format: "readings   %8.0f/s   this run %@   in log %@   durable %@", rate, grouped(s.produced),
+                    grouped(total ?? 0), grouped(s.durable)),
                 "machines   running \(counts[.running, default: 0])   down \(counts[.down, default: 0])   tool change \(counts[.toolChange, default: 0])",
                 String(format: "parts      good %@   scrap %@ (%.1f%%)", grouped(s.good), grouped(s.scrap), scrapRate),
                 "failures   \(s.failedProducts)   \(modes)",

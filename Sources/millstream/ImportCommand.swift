@@ -21,7 +21,9 @@ extension Millstream {
         @Option(help: "Process configuration (YAML); default: the built-in milling process.") var config: String?
         @Option(help: "Machine id for rows when the CSV has no machine column (default: the config's first machine).")
         var machine: String?
-        @Option(help: "Time of the first row when the CSV has no time column (ISO 8601; default: now minus the rows' span).")
+        @Option(
+            help: "Time of the first row when the CSV has no time column (ISO 8601; default: now minus the rows' span)."
+        )
         var start: String?
         @Option(help: "Time between rows when the CSV has no time column (e.g. 60s).") var interval = "60s"
         @OptionGroup var busOptions: BusOptions
@@ -30,7 +32,7 @@ extension Millstream {
         func run() async throws {
             let process = try loadProcessConfig(config)
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("cannot read \(file): no such file or no permission")
+                throw CommandError("cannot read \(file): no such file or no permission")
             }
             let bytes = [UInt8](data)
             let readings: [Reading]
@@ -71,7 +73,9 @@ extension Millstream {
             let stepMs = Int64(step.components.seconds * 1000 + step.components.attoseconds / 1_000_000_000_000_000)
             var first = currentMilliseconds() - stepMs * Int64(table.rows.count)
             if let start {
-                guard let t = Timestamp.parse(start) else { throw ValidationError("--start \(start) is not an ISO 8601 time") }
+                guard let t = Timestamp.parse(start) else {
+                    throw CommandError("--start \(start) is not an ISO 8601 time")
+                }
                 first = t
             }
             var sequence: [String: Int64] = [:]
@@ -79,12 +83,14 @@ extension Millstream {
             readings.reserveCapacity(table.rows.count)
             for row in table.rows.indices {
                 let place = "\(table.source):\(table.lines[row])"
-                let values = try zip(process.variables, columns).map { v, c in Measurement(v.name, try table.number(row: row, column: c)) }
+                let values = try zip(process.variables, columns).map { v, c in
+                    Measurement(v.name, try table.number(row: row, column: c))
+                }
                 let id = machineColumn.map { table.rows[row][$0] } ?? fixedMachine
                 var ts = first + Int64(row) * stepMs
                 if let timeColumn {
                     guard let t = Timestamp.parse(table.rows[row][timeColumn]) else {
-                        throw ValidationError("\(place): '\(table.rows[row][timeColumn])' is not an ISO 8601 time")
+                        throw CommandError("\(place): '\(table.rows[row][timeColumn])' is not an ISO 8601 time")
                     }
                     ts = t
                 }
@@ -92,7 +98,7 @@ extension Millstream {
                 let reading = Reading(
                     machine: id, timestamp: ts, sequence: sequence[id], values: values,
                     product: productColumn.map { table.rows[row][$0] }, state: .running, good: 1)
-                do { try validator.validate(reading) } catch { throw ValidationError("\(place): \(error.message)") }
+                do { try validator.validate(reading) } catch { throw CommandError("\(place): \(error.message)") }
                 readings.append(reading)
             }
             return readings
@@ -101,13 +107,14 @@ extension Millstream {
         private func jsonLines(_ bytes: [UInt8], _ process: ProcessConfig) throws -> [Reading] {
             let validator = ReadingValidator(config: process)
             var readings: [Reading] = []
-            for (n, line) in bytes.split(separator: 10, omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            for (n, line) in bytes.split(separator: 10, omittingEmptySubsequences: false).enumerated()
+            where !line.isEmpty {
                 do {
                     let reading = try ReadingDecoder.decode(Array(line))
                     try validator.validate(reading, now: currentMilliseconds())
                     readings.append(reading)
                 } catch {
-                    throw ValidationError("\(file):\(n + 1): \(error.message)")
+                    throw CommandError("\(file):\(n + 1): \(error.message)")
                 }
             }
             return readings

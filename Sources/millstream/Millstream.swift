@@ -29,7 +29,8 @@ struct BusOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "Where the bus is: embedded://PATH (a log directory on this machine) or kafka://HOST:PORT[,HOST:PORT].",
-            discussion: "embedded:// takes options: ?fsync=batch|never|100ms (default 100ms) and partitions=N for new topics (default 8)."
+            discussion:
+                "embedded:// takes options: ?fsync=batch|never|100ms (default 100ms) and partitions=N for new topics (default 8)."
         ))
     var bus: String = "embedded://./millstream-data"
 }

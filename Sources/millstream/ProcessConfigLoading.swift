@@ -6,10 +6,10 @@ import Plant
 func loadProcessConfig(_ path: String?) throws -> ProcessConfig {
     guard let path else { return ProcessConfig.milling() }
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read process config \(path): no such file or no permission")
+        throw CommandError("cannot read process config \(path): no such file or no permission")
     }
     guard let text = String(data: data, encoding: .utf8) else {
-        throw ValidationError("process config \(path) is not UTF-8 text")
+        throw CommandError("process config \(path) is not UTF-8 text")
     }
     return try ProcessConfig.load(yaml: text, source: path)
 }

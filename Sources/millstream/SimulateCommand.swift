@@ -67,7 +67,9 @@ extension Millstream {
                 throw ValidationError("--rate \(rate) is out of range: 0 < rate <= 10000000 readings/s")
             }
             if let count, count < 1 { throw ValidationError("--count \(count) must be at least 1") }
-            if !(0...1).contains(badFraction) { throw ValidationError("--bad-fraction \(badFraction) must be from 0 to 1") }
+            if !(0...1).contains(badFraction) {
+                throw ValidationError("--bad-fraction \(badFraction) must be from 0 to 1")
+            }
             if machines < 1 { throw ValidationError("--machines \(machines) must be at least 1") }
             if let duration { _ = try parseDuration(duration, option: "--duration") }
             if let start, Timestamp.parse(start) == nil {
@@ -87,7 +89,9 @@ extension Millstream {
             let durationValue = try duration.map { try parseDuration($0, option: "--duration") }
             var startTime = currentMilliseconds()
             if fast {
-                if let start { startTime = Timestamp.parse(start)! } else {
+                if let start {
+                    startTime = Timestamp.parse(start)!
+                } else {
                     // End about now: the simulated history has just happened.
                     let readingsPerMachine = Double(count ?? 0) / Double(machines)
                     let span = durationValue.map { Double($0.components.seconds) } ?? readingsPerMachine * 60
@@ -131,18 +135,28 @@ extension Millstream {
                         "readings": s.produced, "durable": s.durable, "topic": topic, "bus": busOptions.bus,
                         "machines": machines, "seconds": (seconds * 1000).rounded() / 1000,
                         "readings_per_second": rate.rounded(),
-                        "bad": badTotal, "bad_by_kind": Dictionary(uniqueKeysWithValues: s.bad.map { ($0.key.rawValue, $0.value) }),
+                        "bad": badTotal,
+                        "bad_by_kind": Dictionary(uniqueKeysWithValues: s.bad.map { ($0.key.rawValue, $0.value) }),
                         "failures": s.failedProducts, "failures_by_mode": s.failures, "good": s.good, "scrap": s.scrap,
                         "setpoints_applied": s.setpointsApplied, "simulated_until": Timestamp.format(s.simulatedTime),
                     ]))
             } else {
-                print("wrote \(grouped(s.produced)) readings from \(machines) machines to \(topic) on \(busOptions.bus)")
-                print(String(format: "  %.2f s, %@ readings/s; durable: %@", seconds, grouped(Int(rate)), grouped(s.durable)))
+                print(
+                    "wrote \(grouped(s.produced)) readings from \(machines) machines to \(topic) on \(busOptions.bus)")
+                print(
+                    String(
+                        format: "  %.2f s, %@ readings/s; durable: %@", seconds, grouped(Int(rate)), grouped(s.durable))
+                )
                 if badTotal > 0 {
-                    print("  bad readings mixed in: \(badTotal) (\(s.bad.map { "\($0.key.rawValue) \($0.value)" }.sorted().joined(separator: ", ")))")
+                    print(
+                        "  bad readings mixed in: \(badTotal) (\(s.bad.map { "\($0.key.rawValue) \($0.value)" }.sorted().joined(separator: ", ")))"
+                    )
                 }
-                let modes = s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                print("  failures: \(s.failedProducts)\(modes.isEmpty ? "" : " (\(modes))"); good \(grouped(s.good)), scrap \(grouped(s.scrap))")
+                let modes = s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                    separator: ", ")
+                print(
+                    "  failures: \(s.failedProducts)\(modes.isEmpty ? "" : " (\(modes))"); good \(grouped(s.good)), scrap \(grouped(s.scrap))"
+                )
             }
         }
     }
@@ -175,7 +189,8 @@ struct ProgressReporter: Service {
                 Terminal.error(Terminal.jsonLine(["produced": s.produced, "durable": s.durable]))
             } else {
                 let elapsed = ContinuousClock.now - stats.started
-                let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                let seconds = max(
+                    0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
                 var line = "simulate: \(grouped(s.produced))"
                 if let total { line += "/\(grouped(total)) (\(s.produced * 100 / max(1, total))%)" }
                 line += " readings · \(grouped(Int(Double(s.produced) / seconds)))/s · durable \(grouped(s.durable))"

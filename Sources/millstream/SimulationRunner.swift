@@ -51,7 +51,8 @@ struct SimulationRunner: Service {
 
     func run() async throws {
         let producer = try await bus.producer()
-        let setpoints = options.applySetpoints
+        let setpoints =
+            options.applySetpoints
             ? try await bus.consumer(ConsumerOptions(topics: ["setpoints"], start: .latest)) : nil
         var simulator = simulatorStart
         var injector = BadReadingInjector(fraction: options.badFraction, seed: options.seed)
@@ -76,7 +77,10 @@ struct SimulationRunner: Service {
             if let rate = options.rate {
                 if let d = options.duration, clock.now - begin >= d { break }
                 let elapsed = clock.now - begin
-                let due = Int64(Double(elapsed.components.seconds) * rate + Double(elapsed.components.attoseconds) * 1e-18 * rate) - produced
+                let due =
+                    Int64(
+                        Double(elapsed.components.seconds) * rate + Double(elapsed.components.attoseconds) * 1e-18
+                            * rate) - produced
                 if due <= 0 {
                     try? await Task.sleep(for: .milliseconds(max(1, min(50, Int(1000 / rate)))))
                     continue

@@ -79,3 +79,10 @@ func parseDuration(_ text: String, option: String) throws -> Duration {
     }
     throw ValidationError("\(option) \(text) is not a duration like 500ms, 90s, 10m, 2h or 1d")
 }
+
+/// A failure while running a command (bad data, a missing file): printed without the usage text, exit status 1.
+/// Argument problems use ArgumentParser's ValidationError (exit status 64, with usage).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -11,7 +11,8 @@ extension Millstream {
 
 extension Millstream.Topics {
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List topics with their partitions and record counts.")
+        static let configuration = CommandConfiguration(
+            abstract: "List topics with their partitions and record counts.")
         @OptionGroup var busOptions: BusOptions
         @OptionGroup var output: OutputOptions
 
@@ -32,7 +33,9 @@ extension Millstream.Topics {
                     let name = (row["name"] as! String).padding(toLength: 20, withPad: " ", startingAt: 0)
                     let partitions = String(row["partitions"] as! Int)
                     let records = grouped(row["records"] as! Int64)
-                    print("\(name) \(String(repeating: " ", count: max(0, 10 - partitions.count)))\(partitions) \(String(repeating: " ", count: max(0, 12 - records.count)))\(records)")
+                    print(
+                        "\(name) \(String(repeating: " ", count: max(0, 10 - partitions.count)))\(partitions) \(String(repeating: " ", count: max(0, 12 - records.count)))\(records)"
+                    )
                 }
             }
         }
@@ -82,9 +85,14 @@ extension Millstream.Topics {
                 print("topic \(d.name): \(d.partitions.count) partitions, \(grouped(d.records)) records")
                 print("PARTITION   EARLIEST     LATEST      RECORDS        BYTES")
                 for p in d.partitions {
-                    let cells = [String(p.partition), grouped(p.earliestOffset), grouped(p.latestOffset), grouped(p.records), grouped(p.sizeBytes ?? 0)]
+                    let cells = [
+                        String(p.partition), grouped(p.earliestOffset), grouped(p.latestOffset), grouped(p.records),
+                        grouped(p.sizeBytes ?? 0),
+                    ]
                     let widths = [9, 10, 10, 12, 12]
-                    print(zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
+                    print(
+                        zip(cells, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(
+                            separator: " "))
                 }
             }
         }
@@ -114,7 +122,7 @@ extension Millstream {
         func run() async throws {
             let bus = try openBus(busOptions.bus, readOnly: true)
             guard try await bus.topicNames().contains(topic) else {
-                throw ValidationError("topic \(topic) does not exist on \(busOptions.bus)")
+                throw CommandError("topic \(topic) does not exist on \(busOptions.bus)")
             }
             let consumer = try await bus.consumer(
                 ConsumerOptions(topics: [topic], start: fromBeginning ? .earliest : .latest))
@@ -132,7 +140,9 @@ extension Millstream {
                 }
                 for r in records {
                     if verbose {
-                        out.write("\(r.partition)\t\(r.offset)\t\(r.key.map { String(decoding: $0, as: UTF8.self) } ?? "-")\t".utf8)
+                        out.write(
+                            "\(r.partition)\t\(r.offset)\t\(r.key.map { String(decoding: $0, as: UTF8.self) } ?? "-")\t"
+                                .utf8)
                     }
                     out.write(r.value)
                     out.write(CollectionOfOne(10))

@@ -21,7 +21,9 @@ import Testing
             while got.count < 400 { got += try await consumer.poll(maxRecords: 1000, timeout: .seconds(5)) }
             #expect(got.count == 400)
             for key in 0..<10 {
-                let values = got.filter { $0.key == Array("m\(key)".utf8) }.map { String(decoding: $0.value, as: UTF8.self) }
+                let values = got.filter { $0.key == Array("m\(key)".utf8) }.map {
+                    String(decoding: $0.value, as: UTF8.self)
+                }
                 #expect(values == stride(from: key, to: 400, by: 10).map { "v\($0)" })
             }
             #expect(try await bus.describeTopic("readings").records == 400)
@@ -81,6 +83,8 @@ import Testing
         #expect { try openBus("embedded:///proc/millstream-test") } throws: { "\($0)".contains("/proc") }
         #expect { try openBus("embedded://x?fsync=sometimes") } throws: { "\($0)".contains("fsync=sometimes") }
         #expect { try openBus("embedded://x?colour=blue") } throws: { "\($0)".contains("unknown option 'colour'") }
-        #expect { try openBus("embedded:///nonexistent-dir-x", readOnly: true) } throws: { "\($0)".contains("no Millstream log") }
+        #expect { try openBus("embedded:///nonexistent-dir-x", readOnly: true) } throws: {
+            "\($0)".contains("no Millstream log")
+        }
     }
 }

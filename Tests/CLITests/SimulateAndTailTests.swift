@@ -12,7 +12,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bus = "embedded://\(dir)"
         let start = "2026-01-01T00:00:00Z"
-        let sim = try CLI.run(["simulate", "--machines", "20", "--count", "100000", "--fast", "--seed", "9", "--start", start, "--bus", bus, "--json"])
+        let sim = try CLI.run([
+            "simulate", "--machines", "20", "--count", "100000", "--fast", "--seed", "9", "--start", start, "--bus",
+            bus, "--json",
+        ])
         #expect(sim.status == 0, "\(sim.stderr)")
         let summary = try JSONSerialization.jsonObject(with: Data(sim.stdout.utf8)) as! [String: Any]
         #expect(summary["readings"] as? Int == 100_000)
@@ -29,7 +32,9 @@ import Testing
         #expect(read.count == 100_000)
 
         var simulator = try PlantSimulator(config: .milling(), machines: 20, seed: 9, start: Timestamp.parse(start)!)
-        let written = (0..<100_000).map { _ in String(decoding: ReadingEncoder.encode(simulator.next().reading), as: UTF8.self) }
+        let written = (0..<100_000).map { _ in
+            String(decoding: ReadingEncoder.encode(simulator.next().reading), as: UTF8.self)
+        }
         func digest(_ lines: [String]) -> UInt32 {
             let bytes = Array(lines.sorted().joined(separator: "\n").utf8)
             return millstream_crc32c(0, bytes, bytes.count)
@@ -64,7 +69,9 @@ import Testing
             var durable: Int64 = 0
             var seen = 0
             while seen < wanted, let line = lines.next() {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    continue
+                }
                 durable = (object["durable"] as? NSNumber)?.int64Value ?? durable
                 seen += 1
             }
@@ -76,7 +83,9 @@ import Testing
             // Open as the next run would (recovery cuts a torn tail), then check every record.
             let log = try EventLog.open(directory: dir, configuration: .init(defaultTopic: .init(partitions: 8)))
             let topic = try log.topic("readings")
-            #expect(topic.recordCount >= durableSoFar, "round \(round): \(topic.recordCount) records, \(durableSoFar) reported durable")
+            #expect(
+                topic.recordCount >= durableSoFar,
+                "round \(round): \(topic.recordCount) records, \(durableSoFar) reported durable")
             var lastSequence: [String: Int64] = [:]
             for partition in topic.partitions {
                 var offset = partition.earliestOffset

@@ -11,7 +11,8 @@ import Testing
             headers: i % 4 == 0 ? [RecordHeader(name: "h", value: [UInt8(i % 256)])] : [], timestamp: 1_000 + Int64(i))
     }
 
-    func open(_ dir: String, fsync: FsyncPolicy = .everyBatch, _ topic: TopicConfiguration = .init(partitions: 1)) throws
+    func open(_ dir: String, fsync: FsyncPolicy = .everyBatch, _ topic: TopicConfiguration = .init(partitions: 1))
+        throws
         -> EventLog
     {
         try EventLog.open(directory: dir, configuration: .init(fsync: fsync, defaultTopic: topic))
@@ -43,7 +44,9 @@ import Testing
             #expect(p.segmentCount >= 4)
             let all = try readAll(p)
             #expect(all.map(\.offset) == Array(0..<350))
-            #expect(all.map { Record(key: $0.key, value: $0.value, headers: $0.headers, timestamp: $0.timestamp) } == expected)
+            #expect(
+                all.map { Record(key: $0.key, value: $0.value, headers: $0.headers, timestamp: $0.timestamp) }
+                    == expected)
             // Reading from the middle of a batch starts at that offset.
             #expect(try p.read(from: 123, maxBytes: 10).records.first?.offset == 123)
             try log.close()
@@ -195,10 +198,14 @@ import Testing
     @Test func refusesAForeignDirectoryAndBadNames() throws {
         try withTemporaryDirectory { dir in
             FileManager.default.createFile(atPath: dir + "/notes.txt", contents: Data("mine".utf8))
-            #expect { try open(dir) } throws: { ($0 as? EventLogError)?.message.contains("holds no Millstream log") == true }
+            #expect { try open(dir) } throws: {
+                ($0 as? EventLogError)?.message.contains("holds no Millstream log") == true
+            }
             #expect(FileManager.default.contents(atPath: dir + "/notes.txt") == Data("mine".utf8))
             FileManager.default.createFile(atPath: dir + "/file", contents: Data())
-            #expect { try open(dir + "/file") } throws: { ($0 as? EventLogError)?.message.contains("not a directory") == true }
+            #expect { try open(dir + "/file") } throws: {
+                ($0 as? EventLogError)?.message.contains("not a directory") == true
+            }
             let log = try open(dir + "/sub")
             #expect { try log.createTopic("bad name") } throws: { ($0 as? EventLogError)?.kind == .invalidArgument }
             #expect { try log.createTopic("t", configuration: .init(partitions: 0)) } throws: {

@@ -18,7 +18,8 @@ import Testing
     }
 
     @Test func shippedFileEqualsTheBuiltInOne() throws {
-        let file = try String(contentsOf: Self.repository.appendingPathComponent("config/milling.yaml"), encoding: .utf8)
+        let file = try String(
+            contentsOf: Self.repository.appendingPathComponent("config/milling.yaml"), encoding: .utf8)
         #expect(file == ProcessConfig.millingYAML)
         let config = ProcessConfig.milling()
         #expect(config.machineIDs.count == 100)
@@ -57,13 +58,25 @@ import Testing
     }
 
     @Test func semanticErrorsGiveLineAndColumnAndName() {
-        #expect(message(Self.minimal.replacingOccurrences(of: "max: 500", with: "max: hot")) == "p.yaml:10:10: variables.temp.max: expected a number, found 'hot'")
-        #expect(message(Self.minimal.replacingOccurrences(of: "ideal_cycle_s", with: "ideal_cycle")) .hasPrefix("p.yaml:3:1: ideal_cycle: unknown key"))
-        #expect(message(Self.minimal.replacingOccurrences(of: "min: 0", with: "min: 600")).contains("min (600.0) must be below max (500.0)"))
-        #expect(message(Self.minimal.replacingOccurrences(of: "machines: [r1, r2]", with: "machines: [r1, r1]")).contains("machine s1/l1/r1 is declared twice"))
-        #expect(message(Self.minimal.replacingOccurrences(of: "site: s1\n", with: "")).contains("missing required key 'site'"))
+        #expect(
+            message(Self.minimal.replacingOccurrences(of: "max: 500", with: "max: hot"))
+                == "p.yaml:10:10: variables.temp.max: expected a number, found 'hot'")
+        #expect(
+            message(Self.minimal.replacingOccurrences(of: "ideal_cycle_s", with: "ideal_cycle")).hasPrefix(
+                "p.yaml:3:1: ideal_cycle: unknown key"))
+        #expect(
+            message(Self.minimal.replacingOccurrences(of: "min: 0", with: "min: 600")).contains(
+                "min (600.0) must be below max (500.0)"))
+        #expect(
+            message(Self.minimal.replacingOccurrences(of: "machines: [r1, r2]", with: "machines: [r1, r1]")).contains(
+                "machine s1/l1/r1 is declared twice"))
+        #expect(
+            message(Self.minimal.replacingOccurrences(of: "site: s1\n", with: "")).contains(
+                "missing required key 'site'"))
         #expect(message("") == "p.yaml: the file is empty")
-        #expect(message(Self.minimal + "\n    controllable: {min: 1, max: 2, max_step: 0}").contains("variables.temp.controllable.max_step: must be greater than 0"))
+        #expect(
+            message(Self.minimal + "\n    controllable: {min: 1, max: 2, max_step: 0}").contains(
+                "variables.temp.controllable.max_step: must be greater than 0"))
     }
 }
 
@@ -75,7 +88,10 @@ import Testing
         #expect(Timestamp.parse("2025-11-25T06:00:00.123Z") == 1_764_050_400_123)
         #expect(Timestamp.parse("2025-11-25T07:00:00+01:00") == 1_764_050_400_000)
         #expect(Timestamp.parse("2024-02-29T00:00:00Z") != nil)
-        for bad in ["2023-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-11-25 06:00", "2025-11-25T06:00:00", "2025-11-25T06:00:00.Z", "x"] {
+        for bad in [
+            "2023-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-11-25 06:00", "2025-11-25T06:00:00",
+            "2025-11-25T06:00:00.Z", "x",
+        ] {
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
         var rng = RandomSource(seed: 4)

@@ -4,7 +4,8 @@ import Testing
 @testable import Plant
 
 @Suite struct ReadingCodecTests {
-    static let good = #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"values":{"air_temp_k":300.1,"process_temp_k":310.2,"rpm":1551,"torque_nm":42.8,"tool_wear_min":108},"product":"M","state":"running","good":1,"scrap":0}"#
+    static let good =
+        #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"values":{"air_temp_k":300.1,"process_temp_k":310.2,"rpm":1551,"torque_nm":42.8,"tool_wear_min":108},"product":"M","state":"running","good":1,"scrap":0}"#
 
     func decode(_ text: String) throws(ReadingError) -> Reading { try ReadingDecoder.decode(Array(text.utf8)) }
 
@@ -40,37 +41,64 @@ import Testing
 
     @Test func rejectsWhatTheWireFormatRejects() {
         let cases: [(String, ReadingError.Reason, String)] = [
-            (Self.good.replacingOccurrences(of: "1551", with: "\"fast\""), .notANumber, "values.rpm: expected a number, found text \"fast\""),
+            (
+                Self.good.replacingOccurrences(of: "1551", with: "\"fast\""), .notANumber,
+                "values.rpm: expected a number, found text \"fast\""
+            ),
             (Self.good.replacingOccurrences(of: "1551", with: "NaN"), .notFinite, "values.rpm: NaN and Infinity"),
-            (Self.good.replacingOccurrences(of: "1551", with: "\"NaN\""), .notFinite, "values.rpm: \"NaN\" is not a finite number"),
+            (
+                Self.good.replacingOccurrences(of: "1551", with: "\"NaN\""), .notFinite,
+                "values.rpm: \"NaN\" is not a finite number"
+            ),
             (Self.good.replacingOccurrences(of: "1551", with: "-Infinity"), .notFinite, "values.rpm"),
             (Self.good.replacingOccurrences(of: "1551", with: "1e999"), .notFinite, "values.rpm: 1e999 is too large"),
-            (Self.good.replacingOccurrences(of: "1551", with: "null"), .notANumber, "values.rpm: expected a number, found null"),
+            (
+                Self.good.replacingOccurrences(of: "1551", with: "null"), .notANumber,
+                "values.rpm: expected a number, found null"
+            ),
             (Self.good.replacingOccurrences(of: "1551", with: "01"), .notANumber, "leading zeros"),
             (Self.good.replacingOccurrences(of: "1551", with: "1."), .notANumber, "a digit must follow"),
             (Self.good.replacingOccurrences(of: "1551", with: "+1"), .notANumber, "values.rpm"),
             (String(Self.good.prefix(80)), .malformed, "malformed JSON"),
             (Self.good + "x", .malformed, "expected the end of the reading"),
-            (Self.good.replacingOccurrences(of: "\"seq\":12345,", with: "\"seq\":1,\"seq\":2,"), .malformed, "'seq' appears twice"),
-            (Self.good.replacingOccurrences(of: "\"machine\":\"plant1/line1/m07\",", with: ""), .missingField, "missing field 'machine'"),
-            (Self.good.replacingOccurrences(of: "2026-11-25T06:00:00.123Z", with: "yesterday"), .badTimestamp, "ts: 'yesterday'"),
+            (
+                Self.good.replacingOccurrences(of: "\"seq\":12345,", with: "\"seq\":1,\"seq\":2,"), .malformed,
+                "'seq' appears twice"
+            ),
+            (
+                Self.good.replacingOccurrences(of: "\"machine\":\"plant1/line1/m07\",", with: ""), .missingField,
+                "missing field 'machine'"
+            ),
+            (
+                Self.good.replacingOccurrences(of: "2026-11-25T06:00:00.123Z", with: "yesterday"), .badTimestamp,
+                "ts: 'yesterday'"
+            ),
             (Self.good.replacingOccurrences(of: "running", with: "sleeping"), .badState, "state: 'sleeping'"),
-            (Self.good.replacingOccurrences(of: "\"good\":1", with: "\"good\":-1"), .wrongType, "good: expected a whole number"),
-            (Self.good.replacingOccurrences(of: "{\"air", with: "[{\"air").replacingOccurrences(of: "108}", with: "108}]"), .wrongType, "values: expected an object"),
+            (
+                Self.good.replacingOccurrences(of: "\"good\":1", with: "\"good\":-1"), .wrongType,
+                "good: expected a whole number"
+            ),
+            (
+                Self.good.replacingOccurrences(of: "{\"air", with: "[{\"air").replacingOccurrences(
+                    of: "108}", with: "108}]"), .wrongType, "values: expected an object"
+            ),
             ("", .malformed, "input ends early"),
             ("[1]", .malformed, "'{' to start a reading"),
         ]
         for (text, reason, fragment) in cases {
             let error = failure(text)
             #expect(error?.reason == reason, "\(text)")
-            #expect(error?.message.contains(fragment) == true, "\(error?.message ?? "no error") should contain \(fragment)")
+            #expect(
+                error?.message.contains(fragment) == true, "\(error?.message ?? "no error") should contain \(fragment)")
         }
         #expect(failure(String(decoding: [0x7B, 0x22, 0xFF, 0x22] as [UInt8], as: UTF8.self)) != nil)
     }
 
     @Test func numbersRoundTripExactly() throws {
         var rng = RandomSource(seed: 11)
-        var values: [Double] = [0, -0.5, 1e-7, 123456.789, 1e300, -2.5e-300, 0.1, 300.1, Double.ulpOfOne, 9_007_199_254_740_993]
+        var values: [Double] = [
+            0, -0.5, 1e-7, 123456.789, 1e300, -2.5e-300, 0.1, 300.1, Double.ulpOfOne, 9_007_199_254_740_993,
+        ]
         for _ in 0..<5000 {
             values.append(Double(bitPattern: rng.next()))
             values.append((rng.uniform() * 2000).rounded() / 10)
@@ -114,6 +142,10 @@ import Testing
         #expect(reason(reading { $0.product = "XL" }) == .unknownProduct)
         #expect(reason(reading { $0.timestamp += 3_600_000 }) == .futureTimestamp)
         // A machine that is down may report zeros and omit variables.
-        #expect(reason(reading { $0.state = .down; $0.values.removeLast(); $0.values[2].value = 0 }) == nil)
+        #expect(
+            reason(
+                reading {
+                    $0.state = .down; $0.values.removeLast(); $0.values[2].value = 0
+                }) == nil)
     }
 }

@@ -42,12 +42,16 @@ import Testing
     /// product matches the rate in the AI4I file within three standard errors of the file's own count (the file is
     /// one sample of 10,000 products; the rules' random failure is 0.1 %, the file's RNF flag has known quirks).
     @Test func failureModeRatesMatchTheDataset() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../data/ai4i2020.csv").path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../data/ai4i2020.csv"
+        ).path
         let table = try CSVParser.parse([UInt8](FileManager.default.contents(atPath: path)!), source: path)
         var datasetCounts: [String: Double] = [:]
         for mode in ["TWF", "HDF", "PWF", "OSF"] {
             let column = try table.column(mode)
-            datasetCounts[mode] = try (0..<table.rows.count).reduce(0) { $0 + (try table.number(row: $1, column: column)) }
+            datasetCounts[mode] = try (0..<table.rows.count).reduce(0) {
+                $0 + (try table.number(row: $1, column: column))
+            }
         }
         #expect(datasetCounts == ["TWF": 46, "HDF": 115, "PWF": 95, "OSF": 98])
 
@@ -64,7 +68,9 @@ import Testing
             let datasetRate = count / 10_000
             let simulatedRate = (counts[mode] ?? 0) / products
             let tolerance = 3 * count.squareRoot() / 10_000
-            #expect(abs(simulatedRate - datasetRate) <= tolerance, "\(mode): simulated \(simulatedRate), dataset \(datasetRate) ± \(tolerance)")
+            #expect(
+                abs(simulatedRate - datasetRate) <= tolerance,
+                "\(mode): simulated \(simulatedRate), dataset \(datasetRate) ± \(tolerance)")
         }
         let random = (counts["RNF"] ?? 0) / products
         #expect(abs(random - 0.001) < 0.0003, "RNF \(random)")
@@ -73,10 +79,13 @@ import Testing
     @Test func setpointsAreClampedAndChangeTheProcess() throws {
         var sim = try PlantSimulator(config: .milling(), machines: 2, seed: 1, start: 0)
         let machine = sim.machineIDs[0]
-        let applied = try sim.apply(SetpointChange(machine: machine, values: [Measurement("rpm", 5000), Measurement("torque_nm", 30)]))
+        let applied = try sim.apply(
+            SetpointChange(machine: machine, values: [Measurement("rpm", 5000), Measurement("torque_nm", 30)]))
         #expect(applied == [Measurement("rpm", 2800), Measurement("torque_nm", 30)])
         #expect(throws: ConfigError.self) { try sim.apply(SetpointChange(machine: "nope", values: [])) }
-        #expect(throws: ConfigError.self) { try sim.apply(SetpointChange(machine: machine, values: [Measurement("air_temp_k", 1)])) }
+        #expect(throws: ConfigError.self) {
+            try sim.apply(SetpointChange(machine: machine, values: [Measurement("air_temp_k", 1)]))
+        }
         var speeds: [Double] = []
         for _ in 0..<2000 {
             let r = sim.next().reading

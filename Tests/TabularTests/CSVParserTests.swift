@@ -50,12 +50,16 @@ import Testing
     }
 
     @Test func readsTheAI4IFile() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../data/ai4i2020.csv").path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../data/ai4i2020.csv"
+        ).path
         let table = try CSVParser.parse([UInt8](FileManager.default.contents(atPath: path)!), source: path)
         #expect(table.rows.count == 10_000)
         #expect(table.header.count == 14)
         #expect(table.header[0] == "UDI")
-        let failures = try (0..<table.rows.count).reduce(0.0) { $0 + (try table.number(row: $1, column: table.column("Machine failure"))) }
+        let failures = try (0..<table.rows.count).reduce(0.0) {
+            $0 + (try table.number(row: $1, column: table.column("Machine failure")))
+        }
         #expect(failures == 339)
     }
 }
