@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "EventLog", targets: ["EventLog"]),
         .library(name: "Bus", targets: ["Bus"]),
         .library(name: "Plant", targets: ["Plant"]),
+        .library(name: "Learn", targets: ["Learn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,18 +25,23 @@ let package = Package(
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
         .target(name: "CRC32C"),
+        .target(name: "Primitives", swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
+        // OpenBLAS (Debian libopenblas-dev) for GEMM.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Learn", dependencies: ["CBLAS", "Primitives"], swiftSettings: strict),
+        .target(name: "Registry", dependencies: ["Learn"], swiftSettings: strict),
         .target(name: "EventLog", dependencies: ["CRC32C"], swiftSettings: strict),
         .target(
             name: "Plant",
-            dependencies: ["Tabular", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Tabular", "Primitives", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .target(name: "Bus", dependencies: ["EventLog"], swiftSettings: strict),
         .executableTarget(
             name: "millstream",
             dependencies: [
-                "Bus", "Plant", "EventLog", "Tabular",
+                "Bus", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -44,13 +50,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "MillstreamBench",
-            dependencies: ["EventLog", "Bus", "Plant"],
+            dependencies: ["EventLog", "Bus", "Plant", "Learn", "Primitives"],
             path: "Benchmarks/MillstreamBench",
             swiftSettings: strict
         ),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "CRC32C"], swiftSettings: strict),
-        .testTarget(name: "PlantTests", dependencies: ["Plant"], swiftSettings: strict),
+        .testTarget(name: "PlantTests", dependencies: ["Plant", "Primitives"], swiftSettings: strict),
+        .testTarget(name: "LearnTests", dependencies: ["Learn", "Primitives", "Tabular"], swiftSettings: strict),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
         .testTarget(
             name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C"], swiftSettings: strict),

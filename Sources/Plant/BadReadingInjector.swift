@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 
 /// Turns an exact fraction of readings into realistic bad input, for testing the dead-letter path.
 ///

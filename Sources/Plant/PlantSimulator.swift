@@ -1,3 +1,5 @@
+import Primitives
+
 /// A simulated reading with the truth behind it, which a real plant only learns later (or never).
 public struct SimulatedReading: Sendable {
     public var reading: Reading

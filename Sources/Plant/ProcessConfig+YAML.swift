@@ -14,7 +14,9 @@ extension ProcessConfig {
         let y = YAMLReader(source: source)
         let top = try y.mapping(
             root, "",
-            allowed: ["process", "description", "site", "ideal_cycle_s", "lines", "products", "variables", "csv"])
+            allowed: [
+                "process", "description", "site", "ideal_cycle_s", "lines", "products", "variables", "csv", "features",
+            ])
         let process = try y.string(y.required(top, "process", in: root, ""), "process")
         let site = try y.name(y.required(top, "site", in: root, ""), "site")
         let cycle = try y.number(y.required(top, "ideal_cycle_s", in: root, ""), "ideal_cycle_s")
@@ -123,9 +125,36 @@ extension ProcessConfig {
             csv.timestamp = try fields["timestamp"].map { try y.string($0, "csv.timestamp") }
             csv.product = try fields["product"].map { try y.string($0, "csv.product") }
         }
+        var features = FeatureSettings()
+        if let featuresNode = top["features"] {
+            let fields = try y.mapping(featuresNode, "features", allowed: ["derived", "categorical"])
+            let known = Set(variables.map(\.name))
+            if let derivedNode = fields["derived"] {
+                for (name, node) in try y.orderedMapping(derivedNode, "features.derived") {
+                    _ = try y.name(Node(name), "features.derived.\(name)")
+                    guard !known.contains(name) else {
+                        throw y.error(node, "features.derived.\(name)", "is already the name of a variable")
+                    }
+                    features.derived.append(
+                        .init(name: name, expression: try y.string(node, "features.derived.\(name)")))
+                }
+            }
+            if let categoricalNode = fields["categorical"] {
+                for (name, node) in try y.orderedMapping(categoricalNode, "features.categorical") {
+                    let path = "features.categorical.\(name)"
+                    if let scalar = node.scalar, ["null", "~", ""].contains(scalar.string) {
+                        features.categorical.append(.init(name: name, categories: nil))
+                    } else {
+                        features.categorical.append(
+                            .init(name: name, categories: try y.sequence(node, path).map { try y.string($0, path) }))
+                    }
+                }
+            }
+        }
         return ProcessConfig(
             process: process, description: try top["description"].map { try y.string($0, "description") } ?? "",
-            site: site, idealCycleSeconds: cycle, lines: lines, products: products, variables: variables, csv: csv)
+            site: site, idealCycleSeconds: cycle, lines: lines, products: products, variables: variables, csv: csv,
+            features: features)
     }
 }
 

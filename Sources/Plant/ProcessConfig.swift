@@ -12,10 +12,13 @@ public struct ProcessConfig: Sendable, Equatable {
     public var products: [ProductType]
     public var variables: [ProcessVariable]
     public var csv: CSVMapping
+    /// Features for models: derived expressions and categorical inputs.
+    public var features: FeatureSettings
 
     public init(
         process: String, description: String = "", site: String, idealCycleSeconds: Double, lines: [ProductionLine],
-        products: [ProductType], variables: [ProcessVariable], csv: CSVMapping = .init()
+        products: [ProductType], variables: [ProcessVariable], csv: CSVMapping = .init(),
+        features: FeatureSettings = .init()
     ) {
         self.process = process
         self.description = description
@@ -25,6 +28,7 @@ public struct ProcessConfig: Sendable, Equatable {
         self.products = products
         self.variables = variables
         self.csv = csv
+        self.features = features
     }
 
     /// Every machine id ("site/line/machine"), line by line.
@@ -118,6 +122,37 @@ public struct CSVMapping: Sendable, Equatable {
         self.machine = machine
         self.timestamp = timestamp
         self.product = product
+    }
+}
+
+/// What models built for this process use besides the variables.
+public struct FeatureSettings: Sendable, Equatable {
+    /// Name and arithmetic expression over the variables, e.g. ("power_w", "torque_nm * rpm * 2 * pi / 60").
+    public var derived: [Derived]
+    /// Categorical inputs (one-hot encoded) and their categories; "product" reads the reading's product.
+    public var categorical: [Categorical]
+
+    public struct Derived: Sendable, Equatable {
+        public var name: String
+        public var expression: String
+        public init(name: String, expression: String) {
+            self.name = name
+            self.expression = expression
+        }
+    }
+
+    public struct Categorical: Sendable, Equatable {
+        public var name: String
+        public var categories: [String]?
+        public init(name: String, categories: [String]?) {
+            self.name = name
+            self.categories = categories
+        }
+    }
+
+    public init(derived: [Derived] = [], categorical: [Categorical] = []) {
+        self.derived = derived
+        self.categorical = categorical
     }
 }
 

@@ -11,7 +11,10 @@ struct Millstream: AsyncParsableCommand {
             or Kafka) into the pipeline. Start with `millstream demo`.
             """,
         version: "0.1.0",
-        subcommands: [Demo.self, Simulate.self, Topics.self, Tail.self, Import.self]
+        subcommands: [
+            Demo.self, Simulate.self, Topics.self, Tail.self, Import.self, Train.self, Evaluate.self, Predict.self,
+            Models.self,
+        ]
     )
 
     static func main() async {

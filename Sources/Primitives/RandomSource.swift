@@ -47,6 +47,12 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
             }
         }
     }
+
+    /// Uniform integer in 0..<bound.
+    public mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// Standard normal as Float.
+    public mutating func normalFloat() -> Float { Float(normal()) }
 }
 
 #if canImport(Glibc)

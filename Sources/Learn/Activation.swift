@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Element-wise (and, for softmax, row-wise) activation functions, with Keras's names and defaults.
+public enum Activation: String, Sendable, Codable, CaseIterable {
+    case linear
+    case relu
+    /// Keras's LeakyReLU default slope 0.3 for negative inputs.
+    case leakyRelu = "leaky_relu"
+    /// Exact GELU, x * Phi(x) (Keras's default, approximate=False).
+    case gelu
+    case tanh
+    case sigmoid
+    case softmax
+
+    static let leakySlope: Float = 0.3
+
+    /// Applies the activation to `z` (rows x columns) in place.
+    func apply(_ z: inout Tensor) {
+        let columns = z.columns
+        z.scalars.withUnsafeMutableBufferPointer { p in
+            switch self {
+            case .linear: break
+            case .relu: for i in p.indices where p[i] < 0 { p[i] = 0 }
+            case .leakyRelu: for i in p.indices where p[i] < 0 { p[i] *= Self.leakySlope }
+            case .gelu: for i in p.indices { p[i] = Self.gelu(p[i]) }
+            case .tanh: for i in p.indices { p[i] = Glibc.tanhf(p[i]) }
+            case .sigmoid: for i in p.indices { p[i] = Self.sigmoid(p[i]) }
+            case .softmax:
+                guard columns > 0 else { return }
+                for r in 0..<(p.count / columns) {
+                    Self.softmax(UnsafeMutableBufferPointer(rebasing: p[r * columns..<(r + 1) * columns]))
+                }
+            }
+        }
+    }
+
+    /// Turns dL/dy into dL/dz in place, given the pre-activation `z` and the output `y`.
+    func backward(_ grad: inout Tensor, z: Tensor, y: Tensor) {
+        let columns = grad.columns
+        grad.scalars.withUnsafeMutableBufferPointer { g in
+            z.scalars.withUnsafeBufferPointer { z in
+                y.scalars.withUnsafeBufferPointer { y in
+                    switch self {
+                    case .linear: break
+                    case .relu: for i in g.indices where z[i] <= 0 { g[i] = 0 }
+                    case .leakyRelu: for i in g.indices where z[i] <= 0 { g[i] *= Self.leakySlope }
+                    case .gelu:
+                        for i in g.indices {
+                            let x = z[i]
+                            let pdf = Glibc.expf(-0.5 * x * x) * 0.398_942_28
+                            g[i] *= 0.5 * (1 + Glibc.erff(x * 0.707_106_77)) + x * pdf
+                        }
+                    case .tanh: for i in g.indices { g[i] *= 1 - y[i] * y[i] }
+                    case .sigmoid: for i in g.indices { g[i] *= y[i] * (1 - y[i]) }
+                    case .softmax:
+                        for r in 0..<(g.count / max(columns, 1)) {
+                            var dot: Float = 0
+                            for c in 0..<columns { dot += g[r * columns + c] * y[r * columns + c] }
+                            for c in 0..<columns {
+                                g[r * columns + c] = y[r * columns + c] * (g[r * columns + c] - dot)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always) static func sigmoid(_ x: Float) -> Float {
+        x >= 0
+            ? 1 / (1 + Glibc.expf(-x))
+            : {
+                let e = Glibc.expf(x); return e / (1 + e)
+            }()
+    }
+
+    @inline(__always) static func gelu(_ x: Float) -> Float { 0.5 * x * (1 + Glibc.erff(x * 0.707_106_77)) }
+
+    @inline(__always) static func softmax(_ row: UnsafeMutableBufferPointer<Float>) {
+        var maximum = -Float.infinity
+        for v in row { maximum = max(maximum, v) }
+        var sum: Float = 0
+        for i in row.indices {
+            row[i] = Glibc.expf(row[i] - maximum)
+            sum += row[i]
+        }
+        for i in row.indices { row[i] /= sum }
+    }
+}

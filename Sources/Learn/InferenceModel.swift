@@ -1,0 +1,137 @@
+/// A trained model frozen for scoring: dropout removed, batch normalization folded into an affine map, kernels laid
+/// out for dot products. Immutable and Sendable: share one across tasks. `predict(_:into:scratch:)` allocates
+/// nothing, for scoring one reading at a time in the stream.
+public struct InferenceModel: Sendable {
+    struct Stage: Sendable {
+        /// units x inputs, row-major (transposed from the Keras kernel), or empty for an affine-only stage.
+        var weights: [Float]
+        var bias: [Float]
+        var scale: [Float]?  // folded batch normalization: y = x * scale + shift
+        var inputs: Int
+        var units: Int
+        var activation: Activation
+    }
+
+    let stages: [Stage]
+    public let inputSize: Int
+    public let outputSize: Int
+    /// The widest layer, the size of each scratch buffer.
+    public let width: Int
+
+    public init(_ model: Sequential) {
+        var stages: [Stage] = []
+        var width = model.inputSize
+        for layer in model.layers {
+            switch layer {
+            case let dense as Dense:
+                let inputs = dense.kernel.shape[0]
+                var transposed = [Float](repeating: 0, count: inputs * dense.units)
+                for i in 0..<inputs {
+                    for u in 0..<dense.units { transposed[u * inputs + i] = dense.kernel.value[i * dense.units + u] }
+                }
+                stages.append(
+                    Stage(
+                        weights: transposed, bias: dense.bias?.value ?? [Float](repeating: 0, count: dense.units),
+                        scale: nil,
+                        inputs: inputs, units: dense.units, activation: dense.activation))
+                width = max(width, dense.units)
+            case let bn as BatchNormalization:
+                let n = bn.gamma.value.count
+                let scale = (0..<n).map { bn.gamma.value[$0] / (bn.movingVariance.value[$0] + bn.epsilon).squareRoot() }
+                let shift = (0..<n).map { bn.beta.value[$0] - bn.movingMean.value[$0] * scale[$0] }
+                stages.append(Stage(weights: [], bias: shift, scale: scale, inputs: n, units: n, activation: .linear))
+            default:
+                continue  // dropout: identity at inference
+            }
+        }
+        self.stages = stages
+        self.inputSize = model.inputSize
+        self.outputSize = model.outputSize
+        self.width = width
+    }
+
+    /// Two buffers of `width` floats to pass to `predict`.
+    public func makeScratch() -> Scratch { Scratch(width: width) }
+
+    public struct Scratch {
+        var a: [Float]
+        var b: [Float]
+        init(width: Int) {
+            a = [Float](repeating: 0, count: width)
+            b = [Float](repeating: 0, count: width)
+        }
+    }
+
+    /// Scores one sample: `input` has `inputSize` features; `output` receives `outputSize` values.
+    public func predict(
+        _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>, scratch: inout Scratch
+    ) {
+        precondition(input.count >= inputSize && output.count >= outputSize)
+        scratch.a.withUnsafeMutableBufferPointer { a in
+            scratch.b.withUnsafeMutableBufferPointer { b in
+                var source = UnsafeBufferPointer(rebasing: input[0..<inputSize])
+                var target = a
+                var other = b
+                for stage in stages {
+                    Self.run(stage, source, target)
+                    source = UnsafeBufferPointer(rebasing: target[0..<stage.units])
+                    swap(&target, &other)
+                }
+                for i in 0..<outputSize { output[i] = source[i] }
+            }
+        }
+    }
+
+    public func predict(_ input: [Float]) -> [Float] {
+        var scratch = makeScratch()
+        var output = [Float](repeating: 0, count: outputSize)
+        input.withUnsafeBufferPointer { i in
+            output.withUnsafeMutableBufferPointer { predict(i, into: $0, scratch: &scratch) }
+        }
+        return output
+    }
+
+    @inline(__always)
+    static func run(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
+        let n = stage.inputs
+        if let scale = stage.scale {
+            for i in 0..<n { y[i] = x[i] * scale[i] + stage.bias[i] }
+            return
+        }
+        stage.weights.withUnsafeBufferPointer { w in
+            let vectorEnd = n & ~7
+            for u in 0..<stage.units {
+                let row = w.baseAddress! + u * n
+                var acc = SIMD8<Float>()
+                var i = 0
+                while i < vectorEnd {
+                    let wv = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let xv = UnsafeRawPointer(x.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                    acc += wv * xv
+                    i += 8
+                }
+                var sum = acc.sum() + stage.bias[u]
+                while i < n {
+                    sum += row[i] * x[i]
+                    i += 1
+                }
+                y[u] = sum
+            }
+        }
+        switch stage.activation {
+        case .linear: break
+        case .relu: for u in 0..<stage.units where y[u] < 0 { y[u] = 0 }
+        case .leakyRelu: for u in 0..<stage.units where y[u] < 0 { y[u] *= Activation.leakySlope }
+        case .gelu: for u in 0..<stage.units { y[u] = Activation.gelu(y[u]) }
+        case .tanh: for u in 0..<stage.units { y[u] = Float(Foundation_tanh(Double(y[u]))) }
+        case .sigmoid: for u in 0..<stage.units { y[u] = Activation.sigmoid(y[u]) }
+        case .softmax: Activation.softmax(UnsafeMutableBufferPointer(rebasing: y[0..<stage.units]))
+        }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@inline(__always) func Foundation_tanh(_ x: Double) -> Double { tanh(x) }

@@ -1,0 +1,72 @@
+import Primitives
+
+/// A layer of a Sequential model: built for an input width, it maps a batch forward and gradients backward.
+///
+/// Layers keep what `backward` needs from the last `forward`, so one layer object serves one training loop at a
+/// time; serving uses the immutable `InferenceModel` made from a trained model.
+public protocol Layer: AnyObject {
+    /// Creates the weights for inputs `inputSize` wide; returns the output width.
+    func build(inputSize: Int, index: Int, rng: inout RandomSource) -> Int
+    func forward(_ input: Tensor, training: Bool, rng: inout RandomSource) -> Tensor
+    /// Given dL/d(output), fills the parameters' gradients and returns dL/d(input).
+    func backward(_ gradient: Tensor) -> Tensor
+    var parameters: [Parameter] { get }
+    /// The layer's settings, for the model file.
+    var configuration: LayerConfiguration { get }
+}
+
+/// A layer's settings as stored in `model.json`.
+public enum LayerConfiguration: Sendable, Codable, Equatable {
+    case dense(units: Int, activation: Activation, useBias: Bool)
+    case dropout(rate: Float)
+    case batchNormalization(momentum: Float, epsilon: Float)
+
+    enum CodingKeys: String, CodingKey { case type, units, activation, useBias = "use_bias", rate, momentum, epsilon }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch try c.decode(String.self, forKey: .type) {
+        case "dense":
+            self = .dense(
+                units: try c.decode(Int.self, forKey: .units),
+                activation: try c.decode(Activation.self, forKey: .activation),
+                useBias: try c.decodeIfPresent(Bool.self, forKey: .useBias) ?? true)
+        case "dropout": self = .dropout(rate: try c.decode(Float.self, forKey: .rate))
+        case "batch_normalization":
+            self = .batchNormalization(
+                momentum: try c.decodeIfPresent(Float.self, forKey: .momentum) ?? 0.99,
+                epsilon: try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-3)
+        case let other:
+            throw DecodingError.dataCorruptedError(
+                forKey: .type, in: c,
+                debugDescription: "unknown layer type '\(other)' (known: dense, dropout, batch_normalization)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .dense(let units, let activation, let useBias):
+            try c.encode("dense", forKey: .type)
+            try c.encode(units, forKey: .units)
+            try c.encode(activation, forKey: .activation)
+            try c.encode(useBias, forKey: .useBias)
+        case .dropout(let rate):
+            try c.encode("dropout", forKey: .type)
+            try c.encode(rate, forKey: .rate)
+        case .batchNormalization(let momentum, let epsilon):
+            try c.encode("batch_normalization", forKey: .type)
+            try c.encode(momentum, forKey: .momentum)
+            try c.encode(epsilon, forKey: .epsilon)
+        }
+    }
+
+    /// A new, unbuilt layer with these settings.
+    public func makeLayer() -> any Layer {
+        switch self {
+        case .dense(let units, let activation, let useBias): Dense(units, activation: activation, useBias: useBias)
+        case .dropout(let rate): Dropout(rate)
+        case .batchNormalization(let momentum, let epsilon): BatchNormalization(momentum: momentum, epsilon: epsilon)
+        }
+    }
+}

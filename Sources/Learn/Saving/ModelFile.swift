@@ -1,0 +1,140 @@
+import Foundation
+
+/// A trained model as files: `model.json` (architecture, preprocessing, metadata) and `weights.safetensors`.
+public struct ModelFile: Sendable {
+    /// What the model predicts.
+    public enum Task: String, Sendable, Codable {
+        /// One output, the probability of class 1.
+        case binary
+        /// One probability per class (softmax).
+        case multiclass
+        case regression
+    }
+
+    public struct Description: Sendable, Codable, Equatable {
+        public var format = "millstream-model"
+        public var formatVersion = 1
+        public var task: Task
+        public var inputSize: Int
+        public var outputSize: Int
+        public var layers: [LayerConfiguration]
+        public var preprocessing: Preprocessing?
+        /// The target column and its class labels (index i is output i, or class 1 for binary).
+        public var target: String
+        public var classes: [String]
+        /// Decision threshold for binary models, chosen on validation data.
+        public var threshold: Double
+        public var metadata: Metadata
+        /// Where each input comes from in a CSV file (input name -> column), for evaluate and predict.
+        public var columns: [String: String]?
+
+        enum CodingKeys: String, CodingKey {
+            case format, formatVersion = "format_version", task, inputSize = "input_size", outputSize = "output_size"
+            case layers, preprocessing, target, classes, threshold, metadata, columns
+        }
+
+        public init(
+            task: Task, inputSize: Int, outputSize: Int, layers: [LayerConfiguration], preprocessing: Preprocessing?,
+            target: String, classes: [String], threshold: Double, metadata: Metadata
+        ) {
+            self.task = task
+            self.inputSize = inputSize
+            self.outputSize = outputSize
+            self.layers = layers
+            self.preprocessing = preprocessing
+            self.target = target
+            self.classes = classes
+            self.threshold = threshold
+            self.metadata = metadata
+        }
+    }
+
+    /// Where a model came from and how good it was.
+    public struct Metadata: Sendable, Codable, Equatable {
+        public var created: String
+        public var datasetSHA256: String?
+        public var datasetRows: Int?
+        public var hyperparameters: [String: String]
+        public var metrics: [String: Double]
+        public var codeVersion: String
+        public var source: String?
+
+        enum CodingKeys: String, CodingKey {
+            case created, datasetSHA256 = "dataset_sha256", datasetRows = "dataset_rows", hyperparameters, metrics
+            case codeVersion = "code_version", source
+        }
+
+        public init(
+            created: String, datasetSHA256: String? = nil, datasetRows: Int? = nil,
+            hyperparameters: [String: String] = [:],
+            metrics: [String: Double] = [:], codeVersion: String, source: String? = nil
+        ) {
+            self.created = created
+            self.datasetSHA256 = datasetSHA256
+            self.datasetRows = datasetRows
+            self.hyperparameters = hyperparameters
+            self.metrics = metrics
+            self.codeVersion = codeVersion
+            self.source = source
+        }
+    }
+
+    public var description: Description
+    /// Weights by parameter name.
+    public var weights: [String: (shape: [Int], values: [Float])]
+
+    public init(description: Description, model: Sequential) {
+        self.description = description
+        self.weights = Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, ($0.shape, $0.value)) })
+    }
+
+    public init(description: Description, weights: [String: (shape: [Int], values: [Float])]) {
+        self.description = description
+        self.weights = weights
+    }
+
+    /// The two files' contents.
+    public func encoded() throws -> (json: Data, weights: [UInt8]) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = try encoder.encode(description)
+        let tensors = weights.keys.sorted().map { (name: $0, shape: weights[$0]!.shape, values: weights[$0]!.values) }
+        return (json, try Safetensors.encode(tensors, metadata: ["format": "millstream"]))
+    }
+
+    /// Reads a model from its two files' contents, checking that the weights match the architecture.
+    public static func decode(json: Data, weights bytes: [UInt8], source: String) throws -> ModelFile {
+        let description: Description
+        do {
+            description = try JSONDecoder().decode(Description.self, from: json)
+        } catch let error as LearnError {
+            throw LearnError("\(source)/model.json: \(error.message)")
+        } catch {
+            throw LearnError("\(source)/model.json is not a valid model description: \(error)")
+        }
+        guard description.format == "millstream-model" else {
+            throw LearnError("\(source)/model.json is not a Millstream model (format '\(description.format)')")
+        }
+        let file = ModelFile(
+            description: description, weights: try Safetensors.decode(bytes, source: source + "/weights.safetensors"))
+        _ = try file.makeModel()  // every weight present with the right shape
+        return file
+    }
+
+    /// A Sequential model with these weights.
+    public func makeModel() throws -> Sequential {
+        let model = try Sequential(description.layers.map { $0.makeLayer() }, inputSize: description.inputSize)
+        guard model.outputSize == description.outputSize else {
+            throw LearnError(
+                "model.json says output size \(description.outputSize), its layers give \(model.outputSize)")
+        }
+        for p in model.parameters {
+            guard let w = weights[p.name] else { throw LearnError("the weights file has no tensor '\(p.name)'") }
+            guard w.shape == p.shape else {
+                throw LearnError("weights '\(p.name)' have shape \(w.shape), the architecture needs \(p.shape)")
+            }
+            p.value = w.values
+        }
+        return model
+    }
+}

@@ -1,0 +1,65 @@
+/// A rank-2 float32 tensor (rows x columns, row-major): a batch of samples, each a row of features.
+public struct Tensor: Sendable, Equatable {
+    public private(set) var rows: Int
+    public private(set) var columns: Int
+    public var scalars: [Float]
+
+    public init(rows: Int, columns: Int, repeating value: Float = 0) {
+        precondition(rows >= 0 && columns >= 0)
+        self.rows = rows
+        self.columns = columns
+        self.scalars = [Float](repeating: value, count: rows * columns)
+    }
+
+    public init(rows: Int, columns: Int, scalars: [Float]) {
+        precondition(scalars.count == rows * columns, "\(scalars.count) scalars for a \(rows)x\(columns) tensor")
+        self.rows = rows
+        self.columns = columns
+        self.scalars = scalars
+    }
+
+    /// One row per inner array; all rows must have the same length.
+    public init(_ rowsOfScalars: [[Float]]) {
+        let columns = rowsOfScalars.first?.count ?? 0
+        precondition(rowsOfScalars.allSatisfy { $0.count == columns }, "rows of different lengths")
+        self.init(rows: rowsOfScalars.count, columns: columns, scalars: rowsOfScalars.flatMap { $0 })
+    }
+
+    public var shape: [Int] { [rows, columns] }
+
+    public subscript(row: Int, column: Int) -> Float {
+        get { scalars[row * columns + column] }
+        set { scalars[row * columns + column] = newValue }
+    }
+
+    public func row(_ i: Int) -> ArraySlice<Float> { scalars[i * columns..<(i + 1) * columns] }
+
+    /// The rows at `indices`, in that order.
+    public func gathering(rows indices: some Collection<Int>) -> Tensor {
+        var out = Tensor(rows: indices.count, columns: columns)
+        out.scalars.withUnsafeMutableBufferPointer { dst in
+            scalars.withUnsafeBufferPointer { src in
+                var r = 0
+                for i in indices {
+                    for c in 0..<columns { dst[r * columns + c] = src[i * columns + c] }
+                    r += 1
+                }
+            }
+        }
+        return out
+    }
+
+    /// Reuses the storage for a new shape (contents unspecified); avoids allocation when it fits.
+    mutating func reshape(rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        let n = rows * columns
+        if scalars.count != n {
+            if scalars.count > n {
+                scalars.removeLast(scalars.count - n)
+            } else {
+                scalars.append(contentsOf: repeatElement(0, count: n - scalars.count))
+            }
+        }
+    }
+}

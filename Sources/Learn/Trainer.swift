@@ -1,0 +1,281 @@
+import Foundation
+import Primitives
+
+/// Tabular training data: columns of raw values, named.
+public struct TabularData: Sendable {
+    public var numericNames: [String]
+    public var numeric: [[Double]]
+    public var categoricalNames: [String]
+    public var categorical: [[String]]
+    /// Fixed category lists (others are learned from the training rows).
+    public var categories: [String: [String]]
+    /// Derived features: name and expression over the numeric inputs.
+    public var derived: [(name: String, expression: String)]
+    public var targetName: String
+    public var target: [String]
+
+    public init(
+        numericNames: [String], numeric: [[Double]], categoricalNames: [String] = [], categorical: [[String]] = [],
+        categories: [String: [String]] = [:], derived: [(name: String, expression: String)] = [], targetName: String,
+        target: [String]
+    ) {
+        self.numericNames = numericNames
+        self.numeric = numeric
+        self.categoricalNames = categoricalNames
+        self.categorical = categorical
+        self.categories = categories
+        self.derived = derived
+        self.targetName = targetName
+        self.target = target
+    }
+
+    public var rows: Int { target.count }
+}
+
+/// How to train: architecture, optimization, splits. Defaults follow Keras.
+public struct TrainingSpec: Sendable {
+    public var task: ModelFile.Task?
+    public var hiddenLayers: [Int] = [64, 64]
+    public var activation: Activation = .relu
+    public var dropout: Float = 0
+    public var batchNormalization = false
+    public var epochs = 50
+    public var batchSize = 32
+    public var learningRate: Float = 0.001
+    public var weightDecay: Float = 0
+    /// Held out from the training part, stratified, for early stopping and the decision threshold.
+    public var validationSplit = 0.2
+    /// Held out first, stratified, for the reported metrics.
+    public var testSplit = 0.2
+    public var balancedClassWeights = false
+    public var patience = 10
+    /// What early stopping watches: val_loss, or for binary targets val_pr_auc (the default there).
+    public var monitor: String?
+    public var scaling: Preprocessing.Scaling = .standard
+    /// Networks trained from different initial weights and merged into one by averaging their logits.
+    public var ensemble = 1
+    /// Bins per feature for piecewise-linear scaling.
+    public var bins = 16
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    var hyperparameters: [String: String] {
+        [
+            "layers": hiddenLayers.map(String.init).joined(separator: ","), "activation": activation.rawValue,
+            "dropout": "\(dropout)", "batch_normalization": "\(batchNormalization)", "epochs": "\(epochs)",
+            "batch_size": "\(batchSize)", "learning_rate": "\(learningRate)", "weight_decay": "\(weightDecay)",
+            "optimizer": weightDecay > 0 ? "adamw" : "adam", "validation_split": "\(validationSplit)",
+            "test_split": "\(testSplit)", "class_weight": balancedClassWeights ? "balanced" : "none",
+            "patience": "\(patience)", "ensemble": "\(ensemble)", "scaling": scaling.rawValue, "bins": "\(bins)",
+            "seed": "\(seed)",
+        ]
+    }
+}
+
+/// What training produced.
+public struct TrainingResult: Sendable {
+    public var model: ModelFile
+    public var history: History
+    /// Metrics on the test split (binary: f1, precision, recall, accuracy, roc_auc, pr_auc; multiclass: accuracy,
+    /// macro_f1, weighted_f1; regression: mse, mae).
+    public var testMetrics: [String: Double]
+    public var binary: BinaryMetrics?
+    public var report: ClassificationReport?
+    public var trainRows: Int
+    public var validationRows: Int
+    public var testRows: Int
+}
+
+public enum Trainer {
+    /// Splits, fits the preprocessing on the training rows only, trains, chooses the threshold on validation rows and
+    /// measures on test rows.
+    public static func train(
+        _ data: TabularData, spec: TrainingSpec, metadata: ModelFile.Metadata, onEpoch: (EpochLog) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        guard data.rows >= 10 else {
+            throw LearnError("\(data.rows) rows are too few to train and test a model (need at least 10)")
+        }
+        guard !spec.hiddenLayers.contains(where: { $0 < 1 }) else {
+            throw LearnError("every layer needs at least 1 unit")
+        }
+        guard (0..<1).contains(spec.dropout) else { throw LearnError("dropout must be in 0..<1, got \(spec.dropout)") }
+        guard spec.testSplit > 0 && spec.testSplit < 0.9, spec.validationSplit > 0 && spec.validationSplit < 0.9 else {
+            throw LearnError("test and validation splits must be above 0 and below 0.9")
+        }
+        let distinct = Array(Set(data.target)).sorted { (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1) }
+        let task: ModelFile.Task =
+            spec.task
+            ?? (distinct.count == 2
+                ? .binary
+                : distinct.allSatisfy { Double($0) != nil } && distinct.count > 20 ? .regression : .multiclass)
+        var classes: [String] = []
+        var labels: [Float]
+        switch task {
+        case .binary, .multiclass:
+            guard distinct.count >= 2 else {
+                throw LearnError(
+                    "target '\(data.targetName)' has a single class (\(distinct.first ?? "none")): there is nothing to learn"
+                )
+            }
+            guard task == .multiclass || distinct.count == 2 else {
+                throw LearnError("a binary target needs exactly 2 classes; '\(data.targetName)' has \(distinct.count)")
+            }
+            classes = distinct
+            let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
+            labels = data.target.map { index[$0]! }
+        case .regression:
+            labels = try data.target.enumerated().map { i, v in
+                guard let x = Float(v), x.isFinite else {
+                    throw LearnError("target '\(data.targetName)' row \(i + 1): '\(v)' is not a number")
+                }
+                return x
+            }
+        }
+        // Stratified splits (by class for classification).
+        var rng = RandomSource(seed: spec.seed)
+        let strata =
+            task == .regression ? [0: Array(0..<data.rows)] : Dictionary(grouping: 0..<data.rows) { Int(labels[$0]) }
+        var trainIdx: [Int] = [], validIdx: [Int] = [], testIdx: [Int] = []
+        for key in strata.keys.sorted() {
+            var rows = strata[key]!
+            rows.shuffle(using: &rng)
+            let nTest = max(1, Int((Double(rows.count) * spec.testSplit).rounded()))
+            let rest = rows.count - nTest
+            let nValid = max(1, Int((Double(rest) * spec.validationSplit).rounded()))
+            guard rest - nValid >= 1 else {
+                throw LearnError(
+                    "class '\(task == .regression ? "all" : classes[key])' has \(rows.count) rows: too few to split into train, validation and test"
+                )
+            }
+            testIdx += rows[0..<nTest]
+            validIdx += rows[nTest..<nTest + nValid]
+            trainIdx += rows[(nTest + nValid)...]
+        }
+        trainIdx.shuffle(using: &rng)
+        func columns<T>(_ cols: [[T]], _ idx: [Int]) -> [[T]] { cols.map { c in idx.map { c[$0] } } }
+        let preprocessing = try Preprocessing.fit(
+            numericInputs: data.numericNames, numeric: columns(data.numeric, trainIdx), derived: data.derived,
+            categoricalInputs: data.categoricalNames, categoricalValues: columns(data.categorical, trainIdx),
+            categories: data.categories, scaling: spec.scaling, bins: spec.bins,
+            labels: task == .regression ? nil : trainIdx.map { Int(labels[$0]) })
+        func features(_ idx: [Int]) throws -> Tensor {
+            try preprocessing.transform(
+                numeric: columns(data.numeric, idx), categoricalValues: columns(data.categorical, idx))
+        }
+        func targets(_ idx: [Int]) -> Tensor { Tensor(rows: idx.count, columns: 1, scalars: idx.map { labels[$0] }) }
+        let (xTrain, yTrain) = (try features(trainIdx), targets(trainIdx))
+        let (xValid, yValid) = (try features(validIdx), targets(validIdx))
+        let (xTest, yTest) = (try features(testIdx), targets(testIdx))
+
+        var layers: [any Layer] = []
+        for units in spec.hiddenLayers {
+            layers.append(Dense(units, activation: spec.activation))
+            if spec.batchNormalization { layers.append(BatchNormalization()) }
+            if spec.dropout > 0 { layers.append(Dropout(spec.dropout)) }
+        }
+        let loss: any Loss
+        switch task {
+        case .binary:
+            layers.append(Dense(1, activation: .sigmoid))
+            loss = BinaryCrossEntropy()
+        case .multiclass:
+            layers.append(Dense(classes.count, activation: .softmax))
+            loss = SparseCategoricalCrossEntropy()
+        case .regression:
+            layers.append(Dense(1))
+            loss = MeanSquaredError()
+        }
+        guard spec.ensemble >= 1 && spec.ensemble <= 50 else {
+            throw LearnError("ensemble must be from 1 to 50 members, got \(spec.ensemble)")
+        }
+        guard spec.ensemble == 1 || !spec.batchNormalization else {
+            throw LearnError("ensembles are merged from Dense and Dropout layers; leave out batch normalization")
+        }
+        var classWeight: [Int: Float]?
+        if spec.balancedClassWeights && task != .regression {
+            // Keras / scikit-learn "balanced": n / (classes x count of the class).
+            var counts = [Int: Int]()
+            for i in 0..<yTrain.rows { counts[Int(yTrain.scalars[i]), default: 0] += 1 }
+            classWeight = counts.mapValues { Float(yTrain.rows) / Float(counts.count * $0) }
+        }
+        var members: [Sequential] = []
+        var history = History()
+        for member in 0..<spec.ensemble {
+            let memberSeed = spec.seed &+ UInt64(member) &* 0x9E37_79B9
+            let memberLayers = try layers.map { layer -> any Layer in
+                member == 0 ? layer : layer.configuration.makeLayer()
+            }
+            let model = try Sequential(memberLayers, inputSize: preprocessing.featureCount, seed: memberSeed)
+            let optimizer: any Optimizer =
+                spec.weightDecay > 0
+                ? AdamW(learningRate: Constant(spec.learningRate), weightDecay: spec.weightDecay)
+                : Adam(learningRate: Constant(spec.learningRate))
+            let h = try model.fit(
+                x: xTrain, y: yTrain, loss: loss, optimizer: optimizer,
+                options: FitOptions(
+                    epochs: spec.epochs, batchSize: spec.batchSize, validationData: (xValid, yValid), seed: memberSeed,
+                    classWeight: classWeight,
+                    earlyStopping: EarlyStopping(
+                        monitor: spec.monitor ?? (task == .binary ? "val_pr_auc" : "val_loss"), patience: spec.patience)
+                ),
+                onEpoch: { log in
+                    var l = log
+                    if spec.ensemble > 1 { l.member = (member + 1, spec.ensemble) }
+                    onEpoch(l)
+                })
+            if member == 0 { history = h } else { history.epochs += h.epochs }
+            members.append(model)
+        }
+        let model = try Sequential.averaging(members)
+
+        var metrics: [String: Double] = [:]
+        var binary: BinaryMetrics?
+        var report: ClassificationReport?
+        var threshold = 0.5
+        let testOutput = model.predict(xTest)
+        switch task {
+        case .binary:
+            threshold = BinaryMetrics.bestThreshold(
+                scores: model.predict(xValid).scalars, labels: yValid.scalars.map { Int($0) })
+            let m = BinaryMetrics(
+                scores: testOutput.scalars, labels: yTest.scalars.map { Int($0) }, threshold: threshold)
+            binary = m
+            metrics = [
+                "f1": m.f1, "precision": m.precision, "recall": m.recall, "accuracy": m.accuracy, "roc_auc": m.rocAUC,
+                "pr_auc": m.prAUC, "threshold": threshold,
+            ]
+            report = ClassificationReport(
+                predicted: testOutput.scalars.map { Double($0) >= threshold ? 1 : 0 },
+                actual: yTest.scalars.map { Int($0) }, labels: classes)
+        case .multiclass:
+            let predicted = (0..<testOutput.rows).map { r in
+                (0..<testOutput.columns).max { testOutput[r, $0] < testOutput[r, $1] }!
+            }
+            let r = ClassificationReport(predicted: predicted, actual: yTest.scalars.map { Int($0) }, labels: classes)
+            report = r
+            metrics = ["accuracy": r.accuracy, "macro_f1": r.macro.f1, "weighted_f1": r.weighted.f1]
+        case .regression:
+            var se = 0.0, ae = 0.0
+            for i in 0..<testOutput.rows {
+                let d = Double(testOutput.scalars[i] - yTest.scalars[i])
+                se += d * d
+                ae += abs(d)
+            }
+            metrics = ["mse": se / Double(testOutput.rows), "mae": ae / Double(testOutput.rows)]
+        }
+        var meta = metadata
+        meta.hyperparameters.merge(spec.hyperparameters) { $1 }
+        meta.metrics = metrics
+        meta.datasetRows = data.rows
+        let description = ModelFile.Description(
+            task: task, inputSize: preprocessing.featureCount, outputSize: model.outputSize,
+            layers: model.configurations,
+            preprocessing: preprocessing, target: data.targetName, classes: classes, threshold: threshold,
+            metadata: meta)
+        return TrainingResult(
+            model: ModelFile(description: description, model: model), history: history, testMetrics: metrics,
+            binary: binary,
+            report: report, trainRows: trainIdx.count, validationRows: validIdx.count, testRows: testIdx.count)
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+import Learn
+
+/// Where a model version stands.
+public enum Stage: String, Sendable, Codable, CaseIterable {
+    case none, staging, production, archived
+}
+
+/// One version of a named model.
+public struct ModelVersion: Sendable, Equatable {
+    public var name: String
+    public var version: Int
+    public var stage: Stage
+    public var path: String
+}
+
+/// "NAME", "NAME@v3" (or "NAME@3"), "NAME@production", "NAME@staging", "NAME@latest".
+public struct ModelReference: Sendable, Equatable, CustomStringConvertible {
+    public enum Selector: Sendable, Equatable {
+        case latest
+        case version(Int)
+        case stage(Stage)
+    }
+
+    public var name: String
+    public var selector: Selector
+
+    public init(_ text: String) throws {
+        let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        name = parts[0]
+        try ModelRegistry.validate(name: name)
+        guard parts.count == 2 else {
+            selector = .latest
+            return
+        }
+        let s = parts[1]
+        if s == "latest" {
+            selector = .latest
+        } else if let stage = Stage(rawValue: s), stage != .none {
+            selector = .stage(stage)
+        } else if let n = Int(s.hasPrefix("v") ? String(s.dropFirst()) : s), n >= 1 {
+            selector = .version(n)
+        } else {
+            throw LearnError("'\(text)': after @ give vN, latest, staging, production or archived")
+        }
+    }
+
+    public var description: String {
+        switch selector {
+        case .latest: name
+        case .version(let n): "\(name)@v\(n)"
+        case .stage(let s): "\(name)@\(s.rawValue)"
+        }
+    }
+}
+
+/// Model versions on disk: `ROOT/NAME/vN/{model.json,weights.safetensors}`, the stage of each version in
+/// `ROOT/NAME/stages.json`, and every change appended to `ROOT/NAME/history.jsonl`.
+///
+/// Writes are atomic (a new version is written under a temporary name and renamed into place) and serialized across
+/// processes by a lock file, so a failed or concurrent command never leaves a half-written version.
+public struct ModelRegistry: Sendable {
+    public let root: String
+
+    public init(root: String) throws {
+        self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: self.root, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw LearnError("registry \(self.root) exists and is not a directory")
+        }
+    }
+
+    static func validate(name: String) throws {
+        let ok =
+            !name.isEmpty && name.count <= 100
+            && name.unicodeScalars.allSatisfy { c in
+                ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "-" || c == "_"
+                    || c == "."
+            } && !name.hasPrefix(".")
+        guard ok else { throw LearnError("model name '\(name)' is invalid: use letters, digits, - _ . (up to 100)") }
+    }
+
+    // MARK: - Reading
+
+    public func names() throws -> [String] {
+        guard FileManager.default.fileExists(atPath: root) else { return [] }
+        return try FileManager.default.contentsOfDirectory(atPath: root).filter {
+            !$0.hasPrefix(".") && FileManager.default.fileExists(atPath: "\(root)/\($0)/stages.json")
+        }.sorted()
+    }
+
+    public func versions(of name: String) throws -> [ModelVersion] {
+        try Self.validate(name: name)
+        let stages = try readStages(name)
+        let dir = "\(root)/\(name)"
+        guard FileManager.default.fileExists(atPath: dir) else {
+            throw LearnError("no model named '\(name)' in registry \(root)")
+        }
+        return try FileManager.default.contentsOfDirectory(atPath: dir).compactMap { entry -> ModelVersion? in
+            guard entry.hasPrefix("v"), let n = Int(entry.dropFirst()) else { return nil }
+            return ModelVersion(name: name, version: n, stage: stages[n] ?? Stage.none, path: "\(dir)/\(entry)")
+        }.sorted { $0.version < $1.version }
+    }
+
+    /// The version a reference names.
+    public func resolve(_ reference: ModelReference) throws -> ModelVersion {
+        let all = try versions(of: reference.name)
+        let found: ModelVersion?
+        switch reference.selector {
+        case .latest: found = all.last
+        case .version(let n): found = all.first { $0.version == n }
+        case .stage(let s): found = all.last { $0.stage == s }
+        }
+        guard let found else {
+            throw LearnError(
+                "\(reference) is not in registry \(root) (versions: \(all.map { "v\($0.version) \($0.stage.rawValue)" }.joined(separator: ", ")))"
+            )
+        }
+        return found
+    }
+
+    public func load(_ reference: ModelReference) throws -> (ModelFile, ModelVersion) {
+        let version = try resolve(reference)
+        guard let json = FileManager.default.contents(atPath: version.path + "/model.json"),
+            let weights = FileManager.default.contents(atPath: version.path + "/weights.safetensors")
+        else { throw LearnError("\(version.path) lacks model.json or weights.safetensors") }
+        return (try ModelFile.decode(json: json, weights: [UInt8](weights), source: version.path), version)
+    }
+
+    /// Every change to the model's versions and stages, oldest first.
+    public func history(of name: String) throws -> [HistoryEntry] {
+        try Self.validate(name: name)
+        guard let data = FileManager.default.contents(atPath: "\(root)/\(name)/history.jsonl") else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONDecoder().decode(HistoryEntry.self, from: Data($0.utf8))
+        }
+    }
+
+    // MARK: - Changing
+
+    /// Stores a model as the next version of `name` (stage none).
+    @discardableResult
+    public func register(_ model: ModelFile, as name: String) throws -> ModelVersion {
+        try Self.validate(name: name)
+        return try withLock {
+            let dir = "\(root)/\(name)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let existing = try FileManager.default.contentsOfDirectory(atPath: dir).compactMap {
+                $0.hasPrefix("v") ? Int($0.dropFirst()) : nil
+            }
+            let n = (existing.max() ?? 0) + 1
+            let tmp = "\(dir)/.incoming-v\(n)-\(getpid())"
+            try? FileManager.default.removeItem(atPath: tmp)
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            let (json, weights) = try model.encoded()
+            try json.write(to: URL(fileURLWithPath: tmp + "/model.json"))
+            try Data(weights).write(to: URL(fileURLWithPath: tmp + "/weights.safetensors"))
+            try FileManager.default.moveItem(atPath: tmp, toPath: "\(dir)/v\(n)")
+            var stages = try readStages(name)
+            stages[n] = Stage.none
+            try writeStages(name, stages)
+            try appendHistory(name, HistoryEntry(action: "register", version: n, stage: .none))
+            return ModelVersion(name: name, version: n, stage: .none, path: "\(dir)/v\(n)")
+        }
+    }
+
+    /// Moves a version to a stage. Promoting to production archives the version that was in production.
+    public func promote(_ name: String, version: Int, to stage: Stage) throws {
+        try withLock {
+            guard try versions(of: name).contains(where: { $0.version == version }) else {
+                throw LearnError("\(name) has no version v\(version)")
+            }
+            var stages = try readStages(name)
+            let from = stages[version] ?? Stage.none
+            if stage == .production {
+                for (v, s) in stages where s == .production && v != version {
+                    stages[v] = .archived
+                    try appendHistory(
+                        name, HistoryEntry(action: "archive", version: v, stage: .archived, from: .production))
+                }
+            }
+            stages[version] = stage
+            try writeStages(name, stages)
+            try appendHistory(name, HistoryEntry(action: "promote", version: version, stage: stage, from: from))
+        }
+    }
+
+    /// Puts back in production the version that was there before the current one; the current one is archived.
+    @discardableResult
+    public func rollback(_ name: String) throws -> Int {
+        try withLock {
+            let stages = try readStages(name)
+            guard let current = stages.first(where: { $0.value == .production })?.key else {
+                throw LearnError("\(name) has no version in production to roll back")
+            }
+            let promotions = try history(of: name).filter { $0.action == "promote" && $0.stage == .production }.map(
+                \.version)
+            guard let previous = promotions.last(where: { $0 != current && stages[$0] != nil }) else {
+                throw LearnError(
+                    "\(name) v\(current) is the first version in production; there is nothing to roll back to")
+            }
+            var updated = stages
+            updated[current] = .archived
+            updated[previous] = .production
+            try writeStages(name, updated)
+            try appendHistory(
+                name,
+                HistoryEntry(
+                    action: "rollback", version: previous, stage: .production, from: stages[previous], replaced: current
+                ))
+            return previous
+        }
+    }
+
+    // MARK: - Files
+
+    private func readStages(_ name: String) throws -> [Int: Stage] {
+        guard let data = FileManager.default.contents(atPath: "\(root)/\(name)/stages.json") else { return [:] }
+        let raw = try JSONDecoder().decode([String: Stage].self, from: data)
+        return Dictionary(uniqueKeysWithValues: raw.compactMap { k, v in Int(k.dropFirst()).map { ($0, v) } })
+    }
+
+    private func writeStages(_ name: String, _ stages: [Int: Stage]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(Dictionary(uniqueKeysWithValues: stages.map { ("v\($0.key)", $0.value) }))
+        try data.write(to: URL(fileURLWithPath: "\(root)/\(name)/stages.json"), options: .atomic)
+    }
+
+    private func appendHistory(_ name: String, _ entry: HistoryEntry) throws {
+        let path = "\(root)/\(name)/history.jsonl"
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw LearnError("cannot write \(path)") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: try encoder.encode(entry) + Data("\n".utf8))
+        try handle.synchronize()
+    }
+
+    private func withLock<T>(_ body: () throws -> T) throws -> T {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let fd = open(root + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LearnError("cannot open \(root)/.lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw LearnError("cannot lock \(root)/.lock") }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+}
+
+/// One line of a model's history.
+public struct HistoryEntry: Sendable, Codable, Equatable {
+    public var time: String
+    public var action: String
+    public var version: Int
+    public var stage: Stage
+    public var from: Stage?
+    public var replaced: Int?
+    public var user: String
+
+    init(action: String, version: Int, stage: Stage, from: Stage? = nil, replaced: Int? = nil) {
+        self.time = ISO8601DateFormatter().string(from: Date())
+        self.action = action
+        self.version = version
+        self.stage = stage
+        self.from = from
+        self.replaced = replaced
+        self.user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    }
+}

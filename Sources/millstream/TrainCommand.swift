@@ -1,0 +1,256 @@
+import ArgumentParser
+import Foundation
+import Learn
+import Plant
+import Registry
+
+extension Millstream {
+    struct Train: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train a neural network on a CSV file and register it as a new model version.",
+            discussion: """
+                The data is split (stratified) into train, validation and test parts; scaling is learned on the train \
+                part only; training stops early when the validation loss stops improving and keeps the best epoch; \
+                for binary targets the decision threshold is the one with the best F1 on validation. Reported metrics \
+                are on the test part, which training never saw.
+
+                Example (the AI4I recipe, see examples/ai4i/README.md):
+                  millstream train --config examples/ai4i/process.yaml --data data/ai4i2020.csv \\
+                      --target "Machine failure" --name failure --registry ./models
+                """)
+
+        @Option(help: "Training data (CSV with a header row).") var data: String
+        @Option(help: "The column to predict.") var target: String
+        @Option(help: "Process config whose variables and features are the inputs (else: every column but the target).")
+        var config: String?
+        @Option(
+            help: "Columns to leave out, comma separated.", transform: { $0.split(separator: ",").map(String.init) })
+        var drop: [String] = []
+        @Option(
+            help: "Hidden layer widths, comma separated.",
+            transform: {
+                try $0.split(separator: ",").map {
+                    guard let n = Int($0), n > 0 else { throw ValidationError("--layers takes widths like 64,64") };
+                    return n
+                }
+            })
+        var layers: [Int] = [64, 64]
+        @Option(help: "Hidden activation: relu, leaky_relu, gelu, tanh, sigmoid.") var activation: String = "relu"
+        @Option(help: "Dropout rate after each hidden layer (0 for none).") var dropout: Float = 0
+        @Flag(help: "Batch normalization after each hidden layer.") var batchNorm = false
+        @Option(help: "Maximum epochs (early stopping usually ends sooner).") var epochs = 100
+        @Option(help: "Samples per gradient step.") var batchSize = 32
+        @Option(help: "Adam learning rate.") var learningRate: Float = 0.001
+        @Option(help: "Decoupled weight decay (AdamW) when above 0.") var weightDecay: Float = 0
+        @Option(help: "Fraction of the training part held out for validation.") var validationSplit = 0.2
+        @Option(help: "Fraction of the data held out for the test metrics.") var testSplit = 0.2
+        @Option(help: "Class weights: none or balanced (rare classes weigh more).") var classWeight: String = "none"
+        @Option(help: "Epochs without validation improvement before stopping.") var patience = 10
+        @Option(help: "What early stopping watches: val_loss, val_accuracy, val_pr_auc (binary default).") var monitor:
+            String?
+        @Option(help: "Input scaling: standard, min_max, piecewise_linear, piecewise_linear_tree, tree_steps or none.")
+        var scaling: String = "standard"
+        @Option(help: "Bins per feature for piecewise_linear scaling.") var bins = 16
+        @Option(help: "Task: binary, multiclass or regression (default: from the target's values).") var task: String?
+        @Option(help: "Train this many networks from different initial weights and merge them (averaged logits).")
+        var ensemble = 1
+        @Option(help: "Random seed (splits, weights, shuffling).") var seed: UInt64 = 0
+        @Option(help: "Model name in the registry.") var name: String
+        @Option(help: "Registry directory.") var registry: String = "./models"
+        @Option(help: "Also move the new version to this stage (staging or production).") var promote: String?
+        @Flag(help: "No per-epoch lines on stderr.") var quiet = false
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard Activation(rawValue: activation) != nil, activation != "softmax", activation != "linear" else {
+                throw ValidationError("--activation \(activation) is not one of relu, leaky_relu, gelu, tanh, sigmoid")
+            }
+            guard ["none", "balanced"].contains(classWeight) else {
+                throw ValidationError("--class-weight takes none or balanced")
+            }
+            guard Preprocessing.Scaling(rawValue: scaling) != nil else {
+                throw ValidationError(
+                    "--scaling takes standard, min_max, piecewise_linear, piecewise_linear_tree, tree_steps or none")
+            }
+            if let task, ModelFile.Task(rawValue: task) == nil {
+                throw ValidationError("--task takes binary, multiclass or regression")
+            }
+            guard epochs >= 1, batchSize >= 1, patience >= 1 else {
+                throw ValidationError("--epochs, --batch-size and --patience must be at least 1")
+            }
+            guard learningRate > 0 else { throw ValidationError("--learning-rate must be greater than 0") }
+            if let promote, !["staging", "production"].contains(promote) {
+                throw ValidationError("--promote takes staging or production")
+            }
+        }
+
+        func run() async throws {
+            let process = try config.map { try loadProcessConfig($0) }
+            let table = try TrainingTable(path: data, target: target, drop: drop, config: process)
+            let registry = try ModelRegistry(root: registry)
+            var spec = TrainingSpec()
+            spec.task = task.flatMap(ModelFile.Task.init(rawValue:))
+            spec.hiddenLayers = layers
+            spec.activation = Activation(rawValue: activation)!
+            spec.dropout = dropout
+            spec.batchNormalization = batchNorm
+            spec.epochs = epochs
+            spec.batchSize = batchSize
+            spec.learningRate = learningRate
+            spec.weightDecay = weightDecay
+            spec.validationSplit = validationSplit
+            spec.testSplit = testSplit
+            spec.balancedClassWeights = classWeight == "balanced"
+            spec.patience = patience
+            spec.monitor = monitor
+            spec.scaling = Preprocessing.Scaling(rawValue: scaling)!
+            spec.bins = bins
+            spec.seed = seed
+            spec.ensemble = ensemble
+            let metadata = ModelFile.Metadata(
+                created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: table.sha256,
+                hyperparameters: ["data": data, "target": target, "config": config ?? ""],
+                codeVersion: Millstream.configuration.version, source: "millstream train")
+            let started = ContinuousClock.now
+            var result = try Trainer.train(table.data, spec: spec, metadata: metadata) { log in
+                if !quiet { Terminal.error(log.line) }
+            }
+            result.model.description.columns = table.columns
+            let version = try registry.register(result.model, as: name)
+            if let promote { try registry.promote(name, version: version.version, to: Stage(rawValue: promote)!) }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            if output.json {
+                print(
+                    Terminal.jsonLine([
+                        "model": name, "version": version.version, "path": version.path,
+                        "task": result.model.description.task.rawValue,
+                        "metrics": result.testMetrics, "epochs": result.history.epochs.count,
+                        "best_epoch": result.history.bestEpoch ?? result.history.epochs.count,
+                        "train_rows": result.trainRows, "validation_rows": result.validationRows,
+                        "test_rows": result.testRows,
+                        "features": result.model.description.preprocessing?.featureNames ?? [],
+                        "seconds": (seconds * 100).rounded() / 100,
+                    ]))
+            } else {
+                print("registered \(name) v\(version.version) at \(version.path)")
+                print(
+                    "trained \(result.history.epochs.count) epochs (best \(result.history.bestEpoch ?? result.history.epochs.count)) in \(String(format: "%.2f", seconds)) s on \(result.trainRows) rows; validation \(result.validationRows), test \(result.testRows)"
+                )
+                print(
+                    "test metrics: "
+                        + result.testMetrics.sorted { $0.key < $1.key }.map {
+                            "\($0.key) \(String(format: "%.4f", $0.value))"
+                        }.joined(separator: ", "))
+                if let report = result.report { print("\n" + report.text) }
+            }
+        }
+    }
+
+    struct Evaluate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Measure a registered model on a labelled CSV file.")
+        @Option(help: "NAME, NAME@vN, NAME@production or NAME@staging.") var model: String
+        @Option(help: "Labelled data (CSV) with the model's input columns and its target.") var data: String
+        @Option(help: "Registry directory.") var registry: String = "./models"
+        @Option(help: "Decision threshold (binary); default: the model's.") var threshold: Double?
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let (file, version) = try ModelRegistry(root: registry).load(try ModelReference(model))
+            let d = file.description
+            let (numeric, categorical, table) = try TrainingTable.inputs(path: data, model: d)
+            let c = try table.column(d.target)
+            let actual = try table.rows.enumerated().map { i, row -> Int in
+                let v = row[c].trimmingCharacters(in: .whitespaces)
+                guard let index = d.classes.firstIndex(of: v) else {
+                    throw CommandError(
+                        "\(data):\(table.lines[i]): target '\(v)' is not one of the model's classes \(d.classes)")
+                }
+                return index
+            }
+            let x = try d.preprocessing!.transform(numeric: numeric, categoricalValues: categorical)
+            let output = try file.makeModel().predict(x)
+            var result: [String: Any] = ["model": "\(version.name)@v\(version.version)", "rows": table.rows.count]
+            var report: ClassificationReport
+            if d.task == .binary {
+                let m = BinaryMetrics(scores: output.scalars, labels: actual, threshold: threshold ?? d.threshold)
+                result["metrics"] = [
+                    "f1": m.f1, "precision": m.precision, "recall": m.recall, "accuracy": m.accuracy,
+                    "roc_auc": m.rocAUC, "pr_auc": m.prAUC, "threshold": m.threshold,
+                ]
+                report = ClassificationReport(
+                    predicted: output.scalars.map { Double($0) >= m.threshold ? 1 : 0 }, actual: actual,
+                    labels: d.classes)
+            } else {
+                let predicted = (0..<output.rows).map { r in (0..<output.columns).max { output[r, $0] < output[r, $1] }!
+                }
+                report = ClassificationReport(predicted: predicted, actual: actual, labels: d.classes)
+                result["metrics"] = [
+                    "accuracy": report.accuracy, "macro_f1": report.macro.f1, "weighted_f1": report.weighted.f1,
+                ]
+            }
+            if self.output.json {
+                let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report))
+                result["report"] = encoded
+                print(Terminal.jsonLine(result))
+            } else {
+                print("\(version.name) v\(version.version) on \(data) (\(table.rows.count) rows)")
+                print(
+                    (result["metrics"] as! [String: Double]).sorted { $0.key < $1.key }.map {
+                        "\($0.key) \(String(format: "%.4f", $0.value))"
+                    }.joined(separator: ", "))
+                print("\n" + report.text)
+            }
+        }
+    }
+
+    struct Predict: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score a CSV file with a registered model; writes probabilities and labels per row.")
+        @Option(help: "NAME, NAME@vN, NAME@production or NAME@staging.") var model: String
+        @Option(help: "Input data (CSV).") var data: String
+        @Option(help: "Output CSV: the input columns, then probability columns and the predicted label.") var out:
+            String
+        @Option(help: "Registry directory.") var registry: String = "./models"
+
+        func run() async throws {
+            let (file, version) = try ModelRegistry(root: registry).load(try ModelReference(model))
+            let d = file.description
+            let (numeric, categorical, table) = try TrainingTable.inputs(path: data, model: d)
+            let x = try d.preprocessing!.transform(numeric: numeric, categoricalValues: categorical)
+            let output = try file.makeModel().predict(x)
+            func quote(_ s: String) -> String {
+                s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+            }
+            var lines = [table.header.map(quote).joined(separator: ",")]
+            switch d.task {
+            case .binary: lines[0] += ",probability,predicted"
+            case .multiclass:
+                lines[0] += "," + d.classes.map { quote("probability_\($0)") }.joined(separator: ",") + ",predicted"
+            case .regression: lines[0] += ",predicted"
+            }
+            for r in 0..<table.rows.count {
+                var line = table.rows[r].map(quote).joined(separator: ",")
+                switch d.task {
+                case .binary:
+                    let p = Double(output.scalars[r])
+                    line += ",\(p),\(quote(d.classes[p >= d.threshold ? 1 : 0]))"
+                case .multiclass:
+                    let row = (0..<output.columns).map { output[r, $0] }
+                    line +=
+                        "," + row.map { String($0) }.joined(separator: ",") + ","
+                        + quote(d.classes[row.indices.max { row[$0] < row[$1] }!])
+                case .regression:
+                    line += ",\(output.scalars[r])"
+                }
+                lines.append(line)
+            }
+            do {
+                try (lines.joined(separator: "\n") + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+            } catch {
+                throw CommandError("cannot write \(out): \(error.localizedDescription)")
+            }
+            print("scored \(table.rows.count) rows of \(data) with \(version.name) v\(version.version) into \(out)")
+        }
+    }
+}

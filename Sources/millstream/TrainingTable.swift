@@ -1,0 +1,103 @@
+import Foundation
+import Learn
+import Plant
+import Primitives
+import Tabular
+
+/// Reads a CSV file into the columns a model trains on or scores: by the process config's variables and features
+/// when one is given, else every column but the target and the dropped ones.
+struct TrainingTable {
+    var data: TabularData
+    /// Input name -> CSV column.
+    var columns: [String: String]
+    var sha256: String
+    var source: String
+
+    static func read(path: String) throws -> (CSVTable, [UInt8]) {
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw CommandError("cannot read \(path): no such file or no permission")
+        }
+        let bytes = [UInt8](contents)
+        let table = try CSVParser.parse(bytes, source: path)
+        guard !table.rows.isEmpty else { throw CommandError("\(path) has a header but no rows") }
+        return (table, bytes)
+    }
+
+    init(path: String, target: String?, drop: [String], config: ProcessConfig?) throws {
+        let (table, bytes) = try Self.read(path: path)
+        source = path
+        sha256 = SHA256.hex(bytes)
+        let targetColumn = try target.map { try table.column($0) }
+        for name in drop { _ = try table.column(name) }
+        var numericNames: [String] = []
+        var numeric: [[Double]] = []
+        var categoricalNames: [String] = []
+        var categorical: [[String]] = []
+        var categories: [String: [String]] = [:]
+        var derived: [(name: String, expression: String)] = []
+        var columns: [String: String] = [:]
+        if let config {
+            for v in config.variables where !drop.contains(v.column) && !drop.contains(v.name) {
+                let c = try table.column(v.column)
+                numericNames.append(v.name)
+                numeric.append(try table.rows.indices.map { try table.number(row: $0, column: c) })
+                columns[v.name] = v.column
+            }
+            for f in config.features.categorical {
+                let columnName = f.name == "product" ? (config.csv.product ?? "product") : f.name
+                let c = try table.column(columnName)
+                categoricalNames.append(f.name)
+                categorical.append(table.rows.map { $0[c] })
+                if let list = f.categories { categories[f.name] = list }
+                columns[f.name] = columnName
+            }
+            derived = config.features.derived.map { ($0.name, $0.expression) }
+        } else {
+            for (c, name) in table.header.enumerated() where c != targetColumn && !drop.contains(name) {
+                let values = table.rows.map { $0[c] }
+                if values.allSatisfy({ Double($0.trimmingCharacters(in: .whitespaces)).map(\.isFinite) ?? false }) {
+                    numericNames.append(name)
+                    numeric.append(values.map { Double($0.trimmingCharacters(in: .whitespaces))! })
+                } else {
+                    let distinct = Set(values).count
+                    guard distinct <= 50 else {
+                        throw CommandError(
+                            "\(path): column '\(name)' holds text with \(distinct) different values; drop it (--drop '\(name)') or describe the inputs with --config"
+                        )
+                    }
+                    categoricalNames.append(name)
+                    categorical.append(values)
+                }
+                columns[name] = name
+            }
+        }
+        guard !numericNames.isEmpty || !categoricalNames.isEmpty else {
+            throw CommandError("\(path): no input columns are left")
+        }
+        let targetValues = targetColumn.map { c in table.rows.map { $0[c].trimmingCharacters(in: .whitespaces) } } ?? []
+        data = TabularData(
+            numericNames: numericNames, numeric: numeric, categoricalNames: categoricalNames, categorical: categorical,
+            categories: categories, derived: derived, targetName: target ?? "", target: targetValues)
+        self.columns = columns
+    }
+
+    /// Columns for scoring with a trained model: the inputs its preprocessing needs, found by the model's column map.
+    static func inputs(path: String, model: ModelFile.Description) throws -> (
+        numeric: [[Double]], categorical: [[String]], table: CSVTable
+    ) {
+        let (table, _) = try read(path: path)
+        guard let pre = model.preprocessing else {
+            throw CommandError("the model has no saved preprocessing to read \(path) with")
+        }
+        let map = model.columns ?? [:]
+        let numeric = try pre.numericInputs.map { name in
+            let c = try table.column(map[name] ?? name)
+            return try table.rows.indices.map { try table.number(row: $0, column: c) }
+        }
+        let categorical = try pre.categorical.map { cat in
+            let c = try table.column(map[cat.name] ?? cat.name)
+            return table.rows.map { $0[c] }
+        }
+        return (numeric, categorical, table)
+    }
+}
