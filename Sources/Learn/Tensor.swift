@@ -32,7 +32,7 @@ public struct Tensor: Sendable, Equatable {
         set { scalars[row * columns + column] = newValue }
     }
 
-    public func row(_ i: Int) -> ArraySlice<Float> { scalars[i * columns..<(i + 1) * columns] }
+    public func row(_ i: Int) -> [Float] { Array(scalars[i * columns..<(i + 1) * columns]) }
 
     /// The rows at `indices`, in that order.
     public func gathering(rows indices: some Collection<Int>) -> Tensor {

@@ -136,15 +136,8 @@ public struct FeatureExpression: Sendable, Equatable, CustomStringConvertible {
             }
         }
 
-        mutating func factor(into out: inout [Op]) throws {
-            try unary(into: &out)
-            skipSpace()
-            if position < text.count && text[position] == UInt8(ascii: "^") {
-                position += 1
-                try factor(into: &out)
-                out.append(.power)
-            }
-        }
+        /// unary := '-' unary | power; power := primary ('^' unary)?   (so -a^2 = -(a^2) and 2^3^2 = 2^9)
+        mutating func factor(into out: inout [Op]) throws { try unary(into: &out) }
 
         mutating func unary(into out: inout [Op]) throws {
             skipSpace()
@@ -155,6 +148,12 @@ public struct FeatureExpression: Sendable, Equatable, CustomStringConvertible {
                 return
             }
             try primary(into: &out)
+            skipSpace()
+            if position < text.count && text[position] == UInt8(ascii: "^") {
+                position += 1
+                try unary(into: &out)
+                out.append(.power)
+            }
         }
 
         mutating func primary(into out: inout [Op]) throws {

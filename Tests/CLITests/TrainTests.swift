@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+@Suite(.serialized) struct TrainTests {
+    static let ai4i = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../../data/ai4i2020.csv"
+    ).standardized.path
+    static let recipe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../../examples/ai4i/process.yaml"
+    ).standardized.path
+
+    func write(_ text: String) throws -> String {
+        let path = temporaryDirectory() + ".csv"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// train -> registry -> evaluate -> predict -> promote -> rollback, as a user runs them.
+    @Test func trainEvaluatePredictAndManageVersions() throws {
+        let registry = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        let train = try CLI.run([
+            "train", "--config", Self.recipe, "--data", Self.ai4i, "--target", "Machine failure", "--scaling",
+            "tree_steps",
+            "--bins", "8", "--epochs", "20", "--name", "failure", "--registry", registry, "--json", "--quiet",
+        ])
+        #expect(train.status == 0, "\(train.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(train.stdout.utf8)) as! [String: Any]
+        #expect(summary["version"] as? Int == 1)
+        #expect((summary["features"] as? [String])?.contains { $0.hasPrefix("power_w#") } == true)
+        #expect(((summary["metrics"] as? [String: Double])?["f1"] ?? 0) > 0.7)
+
+        let evaluate = try CLI.run([
+            "evaluate", "--model", "failure@v1", "--data", Self.ai4i, "--registry", registry, "--json",
+        ])
+        #expect(evaluate.status == 0, "\(evaluate.stderr)")
+        let out = temporaryDirectory() + ".csv"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let predict = try CLI.run([
+            "predict", "--model", "failure", "--data", Self.ai4i, "--out", out, "--registry", registry,
+        ])
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 10_001)
+        #expect(lines[0].hasSuffix(",probability,predicted"))
+
+        #expect(
+            try CLI.run([
+                "train", "--config", Self.recipe, "--data", Self.ai4i, "--target", "Machine failure", "--epochs", "2",
+                "--name", "failure", "--registry", registry, "--quiet",
+            ]).status == 0)
+        #expect(try CLI.run(["models", "promote", "failure@v1", "--registry", registry]).status == 0)
+        #expect(try CLI.run(["models", "promote", "failure@v2", "--registry", registry]).status == 0)
+        let rollback = try CLI.run(["models", "rollback", "failure", "--registry", registry])
+        #expect(rollback.stdout.contains("failure v1 is back in production"))
+        let list = try CLI.run(["models", "list", "--registry", registry])
+        #expect(list.stdout.contains("failure@v1\tproduction") && list.stdout.contains("failure@v2\tarchived"))
+    }
+
+    /// Bad data gets a clear error and leaves the registry as it was.
+    @Test func badTrainingInputs() throws {
+        let registry = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        func train(_ file: String, _ extra: [String] = []) throws -> CLI.Result {
+            try CLI.run(
+                ["train", "--data", file, "--target", "y", "--name", "m", "--registry", registry, "--quiet"] + extra)
+        }
+        let rows = (0..<40).map { "\($0),\($0 % 7),\($0 % 2)" }.joined(separator: "\n")
+        let missing = try write("a,b,label\n" + rows + "\n")
+        let text = try write("a,b,y\n" + rows.replacingOccurrences(of: "\n3,3,1\n", with: "\n3,three,1\n") + "\n")
+        let empty = try write("")
+        let oneClass = try write("a,b,y\n" + (0..<40).map { "\($0),\($0 % 7),0" }.joined(separator: "\n") + "\n")
+        defer { for f in [missing, text, empty, oneClass] { try? FileManager.default.removeItem(atPath: f) } }
+        var r = try train(missing)
+        #expect(
+            r.status == 1 && r.stderr.contains("no column named 'y'; the columns are: 'a', 'b', 'label'"), "\(r.stderr)"
+        )
+        r = try train(text, ["--config", Self.recipe])
+        #expect(r.status == 1 && r.stderr.contains("no column named 'Air temperature [K]'"), "\(r.stderr)")
+        r = try train(empty)
+        #expect(r.status == 1 && r.stderr.contains("the file is empty"), "\(r.stderr)")
+        r = try train(oneClass)
+        #expect(r.status == 1 && r.stderr.contains("target 'y' has a single class (0)"), "\(r.stderr)")
+        // None of it reached the registry.
+        #expect(!FileManager.default.fileExists(atPath: registry + "/m"))
+        let numericText = try write("a,y\n" + (0..<60).map { "v\($0),\($0 % 2)" }.joined(separator: "\n") + "\n")
+        defer { try? FileManager.default.removeItem(atPath: numericText) }
+        r = try train(numericText)
+        #expect(r.status == 1 && r.stderr.contains("column 'a' holds text with 60 different values"), "\(r.stderr)")
+    }
+}
