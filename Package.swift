@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -29,7 +30,11 @@ let package = Package(
         .target(name: "Tabular", swiftSettings: strict),
         // OpenBLAS (Debian libopenblas-dev) for GEMM.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Learn", dependencies: ["CBLAS", "Primitives"], swiftSettings: strict),
+        // ONNX message types, generated once from onnx.proto by scripts/generate-onnx-proto and committed.
+        .target(
+            name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["README.md"]),
+        .target(name: "Learn", dependencies: ["CBLAS", "Primitives", "ONNXProto"], swiftSettings: strict),
         .target(name: "Registry", dependencies: ["Learn"], swiftSettings: strict),
         .target(name: "EventLog", dependencies: ["CRC32C"], swiftSettings: strict),
         .target(
@@ -57,7 +62,10 @@ let package = Package(
         .testTarget(name: "TabularTests", dependencies: ["Tabular"], swiftSettings: strict),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "CRC32C"], swiftSettings: strict),
         .testTarget(name: "PlantTests", dependencies: ["Plant", "Primitives"], swiftSettings: strict),
-        .testTarget(name: "LearnTests", dependencies: ["Learn", "Primitives", "Tabular"], swiftSettings: strict),
+        .testTarget(
+            name: "LearnTests", dependencies: ["Learn", "Primitives", "Tabular", "ONNXProto"],
+            exclude: ["Fixtures"],  // read by path: the ONNX files, TensorFlow's outputs and the script that made them
+            swiftSettings: strict),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
         .testTarget(

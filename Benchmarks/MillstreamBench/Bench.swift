@@ -14,7 +14,7 @@ struct Bench {
             args.removeFirst(2)
         }
         guard args.isEmpty else {
-            print("usage: millstream-bench [eventlog|readings|all] [--records N] [--dir PATH]")
+            print("usage: millstream-bench [eventlog|readings|learn|all] [--records N] [--dir PATH]")
             exit(2)
         }
         let directory = options["dir"] ?? NSTemporaryDirectory() + "millstream-bench-\(getpid())"
@@ -22,11 +22,12 @@ struct Bench {
         case "eventlog":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
+        case "learn": try LearnBench.run()
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)
         default:
-            print("unknown benchmark '\(what)': eventlog, readings or all")
+            print("unknown benchmark '\(what)': eventlog, readings, learn or all")
             exit(2)
         }
     }

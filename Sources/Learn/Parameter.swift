@@ -8,6 +8,10 @@ public final class Parameter {
     public var gradient: [Float]
     /// False for statistics updated by the layer itself (BatchNormalization's moving mean and variance).
     public let trainable: Bool
+    /// The optimizer's per-weight state (SGD's velocity or Adam's first moment; Adam's second moment), kept here so
+    /// it is updated in place.
+    var slot1: [Float] = []
+    var slot2: [Float] = []
 
     init(name: String, shape: [Int], value: [Float], trainable: Bool = true) {
         precondition(value.count == shape.reduce(1, *))

@@ -29,13 +29,18 @@ public final class Sequential {
     /// The model's output for each row of `x` (inference: dropout off, batch statistics from training).
     public func predict(_ x: Tensor, batchSize: Int = 1024) -> Tensor {
         precondition(x.columns == inputSize, "predict: inputs have \(x.columns) columns, the model takes \(inputSize)")
+        if x.rows <= batchSize {
+            var batch = x
+            for layer in layers { batch = layer.forward(batch, training: false, rng: &rng) }
+            return batch
+        }
         var out = Tensor(rows: x.rows, columns: outputSize)
         var start = 0
         while start < x.rows {
             let end = min(x.rows, start + batchSize)
             var batch = x.gathering(rows: start..<end)
             for layer in layers { batch = layer.forward(batch, training: false, rng: &rng) }
-            for i in 0..<batch.scalars.count { out.scalars[start * outputSize + i] = batch.scalars[i] }
+            out.scalars.replaceSubrange(start * outputSize..<end * outputSize, with: batch.scalars)
             start = end
         }
         return out
@@ -258,6 +263,8 @@ public struct History: Sendable {
     public var stoppedEarly = false
     /// The epoch whose weights were restored by early stopping.
     public var bestEpoch: Int?
+
+    public init() {}
 }
 
 func formatted(_ value: Double, _ decimals: Int) -> String {

@@ -121,9 +121,15 @@ public struct ModelRegistry: Sendable {
 
     public func load(_ reference: ModelReference) throws -> (ModelFile, ModelVersion) {
         let version = try resolve(reference)
-        guard let json = FileManager.default.contents(atPath: version.path + "/model.json"),
-            let weights = FileManager.default.contents(atPath: version.path + "/weights.safetensors")
-        else { throw LearnError("\(version.path) lacks model.json or weights.safetensors") }
+        guard let json = FileManager.default.contents(atPath: version.path + "/model.json") else {
+            throw LearnError("\(version.path) lacks model.json")
+        }
+        if let onnx = FileManager.default.contents(atPath: version.path + "/model.onnx") {
+            return (try ModelFile.decode(json: json, onnx: [UInt8](onnx), source: version.path), version)
+        }
+        guard let weights = FileManager.default.contents(atPath: version.path + "/weights.safetensors") else {
+            throw LearnError("\(version.path) lacks weights.safetensors")
+        }
         return (try ModelFile.decode(json: json, weights: [UInt8](weights), source: version.path), version)
     }
 
@@ -154,7 +160,8 @@ public struct ModelRegistry: Sendable {
             try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
             let (json, weights) = try model.encoded()
             try json.write(to: URL(fileURLWithPath: tmp + "/model.json"))
-            try Data(weights).write(to: URL(fileURLWithPath: tmp + "/weights.safetensors"))
+            try Data(weights).write(
+                to: URL(fileURLWithPath: tmp + (model.onnx == nil ? "/weights.safetensors" : "/model.onnx")))
             try FileManager.default.moveItem(atPath: tmp, toPath: "\(dir)/v\(n)")
             var stages = try readStages(name)
             stages[n] = Stage.none

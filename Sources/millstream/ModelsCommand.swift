@@ -7,7 +7,7 @@ extension Millstream {
     struct Models: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List, show, promote and roll back registered models.",
-            subcommands: [List.self, Show.self, Promote.self, Rollback.self])
+            subcommands: [List.self, Show.self, Promote.self, Rollback.self, Import.self, Export.self])
     }
 }
 
@@ -97,6 +97,93 @@ extension Millstream.Models {
         func run() async throws {
             let version = try ModelRegistry(root: registry).rollback(name)
             print("\(name) v\(version) is back in production")
+        }
+    }
+}
+
+extension Millstream.Models {
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register an ONNX model (for instance a Keras model converted with tf2onnx) as a new version.",
+            discussion: """
+                Millstream runs it with its own ONNX interpreter (Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, \
+                Sigmoid, Tanh, Softmax, Erf, BatchNormalization, Flatten, Reshape, Identity, Cast, Dropout); any other \
+                operator is refused by name. For predict and evaluate, the CSV's numeric columns in order (or the ones \
+                named with --columns) form the input.
+                """)
+        @Argument(help: "The .onnx file.") var file: String
+        @Option(help: "Model name in the registry.") var name: String
+        @Option(help: "binary (one probability), multiclass (one per class) or regression.") var task: String = "binary"
+        @Option(
+            help: "Class labels, comma separated (default 0,1 or 0..k-1).",
+            transform: { $0.split(separator: ",").map(String.init) })
+        var classes: [String]?
+        @Option(
+            help: "Input columns of CSV files, in order, comma separated.",
+            transform: { $0.split(separator: ",").map(String.init) })
+        var columns: [String]?
+        @Option(help: "The target column, for evaluate.") var target: String = ""
+        @Option(help: "Decision threshold for binary models.") var threshold: Double = 0.5
+        @Option(help: "Registry directory.") var registry: String = "./models"
+
+        func run() async throws {
+            guard let kind = ModelFile.Task(rawValue: task) else {
+                throw ValidationError("--task takes binary, multiclass or regression")
+            }
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                throw CommandError("cannot read \(file): no such file or no permission")
+            }
+            let bytes = [UInt8](contents)
+            let graph = try ONNXModel(bytes: bytes, source: file)
+            let inputs = graph.inputSize ?? columns?.count
+            guard let inputs else {
+                throw CommandError("\(file) leaves its input width open; give the input columns with --columns")
+            }
+            let outputs = try graph.predict(Tensor(rows: 1, columns: inputs)).columns
+            let labels =
+                classes ?? (kind == .binary ? ["0", "1"] : kind == .multiclass ? (0..<outputs).map(String.init) : [])
+            if kind == .multiclass && labels.count != outputs {
+                throw ValidationError("--classes has \(labels.count) labels; the model has \(outputs) outputs")
+            }
+            var description = ModelFile.Description(
+                task: kind, inputSize: inputs, outputSize: outputs, layers: [], preprocessing: nil, target: target,
+                classes: labels, threshold: threshold,
+                metadata: .init(
+                    created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: nil,
+                    hyperparameters: ["imported_from": file, "producer": graph.producer, "opset": "\(graph.opset)"],
+                    codeVersion: Millstream.configuration.version, source: "onnx import"))
+            description.inputColumns = columns
+            let version = try ModelRegistry(root: registry).register(
+                ModelFile(description: description, onnx: bytes), as: name)
+            print(
+                "imported \(file) (\(graph.producer), opset \(graph.opset), \(inputs) inputs, \(outputs) outputs) as \(name) v\(version.version)"
+            )
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a trained model as an ONNX file (opset 13) that onnxruntime and other runtimes run.",
+            discussion:
+                "The file takes the model's feature vector (after preprocessing); `models show` lists the features.")
+        @Argument(help: "NAME, NAME@vN, NAME@production or NAME@staging.") var model: String
+        @Option(help: "Output .onnx file.") var out: String
+        @Option(help: "Registry directory.") var registry: String = "./models"
+
+        func run() async throws {
+            let (file, version) = try ModelRegistry(root: registry).load(try ModelReference(model))
+            let bytes: [UInt8]
+            if let onnx = file.onnx {
+                bytes = onnx
+            } else {
+                bytes = try file.makeModel().onnx(producerVersion: Millstream.configuration.version ?? "")
+            }
+            do {
+                try Data(bytes).write(to: URL(fileURLWithPath: out))
+            } catch {
+                throw CommandError("cannot write \(out): \(error.localizedDescription)")
+            }
+            print("wrote \(version.name) v\(version.version) to \(out) (\(bytes.count) bytes)")
         }
     }
 }

@@ -158,7 +158,7 @@ extension Millstream {
         func run() async throws {
             let (file, version) = try ModelRegistry(root: registry).load(try ModelReference(model))
             let d = file.description
-            let (numeric, categorical, table) = try TrainingTable.inputs(path: data, model: d)
+            let (x, table) = try TrainingTable.features(path: data, model: d)
             let c = try table.column(d.target)
             let actual = try table.rows.enumerated().map { i, row -> Int in
                 let v = row[c].trimmingCharacters(in: .whitespaces)
@@ -168,8 +168,7 @@ extension Millstream {
                 }
                 return index
             }
-            let x = try d.preprocessing!.transform(numeric: numeric, categoricalValues: categorical)
-            let output = try file.makeModel().predict(x)
+            let output = try file.makePredictor().predictBatch(x)
             var result: [String: Any] = ["model": "\(version.name)@v\(version.version)", "rows": table.rows.count]
             var report: ClassificationReport
             if d.task == .binary {
@@ -216,9 +215,8 @@ extension Millstream {
         func run() async throws {
             let (file, version) = try ModelRegistry(root: registry).load(try ModelReference(model))
             let d = file.description
-            let (numeric, categorical, table) = try TrainingTable.inputs(path: data, model: d)
-            let x = try d.preprocessing!.transform(numeric: numeric, categoricalValues: categorical)
-            let output = try file.makeModel().predict(x)
+            let (x, table) = try TrainingTable.features(path: data, model: d)
+            let output = try file.makePredictor().predictBatch(x)
             func quote(_ s: String) -> String {
                 s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
             }

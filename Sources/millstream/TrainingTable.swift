@@ -81,23 +81,40 @@ struct TrainingTable {
         self.columns = columns
     }
 
-    /// Columns for scoring with a trained model: the inputs its preprocessing needs, found by the model's column map.
-    static func inputs(path: String, model: ModelFile.Description) throws -> (
-        numeric: [[Double]], categorical: [[String]], table: CSVTable
-    ) {
+    /// The feature rows a model scores for a CSV file: through its saved preprocessing, or (imported ONNX models) the
+    /// numeric columns in order: those named at import, else every numeric column but the target.
+    static func features(path: String, model: ModelFile.Description) throws -> (x: Tensor, table: CSVTable) {
         let (table, _) = try read(path: path)
-        guard let pre = model.preprocessing else {
-            throw CommandError("the model has no saved preprocessing to read \(path) with")
+        if let pre = model.preprocessing {
+            let map = model.columns ?? [:]
+            let numeric = try pre.numericInputs.map { name in
+                let c = try table.column(map[name] ?? name)
+                return try table.rows.indices.map { try table.number(row: $0, column: c) }
+            }
+            let categorical = try pre.categorical.map { cat in
+                let c = try table.column(map[cat.name] ?? cat.name)
+                return table.rows.map { $0[c] }
+            }
+            return (try pre.transform(numeric: numeric, categoricalValues: categorical), table)
         }
-        let map = model.columns ?? [:]
-        let numeric = try pre.numericInputs.map { name in
-            let c = try table.column(map[name] ?? name)
-            return try table.rows.indices.map { try table.number(row: $0, column: c) }
+        let names =
+            model.inputColumns
+            ?? table.header.filter { name in
+                name != model.target
+                    && table.rows.allSatisfy {
+                        Double($0[table.header.firstIndex(of: name)!].trimmingCharacters(in: .whitespaces)) != nil
+                    }
+            }
+        let columns = try names.map { try table.column($0) }
+        guard columns.count == model.inputSize else {
+            throw CommandError(
+                "\(path): \(columns.count) numeric input columns (\(names.joined(separator: ", "))), but the model takes \(model.inputSize); name them with `models import --columns`"
+            )
         }
-        let categorical = try pre.categorical.map { cat in
-            let c = try table.column(map[cat.name] ?? cat.name)
-            return table.rows.map { $0[c] }
+        var x = Tensor(rows: table.rows.count, columns: columns.count)
+        for r in table.rows.indices {
+            for (j, c) in columns.enumerated() { x[r, j] = Float(try table.number(row: r, column: c)) }
         }
-        return (numeric, categorical, table)
+        return (x, table)
     }
 }

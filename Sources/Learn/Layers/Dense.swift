@@ -37,14 +37,19 @@ public final class Dense: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool, rng: inout RandomSource) -> Tensor {
-        input = x
+        if training { input = x }
         var z = Tensor(rows: x.rows, columns: units)
         let w = Tensor(rows: kernel.shape[0], columns: units, scalars: kernel.value)
-        BLAS.gemm(x, w, into: &z)
         if let bias {
-            z.scalars.withUnsafeMutableBufferPointer { p in
-                for r in 0..<x.rows { for c in 0..<units { p[r * units + c] += bias.value[c] } }
+            // Start from the bias in every row and let the GEMM add x W on top (beta = 1).
+            bias.value.withUnsafeBufferPointer { b in
+                z.scalars.withUnsafeMutableBufferPointer { p in
+                    for r in 0..<x.rows { (p.baseAddress! + r * units).update(from: b.baseAddress!, count: units) }
+                }
             }
+            BLAS.gemm(x, w, into: &z, beta: 1)
+        } else {
+            BLAS.gemm(x, w, into: &z)
         }
         if training { preActivation = z }
         activation.apply(&z)
@@ -62,7 +67,9 @@ public final class Dense: Layer {
         if let bias {
             var db = [Float](repeating: 0, count: units)
             dz.scalars.withUnsafeBufferPointer { p in
-                for r in 0..<dz.rows { for c in 0..<units { db[c] += p[r * units + c] } }
+                db.withUnsafeMutableBufferPointer { d in
+                    for r in 0..<dz.rows { for c in 0..<units { d[c] += p[r * units + c] } }
+                }
             }
             bias.gradient = db
         }

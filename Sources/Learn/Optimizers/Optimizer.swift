@@ -15,7 +15,6 @@ public final class SGD: Optimizer {
     public let schedule: any LearningRateSchedule
     public let momentum: Float
     public let nesterov: Bool
-    private var velocity: [ObjectIdentifier: [Float]] = [:]
 
     public init(learningRate: some LearningRateSchedule = Constant(0.01), momentum: Float = 0, nesterov: Bool = false) {
         precondition(momentum >= 0 && momentum < 1, "SGD: momentum must be in 0..<1, got \(momentum)")
@@ -31,12 +30,18 @@ public final class SGD: Optimizer {
                 for i in p.value.indices { p.value[i] -= lr * p.gradient[i] }
                 continue
             }
-            var v = velocity[ObjectIdentifier(p)] ?? [Float](repeating: 0, count: p.value.count)
-            for i in p.value.indices {
-                v[i] = momentum * v[i] - lr * p.gradient[i]
-                p.value[i] += nesterov ? momentum * v[i] - lr * p.gradient[i] : v[i]
+            if p.slot1.isEmpty { p.slot1 = [Float](repeating: 0, count: p.value.count) }
+            let (m, nesterov) = (momentum, self.nesterov)
+            p.value.withUnsafeMutableBufferPointer { w in
+                p.gradient.withUnsafeBufferPointer { g in
+                    p.slot1.withUnsafeMutableBufferPointer { v in
+                        for i in w.indices {
+                            v[i] = m * v[i] - lr * g[i]
+                            w[i] += nesterov ? m * v[i] - lr * g[i] : v[i]
+                        }
+                    }
+                }
             }
-            velocity[ObjectIdentifier(p)] = v
         }
     }
 
@@ -51,8 +56,6 @@ public class Adam: Optimizer {
     public let beta1: Float
     public let beta2: Float
     public let epsilon: Float
-    private var m: [ObjectIdentifier: [Float]] = [:]
-    private var v: [ObjectIdentifier: [Float]] = [:]
 
     public init(
         learningRate: some LearningRateSchedule = Constant(0.001), beta1: Float = 0.9, beta2: Float = 0.999,
@@ -72,23 +75,27 @@ public class Adam: Optimizer {
         let lr = schedule.rate(step: step)
         let t = Float(step + 1)
         let alpha = lr * (1 - powf(beta2, t)).squareRoot() / (1 - powf(beta1, t))
+        let (beta1, beta2, epsilon) = (self.beta1, self.beta2, self.epsilon)
+        let wd = decay * lr
         for p in parameters where p.trainable {
-            let id = ObjectIdentifier(p)
-            var mp = m[id] ?? [Float](repeating: 0, count: p.value.count)
-            var vp = v[id] ?? [Float](repeating: 0, count: p.value.count)
-            let wd = decay * lr
+            if p.slot1.isEmpty {
+                p.slot1 = [Float](repeating: 0, count: p.value.count)
+                p.slot2 = [Float](repeating: 0, count: p.value.count)
+            }
             p.value.withUnsafeMutableBufferPointer { w in
                 p.gradient.withUnsafeBufferPointer { g in
-                    for i in w.indices {
-                        if wd != 0 { w[i] -= w[i] * wd }
-                        mp[i] = beta1 * mp[i] + (1 - beta1) * g[i]
-                        vp[i] = beta2 * vp[i] + (1 - beta2) * g[i] * g[i]
-                        w[i] -= alpha * mp[i] / (vp[i].squareRoot() + epsilon)
+                    p.slot1.withUnsafeMutableBufferPointer { m in
+                        p.slot2.withUnsafeMutableBufferPointer { v in
+                            for i in w.indices {
+                                w[i] -= w[i] * wd
+                                m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+                                v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+                                w[i] -= alpha * m[i] / (v[i].squareRoot() + epsilon)
+                            }
+                        }
                     }
                 }
             }
-            m[id] = mp
-            v[id] = vp
         }
     }
 

@@ -11,9 +11,18 @@ public struct ModelFile: Sendable {
         case regression
     }
 
+    /// What runs the model.
+    public enum Engine: String, Sendable, Codable {
+        /// Millstream's own layers (weights.safetensors).
+        case millstream
+        /// An imported ONNX graph (model.onnx), run by Millstream's ONNX interpreter.
+        case onnx
+    }
+
     public struct Description: Sendable, Codable, Equatable {
         public var format = "millstream-model"
         public var formatVersion = 1
+        public var engine: Engine = .millstream
         public var task: Task
         public var inputSize: Int
         public var outputSize: Int
@@ -27,10 +36,14 @@ public struct ModelFile: Sendable {
         public var metadata: Metadata
         /// Where each input comes from in a CSV file (input name -> column), for evaluate and predict.
         public var columns: [String: String]?
+        /// For models without preprocessing (imported ONNX): the CSV columns that form the input, in order.
+        public var inputColumns: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case format, formatVersion = "format_version", task, inputSize = "input_size", outputSize = "output_size"
+            case format, formatVersion = "format_version", engine, task, inputSize = "input_size", outputSize =
+                "output_size"
             case layers, preprocessing, target, classes, threshold, metadata, columns
+            case inputColumns = "input_columns"
         }
 
         public init(
@@ -82,6 +95,8 @@ public struct ModelFile: Sendable {
     public var description: Description
     /// Weights by parameter name.
     public var weights: [String: (shape: [Int], values: [Float])]
+    /// The ONNX file of an imported model.
+    public var onnx: [UInt8]?
 
     public init(description: Description, model: Sequential) {
         self.description = description
@@ -93,17 +108,33 @@ public struct ModelFile: Sendable {
         self.weights = weights
     }
 
-    /// The two files' contents.
+    /// An imported ONNX model; the description's engine is set to onnx.
+    public init(description: Description, onnx: [UInt8]) {
+        var d = description
+        d.engine = .onnx
+        self.description = d
+        self.weights = [:]
+        self.onnx = onnx
+    }
+
+    /// The two files' contents: model.json, and weights.safetensors (or model.onnx for an imported model).
     public func encoded() throws -> (json: Data, weights: [UInt8]) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try encoder.encode(description)
+        if let onnx { return (json, onnx) }
         let tensors = weights.keys.sorted().map { (name: $0, shape: weights[$0]!.shape, values: weights[$0]!.values) }
         return (json, try Safetensors.encode(tensors, metadata: ["format": "millstream"]))
     }
 
-    /// Reads a model from its two files' contents, checking that the weights match the architecture.
-    public static func decode(json: Data, weights bytes: [UInt8], source: String) throws -> ModelFile {
+    /// Reads an imported ONNX model from its description and model.onnx.
+    public static func decode(json: Data, onnx bytes: [UInt8], source: String) throws -> ModelFile {
+        let description = try decodeDescription(json, source: source)
+        _ = try ONNXModel(bytes: bytes, source: source + "/model.onnx")
+        return ModelFile(description: description, onnx: bytes)
+    }
+
+    static func decodeDescription(_ json: Data, source: String) throws -> Description {
         let description: Description
         do {
             description = try JSONDecoder().decode(Description.self, from: json)
@@ -115,6 +146,18 @@ public struct ModelFile: Sendable {
         guard description.format == "millstream-model" else {
             throw LearnError("\(source)/model.json is not a Millstream model (format '\(description.format)')")
         }
+        return description
+    }
+
+    /// Whatever runs this model: its layers, or its ONNX graph.
+    public func makePredictor() throws -> any Predictor {
+        if let onnx { return try ONNXModel(bytes: onnx, source: "model.onnx") }
+        return try makeModel()
+    }
+
+    /// Reads a model from its two files' contents, checking that the weights match the architecture.
+    public static func decode(json: Data, weights bytes: [UInt8], source: String) throws -> ModelFile {
+        let description = try decodeDescription(json, source: source)
         let file = ModelFile(
             description: description, weights: try Safetensors.decode(bytes, source: source + "/weights.safetensors"))
         _ = try file.makeModel()  // every weight present with the right shape

@@ -1,0 +1,106 @@
+import Foundation
+import ONNXProto
+import Primitives
+import Testing
+
+@testable import Learn
+
+@Suite struct ONNXTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+        .standardized
+
+    func bytes(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: Self.fixtures.appendingPathComponent(name)))
+    }
+
+    /// Keras models converted by tf2onnx (made by Fixtures/make_onnx_fixtures.py) give TensorFlow's numbers.
+    @Test(arguments: ["softmax", "binary"])
+    func kerasModelsMatchTensorFlow(_ name: String) throws {
+        let expected =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: Self.fixtures.appendingPathComponent("keras_outputs.json"))) as! [String: Any]
+        let case_ = expected[name] as! [String: Any]
+        let inputs = (case_["inputs"] as! [[Double]]).map { $0.map(Float.init) }
+        let outputs = (case_["outputs"] as! [[Double]]).map { $0.map(Float.init) }
+        let model = try ONNXModel(bytes: try bytes("keras_\(name).onnx"), source: name)
+        #expect(model.inputSize == inputs[0].count)
+        let got = try model.predict(Tensor(inputs))
+        var worst: Float = 0
+        for r in outputs.indices { for c in outputs[r].indices { worst = max(worst, abs(got[r, c] - outputs[r][c])) } }
+        #expect(worst < 1e-5, "max abs difference \(worst)")
+    }
+
+    @Test func unsupportedOperatorsAndGarbageAreNamed() throws {
+        var model = Onnx_ModelProto()
+        var node = Onnx_NodeProto()
+        node.opType = "Conv"
+        node.name = "conv1"
+        node.input = ["input"]
+        node.output = ["y"]
+        model.graph.node = [node]
+        #expect { try ONNXModel(bytes: try model.serializedBytes(), source: "cnn.onnx") } throws: {
+            "\($0)".hasPrefix("cnn.onnx: operator 'Conv' (node 'conv1') is not supported; supported: Gemm, MatMul")
+        }
+        #expect { try ONNXModel(bytes: [0xFF, 0x00, 0x13], source: "junk.onnx") } throws: {
+            "\($0)".hasPrefix("junk.onnx is not an ONNX model")
+        }
+    }
+
+    func trainedModel() throws -> (Sequential, Tensor) {
+        var rng = RandomSource(seed: 2)
+        let x = Tensor(rows: 64, columns: 5, scalars: (0..<320).map { _ in Float(rng.normal()) })
+        let y = Tensor(rows: 64, columns: 1, scalars: (0..<64).map { Float($0 % 3) })
+        let model = try Sequential(
+            [
+                Dense(8, activation: .gelu), BatchNormalization(), Dense(6, activation: .leakyRelu), Dropout(0.1),
+                Dense(3, activation: .softmax),
+            ], inputSize: 5, seed: 1)
+        try model.fit(
+            x: x, y: y, loss: SparseCategoricalCrossEntropy(), optimizer: Adam(), options: FitOptions(epochs: 3))
+        return (model, x)
+    }
+
+    @Test func exportRoundTripsThroughTheInterpreter() throws {
+        let (model, x) = try trainedModel()
+        let back = try ONNXModel(bytes: try model.onnx(), source: "export")
+        let a = model.predict(x), b = try back.predict(x)
+        #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
+    /// The exported file runs in onnxruntime (the project venv's, installed by scripts/bootstrap) with the same
+    /// outputs as Millstream's.
+    @Test func exportRunsInOnnxruntime() throws {
+        let (model, x) = try trainedModel()
+        let dir = NSTemporaryDirectory() + "onnx-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(try model.onnx()).write(to: URL(fileURLWithPath: dir + "/m.onnx"))
+        try JSONSerialization.data(withJSONObject: (0..<x.rows).map { x.row($0).map(Double.init) }).write(
+            to: URL(fileURLWithPath: dir + "/x.json"))
+        let script = """
+            import json, sys, numpy as np, onnxruntime as ort
+            s = ort.InferenceSession(sys.argv[1] + "/m.onnx", providers=["CPUExecutionProvider"])
+            x = np.array(json.load(open(sys.argv[1] + "/x.json")), dtype=np.float32)
+            print(json.dumps(s.run(["output"], {"input": x})[0].tolist()))
+            """
+        let python = Self.repository.appendingPathComponent(".venv/bin/python").path
+        #expect(
+            FileManager.default.isExecutableFile(atPath: python),
+            "run scripts/bootstrap: it creates .venv with onnxruntime")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script, dir]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let rows = try JSONSerialization.jsonObject(with: output) as! [[Double]]
+        let ours = model.predict(x)
+        var worst: Float = 0
+        for r in rows.indices { for c in rows[r].indices { worst = max(worst, abs(Float(rows[r][c]) - ours[r, c])) } }
+        #expect(rows.count == 64 && worst < 1e-5, "max abs difference \(worst)")
+    }
+}
