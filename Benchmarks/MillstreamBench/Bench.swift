@@ -23,6 +23,7 @@ struct Bench {
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "learn": try LearnBench.run()
+        case "learn-fit": try LearnBench.fitOnly()
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)

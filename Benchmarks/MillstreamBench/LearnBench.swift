@@ -1,5 +1,6 @@
 import Foundation
 import Learn
+import Primitives
 
 /// Learn beside Keras 3 / TensorFlow 2.21 and onnxruntime, same data, same machine, one run (see docs/benchmarks.md).
 /// Needs the benchmark venv: scripts/bench-venv.
@@ -37,6 +38,22 @@ enum LearnBench {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         precondition(data.count == count * 4, "\(path): \(data.count) bytes, expected \(count * 4)")
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    /// The 100,000 x 16 fit alone, on random data made here (for profiling without Python).
+    static func fitOnly() throws {
+        var rng = RandomSource(seed: 1)
+        let x = Tensor(rows: 100_000, columns: 16, scalars: (0..<1_600_000).map { _ in Float(rng.uniform() * 4 - 2) })
+        let y = Tensor(
+            rows: 100_000, columns: 1, scalars: (0..<100_000).map { i in x[i, 0] + x[i, 1] * x[i, 2] > 0 ? 1 : 0 })
+        let model = try Sequential(
+            [Dense(64, activation: .relu), Dense(64, activation: .relu), Dense(1, activation: .sigmoid)], inputSize: 16)
+        let t = try seconds {
+            try model.fit(
+                x: x, y: y, loss: BinaryCrossEntropy(), optimizer: Adam(),
+                options: FitOptions(epochs: 5, batchSize: 256, validationSplit: 0.2))
+        }
+        print(String(format: "fit 100000 x 16, 64-64-1, 5 epochs, batch 256: %.3f s", t))
     }
 
     static func run() throws {

@@ -23,7 +23,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
             switch self {
             case .linear: break
             // Branch-free so the loops vectorize.
-            case .relu: for i in p.indices { p[i] = max(p[i], 0) }
+            case .relu: Self.relu(p.baseAddress!, p.count)
             case .leakyRelu: for i in p.indices { p[i] = p[i] < 0 ? p[i] * Self.leakySlope : p[i] }
             case .gelu: for i in p.indices { p[i] = Self.gelu(p[i]) }
             case .tanh: for i in p.indices { p[i] = Glibc.tanhf(p[i]) }
@@ -40,23 +40,25 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     /// Turns dL/dy into dL/dz in place, given the pre-activation `z` and the output `y`.
     func backward(_ grad: inout Tensor, z: Tensor, y: Tensor) {
         let columns = grad.columns
-        grad.scalars.withUnsafeMutableBufferPointer { g in
-            z.scalars.withUnsafeBufferPointer { z in
-                y.scalars.withUnsafeBufferPointer { y in
+        let n = grad.scalars.count
+        grad.scalars.withUnsafeMutableBufferPointer { gb in
+            z.scalars.withUnsafeBufferPointer { zb in
+                y.scalars.withUnsafeBufferPointer { yb in
+                    let g = gb.baseAddress!, z = zb.baseAddress!, y = yb.baseAddress!
                     switch self {
                     case .linear: break
-                    case .relu: for i in g.indices { g[i] = z[i] > 0 ? g[i] : 0 }
-                    case .leakyRelu: for i in g.indices { g[i] = z[i] > 0 ? g[i] : g[i] * Self.leakySlope }
+                    case .relu: Self.reluBackward(g, z, n)
+                    case .leakyRelu: Self.leakyBackward(g, z, n)
                     case .gelu:
-                        for i in g.indices {
+                        for i in 0..<n {
                             let x = z[i]
                             let pdf = Glibc.expf(-0.5 * x * x) * 0.398_942_28
                             g[i] *= 0.5 * (1 + Glibc.erff(x * 0.707_106_77)) + x * pdf
                         }
-                    case .tanh: for i in g.indices { g[i] *= 1 - y[i] * y[i] }
-                    case .sigmoid: for i in g.indices { g[i] *= y[i] * (1 - y[i]) }
+                    case .tanh: for i in 0..<n { g[i] *= 1 - y[i] * y[i] }
+                    case .sigmoid: for i in 0..<n { g[i] *= y[i] * (1 - y[i]) }
                     case .softmax:
-                        for r in 0..<(g.count / max(columns, 1)) {
+                        for r in 0..<(n / max(columns, 1)) {
                             var dot: Float = 0
                             for c in 0..<columns { dot += g[r * columns + c] * y[r * columns + c] }
                             for c in 0..<columns {
@@ -66,6 +68,51 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
                     }
                 }
             }
+        }
+    }
+
+    // Explicit SIMD selects: the scalar ternaries compile to unpredictable branches.
+    static func reluBackward(_ g: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            let zv = UnsafeRawPointer(z + i).loadUnaligned(as: SIMD16<Float>.self)
+            var gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            gv.replace(with: 0, where: zv .<= 0)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: gv, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n {
+            if z[i] <= 0 { g[i] = 0 }
+            i += 1
+        }
+    }
+
+    static func leakyBackward(_ g: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            let zv = UnsafeRawPointer(z + i).loadUnaligned(as: SIMD16<Float>.self)
+            var gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            gv.replace(with: gv * leakySlope, where: zv .<= 0)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: gv, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n {
+            if z[i] <= 0 { g[i] *= leakySlope }
+            i += 1
+        }
+    }
+
+    static func relu(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            var v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+            v.replace(with: 0, where: v .< 0)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n {
+            p[i] = max(p[i], 0)
+            i += 1
         }
     }
 

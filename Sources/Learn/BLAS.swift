@@ -21,7 +21,7 @@ enum BLAS {
         precondition(
             k == (transposeB ? b.columns : b.rows), "gemm: inner dimensions \(k) and \(transposeB ? b.columns : b.rows)"
         )
-        if beta == 0 { c.reshape(rows: m, columns: n) }
+        if beta == 0 && (c.rows != m || c.columns != n) { c = Tensor(uninitializedRows: m, columns: n) }
         precondition(c.rows == m && c.columns == n)
         guard m > 0 && n > 0 else { return }
         if k == 0 {

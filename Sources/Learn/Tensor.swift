@@ -18,6 +18,13 @@ public struct Tensor: Sendable, Equatable {
         self.scalars = scalars
     }
 
+    /// A tensor whose contents the caller writes completely before reading (skips zero-filling).
+    init(uninitializedRows rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        self.scalars = [Float](unsafeUninitializedCapacity: rows * columns) { _, count in count = rows * columns }
+    }
+
     /// One row per inner array; all rows must have the same length.
     public init(_ rowsOfScalars: [[Float]]) {
         let columns = rowsOfScalars.first?.count ?? 0
@@ -49,17 +56,4 @@ public struct Tensor: Sendable, Equatable {
         return out
     }
 
-    /// Reuses the storage for a new shape (contents unspecified); avoids allocation when it fits.
-    mutating func reshape(rows: Int, columns: Int) {
-        self.rows = rows
-        self.columns = columns
-        let n = rows * columns
-        if scalars.count != n {
-            if scalars.count > n {
-                scalars.removeLast(scalars.count - n)
-            } else {
-                scalars.append(contentsOf: repeatElement(0, count: n - scalars.count))
-            }
-        }
-    }
 }

@@ -38,7 +38,7 @@ public final class Dense: Layer {
 
     public func forward(_ x: Tensor, training: Bool, rng: inout RandomSource) -> Tensor {
         if training { input = x }
-        var z = Tensor(rows: x.rows, columns: units)
+        var z = Tensor(uninitializedRows: x.rows, columns: units)  // every element is written below
         let w = Tensor(rows: kernel.shape[0], columns: units, scalars: kernel.value)
         if let bias {
             // Start from the bias in every row and let the GEMM add x W on top (beta = 1).
