@@ -43,6 +43,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Bus", dependencies: ["EventLog"], swiftSettings: strict),
+        .target(name: "Analytics", swiftSettings: strict),
         .executableTarget(
             name: "millstream",
             dependencies: [
@@ -68,6 +69,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
+        .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
         .testTarget(
             name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C"], swiftSettings: strict),
     ]

@@ -1,0 +1,81 @@
+/// Overall equipment effectiveness from machine states, cycle counts and quality, over a span of time.
+///
+/// Time between two readings of a machine counts for the state of the earlier one. Availability = running time /
+/// observed time; performance = ideal cycle time x units / running time (capped at 1); quality = good / units.
+public struct OEEAccumulator: Sendable, Codable, Equatable {
+    public var runningMilliseconds: Int64 = 0
+    public var observedMilliseconds: Int64 = 0
+    /// Time by non-running state (the downtime reasons).
+    public var downtimeMilliseconds: [String: Int64] = [:]
+    public var good = 0
+    public var scrap = 0
+
+    public init() {}
+
+    /// Counts `duration` of time in `state` (running or a downtime reason) and the units reported.
+    public mutating func add(state: String, duration: Int64, good: Int, scrap: Int) {
+        let d = max(0, duration)
+        observedMilliseconds += d
+        if state == "running" { runningMilliseconds += d } else { downtimeMilliseconds[state, default: 0] += d }
+        self.good += good
+        self.scrap += scrap
+    }
+
+    public mutating func merge(_ other: OEEAccumulator) {
+        runningMilliseconds += other.runningMilliseconds
+        observedMilliseconds += other.observedMilliseconds
+        downtimeMilliseconds.merge(other.downtimeMilliseconds, uniquingKeysWith: +)
+        good += other.good
+        scrap += other.scrap
+    }
+
+    public func figures(idealCycleSeconds: Double) -> OEEFigures {
+        let units = good + scrap
+        let availability = observedMilliseconds > 0 ? Double(runningMilliseconds) / Double(observedMilliseconds) : 0
+        let performance = runningMilliseconds > 0 ? min(1, idealCycleSeconds * 1000 * Double(units) / Double(runningMilliseconds)) : 0
+        let quality = units > 0 ? Double(good) / Double(units) : 0
+        return OEEFigures(
+            availability: availability, performance: performance, quality: quality, oee: availability * performance * quality,
+            goodUnits: good, scrapUnits: scrap,
+            downtime: downtimeMilliseconds.sorted { $0.value > $1.value }.map { DowntimeReason(reason: $0.key, seconds: Double($0.value) / 1000) })
+    }
+}
+
+public struct OEEFigures: Sendable, Codable, Equatable {
+    public var availability: Double
+    public var performance: Double
+    public var quality: Double
+    public var oee: Double
+    public var goodUnits: Int
+    public var scrapUnits: Int
+    /// Downtime by reason, longest first (a Pareto).
+    public var downtime: [DowntimeReason]
+}
+
+public struct DowntimeReason: Sendable, Codable, Equatable {
+    public var reason: String
+    public var seconds: Double
+}
+
+/// OEE over a rolling window of minute buckets (e.g. the last hour, the last shift).
+public struct RollingOEE: Sendable, Codable {
+    public let minutes: Int
+    private var buckets: [Int64: OEEAccumulator] = [:]
+
+    public init(minutes: Int) { self.minutes = minutes }
+
+    public mutating func add(at time: Int64, state: String, duration: Int64, good: Int, scrap: Int) {
+        let minute = time / 60_000
+        buckets[minute, default: OEEAccumulator()].add(state: state, duration: duration, good: good, scrap: scrap)
+        let oldest = minute - Int64(minutes) + 1
+        if buckets.count > minutes + 1 { buckets = buckets.filter { $0.key >= oldest } }
+    }
+
+    /// The accumulated figures of the window ending at `now`.
+    public func total(now: Int64) -> OEEAccumulator {
+        let oldest = now / 60_000 - Int64(minutes) + 1
+        var sum = OEEAccumulator()
+        for (minute, bucket) in buckets where minute >= oldest { sum.merge(bucket) }
+        return sum
+    }
+}

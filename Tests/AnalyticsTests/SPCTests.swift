@@ -1,0 +1,93 @@
+import Testing
+
+@testable import Analytics
+
+@Suite struct SPCTests {
+    func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-4) -> Bool { a.map { abs($0 - b) < tolerance } ?? false }
+
+    @Test func individualsChartByHand() throws {
+        // mean 91/8; moving ranges 2,1,2,1,1,1,2 -> 10/7; sigma = (10/7)/1.128
+        let limits = try #require(ControlLimits.individuals([10, 12, 11, 13, 12, 11, 10, 12]))
+        #expect(close(limits.center, 11.375))
+        #expect(close(limits.sigma, (10.0 / 7) / 1.128))
+        #expect(close(limits.upper, 11.375 + 3 * (10.0 / 7) / 1.128))
+        #expect(close(ControlLimits.movingRangeUpper([10, 12, 11, 13, 12, 11, 10, 12]), 3.267 * 10 / 7))
+    }
+
+    @Test func xBarRChartByHand() throws {
+        let chart = try #require(XBarRChart(subgroups: [[1, 2, 3], [2, 3, 4], [3, 4, 5]]))
+        #expect(chart.grandMean == 3 && chart.averageRange == 2)
+        #expect(close(chart.xBarUpper, 3 + 1.023 * 2) && close(chart.xBarLower, 3 - 1.023 * 2))
+        #expect(close(chart.rangeUpper, 2.574 * 2) && chart.rangeLower == 0)
+        #expect(close(chart.sigma, 2 / 1.693))
+        #expect(XBarRChart(subgroups: [[1], [2]]) == nil)
+    }
+
+    @Test func capabilityByHand() {
+        let both = Capability(mean: 10, sigma: 1, lsl: 7, usl: 16)
+        #expect(close(both.cp, 1.5) && close(both.cpk, 1.0))
+        let upperOnly = Capability(mean: 10, sigma: 1, lsl: nil, usl: 16)
+        #expect(upperOnly.cp == nil && close(upperOnly.cpk, 2))
+        #expect(Capability(mean: 10, sigma: 0, lsl: 7, usl: 16).cpk == nil)
+    }
+
+    func firstHit(_ values: [Double], _ ruleSet: RuleChecker.RuleSet = .westernElectric) -> [(Int, RuleChecker.Rule)] {
+        var checker = RuleChecker(limits: ControlLimits(center: 0, sigma: 1), ruleSet: ruleSet)
+        var hits: [(Int, RuleChecker.Rule)] = []
+        for (i, v) in values.enumerated() { for rule in checker.add(v) { hits.append((i, rule)) } }
+        return hits
+    }
+
+    @Test func westernElectricRules() {
+        #expect(firstHit([0.5, -0.2, 3.2]).map(\.1) == [.beyond3Sigma])
+        #expect(firstHit([2.5, 0.1, 2.2]).map(\.1) == [.twoOfThreeBeyond2Sigma])
+        #expect(firstHit([2.5, 0.1, -2.2]).isEmpty)  // opposite sides
+        #expect(firstHit([1.5, 1.2, -0.3, 1.1, 1.4]).map(\.1) == [.fourOfFiveBeyond1Sigma])
+        let eight = firstHit([0.3, 0.5, 0.2, 0.9, 0.4, 0.1, 0.6, 0.7])
+        #expect(eight.map(\.0) == [7] && eight.map(\.1) == [.eightOnOneSide])
+        #expect(firstHit([0.3, -0.5, 0.2, 0.9, -0.4, 0.1, 0.6, 0.7]).isEmpty)
+    }
+
+    @Test func nelsonRules() {
+        #expect(firstHit([-0.5, -0.3, -0.1, 0.1, 0.3, 0.5], .nelson).map(\.1) == [.sixTrending])
+        let alternating = (0..<14).map { $0 % 2 == 0 ? 0.5 : -0.5 }
+        #expect(firstHit(alternating, .nelson).map(\.1) == [.fourteenAlternating])
+        let hugging = (0..<15).map { Double($0 % 3) * 0.2 - 0.2 }
+        #expect(firstHit(hugging, .nelson).last?.1 == .fifteenWithin1Sigma)
+        let mixture = [1.5, -1.5, 1.6, -1.4, 1.3, -1.7, 1.2, -1.6]
+        #expect(firstHit(mixture, .nelson).contains { $0.0 == 7 && $0.1 == .eightBeyond1Sigma })
+        #expect(firstHit((0..<9).map { _ in 0.4 }, .nelson).map(\.1) == [.nineOnOneSide])
+    }
+
+    @Test func ewmaAndCusumByHand() {
+        var ewma = EWMAChart(limits: ControlLimits(center: 0, sigma: 1))
+        // First point: z = 0.2 x; limit half-width 3 sqrt(0.2/1.8 (1 - 0.64)) = 3 sqrt(0.04) = 0.6
+        let first = ewma.add(2.9)
+        #expect(!first)
+        #expect(abs(ewma.value - 0.58) < 1e-12 && abs(ewma.halfWidth - 0.6) < 1e-12)
+        var signalled = false
+        for _ in 0..<10 where !signalled { signalled = ewma.add(2) }
+        #expect(signalled)
+        var cusum = CUSUMChart(limits: ControlLimits(center: 0, sigma: 1))
+        // x = 1.5: C+ grows by 1.5 - 0.5 = 1 per point and passes h = 5 at the 6th.
+        var signals: [Bool] = []
+        for _ in 0..<6 { signals.append(cusum.add(1.5)) }
+        #expect(signals == [false, false, false, false, false, true])
+    }
+
+    @Test func oeeByHand() {
+        var acc = OEEAccumulator()
+        acc.add(state: "running", duration: 50 * 60_000, good: 45, scrap: 5)
+        acc.add(state: "down", duration: 6 * 60_000, good: 0, scrap: 0)
+        acc.add(state: "tool_change", duration: 4 * 60_000, good: 0, scrap: 0)
+        let f = acc.figures(idealCycleSeconds: 60)
+        #expect(abs(f.availability - 50.0 / 60) < 1e-12)
+        #expect(f.performance == 1)  // 50 units x 60 s = 50 min of running time
+        #expect(abs(f.quality - 0.9) < 1e-12 && abs(f.oee - 0.75) < 1e-12)
+        #expect(f.downtime.map(\.reason) == ["down", "tool_change"] && f.downtime[0].seconds == 360)
+        var rolling = RollingOEE(minutes: 60)
+        rolling.add(at: 0, state: "running", duration: 60_000, good: 1, scrap: 0)
+        rolling.add(at: 90 * 60_000, state: "running", duration: 60_000, good: 2, scrap: 0)
+        #expect(rolling.total(now: 90 * 60_000).good == 2)  // the first minute fell out of the hour
+    }
+}
