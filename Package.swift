@@ -44,10 +44,17 @@ let package = Package(
         ),
         .target(name: "Bus", dependencies: ["EventLog"], swiftSettings: strict),
         .target(name: "Analytics", swiftSettings: strict),
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "Bus", "Plant", "Analytics", "Learn", "Registry", "EventLog",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "millstream",
             dependencies: [
-                "Bus", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
+                "Bus", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives", "Pipeline", "Analytics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

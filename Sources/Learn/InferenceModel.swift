@@ -53,7 +53,7 @@ public struct InferenceModel: Sendable {
     /// Two buffers of `width` floats to pass to `predict`.
     public func makeScratch() -> Scratch { Scratch(width: width) }
 
-    public struct Scratch {
+    public struct Scratch: Sendable {
         var a: [Float]
         var b: [Float]
         init(width: Int) {

@@ -44,7 +44,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: file) }
         try "process: x\nsite: s\nideal_cycle_s: [1\nlines: []\n".write(toFile: file, atomically: true, encoding: .utf8)
         expectFailure(try CLI.run(["simulate", "--count", "10", "--fast", "--config", file]), "\(file):4:")
-        try ProcessConfig.millingYAML.replacingOccurrences(of: "max: 4000", with: "max: lots").write(
+        try ProcessConfig.millingYAML.replacingOccurrences(of: "max: 6000", with: "max: lots").write(
             toFile: file, atomically: true, encoding: .utf8)
         expectFailure(
             try CLI.run(["simulate", "--count", "10", "--fast", "--config", file]),

@@ -1,0 +1,28 @@
+import Analytics
+import Plant
+
+/// Everything the pipeline remembers about one machine; Codable so it is checkpointed with the input offset.
+struct MachineTracker: Codable, Sendable {
+    var lastTimestamp: Int64?
+    var lastState: String?
+    var readings = 0
+    /// Last `window` running values per variable, oldest first.
+    var windows: [String: [Double]] = [:]
+    var ewma: [String: Double] = [:]
+    var spc: [String: VariableSPC] = [:]
+    var hour = RollingOEE(minutes: 60)
+    var shift = RollingOEE(minutes: 480)
+    var riskAlertActive = false
+    var lastRisk: Double?
+
+    /// SPC for one variable: the baseline being collected, then the limits and the running charts.
+    struct VariableSPC: Codable, Sendable {
+        var baseline: [Double] = []
+        var limits: ControlLimits?
+        var recent: [Double] = []
+        var ewma: EWMAChart?
+        var cusum: CUSUMChart?
+        /// Readings left before this variable may raise another SPC alert (no alarm floods).
+        var quiet = 0
+    }
+}

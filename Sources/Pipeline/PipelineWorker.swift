@@ -1,0 +1,275 @@
+import Bus
+import EventLog
+import Foundation
+import Learn
+import Plant
+import Registry
+import ServiceLifecycle
+import Synchronization
+
+/// Live figures of a worker, for the demo panel and metrics.
+public final class PipelineStats: Sendable {
+    public struct Snapshot: Sendable {
+        public var processed = 0
+        public var replayed = 0
+        public var events = ProcessorEvents()
+        public var model: String?
+        public var lag: Int64 = 0
+        public var recoveries: [String] = []
+        public var caughtUp = false
+    }
+
+    private let state = Mutex(Snapshot())
+    public init() {}
+    public var snapshot: Snapshot { state.withLock { $0 } }
+    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+}
+
+/// One pipeline worker: a member of the consumer group on the readings topic.
+///
+/// Delivery: after each batch its outputs are sent and made durable, then a checkpoint (per-machine state, the next
+/// input offset per partition, and the output topics' end offsets) is appended and made durable, then the input
+/// offsets are committed. After a crash the worker restores the last checkpoint, finds which inputs already have
+/// outputs (every output carries its source offset) and replays from the checkpoint emitting only the missing ones:
+/// every reading yields its outputs exactly once.
+public struct PipelineWorker: Service {
+    public struct Options: Sendable {
+        public var registry: String?
+        public var model: String?
+        public var batch = 2000
+        /// Stop once caught up (no new input for this long) instead of waiting for more.
+        public var exitWhenIdle: Duration?
+        public init() {}
+    }
+
+    let bus: any MessageBus
+    let settings: PipelineSettings
+    let options: Options
+    public let stats: PipelineStats
+
+    public init(bus: any MessageBus, settings: PipelineSettings, options: Options, stats: PipelineStats = PipelineStats()) {
+        self.bus = bus
+        self.settings = settings
+        self.options = options
+        self.stats = stats
+    }
+
+    static let sourcePartition = "src-partition"
+    static let sourceOffset = "src-offset"
+
+    public func run() async throws {
+        var processor = try ReadingProcessor(settings: settings)
+        let registry = try options.registry.map { try ModelRegistry(root: $0) }
+        var loadedVersion: Int?
+        func reloadModel() throws {
+            guard let registry, let name = options.model else { return }
+            let reference = try ModelReference(name.contains("@") ? name : name + "@production")
+            guard let version = try? registry.resolve(reference) else { return }
+            guard version.version != loadedVersion else { return }
+            let (file, _) = try registry.load(ModelReference("\(version.name)@v\(version.version)"))
+            try processor.use(model: file, name: version.name, version: version.version)
+            loadedVersion = version.version
+            stats.update { $0.model = processor.modelLabel }
+        }
+        try reloadModel()
+
+        for topic in [settings.inputTopic, settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+            if !(try await bus.topicNames().contains(topic)) { try? await bus.createTopic(topic, partitions: 8) }
+        }
+        if !(try await bus.topicNames().contains(settings.checkpointsTopic)) { try? await bus.createTopic(settings.checkpointsTopic, partitions: 1) }
+        let partitionCount = try await bus.describeTopic(settings.inputTopic).partitions.count
+        let consumer = try await bus.consumer(ConsumerOptions(group: settings.group, topics: [settings.inputTopic], start: .earliest))
+        let producer = try await bus.producer()
+        var assigned = Set<Int>()
+        var suppress: [Int: Int64] = [:]
+        var next: [Int: Int64] = [:]
+        var lastReloadCheck = ContinuousClock.now
+        var lastCheckpoint = ContinuousClock.now
+        var dirty = false
+        var idleSince: ContinuousClock.Instant?
+
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            // (Re)assignment: recover the partitions that are new to this worker.
+            let now = Set(try await consumer.assignment().filter { $0.topic == settings.inputTopic }.map(\.partition))
+            if now != assigned {
+                let gained = now.subtracting(assigned)
+                processor.forget(machinesOf: assigned.subtracting(now), partitionCount: partitionCount)
+                if !gained.isEmpty {
+                    let recovered = try await recover(gained, processor: &processor, consumer: consumer, partitionCount: partitionCount)
+                    suppress.merge(recovered.suppress) { $1 }
+                    next.merge(recovered.next) { $1 }
+                }
+                assigned = now
+            }
+            let records = try await consumer.poll(maxRecords: options.batch, timeout: .milliseconds(200))
+            if records.isEmpty {
+                if dirty { try await checkpoint(processor, assigned, next, partitionCount, producer, consumer) ; dirty = false; lastCheckpoint = .now }
+                stats.update { $0.caughtUp = true }
+                if let idle = options.exitWhenIdle {
+                    if idleSince == nil { idleSince = .now }
+                    if ContinuousClock.now - idleSince! >= idle { break }
+                }
+            } else {
+                idleSince = nil
+                var outputs: [PipelineOutput] = []
+                var headers: [[RecordHeader]] = []
+                var events = ProcessorEvents()
+                var replayed = 0
+                let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+                for record in records {
+                    let source = SourcePosition(topic: record.topic, partition: record.partition, offset: record.offset)
+                    let before = outputs.count
+                    processor.process(value: record.value, source: source, now: wall, into: &outputs, events: &events)
+                    next[record.partition] = record.offset + 1
+                    if let limit = suppress[record.partition], record.offset <= limit {
+                        outputs.removeSubrange(before...)  // emitted before the crash: state rebuilt, outputs not repeated
+                        replayed += 1
+                        continue
+                    }
+                    let h = [
+                        RecordHeader(name: Self.sourcePartition, value: Array(String(record.partition).utf8)),
+                        RecordHeader(name: Self.sourceOffset, value: Array(String(record.offset).utf8)),
+                    ]
+                    for _ in before..<outputs.count { headers.append(h) }
+                }
+                var byTopic: [String: [BusRecord]] = [:]
+                for (o, h) in zip(outputs, headers) {
+                    byTopic[o.topic, default: []].append(BusRecord(key: o.key.isEmpty ? nil : o.key, value: o.value, headers: h, timestamp: o.timestamp))
+                }
+                for (topic, batch) in byTopic.sorted(by: { $0.key < $1.key }) { _ = try await producer.send(batch, to: topic) }
+                dirty = true
+                let processedNow = records.count
+                stats.update { s in
+                    s.processed += processedNow
+                    s.replayed += replayed
+                    s.events.predictions += events.predictions
+                    s.events.alerts += events.alerts
+                    s.events.deadLetters.merge(events.deadLetters, uniquingKeysWith: +)
+                    s.events.lastRisk.merge(events.lastRisk) { $1 }
+                    s.events.oee.merge(events.oee) { $1 }
+                    s.caughtUp = false
+                }
+                if ContinuousClock.now - lastCheckpoint >= .seconds(2) {
+                    try await checkpoint(processor, assigned, next, partitionCount, producer, consumer)
+                    dirty = false
+                    lastCheckpoint = .now
+                }
+            }
+            if ContinuousClock.now - lastReloadCheck >= .seconds(2) {
+                try reloadModel()  // hot reload: a newly promoted version takes over between batches
+                lastReloadCheck = .now
+            }
+        }
+        if dirty { try await checkpoint(processor, assigned, next, partitionCount, producer, consumer) }
+        try await consumer.close()
+    }
+
+    /// Outputs durable, then the checkpoint durable, then the commit.
+    private func checkpoint(
+        _ processor: ReadingProcessor, _ assigned: Set<Int>, _ next: [Int: Int64], _ partitionCount: Int, _ producer: any MessageProducer,
+        _ consumer: any MessageConsumer
+    ) async throws {
+        try await producer.flush()
+        var ends: [String: Int64] = [:]
+        for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+            for p in try await bus.describeTopic(topic).partitions { ends["\(topic)/\(p.partition)"] = p.latestOffset }
+        }
+        var partitions: [String: Checkpoint.Partition] = [:]
+        for p in assigned {
+            guard let offset = next[p] else { continue }
+            partitions[String(p)] = Checkpoint.Partition(
+                offset: offset, machines: try processor.snapshot(machinesOf: [p], partitionCount: partitionCount))
+        }
+        guard !partitions.isEmpty else { return }
+        let value = try JSONEncoder().encode(Checkpoint(partitions: partitions, outputEnds: ends))
+        _ = try await producer.send([BusRecord(key: Array(settings.group.utf8), value: [UInt8](value), timestamp: Int64(Date().timeIntervalSince1970 * 1000))], to: settings.checkpointsTopic)
+        try await producer.flush()
+        try await consumer.commit(Dictionary(uniqueKeysWithValues: partitions.map { (TopicPartition(topic: settings.inputTopic, partition: Int($0.key)!), $0.value.offset) }))
+    }
+
+    struct Checkpoint: Codable {
+        struct Partition: Codable {
+            var offset: Int64
+            var machines: [String: MachineTracker]
+        }
+        var partitions: [String: Partition]
+        var outputEnds: [String: Int64]
+    }
+
+    /// Restores the last checkpoint of `gained`, positions the consumer there and finds the source offsets whose outputs
+    /// were already written after it.
+    private func recover(
+        _ gained: Set<Int>, processor: inout ReadingProcessor, consumer: any MessageConsumer, partitionCount: Int
+    ) async throws -> (suppress: [Int: Int64], next: [Int: Int64]) {
+        // The newest checkpoint that covers each partition (checkpoints are small and recent ones sit at the end).
+        let description = try await bus.describeTopic(settings.checkpointsTopic)
+        var found: [Int: Checkpoint.Partition] = [:]
+        var ends: [String: Int64] = [:]
+        if let p = description.partitions.first, p.latestOffset > p.earliestOffset {
+            let reader = try await bus.consumer(ConsumerOptions(topics: [settings.checkpointsTopic], start: .earliest))
+            let tp = TopicPartition(topic: settings.checkpointsTopic, partition: 0)
+            try await reader.seek(tp, to: max(p.earliestOffset, p.latestOffset - 64))
+            var newest: [Int: (Int64, Checkpoint.Partition, [String: Int64])] = [:]
+            while true {
+                let got = try await reader.poll(maxRecords: 64, timeout: .milliseconds(50))
+                if got.isEmpty { break }
+                for r in got {
+                    guard let c = try? JSONDecoder().decode(Checkpoint.self, from: Data(r.value)) else { continue }
+                    for (key, part) in c.partitions {
+                        if let n = Int(key), gained.contains(n) { newest[n] = (r.offset, part, c.outputEnds) }
+                    }
+                }
+                if got.last!.offset + 1 >= p.latestOffset { break }
+            }
+            try await reader.close()
+            for (n, (_, part, e)) in newest {
+                found[n] = part
+                for (k, v) in e { ends[k] = min(ends[k] ?? v, v) }
+            }
+        }
+        var next: [Int: Int64] = [:]
+        for p in gained {
+            let tp = TopicPartition(topic: settings.inputTopic, partition: p)
+            if let c = found[p] {
+                processor.restore(c.machines)
+                try await consumer.seek(tp, to: c.offset)
+                next[p] = c.offset
+            } else {
+                // No checkpoint: state starts empty and the whole partition is replayed.
+                let earliest = try await bus.describeTopic(settings.inputTopic).partitions[p].earliestOffset
+                try await consumer.seek(tp, to: earliest)
+            }
+        }
+        // Which inputs of these partitions already have outputs (written after the checkpoint, before the crash)?
+        var suppress: [Int: Int64] = [:]
+        for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+            let d = try await bus.describeTopic(topic)
+            let reader = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
+            for part in d.partitions {
+                let start = found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)
+                guard start < part.latestOffset else { continue }
+                try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: start)
+            }
+            for part in d.partitions where (found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)) >= part.latestOffset {
+                try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: part.latestOffset)
+            }
+            while true {
+                let got = try await reader.poll(maxRecords: 10_000, timeout: .milliseconds(20))
+                if got.isEmpty { break }
+                for r in got {
+                    guard let ph = r.headers.first(where: { $0.name == Self.sourcePartition }), let oh = r.headers.first(where: { $0.name == Self.sourceOffset }),
+                        let sp = Int(String(decoding: ph.value, as: UTF8.self)), let so = Int64(String(decoding: oh.value, as: UTF8.self)),
+                        gained.contains(sp)
+                    else { continue }
+                    suppress[sp] = max(suppress[sp] ?? -1, so)
+                }
+            }
+            try await reader.close()
+        }
+        let note = gained.sorted().map { p in
+            "readings/\(p): " + (found[p].map { "checkpoint at offset \($0.offset)" } ?? "no checkpoint") + (suppress[p].map { ", outputs already written up to offset \($0)" } ?? "")
+        }
+        stats.update { $0.recoveries += note }
+        return (suppress, next)
+    }
+}

@@ -1,0 +1,255 @@
+import Analytics
+import Bus
+import Foundation
+import Learn
+import Plant
+
+/// Turns reading records into predictions, alerts, KPIs and dead letters, keeping per-machine state.
+///
+/// Deterministic: the same records after the same state give the same outputs, which is what lets a restarted worker
+/// rebuild its state from a checkpoint by replaying input. CPU-bound and synchronous; the worker drives it.
+public struct ReadingProcessor: Sendable {
+    public let settings: PipelineSettings
+    let validator: ReadingValidator
+    let derived: [(name: String, expression: FeatureExpression)]
+    let variableNames: [String]
+    var scorer: Scorer?
+    var scratch: Scorer.Scratch?
+    var machines: [String: MachineTracker] = [:]
+
+    public init(settings: PipelineSettings) throws {
+        self.settings = settings
+        self.validator = ReadingValidator(config: settings.process)
+        self.variableNames = settings.process.variables.map(\.name)
+        let names = variableNames
+        self.derived = try settings.process.features.derived.map { ($0.name, try FeatureExpression($0.expression, variables: names)) }
+    }
+
+    /// The model label in use ("failure@v3"), if any.
+    public var modelLabel: String? { scorer?.label }
+
+    /// Uses a registry model from now on (between records: no reading is scored twice or by half a model).
+    public mutating func use(model file: ModelFile, name: String, version: Int) throws {
+        let s = try Scorer(name: name, version: version, file: file)
+        scorer = s
+        scratch = s.makeScratch()
+    }
+
+    /// Processes one input record; appends its outputs (always exactly one prediction or one dead letter, plus any
+    /// alerts and KPI records).
+    public mutating func process(
+        value: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput], events: inout ProcessorEvents
+    ) {
+        let reading: Reading
+        do {
+            reading = try ReadingDecoder.decode(value)
+            try validator.validate(reading, now: now)
+        } catch {
+            deadLetter(value: value, reason: error.reason.rawValue, message: error.message, source: source, now: now, into: &out)
+            events.deadLetters[error.reason.rawValue, default: 0] += 1
+            return
+        }
+        var tracker = machines[reading.machine] ?? MachineTracker()
+        if let last = tracker.lastTimestamp, reading.timestamp < last - settings.allowedLatenessMilliseconds {
+            deadLetter(
+                value: value, reason: "too_late",
+                message: "ts \(Timestamp.format(reading.timestamp)) is \((last - reading.timestamp) / 1000) s older than the machine's newest reading (allowed lateness \(settings.allowedLatenessMilliseconds / 1000) s)",
+                source: source, now: now, into: &out)
+            events.deadLetters["too_late", default: 0] += 1
+            return
+        }
+        let key = Array(reading.machine.utf8)
+        // OEE: time since the previous reading counts for the previous state.
+        let duration = tracker.lastTimestamp.map { min(max(0, reading.timestamp - $0), 3_600_000) } ?? 0
+        let previousState = tracker.lastState ?? reading.state.rawValue
+        tracker.hour.add(at: reading.timestamp, state: previousState, duration: duration, good: reading.good, scrap: reading.scrap)
+        tracker.shift.add(at: reading.timestamp, state: previousState, duration: duration, good: reading.good, scrap: reading.scrap)
+        tracker.lastTimestamp = max(tracker.lastTimestamp ?? reading.timestamp, reading.timestamp)
+        tracker.lastState = reading.state.rawValue
+        tracker.readings += 1
+
+        var risk: Double?
+        if reading.state == .running {
+            for m in reading.values {
+                var w = tracker.windows[m.name] ?? []
+                w.append(m.value)
+                if w.count > settings.window { w.removeFirst(w.count - settings.window) }
+                tracker.windows[m.name] = w
+                tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
+                checkSPC(variable: m.name, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
+            }
+            if let scorer, scratch != nil {
+                risk = scorer.score(reading, scratch: &scratch!)
+            }
+        }
+        tracker.lastRisk = risk ?? tracker.lastRisk
+        if let risk { riskAlert(risk, reading: reading, tracker: &tracker, source: source, into: &out, events: &events) }
+
+        var p = JSONObject()
+        p.string("machine", reading.machine)
+        p.string("ts", Timestamp.format(reading.timestamp))
+        p.integer("seq", reading.sequence)
+        p.string("state", reading.state.rawValue)
+        p.string("product", reading.product)
+        p.number("risk", risk)
+        p.raw("failure", risk.map { Array(($0 >= (scorer?.threshold ?? 0.5) ? "true" : "false").utf8) } ?? Array("null".utf8))
+        p.string("model", risk == nil ? nil : scorer?.label)
+        p.object("features") { f in
+            let inputs = variableNames.map { reading[$0] ?? .nan }
+            for d in derived { f.number(d.name, d.expression.evaluate(inputs)) }
+            for (name, value) in tracker.ewma.sorted(by: { $0.key < $1.key }) { f.number(name + "_ewma", value) }
+        }
+        p.raw("source", JSONObject.source(source))
+        out.append(PipelineOutput(topic: settings.predictionsTopic, key: key, value: p.finished(), timestamp: reading.timestamp))
+        events.predictions += 1
+        if let risk { events.lastRisk[reading.machine] = risk }
+
+        if tracker.readings % settings.kpiEvery == 0 {
+            var k = JSONObject()
+            k.string("machine", reading.machine)
+            k.string("ts", Timestamp.format(reading.timestamp))
+            for (name, window) in [("hour", tracker.hour), ("shift", tracker.shift)] {
+                let f = window.total(now: reading.timestamp).figures(idealCycleSeconds: settings.process.idealCycleSeconds)
+                k.object(name) { o in
+                    o.number("availability", f.availability)
+                    o.number("performance", f.performance)
+                    o.number("quality", f.quality)
+                    o.number("oee", f.oee)
+                    o.integer("good", Int64(f.goodUnits))
+                    o.integer("scrap", Int64(f.scrapUnits))
+                    var reasons: [UInt8] = [UInt8(ascii: "[")]
+                    for (i, d) in f.downtime.enumerated() {
+                        if i > 0 { reasons.append(UInt8(ascii: ",")) }
+                        var r = JSONObject()
+                        r.string("reason", d.reason)
+                        r.number("seconds", d.seconds)
+                        reasons += r.finished()
+                    }
+                    o.raw("downtime", reasons + [UInt8(ascii: "]")])
+                }
+                if name == "hour" { events.oee[reading.machine] = f.oee }
+            }
+            k.raw("source", JSONObject.source(source))
+            out.append(PipelineOutput(topic: settings.kpisTopic, key: key, value: k.finished(), timestamp: reading.timestamp))
+        }
+        machines[reading.machine] = tracker
+    }
+
+    private func deadLetter(value: [UInt8], reason: String, message: String, source: SourcePosition, now: Int64, into out: inout [PipelineOutput]) {
+        var d = JSONObject()
+        d.string("reason", reason)
+        d.string("error", message)
+        if let text = String(validating: value, as: UTF8.self) {
+            d.string("original", text)
+        } else {
+            d.string("original_base64", Data(value).base64EncodedString())
+        }
+        d.string("ts", Timestamp.format(now))
+        d.raw("source", JSONObject.source(source))
+        out.append(PipelineOutput(topic: settings.deadLettersTopic, key: [], value: d.finished(), timestamp: now))
+    }
+
+    private mutating func checkSPC(
+        variable: String, value: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
+        into out: inout [PipelineOutput], events: inout ProcessorEvents
+    ) {
+        var s = tracker.spc[variable] ?? MachineTracker.VariableSPC()
+        defer { tracker.spc[variable] = s }
+        guard let limits = s.limits else {
+            s.baseline.append(value)
+            if s.baseline.count >= settings.spcBaseline, let l = ControlLimits.individuals(s.baseline), l.sigma > 0 {
+                s.limits = l
+                s.ewma = EWMAChart(limits: l)
+                s.cusum = CUSUMChart(limits: l)
+                s.baseline = []
+            }
+            return
+        }
+        var checker = RuleChecker(limits: limits)
+        var violations: [String] = []
+        for v in s.recent { _ = checker.add(v) }
+        violations += checker.add(value).map(\.rawValue)
+        s.recent.append(value)
+        if s.recent.count > 15 { s.recent.removeFirst() }
+        if s.ewma!.add(value) { violations.append("ewma") }
+        if s.cusum!.add(value) { violations.append("cusum") }
+        if s.quiet > 0 { s.quiet -= 1 }
+        guard !violations.isEmpty, s.quiet == 0 else { return }
+        s.quiet = 50  // one SPC alert per variable per 50 readings at most
+        var a = JSONObject()
+        a.string("id", "\(reading.machine)/spc/\(variable)/\(reading.timestamp)")
+        a.string("machine", reading.machine)
+        a.string("ts", Timestamp.format(reading.timestamp))
+        a.string("kind", "spc")
+        a.string("severity", violations.contains("beyond_3_sigma") ? "warning" : "info")
+        a.string("status", "raised")
+        a.string("variable", variable)
+        a.string("message", "\(variable) = \(value) on \(reading.machine): \(violations.joined(separator: ", "))")
+        a.object("evidence") { e in
+            e.number("value", value)
+            e.number("center", limits.center)
+            e.number("lcl", limits.lower)
+            e.number("ucl", limits.upper)
+            e.raw("rules", Array(("[" + violations.map { "\"\($0)\"" }.joined(separator: ",") + "]").utf8))
+        }
+        a.raw("source", JSONObject.source(source))
+        out.append(PipelineOutput(topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(), timestamp: reading.timestamp))
+        events.alerts += 1
+    }
+
+    private func riskAlert(
+        _ risk: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents
+    ) {
+        let raise = !tracker.riskAlertActive && risk >= settings.riskAlert
+        let clear = tracker.riskAlertActive && risk < settings.riskClear
+        guard raise || clear else { return }
+        tracker.riskAlertActive = raise
+        var a = JSONObject()
+        a.string("id", "\(reading.machine)/failure_risk/\(reading.timestamp)")
+        a.string("machine", reading.machine)
+        a.string("ts", Timestamp.format(reading.timestamp))
+        a.string("kind", "failure_risk")
+        a.string("severity", risk >= 0.8 ? "critical" : "warning")
+        a.string("status", raise ? "raised" : "cleared")
+        a.string("message", raise
+            ? "failure risk \(Int((risk * 100).rounded())) % on \(reading.machine) (model \(scorer?.label ?? "?"))"
+            : "failure risk back to \(Int((risk * 100).rounded())) % on \(reading.machine)")
+        a.object("evidence") { e in
+            e.number("risk", risk)
+            for m in reading.values { e.number(m.name, m.value) }
+        }
+        a.raw("source", JSONObject.source(source))
+        out.append(PipelineOutput(topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(), timestamp: reading.timestamp))
+        events.alerts += 1
+    }
+
+    // MARK: - Checkpoints
+
+    /// The state of the machines whose readings live in `partitions` of the input topic.
+    func snapshot(machinesOf partitions: Set<Int>, partitionCount: Int) throws -> [String: MachineTracker] {
+        machines.filter { partitions.contains(partitionOf(machine: $0.key, count: partitionCount)) }
+    }
+
+    mutating func restore(_ state: [String: MachineTracker]) {
+        machines.merge(state) { $1 }
+    }
+
+    mutating func forget(machinesOf partitions: Set<Int>, partitionCount: Int) {
+        machines = machines.filter { !partitions.contains(partitionOf(machine: $0.key, count: partitionCount)) }
+    }
+
+    func partitionOf(machine: String, count: Int) -> Int { Partitioner.partition(forKey: Array(machine.utf8), partitions: count) }
+}
+
+/// What processing produced, for live figures and metrics.
+public struct ProcessorEvents: Sendable {
+    public var predictions = 0
+    public var deadLetters: [String: Int] = [:]
+    public var alerts = 0
+    public var lastRisk: [String: Double] = [:]
+    public var oee: [String: Double] = [:]
+
+    public init() {}
+}
+

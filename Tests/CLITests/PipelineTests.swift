@@ -1,0 +1,68 @@
+import EventLog
+import Foundation
+import Testing
+
+@Suite(.serialized) struct PipelineTests {
+    /// Exactly-once accounting: 200,000 readings of which exactly 1 % are bad; the worker is killed with SIGKILL at
+    /// five random moments and restarted; in the end predictions + dead letters = readings, and no source offset
+    /// appears twice.
+    @Test func everyReadingYieldsItsOutputsExactlyOnceAcrossKills() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bus = "embedded://\(dir)"
+        let sim = try CLI.run(["simulate", "--machines", "20", "--count", "200000", "--fast", "--bad-fraction", "0.01", "--bus", bus, "--json"])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLI.binary)
+            process.arguments = ["run", "--bus", bus]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Kill it once it has made some progress (a random amount of it), mid-batch or mid-checkpoint.
+            let target = Int64.random(in: 500...30_000, using: &rng)
+            let started = Date()
+            while Date().timeIntervalSince(started) < 60 {
+                if let count = try? outputs(dir), count >= target { break }
+                usleep(20_000)
+            }
+            usleep(UInt32.random(in: 0...50_000, using: &rng))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let finish = try CLI.run(["run", "--bus", bus, "--exit-when-idle", "1s", "--json"])
+        #expect(finish.status == 0, "\(finish.stderr)")
+        // Count, and look for duplicates, with the source offset every output carries.
+        let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))
+        var seen = Set<String>()
+        var duplicates = 0
+        var total = 0
+        var badTotal = 0
+        for topic in ["predictions", "dead-letters"] {
+            for partition in try log.topic(topic).partitions {
+                var offset = partition.earliestOffset
+                while true {
+                    let r = try partition.read(from: offset, maxBytes: 1 << 20)
+                    if r.records.isEmpty { break }
+                    for record in r.records {
+                        let p = String(decoding: record.headers.first { $0.name == "src-partition" }!.value, as: UTF8.self)
+                        let o = String(decoding: record.headers.first { $0.name == "src-offset" }!.value, as: UTF8.self)
+                        if !seen.insert(p + "/" + o).inserted { duplicates += 1 }
+                        total += 1
+                        if topic == "dead-letters" { badTotal += 1 }
+                    }
+                    offset = r.nextOffset
+                }
+            }
+        }
+        #expect(duplicates == 0)
+        #expect(total == 200_000, "predictions + dead letters = \(total)")
+        #expect(badTotal == 2_000)
+    }
+
+    func outputs(_ dir: String) throws -> Int64 {
+        let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))
+        return try log.topic("predictions").recordCount
+    }
+}
