@@ -39,13 +39,16 @@ public struct XBarRChart: Sendable, Equatable {
 
     /// n: (d2, A2, D3, D4)
     static let constants: [Int: (d2: Double, a2: Double, d3: Double, d4: Double)] = [
-        2: (1.128, 1.880, 0, 3.267), 3: (1.693, 1.023, 0, 2.574), 4: (2.059, 0.729, 0, 2.282), 5: (2.326, 0.577, 0, 2.114),
+        2: (1.128, 1.880, 0, 3.267), 3: (1.693, 1.023, 0, 2.574), 4: (2.059, 0.729, 0, 2.282),
+        5: (2.326, 0.577, 0, 2.114),
         6: (2.534, 0.483, 0, 2.004), 7: (2.704, 0.419, 0.076, 1.924), 8: (2.847, 0.373, 0.136, 1.864),
         9: (2.970, 0.337, 0.184, 1.816), 10: (3.078, 0.308, 0.223, 1.777),
     ]
 
     public init?(subgroups: [[Double]]) {
-        guard let n = subgroups.first?.count, (2...10).contains(n), subgroups.allSatisfy({ $0.count == n }) else { return nil }
+        guard let n = subgroups.first?.count, (2...10).contains(n), subgroups.allSatisfy({ $0.count == n }) else {
+            return nil
+        }
         subgroupSize = n
         grandMean = subgroups.map { $0.reduce(0, +) / Double(n) }.reduce(0, +) / Double(subgroups.count)
         averageRange = subgroups.map { $0.max()! - $0.min()! }.reduce(0, +) / Double(subgroups.count)

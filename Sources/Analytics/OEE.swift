@@ -32,12 +32,16 @@ public struct OEEAccumulator: Sendable, Codable, Equatable {
     public func figures(idealCycleSeconds: Double) -> OEEFigures {
         let units = good + scrap
         let availability = observedMilliseconds > 0 ? Double(runningMilliseconds) / Double(observedMilliseconds) : 0
-        let performance = runningMilliseconds > 0 ? min(1, idealCycleSeconds * 1000 * Double(units) / Double(runningMilliseconds)) : 0
+        let performance =
+            runningMilliseconds > 0 ? min(1, idealCycleSeconds * 1000 * Double(units) / Double(runningMilliseconds)) : 0
         let quality = units > 0 ? Double(good) / Double(units) : 0
         return OEEFigures(
-            availability: availability, performance: performance, quality: quality, oee: availability * performance * quality,
+            availability: availability, performance: performance, quality: quality,
+            oee: availability * performance * quality,
             goodUnits: good, scrapUnits: scrap,
-            downtime: downtimeMilliseconds.sorted { $0.value > $1.value }.map { DowntimeReason(reason: $0.key, seconds: Double($0.value) / 1000) })
+            downtime: downtimeMilliseconds.sorted { $0.value > $1.value }.map {
+                DowntimeReason(reason: $0.key, seconds: Double($0.value) / 1000)
+            })
     }
 }
 

@@ -47,7 +47,10 @@ public struct RuleChecker: Sendable {
         rules =
             ruleSet == .westernElectric
             ? [.beyond3Sigma, .twoOfThreeBeyond2Sigma, .fourOfFiveBeyond1Sigma, .eightOnOneSide]
-            : [.beyond3Sigma, .nineOnOneSide, .sixTrending, .fourteenAlternating, .twoOfThreeBeyond2Sigma, .fourOfFiveBeyond1Sigma, .fifteenWithin1Sigma, .eightBeyond1Sigma]
+            : [
+                .beyond3Sigma, .nineOnOneSide, .sixTrending, .fourteenAlternating, .twoOfThreeBeyond2Sigma,
+                .fourOfFiveBeyond1Sigma, .fifteenWithin1Sigma, .eightBeyond1Sigma,
+            ]
     }
 
     /// Adds a value; returns the rules the newest point completes.

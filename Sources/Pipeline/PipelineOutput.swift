@@ -1,3 +1,5 @@
+import Plant
+
 /// A record the pipeline emits, and where the reading that caused it came from.
 public struct PipelineOutput: Sendable {
     public var topic: String
@@ -39,7 +41,11 @@ struct JSONObject {
 
     mutating func number(_ name: String, _ value: Double?) {
         key(name)
-        if let value, value.isFinite { JSONText.number(value, into: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+        if let value, value.isFinite {
+            JSONText.number(value, into: &bytes)
+        } else {
+            bytes.append(contentsOf: "null".utf8)
+        }
     }
 
     mutating func integer(_ name: String, _ value: Int64?) {
@@ -73,8 +79,6 @@ struct JSONObject {
         return o.finished()
     }
 }
-
-import Plant
 
 enum JSONText {
     static func string(_ s: String, into out: inout [UInt8]) { JSONWriter.string(s, into: &out) }

@@ -47,7 +47,9 @@ public struct PipelineWorker: Service {
     let options: Options
     public let stats: PipelineStats
 
-    public init(bus: any MessageBus, settings: PipelineSettings, options: Options, stats: PipelineStats = PipelineStats()) {
+    public init(
+        bus: any MessageBus, settings: PipelineSettings, options: Options, stats: PipelineStats = PipelineStats()
+    ) {
         self.bus = bus
         self.settings = settings
         self.options = options
@@ -73,12 +75,18 @@ public struct PipelineWorker: Service {
         }
         try reloadModel()
 
-        for topic in [settings.inputTopic, settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+        for topic in [
+            settings.inputTopic, settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic,
+            settings.deadLettersTopic,
+        ] {
             if !(try await bus.topicNames().contains(topic)) { try? await bus.createTopic(topic, partitions: 8) }
         }
-        if !(try await bus.topicNames().contains(settings.checkpointsTopic)) { try? await bus.createTopic(settings.checkpointsTopic, partitions: 1) }
+        if !(try await bus.topicNames().contains(settings.checkpointsTopic)) {
+            try? await bus.createTopic(settings.checkpointsTopic, partitions: 1)
+        }
         let partitionCount = try await bus.describeTopic(settings.inputTopic).partitions.count
-        let consumer = try await bus.consumer(ConsumerOptions(group: settings.group, topics: [settings.inputTopic], start: .earliest))
+        let consumer = try await bus.consumer(
+            ConsumerOptions(group: settings.group, topics: [settings.inputTopic], start: .earliest))
         let producer = try await bus.producer()
         var assigned = Set<Int>()
         var suppress: [Int: Int64] = [:]
@@ -95,7 +103,8 @@ public struct PipelineWorker: Service {
                 let gained = now.subtracting(assigned)
                 processor.forget(machinesOf: assigned.subtracting(now), partitionCount: partitionCount)
                 if !gained.isEmpty {
-                    let recovered = try await recover(gained, processor: &processor, consumer: consumer, partitionCount: partitionCount)
+                    let recovered = try await recover(
+                        gained, processor: &processor, consumer: consumer, partitionCount: partitionCount)
                     suppress.merge(recovered.suppress) { $1 }
                     next.merge(recovered.next) { $1 }
                 }
@@ -103,7 +112,10 @@ public struct PipelineWorker: Service {
             }
             let records = try await consumer.poll(maxRecords: options.batch, timeout: .milliseconds(200))
             if records.isEmpty {
-                if dirty { try await checkpoint(processor, assigned, next, partitionCount, producer, consumer) ; dirty = false; lastCheckpoint = .now }
+                if dirty {
+                    try await checkpoint(processor, assigned, next, partitionCount, producer, consumer); dirty = false;
+                    lastCheckpoint = .now
+                }
                 stats.update { $0.caughtUp = true }
                 if let idle = options.exitWhenIdle {
                     if idleSince == nil { idleSince = .now }
@@ -134,9 +146,12 @@ public struct PipelineWorker: Service {
                 }
                 var byTopic: [String: [BusRecord]] = [:]
                 for (o, h) in zip(outputs, headers) {
-                    byTopic[o.topic, default: []].append(BusRecord(key: o.key.isEmpty ? nil : o.key, value: o.value, headers: h, timestamp: o.timestamp))
+                    byTopic[o.topic, default: []].append(
+                        BusRecord(key: o.key.isEmpty ? nil : o.key, value: o.value, headers: h, timestamp: o.timestamp))
                 }
-                for (topic, batch) in byTopic.sorted(by: { $0.key < $1.key }) { _ = try await producer.send(batch, to: topic) }
+                for (topic, batch) in byTopic.sorted(by: { $0.key < $1.key }) {
+                    _ = try await producer.send(batch, to: topic)
+                }
                 dirty = true
                 let processedNow = records.count
                 stats.update { s in
@@ -166,7 +181,8 @@ public struct PipelineWorker: Service {
 
     /// Outputs durable, then the checkpoint durable, then the commit.
     private func checkpoint(
-        _ processor: ReadingProcessor, _ assigned: Set<Int>, _ next: [Int: Int64], _ partitionCount: Int, _ producer: any MessageProducer,
+        _ processor: ReadingProcessor, _ assigned: Set<Int>, _ next: [Int: Int64], _ partitionCount: Int,
+        _ producer: any MessageProducer,
         _ consumer: any MessageConsumer
     ) async throws {
         try await producer.flush()
@@ -182,9 +198,18 @@ public struct PipelineWorker: Service {
         }
         guard !partitions.isEmpty else { return }
         let value = try JSONEncoder().encode(Checkpoint(partitions: partitions, outputEnds: ends))
-        _ = try await producer.send([BusRecord(key: Array(settings.group.utf8), value: [UInt8](value), timestamp: Int64(Date().timeIntervalSince1970 * 1000))], to: settings.checkpointsTopic)
+        _ = try await producer.send(
+            [
+                BusRecord(
+                    key: Array(settings.group.utf8), value: [UInt8](value),
+                    timestamp: Int64(Date().timeIntervalSince1970 * 1000))
+            ], to: settings.checkpointsTopic)
         try await producer.flush()
-        try await consumer.commit(Dictionary(uniqueKeysWithValues: partitions.map { (TopicPartition(topic: settings.inputTopic, partition: Int($0.key)!), $0.value.offset) }))
+        try await consumer.commit(
+            Dictionary(
+                uniqueKeysWithValues: partitions.map {
+                    (TopicPartition(topic: settings.inputTopic, partition: Int($0.key)!), $0.value.offset)
+                }))
     }
 
     struct Checkpoint: Codable {
@@ -246,19 +271,25 @@ public struct PipelineWorker: Service {
             let d = try await bus.describeTopic(topic)
             let reader = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
             for part in d.partitions {
-                let start = found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)
+                let start =
+                    found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)
                 guard start < part.latestOffset else { continue }
                 try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: start)
             }
-            for part in d.partitions where (found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)) >= part.latestOffset {
+            for part in d.partitions
+            where (found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset))
+                >= part.latestOffset
+            {
                 try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: part.latestOffset)
             }
             while true {
                 let got = try await reader.poll(maxRecords: 10_000, timeout: .milliseconds(20))
                 if got.isEmpty { break }
                 for r in got {
-                    guard let ph = r.headers.first(where: { $0.name == Self.sourcePartition }), let oh = r.headers.first(where: { $0.name == Self.sourceOffset }),
-                        let sp = Int(String(decoding: ph.value, as: UTF8.self)), let so = Int64(String(decoding: oh.value, as: UTF8.self)),
+                    guard let ph = r.headers.first(where: { $0.name == Self.sourcePartition }),
+                        let oh = r.headers.first(where: { $0.name == Self.sourceOffset }),
+                        let sp = Int(String(decoding: ph.value, as: UTF8.self)),
+                        let so = Int64(String(decoding: oh.value, as: UTF8.self)),
                         gained.contains(sp)
                     else { continue }
                     suppress[sp] = max(suppress[sp] ?? -1, so)
@@ -267,7 +298,8 @@ public struct PipelineWorker: Service {
             try await reader.close()
         }
         let note = gained.sorted().map { p in
-            "readings/\(p): " + (found[p].map { "checkpoint at offset \($0.offset)" } ?? "no checkpoint") + (suppress[p].map { ", outputs already written up to offset \($0)" } ?? "")
+            "readings/\(p): " + (found[p].map { "checkpoint at offset \($0.offset)" } ?? "no checkpoint")
+                + (suppress[p].map { ", outputs already written up to offset \($0)" } ?? "")
         }
         stats.update { $0.recoveries += note }
         return (suppress, next)

@@ -22,7 +22,9 @@ public struct ReadingProcessor: Sendable {
         self.validator = ReadingValidator(config: settings.process)
         self.variableNames = settings.process.variables.map(\.name)
         let names = variableNames
-        self.derived = try settings.process.features.derived.map { ($0.name, try FeatureExpression($0.expression, variables: names)) }
+        self.derived = try settings.process.features.derived.map {
+            ($0.name, try FeatureExpression($0.expression, variables: names))
+        }
     }
 
     /// The model label in use ("failure@v3"), if any.
@@ -38,14 +40,17 @@ public struct ReadingProcessor: Sendable {
     /// Processes one input record; appends its outputs (always exactly one prediction or one dead letter, plus any
     /// alerts and KPI records).
     public mutating func process(
-        value: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput], events: inout ProcessorEvents
+        value: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents
     ) {
         let reading: Reading
         do {
             reading = try ReadingDecoder.decode(value)
             try validator.validate(reading, now: now)
         } catch {
-            deadLetter(value: value, reason: error.reason.rawValue, message: error.message, source: source, now: now, into: &out)
+            deadLetter(
+                value: value, reason: error.reason.rawValue, message: error.message, source: source, now: now,
+                into: &out)
             events.deadLetters[error.reason.rawValue, default: 0] += 1
             return
         }
@@ -53,7 +58,8 @@ public struct ReadingProcessor: Sendable {
         if let last = tracker.lastTimestamp, reading.timestamp < last - settings.allowedLatenessMilliseconds {
             deadLetter(
                 value: value, reason: "too_late",
-                message: "ts \(Timestamp.format(reading.timestamp)) is \((last - reading.timestamp) / 1000) s older than the machine's newest reading (allowed lateness \(settings.allowedLatenessMilliseconds / 1000) s)",
+                message:
+                    "ts \(Timestamp.format(reading.timestamp)) is \((last - reading.timestamp) / 1000) s older than the machine's newest reading (allowed lateness \(settings.allowedLatenessMilliseconds / 1000) s)",
                 source: source, now: now, into: &out)
             events.deadLetters["too_late", default: 0] += 1
             return
@@ -62,8 +68,10 @@ public struct ReadingProcessor: Sendable {
         // OEE: time since the previous reading counts for the previous state.
         let duration = tracker.lastTimestamp.map { min(max(0, reading.timestamp - $0), 3_600_000) } ?? 0
         let previousState = tracker.lastState ?? reading.state.rawValue
-        tracker.hour.add(at: reading.timestamp, state: previousState, duration: duration, good: reading.good, scrap: reading.scrap)
-        tracker.shift.add(at: reading.timestamp, state: previousState, duration: duration, good: reading.good, scrap: reading.scrap)
+        tracker.hour.add(
+            at: reading.timestamp, state: previousState, duration: duration, good: reading.good, scrap: reading.scrap)
+        tracker.shift.add(
+            at: reading.timestamp, state: previousState, duration: duration, good: reading.good, scrap: reading.scrap)
         tracker.lastTimestamp = max(tracker.lastTimestamp ?? reading.timestamp, reading.timestamp)
         tracker.lastState = reading.state.rawValue
         tracker.readings += 1
@@ -76,14 +84,18 @@ public struct ReadingProcessor: Sendable {
                 if w.count > settings.window { w.removeFirst(w.count - settings.window) }
                 tracker.windows[m.name] = w
                 tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
-                checkSPC(variable: m.name, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
+                checkSPC(
+                    variable: m.name, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
+                    events: &events)
             }
             if let scorer, scratch != nil {
                 risk = scorer.score(reading, scratch: &scratch!)
             }
         }
         tracker.lastRisk = risk ?? tracker.lastRisk
-        if let risk { riskAlert(risk, reading: reading, tracker: &tracker, source: source, into: &out, events: &events) }
+        if let risk {
+            riskAlert(risk, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
+        }
 
         var p = JSONObject()
         p.string("machine", reading.machine)
@@ -92,7 +104,9 @@ public struct ReadingProcessor: Sendable {
         p.string("state", reading.state.rawValue)
         p.string("product", reading.product)
         p.number("risk", risk)
-        p.raw("failure", risk.map { Array(($0 >= (scorer?.threshold ?? 0.5) ? "true" : "false").utf8) } ?? Array("null".utf8))
+        p.raw(
+            "failure",
+            risk.map { Array(($0 >= (scorer?.threshold ?? 0.5) ? "true" : "false").utf8) } ?? Array("null".utf8))
         p.string("model", risk == nil ? nil : scorer?.label)
         p.object("features") { f in
             let inputs = variableNames.map { reading[$0] ?? .nan }
@@ -100,7 +114,9 @@ public struct ReadingProcessor: Sendable {
             for (name, value) in tracker.ewma.sorted(by: { $0.key < $1.key }) { f.number(name + "_ewma", value) }
         }
         p.raw("source", JSONObject.source(source))
-        out.append(PipelineOutput(topic: settings.predictionsTopic, key: key, value: p.finished(), timestamp: reading.timestamp))
+        out.append(
+            PipelineOutput(
+                topic: settings.predictionsTopic, key: key, value: p.finished(), timestamp: reading.timestamp))
         events.predictions += 1
         if let risk { events.lastRisk[reading.machine] = risk }
 
@@ -109,7 +125,8 @@ public struct ReadingProcessor: Sendable {
             k.string("machine", reading.machine)
             k.string("ts", Timestamp.format(reading.timestamp))
             for (name, window) in [("hour", tracker.hour), ("shift", tracker.shift)] {
-                let f = window.total(now: reading.timestamp).figures(idealCycleSeconds: settings.process.idealCycleSeconds)
+                let f = window.total(now: reading.timestamp).figures(
+                    idealCycleSeconds: settings.process.idealCycleSeconds)
                 k.object(name) { o in
                     o.number("availability", f.availability)
                     o.number("performance", f.performance)
@@ -130,12 +147,16 @@ public struct ReadingProcessor: Sendable {
                 if name == "hour" { events.oee[reading.machine] = f.oee }
             }
             k.raw("source", JSONObject.source(source))
-            out.append(PipelineOutput(topic: settings.kpisTopic, key: key, value: k.finished(), timestamp: reading.timestamp))
+            out.append(
+                PipelineOutput(topic: settings.kpisTopic, key: key, value: k.finished(), timestamp: reading.timestamp))
         }
         machines[reading.machine] = tracker
     }
 
-    private func deadLetter(value: [UInt8], reason: String, message: String, source: SourcePosition, now: Int64, into out: inout [PipelineOutput]) {
+    private func deadLetter(
+        value: [UInt8], reason: String, message: String, source: SourcePosition, now: Int64,
+        into out: inout [PipelineOutput]
+    ) {
         var d = JSONObject()
         d.string("reason", reason)
         d.string("error", message)
@@ -193,12 +214,16 @@ public struct ReadingProcessor: Sendable {
             e.raw("rules", Array(("[" + violations.map { "\"\($0)\"" }.joined(separator: ",") + "]").utf8))
         }
         a.raw("source", JSONObject.source(source))
-        out.append(PipelineOutput(topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(), timestamp: reading.timestamp))
+        out.append(
+            PipelineOutput(
+                topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(),
+                timestamp: reading.timestamp))
         events.alerts += 1
     }
 
     private func riskAlert(
-        _ risk: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
+        _ risk: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
+        into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
         let raise = !tracker.riskAlertActive && risk >= settings.riskAlert
@@ -212,15 +237,20 @@ public struct ReadingProcessor: Sendable {
         a.string("kind", "failure_risk")
         a.string("severity", risk >= 0.8 ? "critical" : "warning")
         a.string("status", raise ? "raised" : "cleared")
-        a.string("message", raise
-            ? "failure risk \(Int((risk * 100).rounded())) % on \(reading.machine) (model \(scorer?.label ?? "?"))"
-            : "failure risk back to \(Int((risk * 100).rounded())) % on \(reading.machine)")
+        a.string(
+            "message",
+            raise
+                ? "failure risk \(Int((risk * 100).rounded())) % on \(reading.machine) (model \(scorer?.label ?? "?"))"
+                : "failure risk back to \(Int((risk * 100).rounded())) % on \(reading.machine)")
         a.object("evidence") { e in
             e.number("risk", risk)
             for m in reading.values { e.number(m.name, m.value) }
         }
         a.raw("source", JSONObject.source(source))
-        out.append(PipelineOutput(topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(), timestamp: reading.timestamp))
+        out.append(
+            PipelineOutput(
+                topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(),
+                timestamp: reading.timestamp))
         events.alerts += 1
     }
 
@@ -239,7 +269,9 @@ public struct ReadingProcessor: Sendable {
         machines = machines.filter { !partitions.contains(partitionOf(machine: $0.key, count: partitionCount)) }
     }
 
-    func partitionOf(machine: String, count: Int) -> Int { Partitioner.partition(forKey: Array(machine.utf8), partitions: count) }
+    func partitionOf(machine: String, count: Int) -> Int {
+        Partitioner.partition(forKey: Array(machine.utf8), partitions: count)
+    }
 }
 
 /// What processing produced, for live figures and metrics.
@@ -252,4 +284,3 @@ public struct ProcessorEvents: Sendable {
 
     public init() {}
 }
-

@@ -15,7 +15,9 @@ struct Scorer: Sendable {
 
     init(name: String, version: Int, file: ModelFile) throws {
         guard let pre = file.description.preprocessing, file.onnx == nil else {
-            throw LearnError("model \(name) v\(version) has no saved preprocessing; the pipeline scores models trained by Millstream")
+            throw LearnError(
+                "model \(name) v\(version) has no saved preprocessing; the pipeline scores models trained by Millstream"
+            )
         }
         self.name = name
         self.version = version
@@ -41,7 +43,9 @@ struct Scorer: Sendable {
         }
         scratch.numeric.withUnsafeBufferPointer { num in
             scratch.categories.withUnsafeBufferPointer { cat in
-                scratch.features.withUnsafeMutableBufferPointer { preprocessing.transform(numeric: num, categoryIndex: cat, into: $0) }
+                scratch.features.withUnsafeMutableBufferPointer {
+                    preprocessing.transform(numeric: num, categoryIndex: cat, into: $0)
+                }
             }
         }
         scratch.features.withUnsafeBufferPointer { f in
@@ -60,8 +64,10 @@ struct Scorer: Sendable {
 
     func makeScratch() -> Scratch {
         Scratch(
-            numeric: [Double](repeating: 0, count: numericNames.count), categories: [Int](repeating: -1, count: categoricalNames.count),
-            features: [Float](repeating: 0, count: preprocessing.featureCount), output: [Float](repeating: 0, count: model.outputSize),
+            numeric: [Double](repeating: 0, count: numericNames.count),
+            categories: [Int](repeating: -1, count: categoricalNames.count),
+            features: [Float](repeating: 0, count: preprocessing.featureCount),
+            output: [Float](repeating: 0, count: model.outputSize),
             model: model.makeScratch())
     }
 }

@@ -2,80 +2,80 @@ extension ProcessConfig {
     /// The text of `config/milling.yaml`, built in so the simulator and demo run without files
     /// (a test keeps the two identical).
     public static let millingYAML = """
-# Millstream process configuration: CNC milling, the process of the built-in simulator.
-# The variables and rules follow the AI4I 2020 predictive maintenance dataset (S. Matzka, CC BY 4.0).
-# Any continuous process can be described the same way: name its variables, their valid ranges (min/max: a
-# reading outside is bad data), spec limits (lsl/usl: for capability and alarms) and which ones are setpoints.
-process: milling
-description: CNC milling machines; one reading per machined part.
-site: plant1
-ideal_cycle_s: 48            # fastest cycle per part, for OEE performance
-lines:
-  - name: line1
-    machines: 25             # plant1/line1/m01 ... m25
-  - name: line2
-    machines: 25
-  - name: line3
-    machines: 25
-  - name: line4
-    machines: 25
-products:                    # product variants and their share of production
-  - {name: L, share: 0.6}
-  - {name: M, share: 0.3}
-  - {name: H, share: 0.1}
-variables:
-  air_temp_k:
-    unit: K
-    description: Air temperature
-    column: Air temperature [K]
-    min: 250
-    max: 350
-    lsl: 295
-    usl: 305
-  process_temp_k:
-    unit: K
-    description: Process temperature
-    column: Process temperature [K]
-    min: 250
-    max: 380
-    lsl: 305
-    usl: 315
-  rpm:
-    unit: rpm
-    description: Rotational speed of the spindle
-    column: Rotational speed [rpm]
-    min: 0
-    max: 6000                # sensor range; the spindle runs fastest at the lowest torque
-    lsl: 1200
-    usl: 2900
-    controllable: {min: 1200, max: 2800, max_step: 100, min_interval_s: 300, nominal: 1510}
-  torque_nm:
-    unit: Nm
-    description: Torque
-    column: Torque [Nm]
-    min: 0
-    max: 120
-    lsl: 10
-    usl: 70
-    controllable: {min: 20, max: 60, max_step: 5, min_interval_s: 300, nominal: 40}
-  tool_wear_min:
-    unit: min
-    description: Tool wear (minutes of use)
-    column: Tool wear [min]
-    min: 0
-    max: 400
-    usl: 240
-csv:
-  product: Type              # AI4I has no machine or time column: `millstream import --machine ... --start ...`
-features:                    # what models of this process use besides the variables
-  derived:
-    power_w: torque_nm * rpm * 2 * pi / 60          # power failures outside 3500...9000 W
-    temp_diff_k: process_temp_k - air_temp_k         # heat dissipation failures below 8.6 K
-    strain_min_nm: tool_wear_min * torque_nm         # overstrain above 11,000-13,000 min Nm by product
-  categorical:
-    product: [L, M, H]
+        # Millstream process configuration: CNC milling, the process of the built-in simulator.
+        # The variables and rules follow the AI4I 2020 predictive maintenance dataset (S. Matzka, CC BY 4.0).
+        # Any continuous process can be described the same way: name its variables, their valid ranges (min/max: a
+        # reading outside is bad data), spec limits (lsl/usl: for capability and alarms) and which ones are setpoints.
+        process: milling
+        description: CNC milling machines; one reading per machined part.
+        site: plant1
+        ideal_cycle_s: 48            # fastest cycle per part, for OEE performance
+        lines:
+          - name: line1
+            machines: 25             # plant1/line1/m01 ... m25
+          - name: line2
+            machines: 25
+          - name: line3
+            machines: 25
+          - name: line4
+            machines: 25
+        products:                    # product variants and their share of production
+          - {name: L, share: 0.6}
+          - {name: M, share: 0.3}
+          - {name: H, share: 0.1}
+        variables:
+          air_temp_k:
+            unit: K
+            description: Air temperature
+            column: Air temperature [K]
+            min: 250
+            max: 350
+            lsl: 295
+            usl: 305
+          process_temp_k:
+            unit: K
+            description: Process temperature
+            column: Process temperature [K]
+            min: 250
+            max: 380
+            lsl: 305
+            usl: 315
+          rpm:
+            unit: rpm
+            description: Rotational speed of the spindle
+            column: Rotational speed [rpm]
+            min: 0
+            max: 6000                # sensor range; the spindle runs fastest at the lowest torque
+            lsl: 1200
+            usl: 2900
+            controllable: {min: 1200, max: 2800, max_step: 100, min_interval_s: 300, nominal: 1510}
+          torque_nm:
+            unit: Nm
+            description: Torque
+            column: Torque [Nm]
+            min: 0
+            max: 120
+            lsl: 10
+            usl: 70
+            controllable: {min: 20, max: 60, max_step: 5, min_interval_s: 300, nominal: 40}
+          tool_wear_min:
+            unit: min
+            description: Tool wear (minutes of use)
+            column: Tool wear [min]
+            min: 0
+            max: 400
+            usl: 240
+        csv:
+          product: Type              # AI4I has no machine or time column: `millstream import --machine ... --start ...`
+        features:                    # what models of this process use besides the variables
+          derived:
+            power_w: torque_nm * rpm * 2 * pi / 60          # power failures outside 3500...9000 W
+            temp_diff_k: process_temp_k - air_temp_k         # heat dissipation failures below 8.6 K
+            strain_min_nm: tool_wear_min * torque_nm         # overstrain above 11,000-13,000 min Nm by product
+          categorical:
+            product: [L, M, H]
 
-"""
+        """
 
     /// The built-in milling process configuration.
     public static func milling() -> ProcessConfig {

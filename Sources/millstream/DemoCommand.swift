@@ -1,23 +1,32 @@
 import ArgumentParser
 import Bus
 import Foundation
+import Learn
 import Logging
+import Pipeline
 import Plant
+import Registry
 import ServiceLifecycle
 
 extension Millstream {
     struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Run the plant on this machine: simulated machines streaming into the embedded log, with live figures.",
+                "Run the plant on this machine: simulated machines, the embedded log, a pipeline worker and a failure model.",
             discussion: """
-                Runs until Ctrl-C, which stops cleanly (everything written is fsynced). Starting again appends to the \
-                same log. Watch the stream from another terminal with `millstream tail readings`.
+                On first start it trains a failure model on the bundled AI4I 2020 data (data/ai4i2020.csv) and \
+                promotes it to production. Then simulated machines stream readings into the embedded log, a pipeline \
+                worker scores them and writes predictions, alerts, KPIs and dead letters, and a live panel shows the \
+                plant. Ctrl-C (or SIGTERM) stops cleanly; starting again continues where it stopped. Watch the \
+                streams from another terminal: `millstream tail alerts`.
                 """)
         @Option(help: "Number of simulated machines.") var machines = 20
         @Option(help: "Readings per second per machine.") var ratePerMachine = 5.0
         @Option(help: "Random seed.") var seed: UInt64 = 1
-        @Option(help: "Fraction of bad readings mixed in (they will feed the dead-letter path).") var badFraction = 0.01
+        @Option(help: "Fraction of bad readings mixed in (they go to dead letters).") var badFraction = 0.01
+        @Option(help: "Model registry directory.") var registry: String = "./models"
+        @Option(help: "Training data for the first model (the AI4I 2020 CSV).") var trainingData: String =
+            "data/ai4i2020.csv"
         @OptionGroup var busOptions: BusOptions
 
         func validate() throws {
@@ -32,6 +41,7 @@ extension Millstream {
 
         func run() async throws {
             let process = ProcessConfig.milling()
+            try ensureModel(process)
             let bus = try openBus(busOptions.bus)
             let simulator = try PlantSimulator(
                 config: process, machines: machines, seed: seed, start: currentMilliseconds())
@@ -42,23 +52,66 @@ extension Millstream {
                     rate: ratePerMachine * Double(machines), badFraction: badFraction, seed: seed, labelsTopic: "labels"
                 ),
                 stats: stats, durableCount: durableCounter(bus: bus, topic: "readings"))
+            var options = PipelineWorker.Options()
+            options.registry = registry
+            options.model = "failure"
+            let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
             var logger = Logger(label: "millstream")
             logger.logLevel = .warning
-            Terminal.error("millstream demo: \(machines) machines -> readings on \(busOptions.bus); Ctrl-C stops")
+            Terminal.error(
+                "millstream demo: \(machines) machines -> \(busOptions.bus); models in \(registry); Ctrl-C stops")
             let group = ServiceGroup(
                 configuration: .init(
                     services: [
                         .init(service: BusService(bus: bus)),
+                        .init(service: worker),
                         .init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup),
-                        .init(service: LivePanel(stats: stats, bus: bus, machines: machines)),
+                        .init(service: LivePanel(stats: stats, pipeline: worker.stats, bus: bus, machines: machines)),
                     ],
                     gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
             try await group.run()
             try await bus.close()
             let s = stats.snapshot
+            let p = worker.stats.snapshot
             print(
-                "\nstopped: \(grouped(s.produced)) readings written this run, all durable (\(grouped(s.durable)) fsynced)"
+                "\nstopped: \(grouped(s.produced)) readings written this run, all durable (\(grouped(s.durable)) fsynced); \(grouped(p.processed)) processed"
             )
+        }
+
+        /// Trains and promotes the failure model if the registry has none in production.
+        private func ensureModel(_ process: ProcessConfig) throws {
+            let registry = try ModelRegistry(root: registry)
+            if (try? registry.resolve(ModelReference("failure@production"))) != nil { return }
+            guard FileManager.default.fileExists(atPath: trainingData) else {
+                throw CommandError(
+                    "no failure model in \(self.registry) and no training data at \(trainingData): run the demo from the repository, or pass --training-data PATH/ai4i2020.csv"
+                )
+            }
+            Terminal.error("demo: first start, training the failure model on \(trainingData) ...")
+            let table = try TrainingTable(path: trainingData, target: "Machine failure", drop: [], config: process)
+            var spec = TrainingSpec()
+            spec.scaling = .treeSteps
+            spec.bins = 8
+            spec.patience = 30
+            spec.epochs = 100
+            let started = ContinuousClock.now
+            var result = try Trainer.train(
+                table.data, spec: spec,
+                metadata: .init(
+                    created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: table.sha256,
+                    hyperparameters: ["data": trainingData, "target": "Machine failure"],
+                    codeVersion: Millstream.configuration.version,
+                    source: "millstream demo"))
+            result.model.description.columns = table.columns
+            let version = try registry.register(result.model, as: "failure")
+            try registry.promote("failure", version: version.version, to: .production)
+            let elapsed = ContinuousClock.now - started
+            Terminal.error(
+                String(
+                    format: "demo: failure v%d in production (test F1 %.3f, ROC-AUC %.3f; trained in %.1f s)",
+                    version.version,
+                    result.testMetrics["f1"] ?? 0, result.testMetrics["roc_auc"] ?? 0,
+                    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
         }
     }
 }
@@ -66,21 +119,26 @@ extension Millstream {
 /// A live view of the plant in the terminal, refreshed every second.
 struct LivePanel: Service {
     let stats: SimulationStats
+    let pipeline: PipelineStats
     let bus: any MessageBus
     let machines: Int
 
     func run() async throws {
         var lastProduced: Int64 = 0
+        var lastProcessed = 0
         var lastTime = ContinuousClock.now
         var tick = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let s = stats.snapshot
+            let p = pipeline.snapshot
             let now = ContinuousClock.now
             let dt = now - lastTime
-            let seconds = Double(dt.components.seconds) + Double(dt.components.attoseconds) * 1e-18
-            let rate = Double(s.produced - lastProduced) / max(seconds, 0.001)
+            let seconds = max(0.001, Double(dt.components.seconds) + Double(dt.components.attoseconds) * 1e-18)
+            let rate = Double(s.produced - lastProduced) / seconds
+            let processedRate = Double(p.processed - lastProcessed) / seconds
             lastProduced = s.produced
+            lastProcessed = p.processed
             lastTime = now
             tick += 1
             var counts: [MachineState: Int] = [:]
@@ -88,16 +146,26 @@ struct LivePanel: Service {
             let total = try? await bus.describeTopic("readings").records
             let units = s.good + s.scrap
             let scrapRate = units > 0 ? Double(s.scrap) / Double(units) * 100 : 0
-            let modes = s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  ")
+            let modes = s.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: " ")
+            let risky = p.events.lastRisk.sorted { $0.value > $1.value }.prefix(3)
+                .map {
+                    "\($0.key.split(separator: "/").suffix(2).joined(separator: "/")) \(Int(($0.value * 100).rounded()))%"
+                }.joined(separator: "  ")
+            let oee =
+                p.events.oee.isEmpty
+                ? "-" : "\(Int((p.events.oee.values.reduce(0, +) / Double(p.events.oee.count) * 100).rounded()))%"
+            let dead = p.events.deadLetters.values.reduce(0, +)
             let lines = [
-                "Millstream demo: \(machines) machines   (Ctrl-C stops)",
+                "Millstream demo: \(machines) machines   model \(p.model ?? "none")   (Ctrl-C stops)",
                 String(
-                    format: "readings   %8.0f/s   this run %@   in log %@   durable %@", rate, grouped(s.produced),
-                    grouped(total ?? 0), grouped(s.durable)),
-                "machines   running \(counts[.running, default: 0])   down \(counts[.down, default: 0])   tool change \(counts[.toolChange, default: 0])",
-                String(format: "parts      good %@   scrap %@ (%.1f%%)", grouped(s.good), grouped(s.scrap), scrapRate),
-                "failures   \(s.failedProducts)   \(modes)",
-                "bad input  \(s.bad.values.reduce(0, +)) readings mixed in for the dead-letter path",
+                    format: "readings   %6.0f/s in, %6.0f/s scored   in log %@   predictions %@", rate, processedRate,
+                    grouped(total ?? 0), grouped(p.events.predictions)),
+                "machines   running \(counts[.running, default: 0])   down \(counts[.down, default: 0])   tool change \(counts[.toolChange, default: 0])   OEE (last hour) \(oee)",
+                "risk       highest now: \(risky.isEmpty ? "-" : risky)",
+                "alerts     \(p.events.alerts) raised (failure risk and SPC)   dead letters \(dead)",
+                String(
+                    format: "parts      good %@   scrap %@ (%.1f%%)   failures %d  %@", grouped(s.good),
+                    grouped(s.scrap), scrapRate, s.failedProducts, modes),
             ]
             if Terminal.stdoutIsTTY {
                 FileHandle.standardOutput.write(Data(("\u{1B}[H\u{1B}[2J" + lines.joined(separator: "\n") + "\n").utf8))

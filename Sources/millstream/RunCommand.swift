@@ -36,7 +36,10 @@ extension Millstream {
             logger.logLevel = .warning
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: BusService(bus: bus)), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+                    services: [
+                        .init(service: BusService(bus: bus)),
+                        .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
+                    ],
                     gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
             try await group.run()
             try await bus.close()
@@ -49,7 +52,9 @@ extension Millstream {
                         "recoveries": s.recoveries,
                     ]))
             } else {
-                print("processed \(grouped(s.processed)) readings: \(grouped(s.events.predictions)) predictions, \(grouped(s.events.deadLetters.values.reduce(0, +))) dead letters, \(s.events.alerts) alerts")
+                print(
+                    "processed \(grouped(s.processed)) readings: \(grouped(s.events.predictions)) predictions, \(grouped(s.events.deadLetters.values.reduce(0, +))) dead letters, \(s.events.alerts) alerts"
+                )
                 for r in s.recoveries { print("  recovered \(r)") }
             }
         }

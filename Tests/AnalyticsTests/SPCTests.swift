@@ -3,7 +3,9 @@ import Testing
 @testable import Analytics
 
 @Suite struct SPCTests {
-    func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-4) -> Bool { a.map { abs($0 - b) < tolerance } ?? false }
+    func close(_ a: Double?, _ b: Double, _ tolerance: Double = 1e-4) -> Bool {
+        a.map { abs($0 - b) < tolerance } ?? false
+    }
 
     @Test func individualsChartByHand() throws {
         // mean 91/8; moving ranges 2,1,2,1,1,1,2 -> 10/7; sigma = (10/7)/1.128

@@ -10,7 +10,10 @@ import Testing
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bus = "embedded://\(dir)"
-        let sim = try CLI.run(["simulate", "--machines", "20", "--count", "200000", "--fast", "--bad-fraction", "0.01", "--bus", bus, "--json"])
+        let sim = try CLI.run([
+            "simulate", "--machines", "20", "--count", "200000", "--fast", "--bad-fraction", "0.01", "--bus", bus,
+            "--json",
+        ])
         #expect(sim.status == 0, "\(sim.stderr)")
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<5 {
@@ -46,7 +49,8 @@ import Testing
                     let r = try partition.read(from: offset, maxBytes: 1 << 20)
                     if r.records.isEmpty { break }
                     for record in r.records {
-                        let p = String(decoding: record.headers.first { $0.name == "src-partition" }!.value, as: UTF8.self)
+                        let p = String(
+                            decoding: record.headers.first { $0.name == "src-partition" }!.value, as: UTF8.self)
                         let o = String(decoding: record.headers.first { $0.name == "src-offset" }!.value, as: UTF8.self)
                         if !seen.insert(p + "/" + o).inserted { duplicates += 1 }
                         total += 1

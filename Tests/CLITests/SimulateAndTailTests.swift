@@ -110,19 +110,30 @@ import Testing
     /// The demo starts, shows live figures, stops cleanly on Ctrl-C (SIGINT) and appends on the next start.
     @Test func demoRunsAndStopsCleanly() throws {
         let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let registry = dir + "-models"
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: registry)
+        }
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../data/ai4i2020.csv"
+        ).standardized.path
         var counts: [Int64] = []
         for _ in 0..<2 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CLI.binary)
-            process.arguments = ["demo", "--machines", "5", "--bus", "embedded://\(dir)"]
+            process.arguments = [
+                "demo", "--machines", "5", "--bus", "embedded://\(dir)", "--registry", registry, "--training-data",
+                data,
+            ]
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = FileHandle.nullDevice
             try process.run()
             var lines = LineReader(handle: pipe.fileHandleForReading)
             let first = lines.next() ?? ""
-            #expect(first.contains("readings") && first.contains("running"), "\(first)")
+            #expect(
+                first.contains("readings") && first.contains("running") && first.contains("predictions"), "\(first)")
             kill(process.processIdentifier, SIGINT)
             var rest: [String] = []
             while let line = lines.next() { rest.append(line) }
@@ -131,7 +142,11 @@ import Testing
             #expect(rest.contains { $0.contains("stopped:") && $0.contains("all durable") }, "\(rest)")
             let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))
             counts.append(try log.topic("readings").recordCount)
+            #expect(try log.topic("predictions").recordCount > 0)
         }
         #expect(counts[0] > 0 && counts[1] > counts[0])
+        // The first start trained and promoted the failure model; the second used it.
+        #expect(FileManager.default.fileExists(atPath: registry + "/failure/v1/weights.safetensors"))
+        #expect(!FileManager.default.fileExists(atPath: registry + "/failure/v2"))
     }
 }
