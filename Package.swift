@@ -63,7 +63,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "MillstreamBench",
-            dependencies: ["EventLog", "Bus", "Plant", "Learn", "Primitives"],
+            dependencies: [
+                "EventLog", "Bus", "Plant", "Learn", "Primitives", "Pipeline", "Registry", "Tabular",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Benchmarks/MillstreamBench",
             swiftSettings: strict
         ),

@@ -5,7 +5,7 @@ import Plant
 /// Benchmarks, never run by the tests: `swift run -c release millstream-bench [eventlog|readings] [options]`.
 @main
 struct Bench {
-    static func main() throws {
+    static func main() async throws {
         var args = Array(CommandLine.arguments.dropFirst())
         let what = args.isEmpty ? "all" : args.removeFirst()
         var options: [String: String] = [:]
@@ -14,7 +14,7 @@ struct Bench {
             args.removeFirst(2)
         }
         guard args.isEmpty else {
-            print("usage: millstream-bench [eventlog|readings|learn|all] [--records N] [--dir PATH]")
+            print("usage: millstream-bench [eventlog|readings|learn|pipeline|all] [--records N] [--dir PATH]")
             exit(2)
         }
         let directory = options["dir"] ?? NSTemporaryDirectory() + "millstream-bench-\(getpid())"
@@ -24,11 +24,12 @@ struct Bench {
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "learn": try LearnBench.run()
         case "learn-fit": try LearnBench.fitOnly()
+        case "pipeline": try await PipelineBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)
         default:
-            print("unknown benchmark '\(what)': eventlog, readings, learn or all")
+            print("unknown benchmark '\(what)': eventlog, readings, learn, pipeline or all")
             exit(2)
         }
     }

@@ -1,5 +1,7 @@
+import Foundation
+
 /// The Western Electric rules (1-4) and the Nelson rules (1-8), checked point by point as values arrive.
-public struct RuleChecker: Sendable {
+public struct RuleChecker: Sendable, Codable {
     public enum Rule: String, Sendable, CaseIterable, Codable {
         /// One point beyond 3 sigma.
         case beyond3Sigma = "beyond_3_sigma"
@@ -140,8 +142,7 @@ public struct EWMAChart: Sendable, Codable {
     }
 
     public var halfWidth: Double {
-        var decay = 1.0
-        for _ in 0..<min(count, 200) { decay *= (1 - lambda) * (1 - lambda) }
+        let decay = count >= 200 ? 0 : pow((1 - lambda) * (1 - lambda), Double(count))
         return width * limits.sigma * (lambda / (2 - lambda) * (1 - decay)).squareRoot()
     }
 }

@@ -19,7 +19,7 @@ struct MachineTracker: Codable, Sendable {
     struct VariableSPC: Codable, Sendable {
         var baseline: [Double] = []
         var limits: ControlLimits?
-        var recent: [Double] = []
+        var checker: RuleChecker?
         var ewma: EWMAChart?
         var cusum: CUSUMChart?
         /// Readings left before this variable may raise another SPC alert (no alarm floods).

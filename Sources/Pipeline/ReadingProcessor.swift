@@ -54,8 +54,9 @@ public struct ReadingProcessor: Sendable {
             events.deadLetters[error.reason.rawValue, default: 0] += 1
             return
         }
-        var tracker = machines[reading.machine] ?? MachineTracker()
-        if let last = tracker.lastTimestamp, reading.timestamp < last - settings.allowedLatenessMilliseconds {
+        if let last = machines[reading.machine]?.lastTimestamp,
+            reading.timestamp < last - settings.allowedLatenessMilliseconds
+        {
             deadLetter(
                 value: value, reason: "too_late",
                 message:
@@ -64,6 +65,19 @@ public struct ReadingProcessor: Sendable {
             events.deadLetters["too_late", default: 0] += 1
             return
         }
+        // The machine's state is changed in place in the dictionary (a copy would copy all its windows per reading).
+        var all = machines
+        machines = [:]  // `all` is now the only reference: changed in place below, no copy
+        track(
+            reading, source: source, into: &out, events: &events,
+            tracker: &all[reading.machine, default: MachineTracker()])
+        machines = all
+    }
+
+    private mutating func track(
+        _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
+        tracker: inout MachineTracker
+    ) {
         let key = Array(reading.machine.utf8)
         // OEE: time since the previous reading counts for the previous state.
         let duration = tracker.lastTimestamp.map { min(max(0, reading.timestamp - $0), 3_600_000) } ?? 0
@@ -180,18 +194,14 @@ public struct ReadingProcessor: Sendable {
             s.baseline.append(value)
             if s.baseline.count >= settings.spcBaseline, let l = ControlLimits.individuals(s.baseline), l.sigma > 0 {
                 s.limits = l
+                s.checker = RuleChecker(limits: l)
                 s.ewma = EWMAChart(limits: l)
                 s.cusum = CUSUMChart(limits: l)
                 s.baseline = []
             }
             return
         }
-        var checker = RuleChecker(limits: limits)
-        var violations: [String] = []
-        for v in s.recent { _ = checker.add(v) }
-        violations += checker.add(value).map(\.rawValue)
-        s.recent.append(value)
-        if s.recent.count > 15 { s.recent.removeFirst() }
+        var violations = s.checker!.add(value).map(\.rawValue)
         if s.ewma!.add(value) { violations.append("ewma") }
         if s.cusum!.add(value) { violations.append("cusum") }
         if s.quiet > 0 { s.quiet -= 1 }

@@ -1,0 +1,175 @@
+import Bus
+import EventLog
+import Foundation
+import Learn
+import Pipeline
+import Plant
+import Registry
+import ServiceLifecycle
+import Tabular
+
+/// End to end on the embedded bus: readings already in the log -> one pipeline worker -> predictions, alerts, KPIs;
+/// then latency at a paced 10,000 readings/s. The peer is the reference design's per-message Python loop (JSON,
+/// features, a Keras model call per reading) on the same readings, in the same run.
+enum PipelineBench {
+    static func run(count: Int) async throws {
+        let root = NSTemporaryDirectory() + "millstream-pipeline-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let process = ProcessConfig.milling()
+        // A failure model, trained as the demo does.
+        let registryPath = root + "/models"
+        let registry = try ModelRegistry(root: registryPath)
+        let csv = try CSVTableReader.readAI4I()
+        var spec = TrainingSpec()
+        spec.scaling = .treeSteps
+        spec.bins = 8
+        spec.patience = 30
+        var result = try Trainer.train(csv, spec: spec, metadata: .init(created: "bench", codeVersion: "bench"))
+        result.model.description.columns = nil
+        let v = try registry.register(result.model, as: "failure")
+        try registry.promote("failure", version: v.version, to: .production)
+
+        // Throughput: the log holds `count` readings; one worker processes them all.
+        let url = "embedded://\(root)/log"
+        do {
+            let bus = try openBus(url)
+            var sim = try PlantSimulator(
+                config: process, machines: 20, seed: 3,
+                start: Int64(Date().timeIntervalSince1970 * 1000) - Int64(count) * 3000)
+            let producer = try await bus.producer()
+            var lines: [String] = []
+            for start in stride(from: 0, to: count, by: 5000) {
+                let batch = (start..<min(count, start + 5000)).map { _ in sim.next().reading }
+                if lines.count < 3000 {
+                    lines += batch.prefix(3000 - lines.count).map {
+                        String(decoding: ReadingEncoder.encode($0), as: UTF8.self)
+                    }
+                }
+                _ = try await producer.send(
+                    batch.map {
+                        BusRecord(
+                            key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
+                    }, to: "readings")
+            }
+            try await producer.flush()
+            try lines.joined(separator: "\n").write(toFile: root + "/readings.jsonl", atomically: true, encoding: .utf8)
+            var options = PipelineWorker.Options()
+            options.registry = registryPath
+            options.model = "failure"
+            options.exitWhenIdle = .milliseconds(300)
+            let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
+            let started = ContinuousClock.now
+            try await worker.run()
+            let elapsed = ContinuousClock.now - started - .milliseconds(300)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let processed = worker.stats.snapshot.processed
+            precondition(processed == count, "processed \(processed) of \(count)")
+            try await bus.close()
+            let ours = Double(count) / seconds
+            let peer = try python(root + "/readings.jsonl", 3000)
+            print(
+                "pipeline end to end, embedded bus, one worker: \(count) readings (20 machines, failure model, SPC, OEE)"
+            )
+            print(
+                String(
+                    format:
+                        "  millstream %.0f readings/s   python per-message loop (no bus) %.0f readings/s   ratio %.0fx",
+                    ours, peer, ours / peer))
+        }
+        // Latency at a paced 10,000 readings/s for 10 s: reading stamped (wall clock) -> prediction readable on the bus.
+        try await latency(root: root, registry: registryPath)
+    }
+
+    static func python(_ path: String, _ n: Int) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
+        process.arguments = ["Benchmarks/pipeline/python_baseline.py", path, String(n)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let rate = object["readings_per_second"] as? Double
+        else {
+            print("the Python baseline failed: run scripts/bench-venv first")
+            exit(1)
+        }
+        return rate
+    }
+
+    static func latency(root: String, registry: String) async throws {
+        let bus = try openBus("embedded://\(root)/latency")
+        let process = ProcessConfig.milling()
+        var options = PipelineWorker.Options()
+        options.registry = registry
+        options.model = "failure"
+        let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
+        let consumer = try await bus.consumer(ConsumerOptions(topics: ["predictions"], start: .earliest))
+        var latencies: [Double] = []
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await worker.run() }
+            group.addTask {
+                // Paced producer: 10,000 readings/s for 10 s, each stamped with the wall clock when sent.
+                var sim = try PlantSimulator(config: process, machines: 20, seed: 4, start: 0)
+                let producer = try await bus.producer()
+                let begin = ContinuousClock.now
+                var sent = 0
+                while sent < 100_000 {
+                    let elapsed = ContinuousClock.now - begin
+                    let due =
+                        Int(
+                            (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                                * 10_000) - sent
+                    if due <= 0 {
+                        try await Task.sleep(for: .microseconds(200))
+                        continue
+                    }
+                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                    let batch = (0..<min(due, 1000)).map { _ -> BusRecord in
+                        var r = sim.next().reading
+                        r.timestamp = now
+                        return BusRecord(key: Array(r.machine.utf8), value: ReadingEncoder.encode(r), timestamp: now)
+                    }
+                    _ = try await producer.send(batch, to: "readings")
+                    sent += batch.count
+                }
+            }
+            let end = ContinuousClock.now + .seconds(11)
+            while ContinuousClock.now < end {
+                for r in try await consumer.poll(maxRecords: 10_000, timeout: .milliseconds(100)) {
+                    latencies.append(Date().timeIntervalSince1970 * 1000 - Double(r.timestamp))
+                }
+            }
+            group.cancelAll()
+        }
+        latencies.sort()
+        guard !latencies.isEmpty else { return }
+        print(
+            String(
+                format:
+                    "latency at 10,000 readings/s (reading stamped -> prediction readable), %d readings: p50 %.2f ms  p99 %.2f ms  max %.2f ms",
+                latencies.count, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100], latencies.last!)
+        )
+    }
+}
+
+enum CSVTableReader {
+    /// The AI4I file as training columns with the demo's features.
+    static func readAI4I() throws -> TabularData {
+        let table = try CSVParser.parse(
+            [UInt8](try Data(contentsOf: URL(fileURLWithPath: "data/ai4i2020.csv"))), source: "data/ai4i2020.csv")
+        let config = ProcessConfig.milling()
+        let numeric = try config.variables.map { v in
+            let c = try table.column(v.column)
+            return try table.rows.indices.map { try table.number(row: $0, column: c) }
+        }
+        let target = try table.column("Machine failure")
+        return TabularData(
+            numericNames: config.variables.map(\.name), numeric: numeric, categoricalNames: ["product"],
+            categorical: [table.rows.map { $0[2] }], categories: ["product": ["L", "M", "H"]],
+            derived: config.features.derived.map { ($0.name, $0.expression) }, targetName: "Machine failure",
+            target: table.rows.map { $0[target] })
+    }
+}
