@@ -15,3 +15,19 @@ extension Sequential: Predictor {
 extension ONNXModel: Predictor {
     public func predictBatch(_ x: Tensor) throws -> Tensor { try predict(x) }
 }
+
+extension PCADetector: Predictor {
+    /// Columns: score, T², Q, alarm (0 or 1), index of the top contributing variable.
+    public func predictBatch(_ x: Tensor) throws -> Tensor {
+        guard x.columns == variables.count else {
+            throw LearnError("the detector takes \(variables.count) variables per row, got \(x.columns)")
+        }
+        var out = Tensor(rows: x.rows, columns: 5)
+        for r in 0..<x.rows {
+            let e = evaluate(x.row(r).map(Double.init))
+            let top = e.contributions.indices.max { e.contributions[$0] < e.contributions[$1] } ?? 0
+            for (c, v) in [e.score, e.t2, e.q, e.alarm ? 1 : 0, Double(top)].enumerated() { out[r, c] = Float(v) }
+        }
+        return out
+    }
+}

@@ -124,6 +124,9 @@ public enum Trainer {
             classes = distinct
             let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
             labels = data.target.map { index[$0]! }
+        case .anomaly:
+            throw LearnError(
+                "anomaly detectors learn without a target: use PCADetector (millstream train --detector pca)")
         case .regression:
             labels = try data.target.enumerated().map { i, v in
                 guard let x = Float(v), x.isFinite else {
@@ -182,7 +185,7 @@ public enum Trainer {
         case .multiclass:
             layers.append(Dense(classes.count, activation: .softmax))
             loss = SparseCategoricalCrossEntropy()
-        case .regression:
+        case .regression, .anomaly:
             layers.append(Dense(1))
             loss = MeanSquaredError()
         }
@@ -255,7 +258,7 @@ public enum Trainer {
             let r = ClassificationReport(predicted: predicted, actual: yTest.scalars.map { Int($0) }, labels: classes)
             report = r
             metrics = ["accuracy": r.accuracy, "macro_f1": r.macro.f1, "weighted_f1": r.weighted.f1]
-        case .regression:
+        case .regression, .anomaly:
             var se = 0.0, ae = 0.0
             for i in 0..<testOutput.rows {
                 let d = Double(testOutput.scalars[i] - yTest.scalars[i])

@@ -20,7 +20,9 @@ extension Millstream {
                 """)
 
         @Option(help: "Training data (CSV with a header row).") var data: String
-        @Option(help: "The column to predict.") var target: String
+        @Option(help: "The column to predict (not with --detector).") var target: String?
+        @Option(help: "Train an unsupervised anomaly detector on normal operation instead: pca.") var detector: String?
+        @Option(help: "With --detector: the share of normal samples allowed to alarm.") var falseAlarmRate = 0.01
         @Option(help: "Process config whose variables and features are the inputs (else: every column but the target).")
         var config: String?
         @Option(
@@ -62,6 +64,19 @@ extension Millstream {
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
+            if let detector {
+                guard detector == "pca" else {
+                    throw ValidationError("--detector takes pca (the autoencoder is to come)")
+                }
+                guard target == nil else {
+                    throw ValidationError("a detector learns normal operation and takes no --target")
+                }
+                guard falseAlarmRate > 0 && falseAlarmRate < 0.5 else {
+                    throw ValidationError("--false-alarm-rate must be above 0 and below 0.5")
+                }
+            } else if target == nil {
+                throw ValidationError("give --target COLUMN (or --detector pca for data without labels)")
+            }
             guard Activation(rawValue: activation) != nil, activation != "softmax", activation != "linear" else {
                 throw ValidationError("--activation \(activation) is not one of relu, leaky_relu, gelu, tanh, sigmoid")
             }
@@ -88,6 +103,11 @@ extension Millstream {
             let process = try config.map { try loadProcessConfig($0) }
             let table = try TrainingTable(path: data, target: target, drop: drop, config: process)
             let registry = try ModelRegistry(root: registry)
+            if detector != nil {
+                try trainDetector(table, registry)
+                return
+            }
+            let target = self.target!
             var spec = TrainingSpec()
             spec.task = task.flatMap(ModelFile.Task.init(rawValue:))
             spec.hiddenLayers = layers
@@ -158,6 +178,10 @@ extension Millstream {
         func run() async throws {
             let (file, version) = try ModelRegistry(root: registry).load(try ModelReference(model))
             let d = file.description
+            guard d.task != .anomaly else {
+                throw CommandError(
+                    "\(model) is an anomaly detector: use `millstream predict` for its scores and alarms")
+            }
             let (x, table) = try TrainingTable.features(path: data, model: d)
             let c = try table.column(d.target)
             let actual = try table.rows.enumerated().map { i, row -> Int in
@@ -226,6 +250,7 @@ extension Millstream {
             case .multiclass:
                 lines[0] += "," + d.classes.map { quote("probability_\($0)") }.joined(separator: ",") + ",predicted"
             case .regression: lines[0] += ",predicted"
+            case .anomaly: lines[0] += ",anomaly_score,t2,q,alarm,top_variable"
             }
             for r in 0..<table.rows.count {
                 var line = table.rows[r].map(quote).joined(separator: ",")
@@ -240,6 +265,11 @@ extension Millstream {
                         + quote(d.classes[row.indices.max { row[$0] < row[$1] }!])
                 case .regression:
                     line += ",\(output.scalars[r])"
+                case .anomaly:
+                    let names = d.detector?.variables ?? []
+                    let top = Int(output[r, 4])
+                    line +=
+                        ",\(output[r, 0]),\(output[r, 1]),\(output[r, 2]),\(output[r, 3] > 0 ? 1 : 0),\(top < names.count ? names[top] : "")"
                 }
                 lines.append(line)
             }
@@ -249,6 +279,46 @@ extension Millstream {
                 throw CommandError("cannot write \(out): \(error.localizedDescription)")
             }
             print("scored \(table.rows.count) rows of \(data) with \(version.name) v\(version.version) into \(out)")
+        }
+    }
+}
+
+extension Millstream.Train {
+    /// Fits a PCA detector on the numeric inputs (normal operation) and registers it.
+    func trainDetector(_ table: TrainingTable, _ registry: ModelRegistry) throws {
+        let data = table.data
+        guard data.categoricalNames.isEmpty || config != nil else {
+            throw CommandError(
+                "\(self.data): text columns \(data.categoricalNames) cannot feed a detector; drop them with --drop")
+        }
+        let rows = (0..<(data.numeric.first?.count ?? 0)).map { r in data.numeric.map { $0[r] } }
+        let detector = try PCADetector.fit(variables: data.numericNames, rows: rows, falseAlarmRate: falseAlarmRate)
+        var description = ModelFile.Description(
+            task: .anomaly, inputSize: data.numericNames.count, outputSize: 5, layers: [], preprocessing: nil,
+            target: "",
+            classes: [], threshold: detector.limit,
+            metadata: .init(
+                created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: table.sha256,
+                datasetRows: rows.count,
+                hyperparameters: [
+                    "detector": "pca", "false_alarm_rate": "\(falseAlarmRate)",
+                    "components": "\(detector.components.count)",
+                ],
+                codeVersion: Millstream.configuration.version, source: "millstream train --detector pca"))
+        description.engine = .pca
+        description.detector = detector
+        description.inputColumns = data.numericNames.map { table.columns[$0] ?? $0 }
+        let version = try registry.register(ModelFile(description: description, weights: [:]), as: name)
+        if output.json {
+            print(
+                Terminal.jsonLine([
+                    "model": name, "version": version.version, "components": detector.components.count,
+                    "variables": data.numericNames, "false_alarm_rate": falseAlarmRate,
+                ]))
+        } else {
+            print(
+                "registered detector \(name) v\(version.version): PCA on \(data.numericNames.count) variables, \(detector.components.count) components, limits at a \(falseAlarmRate) false-alarm rate"
+            )
         }
     }
 }

@@ -89,3 +89,36 @@ import Testing
         #expect(r.status == 1 && r.stderr.contains("column 'a' holds text with 60 different values"), "\(r.stderr)")
     }
 }
+
+@Suite struct ONNXCommandTests {
+    /// A Keras model converted by tf2onnx: import, score a CSV, export it again unchanged; garbage is refused.
+    @Test func importPredictExport() throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../LearnTests/Fixtures/keras_binary.onnx"
+        ).standardized.path
+        let registry = dir + "/models"
+        let imported = try CLI.run([
+            "models", "import", fixture, "--name", "keras", "--target", "y", "--registry", registry,
+        ])
+        #expect(
+            imported.status == 0 && imported.stdout.contains("opset 13, 5 inputs, 1 outputs"),
+            "\(imported.stdout) \(imported.stderr)")
+        try ("a,b,c,d,e,y\n" + (0..<10).map { i in "\(i),0.5,-1,2,0.25,\(i % 2)" }.joined(separator: "\n") + "\n")
+            .write(toFile: dir + "/in.csv", atomically: true, encoding: .utf8)
+        let predicted = try CLI.run([
+            "predict", "--model", "keras", "--data", dir + "/in.csv", "--out", dir + "/out.csv", "--registry", registry,
+        ])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        #expect(try String(contentsOfFile: dir + "/out.csv", encoding: .utf8).split(separator: "\n").count == 11)
+        let exported = try CLI.run(["models", "export", "keras", "--out", dir + "/again.onnx", "--registry", registry])
+        #expect(exported.status == 0)
+        #expect(
+            FileManager.default.contents(atPath: dir + "/again.onnx") == FileManager.default.contents(atPath: fixture))
+        let garbage = try CLI.run(["models", "import", dir + "/in.csv", "--name", "bad", "--registry", registry])
+        #expect(garbage.status == 1 && garbage.stderr.contains("is not an ONNX model"))
+        #expect(!FileManager.default.fileExists(atPath: registry + "/bad"))
+    }
+}

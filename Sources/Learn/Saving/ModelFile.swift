@@ -9,6 +9,8 @@ public struct ModelFile: Sendable {
         /// One probability per class (softmax).
         case multiclass
         case regression
+        /// No labels: an anomaly score and an alarm flag per sample.
+        case anomaly
     }
 
     /// What runs the model.
@@ -17,6 +19,8 @@ public struct ModelFile: Sendable {
         case millstream
         /// An imported ONNX graph (model.onnx), run by Millstream's ONNX interpreter.
         case onnx
+        /// A PCA anomaly detector (its parameters are in model.json).
+        case pca
     }
 
     public struct Description: Sendable, Codable, Equatable {
@@ -38,12 +42,14 @@ public struct ModelFile: Sendable {
         public var columns: [String: String]?
         /// For models without preprocessing (imported ONNX): the CSV columns that form the input, in order.
         public var inputColumns: [String]?
+        /// The detector of an anomaly model.
+        public var detector: PCADetector?
 
         enum CodingKeys: String, CodingKey {
             case format, formatVersion = "format_version", engine, task, inputSize = "input_size", outputSize =
                 "output_size"
             case layers, preprocessing, target, classes, threshold, metadata, columns
-            case inputColumns = "input_columns"
+            case inputColumns = "input_columns", detector
         }
 
         public init(
@@ -149,9 +155,10 @@ public struct ModelFile: Sendable {
         return description
     }
 
-    /// Whatever runs this model: its layers, or its ONNX graph.
+    /// Whatever runs this model: its layers, its ONNX graph, or its detector.
     public func makePredictor() throws -> any Predictor {
         if let onnx { return try ONNXModel(bytes: onnx, source: "model.onnx") }
+        if let detector = description.detector { return detector }
         return try makeModel()
     }
 
@@ -160,7 +167,7 @@ public struct ModelFile: Sendable {
         let description = try decodeDescription(json, source: source)
         let file = ModelFile(
             description: description, weights: try Safetensors.decode(bytes, source: source + "/weights.safetensors"))
-        _ = try file.makeModel()  // every weight present with the right shape
+        if description.engine == .millstream { _ = try file.makeModel() }  // every weight present with the right shape
         return file
     }
 
