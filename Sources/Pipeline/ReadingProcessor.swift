@@ -207,28 +207,18 @@ public struct ReadingProcessor: Sendable {
         if s.quiet > 0 { s.quiet -= 1 }
         guard !violations.isEmpty, s.quiet == 0 else { return }
         s.quiet = 50  // one SPC alert per variable per 50 readings at most
-        var a = JSONObject()
-        a.string("id", "\(reading.machine)/spc/\(variable)/\(reading.timestamp)")
-        a.string("machine", reading.machine)
-        a.string("ts", Timestamp.format(reading.timestamp))
-        a.string("kind", "spc")
-        a.string("severity", violations.contains("beyond_3_sigma") ? "warning" : "info")
-        a.string("status", "raised")
-        a.string("variable", variable)
-        a.string("message", "\(variable) = \(value) on \(reading.machine): \(violations.joined(separator: ", "))")
-        a.object("evidence") { e in
+        emitAlert(
+            kind: "spc", variable: variable, severity: violations.contains("beyond_3_sigma") ? "warning" : "info",
+            raised: true,
+            message: "\(variable) = \(value) on \(reading.machine): \(violations.joined(separator: ", "))",
+            reading: reading, source: source, into: &out, events: &events
+        ) { e in
             e.number("value", value)
             e.number("center", limits.center)
             e.number("lcl", limits.lower)
             e.number("ucl", limits.upper)
             e.raw("rules", Array(("[" + violations.map { "\"\($0)\"" }.joined(separator: ",") + "]").utf8))
         }
-        a.raw("source", JSONObject.source(source))
-        out.append(
-            PipelineOutput(
-                topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(),
-                timestamp: reading.timestamp))
-        events.alerts += 1
     }
 
     private func riskAlert(
@@ -240,22 +230,35 @@ public struct ReadingProcessor: Sendable {
         let clear = tracker.riskAlertActive && risk < settings.riskClear
         guard raise || clear else { return }
         tracker.riskAlertActive = raise
-        var a = JSONObject()
-        a.string("id", "\(reading.machine)/failure_risk/\(reading.timestamp)")
-        a.string("machine", reading.machine)
-        a.string("ts", Timestamp.format(reading.timestamp))
-        a.string("kind", "failure_risk")
-        a.string("severity", risk >= 0.8 ? "critical" : "warning")
-        a.string("status", raise ? "raised" : "cleared")
-        a.string(
-            "message",
-            raise
-                ? "failure risk \(Int((risk * 100).rounded())) % on \(reading.machine) (model \(scorer?.label ?? "?"))"
-                : "failure risk back to \(Int((risk * 100).rounded())) % on \(reading.machine)")
-        a.object("evidence") { e in
+        let percent = Int((risk * 100).rounded())
+        emitAlert(
+            kind: "failure_risk", variable: nil, severity: risk >= 0.8 ? "critical" : "warning", raised: raise,
+            message: raise
+                ? "failure risk \(percent) % on \(reading.machine) (model \(scorer?.label ?? "?"))"
+                : "failure risk back to \(percent) % on \(reading.machine)",
+            reading: reading, source: source, into: &out, events: &events
+        ) { e in
             e.number("risk", risk)
             for m in reading.values { e.number(m.name, m.value) }
         }
+    }
+
+    /// Writes an alert record: what, where, how bad, raised or cleared, and the evidence.
+    private func emitAlert(
+        kind: String, variable: String?, severity: String, raised: Bool, message: String, reading: Reading,
+        source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
+        evidence: (inout JSONObject) -> Void
+    ) {
+        var a = JSONObject()
+        a.string("id", "\(reading.machine)/\(kind)/\(variable.map { $0 + "/" } ?? "")\(reading.timestamp)")
+        a.string("machine", reading.machine)
+        a.string("ts", Timestamp.format(reading.timestamp))
+        a.string("kind", kind)
+        a.string("severity", severity)
+        a.string("status", raised ? "raised" : "cleared")
+        if let variable { a.string("variable", variable) }
+        a.string("message", message)
+        a.object("evidence", evidence)
         a.raw("source", JSONObject.source(source))
         out.append(
             PipelineOutput(

@@ -56,20 +56,14 @@ extension Millstream {
             options.registry = registry
             options.model = "failure"
             let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
-            var logger = Logger(label: "millstream")
-            logger.logLevel = .warning
             Terminal.error(
                 "millstream demo: \(machines) machines -> \(busOptions.bus); models in \(registry); Ctrl-C stops")
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [
-                        .init(service: BusService(bus: bus)),
-                        .init(service: worker),
-                        .init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup),
-                        .init(service: LivePanel(stats: stats, pipeline: worker.stats, bus: bus, machines: machines)),
-                    ],
-                    gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
-            try await group.run()
+            try await runServices(
+                [
+                    BusService(bus: bus), worker, runner,
+                    LivePanel(stats: stats, pipeline: worker.stats, bus: bus, machines: machines),
+                ],
+                main: 2)
             try await bus.close()
             let s = stats.snapshot
             let p = worker.stats.snapshot

@@ -32,16 +32,7 @@ extension Millstream {
             options.model = model
             options.exitWhenIdle = try exitWhenIdle.map { try parseDuration($0, option: "--exit-when-idle") }
             let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
-            var logger = Logger(label: "millstream")
-            logger.logLevel = .warning
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [
-                        .init(service: BusService(bus: bus)),
-                        .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
-                    ],
-                    gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
-            try await group.run()
+            try await runServices([BusService(bus: bus), worker], main: 1)
             try await bus.close()
             let s = worker.stats.snapshot
             if output.json {

@@ -109,17 +109,7 @@ extension Millstream {
                     seed: seed, labelsTopic: labels ? "labels" : nil),
                 stats: stats, durableCount: durable)
             let reporter = ProgressReporter(stats: stats, total: count, mode: progress)
-            var logger = Logger(label: "millstream")
-            logger.logLevel = .warning
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [
-                        .init(service: BusService(bus: bus)),
-                        .init(service: runner, successTerminationBehavior: .gracefullyShutdownGroup),
-                        .init(service: reporter),
-                    ],
-                    gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
-            try await group.run()
+            try await runServices([BusService(bus: bus), runner, reporter], main: 1)
             try await bus.close()
             Terminal.endStatus()
             report(stats.snapshot, elapsed: ContinuousClock.now - stats.started)

@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import Logging
 import Plant
 import ServiceLifecycle
 import Synchronization
@@ -176,3 +177,17 @@ struct BusService: Service {
 }
 
 func currentMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+/// Runs services until the one marked `main` finishes or SIGINT / SIGTERM arrives, then shuts the rest down in reverse
+/// order (the bus last, so everything written is flushed).
+func runServices(_ services: [any Service], main: Int) async throws {
+    var logger = Logger(label: "millstream")
+    logger.logLevel = .warning
+    let configured = services.enumerated().map { i, s in
+        ServiceGroupConfiguration.ServiceConfiguration(
+            service: s, successTerminationBehavior: i == main ? .gracefullyShutdownGroup : .cancelGroup)
+    }
+    try await ServiceGroup(
+        configuration: .init(services: configured, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+    ).run()
+}

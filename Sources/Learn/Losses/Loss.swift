@@ -65,6 +65,27 @@ public struct SparseCategoricalCrossEntropy: Loss {
     }
 }
 
+/// A regression loss of the difference d = output - target, averaged over outputs and samples (Keras's reduction),
+/// given its value and derivative for one difference.
+func elementwiseLoss(
+    output: Tensor, target: Tensor, weights: [Float]?, _ f: (Float) -> (value: Float, derivative: Float)
+) -> (value: Double, gradient: Tensor) {
+    precondition(output.shape == target.shape)
+    var gradient = output
+    var total = 0.0
+    let k = Float(output.columns)
+    let n = Float(output.rows)
+    for r in 0..<output.rows {
+        let w = weights?[r] ?? 1
+        for c in 0..<output.columns {
+            let (value, derivative) = f(output[r, c] - target[r, c])
+            total += Double(w * value / k)
+            gradient[r, c] = w * derivative / (k * n)
+        }
+    }
+    return (total / Double(output.rows), gradient)
+}
+
 /// Mean squared error, averaged over outputs and samples.
 public struct MeanSquaredError: Loss {
     public init() {}
@@ -72,20 +93,7 @@ public struct MeanSquaredError: Loss {
     public var fusedActivation: Activation? { nil }
 
     public func evaluate(output: Tensor, target: Tensor, weights: [Float]?) -> (value: Double, gradient: Tensor) {
-        precondition(output.shape == target.shape)
-        var gradient = output
-        var total = 0.0
-        let k = Float(output.columns)
-        let n = Float(output.rows)
-        for r in 0..<output.rows {
-            let w = weights?[r] ?? 1
-            for c in 0..<output.columns {
-                let d = output[r, c] - target[r, c]
-                total += Double(w * d * d / k)
-                gradient[r, c] = w * 2 * d / (k * n)
-            }
-        }
-        return (total / Double(output.rows), gradient)
+        elementwiseLoss(output: output, target: target, weights: weights) { d in (d * d, 2 * d) }
     }
 }
 
@@ -100,20 +108,8 @@ public struct Huber: Loss {
     public var fusedActivation: Activation? { nil }
 
     public func evaluate(output: Tensor, target: Tensor, weights: [Float]?) -> (value: Double, gradient: Tensor) {
-        precondition(output.shape == target.shape)
-        var gradient = output
-        var total = 0.0
-        let k = Float(output.columns)
-        let n = Float(output.rows)
-        for r in 0..<output.rows {
-            let w = weights?[r] ?? 1
-            for c in 0..<output.columns {
-                let d = output[r, c] - target[r, c]
-                let a = abs(d)
-                total += Double(w * (a <= delta ? 0.5 * d * d : delta * (a - 0.5 * delta)) / k)
-                gradient[r, c] = w * (a <= delta ? d : delta * (d > 0 ? 1 : -1)) / (k * n)
-            }
+        elementwiseLoss(output: output, target: target, weights: weights) { d in
+            abs(d) <= delta ? (0.5 * d * d, d) : (delta * (abs(d) - 0.5 * delta), delta * (d > 0 ? 1 : -1))
         }
-        return (total / Double(output.rows), gradient)
     }
 }
