@@ -61,25 +61,33 @@ public struct DowntimeReason: Sendable, Codable, Equatable {
     public var seconds: Double
 }
 
-/// OEE over a rolling window of minute buckets (e.g. the last hour, the last shift).
+/// OEE over a rolling window of time buckets (e.g. the last hour in minutes, the last shift in 10-minute buckets).
 public struct RollingOEE: Sendable, Codable {
     public let minutes: Int
+    /// Bucket width in minutes; the window slides by one bucket.
+    public let bucketMinutes: Int
     private var buckets: [Int64: OEEAccumulator] = [:]
 
-    public init(minutes: Int) { self.minutes = minutes }
+    public init(minutes: Int, bucketMinutes: Int = 1) {
+        precondition(bucketMinutes >= 1 && minutes % bucketMinutes == 0, "the window must be whole buckets")
+        self.minutes = minutes
+        self.bucketMinutes = bucketMinutes
+    }
+
+    private var count: Int64 { Int64(minutes / bucketMinutes) }
+    private func bucket(_ time: Int64) -> Int64 { time / (60_000 * Int64(bucketMinutes)) }
 
     public mutating func add(at time: Int64, state: String, duration: Int64, good: Int, scrap: Int) {
-        let minute = time / 60_000
-        buckets[minute, default: OEEAccumulator()].add(state: state, duration: duration, good: good, scrap: scrap)
-        let oldest = minute - Int64(minutes) + 1
-        if buckets.count > minutes + 1 { buckets = buckets.filter { $0.key >= oldest } }
+        let b = bucket(time)
+        buckets[b, default: OEEAccumulator()].add(state: state, duration: duration, good: good, scrap: scrap)
+        if Int64(buckets.count) > count + 1 { buckets = buckets.filter { $0.key > b - count } }
     }
 
     /// The accumulated figures of the window ending at `now`.
     public func total(now: Int64) -> OEEAccumulator {
-        let oldest = now / 60_000 - Int64(minutes) + 1
+        let oldest = bucket(now) - count + 1
         var sum = OEEAccumulator()
-        for (minute, bucket) in buckets where minute >= oldest { sum.merge(bucket) }
+        for (b, acc) in buckets where b >= oldest { sum.merge(acc) }
         return sum
     }
 }

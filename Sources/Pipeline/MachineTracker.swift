@@ -11,7 +11,7 @@ struct MachineTracker: Codable, Sendable {
     var ewma: [String: Double] = [:]
     var spc: [String: VariableSPC] = [:]
     var hour = RollingOEE(minutes: 60)
-    var shift = RollingOEE(minutes: 480)
+    var shift = RollingOEE(minutes: 480, bucketMinutes: 10)
     var riskAlertActive = false
     var lastRisk: Double?
 

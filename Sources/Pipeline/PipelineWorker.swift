@@ -112,8 +112,10 @@ public struct PipelineWorker: Service {
             }
             let records = try await consumer.poll(maxRecords: options.batch, timeout: .milliseconds(200))
             if records.isEmpty {
-                if dirty {
-                    try await checkpoint(processor, assigned, next, partitionCount, producer, consumer); dirty = false;
+                // Idle: checkpoint what is pending, but not more often than a busy worker would.
+                if dirty && ContinuousClock.now - lastCheckpoint >= .seconds(2) {
+                    try await checkpoint(processor, assigned, next, partitionCount, producer, consumer)
+                    dirty = false
                     lastCheckpoint = .now
                 }
                 stats.update { $0.caughtUp = true }
