@@ -221,11 +221,14 @@ public final class EventLog: Sendable {
 
     // MARK: - Lifecycle
 
-    /// fsyncs every partition that has unsynced appends.
+    /// fsyncs every partition that has unsynced appends, several at a time (the disk overlaps them).
     public func sync() throws {
-        for topic in topics.withLock({ Array($0.values) }) {
-            for partition in topic.partitions { try partition.sync() }
+        let partitions = topics.withLock { $0.values.flatMap(\.partitions) }
+        let failures = Mutex<[any Error]>([])
+        DispatchQueue.concurrentPerform(iterations: partitions.count) { i in
+            do { try partitions[i].sync() } catch { failures.withLock { $0.append(error) } }
         }
+        if let first = failures.withLock({ $0.first }) { throw first }
     }
 
     /// fsyncs partitions whose interval has passed; for a periodic flusher.

@@ -170,7 +170,8 @@ public final class PartitionLog: Sendable {
                 try segment.log.sync()
                 durable = true
             case .interval(let interval):
-                if ContinuousClock.now - state.lastSync >= interval {
+                // The bus's flusher fsyncs outside this lock; inline only if no flusher has run for a while.
+                if ContinuousClock.now - state.lastSync >= interval * 4 {
                     try segment.log.sync()
                     durable = true
                 }
@@ -194,17 +195,24 @@ public final class PartitionLog: Sendable {
     }
 
     /// fsyncs everything appended so far (and the index). Cheap when nothing is pending.
+    ///
+    /// The fsync runs outside the partition's lock, so appends and reads go on meanwhile; the durable offset moves to
+    /// what was appended before the fsync began. (Closed segments were fsynced when they rolled.)
     public func sync() throws {
-        try state.withLock { state in
-            guard writable, !state.closed else { return }
+        let pending = try state.withLock { state -> (FileRef, Int64)? in
+            guard writable, !state.closed else { return nil }
             let next = state.segments.last!.nextOffset
             guard
                 state.durableOffset < next
                     || state.segments.last!.persistedIndexEntries < state.segments.last!.index.count
-            else { return }
+            else { return nil }
             try state.segments[state.segments.count - 1].persistIndex()
-            try state.segments.last!.log.sync()
-            state.durableOffset = next
+            return (state.segments.last!.log, next)
+        }
+        guard let (file, next) = pending else { return }
+        try file.sync()
+        state.withLock { state in
+            state.durableOffset = max(state.durableOffset, next)
             state.lastSync = .now
         }
     }

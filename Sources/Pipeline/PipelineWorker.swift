@@ -113,7 +113,7 @@ public struct PipelineWorker: Service {
             let records = try await consumer.poll(maxRecords: options.batch, timeout: .milliseconds(200))
             if records.isEmpty {
                 // Idle: checkpoint what is pending, but not more often than a busy worker would.
-                if dirty && ContinuousClock.now - lastCheckpoint >= .seconds(2) {
+                if dirty && ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval {
                     try await checkpoint(processor, assigned, next, partitionCount, producer, consumer)
                     dirty = false
                     lastCheckpoint = .now
@@ -166,7 +166,7 @@ public struct PipelineWorker: Service {
                     s.events.oee.merge(events.oee) { $1 }
                     s.caughtUp = false
                 }
-                if ContinuousClock.now - lastCheckpoint >= .seconds(2) {
+                if ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval {
                     try await checkpoint(processor, assigned, next, partitionCount, producer, consumer)
                     dirty = false
                     lastCheckpoint = .now
