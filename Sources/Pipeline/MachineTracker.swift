@@ -13,6 +13,9 @@ struct MachineTracker: Codable, Sendable {
     var hour = RollingOEE(minutes: 60)
     var shift = RollingOEE(minutes: 480, bucketMinutes: 10)
     var riskAlertActive = false
+    var anomalyAlertActive = false
+    /// Consecutive alarming (positive) or quiet (negative) readings of the anomaly detector.
+    var anomalyRun = 0
     var lastRisk: Double?
 
     /// SPC for one variable: the baseline being collected, then the limits and the running charts.

@@ -15,6 +15,8 @@ public struct ReadingProcessor: Sendable {
     let variableNames: [String]
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
+    /// An anomaly detector in production instead of a classifier (processes without failure labels).
+    var detector: (detector: PCADetector, label: String)?
     var machines: [String: MachineTracker] = [:]
 
     public init(settings: PipelineSettings) throws {
@@ -28,10 +30,23 @@ public struct ReadingProcessor: Sendable {
     }
 
     /// The model label in use ("failure@v3"), if any.
-    public var modelLabel: String? { scorer?.label }
+    public var modelLabel: String? { scorer?.label ?? detector?.label }
 
     /// Uses a registry model from now on (between records: no reading is scored twice or by half a model).
     public mutating func use(model file: ModelFile, name: String, version: Int) throws {
+        if let d = file.description.detector {
+            let missing = d.variables.filter { !variableNames.contains($0) }
+            guard missing.isEmpty else {
+                throw LearnError(
+                    "detector \(name) v\(version) reads \(missing.joined(separator: ", ")), which the process config does not declare"
+                )
+            }
+            detector = (d, "\(name)@v\(version)")
+            scorer = nil
+            scratch = nil
+            return
+        }
+        detector = nil
         let s = try Scorer(name: name, version: version, file: file)
         scorer = s
         scratch = s.makeScratch()
@@ -91,6 +106,7 @@ public struct ReadingProcessor: Sendable {
         tracker.readings += 1
 
         var risk: Double?
+        var anomaly: (ratio: Double, alarm: Bool, top: String?)?
         if reading.state == .running {
             for m in reading.values {
                 var w = tracker.windows[m.name] ?? []
@@ -104,6 +120,18 @@ public struct ReadingProcessor: Sendable {
             }
             if let scorer, scratch != nil {
                 risk = scorer.score(reading, scratch: &scratch!)
+            }
+            if let (d, label) = detector {
+                let values = d.variables.map { reading[$0] ?? .nan }
+                if values.allSatisfy(\.isFinite) {
+                    let result = d.evaluate(values)
+                    let top = result.contributions.indices.max { result.contributions[$0] < result.contributions[$1] }
+                        .map { d.variables[$0] }
+                    anomaly = (result.score / d.limit, result.alarm, top)
+                    anomalyAlert(
+                        result.alarm, ratio: result.score / d.limit, top: top, label: label, reading: reading,
+                        tracker: &tracker, source: source, into: &out, events: &events)
+                }
             }
         }
         tracker.lastRisk = risk ?? tracker.lastRisk
@@ -121,7 +149,14 @@ public struct ReadingProcessor: Sendable {
         p.raw(
             "failure",
             risk.map { Array(($0 >= (scorer?.threshold ?? 0.5) ? "true" : "false").utf8) } ?? Array("null".utf8))
-        p.string("model", risk == nil ? nil : scorer?.label)
+        p.string("model", risk == nil && anomaly == nil ? nil : modelLabel)
+        if let anomaly {
+            p.object("anomaly") { a in
+                a.number("score", anomaly.ratio)  // 1 is the alarm limit
+                a.bool("alarm", anomaly.alarm)
+                a.string("top_variable", anomaly.top)
+            }
+        }
         p.object("features") { f in
             let inputs = variableNames.map { reading[$0] ?? .nan }
             for d in derived { f.number(d.name, d.expression.evaluate(inputs)) }
@@ -240,6 +275,28 @@ public struct ReadingProcessor: Sendable {
         ) { e in
             e.number("risk", risk)
             for m in reading.values { e.number(m.name, m.value) }
+        }
+    }
+
+    /// Raises an anomaly alert after 3 alarming readings in a row and clears it after 10 quiet ones (no floods).
+    private func anomalyAlert(
+        _ alarm: Bool, ratio: Double, top: String?, label: String, reading: Reading, tracker: inout MachineTracker,
+        source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents
+    ) {
+        tracker.anomalyRun = alarm ? max(1, tracker.anomalyRun + 1) : min(-1, tracker.anomalyRun - 1)
+        let raise = !tracker.anomalyAlertActive && tracker.anomalyRun >= 3
+        let clear = tracker.anomalyAlertActive && tracker.anomalyRun <= -10
+        guard raise || clear else { return }
+        tracker.anomalyAlertActive = raise
+        emitAlert(
+            kind: "anomaly", variable: top, severity: ratio >= 2 ? "critical" : "warning", raised: raise,
+            message: raise
+                ? "unusual operation on \(reading.machine) (score \(String(format: "%.1f", ratio)) x the limit, model \(label)), mostly \(top ?? "?")"
+                : "operation back to normal on \(reading.machine)",
+            reading: reading, source: source, into: &out, events: &events
+        ) { e in
+            e.number("score", ratio)
+            if let top { e.string("top_variable", top) }
         }
     }
 

@@ -70,9 +70,11 @@ import Testing
         #expect(fault.rate > 0.9, "fault alarm rate \(fault.rate)")
         #expect(Double(fault.top.filter { $0 == "s17" }.count) / Double(fault.top.count) > 0.9)
 
-        // The pipeline takes the same config: readings in, predictions out, no code for "reactor" anywhere.
+        // The pipeline takes the same config: readings in, predictions and anomaly alerts out, no code for "reactor"
+        // anywhere. The last 60 readings have sensor 17 off.
+        #expect(try CLI.run(["models", "promote", "reactor-health@v1", "--registry", registry]).status == 0)
         var jsonl = ""
-        for (i, row) in Self.rows(300, seed: 4).enumerated() {
+        for (i, row) in (Self.rows(300, seed: 4) + Self.rows(60, seed: 5, fault: 3)).enumerated() {
             let values = zip(Self.sensors, row).map { "\"\($0)\":\(String(format: "%.3f", $1))" }.joined(separator: ",")
             jsonl +=
                 "{\"machine\":\"chem1/unit1/r\(i % 2 + 1)\",\"ts\":\"2026-01-01T00:\(String(format: "%02d", i / 60)):\(String(format: "%02d", i % 60)).000Z\",\"seq\":\(i / 2 + 1),\"values\":{\(values)}}\n"
@@ -82,10 +84,18 @@ import Testing
         let imported = try CLI.run(["import", dir + "/readings.jsonl", "--config", dir + "/reactor.yaml", "--bus", bus])
         #expect(imported.status == 0, "\(imported.stderr)")
         let run = try CLI.run([
-            "run", "--config", dir + "/reactor.yaml", "--bus", bus, "--exit-when-idle", "1s", "--json",
+            "run", "--config", dir + "/reactor.yaml", "--bus", bus, "--registry", registry, "--model", "reactor-health",
+            "--exit-when-idle", "1s", "--json",
         ])
         #expect(run.status == 0, "\(run.stderr)")
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
-        #expect(summary["predictions"] as? Int == 300)
+        #expect(summary["predictions"] as? Int == 360)
+        #expect(summary["model"] as? String == "reactor-health@v1")
+        let alerts = try CLI.run(["tail", "alerts", "--bus", bus, "--from-beginning", "--exit-at-end"]).stdout
+        let anomalies = alerts.split(separator: "\n").filter {
+            $0.contains("\"kind\":\"anomaly\"") && $0.contains("\"status\":\"raised\"")
+        }
+        #expect(anomalies.count >= 1 && anomalies.count <= 4, "\(anomalies.count) anomaly alerts")
+        #expect(anomalies.allSatisfy { $0.contains("\"variable\":\"s17\"") }, "\(anomalies)")
     }
 }
