@@ -13,6 +13,8 @@ public struct TabularData: Sendable {
     public var derived: [(name: String, expression: String)]
     public var targetName: String
     public var target: [String]
+    /// More yes/no (0/1) targets for a multi-label model: output 0 is `target`, then these in order.
+    public var extraTargets: [(name: String, values: [String])] = []
 
     public init(
         numericNames: [String], numeric: [[Double]], categoricalNames: [String] = [], categorical: [[String]] = [],
@@ -105,13 +107,37 @@ public enum Trainer {
         }
         let distinct = Array(Set(data.target)).sorted { (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1) }
         let task: ModelFile.Task =
-            spec.task
+            spec.task ?? (!data.extraTargets.isEmpty ? .multilabel : nil)
             ?? (distinct.count == 2
                 ? .binary
                 : distinct.allSatisfy { Double($0) != nil } && distinct.count > 20 ? .regression : .multiclass)
         var classes: [String] = []
         var labels: [Float]
+        /// Multi-label targets, row-major: rows x (1 + extra targets).
+        var labelMatrix: [Float] = []
+        let labelNames = [data.targetName] + data.extraTargets.map(\.name)
         switch task {
+        case .multilabel:
+            let all = [data.target] + data.extraTargets.map(\.values)
+            var columns: [[Float]] = []
+            for (name, values) in zip(labelNames, all) {
+                guard values.count == data.rows else {
+                    throw LearnError("target '\(name)' has \(values.count) values for \(data.rows) rows")
+                }
+                let column = try values.enumerated().map { i, v -> Float in
+                    guard v == "0" || v == "1" else {
+                        throw LearnError("multi-label target '\(name)' row \(i + 1): '\(v)' is not 0 or 1")
+                    }
+                    return v == "1" ? 1 : 0
+                }
+                guard column.contains(1) else {
+                    throw LearnError("multi-label target '\(name)' is never 1: there is nothing to learn")
+                }
+                columns.append(column)
+            }
+            classes = ["0", "1"]
+            labels = columns[0]  // stratify (and bin) on the first label
+            labelMatrix = (0..<data.rows).flatMap { r in columns.map { $0[r] } }
         case .binary, .multiclass:
             guard distinct.count >= 2 else {
                 throw LearnError(
@@ -166,7 +192,14 @@ public enum Trainer {
             try preprocessing.transform(
                 numeric: columns(data.numeric, idx), categoricalValues: columns(data.categorical, idx))
         }
-        func targets(_ idx: [Int]) -> Tensor { Tensor(rows: idx.count, columns: 1, scalars: idx.map { labels[$0] }) }
+        func targets(_ idx: [Int]) -> Tensor {
+            if task == .multilabel {
+                let k = labelNames.count
+                return Tensor(
+                    rows: idx.count, columns: k, scalars: idx.flatMap { labelMatrix[($0 * k)..<($0 * k + k)] })
+            }
+            return Tensor(rows: idx.count, columns: 1, scalars: idx.map { labels[$0] })
+        }
         let (xTrain, yTrain) = (try features(trainIdx), targets(trainIdx))
         let (xValid, yValid) = (try features(validIdx), targets(validIdx))
         let (xTest, yTest) = (try features(testIdx), targets(testIdx))
@@ -185,6 +218,9 @@ public enum Trainer {
         case .multiclass:
             layers.append(Dense(classes.count, activation: .softmax))
             loss = SparseCategoricalCrossEntropy()
+        case .multilabel:
+            layers.append(Dense(labelNames.count, activation: .sigmoid))
+            loss = BinaryCrossEntropy()
         case .regression, .anomaly:
             layers.append(Dense(1))
             loss = MeanSquaredError()
@@ -196,7 +232,7 @@ public enum Trainer {
             throw LearnError("ensembles are merged from Dense and Dropout layers; leave out batch normalization")
         }
         var classWeight: [Int: Float]?
-        if spec.balancedClassWeights && task != .regression {
+        if spec.balancedClassWeights && task != .regression && task != .multilabel {
             // Keras / scikit-learn "balanced": n / (classes x count of the class).
             var counts = [Int: Int]()
             for i in 0..<yTrain.rows { counts[Int(yTrain.scalars[i]), default: 0] += 1 }
@@ -236,8 +272,34 @@ public enum Trainer {
         var binary: BinaryMetrics?
         var report: ClassificationReport?
         var threshold = 0.5
+        var thresholds: [Double]?
         let testOutput = model.predict(xTest)
         switch task {
+        case .multilabel:
+            // Per label: the F1-best threshold on validation, metrics on test.
+            let validOutput = model.predict(xValid)
+            let k = labelNames.count
+            func column(_ t: Tensor, _ c: Int) -> [Float] { (0..<t.rows).map { t[$0, c] } }
+            thresholds = (0..<k).map { c in
+                BinaryMetrics.bestThreshold(scores: column(validOutput, c), labels: column(yValid, c).map { Int($0) })
+            }
+            for c in 0..<k {
+                let m = BinaryMetrics(
+                    scores: column(testOutput, c), labels: column(yTest, c).map { Int($0) }, threshold: thresholds![c])
+                let suffix = c == 0 ? "" : "_" + labelNames[c]
+                metrics["f1" + suffix] = m.f1
+                metrics["roc_auc" + suffix] = m.rocAUC
+                metrics["pr_auc" + suffix] = m.prAUC
+                if c == 0 {
+                    binary = m
+                    metrics.merge(["precision": m.precision, "recall": m.recall, "accuracy": m.accuracy]) { $1 }
+                    report = ClassificationReport(
+                        predicted: column(testOutput, 0).map { Double($0) >= thresholds![0] ? 1 : 0 },
+                        actual: column(yTest, 0).map { Int($0) }, labels: classes)
+                }
+            }
+            threshold = thresholds![0]
+            metrics["threshold"] = threshold
         case .binary:
             threshold = BinaryMetrics.bestThreshold(
                 scores: model.predict(xValid).scalars, labels: yValid.scalars.map { Int($0) })
@@ -271,11 +333,15 @@ public enum Trainer {
         meta.hyperparameters.merge(spec.hyperparameters) { $1 }
         meta.metrics = metrics
         meta.datasetRows = data.rows
-        let description = ModelFile.Description(
+        var description = ModelFile.Description(
             task: task, inputSize: preprocessing.featureCount, outputSize: model.outputSize,
             layers: model.configurations,
             preprocessing: preprocessing, target: data.targetName, classes: classes, threshold: threshold,
             metadata: meta)
+        if task == .multilabel {
+            description.labels = labelNames
+            description.thresholds = thresholds
+        }
         return TrainingResult(
             model: ModelFile(description: description, model: model), history: history, testMetrics: metrics,
             binary: binary,

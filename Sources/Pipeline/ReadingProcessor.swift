@@ -150,6 +150,11 @@ public struct ReadingProcessor: Sendable {
             "failure",
             risk.map { Array(($0 >= (scorer?.threshold ?? 0.5) ? "true" : "false").utf8) } ?? Array("null".utf8))
         p.string("model", risk == nil && anomaly == nil ? nil : modelLabel)
+        if risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
+            p.object("modes") { m in
+                for (i, label) in scorer.modeLabels.enumerated() { m.number(label, Double(output[i + 1])) }
+            }
+        }
         if let anomaly {
             p.object("anomaly") { a in
                 a.number("score", anomaly.ratio)  // 1 is the alarm limit
@@ -266,14 +271,21 @@ public struct ReadingProcessor: Sendable {
         guard raise || clear else { return }
         tracker.riskAlertActive = raise
         let percent = Int((risk * 100).rounded())
+        // The most likely failure mode, for multi-label models.
+        var mode: String?
+        if let scorer, let output = scratch?.output, !scorer.modeLabels.isEmpty {
+            let best = scorer.modeLabels.indices.max { output[$0 + 1] < output[$1 + 1] }!
+            mode = scorer.modeLabels[best]
+        }
         emitAlert(
             kind: "failure_risk", variable: nil, severity: risk >= 0.8 ? "critical" : "warning", raised: raise,
             message: raise
-                ? "failure risk \(percent) % on \(reading.machine) (model \(scorer?.label ?? "?"))"
+                ? "failure risk \(percent) % on \(reading.machine)\(mode.map { ", mostly \($0)" } ?? "") (model \(scorer?.label ?? "?"))"
                 : "failure risk back to \(percent) % on \(reading.machine)",
             reading: reading, source: source, into: &out, events: &events
         ) { e in
             e.number("risk", risk)
+            if let mode { e.string("mode", mode) }
             for m in reading.values { e.number(m.name, m.value) }
         }
     }

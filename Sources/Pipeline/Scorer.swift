@@ -10,6 +10,8 @@ struct Scorer: Sendable {
     let preprocessing: Preprocessing
     let threshold: Double
     let binary: Bool
+    /// For multi-label models, the labels of outputs 1... (failure modes); output 0 is the overall risk.
+    let modeLabels: [String]
     let numericNames: [String]
     let categoricalNames: [String]
 
@@ -24,7 +26,8 @@ struct Scorer: Sendable {
         self.model = InferenceModel(try file.makeModel())
         self.preprocessing = pre
         self.threshold = file.description.threshold
-        self.binary = file.description.task == .binary
+        self.binary = file.description.task == .binary || file.description.task == .multilabel
+        self.modeLabels = Array((file.description.labels ?? []).dropFirst())
         self.numericNames = pre.numericInputs
         self.categoricalNames = pre.categorical.map(\.name)
     }

@@ -82,7 +82,11 @@ extension Millstream {
                 )
             }
             Terminal.error("demo: first start, training the failure model on \(trainingData) ...")
-            let table = try TrainingTable(path: trainingData, target: "Machine failure", drop: [], config: process)
+            // One model for the overall failure risk and the risk of each failure mode.
+            let table = try TrainingTable(
+                path: trainingData, target: "Machine failure", extraTargets: ["TWF", "HDF", "PWF", "OSF", "RNF"],
+                drop: [],
+                config: process)
             var spec = TrainingSpec()
             spec.scaling = .treeSteps
             spec.bins = 8

@@ -20,7 +20,11 @@ extension Millstream {
                 """)
 
         @Option(help: "Training data (CSV with a header row).") var data: String
-        @Option(help: "The column to predict (not with --detector).") var target: String?
+        @Option(
+            help:
+                "The column to predict (not with --detector); several comma separated make a multi-label model (0/1 each)."
+        )
+        var target: String?
         @Option(help: "Train an unsupervised anomaly detector on normal operation instead: pca.") var detector: String?
         @Option(help: "With --detector: the share of normal samples allowed to alarm.") var falseAlarmRate = 0.01
         @Option(help: "Process config whose variables and features are the inputs (else: every column but the target).")
@@ -101,13 +105,17 @@ extension Millstream {
 
         func run() async throws {
             let process = try config.map { try loadProcessConfig($0) }
-            let table = try TrainingTable(path: data, target: target, drop: drop, config: process)
+            let targets =
+                target.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+            let table = try TrainingTable(
+                path: data, target: targets.first, extraTargets: Array(targets.dropFirst()), drop: drop, config: process
+            )
             let registry = try ModelRegistry(root: registry)
             if detector != nil {
                 try trainDetector(table, registry)
                 return
             }
-            let target = self.target!
+            let target = targets[0]
             var spec = TrainingSpec()
             spec.task = task.flatMap(ModelFile.Task.init(rawValue:))
             spec.hiddenLayers = layers
@@ -195,8 +203,9 @@ extension Millstream {
             let output = try file.makePredictor().predictBatch(x)
             var result: [String: Any] = ["model": "\(version.name)@v\(version.version)", "rows": table.rows.count]
             var report: ClassificationReport
-            if d.task == .binary {
-                let m = BinaryMetrics(scores: output.scalars, labels: actual, threshold: threshold ?? d.threshold)
+            if d.task == .binary || d.task == .multilabel {
+                let first = (0..<output.rows).map { output[$0, 0] }
+                let m = BinaryMetrics(scores: first, labels: actual, threshold: threshold ?? d.threshold)
                 result["metrics"] = [
                     "f1": m.f1, "precision": m.precision, "recall": m.recall, "accuracy": m.accuracy,
                     "roc_auc": m.rocAUC, "pr_auc": m.prAUC, "threshold": m.threshold,
@@ -246,6 +255,11 @@ extension Millstream {
             }
             var lines = [table.header.map(quote).joined(separator: ",")]
             switch d.task {
+            case .multilabel:
+                lines[0] +=
+                    ","
+                    + (d.labels ?? []).map { quote("probability_\($0)") + "," + quote("predicted_\($0)") }.joined(
+                        separator: ",")
             case .binary: lines[0] += ",probability,predicted"
             case .multiclass:
                 lines[0] += "," + d.classes.map { quote("probability_\($0)") }.joined(separator: ",") + ",predicted"
@@ -255,6 +269,11 @@ extension Millstream {
             for r in 0..<table.rows.count {
                 var line = table.rows[r].map(quote).joined(separator: ",")
                 switch d.task {
+                case .multilabel:
+                    for (c, t) in (d.thresholds ?? []).enumerated() {
+                        let p = Double(output[r, c])
+                        line += ",\(p),\(p >= t ? 1 : 0)"
+                    }
                 case .binary:
                     let p = Double(output.scalars[r])
                     line += ",\(p),\(quote(d.classes[p >= d.threshold ? 1 : 0]))"

@@ -23,11 +23,12 @@ struct TrainingTable {
         return (table, bytes)
     }
 
-    init(path: String, target: String?, drop: [String], config: ProcessConfig?) throws {
+    init(path: String, target: String?, extraTargets: [String] = [], drop: [String], config: ProcessConfig?) throws {
         let (table, bytes) = try Self.read(path: path)
         source = path
         sha256 = SHA256.hex(bytes)
         let targetColumn = try target.map { try table.column($0) }
+        let extraColumns = try extraTargets.map { try table.column($0) }
         for name in drop { _ = try table.column(name) }
         var numericNames: [String] = []
         var numeric: [[Double]] = []
@@ -53,7 +54,8 @@ struct TrainingTable {
             }
             derived = config.features.derived.map { ($0.name, $0.expression) }
         } else {
-            for (c, name) in table.header.enumerated() where c != targetColumn && !drop.contains(name) {
+            for (c, name) in table.header.enumerated()
+            where c != targetColumn && !extraColumns.contains(c) && !drop.contains(name) {
                 let values = table.rows.map { $0[c] }
                 if values.allSatisfy({ Double($0.trimmingCharacters(in: .whitespaces)).map(\.isFinite) ?? false }) {
                     numericNames.append(name)
@@ -78,6 +80,9 @@ struct TrainingTable {
         data = TabularData(
             numericNames: numericNames, numeric: numeric, categoricalNames: categoricalNames, categorical: categorical,
             categories: categories, derived: derived, targetName: target ?? "", target: targetValues)
+        data.extraTargets = zip(extraTargets, extraColumns).map { name, c in
+            (name, table.rows.map { $0[c].trimmingCharacters(in: .whitespaces) })
+        }
         self.columns = columns
     }
 

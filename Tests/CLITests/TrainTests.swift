@@ -57,6 +57,34 @@ import Testing
         #expect(list.stdout.contains("failure@v1\tproduction") && list.stdout.contains("failure@v2\tarchived"))
     }
 
+    /// Several 0/1 targets make one multi-label model: overall failure and each failure mode.
+    @Test func multiLabelFailureModes() throws {
+        let registry = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: registry) }
+        let r = try CLI.run([
+            "train", "--config", Self.recipe, "--data", Self.ai4i, "--target", "Machine failure,HDF,PWF,OSF",
+            "--scaling",
+            "tree_steps", "--bins", "8", "--epochs", "30", "--name", "modes", "--registry", registry, "--json",
+            "--quiet",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let metrics =
+            (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["metrics"]
+            as! [String: Double]
+        // The deterministic modes are learned almost perfectly; the overall F1 stays as with one target.
+        #expect(metrics["f1_HDF"]! > 0.85 && metrics["f1_PWF"]! > 0.85 && metrics["f1_OSF"]! > 0.85, "\(metrics)")
+        #expect(metrics["f1"]! > 0.8)
+        let out = registry + "/out.csv"
+        #expect(
+            try CLI.run(["predict", "--model", "modes", "--data", Self.ai4i, "--out", out, "--registry", registry])
+                .status == 0)
+        let header = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")[0]
+        #expect(
+            header.hasSuffix(
+                "probability_Machine failure,predicted_Machine failure,probability_HDF,predicted_HDF,probability_PWF,predicted_PWF,probability_OSF,predicted_OSF"
+            ))
+    }
+
     /// Bad data gets a clear error and leaves the registry as it was.
     @Test func badTrainingInputs() throws {
         let registry = temporaryDirectory()

@@ -60,6 +60,12 @@ import Testing
             y: Tensor([[1], [0], [1], [0], [1]]))
     }
 
+    @Test func multiLabelSigmoidsWithBinaryCrossEntropy() throws {
+        try check(
+            [Dense(5, activation: .relu), Dense(3, activation: .sigmoid)], loss: BinaryCrossEntropy(),
+            y: Tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 0]]))
+    }
+
     @Test func softmaxWithSparseCategoricalCrossEntropy() throws {
         try check(
             [Dense(4, activation: .relu), Dense(3, activation: .softmax)], loss: SparseCategoricalCrossEntropy(),

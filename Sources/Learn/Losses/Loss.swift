@@ -19,25 +19,30 @@ public protocol Loss: Sendable {
 /// Keras's epsilon for clipping probabilities.
 let probabilityEpsilon: Float = 1e-7
 
-/// Binary cross-entropy on probabilities (a sigmoid output).
+/// Binary cross-entropy on probabilities (sigmoid outputs). With several outputs each is its own yes/no label
+/// (multi-label); the loss is the mean over labels, as Keras averages over the last axis.
 public struct BinaryCrossEntropy: Loss {
     public init() {}
     public var name: String { "binary_crossentropy" }
     public var fusedActivation: Activation? { .sigmoid }
 
     public func evaluate(output: Tensor, target: Tensor, weights: [Float]?) -> (value: Double, gradient: Tensor) {
-        precondition(output.columns == 1 && target.columns == 1 && output.rows == target.rows)
+        precondition(output.shape == target.shape)
         var gradient = output
         var total = 0.0
-        let n = Float(output.rows)
-        for i in 0..<output.rows {
-            let p = min(max(output.scalars[i], probabilityEpsilon), 1 - probabilityEpsilon)
-            let y = target.scalars[i]
-            let w = weights?[i] ?? 1
-            total += Double(w * -(y * logf(p) + (1 - y) * logf(1 - p)))
-            gradient.scalars[i] = w * (output.scalars[i] - y) / n  // w.r.t. the sigmoid's input
+        let k = output.columns
+        let scale = Float(output.rows * k)
+        for r in 0..<output.rows {
+            let w = weights?[r] ?? 1
+            for c in 0..<k {
+                let i = r * k + c
+                let p = min(max(output.scalars[i], probabilityEpsilon), 1 - probabilityEpsilon)
+                let y = target.scalars[i]
+                total += Double(w * -(y * logf(p) + (1 - y) * logf(1 - p)))
+                gradient.scalars[i] = w * (output.scalars[i] - y) / scale  // w.r.t. the sigmoid's input
+            }
         }
-        return (total / Double(output.rows), gradient)
+        return (total / Double(output.rows * k), gradient)
     }
 }
 

@@ -11,6 +11,8 @@ public struct ModelFile: Sendable {
         case regression
         /// No labels: an anomaly score and an alarm flag per sample.
         case anomaly
+        /// Several yes/no labels at once (e.g. failure, and each failure mode): one probability each.
+        case multilabel
     }
 
     /// What runs the model.
@@ -44,12 +46,15 @@ public struct ModelFile: Sendable {
         public var inputColumns: [String]?
         /// The detector of an anomaly model.
         public var detector: PCADetector?
+        /// Multi-label models: the label of each output and its decision threshold (chosen on validation data).
+        public var labels: [String]?
+        public var thresholds: [Double]?
 
         enum CodingKeys: String, CodingKey {
             case format, formatVersion = "format_version", engine, task, inputSize = "input_size", outputSize =
                 "output_size"
             case layers, preprocessing, target, classes, threshold, metadata, columns
-            case inputColumns = "input_columns", detector
+            case inputColumns = "input_columns", detector, labels, thresholds
         }
 
         public init(
