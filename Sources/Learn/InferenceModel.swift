@@ -123,7 +123,7 @@ public struct InferenceModel: Sendable {
         case .relu: for u in 0..<stage.units where y[u] < 0 { y[u] = 0 }
         case .leakyRelu: for u in 0..<stage.units where y[u] < 0 { y[u] *= Activation.leakySlope }
         case .gelu: for u in 0..<stage.units { y[u] = Activation.gelu(y[u]) }
-        case .tanh: for u in 0..<stage.units { y[u] = Float(Foundation_tanh(Double(y[u]))) }
+        case .tanh: for u in 0..<stage.units { y[u] = Float(tanhDouble(Double(y[u]))) }
         case .sigmoid: for u in 0..<stage.units { y[u] = Activation.sigmoid(y[u]) }
         case .softmax: Activation.softmax(UnsafeMutableBufferPointer(rebasing: y[0..<stage.units]))
         }
@@ -134,4 +134,4 @@ public struct InferenceModel: Sendable {
     import Glibc
 #endif
 
-@inline(__always) func Foundation_tanh(_ x: Double) -> Double { tanh(x) }
+@inline(__always) func tanhDouble(_ x: Double) -> Double { tanh(x) }
