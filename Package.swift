@@ -22,12 +22,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
         .target(name: "CRC32C"),
         .target(name: "Primitives", swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
+        // Kafka protocol values and codecs; no I/O.
+        .target(name: "KafkaWire", dependencies: ["CRC32C", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
         // OpenBLAS (Debian libopenblas-dev) for GEMM.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // ONNX message types, generated once from onnx.proto by scripts/generate-onnx-proto and committed.
@@ -80,6 +83,9 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
+        .testTarget(
+            name: "KafkaWireTests", dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
             name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C"], swiftSettings: strict),
     ]
