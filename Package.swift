@@ -28,6 +28,12 @@ let package = Package(
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
         .target(name: "CRC32C"),
         .target(name: "Primitives", swiftSettings: strict),
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "KafkaWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
         // Kafka protocol values and codecs; no I/O.
         .target(name: "KafkaWire", dependencies: ["CRC32C", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
@@ -83,6 +89,9 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
+        .testTarget(
+            name: "KafkaTests", dependencies: ["Kafka", "KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         .testTarget(
             name: "KafkaWireTests", dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"], swiftSettings: strict),

