@@ -268,18 +268,20 @@ public struct PipelineWorker: Service {
             }
         }
         // Which inputs of these partitions already have outputs (written after the checkpoint, before the crash)?
+        // If any gained partition has no checkpoint of its own, its outputs may lie anywhere: scan from the start.
+        let fromStart = gained.contains { found[$0] == nil }
         var suppress: [Int: Int64] = [:]
         for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
             let d = try await bus.describeTopic(topic)
             let reader = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
             for part in d.partitions {
                 let start =
-                    found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)
+                    fromStart ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)
                 guard start < part.latestOffset else { continue }
                 try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: start)
             }
             for part in d.partitions
-            where (found.isEmpty ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset))
+            where (fromStart ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset))
                 >= part.latestOffset
             {
                 try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: part.latestOffset)
