@@ -10,16 +10,34 @@ extension ByteBuffer {
         return v
     }
 
-    public mutating func readUnsignedVarint(_ what: @autoclosure () -> String) throws(KafkaWireError) -> UInt32 {
-        var result: UInt32 = 0
-        var shift: UInt32 = 0
-        while true {
+    /// One LEB128 value of at most `maxBytes` bytes: the loop behind every varint type.
+    private mutating func readLEB128(_ what: @autoclosure () -> String, maxBytes: Int, kind: String)
+        throws(KafkaWireError) -> UInt64
+    {
+        var result: UInt64 = 0
+        for i in 0..<maxBytes {
             guard let byte = readInteger(as: UInt8.self) else { throw .short(what()) }
-            guard shift <= 28 else { throw KafkaWireError("malformed varint in \(what()): more than 5 bytes") }
-            result |= UInt32(byte & 0x7F) << shift
+            result |= UInt64(byte & 0x7F) << UInt64(7 * i)
             if byte & 0x80 == 0 { return result }
-            shift += 7
         }
+        throw KafkaWireError("malformed \(kind) in \(what()): more than \(maxBytes) bytes")
+    }
+
+    @discardableResult
+    private mutating func writeLEB128(_ value: UInt64) -> Int {
+        var v = value
+        var n = 1
+        while v >= 0x80 {
+            writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+            n += 1
+        }
+        writeInteger(UInt8(v))
+        return n
+    }
+
+    public mutating func readUnsignedVarint(_ what: @autoclosure () -> String) throws(KafkaWireError) -> UInt32 {
+        UInt32(truncatingIfNeeded: try readLEB128(what(), maxBytes: 5, kind: "varint"))
     }
 
     public mutating func readVarint(_ what: @autoclosure () -> String) throws(KafkaWireError) -> Int32 {
@@ -28,30 +46,12 @@ extension ByteBuffer {
     }
 
     public mutating func readVarlong(_ what: @autoclosure () -> String) throws(KafkaWireError) -> Int64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard let byte = readInteger(as: UInt8.self) else { throw .short(what()) }
-            guard shift <= 63 else { throw KafkaWireError("malformed varlong in \(what()): more than 10 bytes") }
-            result |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { break }
-            shift += 7
-        }
-        return Int64(bitPattern: (result >> 1) ^ (0 &- (result & 1)))
+        let raw = try readLEB128(what(), maxBytes: 10, kind: "varlong")
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
     @discardableResult
-    public mutating func writeUnsignedVarint(_ value: UInt32) -> Int {
-        var v = value
-        var n = 0
-        while v >= 0x80 {
-            writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-            n += 1
-        }
-        writeInteger(UInt8(v))
-        return n + 1
-    }
+    public mutating func writeUnsignedVarint(_ value: UInt32) -> Int { writeLEB128(UInt64(value)) }
 
     @discardableResult
     public mutating func writeVarint(_ value: Int32) -> Int {
@@ -60,15 +60,7 @@ extension ByteBuffer {
 
     @discardableResult
     public mutating func writeVarlong(_ value: Int64) -> Int {
-        var v = UInt64(bitPattern: (value << 1) ^ (value >> 63))
-        var n = 0
-        while v >= 0x80 {
-            writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-            n += 1
-        }
-        writeInteger(UInt8(v))
-        return n + 1
+        writeLEB128(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
     // MARK: strings and bytes

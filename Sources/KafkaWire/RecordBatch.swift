@@ -61,7 +61,6 @@ public struct RecordBatch: Sendable, Equatable {
     /// Writes the batch (uncompressed). Record offsets are written relative to `baseOffset`; the batch's base
     /// timestamp is its first record's (as the Java client does), max timestamp the largest.
     public func write(to buffer: inout ByteBuffer) {
-        let start = buffer.writerIndex
         buffer.writeInteger(baseOffset, endianness: .big)
         let lengthAt = buffer.writerIndex
         buffer.writeInteger(Int32(0), endianness: .big)
@@ -101,7 +100,6 @@ public struct RecordBatch: Sendable, Equatable {
             millstream_crc32c(0, raw.baseAddress! + (crcFrom - buffer.readerIndex), buffer.writerIndex - crcFrom)
         }
         buffer.setInteger(crc, at: crcAt, endianness: .big)
-        _ = start
     }
 
     private func writeVarBytes(_ bytes: [UInt8]?, _ out: inout ByteBuffer) {

@@ -36,13 +36,13 @@ struct JSONObject {
 
     mutating func string(_ name: String, _ value: String?) {
         key(name)
-        if let value { JSONText.string(value, into: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+        if let value { JSONWriter.string(value, into: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
     }
 
     mutating func number(_ name: String, _ value: Double?) {
         key(name)
         if let value, value.isFinite {
-            JSONText.number(value, into: &bytes)
+            JSONWriter.number(value, into: &bytes)
         } else {
             bytes.append(contentsOf: "null".utf8)
         }
@@ -78,9 +78,4 @@ struct JSONObject {
         o.integer("offset", s.offset)
         return o.finished()
     }
-}
-
-enum JSONText {
-    static func string(_ s: String, into out: inout [UInt8]) { JSONWriter.string(s, into: &out) }
-    static func number(_ v: Double, into out: inout [UInt8]) { JSONWriter.number(v, into: &out) }
 }
