@@ -31,12 +31,18 @@ let package = Package(
         .target(
             name: "Kafka",
             dependencies: [
-                "KafkaWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "KafkaWire", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
         // Kafka protocol values and codecs; no I/O.
-        .target(name: "KafkaWire", dependencies: ["CRC32C", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
+        .target(
+            name: "KafkaWire",
+            dependencies: ["CRC32C", "CKafkaCodecs", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        // zlib, LZ4, Zstandard and Snappy from Debian (-dev packages installed by scripts/bootstrap).
+        .systemLibrary(name: "CKafkaCodecs"),
         // OpenBLAS (Debian libopenblas-dev) for GEMM.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // ONNX message types, generated once from onnx.proto by scripts/generate-onnx-proto and committed.
@@ -51,7 +57,7 @@ let package = Package(
             dependencies: ["Tabular", "Primitives", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        .target(name: "Bus", dependencies: ["EventLog"], swiftSettings: strict),
+        .target(name: "Bus", dependencies: ["EventLog", "Kafka", "KafkaWire"], swiftSettings: strict),
         .target(name: "Analytics", swiftSettings: strict),
         .target(
             name: "Pipeline",
@@ -87,7 +93,7 @@ let package = Package(
             exclude: ["Fixtures"],  // read by path: the ONNX files, TensorFlow's outputs and the script that made them
             swiftSettings: strict),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
-        .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog"], swiftSettings: strict),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog", "KafkaWire"], swiftSettings: strict),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
         .testTarget(
             name: "KafkaTests", dependencies: ["Kafka", "KafkaWire", .product(name: "NIOCore", package: "swift-nio")],

@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// The Kafka APIs Millstream speaks, by their protocol key.
 public enum ApiKey: Int16, Sendable, CaseIterable {
     case produce = 0
@@ -43,3 +45,28 @@ public enum ApiKey: Int16, Sendable, CaseIterable {
 
     public func isFlexible(_ version: Int16) -> Bool { version >= firstFlexibleVersion }
 }
+
+/// A request body Millstream can send: its API, the versions it implements, and its encoder.
+public protocol KafkaRequest: Sendable {
+    static var apiKey: ApiKey { get }
+    static var versions: ClosedRange<Int16> { get }
+    func write(to buffer: inout ByteBuffer, version: Int16)
+}
+
+extension ProduceRequest: KafkaRequest { public static var apiKey: ApiKey { .produce } }
+extension FetchRequest: KafkaRequest { public static var apiKey: ApiKey { .fetch } }
+extension ListOffsetsRequest: KafkaRequest { public static var apiKey: ApiKey { .listOffsets } }
+extension MetadataRequest: KafkaRequest {
+    public static var apiKey: ApiKey { .metadata }
+    public static var versions: ClosedRange<Int16> { 9...12 }
+}
+extension FindCoordinatorRequest: KafkaRequest { public static var apiKey: ApiKey { .findCoordinator } }
+extension JoinGroupRequest: KafkaRequest { public static var apiKey: ApiKey { .joinGroup } }
+extension SyncGroupRequest: KafkaRequest { public static var apiKey: ApiKey { .syncGroup } }
+extension HeartbeatRequest: KafkaRequest { public static var apiKey: ApiKey { .heartbeat } }
+extension LeaveGroupRequest: KafkaRequest { public static var apiKey: ApiKey { .leaveGroup } }
+extension OffsetCommitRequest: KafkaRequest { public static var apiKey: ApiKey { .offsetCommit } }
+extension OffsetFetchRequest: KafkaRequest { public static var apiKey: ApiKey { .offsetFetch } }
+extension CreateTopicsRequest: KafkaRequest { public static var apiKey: ApiKey { .createTopics } }
+extension DeleteTopicsRequest: KafkaRequest { public static var apiKey: ApiKey { .deleteTopics } }
+extension InitProducerIDRequest: KafkaRequest { public static var apiKey: ApiKey { .initProducerId } }

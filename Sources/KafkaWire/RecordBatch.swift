@@ -38,6 +38,9 @@ public struct RecordBatch: Sendable, Equatable {
     public var producerEpoch: Int16
     public var baseSequence: Int32
     public var records: [KafkaRecord]
+    /// The offset after the batch: base offset + last offset delta + 1 (a compacted or control batch may hold
+    /// fewer records than its offsets span).
+    public var nextOffset: Int64 = 0
 
     public init(
         baseOffset: Int64 = 0, partitionLeaderEpoch: Int32 = -1, attributes: Int16 = 0, producerID: Int64 = -1,
@@ -58,9 +61,11 @@ public struct RecordBatch: Sendable, Equatable {
     public var isTransactional: Bool { attributes & 0x10 != 0 }
     public var isControl: Bool { attributes & 0x20 != 0 }
 
-    /// Writes the batch (uncompressed). Record offsets are written relative to `baseOffset`; the batch's base
-    /// timestamp is its first record's (as the Java client does), max timestamp the largest.
-    public func write(to buffer: inout ByteBuffer) {
+    /// Writes the batch, uncompressed or gzip-compressed (other codecs are read only). Record offsets are written
+    /// relative to `baseOffset`; the batch's base timestamp is its first record's (as the Java client does), max
+    /// timestamp the largest.
+    public func write(to buffer: inout ByteBuffer, compression: Compression = .none) {
+        precondition(compression == .none || compression == .gzip, "Millstream writes batches uncompressed or gzip")
         buffer.writeInteger(baseOffset, endianness: .big)
         let lengthAt = buffer.writerIndex
         buffer.writeInteger(Int32(0), endianness: .big)
@@ -70,7 +75,7 @@ public struct RecordBatch: Sendable, Equatable {
         buffer.writeInteger(UInt32(0), endianness: .big)
         let crcFrom = buffer.writerIndex
         let base = records.first?.timestamp ?? 0
-        buffer.writeInteger(attributes & ~0x07, endianness: .big)  // written uncompressed
+        buffer.writeInteger(attributes & ~0x07 | compression.rawValue, endianness: .big)
         buffer.writeInteger(Int32((records.last?.offset ?? baseOffset) - baseOffset), endianness: .big)
         buffer.writeInteger(base, endianness: .big)
         buffer.writeInteger(records.map(\.timestamp).max() ?? base, endianness: .big)
@@ -79,6 +84,7 @@ public struct RecordBatch: Sendable, Equatable {
         buffer.writeInteger(baseSequence, endianness: .big)
         buffer.writeInteger(Int32(records.count), endianness: .big)
         var body = ByteBuffer()
+        var all = ByteBuffer()
         for r in records {
             body.clear()
             body.writeInteger(Int8(0))  // record attributes
@@ -92,9 +98,15 @@ public struct RecordBatch: Sendable, Equatable {
                 body.writeString(h.name)
                 writeVarBytes(h.value, &body)
             }
-            buffer.writeVarint(Int32(body.readableBytes))
-            buffer.writeBuffer(&body)
+            if compression == .none {
+                buffer.writeVarint(Int32(body.readableBytes))
+                buffer.writeBuffer(&body)
+            } else {
+                all.writeVarint(Int32(body.readableBytes))
+                all.writeBuffer(&body)
+            }
         }
+        if compression == .gzip { buffer.writeBytes(BatchCodec.gzip(Array(all.readableBytesView))) }
         buffer.setInteger(Int32(buffer.writerIndex - lengthAt - 4), at: lengthAt, endianness: .big)
         let crc = buffer.withUnsafeReadableBytes { raw in
             millstream_crc32c(0, raw.baseAddress! + (crcFrom - buffer.readerIndex), buffer.writerIndex - crcFrom)
@@ -111,7 +123,7 @@ public struct RecordBatch: Sendable, Equatable {
         out.writeBytes(bytes)
     }
 
-    /// Reads one batch, checking its CRC. Compressed batches are refused by name until their codecs arrive.
+    /// Reads one batch, checking its CRC and decompressing its records (gzip, snappy, lz4, zstd).
     public static func read(from buffer: inout ByteBuffer) throws(KafkaWireError) -> RecordBatch {
         let baseOffset: Int64 = try buffer.readKafkaInteger("batch base offset")
         let length: Int32 = try buffer.readKafkaInteger("batch length")
@@ -131,18 +143,22 @@ public struct RecordBatch: Sendable, Equatable {
                 "record batch at offset \(baseOffset) fails its CRC32C check (stored \(crc), computed \(actual))")
         }
         let attributes: Int16 = try batch.readKafkaInteger("attributes")
-        _ = try batch.readKafkaInteger("last offset delta", as: Int32.self)
+        let lastOffsetDelta: Int32 = try batch.readKafkaInteger("last offset delta")
         let baseTimestamp: Int64 = try batch.readKafkaInteger("base timestamp")
         _ = try batch.readKafkaInteger("max timestamp", as: Int64.self)
         let producerID: Int64 = try batch.readKafkaInteger("producer id")
         let producerEpoch: Int16 = try batch.readKafkaInteger("producer epoch")
         let baseSequence: Int32 = try batch.readKafkaInteger("base sequence")
         let count: Int32 = try batch.readKafkaInteger("record count")
-        let compression = Compression(rawValue: attributes & 0x07)
-        guard compression == Compression.none else {
-            throw KafkaWireError(
-                "record batch at offset \(baseOffset) is compressed with \(compression.map { "\($0)" } ?? "codec \(attributes & 0x07)"), which this build does not decode yet"
-            )
+        guard let compression = Compression(rawValue: attributes & 0x07) else {
+            throw KafkaWireError("record batch at offset \(baseOffset) uses unknown codec \(attributes & 0x07)")
+        }
+        if compression != .none {
+            do {
+                batch = try BatchCodec.decompress(compression, batch)
+            } catch {
+                throw KafkaWireError("record batch at offset \(baseOffset): \(error.message)")
+            }
         }
         guard count >= 0, Int(count) <= batch.readableBytes else {
             throw KafkaWireError(
@@ -175,9 +191,11 @@ public struct RecordBatch: Sendable, Equatable {
                     offset: baseOffset + Int64(offsetDelta), timestamp: baseTimestamp + delta, key: key, value: value,
                     headers: headers))
         }
-        return RecordBatch(
+        var result = RecordBatch(
             baseOffset: baseOffset, partitionLeaderEpoch: epoch, attributes: attributes, producerID: producerID,
             producerEpoch: producerEpoch, baseSequence: baseSequence, records: records)
+        result.nextOffset = baseOffset + Int64(lastOffsetDelta) + 1
+        return result
     }
 
     private static func readVarBytes(_ r: inout ByteBuffer, _ what: String) throws(KafkaWireError) -> [UInt8]? {

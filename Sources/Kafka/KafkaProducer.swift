@@ -1,0 +1,345 @@
+public import KafkaWire
+import NIOCore
+
+/// A record to produce.
+public struct KafkaProducerRecord: Sendable {
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [(name: String, value: [UInt8]?)]
+    /// Milliseconds since the epoch.
+    public var timestamp: Int64
+    /// A fixed partition instead of the key's.
+    public var partition: Int32?
+
+    public init(
+        key: [UInt8]? = nil, value: [UInt8]?, headers: [(name: String, value: [UInt8]?)] = [], timestamp: Int64,
+        partition: Int32? = nil
+    ) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+        self.partition = partition
+    }
+}
+
+/// Where a produced record landed (offset -1 with acks 0: the broker does not say).
+public struct KafkaRecordMetadata: Sendable, Hashable {
+    public var partition: Int32
+    public var offset: Int64
+}
+
+public struct KafkaProducerConfiguration: Sendable {
+    /// -1: every in-sync replica (the default); 1: the leader; 0: no acknowledgement.
+    public var acks: Int16
+    /// Sequence numbers per partition so a retried batch is written once (needs acks -1; turned off, with a warning
+    /// in `idempotenceStatus`, when the broker cannot give a producer id).
+    public var idempotent: Bool
+    public var compression: RecordBatch.Compression
+    /// A partition's records are cut into batches of at most this many bytes.
+    public var maxBatchBytes: Int
+    /// Produce requests in flight per broker (5 at most with idempotence: the broker remembers the last 5 batches).
+    public var maxInFlightPerBroker: Int
+    public var requestTimeoutMs: Int32
+
+    public init(
+        acks: Int16 = -1, idempotent: Bool = true, compression: RecordBatch.Compression = .none,
+        maxBatchBytes: Int = 1 << 20, maxInFlightPerBroker: Int = 5, requestTimeoutMs: Int32 = 30_000
+    ) {
+        self.acks = acks
+        self.idempotent = idempotent && acks == -1
+        self.compression = compression
+        self.maxBatchBytes = maxBatchBytes
+        self.maxInFlightPerBroker = idempotent ? min(maxInFlightPerBroker, 5) : maxInFlightPerBroker
+        self.requestTimeoutMs = requestTimeoutMs
+    }
+}
+
+/// The producer. `send` partitions records (murmur2 of the key, as the Java client; unkeyed records of one call go
+/// to one partition, rotating between calls), cuts them into batches, sends each leader one request per round, and
+/// returns when every record is acknowledged. Retriable failures (lost connections, leader moves, timeouts) are
+/// retried with the same batch bytes and sequence numbers until `retryTimeout`; a record acknowledged to the caller
+/// is written exactly once. Many `send`s may run at once: batches to one broker are pipelined, at most
+/// `maxInFlightPerBroker` at a time (callers beyond that wait: back-pressure).
+public actor KafkaProducer {
+    public let client: KafkaClient
+    public nonisolated let configuration: KafkaProducerConfiguration
+    private var producerID: Int64 = -1
+    private var producerEpoch: Int16 = -1
+    private var idempotenceReady = false
+    private var idempotenceAsked = false
+    /// Why idempotence is off, if it was asked for and the broker could not give a producer id.
+    public private(set) var idempotenceStatus: String?
+    private var sequences: [String: [Int32: Int32]] = [:]
+    private var inFlight: [Int32: Int] = [:]
+    private var slotWaiters: [Int32: [CheckedContinuation<Void, Never>]] = [:]
+    private var sticky = 0
+
+    public init(client: KafkaClient, configuration: KafkaProducerConfiguration = KafkaProducerConfiguration()) {
+        self.client = client
+        self.configuration = configuration
+    }
+
+    private struct Batch: Sendable {
+        var topic: String
+        var partition: Int32
+        var indices: [Int]
+        /// Encoded once (with its sequence number) and sent as is on every retry.
+        var encoded: ByteBuffer?
+        var count: Int { indices.count }
+    }
+
+    /// Sends `records` to `topic` and returns where each landed, in order.
+    public func send(_ records: [KafkaProducerRecord], to topic: String) async throws -> [KafkaRecordMetadata] {
+        guard !records.isEmpty else { return [] }
+        if configuration.idempotent && !idempotenceAsked { await initProducerID() }
+        var partitions = try await client.partitions(of: topic)
+        let count = Int32(partitions.count)
+        sticky += 1
+        let stickyPartition = Int32(sticky % Int(count))
+        var byPartition: [Int32: [Int]] = [:]
+        for (i, r) in records.enumerated() {
+            let p: Int32
+            if let explicit = r.partition {
+                guard explicit >= 0 && explicit < count else {
+                    throw KafkaError("topic '\(topic)' has no partition \(explicit) (it has \(count))")
+                }
+                p = explicit
+            } else if let key = r.key {
+                p = Int32(Partitioner.partition(forKey: key, partitions: Int(count)))
+            } else {
+                p = stickyPartition
+            }
+            byPartition[p, default: []].append(i)
+        }
+        // Batches of at most maxBatchBytes, in record order per partition.
+        var queues: [Int32: [Batch]] = [:]
+        for (p, indices) in byPartition {
+            var current: [Int] = []
+            var bytes = 0
+            for i in indices {
+                let r = records[i]
+                let size =
+                    (r.key?.count ?? 0) + (r.value?.count ?? 0)
+                    + r.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) + 4 } + 16
+                guard size + 61 <= configuration.maxBatchBytes else {
+                    throw KafkaError(
+                        "record \(i) for '\(topic)' is \(size) bytes, more than the largest batch (\(configuration.maxBatchBytes) bytes)",
+                        code: .named(10))
+                }
+                if bytes + size > configuration.maxBatchBytes && !current.isEmpty {
+                    queues[p, default: []].append(Batch(topic: topic, partition: p, indices: current))
+                    current = []
+                    bytes = 0
+                }
+                current.append(i)
+                bytes += size
+            }
+            queues[p, default: []].append(Batch(topic: topic, partition: p, indices: current))
+        }
+        var results = [KafkaRecordMetadata](
+            repeating: KafkaRecordMetadata(partition: 0, offset: -1), count: records.count)
+        let deadline = ContinuousClock.now + client.configuration.retryTimeout
+        var backoff = client.configuration.retryBackoff
+        var pendingQueues = queues
+        var lastError: KafkaError?
+        while !pendingQueues.isEmpty {
+            // One round: the next batch of every partition, grouped by leader, in flight together.
+            var failed: [Int32: [Batch]] = [:]
+            let outcome = try await sendRound(&pendingQueues, records: records, partitions: partitions)
+            for (batch, result) in outcome {
+                switch result {
+                case .success(let base):
+                    for (k, i) in batch.indices.enumerated() {
+                        results[i] = KafkaRecordMetadata(
+                            partition: batch.partition, offset: base < 0 ? -1 : base + Int64(k))
+                    }
+                case .failure(let error):
+                    guard error.retriable else { throw error }
+                    lastError = error
+                    failed[batch.partition, default: []].append(batch)
+                }
+            }
+            if !failed.isEmpty {
+                // Failed batches go back to the front of their partition's queue, still in order.
+                for (p, batches) in failed { pendingQueues[p] = batches + (pendingQueues[p] ?? []) }
+                guard ContinuousClock.now < deadline else {
+                    throw KafkaError(
+                        "producing to '\(topic)': gave up after \(client.configuration.retryTimeout): \(lastError?.message ?? "")",
+                        code: lastError?.code)
+                }
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(1))
+                await client.invalidateTopic(topic)
+                partitions = (try? await client.partitions(of: topic, refresh: true)) ?? partitions
+            }
+        }
+        return results
+    }
+
+    private func sendRound(
+        _ queues: inout [Int32: [Batch]], records: [KafkaProducerRecord], partitions: [PartitionInfo]
+    ) async throws -> [(Batch, Result<Int64, KafkaError>)] {
+        var byLeader: [Int32: [Batch]] = [:]
+        for (p, q) in queues {
+            guard let batch = q.first else { continue }
+            queues[p] = Array(q.dropFirst())
+            if queues[p]!.isEmpty { queues[p] = nil }
+            let leader = partitions.first { $0.partition == p }?.leader ?? -1
+            byLeader[leader, default: []].append(batch)
+        }
+        var outcome: [(Batch, Result<Int64, KafkaError>)] = []
+        var futures: [(Int32, [Batch], EventLoopFuture<ByteBuffer>?, KafkaError?)] = []
+        for (leader, batches) in byLeader {
+            guard leader >= 0 else {
+                for b in batches {
+                    outcome.append((b, .failure(KafkaError("partition \(b.partition) has no leader", code: .named(5)))))
+                }
+                continue
+            }
+            let connection: KafkaConnection
+            do {
+                connection = try await client.connection(to: leader)
+            } catch let e as KafkaError {
+                for b in batches { outcome.append((b, .failure(e))) }
+                continue
+            }
+            await acquireSlot(leader)
+            // From here to the enqueue nothing suspends: sequence numbers go out in the order they were given.
+            var encoded: [Batch] = []
+            for var b in batches {
+                if b.encoded == nil { b.encoded = encode(b, records) }
+                encoded.append(b)
+            }
+            let request = ProduceRequest(
+                acks: configuration.acks, timeoutMs: configuration.requestTimeoutMs,
+                topics: [
+                    ProduceRequest.Topic(
+                        name: encoded[0].topic,
+                        partitions: encoded.map { ProduceRequest.Partition(index: $0.partition, records: $0.encoded!) })
+                ])
+            do {
+                let v = try connection.version(of: .produce, supported: ProduceRequest.versions)
+                var body = ByteBuffer()
+                request.write(to: &body, version: v)
+                if configuration.acks == 0 {
+                    try await connection.sendWithoutResponse(.produce, version: v, body: body)
+                    releaseSlot(leader)
+                    for b in encoded { outcome.append((b, .success(-1))) }
+                } else {
+                    futures.append((leader, encoded, connection.enqueue(.produce, version: v, body: body), nil))
+                }
+            } catch let e as KafkaError {
+                releaseSlot(leader)
+                for b in encoded { outcome.append((b, .failure(e))) }
+            }
+        }
+        for (leader, batches, future, _) in futures {
+            guard let future else { continue }
+            do {
+                var response = try await future.get()
+                releaseSlot(leader)
+                let decoded = try ProduceResponse.read(from: &response, version: ProduceRequest.versions.upperBound)
+                let parts = decoded.topics.flatMap(\.partitions)
+                for b in batches {
+                    guard let p = parts.first(where: { $0.index == b.partition }) else {
+                        outcome.append(
+                            (
+                                b,
+                                .failure(
+                                    KafkaError("the broker's answer lacks partition \(b.partition)", retriable: true))
+                            ))
+                        continue
+                    }
+                    switch p.errorCode {
+                    case 0, 46:  // NONE; DUPLICATE_SEQUENCE_NUMBER: an earlier try was written
+                        outcome.append((b, .success(p.baseOffset)))
+                    case 45:  // OUT_OF_ORDER_SEQUENCE_NUMBER: an earlier batch is still being retried
+                        outcome.append(
+                            (
+                                b,
+                                .failure(
+                                    KafkaError.broker(45, "partition \(b.partition)", message: p.errorMessage)
+                                        .retriableCopy)
+                            ))
+                    default:
+                        var message = p.errorMessage
+                        if let re = p.recordErrors.first {
+                            message = (message.map { $0 + "; " } ?? "") + "record \(re.batchIndex): \(re.message ?? "")"
+                        }
+                        outcome.append(
+                            (
+                                b,
+                                .failure(
+                                    KafkaError.broker(
+                                        p.errorCode, "producing to '\(b.topic)' partition \(b.partition)",
+                                        message: message))
+                            ))
+                    }
+                }
+            } catch {
+                releaseSlot(leader)
+                let e = (error as? KafkaError) ?? KafkaError("\(error)", retriable: true)
+                if e.retriable { await client.invalidate(leader) }
+                for b in batches { outcome.append((b, .failure(e))) }
+            }
+        }
+        return outcome
+    }
+
+    private func encode(_ batch: Batch, _ records: [KafkaProducerRecord]) -> ByteBuffer {
+        var sequence: Int32 = -1
+        if idempotenceReady {
+            sequence = sequences[batch.topic, default: [:]][batch.partition, default: 0]
+            sequences[batch.topic, default: [:]][batch.partition] = sequence &+ Int32(batch.count)
+        }
+        let rb = RecordBatch(
+            producerID: producerID, producerEpoch: producerEpoch, baseSequence: sequence,
+            records: batch.indices.enumerated().map { k, i in
+                let r = records[i]
+                return KafkaRecord(
+                    offset: Int64(k), timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers)
+            })
+        var out = ByteBuffer()
+        rb.write(to: &out, compression: configuration.compression)
+        return out
+    }
+
+    private func acquireSlot(_ node: Int32) async {
+        while inFlight[node, default: 0] >= configuration.maxInFlightPerBroker {
+            await withCheckedContinuation { slotWaiters[node, default: []].append($0) }
+        }
+        inFlight[node, default: 0] += 1
+    }
+
+    private func releaseSlot(_ node: Int32) {
+        inFlight[node, default: 1] -= 1
+        if var w = slotWaiters[node], !w.isEmpty {
+            w.removeFirst().resume()
+            slotWaiters[node] = w
+        }
+    }
+
+    private func initProducerID() async {
+        idempotenceAsked = true
+        idempotenceReady = true
+        do {
+            let (b, v) = try await client.sendToAny(InitProducerIDRequest())
+            var buffer = b
+            let r = try InitProducerIDResponse.read(from: &buffer, version: v)
+            guard r.errorCode == 0 else { throw KafkaError.broker(r.errorCode, "InitProducerId") }
+            producerID = r.producerID
+            producerEpoch = r.producerEpoch
+        } catch {
+            idempotenceReady = false
+            idempotenceStatus = "idempotence is off: the broker gave no producer id (\(error))"
+        }
+    }
+
+    /// Waits for nothing: `send` returns only when its records are acknowledged. Kept for symmetry with other clients.
+    public func flush() async {}
+}
+
+extension KafkaError {
+    var retriableCopy: KafkaError { KafkaError(message, code: code, retriable: true) }
+}

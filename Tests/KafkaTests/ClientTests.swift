@@ -1,0 +1,125 @@
+import Foundation
+import Kafka
+import KafkaWire
+import Testing
+
+/// The producer, consumer and admin against a real broker.
+@Suite(.serialized) struct ClientTests {
+    static func client(_ broker: TansuBroker) throws -> KafkaClient {
+        try KafkaClient(KafkaClientConfiguration(bootstrap: ["127.0.0.1:\(broker.port)"], retryTimeout: .seconds(20)))
+    }
+
+    @Test func produceAndConsumeAlone() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        try await broker.ready()
+        let client = try Self.client(broker)
+        try await client.createTopic("t", partitions: 3)
+        let producer = KafkaProducer(client: client)
+        let records = (0..<10_000).map { i in
+            KafkaProducerRecord(
+                key: Array("k\(i % 37)".utf8), value: Array("value \(i)".utf8), headers: [("n", Array("\(i)".utf8))],
+                timestamp: 1_700_000_000_000 + Int64(i))
+        }
+        let positions = try await producer.send(records, to: "t")
+        print("idempotence:", await producer.idempotenceStatus ?? "on")
+        for (i, p) in positions.enumerated() {
+            #expect(p.partition == Int32(Partitioner.partition(forKey: Array("k\(i % 37)".utf8), partitions: 3)))
+            #expect(p.offset >= 0)
+        }
+        let description = try await client.describeTopic("t")
+        // Tansu 0.6 answers ListOffsets(latest) with the last batch's base offset + 1 (librdkafka's watermarks show
+        // the same), not the offset after the last record; each partition got one batch here.
+        #expect(description.partitions.count == 3 && description.partitions.allSatisfy { $0.latestOffset == 1 })
+        let consumer = KafkaConsumer(client: client, configuration: .init(group: nil, topics: ["t"]))
+        var seen: [Int: Int] = [:]
+        let deadline = ContinuousClock.now + .seconds(20)
+        while seen.count < 10_000 && ContinuousClock.now < deadline {
+            for r in try await consumer.poll(maxRecords: 5000, timeout: .seconds(1)) {
+                let i = Int(String(decoding: r.value!, as: UTF8.self).dropFirst(6))!
+                #expect(r.key == Array("k\(i % 37)".utf8))
+                #expect(r.timestamp == 1_700_000_000_000 + Int64(i))
+                #expect(r.headers.first?.value == Array("\(i)".utf8))
+                #expect(positions[i].offset == r.offset && positions[i].partition == r.partition)
+                seen[i, default: 0] += 1
+            }
+        }
+        #expect(seen.count == 10_000)
+        #expect(seen.values.allSatisfy { $0 == 1 })
+        await client.close()
+    }
+
+    /// Two members split the partitions; when one leaves, the other takes over with nothing lost and duplicates only
+    /// from the window the leaver had not committed.
+    @Test func aGroupOfTwoSplitsAndTakesOver() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        try await broker.ready()
+        let client = try Self.client(broker)
+        try await client.createTopic("g", partitions: 4)
+        let producer = KafkaProducer(client: client)
+        let total = 20_000
+        _ = try await producer.send(
+            (0..<total).map {
+                KafkaProducerRecord(key: Array("m\($0 % 50)".utf8), value: Array("\($0)".utf8), timestamp: 0)
+            },
+            to: "g")
+        let config = KafkaConsumerConfiguration(
+            group: "workers", topics: ["g"], sessionTimeout: .seconds(6), rebalanceTimeout: .seconds(10),
+            heartbeatInterval: .milliseconds(500))
+        // Each consumer has its own client (its own connections), as separate processes would.
+        let a = KafkaConsumer(client: try Self.client(broker), configuration: config)
+        let b = KafkaConsumer(client: try Self.client(broker), configuration: config)
+        let seenA = Counter()
+        let seenB = Counter()
+        // a reads alone for a while, committing after each poll.
+        while await seenA.count < 2_000 {
+            let records = try await a.poll(maxRecords: 500, timeout: .seconds(1))
+            await seenA.add(records)
+            try await a.commitDelivered()
+        }
+        #expect(await a.assignment().count == 4)
+        // b joins; both keep polling until each holds two partitions.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (consumer, seen) in [(a, seenA), (b, seenB)] {
+                group.addTask {
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while ContinuousClock.now < deadline {
+                        await seen.add(try await consumer.poll(maxRecords: 200, timeout: .milliseconds(200)))
+                        try? await consumer.commitDelivered()
+                        let (na, nb) = (await a.assignment().count, await b.assignment().count)
+                        if na == 2 && nb == 2 { break }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(Set(await a.assignment()).isDisjoint(with: await b.assignment()))
+        // a leaves without committing what it read last; b takes everything over.
+        await seenA.add(try await a.poll(maxRecords: 300, timeout: .seconds(1)))
+        try await a.close()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let complete = await seenA.distinct.union(seenB.distinct).count == total
+            let owned = await b.assignment().count
+            if complete && owned == 4 { break }
+            await seenB.add(try await b.poll(maxRecords: 2_000, timeout: .milliseconds(500)))
+            try? await b.commitDelivered()
+        }
+        #expect(await b.assignment().count == 4)
+        let union = await seenA.distinct.union(seenB.distinct)
+        #expect(union.count == total, "records lost: \(total - union.count)")
+        let duplicates = await seenA.count + seenB.count - total
+        #expect(duplicates <= 300, "duplicates beyond the uncommitted window: \(duplicates)")
+        try await b.close()
+    }
+}
+
+actor Counter {
+    var count = 0
+    var distinct: Set<Int> = []
+    func add(_ records: [KafkaConsumerRecord]) {
+        count += records.count
+        for r in records { distinct.insert(Int(String(decoding: r.value!, as: UTF8.self))!) }
+    }
+}
