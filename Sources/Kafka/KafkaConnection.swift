@@ -121,11 +121,29 @@ public final class KafkaConnection: Sendable {
     private static func request(
         _ channel: any Channel, _ key: ApiKey, _ version: Int16, _ body: ByteBuffer, timeout: TimeAmount
     ) async throws -> ByteBuffer {
+        try await write(
+            channel, address: "\(channel.remoteAddress.map { "\($0)" } ?? "broker")", key, version, body,
+            timeout: timeout
+        ).get()
+    }
+
+    /// Hands a request to the channel. If it never reaches the handler (the channel closed first), the write fails
+    /// and so does the request; otherwise the handler completes it.
+    private static func write(
+        _ channel: any Channel, address: String, _ key: ApiKey, _ version: Int16, _ body: ByteBuffer,
+        timeout: TimeAmount, expectsResponse: Bool = true
+    ) -> EventLoopFuture<ByteBuffer> {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(KafkaError("\(address): the request could not be written: \(error)", retriable: true))
+        }
         channel.writeAndFlush(
-            KafkaRequestHandler.Request(key: key, version: version, body: body, promise: promise, timeout: timeout),
-            promise: nil)
-        return try await promise.futureResult.get()
+            KafkaRequestHandler.Request(
+                key: key, version: version, body: body, promise: promise, timeout: timeout,
+                expectsResponse: expectsResponse),
+            promise: written)
+        return promise.futureResult
     }
 
     /// The highest version of `key` in `supported` that the broker also supports.
@@ -149,23 +167,14 @@ public final class KafkaConnection: Sendable {
     public func enqueue(_ key: ApiKey, version: Int16, body: ByteBuffer, timeout: Duration? = nil)
         -> EventLoopFuture<ByteBuffer>
     {
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        let t = timeout?.timeAmount ?? requestTimeout
-        channel.writeAndFlush(
-            KafkaRequestHandler.Request(key: key, version: version, body: body, promise: promise, timeout: t),
-            promise: nil)
-        return promise.futureResult
+        Self.write(channel, address: address, key, version, body, timeout: timeout?.timeAmount ?? requestTimeout)
     }
 
     /// Sends a request whose answer the broker does not send (Produce with acks 0).
     public func sendWithoutResponse(_ key: ApiKey, version: Int16, body: ByteBuffer) async throws {
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
-        channel.writeAndFlush(
-            KafkaRequestHandler.Request(
-                key: key, version: version, body: body, promise: promise, timeout: requestTimeout,
-                expectsResponse: false),
-            promise: nil)
-        _ = try await promise.futureResult.get()
+        _ = try await Self.write(
+            channel, address: address, key, version, body, timeout: requestTimeout, expectsResponse: false
+        ).get()
     }
 
     public var isActive: Bool { channel.isActive }
@@ -214,6 +223,7 @@ final class KafkaRequestHandler: ChannelDuplexHandler {
         let request = unwrapOutboundIn(data)
         if let closedReason {
             request.promise.fail(KafkaError("\(address): \(closedReason)", retriable: true))
+            promise?.succeed()
             return
         }
         let correlation = nextCorrelation
@@ -234,8 +244,9 @@ final class KafkaRequestHandler: ChannelDuplexHandler {
             }
             pending[correlation] = Pending(
                 key: request.key, version: request.version, promise: request.promise, deadline: deadline)
-            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
         } else {
+            promise?.succeed()
             let done = context.eventLoop.makePromise(of: Void.self)
             done.futureResult.whenComplete { result in
                 switch result {

