@@ -95,14 +95,18 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog", "KafkaWire"], swiftSettings: strict),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
+        // Real peers for the tests: a Tansu broker from the project venv on a free loopback port.
+        .target(name: "TestSupport", dependencies: ["Kafka"], swiftSettings: strict),
         .testTarget(
-            name: "KafkaTests", dependencies: ["Kafka", "KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
+            name: "KafkaTests",
+            dependencies: ["Kafka", "KafkaWire", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Peer"],  // confluent-kafka, the second client of the interop tests (run from .venv)
             swiftSettings: strict),
         .testTarget(
             name: "KafkaWireTests", dependencies: ["KafkaWire", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(
-            name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C"], swiftSettings: strict),
+            name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C", "Kafka", "TestSupport"],
+            swiftSettings: strict),
     ]
 )

@@ -296,7 +296,6 @@ public func openBus(_ text: String, readOnly: Bool = false) throws -> any Messag
     let url = try BusURL(text)
     switch url.kind {
     case .embedded: return try EmbeddedBus(url: url, readOnly: readOnly)
-    case .kafka:
-        throw BusError("\(url): the Kafka adapter is not part of this build yet; use embedded://PATH")
+    case .kafka: return try KafkaBus(url: url, readOnly: readOnly)
     }
 }

@@ -73,7 +73,8 @@ extension KafkaClient {
         let parts = try await partitions(of: name, refresh: true)
         let tps = parts.map { KafkaTopicPartition(name, $0.partition) }
         let earliest = try await listOffsets(tps, timestamp: ListOffsetsRequest.earliest)
-        let latest = try await listOffsets(tps, timestamp: ListOffsetsRequest.latest)
+        var latest = try await listOffsets(tps, timestamp: ListOffsetsRequest.latest)
+        for (tp, hw) in try await highWatermarks(tps, from: latest) { latest[tp] = max(latest[tp] ?? 0, hw) }
         return KafkaTopicDescription(
             name: name,
             partitions: parts.map { p in
@@ -118,11 +119,47 @@ extension KafkaClient {
         }
     }
 
+    /// The high watermark Fetch reports for each partition (asked at `offsets`, waiting for nothing). Tansu 0.6
+    /// answers ListOffsets(latest) with its last batch's base offset + 1, while its Fetch high watermark is right:
+    /// `describeTopic` takes the larger of the two, which on a conforming broker are equal.
+    public func highWatermarks(_ tps: [KafkaTopicPartition], from offsets: [KafkaTopicPartition: Int64]) async throws
+        -> [KafkaTopicPartition: Int64]
+    {
+        var byLeader: [Int32: [KafkaTopicPartition]] = [:]
+        for tp in tps {
+            guard let p = try await partitions(of: tp.topic).first(where: { $0.partition == tp.partition }) else {
+                continue
+            }
+            byLeader[p.leader, default: []].append(tp)
+        }
+        var out: [KafkaTopicPartition: Int64] = [:]
+        for (leader, list) in byLeader {
+            let byTopic = Dictionary(grouping: list, by: \.topic)
+            let request = FetchRequest(
+                maxWaitMs: 10, minBytes: 1, maxBytes: 1 << 20,
+                topics: byTopic.map { t, ps in
+                    (
+                        t,
+                        ps.map {
+                            FetchRequest.Partition(
+                                index: $0.partition, fetchOffset: max(0, (offsets[$0] ?? 1) - 1), maxBytes: 1024)
+                        }
+                    )
+                })
+            var (b, v) = try await send(to: leader, request)
+            for (topic, parts) in try FetchResponse.read(from: &b, version: v).topics {
+                for p in parts where p.errorCode == 0 { out[KafkaTopicPartition(topic, p.index)] = p.highWatermark }
+            }
+        }
+        return out
+    }
+
     /// A group's committed offsets on `topic` and its lag behind each partition's end.
     public func groupLag(_ group: String, topic: String) async throws -> [KafkaPartitionLag] {
         let parts = try await partitions(of: topic, refresh: true)
         let tps = parts.map { KafkaTopicPartition(topic, $0.partition) }
-        let latest = try await listOffsets(tps, timestamp: ListOffsetsRequest.latest)
+        var latest = try await listOffsets(tps, timestamp: ListOffsetsRequest.latest)
+        for (tp, hw) in try await highWatermarks(tps, from: latest) { latest[tp] = max(latest[tp] ?? 0, hw) }
         let (cb, cv) = try await sendToAny(FindCoordinatorRequest(keys: [group]))
         var cbuf = cb
         guard let c = try FindCoordinatorResponse.read(from: &cbuf, version: cv).coordinators.first else {

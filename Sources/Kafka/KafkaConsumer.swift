@@ -89,6 +89,8 @@ public actor KafkaConsumer {
     private var buffer: [KafkaConsumerRecord] = []
     private var bufferAt = 0
     private var closed = false
+    /// Positions before a rebalance, kept for partitions this member keeps (see `assign`).
+    private var retained: (generation: Int32, member: String, positions: [KafkaTopicPartition: Int64])?
     /// The positions of records handed out (what auto-commit commits).
     private var delivered: [KafkaTopicPartition: Int64] = [:]
 
@@ -109,7 +111,11 @@ public actor KafkaConsumer {
         guard !closed else { throw KafkaError("the consumer is closed") }
         let deadline = ContinuousClock.now + timeout
         while true {
+            let generationBefore = generation
             try await maintainGroup()
+            // A rebalance happened: hand back nothing this time, so the caller sees the new assignment (and can
+            // restore its state for gained partitions) before any of their records.
+            if generation != generationBefore && configuration.group != nil { return [] }
             if bufferAt < buffer.count {
                 let end = min(buffer.count, bufferAt + maxRecords)
                 let out = Array(buffer[bufferAt..<end])
@@ -159,12 +165,17 @@ public actor KafkaConsumer {
         try await commit(delivered.filter { assigned.contains($0.key) })
     }
 
-    public func assignment() -> [KafkaTopicPartition] { assigned }
+    /// The partitions this consumer reads now (joining the group first if it has not yet).
+    public func assignment() async throws -> [KafkaTopicPartition] {
+        if needsJoin && !closed { try await maintainGroup() }
+        return assigned
+    }
 
     public func position(_ tp: KafkaTopicPartition) -> Int64? { positions[tp] }
 
     /// Moves the read position of an assigned partition (buffered records of it are dropped).
-    public func seek(_ tp: KafkaTopicPartition, to offset: Int64) throws {
+    public func seek(_ tp: KafkaTopicPartition, to offset: Int64) async throws {
+        if needsJoin && !closed { try await maintainGroup() }
         guard assigned.contains(tp) else { throw KafkaError("\(tp) is not assigned to this consumer") }
         positions[tp] = offset
         dropBuffered { $0 == tp }
@@ -277,6 +288,13 @@ public actor KafkaConsumer {
     private func join(_ group: String) async throws {
         if configuration.autoCommit && !assigned.isEmpty && !memberID.isEmpty { try? await commitDelivered() }
         if !assigned.isEmpty, let onRevoke { await onRevoke(assigned) }
+        // Where the caller stands in each partition: the first record not yet handed out.
+        var standing = positions
+        for r in buffer[bufferAt...] {
+            let tp = KafkaTopicPartition(r.topic, r.partition)
+            standing[tp] = min(standing[tp] ?? r.offset, r.offset)
+        }
+        retained = (generation, memberID, standing)
         assigned = []
         positions = [:]
         delivered = [:]
@@ -295,6 +313,7 @@ public actor KafkaConsumer {
             try await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(1))
         }
+        retained = nil
         needsJoin = false
         lastHeartbeat = ContinuousClock.now
         lastAutoCommit = ContinuousClock.now
@@ -400,9 +419,15 @@ public actor KafkaConsumer {
 
     private func assign(_ tps: [KafkaTopicPartition], committed: [KafkaTopicPartition: Int64]) async throws {
         assigned = tps
+        // A partition kept from the generation just before (same member, no generation missed, so nobody else can
+        // have owned it in between) keeps its position, as on the embedded bus; others start at the committed offset.
+        var kept: [KafkaTopicPartition: Int64] = [:]
+        if let r = retained, generation == r.generation + 1, memberID == r.member, !memberID.isEmpty {
+            kept = r.positions
+        }
         var missing: [KafkaTopicPartition] = []
         for tp in tps {
-            if let o = committed[tp] { positions[tp] = o } else { missing.append(tp) }
+            if let o = kept[tp] ?? committed[tp] { positions[tp] = o } else { missing.append(tp) }
         }
         if !missing.isEmpty {
             let offsets = try await listOffsets(missing, timestamp: configuration.start == .earliest ? -2 : -1)

@@ -89,8 +89,16 @@ public struct PipelineWorker: Service {
             ConsumerOptions(group: settings.group, topics: [settings.inputTopic], start: .earliest))
         let producer = try await bus.producer()
         var assigned = Set<Int>()
-        var suppress: [Int: Int64] = [:]
+        // Per output topic and source partition: the last source offset whose outputs in that topic are written.
+        var suppress: [String: [Int: Int64]] = [:]
         var next: [Int: Int64] = [:]
+        // Outputs of source partition p go to partition p (mod the topic's count) of each output topic, so each
+        // output partition holds one source partition's outputs in source order: after a crash, what was written is
+        // an exact prefix per (topic, source partition), whatever bus and however many brokers.
+        var outputPartitions: [String: Int] = [:]
+        for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+            outputPartitions[topic] = max(1, try await bus.describeTopic(topic).partitions.count)
+        }
         var lastReloadCheck = ContinuousClock.now
         var lastCheckpoint = ContinuousClock.now
         var dirty = false
@@ -105,7 +113,7 @@ public struct PipelineWorker: Service {
                 if !gained.isEmpty {
                     let recovered = try await recover(
                         gained, processor: &processor, consumer: consumer, partitionCount: partitionCount)
-                    suppress.merge(recovered.suppress) { $1 }
+                    suppress.merge(recovered.suppress) { old, new in old.merging(new) { $1 } }
                     next.merge(recovered.next) { $1 }
                 }
                 assigned = now
@@ -126,7 +134,7 @@ public struct PipelineWorker: Service {
             } else {
                 idleSince = nil
                 var outputs: [PipelineOutput] = []
-                var headers: [[RecordHeader]] = []
+                var headers: [([RecordHeader], Int)] = []
                 var events = ProcessorEvents()
                 var replayed = 0
                 let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded())
@@ -135,21 +143,30 @@ public struct PipelineWorker: Service {
                     let before = outputs.count
                     processor.process(value: record.value, source: source, now: wall, into: &outputs, events: &events)
                     next[record.partition] = record.offset + 1
-                    if let limit = suppress[record.partition], record.offset <= limit {
-                        outputs.removeSubrange(before...)  // emitted before the crash: state rebuilt, outputs not repeated
-                        replayed += 1
-                        continue
+                    var dropped = false
+                    var k = before
+                    while k < outputs.count {
+                        // Emitted before the crash: state rebuilt, the output not repeated.
+                        if let limit = suppress[outputs[k].topic]?[record.partition], record.offset <= limit {
+                            outputs.remove(at: k)
+                            dropped = true
+                        } else {
+                            k += 1
+                        }
                     }
+                    if dropped { replayed += 1 }
                     let h = [
                         RecordHeader(name: Self.sourcePartition, value: Array(String(record.partition).utf8)),
                         RecordHeader(name: Self.sourceOffset, value: Array(String(record.offset).utf8)),
                     ]
-                    for _ in before..<outputs.count { headers.append(h) }
+                    for _ in before..<outputs.count { headers.append((h, record.partition)) }
                 }
                 var byTopic: [String: [BusRecord]] = [:]
-                for (o, h) in zip(outputs, headers) {
+                for (o, (h, source)) in zip(outputs, headers) {
                     byTopic[o.topic, default: []].append(
-                        BusRecord(key: o.key.isEmpty ? nil : o.key, value: o.value, headers: h, timestamp: o.timestamp))
+                        BusRecord(
+                            key: o.key.isEmpty ? nil : o.key, value: o.value, headers: h, timestamp: o.timestamp,
+                            partition: source % (outputPartitions[o.topic] ?? 1)))
                 }
                 for (topic, batch) in byTopic.sorted(by: { $0.key < $1.key }) {
                     _ = try await producer.send(batch, to: topic)
@@ -227,7 +244,7 @@ public struct PipelineWorker: Service {
     /// were already written after it.
     private func recover(
         _ gained: Set<Int>, processor: inout ReadingProcessor, consumer: any MessageConsumer, partitionCount: Int
-    ) async throws -> (suppress: [Int: Int64], next: [Int: Int64]) {
+    ) async throws -> (suppress: [String: [Int: Int64]], next: [Int: Int64]) {
         // The newest checkpoint that covers each partition (checkpoints are small and recent ones sit at the end).
         let description = try await bus.describeTopic(settings.checkpointsTopic)
         var found: [Int: Checkpoint.Partition] = [:]
@@ -237,16 +254,22 @@ public struct PipelineWorker: Service {
             let tp = TopicPartition(topic: settings.checkpointsTopic, partition: 0)
             try await reader.seek(tp, to: max(p.earliestOffset, p.latestOffset - 64))
             var newest: [Int: (Int64, Checkpoint.Partition, [String: Int64])] = [:]
-            while true {
-                let got = try await reader.poll(maxRecords: 64, timeout: .milliseconds(50))
-                if got.isEmpty { break }
+            // Read to the end the description named (a poll that comes back empty may only mean the data is in
+            // flight, as with Kafka).
+            let deadline = ContinuousClock.now + .seconds(60)
+            var reached = false
+            while !reached {
+                let got = try await reader.poll(maxRecords: 64, timeout: .milliseconds(200))
+                if got.isEmpty && ContinuousClock.now > deadline {
+                    throw BusError("recovery could not read \(settings.checkpointsTopic) to offset \(p.latestOffset)")
+                }
                 for r in got {
+                    if r.offset + 1 >= p.latestOffset { reached = true }
                     guard let c = try? JSONDecoder().decode(Checkpoint.self, from: Data(r.value)) else { continue }
                     for (key, part) in c.partitions {
                         if let n = Int(key), gained.contains(n) { newest[n] = (r.offset, part, c.outputEnds) }
                     }
                 }
-                if got.last!.offset + 1 >= p.latestOffset { break }
             }
             try await reader.close()
             for (n, (_, part, e)) in newest {
@@ -270,40 +293,47 @@ public struct PipelineWorker: Service {
         // Which inputs of these partitions already have outputs (written after the checkpoint, before the crash)?
         // If any gained partition has no checkpoint of its own, its outputs may lie anywhere: scan from the start.
         let fromStart = gained.contains { found[$0] == nil }
-        var suppress: [Int: Int64] = [:]
+        var suppress: [String: [Int: Int64]] = [:]
         for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
             let d = try await bus.describeTopic(topic)
             let reader = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
+            var remaining: [Int: Int64] = [:]
             for part in d.partitions {
                 let start =
                     fromStart ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset)
-                guard start < part.latestOffset else { continue }
-                try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: start)
+                if start >= part.latestOffset {
+                    try await reader.seek(
+                        TopicPartition(topic: topic, partition: part.partition), to: part.latestOffset)
+                } else {
+                    try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: start)
+                    remaining[part.partition] = part.latestOffset
+                }
             }
-            for part in d.partitions
-            where (fromStart ? part.earliestOffset : (ends["\(topic)/\(part.partition)"] ?? part.earliestOffset))
-                >= part.latestOffset
-            {
-                try await reader.seek(TopicPartition(topic: topic, partition: part.partition), to: part.latestOffset)
-            }
-            while true {
-                let got = try await reader.poll(maxRecords: 10_000, timeout: .milliseconds(20))
-                if got.isEmpty { break }
+            // Read each partition to the end the description named (not until a poll comes back empty).
+            let deadline = ContinuousClock.now + .seconds(120)
+            while !remaining.isEmpty {
+                let got = try await reader.poll(maxRecords: 10_000, timeout: .milliseconds(200))
+                if got.isEmpty && ContinuousClock.now > deadline {
+                    throw BusError(
+                        "recovery could not read \(topic) to its end (partitions \(remaining.keys.sorted()))")
+                }
                 for r in got {
+                    if let end = remaining[r.partition], r.offset + 1 >= end { remaining[r.partition] = nil }
                     guard let ph = r.headers.first(where: { $0.name == Self.sourcePartition }),
                         let oh = r.headers.first(where: { $0.name == Self.sourceOffset }),
                         let sp = Int(String(decoding: ph.value, as: UTF8.self)),
                         let so = Int64(String(decoding: oh.value, as: UTF8.self)),
                         gained.contains(sp)
                     else { continue }
-                    suppress[sp] = max(suppress[sp] ?? -1, so)
+                    suppress[topic, default: [:]][sp] = max(suppress[topic]?[sp] ?? -1, so)
                 }
             }
             try await reader.close()
         }
         let note = gained.sorted().map { p in
             "readings/\(p): " + (found[p].map { "checkpoint at offset \($0.offset)" } ?? "no checkpoint")
-                + (suppress[p].map { ", outputs already written up to offset \($0)" } ?? "")
+                + (suppress.values.compactMap { $0[p] }.max().map { ", outputs already written up to offset \($0)" }
+                    ?? "")
         }
         stats.update { $0.recoveries += note }
         return (suppress, next)

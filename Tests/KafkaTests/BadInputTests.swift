@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaWire
+import TestSupport
 import Testing
 
 /// Each failure is a typed error naming what and where, never a crash or a hang.

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaWire
+import TestSupport
 import Testing
 
 /// A proxy (Tests/KafkaTests/Peer/proxy.py) between client and broker that drops every connection periodically.

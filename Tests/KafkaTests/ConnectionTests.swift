@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import KafkaWire
 import NIOCore
+import TestSupport
 import Testing
 
 /// Against a real broker: the handshake and metadata.

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaWire
+import TestSupport
 import Testing
 
 /// Runs the confluent-kafka peer (Tests/KafkaTests/Peer/peer.py) in the project venv; returns its stdout lines.

