@@ -79,8 +79,8 @@ let package = Package(
         .executableTarget(
             name: "MillstreamBench",
             dependencies: [
-                "EventLog", "Bus", "Plant", "Learn", "Primitives", "Pipeline", "Registry", "Tabular",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "EventLog", "Bus", "Plant", "Learn", "Primitives", "Pipeline", "Registry", "Tabular", "Kafka",
+                "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Benchmarks/MillstreamBench",
             swiftSettings: strict

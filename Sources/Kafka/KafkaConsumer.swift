@@ -89,6 +89,10 @@ public actor KafkaConsumer {
     private var buffer: [KafkaConsumerRecord] = []
     private var bufferAt = 0
     private var closed = false
+    /// Bumped whenever positions change other than by reading on (seek, pause, resume, rebalance, reset): a fetch
+    /// sent ahead under an older epoch is dropped.
+    private var epoch = 0
+    private var prefetched: (epoch: Int, fetches: [PendingFetch])?
     /// Positions before a rebalance, kept for partitions this member keeps (see `assign`).
     private var retained: (generation: Int32, member: String, positions: [KafkaTopicPartition: Int64])?
     /// The positions of records handed out (what auto-commit commits).
@@ -124,7 +128,11 @@ public actor KafkaConsumer {
                     buffer.removeAll(keepingCapacity: true)
                     bufferAt = 0
                 }
-                for r in out { delivered[KafkaTopicPartition(r.topic, r.partition)] = r.offset + 1 }
+                // Records come in runs of one partition: note the end of each run.
+                for (i, r) in out.enumerated()
+                where i + 1 == out.count || out[i + 1].partition != r.partition || out[i + 1].topic != r.topic {
+                    delivered[KafkaTopicPartition(r.topic, r.partition)] = r.offset + 1
+                }
                 return out
             }
             let left = deadline - ContinuousClock.now
@@ -178,10 +186,12 @@ public actor KafkaConsumer {
         if needsJoin && !closed { try await maintainGroup() }
         guard assigned.contains(tp) else { throw KafkaError("\(tp) is not assigned to this consumer") }
         positions[tp] = offset
+        epoch += 1
         dropBuffered { $0 == tp }
     }
 
     public func pause(_ tps: [KafkaTopicPartition]) {
+        epoch += 1
         paused.formUnion(tps)
         let set = Set(tps)
         // Buffered records of a paused partition are re-fetched after resume.
@@ -194,12 +204,16 @@ public actor KafkaConsumer {
         dropBuffered { set.contains($0) }
     }
 
-    public func resume(_ tps: [KafkaTopicPartition]) { paused.subtract(tps) }
+    public func resume(_ tps: [KafkaTopicPartition]) {
+        epoch += 1
+        paused.subtract(tps)
+    }
 
     /// Leaves the group (auto-committing first if enabled); its partitions go to the remaining members.
     public func close() async throws {
         guard !closed else { return }
         closed = true
+        prefetched = nil
         if configuration.autoCommit && configuration.group != nil && !memberID.isEmpty {
             try? await commitDelivered()
         }
@@ -295,6 +309,7 @@ public actor KafkaConsumer {
             standing[tp] = min(standing[tp] ?? r.offset, r.offset)
         }
         retained = (generation, memberID, standing)
+        epoch += 1
         assigned = []
         positions = [:]
         delivered = [:]
@@ -418,6 +433,7 @@ public actor KafkaConsumer {
     }
 
     private func assign(_ tps: [KafkaTopicPartition], committed: [KafkaTopicPartition: Int64]) async throws {
+        epoch += 1
         assigned = tps
         // A partition kept from the generation just before (same member, no generation missed, so nobody else can
         // have owned it in between) keeps its position, as on the embedded bus; others start at the committed offset.
@@ -449,57 +465,89 @@ public actor KafkaConsumer {
         bufferAt = 0
     }
 
-    private func fetch(maxWait: Duration) async throws {
+    /// A fetch sent to one leader, its answer still to come.
+    private struct PendingFetch: Sendable {
+        var leader: Int32
+        var tps: [KafkaTopicPartition]
+        var answer: Result<(EventLoopFuture<ByteBuffer>, Int16), KafkaError>
+    }
+
+    /// Sends one Fetch per leader for the active partitions at their positions, without waiting for the answers.
+    private func issueFetches(maxWait: Duration) async -> [PendingFetch] {
         let active = assigned.filter { !paused.contains($0) && positions[$0] != nil }
-        guard !active.isEmpty else {
-            try await Task.sleep(for: maxWait)
-            return
-        }
         var byLeader: [Int32: [KafkaTopicPartition]] = [:]
         for tp in active {
             let leader =
                 (try? await client.partitions(of: tp.topic))?.first { $0.partition == tp.partition }?.leader ?? -1
             byLeader[leader, default: []].append(tp)
         }
-        let snapshot = self.positions
         let waitMs = Int32(
             max(1, maxWait.components.seconds * 1000 + maxWait.components.attoseconds / 1_000_000_000_000_000))
-        let cfg = configuration
-        let client = self.client
-        let answers = await withTaskGroup(of: (Int32, [KafkaTopicPartition], Result<FetchResponse, any Error>).self) {
-            group in
-            for (leader, tps) in byLeader {
-                group.addTask {
-                    guard leader >= 0 else {
-                        return (leader, tps, .failure(KafkaError("no leader", code: .named(5))))
-                    }
-                    do {
-                        let byTopic = Dictionary(grouping: tps, by: \.topic)
-                        let request = FetchRequest(
-                            maxWaitMs: waitMs, minBytes: 1, maxBytes: cfg.fetchMaxBytes,
-                            topics: byTopic.map { t, ps in
-                                (
-                                    t,
-                                    ps.map {
-                                        FetchRequest.Partition(
-                                            index: $0.partition, fetchOffset: snapshot[$0]!,
-                                            maxBytes: cfg.partitionMaxBytes)
-                                    }
-                                )
-                            })
-                        let (b, v) = try await client.send(
-                            to: leader, request, timeout: maxWait + client.configuration.requestTimeout)
-                        var buffer = b
-                        return (leader, tps, .success(try FetchResponse.read(from: &buffer, version: v)))
-                    } catch {
-                        return (leader, tps, .failure(error))
-                    }
+        var out: [PendingFetch] = []
+        for (leader, tps) in byLeader {
+            guard leader >= 0 else {
+                out.append(
+                    PendingFetch(leader: leader, tps: tps, answer: .failure(KafkaError("no leader", code: .named(5)))))
+                continue
+            }
+            let request = FetchRequest(
+                maxWaitMs: waitMs, minBytes: 1, maxBytes: configuration.fetchMaxBytes,
+                topics: Dictionary(grouping: tps, by: \.topic).map { t, ps in
+                    (
+                        t,
+                        ps.map {
+                            FetchRequest.Partition(
+                                index: $0.partition, fetchOffset: positions[$0]!,
+                                maxBytes: configuration.partitionMaxBytes)
+                        }
+                    )
+                })
+            do {
+                let connection = try await client.connection(to: leader)
+                let v = try connection.version(of: .fetch, supported: FetchRequest.versions)
+                var body = ByteBuffer()
+                request.write(to: &body, version: v)
+                let future = connection.enqueue(
+                    .fetch, version: v, body: body, timeout: maxWait + client.configuration.requestTimeout)
+                out.append(PendingFetch(leader: leader, tps: tps, answer: .success((future, v))))
+            } catch {
+                let e = (error as? KafkaError) ?? KafkaError("\(error)", retriable: true)
+                out.append(PendingFetch(leader: leader, tps: tps, answer: .failure(e)))
+            }
+        }
+        return out
+    }
+
+    /// Fetches (or takes the answer of the fetch sent ahead at the last call), decodes into the buffer, and sends
+    /// the next fetch ahead, so the broker prepares the next answer while the caller works through this one.
+    private func fetch(maxWait: Duration) async throws {
+        let pending: [PendingFetch]
+        if let p = prefetched, p.epoch == epoch {
+            pending = p.fetches
+        } else {
+            guard assigned.contains(where: { !paused.contains($0) && positions[$0] != nil }) else {
+                try await Task.sleep(for: maxWait)
+                return
+            }
+            pending = await issueFetches(maxWait: maxWait)
+        }
+        prefetched = nil
+        let startEpoch = epoch
+        var answers: [(Int32, [KafkaTopicPartition], Result<FetchResponse, any Error>)] = []
+        for f in pending {
+            switch f.answer {
+            case .failure(let e): answers.append((f.leader, f.tps, .failure(e)))
+            case .success(let (future, v)):
+                do {
+                    var buffer = try await future.get()
+                    answers.append((f.leader, f.tps, .success(try FetchResponse.read(from: &buffer, version: v))))
+                } catch {
+                    if (error as? KafkaError)?.retriable ?? false { await client.invalidate(f.leader) }
+                    answers.append((f.leader, f.tps, .failure(error)))
                 }
             }
-            var all: [(Int32, [KafkaTopicPartition], Result<FetchResponse, any Error>)] = []
-            for await a in group { all.append(a) }
-            return all
         }
+        guard epoch == startEpoch else { return }  // positions moved while waiting: the answers are stale
         var retriableFailure = false
         for (_, tps, result) in answers {
             switch result {
@@ -512,6 +560,11 @@ public actor KafkaConsumer {
             }
         }
         if retriableFailure && bufferAt >= buffer.count { try await Task.sleep(for: client.configuration.retryBackoff) }
+        if !retriableFailure && bufferAt < buffer.count && epoch == startEpoch {
+            prefetched = (
+                epoch, await issueFetches(maxWait: min(configuration.fetchMaxWait, configuration.heartbeatInterval))
+            )
+        }
     }
 
     private func absorb(_ response: FetchResponse) async throws {
@@ -559,6 +612,7 @@ public actor KafkaConsumer {
             }
         }
         if !resets.isEmpty {
+            epoch += 1
             let offsets = try await listOffsets(resets, timestamp: configuration.start == .earliest ? -2 : -1)
             for (tp, o) in offsets { positions[tp] = o }
         }

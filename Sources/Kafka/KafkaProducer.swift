@@ -71,9 +71,16 @@ public actor KafkaProducer {
     /// Why idempotence is off, if it was asked for and the broker could not give a producer id.
     public private(set) var idempotenceStatus: String?
     private var sequences: [String: [Int32: Int32]] = [:]
+    /// Base sequences sent and not yet acknowledged, per topic and partition.
+    private var outstanding: [String: [Int32: Set<Int32>]] = [:]
     private var inFlight: [Int32: Int] = [:]
     private var slotWaiters: [Int32: [CheckedContinuation<Void, Never>]] = [:]
     private var sticky = 0
+    /// Bumped each time the producer id is renewed; batches encoded under an older one are encoded again.
+    private var identity = 0
+    /// Counters for monitoring: batches retried, and producer ids renewed after the broker lost step.
+    public private(set) var retries = 0
+    public private(set) var producerIDResets = 0
 
     public init(client: KafkaClient, configuration: KafkaProducerConfiguration = KafkaProducerConfiguration()) {
         self.client = client
@@ -84,8 +91,12 @@ public actor KafkaProducer {
         var topic: String
         var partition: Int32
         var indices: [Int]
-        /// Encoded once (with its sequence number) and sent as is on every retry.
+        /// Encoded once (with its sequence number) and sent as is on every retry, unless the producer id changes.
         var encoded: ByteBuffer?
+        /// The producer identity it was encoded under (see `resetIdentity`).
+        var identity = 0
+        /// Its base sequence (-1 when not idempotent).
+        var sequence: Int32 = -1
         var count: Int { indices.count }
     }
 
@@ -146,10 +157,12 @@ public actor KafkaProducer {
         while !pendingQueues.isEmpty {
             // One round: the next batch of every partition, grouped by leader, in flight together.
             var failed: [Int32: [Batch]] = [:]
+            var outOfOrderOnly = true
             let outcome = try await sendRound(&pendingQueues, records: records, partitions: partitions)
             for (batch, result) in outcome {
                 switch result {
                 case .success(let base):
+                    if batch.identity == identity { outstanding[batch.topic]?[batch.partition]?.remove(batch.sequence) }
                     for (k, i) in batch.indices.enumerated() {
                         results[i] = KafkaRecordMetadata(
                             partition: batch.partition, offset: base < 0 ? -1 : base + Int64(k))
@@ -157,6 +170,16 @@ public actor KafkaProducer {
                 case .failure(let error):
                     guard error.retriable else { throw error }
                     lastError = error
+                    retries += 1
+                    if error.code?.code == 45 {
+                        // Out of order while every earlier batch of the partition is acknowledged: the broker lost
+                        // step with our sequence, and this batch was not written. Start over with a new producer id
+                        // (KIP-360). Otherwise an earlier batch is still on its way: try again shortly.
+                        let earliest = outstanding[batch.topic]?[batch.partition]?.min()
+                        if batch.identity == identity && earliest == batch.sequence { await resetIdentity() }
+                    } else {
+                        outOfOrderOnly = false
+                    }
                     failed[batch.partition, default: []].append(batch)
                 }
             }
@@ -168,10 +191,15 @@ public actor KafkaProducer {
                         "producing to '\(topic)': gave up after \(client.configuration.retryTimeout): \(lastError?.message ?? "")",
                         code: lastError?.code)
                 }
-                try await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(1))
-                await client.invalidateTopic(topic)
-                partitions = (try? await client.partitions(of: topic, refresh: true)) ?? partitions
+                if outOfOrderOnly {
+                    // Waiting for earlier batches (or re-sending under a new producer id): no need to back off long.
+                    try await Task.sleep(for: .milliseconds(5))
+                } else {
+                    try await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(1))
+                    await client.invalidateTopic(topic)
+                    partitions = (try? await client.partitions(of: topic, refresh: true)) ?? partitions
+                }
             }
         }
         return results
@@ -208,7 +236,11 @@ public actor KafkaProducer {
             // From here to the enqueue nothing suspends: sequence numbers go out in the order they were given.
             var encoded: [Batch] = []
             for var b in batches {
-                if b.encoded == nil { b.encoded = encode(b, records) }
+                if b.encoded == nil || b.identity != identity {
+                    b.identity = identity
+                    b.sequence = nextSequence(b)
+                    b.encoded = encode(b, records)
+                }
                 encoded.append(b)
             }
             let request = ProduceRequest(
@@ -287,14 +319,18 @@ public actor KafkaProducer {
         return outcome
     }
 
+    /// The batch's base sequence (-1 without idempotence), recorded as outstanding until acknowledged.
+    private func nextSequence(_ batch: Batch) -> Int32 {
+        guard idempotenceReady else { return -1 }
+        let sequence = sequences[batch.topic, default: [:]][batch.partition, default: 0]
+        sequences[batch.topic, default: [:]][batch.partition] = sequence &+ Int32(batch.count)
+        outstanding[batch.topic, default: [:]][batch.partition, default: []].insert(sequence)
+        return sequence
+    }
+
     private func encode(_ batch: Batch, _ records: [KafkaProducerRecord]) -> ByteBuffer {
-        var sequence: Int32 = -1
-        if idempotenceReady {
-            sequence = sequences[batch.topic, default: [:]][batch.partition, default: 0]
-            sequences[batch.topic, default: [:]][batch.partition] = sequence &+ Int32(batch.count)
-        }
         let rb = RecordBatch(
-            producerID: producerID, producerEpoch: producerEpoch, baseSequence: sequence,
+            producerID: producerID, producerEpoch: producerEpoch, baseSequence: batch.sequence,
             records: batch.indices.enumerated().map { k, i in
                 let r = records[i]
                 return KafkaRecord(
@@ -318,6 +354,17 @@ public actor KafkaProducer {
             w.removeFirst().resume()
             slotWaiters[node] = w
         }
+    }
+
+    /// A new producer id and sequences from 0 for every partition (after the broker lost step with a partition's
+    /// sequence). A batch written under the old id but never acknowledged would be written again: the one case where
+    /// idempotence cannot help, as in Kafka's own clients.
+    private func resetIdentity() async {
+        identity += 1
+        producerIDResets += 1
+        sequences = [:]
+        outstanding = [:]
+        await initProducerID()
     }
 
     private func initProducerID() async {

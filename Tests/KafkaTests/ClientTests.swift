@@ -23,7 +23,7 @@ import Testing
                 timestamp: 1_700_000_000_000 + Int64(i))
         }
         let positions = try await producer.send(records, to: "t")
-        print("idempotence:", await producer.idempotenceStatus ?? "on")
+        #expect(await producer.idempotenceStatus == nil, "the broker gave a producer id")
         for (i, p) in positions.enumerated() {
             #expect(p.partition == Int32(Partitioner.partition(forKey: Array("k\(i % 37)".utf8), partitions: 3)))
             #expect(p.offset >= 0)
