@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -31,8 +32,8 @@ let package = Package(
         .target(
             name: "Kafka",
             dependencies: [
-                "KafkaWire", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "KafkaWire", "Primitives", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
@@ -99,7 +100,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Kafka"], swiftSettings: strict),
         .testTarget(
             name: "KafkaTests",
-            dependencies: ["Kafka", "KafkaWire", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "Kafka", "KafkaWire", "TestSupport", "Primitives", .product(name: "NIOCore", package: "swift-nio"),
+            ],
             exclude: ["Peer"],  // confluent-kafka, the second client of the interop tests (run from .venv)
             swiftSettings: strict),
         .testTarget(

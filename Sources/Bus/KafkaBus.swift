@@ -6,7 +6,7 @@ import Synchronization
 /// The bus on a Kafka cluster. Same semantics as the embedded bus: keys pick partitions with Kafka's murmur2,
 /// topics are created on first use (with `partitions=N`, default 8), consumer groups split partitions and commit
 /// offsets. Options: `partitions=N`, `acks=all|1|0` (default all), `compression=none|gzip`, `client=ID`,
-/// `sasl=plain&user=U&password=P`.
+/// `tls=true` (the system's trusted CAs) or `ca=FILE.pem`, `sasl=plain|scram-sha-256|scram-sha-512&user=U&password=P`.
 public final class KafkaBus: MessageBus {
     public let url: BusURL
     let configuration: KafkaClientConfiguration
@@ -24,6 +24,8 @@ public final class KafkaBus: MessageBus {
         var user: String?
         var password: String?
         var sasl: String?
+        var tls = false
+        var caFile: String?
         for (name, value) in url.options {
             switch name {
             case "partitions":
@@ -48,20 +50,31 @@ public final class KafkaBus: MessageBus {
             case "sasl": sasl = value.lowercased()
             case "user": user = value
             case "password": password = value
+            case "tls":
+                guard ["true", "false"].contains(value) else {
+                    throw BusError("bus URL '\(url)': tls=\(value) is not true or false")
+                }
+                tls = value == "true"
+            case "ca": caFile = value
             default:
                 throw BusError(
-                    "bus URL '\(url)': unknown option '\(name)' (known: partitions, acks, compression, client, sasl, user, password)"
+                    "bus URL '\(url)': unknown option '\(name)' (known: partitions, acks, compression, client, tls, ca, sasl, user, password)"
                 )
             }
         }
         var security = KafkaSecurity.plaintext
+        if tls || caFile != nil { security.tls = KafkaSecurity.TLS(caFile: caFile) }
         if let sasl {
             guard let user, let password else {
                 throw BusError("bus URL '\(url)': sasl=\(sasl) needs user=... and password=...")
             }
             switch sasl {
-            case "plain": security = KafkaSecurity(sasl: .plain(user: user, password: password))
-            default: throw BusError("bus URL '\(url)': sasl=\(sasl) is not a known mechanism (plain)")
+            case "plain": security.sasl = .plain(user: user, password: password)
+            case "scram-sha-256": security.sasl = .scramSHA256(user: user, password: password)
+            case "scram-sha-512": security.sasl = .scramSHA512(user: user, password: password)
+            default:
+                throw BusError(
+                    "bus URL '\(url)': sasl=\(sasl) is not a known mechanism (plain, scram-sha-256, scram-sha-512)")
             }
         }
         self.url = url

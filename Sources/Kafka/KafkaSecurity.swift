@@ -1,32 +1,71 @@
 import KafkaWire
 public import NIOCore
+import NIOSSL
+import Primitives
 
 /// How a connection authenticates: plaintext, or SASL on top.
 public struct KafkaSecurity: Sendable {
     public enum SASL: Sendable {
         /// RFC 4616: user name and password in the clear (use it over TLS only).
         case plain(user: String, password: String)
+        /// RFC 5802 / 7677: a salted challenge-response; the password never crosses the wire.
+        case scramSHA256(user: String, password: String)
+        case scramSHA512(user: String, password: String)
+
+        public var mechanism: String {
+            switch self {
+            case .plain: "PLAIN"
+            case .scramSHA256: "SCRAM-SHA-256"
+            case .scramSHA512: "SCRAM-SHA-512"
+            }
+        }
     }
 
+    /// TLS to the broker: the certificate must chain to `caFile` (PEM) or, without one, to the system's trust store,
+    /// and name the host connected to.
+    public struct TLS: Sendable {
+        public var caFile: String?
+        public var serverName: String?
+        public init(caFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.serverName = serverName
+        }
+    }
+
+    public var tls: TLS?
     public var sasl: SASL?
 
-    public static let plaintext = KafkaSecurity(sasl: nil)
+    public static let plaintext = KafkaSecurity(tls: nil, sasl: nil)
 
-    public init(sasl: SASL?) {
+    public init(tls: TLS? = nil, sasl: SASL? = nil) {
+        self.tls = tls
         self.sasl = sasl
     }
 
     /// Adds what the security settings need in front of Kafka's framing.
-    func configure(_ channel: any Channel, host: String) throws {}
+    func configure(_ channel: any Channel, host: String) throws {
+        guard let tls else { return }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let caFile = tls.caFile {
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            } catch {
+                throw KafkaError("cannot read the CA certificates in \(caFile): \(error)")
+            }
+        }
+        let context = try NIOSSLContext(configuration: configuration)
+        let name = tls.serverName ?? host
+        // An IP address is checked against the certificate's IP entries; SNI carries host names only.
+        let isAddress = name.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
+        let handler = try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : name)
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
 }
 
 extension KafkaConnection {
     /// SaslHandshake, then SaslAuthenticate rounds until the mechanism is done.
     func authenticate(_ sasl: KafkaSecurity.SASL) async throws {
-        let mechanism: String
-        switch sasl {
-        case .plain: mechanism = "PLAIN"
-        }
+        let mechanism = sasl.mechanism
         var body = ByteBuffer()
         SaslHandshake.write(mechanism: mechanism, to: &body)
         var answer = try await send(
@@ -35,13 +74,26 @@ extension KafkaConnection {
         guard handshake.errorCode == 0 else {
             throw KafkaError.broker(
                 handshake.errorCode,
-                "broker \(address) does not offer SASL \(mechanism) (it offers \(handshake.mechanisms.joined(separator: ", ")))"
+                "broker \(address) refused SASL \(mechanism) (it lists \(handshake.mechanisms.joined(separator: ", ")))"
             )
         }
         switch sasl {
         case .plain(let user, let password):
             _ = try await saslRound(Array(("\0" + user + "\0" + password).utf8))
+        case .scramSHA256(let user, let password):
+            var scram = SCRAMClient<SHA256>(user: user, password: password)
+            try await scramExchange(&scram)
+        case .scramSHA512(let user, let password):
+            var scram = SCRAMClient<SHA512>(user: user, password: password)
+            try await scramExchange(&scram)
         }
+    }
+
+    private func scramExchange<H: HashFunction>(_ scram: inout SCRAMClient<H>) async throws {
+        let serverFirst = String(decoding: try await saslRound(Array(scram.clientFirst().utf8)), as: UTF8.self)
+        let final = try scram.clientFinal(serverFirst: serverFirst)
+        let serverFinal = String(decoding: try await saslRound(Array(final.utf8)), as: UTF8.self)
+        try scram.verify(serverFinal: serverFinal)
     }
 
     func saslRound(_ bytes: [UInt8]) async throws -> [UInt8] {

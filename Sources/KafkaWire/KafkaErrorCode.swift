@@ -21,6 +21,7 @@ public struct KafkaErrorCode: Sendable, Equatable, CustomStringConvertible {
             (19, "NOT_ENOUGH_REPLICAS", true), (20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", true),
             (22, "ILLEGAL_GENERATION", false), (25, "UNKNOWN_MEMBER_ID", false), (27, "REBALANCE_IN_PROGRESS", false),
             (29, "TOPIC_AUTHORIZATION_FAILED", false), (30, "GROUP_AUTHORIZATION_FAILED", false),
+            (33, "UNSUPPORTED_SASL_MECHANISM", false), (34, "ILLEGAL_SASL_STATE", false),
             (35, "UNSUPPORTED_VERSION", false), (36, "TOPIC_ALREADY_EXISTS", false), (37, "INVALID_PARTITIONS", false),
             (41, "NOT_CONTROLLER", true), (42, "INVALID_REQUEST", false), (45, "OUT_OF_ORDER_SEQUENCE_NUMBER", false),
             (46, "DUPLICATE_SEQUENCE_NUMBER", false), (47, "INVALID_PRODUCER_EPOCH", false),

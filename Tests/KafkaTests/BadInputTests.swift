@@ -77,4 +77,22 @@ import Testing
         }
         await client.close()
     }
+
+    /// The test broker cannot authenticate (Tansu 0.6 answers every SaslHandshake UNSUPPORTED_SASL_MECHANISM): the
+    /// refusal surfaces typed, with the mechanism and the broker's list. The SCRAM exchange itself is checked
+    /// against the RFC vectors (SCRAMTests).
+    @Test func aSASLRefusalIsTyped() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        try await broker.ready()
+        for sasl in [KafkaSecurity.SASL.plain(user: "op", password: "pw"), .scramSHA512(user: "op", password: "pw")] {
+            await #expect {
+                _ = try await KafkaConnection.connect(
+                    host: "127.0.0.1", port: broker.port, security: KafkaSecurity(sasl: sasl))
+            } throws: { error in
+                (error as? KafkaError)?.code?.name == "UNSUPPORTED_SASL_MECHANISM"
+                    && "\(error)".contains("refused SASL \(sasl.mechanism)")
+            }
+        }
+    }
 }
