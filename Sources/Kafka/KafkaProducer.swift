@@ -23,7 +23,8 @@ public struct KafkaProducerRecord: Sendable {
     }
 }
 
-/// Where a produced record landed (offset -1 with acks 0: the broker does not say).
+/// Where a produced record landed. Offset -1: acknowledged, offset unknown (acks 0, or a retried batch the broker
+/// answered DUPLICATE_SEQUENCE_NUMBER without the original offset, as Tansu does).
 public struct KafkaRecordMetadata: Sendable, Hashable {
     public var partition: Int32
     public var offset: Int64

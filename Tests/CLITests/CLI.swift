@@ -13,7 +13,7 @@ enum CLI {
             .appendingPathComponent("../../.build/debug/millstream").standardized.path
     }()
 
-    struct Result {
+    struct Result: Sendable {
         var status: Int32
         var stdout: String
         var stderr: String

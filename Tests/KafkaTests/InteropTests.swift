@@ -78,7 +78,9 @@ extension Array where Element == UInt8 {
             positions += try await producer.send(Array(records[chunk..<chunk + 10_000]), to: "to-python")
         }
         await client.close()
-        let lines = try runPeer(["consume", "127.0.0.1:\(broker.port)", "to-python", "\(total)"])
+        let lines = try await blocking {
+            try runPeer(["consume", "127.0.0.1:\(broker.port)", "to-python", "\(total)"])
+        }
         #expect(lines.count == total)
         var expected: [String: Int] = [:]
         for (i, p) in positions.enumerated() { expected["\(p.partition) \(p.offset)"] = i }
@@ -102,7 +104,9 @@ extension Array where Element == UInt8 {
         let client = try ClientTests.client(broker)
         try await client.createTopic("from-python", partitions: 5)
         let total = 20_000
-        let reports = try runPeer(["produce", "127.0.0.1:\(broker.port)", "from-python", "\(total)", codec])
+        let reports = try await blocking {
+            try runPeer(["produce", "127.0.0.1:\(broker.port)", "from-python", "\(total)", codec])
+        }
         #expect(reports.count == total)
         var partitionOf: [Int: Int32] = [:]
         for line in reports {
