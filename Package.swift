@@ -34,6 +34,7 @@ let package = Package(
             dependencies: [
                 "KafkaWire", "Primitives", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),

@@ -53,13 +53,16 @@ public final class KafkaConnection: Sendable {
     ) async throws -> KafkaConnection {
         let address = "\(host):\(port)"
         let channel: any Channel
+        let group = MultiThreadedEventLoopGroup.singleton
+        // With TLS: completed when the handshake is done (or failed), so its error is reported as such.
+        let tlsReady = security.tls == nil ? nil : group.any().makePromise(of: Void.self)
         do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            channel = try await ClientBootstrap(group: group)
                 .connectTimeout(timeout.timeAmount)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try security.configure(channel, host: host)
+                        try security.configure(channel, host: host, handshake: tlsReady)
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
                         try channel.pipeline.syncOperations.addHandler(
                             KafkaRequestHandler(clientID: clientID, address: address))
@@ -67,7 +70,21 @@ public final class KafkaConnection: Sendable {
                 }
                 .connect(host: host, port: port).get()
         } catch {
+            tlsReady?.fail(error)
             throw KafkaError("cannot connect to Kafka broker \(address): \(error)", retriable: true)
+        }
+        if let tlsReady {
+            let deadline = channel.eventLoop.scheduleTask(in: timeout.timeAmount) {
+                tlsReady.fail(KafkaError("no TLS handshake within \(timeout)"))
+            }
+            do {
+                try await tlsReady.futureResult.get()
+                deadline.cancel()
+            } catch {
+                deadline.cancel()
+                try? await channel.close()
+                throw KafkaError("TLS handshake with Kafka broker \(address) failed: \(error)", retriable: true)
+            }
         }
         let rt = requestTimeout.timeAmount
         do {

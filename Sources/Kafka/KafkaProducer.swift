@@ -28,6 +28,11 @@ public struct KafkaProducerRecord: Sendable {
 public struct KafkaRecordMetadata: Sendable, Hashable {
     public var partition: Int32
     public var offset: Int64
+
+    public init(partition: Int32, offset: Int64) {
+        self.partition = partition
+        self.offset = offset
+    }
 }
 
 public struct KafkaProducerConfiguration: Sendable {

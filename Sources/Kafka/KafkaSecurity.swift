@@ -1,6 +1,7 @@
 import KafkaWire
 public import NIOCore
 import NIOSSL
+import NIOTLS
 import Primitives
 
 /// How a connection authenticates: plaintext, or SASL on top.
@@ -43,8 +44,8 @@ public struct KafkaSecurity: Sendable {
     }
 
     /// Adds what the security settings need in front of Kafka's framing.
-    func configure(_ channel: any Channel, host: String) throws {
-        guard let tls else { return }
+    func configure(_ channel: any Channel, host: String, handshake: EventLoopPromise<Void>?) throws {
+        guard let tls, let handshake else { return }
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let caFile = tls.caFile {
             do {
@@ -59,6 +60,31 @@ public struct KafkaSecurity: Sendable {
         let isAddress = name.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
         let handler = try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : name)
         try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatcher(handshake))
+    }
+}
+
+/// Completes `promise` when the TLS handshake finishes, fails it with the TLS error otherwise.
+final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    let promise: EventLoopPromise<Void>
+
+    init(_ promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event { promise.succeed() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(KafkaError("the connection closed during the TLS handshake"))
+        context.fireChannelInactive()
     }
 }
 

@@ -19,9 +19,11 @@ enum CLI {
         var stderr: String
     }
 
-    /// Runs to completion, with stdout and stderr captured (in files, so large output cannot block the child).
+    /// Runs to completion, with stdout and stderr captured (in files, so large output cannot block the child). Waits
+    /// by the termination handler: no thread blocks or spins while the command runs, so tests running alongside keep
+    /// the cooperative pool.
     @discardableResult
-    static func run(_ arguments: [String], shell prefix: String? = nil) throws -> Result {
+    static func run(_ arguments: [String], shell prefix: String? = nil) async throws -> Result {
         let out = NSTemporaryDirectory() + "cli-out-" + UUID().uuidString
         let err = out + ".err"
         FileManager.default.createFile(atPath: out, contents: nil)
@@ -40,12 +42,24 @@ enum CLI {
         }
         process.standardOutput = FileHandle(forWritingAtPath: out)
         process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
-        process.waitUntilExit()
+        try await exit(of: process)
         return Result(
             status: process.terminationStatus,
             stdout: String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self),
             stderr: String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self))
+    }
+}
+
+/// Starts `process` and returns when it has exited.
+func exit(of process: Process) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        process.terminationHandler = { _ in continuation.resume() }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
     }
 }
 

@@ -35,7 +35,7 @@ import Testing
             + rows.map { $0.map { String(format: "%.4f", $0) }.joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
-    @Test func detectorAndPipelineForAFiftySensorProcess() throws {
+    @Test func detectorAndPipelineForAFiftySensorProcess() async throws {
         let dir = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -45,14 +45,14 @@ import Testing
         try Self.csv(Self.rows(500, seed: 3, fault: 3)).write(
             toFile: dir + "/fault.csv", atomically: true, encoding: .utf8)
         let registry = dir + "/models"
-        let train = try CLI.run([
+        let train = try await CLI.run([
             "train", "--detector", "pca", "--config", dir + "/reactor.yaml", "--data", dir + "/normal.csv",
             "--false-alarm-rate", "0.01",
             "--name", "reactor-health", "--registry", registry,
         ])
         #expect(train.status == 0, "\(train.stderr)")
-        func alarms(_ file: String) throws -> (rate: Double, top: [String]) {
-            let r = try CLI.run([
+        func alarms(_ file: String) async throws -> (rate: Double, top: [String]) {
+            let r = try await CLI.run([
                 "predict", "--model", "reactor-health", "--data", dir + "/" + file, "--out", dir + "/out.csv",
                 "--registry", registry,
             ])
@@ -64,15 +64,15 @@ import Testing
                 cells.map { String($0.last!) }
             )
         }
-        let normal = try alarms("heldout.csv")
+        let normal = try await alarms("heldout.csv")
         #expect(abs(normal.rate - 0.01) < 0.01, "false-alarm rate \(normal.rate) for 0.01")
-        let fault = try alarms("fault.csv")
+        let fault = try await alarms("fault.csv")
         #expect(fault.rate > 0.9, "fault alarm rate \(fault.rate)")
         #expect(Double(fault.top.filter { $0 == "s17" }.count) / Double(fault.top.count) > 0.9)
 
         // The pipeline takes the same config: readings in, predictions and anomaly alerts out, no code for "reactor"
         // anywhere. The last 60 readings have sensor 17 off.
-        #expect(try CLI.run(["models", "promote", "reactor-health@v1", "--registry", registry]).status == 0)
+        #expect(try await CLI.run(["models", "promote", "reactor-health@v1", "--registry", registry]).status == 0)
         var jsonl = ""
         for (i, row) in (Self.rows(300, seed: 4) + Self.rows(60, seed: 5, fault: 3)).enumerated() {
             let values = zip(Self.sensors, row).map { "\"\($0)\":\(String(format: "%.3f", $1))" }.joined(separator: ",")
@@ -81,9 +81,11 @@ import Testing
         }
         try jsonl.write(toFile: dir + "/readings.jsonl", atomically: true, encoding: .utf8)
         let bus = "embedded://\(dir)/log"
-        let imported = try CLI.run(["import", dir + "/readings.jsonl", "--config", dir + "/reactor.yaml", "--bus", bus])
+        let imported = try await CLI.run([
+            "import", dir + "/readings.jsonl", "--config", dir + "/reactor.yaml", "--bus", bus,
+        ])
         #expect(imported.status == 0, "\(imported.stderr)")
-        let run = try CLI.run([
+        let run = try await CLI.run([
             "run", "--config", dir + "/reactor.yaml", "--bus", bus, "--registry", registry, "--model", "reactor-health",
             "--exit-when-idle", "1s", "--json",
         ])
@@ -91,7 +93,7 @@ import Testing
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
         #expect(summary["predictions"] as? Int == 360)
         #expect(summary["model"] as? String == "reactor-health@v1")
-        let alerts = try CLI.run(["tail", "alerts", "--bus", bus, "--from-beginning", "--exit-at-end"]).stdout
+        let alerts = try await CLI.run(["tail", "alerts", "--bus", bus, "--from-beginning", "--exit-at-end"]).stdout
         let anomalies = alerts.split(separator: "\n").filter {
             $0.contains("\"kind\":\"anomaly\"") && $0.contains("\"status\":\"raised\"")
         }

@@ -13,16 +13,14 @@ import Testing
         try await broker.ready()
         let bus = "kafka://127.0.0.1:\(broker.port)"
         let total = 50_000
-        let sim = try await blocking {
-            try CLI.run([
-                "simulate", "--machines", "20", "--count", "\(total)", "--fast", "--bad-fraction", "0.01", "--bus", bus,
-                "--json",
-            ])
-        }
+        let sim = try await CLI.run([
+            "simulate", "--machines", "20", "--count", "\(total)", "--fast", "--bad-fraction", "0.01", "--bus", bus,
+            "--json",
+        ])
         #expect(sim.status == 0, "\(sim.stderr)")
-        let describe = try await blocking { try CLI.run(["topics", "describe", "readings", "--bus", bus]) }
+        let describe = try await CLI.run(["topics", "describe", "readings", "--bus", bus])
         #expect(describe.stdout.contains("8 partitions, 50,000 records"), "\(describe.stdout)")
-        let tail = try await blocking { try CLI.run(["tail", "readings", "--bus", bus, "--count", "5"]) }
+        let tail = try await CLI.run(["tail", "readings", "--bus", bus, "--count", "5"])
         #expect(tail.status == 0 && tail.stdout.split(separator: "\n").count == 5, "\(tail.stderr)")
 
         let client = try KafkaClient(KafkaClientConfiguration(bootstrap: ["127.0.0.1:\(broker.port)"]))
@@ -45,7 +43,7 @@ import Testing
             kill(process.processIdentifier, SIGKILL)
             try await blocking { process.waitUntilExit() }
         }
-        let finish = try await blocking { try CLI.run(["run", "--bus", bus, "--exit-when-idle", "2s", "--json"]) }
+        let finish = try await CLI.run(["run", "--bus", bus, "--exit-when-idle", "2s", "--json"])
         #expect(finish.status == 0, "\(finish.stderr)")
 
         var seen = Set<String>()

@@ -6,11 +6,11 @@ import Testing
     /// Exactly-once accounting: 200,000 readings of which exactly 1 % are bad; the worker is killed with SIGKILL at
     /// five random moments and restarted; in the end predictions + dead letters = readings, and no source offset
     /// appears twice.
-    @Test func everyReadingYieldsItsOutputsExactlyOnceAcrossKills() throws {
+    @Test func everyReadingYieldsItsOutputsExactlyOnceAcrossKills() async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bus = "embedded://\(dir)"
-        let sim = try CLI.run([
+        let sim = try await CLI.run([
             "simulate", "--machines", "20", "--count", "200000", "--fast", "--bad-fraction", "0.01", "--bus", bus,
             "--json",
         ])
@@ -28,13 +28,13 @@ import Testing
             let started = Date()
             while Date().timeIntervalSince(started) < 60 {
                 if let count = try? outputs(dir), count >= target { break }
-                usleep(20_000)
+                try await Task.sleep(for: .milliseconds(20))
             }
-            usleep(UInt32.random(in: 0...50_000, using: &rng))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...50, using: &rng)))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        let finish = try CLI.run(["run", "--bus", bus, "--exit-when-idle", "1s", "--json"])
+        let finish = try await CLI.run(["run", "--bus", bus, "--exit-when-idle", "1s", "--json"])
         #expect(finish.status == 0, "\(finish.stderr)")
         // Count, and look for duplicates, with the source offset every output carries.
         let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))

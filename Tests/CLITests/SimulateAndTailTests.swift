@@ -7,12 +7,12 @@ import Testing
 @Suite(.serialized) struct SimulateAndTailTests {
     /// What `simulate` wrote is exactly what the simulator makes for that seed and start, and `tail` reads all of it
     /// back byte for byte (compared as sorted lines: tail interleaves partitions).
-    @Test func simulateDescribeAndTailAgree() throws {
+    @Test func simulateDescribeAndTailAgree() async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bus = "embedded://\(dir)"
         let start = "2026-01-01T00:00:00Z"
-        let sim = try CLI.run([
+        let sim = try await CLI.run([
             "simulate", "--machines", "20", "--count", "100000", "--fast", "--seed", "9", "--start", start, "--bus",
             bus, "--json",
         ])
@@ -21,12 +21,12 @@ import Testing
         #expect(summary["readings"] as? Int == 100_000)
         #expect(summary["durable"] as? Int == 100_000)
 
-        let describe = try CLI.run(["topics", "describe", "readings", "--bus", bus, "--json"])
+        let describe = try await CLI.run(["topics", "describe", "readings", "--bus", bus, "--json"])
         #expect(describe.status == 0, "\(describe.stderr)")
         let topic = try JSONSerialization.jsonObject(with: Data(describe.stdout.utf8)) as! [String: Any]
         #expect(topic["records"] as? Int == 100_000)
 
-        let tail = try CLI.run(["tail", "readings", "--bus", bus, "--from-beginning", "--count", "100000"])
+        let tail = try await CLI.run(["tail", "readings", "--bus", bus, "--from-beginning", "--count", "100000"])
         #expect(tail.status == 0, "\(tail.stderr)")
         let read = tail.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         #expect(read.count == 100_000)
@@ -48,7 +48,7 @@ import Testing
 
     /// SIGKILL in the middle of a run, five times into the same log: every batch reported durable is there, every
     /// record is a complete reading, and each run continues the log after the cut.
-    @Test func killedMidRunLosesNoDurableRecord() throws {
+    @Test func killedMidRunLosesNoDurableRecord() async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var durableSoFar: Int64 = 0
@@ -108,7 +108,7 @@ import Testing
     }
 
     /// The demo starts, shows live figures, stops cleanly on Ctrl-C (SIGINT) and appends on the next start.
-    @Test func demoRunsAndStopsCleanly() throws {
+    @Test func demoRunsAndStopsCleanly() async throws {
         let dir = temporaryDirectory()
         let registry = dir + "-models"
         defer {

@@ -16,10 +16,10 @@ import Testing
     }
 
     /// train -> registry -> evaluate -> predict -> promote -> rollback, as a user runs them.
-    @Test func trainEvaluatePredictAndManageVersions() throws {
+    @Test func trainEvaluatePredictAndManageVersions() async throws {
         let registry = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: registry) }
-        let train = try CLI.run([
+        let train = try await CLI.run([
             "train", "--config", Self.recipe, "--data", Self.ai4i, "--target", "Machine failure", "--scaling",
             "tree_steps",
             "--bins", "8", "--epochs", "20", "--name", "failure", "--registry", registry, "--json", "--quiet",
@@ -30,13 +30,13 @@ import Testing
         #expect((summary["features"] as? [String])?.contains { $0.hasPrefix("power_w#") } == true)
         #expect(((summary["metrics"] as? [String: Double])?["f1"] ?? 0) > 0.7)
 
-        let evaluate = try CLI.run([
+        let evaluate = try await CLI.run([
             "evaluate", "--model", "failure@v1", "--data", Self.ai4i, "--registry", registry, "--json",
         ])
         #expect(evaluate.status == 0, "\(evaluate.stderr)")
         let out = temporaryDirectory() + ".csv"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let predict = try CLI.run([
+        let predict = try await CLI.run([
             "predict", "--model", "failure", "--data", Self.ai4i, "--out", out, "--registry", registry,
         ])
         #expect(predict.status == 0, "\(predict.stderr)")
@@ -45,23 +45,23 @@ import Testing
         #expect(lines[0].hasSuffix(",probability,predicted"))
 
         #expect(
-            try CLI.run([
+            try await CLI.run([
                 "train", "--config", Self.recipe, "--data", Self.ai4i, "--target", "Machine failure", "--epochs", "2",
                 "--name", "failure", "--registry", registry, "--quiet",
             ]).status == 0)
-        #expect(try CLI.run(["models", "promote", "failure@v1", "--registry", registry]).status == 0)
-        #expect(try CLI.run(["models", "promote", "failure@v2", "--registry", registry]).status == 0)
-        let rollback = try CLI.run(["models", "rollback", "failure", "--registry", registry])
+        #expect(try await CLI.run(["models", "promote", "failure@v1", "--registry", registry]).status == 0)
+        #expect(try await CLI.run(["models", "promote", "failure@v2", "--registry", registry]).status == 0)
+        let rollback = try await CLI.run(["models", "rollback", "failure", "--registry", registry])
         #expect(rollback.stdout.contains("failure v1 is back in production"))
-        let list = try CLI.run(["models", "list", "--registry", registry])
+        let list = try await CLI.run(["models", "list", "--registry", registry])
         #expect(list.stdout.contains("failure@v1\tproduction") && list.stdout.contains("failure@v2\tarchived"))
     }
 
     /// Several 0/1 targets make one multi-label model: overall failure and each failure mode.
-    @Test func multiLabelFailureModes() throws {
+    @Test func multiLabelFailureModes() async throws {
         let registry = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: registry) }
-        let r = try CLI.run([
+        let r = try await CLI.run([
             "train", "--config", Self.recipe, "--data", Self.ai4i, "--target", "Machine failure,HDF,PWF,OSF",
             "--scaling",
             "tree_steps", "--bins", "8", "--epochs", "30", "--name", "modes", "--registry", registry, "--json",
@@ -76,8 +76,10 @@ import Testing
         #expect(metrics["f1"]! > 0.8)
         let out = registry + "/out.csv"
         #expect(
-            try CLI.run(["predict", "--model", "modes", "--data", Self.ai4i, "--out", out, "--registry", registry])
-                .status == 0)
+            try await CLI.run([
+                "predict", "--model", "modes", "--data", Self.ai4i, "--out", out, "--registry", registry,
+            ])
+            .status == 0)
         let header = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")[0]
         #expect(
             header.hasSuffix(
@@ -86,11 +88,11 @@ import Testing
     }
 
     /// Bad data gets a clear error and leaves the registry as it was.
-    @Test func badTrainingInputs() throws {
+    @Test func badTrainingInputs() async throws {
         let registry = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: registry) }
-        func train(_ file: String, _ extra: [String] = []) throws -> CLI.Result {
-            try CLI.run(
+        func train(_ file: String, _ extra: [String] = []) async throws -> CLI.Result {
+            try await CLI.run(
                 ["train", "--data", file, "--target", "y", "--name", "m", "--registry", registry, "--quiet"] + extra)
         }
         let rows = (0..<40).map { "\($0),\($0 % 7),\($0 % 2)" }.joined(separator: "\n")
@@ -99,28 +101,28 @@ import Testing
         let empty = try write("")
         let oneClass = try write("a,b,y\n" + (0..<40).map { "\($0),\($0 % 7),0" }.joined(separator: "\n") + "\n")
         defer { for f in [missing, text, empty, oneClass] { try? FileManager.default.removeItem(atPath: f) } }
-        var r = try train(missing)
+        var r = try await train(missing)
         #expect(
             r.status == 1 && r.stderr.contains("no column named 'y'; the columns are: 'a', 'b', 'label'"), "\(r.stderr)"
         )
-        r = try train(text, ["--config", Self.recipe])
+        r = try await train(text, ["--config", Self.recipe])
         #expect(r.status == 1 && r.stderr.contains("no column named 'Air temperature [K]'"), "\(r.stderr)")
-        r = try train(empty)
+        r = try await train(empty)
         #expect(r.status == 1 && r.stderr.contains("the file is empty"), "\(r.stderr)")
-        r = try train(oneClass)
+        r = try await train(oneClass)
         #expect(r.status == 1 && r.stderr.contains("target 'y' has a single class (0)"), "\(r.stderr)")
         // None of it reached the registry.
         #expect(!FileManager.default.fileExists(atPath: registry + "/m"))
         let numericText = try write("a,y\n" + (0..<60).map { "v\($0),\($0 % 2)" }.joined(separator: "\n") + "\n")
         defer { try? FileManager.default.removeItem(atPath: numericText) }
-        r = try train(numericText)
+        r = try await train(numericText)
         #expect(r.status == 1 && r.stderr.contains("column 'a' holds text with 60 different values"), "\(r.stderr)")
     }
 }
 
 @Suite struct ONNXCommandTests {
     /// A Keras model converted by tf2onnx: import, score a CSV, export it again unchanged; garbage is refused.
-    @Test func importPredictExport() throws {
+    @Test func importPredictExport() async throws {
         let dir = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -128,7 +130,7 @@ import Testing
             "../LearnTests/Fixtures/keras_binary.onnx"
         ).standardized.path
         let registry = dir + "/models"
-        let imported = try CLI.run([
+        let imported = try await CLI.run([
             "models", "import", fixture, "--name", "keras", "--target", "y", "--registry", registry,
         ])
         #expect(
@@ -136,16 +138,18 @@ import Testing
             "\(imported.stdout) \(imported.stderr)")
         try ("a,b,c,d,e,y\n" + (0..<10).map { i in "\(i),0.5,-1,2,0.25,\(i % 2)" }.joined(separator: "\n") + "\n")
             .write(toFile: dir + "/in.csv", atomically: true, encoding: .utf8)
-        let predicted = try CLI.run([
+        let predicted = try await CLI.run([
             "predict", "--model", "keras", "--data", dir + "/in.csv", "--out", dir + "/out.csv", "--registry", registry,
         ])
         #expect(predicted.status == 0, "\(predicted.stderr)")
         #expect(try String(contentsOfFile: dir + "/out.csv", encoding: .utf8).split(separator: "\n").count == 11)
-        let exported = try CLI.run(["models", "export", "keras", "--out", dir + "/again.onnx", "--registry", registry])
+        let exported = try await CLI.run([
+            "models", "export", "keras", "--out", dir + "/again.onnx", "--registry", registry,
+        ])
         #expect(exported.status == 0)
         #expect(
             FileManager.default.contents(atPath: dir + "/again.onnx") == FileManager.default.contents(atPath: fixture))
-        let garbage = try CLI.run(["models", "import", dir + "/in.csv", "--name", "bad", "--registry", registry])
+        let garbage = try await CLI.run(["models", "import", dir + "/in.csv", "--name", "bad", "--registry", registry])
         #expect(garbage.status == 1 && garbage.stderr.contains("is not an ONNX model"))
         #expect(!FileManager.default.fileExists(atPath: registry + "/bad"))
     }

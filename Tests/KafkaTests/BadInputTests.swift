@@ -17,7 +17,7 @@ import Testing
             "\(error)".contains("no bootstrap broker of 127.0.0.1:\(port) answered")
                 && "\(error)".contains("cannot connect")
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(20), "refused at once, not after a hang")
         #expect(throws: KafkaError.self) { try KafkaClient(KafkaClientConfiguration(bootstrap: ["no-port"])) }
     }
 

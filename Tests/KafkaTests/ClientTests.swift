@@ -66,7 +66,7 @@ import Testing
             },
             to: "g")
         let config = KafkaConsumerConfiguration(
-            group: "workers", topics: ["g"], sessionTimeout: .seconds(6), rebalanceTimeout: .seconds(10),
+            group: "workers", topics: ["g"], sessionTimeout: .seconds(10), rebalanceTimeout: .seconds(20),
             heartbeatInterval: .milliseconds(500))
         // Each consumer has its own client (its own connections), as separate processes would.
         let a = KafkaConsumer(client: try Self.client(broker), configuration: config)
@@ -84,7 +84,7 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (consumer, seen) in [(a, seenA), (b, seenB)] {
                 group.addTask {
-                    let deadline = ContinuousClock.now + .seconds(30)
+                    let deadline = ContinuousClock.now + .seconds(90)
                     while ContinuousClock.now < deadline {
                         await seen.add(try await consumer.poll(maxRecords: 200, timeout: .milliseconds(200)))
                         try? await consumer.commitDelivered()
