@@ -61,3 +61,29 @@ extension ByteBuffer {
         try readCompactString(what())!
     }
 }
+
+/// The nesting most data-path messages share: an array of topics, each a name and an array of partitions.
+extension ByteBuffer {
+    public mutating func readTopics<P>(
+        _ what: @autoclosure () -> String, _ partition: (inout ByteBuffer) throws(KafkaWireError) -> P
+    ) throws(KafkaWireError) -> [(name: String, partitions: [P])] {
+        let context = what()
+        return try readCompactArray(context) {
+            (b: inout ByteBuffer) throws(KafkaWireError) -> (name: String, partitions: [P]) in
+            let name = try b.readName("topic name in \(context)")
+            let partitions = try b.readCompactArray("partitions of \(name) in \(context)", partition) ?? []
+            try b.readTaggedFields("topic \(name) in \(context)")
+            return (name, partitions)
+        } ?? []
+    }
+
+    public mutating func writeTopics<P>(
+        _ topics: [(name: String, partitions: [P])], _ partition: (inout ByteBuffer, P) -> Void
+    ) {
+        writeCompactArray(topics) { b, t in
+            b.writeCompactString(t.name)
+            b.writeCompactArray(t.partitions, partition)
+            b.writeNoTaggedFields()
+        }
+    }
+}

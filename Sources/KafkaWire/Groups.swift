@@ -251,15 +251,11 @@ public struct OffsetCommitRequest: Sendable {
         b.writeBigEndian(generationID)
         b.writeCompactString(memberID)
         b.writeCompactString(nil)
-        b.writeCompactArray(topics) { b, t in
-            b.writeCompactString(t.name)
-            b.writeCompactArray(t.partitions) { b, p in
-                b.writeBigEndian(p.index)
-                b.writeBigEndian(p.offset)
-                b.writeBigEndian(Int32(-1))  // committed leader epoch
-                b.writeCompactString(nil)  // metadata
-                b.writeNoTaggedFields()
-            }
+        b.writeTopics(topics) { b, p in
+            b.writeBigEndian(p.index)
+            b.writeBigEndian(p.offset)
+            b.writeBigEndian(Int32(-1))  // committed leader epoch
+            b.writeCompactString(nil)  // metadata
             b.writeNoTaggedFields()
         }
         b.writeNoTaggedFields()
@@ -271,24 +267,15 @@ public struct OffsetCommitResponse: Sendable {
 
     public static func read(from b: inout ByteBuffer, version: Int16) throws(KafkaWireError) -> OffsetCommitResponse {
         _ = try b.readKafkaInteger("throttle time", as: Int32.self)
-        let topics = try b.readCompactArray("topics") {
-            (b: inout ByteBuffer) throws(KafkaWireError) -> (
-                name: String, partitions: [(index: Int32, errorCode: Int16)]
-            )
-            in
-            let name = try b.readName("topic")
-            let parts = try b.readCompactArray("partitions") {
-                (b: inout ByteBuffer) throws(KafkaWireError) -> (index: Int32, errorCode: Int16) in
-                let i: Int32 = try b.readKafkaInteger("partition index")
-                let e: Int16 = try b.readKafkaInteger("error code")
-                try b.readTaggedFields("partition")
-                return (i, e)
-            }
-            try b.readTaggedFields("topic")
-            return (name, parts ?? [])
+        let topics = try b.readTopics("OffsetCommit response") {
+            (b: inout ByteBuffer) throws(KafkaWireError) -> (index: Int32, errorCode: Int16) in
+            let i: Int32 = try b.readKafkaInteger("partition index")
+            let e: Int16 = try b.readKafkaInteger("error code")
+            try b.readTaggedFields("partition")
+            return (i, e)
         }
         try b.readTaggedFields("OffsetCommit response")
-        return OffsetCommitResponse(topics: topics ?? [])
+        return OffsetCommitResponse(topics: topics)
     }
 }
 
@@ -331,25 +318,19 @@ public struct OffsetFetchResponse: Sendable {
         let groups = try b.readCompactArray("groups") {
             (b: inout ByteBuffer) throws(KafkaWireError) -> OffsetFetchResponse in
             _ = try b.readName("group id")
-            let topics = try b.readCompactArray("topics") {
-                (b: inout ByteBuffer) throws(KafkaWireError) -> (name: String, partitions: [Partition]) in
-                let name = try b.readName("topic")
-                let parts = try b.readCompactArray("partitions") {
-                    (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
-                    let i: Int32 = try b.readKafkaInteger("partition index")
-                    let offset: Int64 = try b.readKafkaInteger("committed offset")
-                    _ = try b.readKafkaInteger("committed leader epoch", as: Int32.self)
-                    _ = try b.readCompactString("metadata", nullable: true)
-                    let e: Int16 = try b.readKafkaInteger("error code")
-                    try b.readTaggedFields("partition")
-                    return Partition(index: i, offset: offset, errorCode: e)
-                }
-                try b.readTaggedFields("topic")
-                return (name, parts ?? [])
+            let topics = try b.readTopics("OffsetFetch response") {
+                (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
+                let i: Int32 = try b.readKafkaInteger("partition index")
+                let offset: Int64 = try b.readKafkaInteger("committed offset")
+                _ = try b.readKafkaInteger("committed leader epoch", as: Int32.self)
+                _ = try b.readCompactString("metadata", nullable: true)
+                let e: Int16 = try b.readKafkaInteger("error code")
+                try b.readTaggedFields("partition")
+                return Partition(index: i, offset: offset, errorCode: e)
             }
             let error: Int16 = try b.readKafkaInteger("group error code")
             try b.readTaggedFields("group")
-            return OffsetFetchResponse(errorCode: error, topics: topics ?? [])
+            return OffsetFetchResponse(errorCode: error, topics: topics)
         }
         try b.readTaggedFields("OffsetFetch response")
         guard let group = groups?.first else { throw KafkaWireError("OffsetFetch response names no group") }

@@ -39,13 +39,9 @@ public struct ProduceRequest: Sendable {
         b.writeCompactString(transactionalID)
         b.writeBigEndian(acks)
         b.writeBigEndian(timeoutMs)
-        b.writeCompactArray(topics) { b, t in
-            b.writeCompactString(t.name)
-            b.writeCompactArray(t.partitions) { b, p in
-                b.writeBigEndian(p.index)
-                b.writeCompactSlice(p.records)
-                b.writeNoTaggedFields()
-            }
+        b.writeTopics(topics.map { ($0.name, $0.partitions) }) { b, p in
+            b.writeBigEndian(p.index)
+            b.writeCompactSlice(p.records)
             b.writeNoTaggedFields()
         }
         b.writeNoTaggedFields()
@@ -75,35 +71,28 @@ public struct ProduceResponse: Sendable, Equatable {
     }
 
     public static func read(from b: inout ByteBuffer, version: Int16) throws(KafkaWireError) -> ProduceResponse {
-        let topics = try b.readCompactArray("produce responses") {
-            (b: inout ByteBuffer) throws(KafkaWireError) -> (name: String, partitions: [Partition]) in
-            let name = try b.readName("topic name")
-            let parts = try b.readCompactArray("partition responses") {
-                (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
-                let index: Int32 = try b.readKafkaInteger("partition index")
-                let error: Int16 = try b.readKafkaInteger("error code")
-                let base: Int64 = try b.readKafkaInteger("base offset")
-                let append: Int64 = try b.readKafkaInteger("log append time")
-                let start: Int64 = try b.readKafkaInteger("log start offset")
-                let recordErrors = try b.readCompactArray("record errors") {
-                    (b: inout ByteBuffer) throws(KafkaWireError) -> (batchIndex: Int32, message: String?) in
-                    let i: Int32 = try b.readKafkaInteger("batch index")
-                    let m = try b.readCompactString("batch index error message", nullable: true)
-                    try b.readTaggedFields("record error")
-                    return (i, m)
-                }
-                let message = try b.readCompactString("error message", nullable: true)
-                try b.readTaggedFields("partition response")
-                return Partition(
-                    index: index, errorCode: error, baseOffset: base, logAppendTimeMs: append, logStartOffset: start,
-                    recordErrors: recordErrors ?? [], errorMessage: message)
+        let topics = try b.readTopics("Produce response") { (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
+            let index: Int32 = try b.readKafkaInteger("partition index")
+            let error: Int16 = try b.readKafkaInteger("error code")
+            let base: Int64 = try b.readKafkaInteger("base offset")
+            let append: Int64 = try b.readKafkaInteger("log append time")
+            let start: Int64 = try b.readKafkaInteger("log start offset")
+            let recordErrors = try b.readCompactArray("record errors") {
+                (b: inout ByteBuffer) throws(KafkaWireError) -> (batchIndex: Int32, message: String?) in
+                let i: Int32 = try b.readKafkaInteger("batch index")
+                let m = try b.readCompactString("batch index error message", nullable: true)
+                try b.readTaggedFields("record error")
+                return (i, m)
             }
-            try b.readTaggedFields("topic response")
-            return (name, parts ?? [])
+            let message = try b.readCompactString("error message", nullable: true)
+            try b.readTaggedFields("partition response")
+            return Partition(
+                index: index, errorCode: error, baseOffset: base, logAppendTimeMs: append, logStartOffset: start,
+                recordErrors: recordErrors ?? [], errorMessage: message)
         }
         let throttle: Int32 = try b.readKafkaInteger("throttle time")
         try b.readTaggedFields("Produce response")
-        return ProduceResponse(topics: topics ?? [], throttleTimeMs: throttle)
+        return ProduceResponse(topics: topics, throttleTimeMs: throttle)
     }
 }
 
@@ -149,17 +138,13 @@ public struct FetchRequest: Sendable {
         b.writeInteger(isolationLevel)
         b.writeBigEndian(Int32(0))  // session id: none
         b.writeBigEndian(Int32(-1))  // session epoch: a full fetch, no session
-        b.writeCompactArray(topics) { b, t in
-            b.writeCompactString(t.name)
-            b.writeCompactArray(t.partitions) { b, p in
-                b.writeBigEndian(p.index)
-                b.writeBigEndian(p.currentLeaderEpoch)
-                b.writeBigEndian(p.fetchOffset)
-                b.writeBigEndian(Int32(-1))  // last fetched epoch
-                b.writeBigEndian(Int64(-1))  // log start offset (followers only)
-                b.writeBigEndian(p.maxBytes)
-                b.writeNoTaggedFields()
-            }
+        b.writeTopics(topics) { b, p in
+            b.writeBigEndian(p.index)
+            b.writeBigEndian(p.currentLeaderEpoch)
+            b.writeBigEndian(p.fetchOffset)
+            b.writeBigEndian(Int32(-1))  // last fetched epoch
+            b.writeBigEndian(Int64(-1))  // log start offset (followers only)
+            b.writeBigEndian(p.maxBytes)
             b.writeNoTaggedFields()
         }
         b.writeCompactArray([Int]()) { _, _ in }  // forgotten topics
@@ -187,35 +172,28 @@ public struct FetchResponse: Sendable {
         let throttle: Int32 = try b.readKafkaInteger("throttle time")
         let error: Int16 = try b.readKafkaInteger("error code")
         _ = try b.readKafkaInteger("session id", as: Int32.self)
-        let topics = try b.readCompactArray("fetch responses") {
-            (b: inout ByteBuffer) throws(KafkaWireError) -> (name: String, partitions: [Partition]) in
-            let name = try b.readName("topic")
-            let parts = try b.readCompactArray("partitions") {
-                (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
-                let index: Int32 = try b.readKafkaInteger("partition index")
-                let error: Int16 = try b.readKafkaInteger("error code")
-                let hw: Int64 = try b.readKafkaInteger("high watermark")
-                let lso: Int64 = try b.readKafkaInteger("last stable offset")
-                let start: Int64 = try b.readKafkaInteger("log start offset")
-                let aborted = try b.readCompactArray("aborted transactions") {
-                    (b: inout ByteBuffer) throws(KafkaWireError) -> (producerID: Int64, firstOffset: Int64) in
-                    let id: Int64 = try b.readKafkaInteger("producer id")
-                    let first: Int64 = try b.readKafkaInteger("first offset")
-                    try b.readTaggedFields("aborted transaction")
-                    return (id, first)
-                }
-                _ = try b.readKafkaInteger("preferred read replica", as: Int32.self)
-                let records = try b.readCompactSlice("records")
-                try b.readTaggedFields("partition data")
-                return Partition(
-                    index: index, errorCode: error, highWatermark: hw, lastStableOffset: lso, logStartOffset: start,
-                    abortedTransactions: aborted, records: records)
+        let topics = try b.readTopics("Fetch response") { (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
+            let index: Int32 = try b.readKafkaInteger("partition index")
+            let error: Int16 = try b.readKafkaInteger("error code")
+            let hw: Int64 = try b.readKafkaInteger("high watermark")
+            let lso: Int64 = try b.readKafkaInteger("last stable offset")
+            let start: Int64 = try b.readKafkaInteger("log start offset")
+            let aborted = try b.readCompactArray("aborted transactions") {
+                (b: inout ByteBuffer) throws(KafkaWireError) -> (producerID: Int64, firstOffset: Int64) in
+                let id: Int64 = try b.readKafkaInteger("producer id")
+                let first: Int64 = try b.readKafkaInteger("first offset")
+                try b.readTaggedFields("aborted transaction")
+                return (id, first)
             }
-            try b.readTaggedFields("fetchable topic response")
-            return (name, parts ?? [])
+            _ = try b.readKafkaInteger("preferred read replica", as: Int32.self)
+            let records = try b.readCompactSlice("records")
+            try b.readTaggedFields("partition data")
+            return Partition(
+                index: index, errorCode: error, highWatermark: hw, lastStableOffset: lso, logStartOffset: start,
+                abortedTransactions: aborted, records: records)
         }
         try b.readTaggedFields("Fetch response")
-        return FetchResponse(throttleTimeMs: throttle, errorCode: error, topics: topics ?? [])
+        return FetchResponse(throttleTimeMs: throttle, errorCode: error, topics: topics)
     }
 }
 
@@ -236,14 +214,10 @@ public struct ListOffsetsRequest: Sendable {
     public func write(to b: inout ByteBuffer, version: Int16) {
         b.writeBigEndian(Int32(-1))  // replica id
         b.writeInteger(isolationLevel)
-        b.writeCompactArray(topics) { b, t in
-            b.writeCompactString(t.name)
-            b.writeCompactArray(t.partitions) { b, p in
-                b.writeBigEndian(p.index)
-                b.writeBigEndian(Int32(-1))  // current leader epoch
-                b.writeBigEndian(p.timestamp)
-                b.writeNoTaggedFields()
-            }
+        b.writeTopics(topics) { b, p in
+            b.writeBigEndian(p.index)
+            b.writeBigEndian(Int32(-1))  // current leader epoch
+            b.writeBigEndian(p.timestamp)
             b.writeNoTaggedFields()
         }
         b.writeNoTaggedFields()
@@ -261,23 +235,17 @@ public struct ListOffsetsResponse: Sendable {
 
     public static func read(from b: inout ByteBuffer, version: Int16) throws(KafkaWireError) -> ListOffsetsResponse {
         _ = try b.readKafkaInteger("throttle time", as: Int32.self)
-        let topics = try b.readCompactArray("topics") {
-            (b: inout ByteBuffer) throws(KafkaWireError) -> (name: String, partitions: [Partition]) in
-            let name = try b.readName("topic")
-            let parts = try b.readCompactArray("partitions") {
-                (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
-                let index: Int32 = try b.readKafkaInteger("partition index")
-                let error: Int16 = try b.readKafkaInteger("error code")
-                let ts: Int64 = try b.readKafkaInteger("timestamp")
-                let offset: Int64 = try b.readKafkaInteger("offset")
-                _ = try b.readKafkaInteger("leader epoch", as: Int32.self)
-                try b.readTaggedFields("partition")
-                return Partition(index: index, errorCode: error, timestamp: ts, offset: offset)
-            }
-            try b.readTaggedFields("topic")
-            return (name, parts ?? [])
+        let topics = try b.readTopics("ListOffsets response") {
+            (b: inout ByteBuffer) throws(KafkaWireError) -> Partition in
+            let index: Int32 = try b.readKafkaInteger("partition index")
+            let error: Int16 = try b.readKafkaInteger("error code")
+            let ts: Int64 = try b.readKafkaInteger("timestamp")
+            let offset: Int64 = try b.readKafkaInteger("offset")
+            _ = try b.readKafkaInteger("leader epoch", as: Int32.self)
+            try b.readTaggedFields("partition")
+            return Partition(index: index, errorCode: error, timestamp: ts, offset: offset)
         }
         try b.readTaggedFields("ListOffsets response")
-        return ListOffsetsResponse(topics: topics ?? [])
+        return ListOffsetsResponse(topics: topics)
     }
 }

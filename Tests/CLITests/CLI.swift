@@ -50,6 +50,30 @@ enum CLI {
     }
 }
 
+extension CLI {
+    /// Starts a pipeline worker (`millstream run --bus BUS`), waits until `outputs()` reaches a random target in
+    /// `targets` (at most 60 s), then a random 0-50 ms more, and SIGKILLs it: mid-batch or mid-checkpoint.
+    static func killWorker(
+        bus: String, targets: ClosedRange<Int64>, outputs: () async throws -> Int64
+    ) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", "--bus", bus]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let target = Int64.random(in: targets)
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < .seconds(60) {
+            if let count = try? await outputs(), count >= target { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...50)))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
 /// Starts `process` and returns when it has exited.
 func exit(of process: Process) async throws {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in

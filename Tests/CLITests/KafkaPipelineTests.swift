@@ -24,24 +24,10 @@ import Testing
         #expect(tail.status == 0 && tail.stdout.split(separator: "\n").count == 5, "\(tail.stderr)")
 
         let client = try KafkaClient(KafkaClientConfiguration(bootstrap: ["127.0.0.1:\(broker.port)"]))
-        var rng = SystemRandomNumberGenerator()
         for _ in 0..<3 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CLI.binary)
-            process.arguments = ["run", "--bus", bus]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let target = Int64.random(in: 1_000...20_000, using: &rng)
-            let started = ContinuousClock.now
-            while ContinuousClock.now - started < .seconds(60) {
-                let d = try? await client.describeTopic("predictions")
-                if let d, d.partitions.reduce(0, { $0 + $1.latestOffset }) >= target { break }
-                try await Task.sleep(for: .milliseconds(50))
+            try await CLI.killWorker(bus: bus, targets: 1_000...20_000) {
+                try await client.describeTopic("predictions").partitions.reduce(0) { $0 + $1.latestOffset }
             }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...50, using: &rng)))
-            kill(process.processIdentifier, SIGKILL)
-            try await blocking { process.waitUntilExit() }
         }
         let finish = try await CLI.run(["run", "--bus", bus, "--exit-when-idle", "2s", "--json"])
         #expect(finish.status == 0, "\(finish.stderr)")

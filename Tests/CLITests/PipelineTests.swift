@@ -15,25 +15,7 @@ import Testing
             "--json",
         ])
         #expect(sim.status == 0, "\(sim.stderr)")
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<5 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CLI.binary)
-            process.arguments = ["run", "--bus", bus]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Kill it once it has made some progress (a random amount of it), mid-batch or mid-checkpoint.
-            let target = Int64.random(in: 500...30_000, using: &rng)
-            let started = Date()
-            while Date().timeIntervalSince(started) < 60 {
-                if let count = try? outputs(dir), count >= target { break }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...50, using: &rng)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        for _ in 0..<5 { try await CLI.killWorker(bus: bus, targets: 500...30_000) { try outputs(dir) } }
         let finish = try await CLI.run(["run", "--bus", bus, "--exit-when-idle", "1s", "--json"])
         #expect(finish.status == 0, "\(finish.stderr)")
         // Count, and look for duplicates, with the source offset every output carries.
