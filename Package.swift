@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "Bus", "Plant", "Analytics", "Learn", "Registry", "EventLog",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(

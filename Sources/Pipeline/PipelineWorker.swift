@@ -2,6 +2,7 @@ import Bus
 import EventLog
 import Foundation
 import Learn
+import Logging
 import Plant
 import Registry
 import ServiceLifecycle
@@ -46,14 +47,18 @@ public struct PipelineWorker: Service {
     let settings: PipelineSettings
     let options: Options
     public let stats: PipelineStats
+    /// Notes partition assignment changes and recoveries (info), for the operator running workers.
+    let logger: Logger
 
     public init(
-        bus: any MessageBus, settings: PipelineSettings, options: Options, stats: PipelineStats = PipelineStats()
+        bus: any MessageBus, settings: PipelineSettings, options: Options, stats: PipelineStats = PipelineStats(),
+        logger: Logger = Logger(label: "millstream.pipeline")
     ) {
         self.bus = bus
         self.settings = settings
         self.options = options
         self.stats = stats
+        self.logger = logger
     }
 
     static let sourcePartition = "src-partition"
@@ -109,6 +114,9 @@ public struct PipelineWorker: Service {
             let now = Set(try await consumer.assignment().filter { $0.topic == settings.inputTopic }.map(\.partition))
             if now != assigned {
                 let gained = now.subtracting(assigned)
+                logger.info(
+                    "partitions of \(settings.inputTopic) now \(now.sorted()) (gained \(gained.sorted()), lost \(assigned.subtracting(now).sorted()))"
+                )
                 processor.forget(machinesOf: assigned.subtracting(now), partitionCount: partitionCount)
                 if !gained.isEmpty {
                     let recovered = try await recover(

@@ -55,7 +55,10 @@ extension Millstream {
             var options = PipelineWorker.Options()
             options.registry = registry
             options.model = "failure"
-            let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
+            var quiet = Logger(label: "millstream.pipeline")
+            quiet.logLevel = .warning  // the live panel owns the terminal
+            let worker = PipelineWorker(
+                bus: bus, settings: PipelineSettings(process: process), options: options, logger: quiet)
             Terminal.error(
                 "millstream demo: \(machines) machines -> \(busOptions.bus); models in \(registry); Ctrl-C stops")
             try await runServices(
