@@ -119,6 +119,7 @@ public actor KafkaProducer {
 
     /// Sends `records` to `topic` and returns where each landed, in order.
     public func send(_ records: [KafkaProducerRecord], to topic: String) async throws -> [KafkaRecordMetadata] {
+        guard !closed else { throw KafkaError("the producer is closed") }
         guard !records.isEmpty else { return [] }
         if configuration.idempotent && !idempotenceAsked { await initProducerID() }
         var partitions = try await client.partitions(of: topic)
@@ -416,12 +417,14 @@ public actor KafkaProducer {
     private var completed: [Int: (result: Result<[KafkaRecordMetadata], KafkaError>, unclaimed: Int)] = [:]
     private var waiting: [Int: [(index: Int, continuation: CheckedContinuation<KafkaRecordMetadata, any Error>)]] = [:]
     private var bufferedBytes = 0
+    private var closed = false
     private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Produces one record and returns where it landed once it is acknowledged: the delivery report. Records from
     /// concurrent callers to one topic share a batch: it goes when it reaches `lingerBatchBytes`, or `linger` after
     /// its first record. When `bufferBytes` are waiting or in flight, callers wait for room.
     public func produce(_ record: KafkaProducerRecord, to topic: String) async throws -> KafkaRecordMetadata {
+        guard !closed else { throw KafkaError("the producer is closed") }
         let size = (record.key?.count ?? 0) + (record.value?.count ?? 0) + 16
         while bufferedBytes > 0 && bufferedBytes + size > configuration.bufferBytes {
             await withCheckedContinuation { spaceWaiters.append($0) }
@@ -446,6 +449,12 @@ public actor KafkaProducer {
             await dispatch(topic, id: id)
         }
         return try await collect(id: id, index: index)
+    }
+
+    /// Flushes, then refuses further records.
+    public func close() async {
+        await flush()
+        closed = true
     }
 
     /// Sends every waiting record now and returns when all are acknowledged (or failed).

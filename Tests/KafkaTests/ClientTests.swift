@@ -47,6 +47,26 @@ import Testing
         }
         #expect(seen.count == 10_000)
         #expect(seen.values.allSatisfy { $0 == 1 })
+        // seek back, pause one partition: only the others' records come; resume: it comes too.
+        let p0 = KafkaTopicPartition("t", 0)
+        for p in try await consumer.assignment() { try await consumer.seek(p, to: 0) }
+        await consumer.pause([p0])
+        var again: [Int32: Int] = [:]
+        var deadline2 = ContinuousClock.now + .seconds(10)
+        while again.values.reduce(0, +) < 10_000 - positions.filter({ $0.partition == 0 }).count
+            && ContinuousClock.now < deadline2
+        {
+            for r in try await consumer.poll(timeout: .milliseconds(300)) { again[r.partition, default: 0] += 1 }
+        }
+        #expect(again[0] == nil, "a paused partition's records came")
+        await consumer.resume([p0])
+        deadline2 = ContinuousClock.now + .seconds(10)
+        while again[0, default: 0] < positions.filter({ $0.partition == 0 }).count && ContinuousClock.now < deadline2 {
+            for r in try await consumer.poll(timeout: .milliseconds(300)) { again[r.partition, default: 0] += 1 }
+        }
+        #expect(again[0] == positions.filter { $0.partition == 0 }.count)
+        await producer.close()
+        await #expect(throws: KafkaError.self) { _ = try await producer.send(records, to: "t") }
         await client.close()
     }
 
