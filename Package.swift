@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "EventLog", "Bus", "Plant", "Learn", "Primitives", "Pipeline", "Registry", "Tabular", "Kafka",
                 "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/MillstreamBench",
             swiftSettings: strict

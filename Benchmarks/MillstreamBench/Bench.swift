@@ -24,7 +24,9 @@ struct Bench {
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "learn": try LearnBench.run()
         case "learn-fit": try LearnBench.fitOnly()
-        case "pipeline": try await PipelineBench.run(count: Int(options["records"] ?? "") ?? 200_000)
+        case "pipeline":
+            try await PipelineBench.run(
+                count: Int(options["records"] ?? "") ?? 200_000, kafka: (options["bus"] ?? "embedded") == "kafka")
         case "kafka":
             try await KafkaBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, size: Int(options["size"] ?? "") ?? 200,

@@ -2,18 +2,25 @@ import Bus
 import EventLog
 import Foundation
 import Learn
+import Logging
 import Pipeline
 import Plant
 import Registry
 import ServiceLifecycle
 import Tabular
+import TestSupport
 
 /// End to end on the embedded bus: readings already in the log -> one pipeline worker -> predictions, alerts, KPIs;
 /// then latency at a paced 10,000 readings/s. The peer is the reference design's per-message Python loop (JSON,
 /// features, a Keras model call per reading) on the same readings, in the same run.
 enum PipelineBench {
-    static func run(count: Int) async throws {
+    /// `kafka`: the same on Kafka (Tansu on loopback, started here), with the Python loop consuming and producing
+    /// through confluent-kafka.
+    static func run(count: Int, kafka: Bool = false) async throws {
         let root = NSTemporaryDirectory() + "millstream-pipeline-bench-\(getpid())"
+        let broker = kafka ? try TansuBroker() : nil
+        defer { broker?.stop() }
+        try await broker?.ready()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let process = ProcessConfig.milling()
         // A failure model, trained as the demo does.
@@ -30,7 +37,7 @@ enum PipelineBench {
         try registry.promote("failure", version: v.version, to: .production)
 
         // Throughput: the log holds `count` readings; one worker processes them all.
-        let url = "embedded://\(root)/log"
+        let url = broker.map { "kafka://127.0.0.1:\($0.port)" } ?? "embedded://\(root)/log"
         do {
             let bus = try openBus(url)
             var sim = try PlantSimulator(
@@ -56,34 +63,54 @@ enum PipelineBench {
             var options = PipelineWorker.Options()
             options.registry = registryPath
             options.model = "failure"
-            options.exitWhenIdle = .milliseconds(300)
-            let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
+            // On Kafka the group join comes first, with empty polls: a longer idle span before exiting.
+            let idle: Duration = kafka ? .seconds(2) : .milliseconds(300)
+            options.exitWhenIdle = idle
+            var quiet = Logger(label: "millstream.pipeline")
+            quiet.logLevel = .warning
+            let worker = PipelineWorker(
+                bus: bus, settings: PipelineSettings(process: process), options: options, logger: quiet)
             let started = ContinuousClock.now
             try await worker.run()
-            let elapsed = ContinuousClock.now - started - .milliseconds(300)
+            let elapsed = ContinuousClock.now - started - idle
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let processed = worker.stats.snapshot.processed
             precondition(processed == count, "processed \(processed) of \(count)")
             try await bus.close()
             let ours = Double(count) / seconds
-            let peer = try python(root + "/readings.jsonl", 3000)
+            // Steady state: from the first batch done to the last (the first batch's readings not counted).
+            let snapshot = worker.stats.snapshot
+            var steady = ours
+            if let first = snapshot.firstBatchDone, let last = snapshot.lastBatchDone, last > first {
+                steady = Double(count - options.batch) / (last - first).seconds
+            }
+            let peer = try python(root + "/readings.jsonl", 3000, kafka: broker.map { "127.0.0.1:\($0.port)" })
             print(
-                "pipeline end to end, embedded bus, one worker: \(count) readings (20 machines, failure model, SPC, OEE)"
+                "pipeline end to end, \(kafka ? "Kafka (Tansu)" : "embedded bus"), one worker: \(count) readings (20 machines, failure model, SPC, OEE)"
             )
             print(
                 String(
-                    format:
-                        "  millstream %.0f readings/s   python per-message loop (no bus) %.0f readings/s   ratio %.0fx",
-                    ours, peer, ours / peer))
+                    format: "  millstream %.0f readings/s   python per-message loop (%@) %.0f readings/s   ratio %.0fx",
+                    ours, kafka ? "confluent-kafka in and out" : "no bus", peer, ours / peer))
+            print(
+                String(
+                    format: "  (start-up included; steady state, first batch to last: %.0f readings/s, ratio %.0fx)",
+                    steady, steady / peer))
         }
         // Latency at a paced 10,000 readings/s for 10 s: reading stamped (wall clock) -> prediction readable on the bus.
-        try await latency(root: root, registry: registryPath)
+        // A fresh broker for the latency run, as the embedded bus gets a fresh log.
+        let second = kafka ? try TansuBroker() : nil
+        defer { second?.stop() }
+        try await second?.ready()
+        try await latency(
+            url: second.map { "kafka://127.0.0.1:\($0.port)" } ?? "embedded://\(root)/latency", registry: registryPath)
     }
 
-    static func python(_ path: String, _ n: Int) throws -> Double {
+    static func python(_ path: String, _ n: Int, kafka bootstrap: String?) throws -> Double {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
-        process.arguments = ["Benchmarks/pipeline/python_baseline.py", path, String(n)]
+        process.arguments =
+            ["Benchmarks/pipeline/python_baseline.py", path, String(n)] + (bootstrap.map { ["--kafka", $0] } ?? [])
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
@@ -99,8 +126,8 @@ enum PipelineBench {
         return rate
     }
 
-    static func latency(root: String, registry: String) async throws {
-        let bus = try openBus("embedded://\(root)/latency")
+    static func latency(url: String, registry: String) async throws {
+        let bus = try openBus(url)
         let process = ProcessConfig.milling()
         var options = PipelineWorker.Options()
         options.registry = registry

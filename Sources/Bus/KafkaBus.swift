@@ -14,6 +14,8 @@ public final class KafkaBus: MessageBus {
     let producerConfiguration: KafkaProducerConfiguration
     let defaultPartitions: Int32
     let readOnly: Bool
+    /// How long a fetch may wait at the broker for data (`fetch-wait=MS`).
+    let fetchMaxWait: Duration
 
     public init(url: BusURL, readOnly: Bool = false) throws {
         guard case .kafka(let bootstrap) = url.kind else { throw BusError("\(url) is not a kafka:// URL") }
@@ -25,6 +27,8 @@ public final class KafkaBus: MessageBus {
         var password: String?
         var sasl: String?
         var tls = false
+        var idempotent = true
+        var fetchWait = 500
         var caFile: String?
         for (name, value) in url.options {
             switch name {
@@ -47,6 +51,15 @@ public final class KafkaBus: MessageBus {
                 default: throw BusError("bus URL '\(url)': compression=\(value) is not none or gzip")
                 }
             case "client": clientID = value
+            case "fetch-wait":
+                guard let ms = Int(value.hasSuffix("ms") ? String(value.dropLast(2)) : value), (1...60_000).contains(ms)
+                else { throw BusError("bus URL '\(url)': fetch-wait=\(value) is not a time like 100ms") }
+                fetchWait = ms
+            case "idempotent":
+                guard ["true", "false"].contains(value) else {
+                    throw BusError("bus URL '\(url)': idempotent=\(value) is not true or false")
+                }
+                idempotent = value == "true"
             case "sasl": sasl = value.lowercased()
             case "user": user = value
             case "password": password = value
@@ -58,7 +71,7 @@ public final class KafkaBus: MessageBus {
             case "ca": caFile = value
             default:
                 throw BusError(
-                    "bus URL '\(url)': unknown option '\(name)' (known: partitions, acks, compression, client, tls, ca, sasl, user, password)"
+                    "bus URL '\(url)': unknown option '\(name)' (known: partitions, acks, idempotent, fetch-wait, compression, client, tls, ca, sasl, user, password)"
                 )
             }
         }
@@ -80,9 +93,11 @@ public final class KafkaBus: MessageBus {
         self.url = url
         self.configuration = KafkaClientConfiguration(bootstrap: bootstrap, clientID: clientID, security: security)
         self.client = try KafkaClient(configuration)
-        self.producerConfiguration = KafkaProducerConfiguration(acks: acks, compression: compression)
+        self.producerConfiguration = KafkaProducerConfiguration(
+            acks: acks, idempotent: idempotent, compression: compression)
         self.defaultPartitions = partitions
         self.readOnly = readOnly
+        self.fetchMaxWait = .milliseconds(fetchWait)
     }
 
     public func createTopic(_ name: String, partitions: Int) async throws {
@@ -127,7 +142,8 @@ public final class KafkaBus: MessageBus {
         let consumer = KafkaConsumer(
             client: try KafkaClient(configuration),
             configuration: KafkaConsumerConfiguration(
-                group: options.group, topics: options.topics, start: options.start == .earliest ? .earliest : .latest))
+                group: options.group, topics: options.topics, start: options.start == .earliest ? .earliest : .latest,
+                fetchMaxWait: fetchMaxWait))
         return KafkaBusConsumer(consumer: consumer)
     }
 

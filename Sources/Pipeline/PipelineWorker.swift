@@ -18,6 +18,10 @@ public final class PipelineStats: Sendable {
         public var lag: Int64 = 0
         public var recoveries: [String] = []
         public var caughtUp = false
+        /// When the first and the latest batch of readings finished: the steady-state rate leaves start-up (group join,
+        /// recovery) out.
+        public var firstBatchDone: ContinuousClock.Instant?
+        public var lastBatchDone: ContinuousClock.Instant?
     }
 
     private let state = Mutex(Snapshot())
@@ -176,13 +180,20 @@ public struct PipelineWorker: Service {
                             key: o.key.isEmpty ? nil : o.key, value: o.value, headers: h, timestamp: o.timestamp,
                             partition: source % (outputPartitions[o.topic] ?? 1)))
                 }
-                for (topic, batch) in byTopic.sorted(by: { $0.key < $1.key }) {
-                    _ = try await producer.send(batch, to: topic)
+                // The output topics are independent (recovery suppresses per topic): send them at once, so a batch
+                // costs one round trip to the bus, not one per topic.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (topic, batch) in byTopic {
+                        group.addTask { _ = try await producer.send(batch, to: topic) }
+                    }
+                    try await group.waitForAll()
                 }
                 dirty = true
                 let processedNow = records.count
                 stats.update { s in
                     s.processed += processedNow
+                    s.firstBatchDone = s.firstBatchDone ?? .now
+                    s.lastBatchDone = .now
                     s.replayed += replayed
                     s.events.predictions += events.predictions
                     s.events.alerts += events.alerts
