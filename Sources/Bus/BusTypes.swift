@@ -90,8 +90,24 @@ public protocol MessageBus: Sendable {
 public protocol MessageProducer: Sendable {
     /// Sends records to `topic`; returns once the bus has acknowledged them (durable as the bus is configured).
     func send(_ records: [BusRecord], to topic: String) async throws -> [RecordPosition]
+    /// Sends to several topics; on Kafka in one request per broker. Returns each group's positions.
+    func send(_ groups: [(topic: String, records: [BusRecord])]) async throws -> [[RecordPosition]]
     /// Makes everything sent so far durable.
     func flush() async throws
+}
+
+extension MessageProducer {
+    /// One `send` per topic, all at once.
+    public func send(_ groups: [(topic: String, records: [BusRecord])]) async throws -> [[RecordPosition]] {
+        try await withThrowingTaskGroup(of: (Int, [RecordPosition]).self) { tasks in
+            for (i, g) in groups.enumerated() {
+                tasks.addTask { (i, try await self.send(g.records, to: g.topic)) }
+            }
+            var out = [[RecordPosition]](repeating: [], count: groups.count)
+            for try await (i, positions) in tasks { out[i] = positions }
+            return out
+        }
+    }
 }
 
 public protocol MessageConsumer: Sendable {

@@ -180,14 +180,9 @@ public struct PipelineWorker: Service {
                             key: o.key.isEmpty ? nil : o.key, value: o.value, headers: h, timestamp: o.timestamp,
                             partition: source % (outputPartitions[o.topic] ?? 1)))
                 }
-                // The output topics are independent (recovery suppresses per topic): send them at once, so a batch
-                // costs one round trip to the bus, not one per topic.
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for (topic, batch) in byTopic {
-                        group.addTask { _ = try await producer.send(batch, to: topic) }
-                    }
-                    try await group.waitForAll()
-                }
+                // The output topics are independent (recovery suppresses per topic): sent together, in one request
+                // per broker on Kafka.
+                _ = try await producer.send(byTopic.map { ($0.key, $0.value) })
                 dirty = true
                 let processedNow = records.count
                 stats.update { s in
