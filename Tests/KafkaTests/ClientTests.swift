@@ -86,7 +86,7 @@ import Testing
             },
             to: "g")
         let config = KafkaConsumerConfiguration(
-            group: "workers", topics: ["g"], sessionTimeout: .seconds(10), rebalanceTimeout: .seconds(20),
+            group: "workers", topics: ["g"], sessionTimeout: .seconds(30), rebalanceTimeout: .seconds(60),
             heartbeatInterval: .milliseconds(500))
         // Each consumer has its own client (its own connections), as separate processes would.
         let a = KafkaConsumer(client: try Self.client(broker), configuration: config)
@@ -101,21 +101,27 @@ import Testing
         }
         #expect(try await a.assignment().count == 4)
         // b joins; both keep polling until each holds two partitions.
+        // Each member polls in its own task (as separate processes would) and reports what it owns; both keep
+        // polling, and so heartbeating, until both report two partitions.
+        let owned = Owned()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (consumer, seen) in [(a, seenA), (b, seenB)] {
+            for (i, consumer, seen) in [(0, a, seenA), (1, b, seenB)] {
                 group.addTask {
                     let deadline = ContinuousClock.now + .seconds(90)
                     while ContinuousClock.now < deadline {
                         await seen.add(try await consumer.poll(maxRecords: 200, timeout: .milliseconds(200)))
                         try? await consumer.commitDelivered()
-                        let (na, nb) = (try await a.assignment().count, try await b.assignment().count)
-                        if na == 2 && nb == 2 { break }
+                        await owned.set(i, try await consumer.assignment())
+                        if await owned.split { break }
                     }
                 }
             }
             try await group.waitForAll()
         }
-        #expect(Set(try await a.assignment()).isDisjoint(with: try await b.assignment()))
+        let (ownedA, ownedB) = (try await a.assignment(), try await b.assignment())
+        #expect(
+            ownedA.count == 2 && ownedB.count == 2 && Set(ownedA).isDisjoint(with: ownedB),
+            "a owns \(ownedA), b owns \(ownedB)")
         // a leaves without committing what it read last; b takes everything over.
         await seenA.add(try await a.poll(maxRecords: 300, timeout: .seconds(1)))
         try await a.close()
@@ -201,6 +207,14 @@ import Testing
         #expect(
             lag.count == 2 && lag.allSatisfy { $0.lag == 0 && $0.committed == $0.latest && $0.latest > 0 }, "\(lag)")
         await client.close()
+    }
+}
+
+actor Owned {
+    var partitions: [[KafkaTopicPartition]] = [[], []]
+    func set(_ member: Int, _ owned: [KafkaTopicPartition]) { partitions[member] = owned }
+    var split: Bool {
+        partitions[0].count == 2 && partitions[1].count == 2 && Set(partitions[0]).isDisjoint(with: partitions[1])
     }
 }
 
