@@ -16,7 +16,7 @@ public struct ReadingProcessor: Sendable {
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
-    var detector: (detector: PCADetector, label: String)?
+    var detector: (detector: any AnomalyDetector, label: String)?
     var machines: [String: MachineTracker] = [:]
 
     public init(settings: PipelineSettings) throws {
@@ -34,7 +34,7 @@ public struct ReadingProcessor: Sendable {
 
     /// Uses a registry model from now on (between records: no reading is scored twice or by half a model).
     public mutating func use(model file: ModelFile, name: String, version: Int) throws {
-        if let d = file.description.detector {
+        if let d = file.description.anomalyDetector {
             let missing = d.variables.filter { !variableNames.contains($0) }
             guard missing.isEmpty else {
                 throw LearnError(
@@ -124,7 +124,7 @@ public struct ReadingProcessor: Sendable {
             if let (d, label) = detector {
                 let values = d.variables.map { reading[$0] ?? .nan }
                 if values.allSatisfy(\.isFinite) {
-                    let result = d.evaluate(values)
+                    let result = d.check(values)
                     let top = result.contributions.indices.max { result.contributions[$0] < result.contributions[$1] }
                         .map { d.variables[$0] }
                     anomaly = (result.score / d.limit, result.alarm, top)

@@ -25,7 +25,8 @@ extension Millstream {
                 "The column to predict (not with --detector); several comma separated make a multi-label model (0/1 each)."
         )
         var target: String?
-        @Option(help: "Train an unsupervised anomaly detector on normal operation instead: pca.") var detector: String?
+        @Option(help: "Train an unsupervised anomaly detector on normal operation instead: pca or autoencoder.")
+        var detector: String?
         @Option(help: "With --detector: the share of normal samples allowed to alarm.") var falseAlarmRate = 0.01
         @Option(help: "Process config whose variables and features are the inputs (else: every column but the target).")
         var config: String?
@@ -69,8 +70,8 @@ extension Millstream {
 
         func validate() throws {
             if let detector {
-                guard detector == "pca" else {
-                    throw ValidationError("--detector takes pca (the autoencoder is to come)")
+                guard detector == "pca" || detector == "autoencoder" else {
+                    throw ValidationError("--detector takes pca or autoencoder, not '\(detector)'")
                 }
                 guard target == nil else {
                     throw ValidationError("a detector learns normal operation and takes no --target")
@@ -285,10 +286,10 @@ extension Millstream {
                 case .regression:
                     line += ",\(output.scalars[r])"
                 case .anomaly:
-                    let names = d.detector?.variables ?? []
+                    let names = d.anomalyDetector?.variables ?? []
                     let top = Int(output[r, 4])
                     line +=
-                        ",\(output[r, 0]),\(output[r, 1]),\(output[r, 2]),\(output[r, 3] > 0 ? 1 : 0),\(top < names.count ? names[top] : "")"
+                        ",\(output[r, 0]),\(output[r, 1].isNaN ? "" : "\(output[r, 1])"),\(output[r, 2]),\(output[r, 3] > 0 ? 1 : 0),\(top < names.count ? names[top] : "")"
                 }
                 lines.append(line)
             }
@@ -303,7 +304,7 @@ extension Millstream {
 }
 
 extension Millstream.Train {
-    /// Fits a PCA detector on the numeric inputs (normal operation) and registers it.
+    /// Fits a PCA or autoencoder detector on the numeric inputs (normal operation) and registers it.
     func trainDetector(_ table: TrainingTable, _ registry: ModelRegistry) throws {
         let data = table.data
         guard data.categoricalNames.isEmpty || config != nil else {
@@ -311,32 +312,44 @@ extension Millstream.Train {
                 "\(self.data): text columns \(data.categoricalNames) cannot feed a detector; drop them with --drop")
         }
         let rows = (0..<(data.numeric.first?.count ?? 0)).map { r in data.numeric.map { $0[r] } }
-        let detector = try PCADetector.fit(variables: data.numericNames, rows: rows, falseAlarmRate: falseAlarmRate)
+        let kind = self.detector ?? "pca"
+        let pca =
+            kind == "pca"
+            ? try PCADetector.fit(variables: data.numericNames, rows: rows, falseAlarmRate: falseAlarmRate) : nil
+        let autoencoder =
+            kind == "autoencoder"
+            ? try AutoencoderDetector.fit(
+                variables: data.numericNames, rows: rows, falseAlarmRate: falseAlarmRate, seed: seed)
+            : nil
+        let limit = pca?.limit ?? autoencoder!.limit
+        let structure =
+            pca.map { "\($0.components.count) components" }
+            ?? "bottleneck \(autoencoder!.biases.count > 1 ? autoencoder!.biases[1].count : 0)"
         var description = ModelFile.Description(
             task: .anomaly, inputSize: data.numericNames.count, outputSize: 5, layers: [], preprocessing: nil,
             target: "",
-            classes: [], threshold: detector.limit,
+            classes: [], threshold: limit,
             metadata: .init(
                 created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: table.sha256,
                 datasetRows: rows.count,
                 hyperparameters: [
-                    "detector": "pca", "false_alarm_rate": "\(falseAlarmRate)",
-                    "components": "\(detector.components.count)",
+                    "detector": kind, "false_alarm_rate": "\(falseAlarmRate)", "structure": structure,
                 ],
-                codeVersion: Millstream.configuration.version, source: "millstream train --detector pca"))
-        description.engine = .pca
-        description.detector = detector
+                codeVersion: Millstream.configuration.version, source: "millstream train --detector \(kind)"))
+        description.engine = pca != nil ? .pca : .autoencoder
+        description.detector = pca
+        description.autoencoder = autoencoder
         description.inputColumns = data.numericNames.map { table.columns[$0] ?? $0 }
         let version = try registry.register(ModelFile(description: description, weights: [:]), as: name)
         if output.json {
             print(
                 Terminal.jsonLine([
-                    "model": name, "version": version.version, "components": detector.components.count,
+                    "model": name, "version": version.version, "detector": kind, "structure": structure,
                     "variables": data.numericNames, "false_alarm_rate": falseAlarmRate,
                 ]))
         } else {
             print(
-                "registered detector \(name) v\(version.version): PCA on \(data.numericNames.count) variables, \(detector.components.count) components, limits at a \(falseAlarmRate) false-alarm rate"
+                "registered detector \(name) v\(version.version): \(kind == "pca" ? "PCA" : "autoencoder") on \(data.numericNames.count) variables, \(structure), limits at a \(falseAlarmRate) false-alarm rate"
             )
         }
     }

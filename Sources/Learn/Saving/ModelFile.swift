@@ -23,6 +23,8 @@ public struct ModelFile: Sendable {
         case onnx
         /// A PCA anomaly detector (its parameters are in model.json).
         case pca
+        /// An autoencoder anomaly detector (its weights and limits are in model.json).
+        case autoencoder
     }
 
     public struct Description: Sendable, Codable, Equatable {
@@ -44,8 +46,12 @@ public struct ModelFile: Sendable {
         public var columns: [String: String]?
         /// For models without preprocessing (imported ONNX): the CSV columns that form the input, in order.
         public var inputColumns: [String]?
-        /// The detector of an anomaly model.
+        /// The detector of an anomaly model: PCA or autoencoder.
         public var detector: PCADetector?
+        public var autoencoder: AutoencoderDetector?
+
+        /// Whichever detector this anomaly model has.
+        public var anomalyDetector: (any AnomalyDetector)? { detector ?? autoencoder }
         /// Multi-label models: the label of each output and its decision threshold (chosen on validation data).
         public var labels: [String]?
         public var thresholds: [Double]?
@@ -54,7 +60,7 @@ public struct ModelFile: Sendable {
             case format, formatVersion = "format_version", engine, task, inputSize = "input_size", outputSize =
                 "output_size"
             case layers, preprocessing, target, classes, threshold, metadata, columns
-            case inputColumns = "input_columns", detector, labels, thresholds
+            case inputColumns = "input_columns", detector, autoencoder, labels, thresholds
         }
 
         public init(
@@ -164,6 +170,7 @@ public struct ModelFile: Sendable {
     public func makePredictor() throws -> any Predictor {
         if let onnx { return try ONNXModel(bytes: onnx, source: "model.onnx") }
         if let detector = description.detector { return detector }
+        if let autoencoder = description.autoencoder { return autoencoder }
         return try makeModel()
     }
 
