@@ -24,6 +24,47 @@ extension PCADetector: AnomalyDetector {
     }
 }
 
+/// Normal-operation data as both detectors take it: checked, split (every fourth row calibrates the limit, the rest
+/// trains), and standardised by the training rows' means and standard deviations.
+struct NormalOperation {
+    var fitRows: [[Double]]
+    var calibration: [[Double]]
+    var means: [Double]
+    var scales: [Double]
+
+    init(detector: String, variables: [String], rows: [[Double]], falseAlarmRate: Double, minimumRows: Int) throws {
+        let d = variables.count
+        guard d >= 2 else { throw LearnError("a \(detector) detector needs at least 2 variables, got \(d)") }
+        guard rows.count >= minimumRows else {
+            throw LearnError(
+                "a \(detector) detector on \(d) variables needs at least \(minimumRows) rows of normal operation, got \(rows.count)"
+            )
+        }
+        guard falseAlarmRate > 0 && falseAlarmRate < 0.5 else {
+            throw LearnError("false-alarm rate must be above 0 and below 0.5, got \(falseAlarmRate)")
+        }
+        guard rows.allSatisfy({ $0.count == d && $0.allSatisfy(\.isFinite) }) else {
+            throw LearnError("every row needs \(d) finite values")
+        }
+        let fit = rows.enumerated().filter { $0.offset % 4 != 3 }.map(\.element)
+        let n = Double(fit.count)
+        let means = (0..<d).map { j in fit.reduce(0) { $0 + $1[j] } / n }
+        fitRows = fit
+        calibration = rows.enumerated().filter { $0.offset % 4 == 3 }.map(\.element)
+        self.means = means
+        scales = (0..<d).map { j -> Double in
+            let v = fit.reduce(0) { $0 + ($1[j] - means[j]) * ($1[j] - means[j]) } / (n - 1)
+            return v > 0 ? v.squareRoot() : 1
+        }
+    }
+
+    /// The value below which a share `p` of `values` lies (the next one up: conservative).
+    static func quantile(_ values: [Double], _ p: Double) -> Double {
+        let s = values.sorted()
+        return s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded(.up)))]
+    }
+}
+
 /// An autoencoder trained on normal operation: the standardised variables pass through a bottleneck and back, and
 /// the reconstruction error (mean squared, in standard deviations) is the score. Normal data are rebuilt well; a
 /// sample off the learned structure is not, and the variables rebuilt worst are the ones to look at. Nonlinear where
@@ -49,26 +90,10 @@ public struct AutoencoderDetector: AnomalyDetector, Codable, Equatable {
         variables: [String], rows: [[Double]], falseAlarmRate: Double = 0.01, epochs: Int = 200, seed: UInt64 = 0
     ) throws -> AutoencoderDetector {
         let d = variables.count
-        guard d >= 2 else { throw LearnError("an autoencoder detector needs at least 2 variables, got \(d)") }
-        guard rows.count >= 20 * d + 200 else {
-            throw LearnError(
-                "an autoencoder detector on \(d) variables needs at least \(20 * d + 200) rows of normal operation, got \(rows.count)"
-            )
-        }
-        guard falseAlarmRate > 0 && falseAlarmRate < 0.5 else {
-            throw LearnError("false-alarm rate must be above 0 and below 0.5, got \(falseAlarmRate)")
-        }
-        guard rows.allSatisfy({ $0.count == d && $0.allSatisfy(\.isFinite) }) else {
-            throw LearnError("every row needs \(d) finite values")
-        }
-        let fitRows = rows.enumerated().filter { $0.offset % 4 != 3 }.map(\.element)
-        let calibration = rows.enumerated().filter { $0.offset % 4 == 3 }.map(\.element)
-        let n = Double(fitRows.count)
-        let means = (0..<d).map { j in fitRows.reduce(0) { $0 + $1[j] } / n }
-        let scales = (0..<d).map { j -> Double in
-            let v = fitRows.reduce(0) { $0 + ($1[j] - means[j]) * ($1[j] - means[j]) } / (n - 1)
-            return v > 0 ? v.squareRoot() : 1
-        }
+        let data = try NormalOperation(
+            detector: "autoencoder", variables: variables, rows: rows, falseAlarmRate: falseAlarmRate,
+            minimumRows: 20 * d + 200)
+        let (fitRows, calibration, means, scales) = (data.fitRows, data.calibration, data.means, data.scales)
         let z = Tensor(fitRows.map { row in (0..<d).map { Float((row[$0] - means[$0]) / scales[$0]) } })
         // d -> h -> bottleneck -> h -> d; the bottleneck forces the network to learn the variables' structure.
         let hidden = max(8, d)

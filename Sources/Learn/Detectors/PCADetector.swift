@@ -34,26 +34,10 @@ public struct PCADetector: Sendable, Codable, Equatable {
         variables: [String], rows: [[Double]], falseAlarmRate: Double = 0.01, varianceToKeep: Double = 0.95
     ) throws -> PCADetector {
         let d = variables.count
-        guard d >= 2 else { throw LearnError("a PCA detector needs at least 2 variables, got \(d)") }
-        guard rows.count >= 8 * d + 40 else {
-            throw LearnError(
-                "a PCA detector on \(d) variables needs at least \(8 * d + 40) rows of normal operation, got \(rows.count)"
-            )
-        }
-        guard falseAlarmRate > 0 && falseAlarmRate < 0.5 else {
-            throw LearnError("false-alarm rate must be above 0 and below 0.5, got \(falseAlarmRate)")
-        }
-        guard rows.allSatisfy({ $0.count == d && $0.allSatisfy(\.isFinite) }) else {
-            throw LearnError("every row needs \(d) finite values")
-        }
-        let fitRows = rows.enumerated().filter { $0.offset % 4 != 3 }.map(\.element)
-        let calibration = rows.enumerated().filter { $0.offset % 4 == 3 }.map(\.element)
+        let data = try NormalOperation(
+            detector: "PCA", variables: variables, rows: rows, falseAlarmRate: falseAlarmRate, minimumRows: 8 * d + 40)
+        let (fitRows, calibration, means, scales) = (data.fitRows, data.calibration, data.means, data.scales)
         let n = Double(fitRows.count)
-        let means = (0..<d).map { j in fitRows.reduce(0) { $0 + $1[j] } / n }
-        let scales = (0..<d).map { j -> Double in
-            let v = fitRows.reduce(0) { $0 + ($1[j] - means[j]) * ($1[j] - means[j]) } / (n - 1)
-            return v > 0 ? v.squareRoot() : 1
-        }
         var covariance = [[Double]](repeating: [Double](repeating: 0, count: d), count: d)
         for row in fitRows {
             let z = (0..<d).map { (row[$0] - means[$0]) / scales[$0] }
@@ -74,10 +58,7 @@ public struct PCADetector: Sendable, Codable, Equatable {
             eigenvalues: Array(values.prefix(keep)).map { max($0, 1e-12) }, t2Scale: 1, qScale: 1, limit: 1,
             falseAlarmRate: falseAlarmRate)
         let raw = calibration.map { detector.statistics($0) }
-        func quantile(_ xs: [Double], _ p: Double) -> Double {
-            let s = xs.sorted()
-            return s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded(.up)))]
-        }
+        let quantile = NormalOperation.quantile
         detector.t2Scale = max(quantile(raw.map(\.t2), 1 - falseAlarmRate), 1e-12)
         detector.qScale = max(quantile(raw.map(\.q), 1 - falseAlarmRate), 1e-12)
         detector.limit = quantile(raw.map { max($0.t2 / detector.t2Scale, $0.q / detector.qScale) }, 1 - falseAlarmRate)
