@@ -30,6 +30,19 @@ public struct ConsumedRecord: Sendable, Hashable {
     public var value: [UInt8]
     public var headers: [RecordHeader]
 
+    public init(
+        topic: String, partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8],
+        headers: [RecordHeader]
+    ) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
     public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
 }
 
@@ -82,9 +95,28 @@ public protocol MessageBus: Sendable {
     func describeTopic(_ name: String) async throws -> TopicDescription
     func producer() async throws -> any MessageProducer
     func consumer(_ options: ConsumerOptions) async throws -> any MessageConsumer
+    /// A consumer group's committed offset on each partition of `topic` and how far it is behind the end.
+    func groupLag(_ group: String, topic: String) async throws -> [PartitionLag]
     /// Runs background duties (periodic fsync of the embedded log; connection upkeep for Kafka) until cancelled.
     func run() async throws
     func close() async throws
+}
+
+/// How far a consumer group is behind one partition's end.
+public struct PartitionLag: Sendable, Equatable {
+    public var partition: Int
+    /// The next offset the group will read; nil: it committed nothing yet (it would start at the earliest).
+    public var committed: Int64?
+    public var earliest: Int64
+    public var latest: Int64
+    public var lag: Int64 { latest - max(committed ?? earliest, earliest) }
+
+    public init(partition: Int, committed: Int64?, earliest: Int64, latest: Int64) {
+        self.partition = partition
+        self.committed = committed
+        self.earliest = earliest
+        self.latest = latest
+    }
 }
 
 public protocol MessageProducer: Sendable {

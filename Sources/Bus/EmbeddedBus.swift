@@ -60,6 +60,15 @@ public final class EmbeddedBus: MessageBus {
             })
     }
 
+    public func groupLag(_ group: String, topic: String) async throws -> [PartitionLag] {
+        let committed = try log.committedOffsets(group: group)
+        return try await describeTopic(topic).partitions.map {
+            PartitionLag(
+                partition: $0.partition, committed: committed[TopicPartition(topic: topic, partition: $0.partition)],
+                earliest: $0.earliestOffset, latest: $0.latestOffset)
+        }
+    }
+
     public func producer() async throws -> any MessageProducer { EmbeddedProducer(log: log) }
 
     public func consumer(_ options: ConsumerOptions) async throws -> any MessageConsumer {

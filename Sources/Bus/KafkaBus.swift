@@ -121,6 +121,16 @@ public final class KafkaBus: MessageBus {
             })
     }
 
+    public func groupLag(_ group: String, topic: String) async throws -> [PartitionLag] {
+        let described = try await describeTopic(topic)
+        let earliest = Dictionary(uniqueKeysWithValues: described.partitions.map { ($0.partition, $0.earliestOffset) })
+        return try await mapErrors { try await client.groupLag(group, topic: topic) }.map {
+            PartitionLag(
+                partition: Int($0.partition), committed: $0.committed, earliest: earliest[Int($0.partition)] ?? 0,
+                latest: $0.latest)
+        }
+    }
+
     /// Creates `topic` with the default partition count if the cluster does not have it.
     func ensureTopic(_ topic: String) async throws {
         do {

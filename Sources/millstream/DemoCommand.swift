@@ -6,6 +6,8 @@ import Logging
 import Pipeline
 import Plant
 import Registry
+import Server
+import Synchronization
 import ServiceLifecycle
 
 extension Millstream {
@@ -27,6 +29,8 @@ extension Millstream {
         @Option(help: "Model registry directory.") var registry: String = "./models"
         @Option(help: "Training data for the first model (the AI4I 2020 CSV).") var trainingData: String =
             "data/ai4i2020.csv"
+        @Flag(help: "Run without the HTTP server and dashboard.") var noServer = false
+        @OptionGroup var server: ServerArguments
         @OptionGroup var busOptions: BusOptions
 
         func validate() throws {
@@ -61,11 +65,34 @@ extension Millstream {
                 bus: bus, settings: PipelineSettings(process: process), options: options, logger: quiet)
             Terminal.error(
                 "millstream demo: \(machines) machines -> \(busOptions.bus); models in \(registry); Ctrl-C stops")
+            var extra: [any Service] = []
+            var metrics: ServerMetrics?
+            let dashboard = DashboardAddress()
+            if !noServer {
+                // A fresh admin token each start, valid for a day, printed with the dashboard's sign-in link.
+                let token = try TokenStore(path: server.tokens).create(
+                    name: "demo-admin", role: .admin, validFor: .seconds(86_400))
+                var serverLogger = Logger(label: "millstream.server")
+                serverLogger.logLevel = .warning
+                let scheme = server.scheme
+                let host = server.host
+                let stack = try ServerStack(
+                    arguments: server, process: process, bus: bus, registry: registry, logger: serverLogger
+                ) { port in
+                    dashboard.set("\(scheme)://\(host):\(port)/?token=\(token)")
+                    Terminal.error("dashboard: \(scheme)://\(host):\(port)/?token=\(token)")
+                    Terminal.error("admin token (valid 24 h; `millstream tokens create` makes others): \(token)")
+                }
+                extra = stack.services
+                metrics = stack.metrics
+            }
             try await runServices(
                 [
                     BusService(bus: bus), worker, runner,
-                    LivePanel(stats: stats, pipeline: worker.stats, bus: bus, machines: machines),
-                ],
+                    LivePanel(
+                        stats: stats, pipeline: worker.stats, bus: bus, machines: machines, metrics: metrics,
+                        dashboard: dashboard),
+                ] + extra,
                 main: 2)
             try await bus.close()
             let s = stats.snapshot
@@ -123,6 +150,8 @@ struct LivePanel: Service {
     let pipeline: PipelineStats
     let bus: any MessageBus
     let machines: Int
+    let metrics: ServerMetrics?
+    let dashboard: DashboardAddress
 
     func run() async throws {
         var lastProduced: Int64 = 0
@@ -156,7 +185,8 @@ struct LivePanel: Service {
                 p.events.oee.isEmpty
                 ? "-" : "\(Int((p.events.oee.values.reduce(0, +) / Double(p.events.oee.count) * 100).rounded()))%"
             let dead = p.events.deadLetters.values.reduce(0, +)
-            let lines = [
+            metrics?.pipeline(processed: p.processed, replayed: p.replayed, lag: p.lag, deadLetters: p.events.deadLetters)
+            var lines = [
                 "Millstream demo: \(machines) machines   model \(p.model ?? "none")   (Ctrl-C stops)",
                 String(
                     format: "readings   %6.0f/s in, %6.0f/s scored   in log %@   predictions %@", rate, processedRate,
@@ -168,11 +198,20 @@ struct LivePanel: Service {
                     format: "parts      good %@   scrap %@ (%.1f%%)   failures %d  %@", grouped(s.good),
                     grouped(s.scrap), scrapRate, s.failedProducts, modes),
             ]
+            if let url = dashboard.value { lines.append("dashboard  \(url)") }
             if Terminal.stdoutIsTTY {
                 FileHandle.standardOutput.write(Data(("\u{1B}[H\u{1B}[2J" + lines.joined(separator: "\n") + "\n").utf8))
             } else if tick % 5 == 1 {
                 FileHandle.standardOutput.write(Data((lines[1] + " | " + lines[2] + " | " + lines[4] + "\n").utf8))
+                if tick == 1, let url = dashboard.value { FileHandle.standardOutput.write(Data("dashboard: \(url)\n".utf8)) }
             }
         }
     }
+}
+
+/// The dashboard's sign-in link, once the server has its port.
+final class DashboardAddress: Sendable {
+    private let url = Mutex<String?>(nil)
+    func set(_ value: String) { url.withLock { $0 = value } }
+    var value: String? { url.withLock { $0 } }
 }

@@ -1,0 +1,265 @@
+/// The dashboard's page: no CDN, no build step; everything it needs is in these three strings.
+enum DashboardPage {
+    static let html = #"""
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Millstream</title>
+        <link rel="stylesheet" href="/app.css">
+        </head>
+        <body>
+        <header>
+          <h1>Millstream</h1>
+          <nav>
+            <a href="#/" data-view="plant">Plant</a>
+            <a href="#/alerts" data-view="alerts">Alerts</a>
+            <a href="#/models" data-view="models">Models</a>
+          </nav>
+          <span id="who"></span>
+          <span id="live" class="dot" title="live updates"></span>
+        </header>
+        <main>
+          <section id="plant" class="view">
+            <div id="tiles" class="tiles"></div>
+            <h2>Machines</h2>
+            <table id="machines"><thead><tr>
+              <th>Machine</th><th>Line</th><th>State</th><th>Product</th><th>Failure risk</th><th>Likely mode</th><th>OEE (hour)</th><th>Model</th>
+            </tr></thead><tbody></tbody></table>
+            <h2>Newest alerts</h2>
+            <ul id="recent-alerts" class="alerts"></ul>
+          </section>
+          <section id="machine" class="view" hidden>
+            <h2 id="machine-title"></h2>
+            <div id="machine-facts" class="tiles"></div>
+            <h3>Failure risk</h3>
+            <svg id="risk-chart" class="chart" viewBox="0 0 900 180" role="img" aria-label="failure risk history"></svg>
+            <h3>Control chart <select id="spc-variable"></select> <select id="spc-rules"><option value="western_electric">Western Electric</option><option value="nelson">Nelson</option></select></h3>
+            <svg id="spc-chart" class="chart" viewBox="0 0 900 240" role="img" aria-label="control chart"></svg>
+            <p id="spc-facts" class="facts"></p>
+            <h3>Sensor trends</h3>
+            <div id="trends" class="trends"></div>
+            <h3>Alerts of this machine</h3>
+            <ul id="machine-alerts" class="alerts"></ul>
+          </section>
+          <section id="alerts" class="view" hidden>
+            <h2>Alerts <select id="alert-filter"><option value="raised">active</option><option value="cleared">cleared</option><option value="all">all</option></select></h2>
+            <ul id="alert-list" class="alerts"></ul>
+          </section>
+          <section id="models" class="view" hidden>
+            <h2>Models</h2>
+            <table id="model-table"><thead><tr><th>Model</th><th>Version</th><th>Stage</th><th>Task</th><th>Created</th><th>Test metrics</th></tr></thead><tbody></tbody></table>
+            <h2>Live outcomes (predictions joined with labels)</h2>
+            <table id="monitoring"><thead><tr><th>Model</th><th>Labelled</th><th>Precision</th><th>Recall</th><th>F1</th><th>Rolling F1</th></tr></thead><tbody></tbody></table>
+          </section>
+        </main>
+        <footer id="status">connecting...</footer>
+        <script src="/app.js"></script>
+        </body>
+        </html>
+        """#
+
+    static let css = #"""
+        :root { --bg:#f5f6f8; --fg:#1d2330; --muted:#667085; --card:#fff; --line:#d9dde5; --ok:#1a7f37; --warn:#b54708; --bad:#c4320a; --accent:#2459c9; }
+        * { box-sizing: border-box; }
+        body { margin:0; font:14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background:var(--bg); color:var(--fg); }
+        header { display:flex; align-items:center; gap:24px; padding:10px 20px; background:#17213a; color:#fff; }
+        header h1 { font-size:18px; margin:0; }
+        header nav a { color:#c9d4ef; text-decoration:none; margin-right:14px; }
+        header nav a.active { color:#fff; border-bottom:2px solid #fff; }
+        #who { margin-left:auto; color:#c9d4ef; }
+        .dot { width:10px; height:10px; border-radius:50%; background:#888; display:inline-block; }
+        .dot.on { background:#3fb950; }
+        main { padding:16px 20px; }
+        h2 { font-size:16px; margin:18px 0 8px; } h3 { font-size:14px; margin:16px 0 6px; }
+        .tiles { display:flex; flex-wrap:wrap; gap:10px; }
+        .tile { background:var(--card); border:1px solid var(--line); border-radius:6px; padding:10px 14px; min-width:130px; }
+        .tile b { display:block; font-size:20px; } .tile span { color:var(--muted); font-size:12px; }
+        table { border-collapse:collapse; width:100%; background:var(--card); border:1px solid var(--line); }
+        th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); }
+        th { background:#eef1f6; font-weight:600; font-size:12px; }
+        tr.machine-row { cursor:pointer; } tr.machine-row:hover { background:#eef3ff; }
+        .state-running { color:var(--ok); } .state-down { color:var(--bad); } .state-tool_change, .state-idle { color:var(--warn); }
+        .risk { display:inline-block; height:10px; background:var(--bad); border-radius:2px; vertical-align:middle; margin-right:6px; }
+        .alerts { list-style:none; padding:0; margin:0; }
+        .alerts li { background:var(--card); border:1px solid var(--line); border-left:4px solid var(--warn); border-radius:4px; padding:6px 10px; margin-bottom:6px; display:flex; gap:10px; align-items:center; }
+        .alerts li.critical { border-left-color:var(--bad); } .alerts li.info { border-left-color:var(--accent); }
+        .alerts li.cleared { opacity:.6; }
+        .alerts .msg { flex:1; } .alerts .meta { color:var(--muted); font-size:12px; }
+        button { font:inherit; padding:3px 10px; border:1px solid var(--line); background:#fff; border-radius:4px; cursor:pointer; }
+        button:hover { background:#eef3ff; }
+        .chart { width:100%; max-width:900px; background:var(--card); border:1px solid var(--line); border-radius:4px; display:block; }
+        .chart .line { fill:none; stroke:var(--accent); stroke-width:1.5; }
+        .chart .limit { stroke:var(--bad); stroke-dasharray:5 4; } .chart .center { stroke:var(--ok); stroke-dasharray:2 3; }
+        .chart .violation { fill:var(--bad); } .chart text { font-size:11px; fill:var(--muted); }
+        .trends { display:grid; grid-template-columns:repeat(auto-fill, minmax(280px, 1fr)); gap:10px; }
+        .trend { background:var(--card); border:1px solid var(--line); border-radius:4px; padding:6px; }
+        .trend svg { width:100%; height:70px; } .trend .line { fill:none; stroke:var(--accent); stroke-width:1.2; }
+        .facts { color:var(--muted); }
+        footer { padding:8px 20px; color:var(--muted); font-size:12px; }
+        """#
+
+    static let js = #"""
+        "use strict";
+        const $ = (s) => document.querySelector(s);
+        const pct = (v) => v == null ? "-" : (v * 100).toFixed(1) + " %";
+        const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;","'":"&#39;"}[c]));
+        let live = null, current = "plant", machineId = null;
+
+        async function api(path, options) {
+          const r = await fetch(path, Object.assign({credentials: "same-origin", headers: {"Content-Type": "application/json"}}, options || {}));
+          const body = await r.json().catch(() => ({}));
+          if (!r.ok) throw new Error(body.error || r.statusText);
+          return body;
+        }
+
+        function show(view) {
+          current = view;
+          document.querySelectorAll(".view").forEach((v) => v.hidden = v.id !== view);
+          document.querySelectorAll("header nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === view));
+        }
+
+        function route() {
+          const h = location.hash || "#/";
+          if (h.startsWith("#/machine/")) { machineId = decodeURIComponent(h.slice(10)); show("machine"); loadMachine(); }
+          else if (h === "#/alerts") { show("alerts"); loadAlerts(); }
+          else if (h === "#/models") { show("models"); loadModels(); }
+          else { show("plant"); if (live) renderPlant(live); }
+        }
+
+        function tile(label, value) { return `<div class="tile"><b>${esc(value)}</b><span>${esc(label)}</span></div>`; }
+
+        function renderPlant(d) {
+          const s = d.summary;
+          $("#tiles").innerHTML = [
+            tile("machines", s.machines), tile("running", s.states.running || 0), tile("down", (s.states.down || 0) + (s.states.tool_change || 0)),
+            tile("OEE (last hour)", pct(s.oee)), tile("active alerts", s.alerts_active), tile("predictions", s.predictions.toLocaleString()),
+            tile("dead letters", s.dead_letters), tile("latency p99", s.latency_p99_ms == null ? "-" : s.latency_p99_ms.toFixed(1) + " ms")
+          ].join("");
+          $("#machines tbody").innerHTML = d.machines.map((m) => {
+            const mode = Object.entries(m.modes || {}).sort((a, b) => b[1] - a[1])[0];
+            const risk = m.risk == null ? "-" : `<span class="risk" style="width:${Math.max(2, m.risk * 80)}px"></span>${pct(m.risk)}`;
+            return `<tr class="machine-row" data-id="${esc(m.id)}"><td>${esc(m.id)}</td><td>${esc(m.line)}</td><td class="state-${esc(m.state)}">${esc(m.state)}</td>` +
+              `<td>${esc(m.product)}</td><td>${risk}</td><td>${mode && mode[1] > 0.05 ? esc(mode[0]) + " " + pct(mode[1]) : "-"}</td><td>${pct(m.oee)}</td><td>${esc(m.model)}</td></tr>`;
+          }).join("");
+          document.querySelectorAll("tr.machine-row").forEach((tr) => tr.onclick = () => location.hash = "#/machine/" + encodeURIComponent(tr.dataset.id));
+          renderAlerts($("#recent-alerts"), d.alerts);
+          $("#status").textContent = `live: ${s.records_seen.toLocaleString()} records read; updated ${new Date().toLocaleTimeString()}`;
+        }
+
+        function renderAlerts(list, alerts) {
+          if (!alerts.length) { list.innerHTML = "<li class='info'><span class='msg'>No alerts.</span></li>"; return; }
+          list.innerHTML = alerts.map((a) => `<li class="${esc(a.severity)} ${esc(a.status)}"><span class="msg">${esc(a.message)}` +
+            `<br><span class="meta">${esc(a.ts)} · ${esc(a.kind)}${a.variable ? " · " + esc(a.variable) : ""} · ${esc(a.status)}` +
+            `${a.acknowledged ? " · acknowledged by " + esc(a.acknowledged_by) : ""}${a.cleared_by ? " · cleared by " + esc(a.cleared_by) : ""}</span></span>` +
+            (a.status === "raised" && !a.acknowledged ? `<button data-act="acknowledge" data-id="${esc(a.id)}">Acknowledge</button>` : "") +
+            (a.status === "raised" ? `<button data-act="clear" data-id="${esc(a.id)}">Clear</button>` : "") + "</li>").join("");
+          list.querySelectorAll("button").forEach((b) => b.onclick = async () => {
+            try { await api(`/api/alerts/${encodeURIComponent(b.dataset.id)}/${b.dataset.act}`, {method: "POST", body: "{}"}); b.closest("li").classList.add("cleared"); b.remove(); }
+            catch (e) { alert(e.message); }
+          });
+        }
+
+        function path(points, w, h, pad, lo, hi, t0, t1) {
+          const x = (t) => pad + (t1 === t0 ? 0 : (t - t0) / (t1 - t0)) * (w - 2 * pad);
+          const y = (v) => h - pad - (hi === lo ? 0.5 : (v - lo) / (hi - lo)) * (h - 2 * pad);
+          return {d: points.map((p, i) => (i ? "L" : "M") + x(p[0]).toFixed(1) + "," + y(p[1]).toFixed(1)).join(" "), x, y};
+        }
+
+        function lineChart(svg, points, opts) {
+          const w = 900, h = opts.height || 180, pad = 28;
+          if (!points.length) { svg.innerHTML = `<text x="20" y="30">no data yet</text>`; return; }
+          const vals = points.map((p) => p[1]).concat(opts.extra || []);
+          let lo = opts.lo ?? Math.min(...vals), hi = opts.hi ?? Math.max(...vals);
+          if (hi === lo) { hi += 1; lo -= 1; }
+          const t0 = points[0][0], t1 = points[points.length - 1][0];
+          const p = path(points, w, h, pad, lo, hi, t0, t1);
+          let out = `<path class="line" d="${p.d}"/>`;
+          for (const [cls, v, label] of (opts.lines || [])) out += `<line class="${cls}" x1="${pad}" x2="${w - pad}" y1="${p.y(v)}" y2="${p.y(v)}"/><text x="${w - pad + 2}" y="${p.y(v) + 4}">${label}</text>`;
+          for (const v of (opts.marks || [])) out += `<circle class="violation" cx="${p.x(v[0])}" cy="${p.y(v[1])}" r="4"><title>${esc(v[2])}</title></circle>`;
+          out += `<text x="${pad}" y="${h - 6}">${new Date(t0).toLocaleTimeString()}</text><text x="${w - pad - 60}" y="${h - 6}">${new Date(t1).toLocaleTimeString()}</text>`;
+          out += `<text x="2" y="${pad}">${hi.toPrecision(4)}</text><text x="2" y="${h - pad}">${lo.toPrecision(4)}</text>`;
+          svg.innerHTML = out;
+        }
+
+        async function loadMachine() {
+          if (!machineId) return;
+          const m = await api("/api/machines/" + encodeURIComponent(machineId));
+          $("#machine-title").textContent = m.id;
+          const mode = Object.entries(m.modes || {}).sort((a, b) => b[1] - a[1])[0];
+          $("#machine-facts").innerHTML = [tile("state", m.state), tile("failure risk", pct(m.risk)), tile("likely mode", mode ? mode[0] : "-"),
+            tile("OEE (hour)", pct(m.oee)), tile("product", m.product || "-"), tile("model", m.model || "-")].join("");
+          lineChart($("#risk-chart"), m.risk_history, {lo: 0, hi: 1, lines: [["limit", 0.5, "alarm"]]});
+          const sel = $("#spc-variable");
+          if (!sel.options.length) sel.innerHTML = m.variables.map((v) => `<option>${esc(v.name)}</option>`).join("");
+          $("#trends").innerHTML = m.variables.map((v) => `<div class="trend"><b>${esc(v.name)}</b> <span class="facts">${esc(v.unit)}</span><svg viewBox="0 0 900 70" preserveAspectRatio="none" data-var="${esc(v.name)}"></svg></div>`).join("");
+          document.querySelectorAll(".trend svg").forEach((svg) => {
+            const pts = m.values[svg.dataset.var] || [];
+            if (!pts.length) return;
+            const p = path(pts, 900, 70, 4, Math.min(...pts.map((q) => q[1])), Math.max(...pts.map((q) => q[1])), pts[0][0], pts[pts.length - 1][0]);
+            svg.innerHTML = `<path class="line" d="${p.d}"/>`;
+          });
+          renderAlerts($("#machine-alerts"), m.alerts);
+          await loadSPC();
+        }
+
+        async function loadSPC() {
+          const v = $("#spc-variable").value;
+          if (!v) return;
+          const c = await api(`/api/machines/${encodeURIComponent(machineId)}/spc/${encodeURIComponent(v)}?rules=${$("#spc-rules").value}`);
+          if (c.status !== "ok") { $("#spc-chart").innerHTML = `<text x="20" y="30">${esc(c.message)}</text>`; $("#spc-facts").textContent = ""; return; }
+          const marks = c.violations.map((x) => [c.points[x.index][0], x.value, x.description]);
+          lineChart($("#spc-chart"), c.points, {height: 240, extra: [c.ucl, c.lcl], marks,
+            lines: [["limit", c.ucl, "UCL"], ["center", c.center, "CL"], ["limit", c.lcl, "LCL"]]});
+          $("#spc-facts").textContent = `centre ${c.center.toPrecision(5)}, sigma ${c.sigma.toPrecision(3)} (from the first ${c.baseline_points} points); ` +
+            `${c.violations.length} rule violations; Cp ${c.cp == null ? "-" : c.cp.toFixed(2)}, Cpk ${c.cpk == null ? "-" : c.cpk.toFixed(2)}`;
+        }
+
+        async function loadAlerts() {
+          const d = await api("/api/alerts?limit=200&status=" + $("#alert-filter").value);
+          renderAlerts($("#alert-list"), d.alerts);
+        }
+
+        async function loadModels() {
+          const d = await api("/api/models");
+          $("#model-table tbody").innerHTML = d.models.flatMap((m) => m.versions.map((v) => `<tr><td>${esc(m.name)}</td><td>v${v.version}</td><td>${esc(v.stage)}</td><td>${esc(v.task)}</td><td>${esc(v.created)}</td>` +
+            `<td>${Object.entries(v.metrics || {}).filter(([k]) => ["f1", "roc_auc", "accuracy", "precision", "recall"].includes(k)).map(([k, x]) => esc(k) + " " + Number(x).toFixed(3)).join(", ")}</td></tr>`)).join("");
+          const mon = await api("/api/monitoring");
+          const f = (x) => x == null ? "-" : Number(x).toFixed(3);
+          $("#monitoring tbody").innerHTML = mon.models.map((m) => `<tr><td>${esc(m.model)}</td><td>${m.labelled}</td><td>${f(m.precision)}</td><td>${f(m.recall)}</td><td>${f(m.f1)}</td><td>${f(m.rolling.f1)}</td></tr>`).join("") ||
+            "<tr><td colspan=6>no labels joined yet</td></tr>";
+        }
+
+        function connect() {
+          const es = new EventSource("/api/events");
+          es.addEventListener("plant", (e) => {
+            live = JSON.parse(e.data);
+            $("#live").classList.add("on");
+            if (current === "plant") renderPlant(live);
+          });
+          es.onerror = () => { $("#live").classList.remove("on"); $("#status").textContent = "connection lost; reconnecting..."; };
+        }
+
+        $("#spc-variable").onchange = loadSPC; $("#spc-rules").onchange = loadSPC; $("#alert-filter").onchange = loadAlerts;
+        window.addEventListener("hashchange", route);
+        setInterval(() => { if (current === "machine") loadMachine().catch(() => {}); }, 3000);
+        api("/api/whoami").then((w) => $("#who").textContent = `${w.name} (${w.role})`).catch(() => {});
+        connect();
+        route();
+        """#
+
+    /// The answer to a browser without a session: a form that logs in with a token.
+    static let login = #"""
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>Millstream: sign in</title>
+        <style>body{font:15px system-ui,sans-serif;display:flex;justify-content:center;margin-top:12vh;background:#f5f6f8}
+        form{background:#fff;border:1px solid #d9dde5;border-radius:8px;padding:24px 28px;width:420px}
+        input{width:100%;font:inherit;padding:6px;margin:8px 0 14px}button{font:inherit;padding:6px 16px}</style></head>
+        <body><form method="get" action="/"><h2>Millstream</h2>
+        <label>Access token<input name="token" type="password" autocomplete="off" placeholder="ms_..."></label>
+        <button type="submit">Sign in</button>
+        <p style="color:#667085;font-size:13px">`millstream demo` prints an admin token at start; `millstream tokens create` makes others.</p>
+        </form></body></html>
+        """#
+}

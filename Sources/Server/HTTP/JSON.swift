@@ -1,0 +1,54 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// JSON in and out of handlers. Foundation's serializer: the API's answers are small and its work is not the hot path.
+enum JSON {
+    /// Encodes an object built of dictionaries, arrays, strings, numbers, booleans and NSNull (sorted keys).
+    static func encode(_ value: Any) -> [UInt8] {
+        let clean = sanitize(value)
+        guard let data = try? JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys, .fragmentsAllowed])
+        else { return Array(#"{"error":"unencodable answer"}"#.utf8) }
+        return [UInt8](data)
+    }
+
+    /// NaN and infinity have no JSON form: they become null.
+    private static func sanitize(_ value: Any) -> Any {
+        switch value {
+        case let d as Double: return d.isFinite ? d : NSNull()
+        case let f as Float: return f.isFinite ? Double(f) : NSNull()
+        case let a as [Any]: return a.map(sanitize)
+        case let o as [String: Any]: return o.mapValues(sanitize)
+        default: return value
+        }
+    }
+
+    /// Parses a request body that must be a JSON object.
+    static func object(_ bytes: ByteBuffer) throws -> [String: Any] {
+        guard bytes.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; expected a JSON object") }
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(buffer: bytes), options: [.fragmentsAllowed])
+        } catch {
+            throw APIError.badRequest("JSON Parse error: the body is not valid JSON (\(error.localizedDescription))")
+        }
+        guard let object = value as? [String: Any] else {
+            throw APIError.badRequest("the request body must be a JSON object")
+        }
+        return object
+    }
+
+    static func response(_ value: Any, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: encode(value))))
+    }
+
+    /// A JSON number as Double (JSONSerialization gives NSNumber; booleans are refused).
+    static func number(_ value: Any?) -> Double? {
+        // Booleans come as NSNumber too; their type code is "c" (no JSON number decodes to a char).
+        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        return n.doubleValue
+    }
+}

@@ -1,0 +1,412 @@
+/// The API's OpenAPI 3.1 document, served at `/openapi.yaml`. A test validates it and fuzzes the server from it,
+/// and another checks that it lists exactly the routes the server has.
+enum OpenAPIDocument {
+    static let yaml = #"""
+        openapi: 3.1.0
+        info:
+          title: Millstream
+          version: 0.1.0
+          description: >-
+            Real-time manufacturing process optimization: the plant's machines, alerts, KPIs and SPC charts, the model
+            registry, and TensorFlow Serving's REST predict API. Every route but the health probes needs a bearer token
+            (`millstream tokens create`); each route names the least role it needs (viewer < operator < engineer < admin).
+            Errors are `{"error": "message"}`.
+        servers:
+          - url: /
+        security:
+          - bearer: []
+        components:
+          securitySchemes:
+            bearer:
+              type: http
+              scheme: bearer
+              description: "A Millstream token: ms_<id>_<secret>"
+          responses:
+            Error:
+              description: The request was refused; the message says why.
+              content:
+                application/json:
+                  schema: { $ref: "#/components/schemas/Error" }
+          parameters:
+            ModelName: { name: name, in: path, required: true, schema: { type: string } }
+            Version: { name: version, in: path, required: true, schema: { type: string } }
+            Label: { name: label, in: path, required: true, schema: { type: string } }
+            MachineID:
+              name: id
+              in: path
+              required: true
+              description: Machine id, percent-encoded (plant1%2Fline1%2Fm07)
+              schema: { type: string }
+            AlertID:
+              name: id
+              in: path
+              required: true
+              description: Alert id, percent-encoded
+              schema: { type: string }
+          schemas:
+            Error:
+              type: object
+              required: [error]
+              properties: { error: { type: string } }
+            Status:
+              type: object
+              properties: { status: { type: string }, version: { type: string } }
+            ModelStatus:
+              type: object
+              required: [model_version_status]
+              properties:
+                model_version_status:
+                  type: array
+                  items:
+                    type: object
+                    properties:
+                      version: { type: string }
+                      state: { type: string, enum: [UNKNOWN, START, LOADING, AVAILABLE, UNLOADING, END] }
+                      status:
+                        type: object
+                        properties: { error_code: { type: string }, error_message: { type: string } }
+            ModelMetadata:
+              type: object
+              required: [model_spec, metadata]
+              properties:
+                model_spec:
+                  type: object
+                  properties: { name: { type: string }, signature_name: { type: string }, version: { type: string } }
+                metadata: { type: object }
+            PredictRequest:
+              type: object
+              description: Row format (instances) or columnar format (inputs), as TensorFlow Serving takes them.
+              properties:
+                signature_name: { type: string }
+                instances: { type: array, items: {} }
+                inputs: {}
+            PredictResponse:
+              type: object
+              properties:
+                predictions: { type: array, items: {} }
+                outputs: {}
+            Machine:
+              type: object
+              properties:
+                id: { type: string }
+                line: { type: [string, "null"] }
+                state: { type: string }
+                product: { type: [string, "null"] }
+                risk: { type: [number, "null"] }
+                failure: { type: [boolean, "null"] }
+                model: { type: [string, "null"] }
+                oee: { type: [number, "null"] }
+                modes: { type: object, additionalProperties: { type: number } }
+            Alert:
+              type: object
+              properties:
+                id: { type: string }
+                machine: { type: string }
+                ts: { type: string }
+                kind: { type: string, enum: [failure_risk, spc, anomaly] }
+                severity: { type: string, enum: [critical, warning, info] }
+                status: { type: string, enum: [raised, cleared] }
+                variable: { type: [string, "null"] }
+                message: { type: string }
+                evidence: { type: object }
+                acknowledged: { type: boolean }
+                acknowledged_by: { type: [string, "null"] }
+                cleared_by: { type: [string, "null"] }
+            AlertAction:
+              type: object
+              properties: { note: { type: string, maxLength: 1000 } }
+            Promote:
+              type: object
+              properties: { stage: { type: string, enum: [none, staging, production, archived] } }
+            NewToken:
+              type: object
+              required: [name, role]
+              properties:
+                name: { type: string, minLength: 1, maxLength: 100 }
+                role: { type: string, enum: [viewer, operator, engineer, admin] }
+                days: { type: number, minimum: 1, maximum: 3650 }
+        paths:
+          /healthz:
+            get:
+              summary: Liveness
+              security: []
+              responses:
+                "200": { description: The process answers, content: { application/json: { schema: { $ref: "#/components/schemas/Status" } } } }
+          /readyz:
+            get:
+              summary: Readiness (plant view caught up, registry readable)
+              security: []
+              responses:
+                "200": { description: Ready, content: { application/json: { schema: { $ref: "#/components/schemas/Status" } } } }
+                "503": { description: Still starting, content: { application/json: { schema: { type: object } } } }
+          /metrics:
+            get:
+              summary: Prometheus metrics (viewer)
+              responses:
+                "200": { description: Text exposition format, content: { text/plain: { schema: { type: string } } } }
+                "401": { $ref: "#/components/responses/Error" }
+          /openapi.yaml:
+            get:
+              summary: This document (viewer)
+              responses:
+                "200": { description: OpenAPI 3.1, content: { application/yaml: { schema: { type: string } } } }
+                "401": { $ref: "#/components/responses/Error" }
+          /:
+            get:
+              summary: The live dashboard (viewer); GET /?token=... signs a browser in with a cookie
+              parameters:
+                - { name: token, in: query, required: false, schema: { type: string } }
+              responses:
+                "200": { description: The page, content: { text/html: { schema: { type: string } } } }
+                "303": { description: Signed in; go to / }
+                "401": { description: No session (browsers get a sign-in form) }
+          /app.js:
+            get:
+              summary: The dashboard's script (viewer)
+              responses:
+                "200": { description: JavaScript, content: { text/javascript: { schema: { type: string } } } }
+                "401": { $ref: "#/components/responses/Error" }
+          /app.css:
+            get:
+              summary: The dashboard's style sheet (viewer)
+              responses:
+                "200": { description: CSS, content: { text/css: { schema: { type: string } } } }
+                "401": { $ref: "#/components/responses/Error" }
+          /v1/models/{name}:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            get:
+              summary: "TensorFlow Serving: status of every version (viewer)"
+              responses:
+                "200": { description: Status, content: { application/json: { schema: { $ref: "#/components/schemas/ModelStatus" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+            post:
+              summary: "TensorFlow Serving: predict with the default version: POST /v1/models/NAME:predict (viewer)"
+              requestBody:
+                required: true
+                content: { application/json: { schema: { $ref: "#/components/schemas/PredictRequest" } } }
+              responses:
+                "200": { description: Predictions, content: { application/json: { schema: { $ref: "#/components/schemas/PredictResponse" } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+                "413": { $ref: "#/components/responses/Error" }
+          /v1/models/{name}/versions/{version}:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }, { $ref: "#/components/parameters/Version" }]
+            get:
+              summary: "TensorFlow Serving: status of a version (viewer)"
+              responses:
+                "200": { description: Status, content: { application/json: { schema: { $ref: "#/components/schemas/ModelStatus" } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+            post:
+              summary: "TensorFlow Serving: predict with a version: POST .../versions/N:predict (viewer)"
+              requestBody:
+                required: true
+                content: { application/json: { schema: { $ref: "#/components/schemas/PredictRequest" } } }
+              responses:
+                "200": { description: Predictions, content: { application/json: { schema: { $ref: "#/components/schemas/PredictResponse" } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+          /v1/models/{name}/labels/{label}:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }, { $ref: "#/components/parameters/Label" }]
+            get:
+              summary: "TensorFlow Serving: status by label (production, staging) (viewer)"
+              responses:
+                "200": { description: Status, content: { application/json: { schema: { $ref: "#/components/schemas/ModelStatus" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+            post:
+              summary: "TensorFlow Serving: predict by label: POST .../labels/production:predict (viewer)"
+              requestBody:
+                required: true
+                content: { application/json: { schema: { $ref: "#/components/schemas/PredictRequest" } } }
+              responses:
+                "200": { description: Predictions, content: { application/json: { schema: { $ref: "#/components/schemas/PredictResponse" } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+          /v1/models/{name}/metadata:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            get:
+              summary: "TensorFlow Serving: signature of the default version (viewer)"
+              responses:
+                "200": { description: Metadata, content: { application/json: { schema: { $ref: "#/components/schemas/ModelMetadata" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /v1/models/{name}/versions/{version}/metadata:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }, { $ref: "#/components/parameters/Version" }]
+            get:
+              summary: "TensorFlow Serving: signature of a version (viewer)"
+              responses:
+                "200": { description: Metadata, content: { application/json: { schema: { $ref: "#/components/schemas/ModelMetadata" } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+          /v1/models/{name}/labels/{label}/metadata:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }, { $ref: "#/components/parameters/Label" }]
+            get:
+              summary: "TensorFlow Serving: signature by label (viewer)"
+              responses:
+                "200": { description: Metadata, content: { application/json: { schema: { $ref: "#/components/schemas/ModelMetadata" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/models:
+            get:
+              summary: Every model with versions, stages and metrics (viewer)
+              responses:
+                "200": { description: Models, content: { application/json: { schema: { type: object } } } }
+          /api/models/{name}:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            get:
+              summary: One model with its stage history (viewer)
+              responses:
+                "200": { description: The model, content: { application/json: { schema: { type: object } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/models/{name}/versions/{version}/promote:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }, { $ref: "#/components/parameters/Version" }]
+            post:
+              summary: Move a version to a stage (engineer); the pipeline picks up a new production version by itself
+              requestBody:
+                required: true
+                content: { application/json: { schema: { $ref: "#/components/schemas/Promote" } } }
+              responses:
+                "200": { description: Done, content: { application/json: { schema: { type: object } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/models/{name}/rollback:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            post:
+              summary: Put the previous production version back (engineer)
+              responses:
+                "200": { description: Done, content: { application/json: { schema: { type: object } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/summary:
+            get:
+              summary: The plant in figures (viewer)
+              responses:
+                "200": { description: Summary, content: { application/json: { schema: { type: object } } } }
+          /api/machines:
+            get:
+              summary: Every machine's latest state, risk and OEE (viewer)
+              responses:
+                "200":
+                  description: Machines
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties: { machines: { type: array, items: { $ref: "#/components/schemas/Machine" } } }
+          /api/machines/{id}:
+            parameters: [{ $ref: "#/components/parameters/MachineID" }]
+            get:
+              summary: One machine with features, KPIs, risk history, sensor trends and alerts (viewer)
+              responses:
+                "200": { description: The machine, content: { application/json: { schema: { $ref: "#/components/schemas/Machine" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/machines/{id}/spc/{variable}:
+            parameters:
+              - { $ref: "#/components/parameters/MachineID" }
+              - { name: variable, in: path, required: true, schema: { type: string } }
+              - { name: rules, in: query, required: false, schema: { type: string, enum: [western_electric, nelson] } }
+            get:
+              summary: Individuals control chart of a variable with rule violations and Cp/Cpk (viewer)
+              responses:
+                "200": { description: The chart, content: { application/json: { schema: { type: object } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/alerts:
+            get:
+              summary: Alerts, newest first (viewer)
+              parameters:
+                - { name: status, in: query, required: false, schema: { type: string, enum: [raised, cleared, all] } }
+                - { name: machine, in: query, required: false, schema: { type: string } }
+                - { name: limit, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 5000 } }
+              responses:
+                "200":
+                  description: Alerts
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          alerts: { type: array, items: { $ref: "#/components/schemas/Alert" } }
+                          active: { type: integer }
+                "400": { $ref: "#/components/responses/Error" }
+          /api/alerts/{id}:
+            parameters: [{ $ref: "#/components/parameters/AlertID" }]
+            get:
+              summary: One alert (viewer)
+              responses:
+                "200": { description: The alert, content: { application/json: { schema: { $ref: "#/components/schemas/Alert" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/alerts/{id}/acknowledge:
+            parameters: [{ $ref: "#/components/parameters/AlertID" }]
+            post:
+              summary: Acknowledge an alert (operator)
+              requestBody:
+                required: false
+                content: { application/json: { schema: { $ref: "#/components/schemas/AlertAction" } } }
+              responses:
+                "200": { description: The alert, content: { application/json: { schema: { $ref: "#/components/schemas/Alert" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/alerts/{id}/clear:
+            parameters: [{ $ref: "#/components/parameters/AlertID" }]
+            post:
+              summary: Clear an alert (operator)
+              requestBody:
+                required: false
+                content: { application/json: { schema: { $ref: "#/components/schemas/AlertAction" } } }
+              responses:
+                "200": { description: The alert, content: { application/json: { schema: { $ref: "#/components/schemas/Alert" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/kpis:
+            get:
+              summary: OEE per machine and line, downtime Pareto (viewer)
+              responses:
+                "200": { description: KPIs, content: { application/json: { schema: { type: object } } } }
+          /api/monitoring:
+            get:
+              summary: Model outcomes against labels (viewer)
+              responses:
+                "200": { description: Outcomes, content: { application/json: { schema: { type: object } } } }
+          /api/events:
+            get:
+              summary: Server-sent events, one `plant` event a second (viewer)
+              parameters:
+                - { name: events, in: query, required: false, description: stop after this many events, schema: { type: integer, minimum: 1, maximum: 3600 } }
+              responses:
+                "200": { description: An event stream, content: { text/event-stream: { schema: { type: string } } } }
+                "400": { $ref: "#/components/responses/Error" }
+          /api/whoami:
+            get:
+              summary: The caller's token name and role (viewer)
+              responses:
+                "200": { description: Identity, content: { application/json: { schema: { type: object } } } }
+          /api/tokens:
+            get:
+              summary: Every token, without secrets (admin)
+              responses:
+                "200": { description: Tokens, content: { application/json: { schema: { type: object } } } }
+                "403": { $ref: "#/components/responses/Error" }
+            post:
+              summary: Create a token (admin); the answer holds it, shown this once
+              requestBody:
+                required: true
+                content: { application/json: { schema: { $ref: "#/components/schemas/NewToken" } } }
+              responses:
+                "201": { description: The new token, content: { application/json: { schema: { type: object } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "403": { $ref: "#/components/responses/Error" }
+          /api/tokens/{id}:
+            parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+            delete:
+              summary: Revoke a token (admin)
+              responses:
+                "200": { description: Revoked, content: { application/json: { schema: { type: object } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/audit:
+            get:
+              summary: The newest audit entries (admin)
+              responses:
+                "200": { description: Entries, content: { application/json: { schema: { type: object } } } }
+                "403": { $ref: "#/components/responses/Error" }
+        """#
+}

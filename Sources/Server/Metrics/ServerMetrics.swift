@@ -1,0 +1,124 @@
+import Prometheus
+
+/// Millstream's Prometheus metrics (swift-prometheus), scraped at `/metrics`.
+public final class ServerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    private func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "millstream", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// End-to-end latency buckets (seconds): reading stamped to its prediction read back.
+    static let latencyBuckets: [Double] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]
+    static let requestBuckets: [Double] = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1]
+
+    public init(version: String) {
+        registry.makeGauge(
+            descriptor: name("build", "info", "Millstream's version (the value is always 1)"), labels: [("version", version)]
+        ).set(1.0)
+    }
+
+    func prediction(model: String, class cls: String) {
+        registry.makeCounter(
+            descriptor: name("predictions", "total", "Predictions published by the pipeline, by model and class"),
+            labels: [("model", model), ("class", cls)]
+        ).increment()
+    }
+
+    func deadLetter(reason: String) {
+        registry.makeCounter(
+            descriptor: name("dead_letters", "total", "Readings refused by validation, by reason"),
+            labels: [("reason", reason)]
+        ).increment()
+    }
+
+    func alert(kind: String, severity: String) {
+        registry.makeCounter(
+            descriptor: name("alerts", "total", "Alerts raised, by kind and severity"),
+            labels: [("kind", kind), ("severity", severity)]
+        ).increment()
+    }
+
+    func endToEnd(seconds: Double) {
+        registry.makeValueHistogram(
+            descriptor: name(
+                "end_to_end_latency", "seconds", "From a reading's timestamp to its prediction being read back from the bus"),
+            buckets: Self.latencyBuckets
+        ).record(seconds)
+    }
+
+    func oee(machine: String, value: Double) {
+        registry.makeGauge(
+            descriptor: name("oee", "ratio", "OEE of the last hour per machine (availability x performance x quality)"),
+            labels: [("machine", machine)]
+        ).set(value)
+    }
+
+    func outcome(model: String, figures: (precision: Double?, recall: Double?, f1: Double?, count: Int)) {
+        for (metric, value) in [("precision", figures.precision), ("recall", figures.recall), ("f1", figures.f1)] {
+            guard let value else { continue }
+            registry.makeGauge(
+                descriptor: name(
+                    "model_\(metric)", "ratio", "Rolling \(metric) of the model's predictions against labels (last 10,000)"),
+                labels: [("model", model)]
+            ).set(value)
+        }
+        registry.makeGauge(
+            descriptor: name("model_labelled", "count", "Predictions joined with a label in the rolling window"),
+            labels: [("model", model)]
+        ).set(Double(figures.count))
+    }
+
+    func activeAlerts(_ n: Int) {
+        registry.makeGauge(descriptor: name("alerts_active", "count", "Alerts raised and not cleared")).set(Double(n))
+    }
+
+    func machines(state: String, count: Int) {
+        registry.makeGauge(
+            descriptor: name("machines", "count", "Machines by their latest state"), labels: [("state", state)]
+        ).set(Double(count))
+    }
+
+    func topicRecords(_ topic: String, _ records: Int64) {
+        registry.makeGauge(
+            descriptor: name("topic_records", "count", "Records held by a bus topic (readings in, outputs out)"),
+            labels: [("topic", topic)]
+        ).set(Double(records))
+    }
+
+    func consumerLag(group: String, topic: String, partition: Int, lag: Int64) {
+        registry.makeGauge(
+            descriptor: name("consumer_lag", "records", "Records of a partition not yet committed by a consumer group"),
+            labels: [("group", group), ("topic", topic), ("partition", "\(partition)")]
+        ).set(Double(lag))
+    }
+
+    func request(route: String, method: String, status: Int, seconds: Double) {
+        registry.makeValueHistogram(
+            descriptor: name("http_request_duration", "seconds", "HTTP requests by route, method and status"),
+            labels: [("route", route), ("method", method), ("status", "\(status)")],
+            buckets: Self.requestBuckets
+        ).record(seconds)
+    }
+
+    func predictDuration(seconds: Double, instances: Int) {
+        registry.makeValueHistogram(
+            descriptor: name("scoring_latency", "seconds", "Time to score one predict request (decode, score, encode)"),
+            buckets: Self.requestBuckets
+        ).record(seconds)
+        registry.makeCounter(
+            descriptor: name("predict_instances", "total", "Instances scored through the predict API")
+        ).increment(by: Int64(instances))
+    }
+
+    /// Figures of the pipeline worker running in this process (the demo), as gauges.
+    public func pipeline(processed: Int, replayed: Int, lag: Int64, deadLetters: [String: Int]) {
+        registry.makeGauge(
+            descriptor: name("pipeline_processed", "count", "Readings processed by this process's pipeline worker")
+        ).set(Double(processed))
+        registry.makeGauge(descriptor: name("pipeline_lag", "records", "Readings waiting for this process's worker"))
+            .set(Double(lag))
+    }
+
+    public func text() -> [UInt8] { registry.emitToBuffer() }
+}

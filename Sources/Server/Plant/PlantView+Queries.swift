@@ -1,0 +1,207 @@
+import Analytics
+import Foundation
+import Plant
+
+/// The view's answers, encoded as JSON inside the actor (Foundation's JSON objects are not Sendable).
+extension PlantView {
+    func machineRow(_ m: MachineStatus) -> [String: Any] {
+        var row: [String: Any] = [
+            "id": m.id, "state": m.state, "ts": m.ts, "predictions": m.predictions, "modes": m.modes,
+        ]
+        row["line"] = m.line ?? NSNull()
+        row["product"] = m.product ?? NSNull()
+        row["risk"] = m.risk ?? NSNull()
+        row["failure"] = m.failure ?? NSNull()
+        row["model"] = m.model ?? NSNull()
+        row["oee"] = m.kpi?["hour"]?["oee"]?.number ?? NSNull()
+        if let anomaly = m.anomaly, anomaly != .null { row["anomaly"] = anomaly.any }
+        return row
+    }
+
+    var sortedMachines: [MachineStatus] { machines.values.sorted { $0.id < $1.id } }
+
+    func machinesJSON() -> [UInt8] { JSON.encode(["machines": sortedMachines.map(machineRow)]) }
+
+    func machineJSON(_ id: String) throws -> [UInt8] {
+        guard let m = machines[id] else {
+            throw APIError.notFound("no machine '\(id)'; known: \(machines.keys.sorted().prefix(5).joined(separator: ", "))...")
+        }
+        var row = machineRow(m)
+        row["features"] = m.features
+        row["kpi"] = m.kpi?.any ?? NSNull()
+        row["risk_history"] = m.risks.map { [$0.millis, $0.value] as [Any] }
+        row["values"] = m.values.mapValues { $0.map { [$0.millis, $0.value] as [Any] } }
+        row["variables"] = process.variables.map { v -> [String: Any] in
+            var o: [String: Any] = ["name": v.name, "unit": v.unit]
+            o["lsl"] = v.lsl ?? NSNull()
+            o["usl"] = v.usl ?? NSNull()
+            return o
+        }
+        row["alerts"] = Array(
+            alertOrder.reversed().lazy.compactMap { self.alerts[$0] }.filter { $0.machine == id }.prefix(20).map(alertRow))
+        return JSON.encode(row)
+    }
+
+    func alertRow(_ a: Alert) -> [String: Any] {
+        var o: [String: Any] = [
+            "id": a.id, "machine": a.machine, "ts": a.ts, "kind": a.kind, "severity": a.severity, "status": a.status,
+            "message": a.message, "evidence": a.evidence.any, "source": a.source.any,
+            "acknowledged": a.acknowledgedBy != nil,
+        ]
+        o["variable"] = a.variable ?? NSNull()
+        o["acknowledged_by"] = a.acknowledgedBy ?? NSNull()
+        o["acknowledged_ts"] = a.acknowledgedTs ?? NSNull()
+        o["cleared_by"] = a.clearedBy ?? NSNull()
+        o["cleared_ts"] = a.clearedTs ?? NSNull()
+        return o
+    }
+
+    func alertsJSON(status: String?, machine: String?, limit: Int) throws -> [UInt8] {
+        if let status, !["raised", "cleared", "all"].contains(status) {
+            throw APIError.badRequest("status must be raised, cleared or all, got '\(status)'")
+        }
+        let rows = alertOrder.reversed().lazy.compactMap { self.alerts[$0] }
+            .filter { a in (status == nil || status == "all" || a.status == status) && (machine == nil || a.machine == machine) }
+            .prefix(limit).map(alertRow)
+        return JSON.encode(["alerts": Array(rows), "active": alerts.values.filter { $0.status == "raised" }.count])
+    }
+
+    func alertJSON(_ id: String) throws -> [UInt8] {
+        guard let a = alerts[id] else { throw APIError.notFound("no alert '\(id)'") }
+        return JSON.encode(alertRow(a))
+    }
+
+    func kpisJSON() -> [UInt8] {
+        var lines: [String: (oee: Double, n: Int, good: Double, scrap: Double)] = [:]
+        var downtime: [String: Double] = [:]
+        var rows: [[String: Any]] = []
+        for m in sortedMachines {
+            guard let k = m.kpi else { continue }
+            rows.append(["machine": m.id, "line": m.line ?? NSNull(), "ts": k["ts"]?.any ?? NSNull(), "hour": k["hour"]?.any ?? NSNull(), "shift": k["shift"]?.any ?? NSNull()])
+            if let hour = k["hour"], let oee = hour["oee"]?.number {
+                var l = lines[m.line ?? "-"] ?? (0, 0, 0, 0)
+                l.oee += oee
+                l.n += 1
+                l.good += hour["good"]?.number ?? 0
+                l.scrap += hour["scrap"]?.number ?? 0
+                lines[m.line ?? "-"] = l
+            }
+            if case .array(let reasons) = k["shift"]?["downtime"] ?? .null {
+                for r in reasons {
+                    if let reason = r["reason"]?.string { downtime[reason, default: 0] += r["seconds"]?.number ?? 0 }
+                }
+            }
+        }
+        let lineRows = lines.sorted { $0.key < $1.key }.map { name, l -> [String: Any] in
+            ["line": name, "oee": l.oee / Double(max(1, l.n)), "machines": l.n, "good": l.good, "scrap": l.scrap]
+        }
+        let pareto = downtime.sorted { $0.value > $1.value }.map { ["reason": $0.key, "seconds": $0.value] as [String: Any] }
+        return JSON.encode(["machines": rows, "lines": lineRows, "downtime_pareto": pareto])
+    }
+
+    /// An individuals chart of the machine's recent values of one variable: limits from the first points (at most
+    /// 100, at least 20), every point checked by the Western Electric or Nelson rules, Cp/Cpk against the spec limits.
+    func spcJSON(machine id: String, variable: String, rules: String?) throws -> [UInt8] {
+        guard let m = machines[id] else { throw APIError.notFound("no machine '\(id)'") }
+        guard let v = process.variable(variable) else {
+            throw APIError.notFound(
+                "no variable '\(variable)' in process \(process.process); variables: \(process.variables.map(\.name).joined(separator: ", "))"
+            )
+        }
+        let ruleSet: RuleChecker.RuleSet
+        switch rules ?? "western_electric" {
+        case "western_electric": ruleSet = .westernElectric
+        case "nelson": ruleSet = .nelson
+        default: throw APIError.badRequest("rules must be western_electric or nelson, got '\(rules!)'")
+        }
+        let points = m.values[variable] ?? []
+        var answer: [String: Any] = [
+            "machine": id, "variable": variable, "unit": v.unit, "rules": ruleSet.rawValue,
+            "points": points.map { [$0.millis, $0.value] as [Any] }, "lsl": v.lsl ?? NSNull(), "usl": v.usl ?? NSNull(),
+        ]
+        let baseline = min(100, points.count / 2)
+        guard baseline >= 20, let limits = ControlLimits.individuals(points.prefix(baseline).map(\.value)) else {
+            answer["status"] = "collecting"
+            answer["message"] = "\(points.count) points so far; the chart needs at least 40"
+            return JSON.encode(answer)
+        }
+        var checker = RuleChecker(limits: limits, ruleSet: ruleSet)
+        var violations: [[String: Any]] = []
+        for (i, p) in points.enumerated() {
+            let broken = checker.add(p.value)
+            if !broken.isEmpty {
+                violations.append([
+                    "index": i, "ts": Timestamp.format(p.millis), "value": p.value,
+                    "rules": broken.map(\.rawValue), "description": broken.map(\.description).joined(separator: "; "),
+                ])
+            }
+        }
+        let values = points.map(\.value)
+        let mean = values.reduce(0, +) / Double(values.count)
+        let capability = Capability(mean: mean, sigma: limits.sigma, lsl: v.lsl, usl: v.usl)
+        answer["status"] = "ok"
+        answer["baseline_points"] = baseline
+        answer["center"] = limits.center
+        answer["sigma"] = limits.sigma
+        answer["ucl"] = limits.upper
+        answer["lcl"] = limits.lower
+        answer["violations"] = violations
+        answer["cp"] = capability.cp ?? NSNull()
+        answer["cpk"] = capability.cpk ?? NSNull()
+        return JSON.encode(answer)
+    }
+
+    func monitoringJSON() -> [UInt8] {
+        let rows = outcomes.sorted { $0.key < $1.key }.map { model, o -> [String: Any] in
+            let rolling = Self.figures(o.recent.suffix(10_000))
+            let total = Self.figures(
+                [UInt8](repeating: 0, count: o.tp) + [UInt8](repeating: 1, count: o.fp) + [UInt8](repeating: 3, count: o.fn))
+            return [
+                "model": model, "labelled": o.tp + o.fp + o.tn + o.fn,
+                "confusion": ["tp": o.tp, "fp": o.fp, "tn": o.tn, "fn": o.fn],
+                "precision": total.precision ?? NSNull(), "recall": total.recall ?? NSNull(), "f1": total.f1 ?? NSNull(),
+                "rolling": [
+                    "window": rolling.count, "precision": rolling.precision as Any? ?? NSNull(),
+                    "recall": rolling.recall as Any? ?? NSNull(), "f1": rolling.f1 as Any? ?? NSNull(),
+                ] as [String: Any],
+            ]
+        }
+        return JSON.encode(["models": rows, "awaiting_labels": awaitingLabel.count])
+    }
+
+    func summary() -> [String: Any] {
+        var states: [String: Int] = [:]
+        for m in machines.values { states[m.state, default: 0] += 1 }
+        let oees = machines.values.compactMap { $0.kpi?["hour"]?["oee"]?.number }
+        let risky = machines.values.filter { $0.risk != nil }.sorted { $0.risk! > $1.risk! }.prefix(5)
+        return [
+            "machines": machines.count, "states": states, "predictions": predictionCount,
+            "predictions_by_class": predictionsByClass,
+            "alerts_active": alerts.values.filter { $0.status == "raised" }.count,
+            "alerts_unacknowledged": alerts.values.filter { $0.status == "raised" && $0.acknowledgedBy == nil }.count,
+            "dead_letters": deadLetters.values.reduce(0, +), "dead_letters_by_reason": deadLetters,
+            "oee": oees.isEmpty ? NSNull() : oees.reduce(0, +) / Double(oees.count),
+            "latency_p50_ms": latencies.percentile(0.5).map { $0 * 1000 } ?? NSNull(),
+            "latency_p99_ms": latencies.percentile(0.99).map { $0 * 1000 } ?? NSNull(),
+            "riskiest": Array(risky).map { ["machine": $0.id, "risk": $0.risk!] as [String: Any] },
+            "records_seen": recordsSeen,
+        ]
+    }
+
+    func summaryJSON() -> [UInt8] { JSON.encode(summary()) }
+
+    /// One server-sent event's data: the summary, every machine's row and the newest alerts.
+    func liveJSON() -> [UInt8] {
+        JSON.encode([
+            "summary": summary(), "machines": sortedMachines.map(machineRow),
+            "alerts": Array(alertOrder.reversed().lazy.compactMap { self.alerts[$0] }.prefix(15).map(alertRow)),
+        ])
+    }
+
+    /// Figures for gauges scraped by Prometheus.
+    func gauges() -> (activeAlerts: Int, machinesByState: [String: Int]) {
+        var states: [String: Int] = [:]
+        for m in machines.values { states[m.state, default: 0] += 1 }
+        return (alerts.values.filter { $0.status == "raised" }.count, states)
+    }
+}

@@ -1,0 +1,337 @@
+import Analytics
+import Bus
+import Foundation
+import Plant
+
+/// The plant as the pipeline's output topics tell it: each machine's latest state, risk and KPIs, recent sensor
+/// values, the alerts with their acknowledgements, dead letters, and model outcomes once labels arrive.
+///
+/// Fed by `PlantViewService` from the bus; read by the API, the dashboard and /metrics.
+public actor PlantView {
+    struct Point: Sendable {
+        var millis: Int64
+        var value: Double
+    }
+
+    struct MachineStatus: Sendable {
+        var id: String
+        var line: String?
+        var millis: Int64 = 0
+        var ts: String = ""
+        var state: String = "unknown"
+        var product: String?
+        var risk: Double?
+        var failure: Bool?
+        var model: String?
+        var modes: [String: Double] = [:]
+        var anomaly: JSONValue?
+        var features: [String: Double] = [:]
+        var kpi: JSONValue?
+        var predictions = 0
+        var risks: [Point] = []
+        var values: [String: [Point]] = [:]
+    }
+
+    struct Alert: Sendable {
+        var id: String
+        var machine: String
+        var millis: Int64
+        var ts: String
+        var kind: String
+        var severity: String
+        var variable: String?
+        var message: String
+        var evidence: JSONValue
+        var source: JSONValue
+        var status = "raised"
+        var clearedTs: String?
+        var clearedBy: String?
+        var acknowledgedBy: String?
+        var acknowledgedTs: String?
+    }
+
+    /// The running tally of a model version's predictions against the labels that arrived later.
+    struct Outcomes: Sendable {
+        var tp = 0, fp = 0, tn = 0, fn = 0
+        /// The last outcomes (true positive... as 0...3), for rolling figures.
+        var recent: [UInt8] = []
+    }
+
+    let process: ProcessConfig
+    /// How many points of history each machine keeps per series.
+    let historyLength: Int
+
+    var machines: [String: MachineStatus] = [:]
+    var alerts: [String: Alert] = [:]
+    var alertOrder: [String] = []
+    /// The open alert of (machine, kind, variable), which a "cleared" record closes.
+    var openAlert: [String: String] = [:]
+    /// Operator actions that arrived before their alert (replay order across topics is not guaranteed).
+    var pendingActions: [String: [JSONValue]] = [:]
+    var appliedActions: Set<String> = []
+    var deadLetters: [String: Int] = [:]
+    var predictionCount = 0
+    var predictionsByClass: [String: Int] = [:]
+    var alertCounts: [String: Int] = [:]
+    /// Predictions awaiting their label, by "machine#seq".
+    var awaitingLabel: [String: (model: String, failure: Bool)] = [:]
+    var awaitingOrder: [String] = []
+    /// Labels that arrived before their prediction.
+    var labelsFirst: [String: Bool] = [:]
+    var labelsFirstOrder: [String] = []
+    var outcomes: [String: Outcomes] = [:]
+    var latencies = LatencyWindow()
+    var recordsSeen = 0
+    let metrics: ServerMetrics?
+    let lineOf: [String: String]
+
+    public init(process: ProcessConfig, historyLength: Int = 300, metrics: ServerMetrics? = nil) {
+        self.process = process
+        self.historyLength = historyLength
+        self.metrics = metrics
+        var lines: [String: String] = [:]
+        for l in process.lines { for m in l.machines { lines[m] = l.name } }
+        lineOf = lines
+    }
+
+    /// Applies records of the topics the view follows; `now` (ms) is for the live latency figure.
+    public func apply(_ records: [ConsumedRecord], now: Int64) {
+        for r in records {
+            recordsSeen += 1
+            switch r.topic {
+            case Topics.readings: applyReading(r)
+            case Topics.predictions: if let v = JSONValue(bytes: r.value) { applyPrediction(v, now: now) }
+            case Topics.alerts: if let v = JSONValue(bytes: r.value) { applyAlert(v) }
+            case Topics.kpis: if let v = JSONValue(bytes: r.value) { applyKPI(v) }
+            case Topics.deadLetters:
+                let reason = JSONValue(bytes: r.value)?["reason"]?.string ?? "unknown"
+                deadLetters[reason, default: 0] += 1
+                metrics?.deadLetter(reason: reason)
+            case Topics.alertActions: if let v = JSONValue(bytes: r.value) { applyAction(v) }
+            case Topics.labels: if let v = JSONValue(bytes: r.value) { applyLabel(v) }
+            default: break
+            }
+        }
+    }
+
+    private func append(_ p: Point, to series: inout [Point]) {
+        series.append(p)
+        if series.count > historyLength + historyLength / 4 { series.removeFirst(series.count - historyLength) }
+    }
+
+    private func applyReading(_ r: ConsumedRecord) {
+        // Bad readings (dead letters) name machines that may not exist: only known machines get a trend.
+        guard let reading = try? ReadingDecoder.decode(r.value), lineOf[reading.machine] != nil else { return }
+        var m = machines[reading.machine] ?? MachineStatus(id: reading.machine, line: lineOf[reading.machine])
+        for v in reading.values {
+            append(Point(millis: reading.timestamp, value: v.value), to: &m.values[v.name, default: []])
+        }
+        machines[reading.machine] = m
+    }
+
+    private func applyPrediction(_ p: JSONValue, now: Int64) {
+        guard let id = p["machine"]?.string else { return }
+        var m = machines[id] ?? MachineStatus(id: id, line: lineOf[id])
+        let ts = p["ts"]?.string ?? ""
+        let millis = Timestamp.parse(ts) ?? 0
+        m.millis = millis
+        m.ts = ts
+        m.state = p["state"]?.string ?? m.state
+        m.product = p["product"]?.string
+        m.risk = p["risk"]?.number
+        m.failure = p["failure"]?.bool
+        m.model = p["model"]?.string ?? m.model
+        m.modes = p["modes"]?.object?.compactMapValues(\.number) ?? [:]
+        m.anomaly = p["anomaly"]
+        m.features = p["features"]?.object?.compactMapValues(\.number) ?? m.features
+        m.predictions += 1
+        if let risk = m.risk { append(Point(millis: millis, value: risk), to: &m.risks) }
+        machines[id] = m
+        predictionCount += 1
+        let cls = m.failure == true ? "failure" : m.failure == false ? "ok" : "not_scored"
+        predictionsByClass[cls, default: 0] += 1
+        metrics?.prediction(model: m.model ?? "none", class: cls)
+        // Latency from the reading's stamp to here, for live records only (a replay of history is not latency).
+        let latency = Double(now - millis) / 1000
+        if millis > 0, latency >= 0, latency < 60 {
+            latencies.add(latency)
+            metrics?.endToEnd(seconds: latency)
+        }
+        if let seq = p["seq"]?.number, let model = m.model, let failure = m.failure {
+            let key = "\(id)#\(Int64(seq))"
+            if let actual = labelsFirst.removeValue(forKey: key) {
+                count(predicted: failure, actual: actual, model: model)
+                return
+            }
+            if awaitingLabel.updateValue((model, failure), forKey: key) == nil { awaitingOrder.append(key) }
+            if awaitingOrder.count > 200_000 {
+                for k in awaitingOrder.prefix(50_000) { awaitingLabel.removeValue(forKey: k) }
+                awaitingOrder.removeFirst(50_000)
+            }
+        }
+    }
+
+    private func applyLabel(_ l: JSONValue) {
+        guard let id = l["machine"]?.string, let seq = l["seq"]?.number else { return }
+        let key = "\(id)#\(Int64(seq))"
+        let actual = (l["failure"]?.number ?? 0) > 0 || l["failure"]?.bool == true
+        guard let predicted = awaitingLabel.removeValue(forKey: key) else {
+            // The label came first (the simulator writes it with the reading): hold it for the prediction.
+            if labelsFirst.updateValue(actual, forKey: key) == nil { labelsFirstOrder.append(key) }
+            if labelsFirstOrder.count > 200_000 {
+                for k in labelsFirstOrder.prefix(50_000) { labelsFirst.removeValue(forKey: k) }
+                labelsFirstOrder.removeFirst(50_000)
+            }
+            return
+        }
+        count(predicted: predicted.failure, actual: actual, model: predicted.model)
+    }
+
+    private func count(predicted: Bool, actual: Bool, model: String) {
+        var o = outcomes[model] ?? Outcomes()
+        let code: UInt8
+        switch (predicted, actual) {
+        case (true, true): o.tp += 1; code = 0
+        case (true, false): o.fp += 1; code = 1
+        case (false, false): o.tn += 1; code = 2
+        case (false, true): o.fn += 1; code = 3
+        }
+        o.recent.append(code)
+        if o.recent.count > 12_000 { o.recent.removeFirst(2_000) }
+        outcomes[model] = o
+        metrics?.outcome(model: model, figures: Self.figures(o.recent.suffix(10_000)))
+    }
+
+    private func applyKPI(_ k: JSONValue) {
+        guard let id = k["machine"]?.string else { return }
+        var m = machines[id] ?? MachineStatus(id: id, line: lineOf[id])
+        m.kpi = k
+        machines[id] = m
+        if let oee = k["hour"]?["oee"]?.number { metrics?.oee(machine: id, value: oee) }
+    }
+
+    private func applyAlert(_ a: JSONValue) {
+        guard let id = a["id"]?.string, let machine = a["machine"]?.string, let kind = a["kind"]?.string else { return }
+        let variable = a["variable"]?.string
+        let incident = "\(machine)|\(kind)|\(variable ?? "")"
+        let ts = a["ts"]?.string ?? ""
+        if a["status"]?.string == "cleared" {
+            if let open = openAlert.removeValue(forKey: incident), var alert = alerts[open], alert.status == "raised" {
+                alert.status = "cleared"
+                alert.clearedTs = ts
+                alert.clearedBy = "pipeline"
+                alerts[open] = alert
+            }
+            return
+        }
+        guard alerts[id] == nil else { return }
+        let severity = a["severity"]?.string ?? "warning"
+        alerts[id] = Alert(
+            id: id, machine: machine, millis: Timestamp.parse(ts) ?? 0, ts: ts, kind: kind, severity: severity,
+            variable: variable, message: a["message"]?.string ?? "", evidence: a["evidence"] ?? .null,
+            source: a["source"] ?? .null)
+        alertOrder.append(id)
+        openAlert[incident] = id
+        alertCounts["\(kind)|\(severity)", default: 0] += 1
+        metrics?.alert(kind: kind, severity: severity)
+        if alertOrder.count > 20_000 {
+            for old in alertOrder.prefix(5_000) { alerts.removeValue(forKey: old) }
+            alertOrder.removeFirst(5_000)
+        }
+        for action in pendingActions.removeValue(forKey: id) ?? [] { applyAction(action) }
+    }
+
+    /// An operator's acknowledge or clear, as recorded on the `alert-actions` topic.
+    private func applyAction(_ action: JSONValue) {
+        guard let alertID = action["alert"]?.string, let verb = action["action"]?.string,
+            let actionID = action["id"]?.string
+        else { return }
+        guard !appliedActions.contains(actionID) else { return }
+        guard var alert = alerts[alertID] else {
+            pendingActions[alertID, default: []].append(action)
+            return
+        }
+        appliedActions.insert(actionID)
+        let who = action["by"]?.string ?? "?"
+        let ts = action["ts"]?.string ?? ""
+        switch verb {
+        case "acknowledge":
+            if alert.acknowledgedBy == nil {
+                alert.acknowledgedBy = who
+                alert.acknowledgedTs = ts
+            }
+        case "clear":
+            if alert.status == "raised" {
+                alert.status = "cleared"
+                alert.clearedBy = who
+                alert.clearedTs = ts
+                openAlert = openAlert.filter { $0.value != alertID }
+            }
+        default: return
+        }
+        alerts[alertID] = alert
+    }
+
+    /// Checks an operator action before it is recorded: the alert must exist and be in a state the action applies to.
+    func check(action verb: String, alert id: String) throws {
+        guard let alert = alerts[id] else { throw APIError.notFound("no alert '\(id)'") }
+        switch verb {
+        case "acknowledge":
+            if let by = alert.acknowledgedBy {
+                throw APIError(.conflict, "alert '\(id)' was already acknowledged by \(by) at \(alert.acknowledgedTs ?? "?")")
+            }
+        case "clear":
+            guard alert.status == "raised" else {
+                throw APIError(.conflict, "alert '\(id)' is already cleared (by \(alert.clearedBy ?? "?"))")
+            }
+        default: throw APIError.badRequest("unknown alert action '\(verb)'")
+        }
+    }
+
+    /// Records an action made through this server at once (its record on the bus applies again as a no-op).
+    func record(action: JSONValue) { applyAction(action) }
+
+    static func figures(_ recent: some Collection<UInt8>) -> (precision: Double?, recall: Double?, f1: Double?, count: Int) {
+        var tp = 0, fp = 0, fn = 0
+        for c in recent {
+            switch c {
+            case 0: tp += 1
+            case 1: fp += 1
+            case 3: fn += 1
+            default: break
+            }
+        }
+        let precision = tp + fp > 0 ? Double(tp) / Double(tp + fp) : nil
+        let recall = tp + fn > 0 ? Double(tp) / Double(tp + fn) : nil
+        var f1: Double?
+        if let p = precision, let r = recall { f1 = p + r > 0 ? 2 * p * r / (p + r) : 0 }
+        return (precision, recall, f1, recent.count)
+    }
+}
+
+/// The topics the server reads and writes.
+public enum Topics {
+    public static let readings = "readings"
+    public static let predictions = "predictions"
+    public static let alerts = "alerts"
+    public static let kpis = "kpis"
+    public static let deadLetters = "dead-letters"
+    public static let labels = "labels"
+    /// Operators' acknowledgements and clears, so every server (and a restarted one) sees them.
+    public static let alertActions = "alert-actions"
+    public static let followed = [readings, predictions, alerts, kpis, deadLetters, labels, alertActions]
+}
+
+/// The last few thousand end-to-end latencies, for percentiles on the dashboard.
+struct LatencyWindow: Sendable {
+    private var values: [Double] = []
+    mutating func add(_ v: Double) {
+        values.append(v)
+        if values.count > 6_000 { values.removeFirst(1_000) }
+    }
+    func percentile(_ p: Double) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+    }
+}

@@ -1,0 +1,101 @@
+import Learn
+import Registry
+
+/// A registered model version ready to answer predict requests, with its signature in TensorFlow Serving's terms.
+struct ServedModel: Sendable {
+    enum Engine: Sendable {
+        /// A Millstream network; with preprocessing its inputs are the raw columns, else the feature vector.
+        case network(InferenceModel, Preprocessing?)
+        case onnx(ONNXModel)
+        /// An anomaly detector: outputs score, alarm and the index of the top contributing variable.
+        case detector(any AnomalyDetector)
+    }
+
+    /// One named input of the signature: a numeric vector of `width`, or one string (a categorical column).
+    struct Input: Sendable {
+        var name: String
+        var width: Int
+        var categorical: Bool
+    }
+
+    let version: ModelVersion
+    let engine: Engine
+    let inputs: [Input]
+    let outputName: String
+    let outputWidth: Int
+
+    init(version: ModelVersion, file: ModelFile) throws {
+        self.version = version
+        let d = file.description
+        if let onnx = file.onnx {
+            let graph = try ONNXModel(bytes: onnx, source: version.path + "/model.onnx")
+            engine = .onnx(graph)
+            inputs = [Input(name: graph.inputName, width: graph.inputSize ?? d.inputSize, categorical: false)]
+            outputName = graph.outputName
+            outputWidth = d.outputSize
+        } else if let detector = d.anomalyDetector {
+            engine = .detector(detector)
+            inputs = detector.variables.map { Input(name: $0, width: 1, categorical: false) }
+            outputName = "anomaly"
+            outputWidth = 3
+        } else {
+            let model = InferenceModel(try file.makeModel())
+            engine = .network(model, d.preprocessing)
+            if let pre = d.preprocessing {
+                inputs =
+                    pre.numericInputs.map { Input(name: $0, width: 1, categorical: false) }
+                    + pre.categorical.map { Input(name: $0.name, width: 1, categorical: true) }
+            } else {
+                inputs = [Input(name: "input", width: model.inputSize, categorical: false)]
+            }
+            outputName = "output"
+            outputWidth = model.outputSize
+        }
+    }
+
+    /// One instance's inputs: numbers per numeric input (width each), a string per categorical input.
+    struct Instance {
+        var numbers: [[Double]]
+        var strings: [String]
+    }
+
+    /// Scores instances; one output vector per instance.
+    func predict(_ instances: [Instance]) throws -> [[Float]] {
+        switch engine {
+        case .onnx(let graph):
+            var x = Tensor(rows: instances.count, columns: inputs[0].width)
+            for (r, i) in instances.enumerated() {
+                for (c, v) in i.numbers[0].enumerated() { x[r, c] = Float(v) }
+            }
+            let y = try graph.predict(x)
+            return (0..<y.rows).map { y.row($0) }
+        case .detector(let detector):
+            return instances.map { i in
+                let check = detector.check(i.numbers.map { $0[0] })
+                let top = check.contributions.indices.max { check.contributions[$0] < check.contributions[$1] } ?? 0
+                return [Float(check.score), check.alarm ? 1 : 0, Float(top)]
+            }
+        case .network(let model, let pre):
+            var scratch = model.makeScratch()
+            var output = [Float](repeating: 0, count: model.outputSize)
+            var features = [Float](repeating: 0, count: model.inputSize)
+            return instances.map { i in
+                if let pre {
+                    let numeric = i.numbers.map { $0[0] }
+                    let categories = i.strings.enumerated().map { pre.categoryIndex(of: $0.element, for: $0.offset) }
+                    numeric.withUnsafeBufferPointer { n in
+                        categories.withUnsafeBufferPointer { c in
+                            features.withUnsafeMutableBufferPointer { pre.transform(numeric: n, categoryIndex: c, into: $0) }
+                        }
+                    }
+                } else {
+                    for (c, v) in i.numbers[0].enumerated() { features[c] = Float(v) }
+                }
+                features.withUnsafeBufferPointer { f in
+                    output.withUnsafeMutableBufferPointer { model.predict(f, into: $0, scratch: &scratch) }
+                }
+                return output
+            }
+        }
+    }
+}

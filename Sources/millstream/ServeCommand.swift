@@ -1,0 +1,129 @@
+import ArgumentParser
+import Bus
+import Foundation
+import Logging
+import Plant
+import Registry
+import Server
+import ServiceLifecycle
+
+/// Options every command that runs the HTTP server takes.
+struct ServerArguments: ParsableArguments {
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
+    @Option(help: "Tokens file (hashed API tokens with roles); `millstream tokens create` writes it.")
+    var tokens = "./millstream-tokens.json"
+    @Option(help: "TLS certificate chain (PEM); with --tls-key the server speaks HTTPS only.") var tlsCert: String?
+    @Option(help: "TLS private key (PEM).") var tlsKey: String?
+    @Option(help: "Audit log of every state-changing request (JSON lines).") var auditLog = "./millstream-audit.log"
+    @Option(help: "Largest request body in bytes; larger ones get 413.") var maxBodyBytes = ServerOptions.defaultMaxBodyBytes
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port) must be from 0 to 65535") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard maxBodyBytes >= 1024 && maxBodyBytes <= 1 << 30 else {
+            throw ValidationError("--max-body-bytes must be from 1024 to 1073741824")
+        }
+    }
+
+    var options: ServerOptions {
+        var o = ServerOptions()
+        o.host = host
+        o.port = port
+        o.tlsCertificate = tlsCert
+        o.tlsKey = tlsKey
+        o.maxBodyBytes = maxBodyBytes
+        o.version = Millstream.configuration.version
+        return o
+    }
+
+    var scheme: String { tlsCert == nil ? "http" : "https" }
+}
+
+/// The server's pieces, built once for `serve` and `demo`.
+struct ServerStack {
+    let services: [any Service]
+    let metrics: ServerMetrics
+    let endpoints: [Endpoint]
+
+    init(
+        arguments: ServerArguments, process: ProcessConfig, bus: any MessageBus, registry: String, logger: Logger,
+        bound: @escaping @Sendable (Int) -> Void
+    ) throws {
+        let tokens = try TokenStore(path: arguments.tokens)
+        let audit = try AuditLog(path: arguments.auditLog, logger: logger)
+        let metrics = ServerMetrics(version: Millstream.configuration.version)
+        let view = PlantView(process: process, metrics: metrics)
+        let ready = ReadyFlag()
+        let models = try ModelRegistry(root: registry)
+        let server = MillstreamServer(
+            options: arguments.options, bus: bus, registry: models, tokens: tokens, audit: audit, view: view,
+            metrics: metrics, ready: ready, logger: logger)
+        let app = try server.application { channel in
+            bound(channel.localAddress?.port ?? arguments.port)
+        }
+        services = [PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, logger: logger), app]
+        self.metrics = metrics
+        endpoints = server.endpoints
+    }
+}
+
+extension Millstream {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the plant API, TensorFlow Serving's predict API, the live dashboard and /metrics.",
+            discussion: """
+                Follows the pipeline's topics (predictions, alerts, kpis, dead-letters, readings, labels) on the bus, \
+                serves the models of the registry, and records operators' actions on alert-actions. Every route but \
+                /healthz and /readyz needs a bearer token with a role (viewer, operator, engineer, admin): create \
+                one with `millstream tokens create --role admin`. Logs are JSON lines on stderr.
+                """)
+        @Option(help: "Process configuration (YAML); default: the built-in milling process.") var config: String?
+        @Option(help: "Model registry directory.") var registry: String = "./models"
+        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+        @OptionGroup var server: ServerArguments
+        @OptionGroup var busOptions: BusOptions
+
+        func validate() throws {
+            guard Logger.Level(rawValue: logLevel) != nil else {
+                throw ValidationError("--log-level takes trace, debug, info, notice, warning, error or critical")
+            }
+        }
+
+        func run() async throws {
+            let level = Logger.Level(rawValue: logLevel) ?? .info
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+            let logger = Logger(label: "millstream.server")
+            let process = try loadProcessConfig(config)
+            let tokens = try TokenStore(path: server.tokens)
+            if tokens.entries.isEmpty {
+                throw CommandError(
+                    "no tokens in \(server.tokens): every route needs one; create an admin token with `millstream tokens create --role admin --name NAME --tokens \(server.tokens)`"
+                )
+            }
+            let bus = try openServerBus(busOptions.bus, logger: logger)
+            let scheme = server.scheme
+            let host = server.host
+            let stack = try ServerStack(
+                arguments: server, process: process, bus: bus, registry: registry, logger: logger
+            ) { port in
+                logger.notice("listening", metadata: ["url": "\(scheme)://\(host):\(port)/"])
+                Terminal.error("millstream serve: \(scheme)://\(host):\(port)/ (bus \(bus.url), registry \(registry))")
+            }
+            try await runServices([BusService(bus: bus)] + stack.services, main: 2)
+            try await bus.close()
+        }
+    }
+}
+
+/// The server writes operators' actions to the bus; on an embedded log another process writes, it reads only.
+func openServerBus(_ url: String, logger: Logger) throws -> any MessageBus {
+    do {
+        return try openBus(url)
+    } catch let error where "\(error)".contains("lock") || "\(error)".contains("another process") {
+        logger.warning(
+            "the embedded log is written by another process: serving read-only (acknowledging alerts needs the bus writable)",
+            metadata: ["bus": "\(url)"])
+        return try openBus(url, readOnly: true)
+    }
+}

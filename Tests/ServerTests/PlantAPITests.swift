@@ -1,0 +1,163 @@
+import Bus
+import Foundation
+import HummingbirdTesting
+import Plant
+import Testing
+
+@testable import Server
+
+/// The plant API over a view fed with the pipeline's records: alerts acknowledged and cleared by operators (recorded
+/// on the bus, refused when they make no sense), machines, KPIs, SPC charts, monitoring, probes and /metrics.
+@Suite struct PlantAPITests {
+    static func record(_ topic: String, _ offset: Int64, _ json: String) -> ConsumedRecord {
+        ConsumedRecord(
+            topic: topic, partition: 0, offset: offset, timestamp: 0, key: nil, value: Array(json.utf8), headers: [])
+    }
+
+    static let machine = "plant1/line1/m01"
+
+    static func feed(_ view: PlantView) async {
+        var records: [ConsumedRecord] = []
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for i in 0..<120 {
+            let ts = Timestamp.format(now - Int64(120 - i) * 1000)
+            // Torque steady around 40, then a jump over the last five readings (a rule 1 violation at least).
+            let torque = i < 115 ? 40 + Double(i % 5) * 0.5 : 60.0
+            records.append(
+                record(
+                    "readings", Int64(i),
+                    #"{"machine":"\#(machine)","ts":"\#(ts)","seq":\#(i),"values":{"air_temp_k":300,"process_temp_k":310,"rpm":1500,"torque_nm":\#(torque),"tool_wear_min":\#(i)},"product":"M","state":"running","good":1,"scrap":0}"#
+                ))
+            records.append(
+                record(
+                    "predictions", Int64(i),
+                    #"{"machine":"\#(machine)","ts":"\#(ts)","seq":\#(i),"state":"running","product":"M","risk":\#(Double(i) / 200),"failure":\#(i >= 100),"model":"failure@v1","modes":{"HDF":0.1},"features":{"power_w":6000}}"#
+                ))
+            // Labels: failures from reading 110 on.
+            records.append(record("labels", Int64(i), #"{"machine":"\#(machine)","seq":\#(i),"failure":\#(i >= 110 ? 1 : 0),"modes":[]}"#))
+        }
+        records.append(
+            record(
+                "alerts", 0,
+                #"{"id":"\#(machine)/failure_risk/1","machine":"\#(machine)","ts":"\#(Timestamp.format(now))","kind":"failure_risk","severity":"critical","status":"raised","message":"failure risk 60 % on \#(machine)","evidence":{"risk":0.6},"source":{"topic":"readings","partition":0,"offset":119}}"#
+            ))
+        records.append(
+            record(
+                "kpis", 0,
+                #"{"machine":"\#(machine)","ts":"\#(Timestamp.format(now))","hour":{"availability":0.9,"performance":0.8,"quality":0.95,"oee":0.684,"good":100,"scrap":5,"downtime":[]},"shift":{"availability":0.9,"performance":0.8,"quality":0.95,"oee":0.684,"good":100,"scrap":5,"downtime":[{"reason":"tool_change","seconds":300}]}}"#
+            ))
+        records.append(record("dead-letters", 0, #"{"reason":"not_finite","error":"x","original":"{}"}"#))
+        await view.apply(records, now: now)
+    }
+
+    @Test func alertsAreAcknowledgedAndClearedOnceAndRecordedOnTheBus() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        await Self.feed(t.view)
+        let id = "\(Self.machine)/failure_risk/1".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let (op, viewer) = (t.token[.operator]!, t.token[.viewer]!)
+        try await t.test { client in
+            let list = try await client.call(.get, "/api/alerts?status=raised", token: viewer)
+            #expect((list.json["alerts"] as? [[String: Any]])?.count == 1)
+            #expect(list.json["active"] as? Int == 1)
+            // A viewer may not, and nothing changes.
+            #expect(try await client.call(.post, "/api/alerts/\(id)/acknowledge", token: viewer).status == .forbidden)
+            let ack = try await client.call(.post, "/api/alerts/\(id)/acknowledge", token: op, json: ["note": "on it"])
+            #expect(ack.status == .ok, "\(ack.text)")
+            #expect(ack.json["acknowledged_by"] as? String == "test-operator")
+            let again = try await client.call(.post, "/api/alerts/\(id)/acknowledge", token: op)
+            #expect(again.status == .conflict)
+            #expect((again.json["error"] as? String)?.contains("already acknowledged by test-operator") == true)
+            let clear = try await client.call(.post, "/api/alerts/\(id)/clear", token: op)
+            #expect(clear.json["status"] as? String == "cleared")
+            #expect(try await client.call(.post, "/api/alerts/\(id)/clear", token: op).status == .conflict)
+            #expect(try await client.call(.post, "/api/alerts/nosuch/clear", token: op).status == .notFound)
+            #expect(
+                try await client.call(.post, "/api/alerts/\(id)/clear", token: op, raw: Array("{".utf8)).status
+                    == .badRequest)
+            let active = try await client.call(.get, "/api/alerts", token: viewer)
+            #expect(active.json["active"] as? Int == 0)
+        }
+        // The two actions are on the bus (a restarted server replays them) and in the audit log.
+        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.alertActions]))
+        let actions = try await consumer.poll(maxRecords: 10, timeout: .seconds(1))
+        #expect(actions.count == 2)
+        let fresh = PlantView(process: .milling())
+        await Self.feed(fresh)
+        await fresh.apply(actions, now: 0)
+        let replayed = try JSONSerialization.jsonObject(with: Data(await fresh.alertJSON("\(Self.machine)/failure_risk/1"))) as! [String: Any]
+        #expect(replayed["status"] as? String == "cleared")
+        #expect(replayed["acknowledged_by"] as? String == "test-operator")
+        #expect(t.audit.entries.map { $0["action"] } == ["POST /api/alerts/{id}/acknowledge", "POST /api/alerts/{id}/clear"])
+        #expect(t.audit.entries.allSatisfy { $0["user"] == "test-operator" })
+    }
+
+    @Test func machinesKPIsChartsAndMonitoring() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        await Self.feed(t.view)
+        let viewer = t.token[.viewer]!
+        let m = Self.machine.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        try await t.test { client in
+            let machines = try await client.call(.get, "/api/machines", token: viewer).json["machines"] as? [[String: Any]]
+            #expect(machines?.count == 1)
+            #expect(machines?.first?["risk"] as? Double == 119.0 / 200)
+            #expect(machines?.first?["oee"] as? Double == 0.684)
+            let one = try await client.call(.get, "/api/machines/\(m)", token: viewer).json
+            #expect((one["risk_history"] as? [Any])?.count == 120)
+            #expect(((one["values"] as? [String: Any])?["torque_nm"] as? [Any])?.count == 120)
+            #expect(try await client.call(.get, "/api/machines/nosuch", token: viewer).status == .notFound)
+            // The chart: limits from the first 60 points (40 to 42), the jump to 60 breaks rule 1.
+            let chart = try await client.call(.get, "/api/machines/\(m)/spc/torque_nm", token: viewer).json
+            #expect(chart["status"] as? String == "ok")
+            #expect(chart["baseline_points"] as? Int == 60)
+            let violations = chart["violations"] as? [[String: Any]] ?? []
+            #expect(violations.contains { ($0["rules"] as? [String])?.contains("beyond_3_sigma") == true && $0["index"] as? Int == 115 })
+            #expect(chart["cpk"] != nil)
+            #expect(try await client.call(.get, "/api/machines/\(m)/spc/nosuch", token: viewer).status == .notFound)
+            #expect(try await client.call(.get, "/api/machines/\(m)/spc/torque_nm?rules=x", token: viewer).status == .badRequest)
+            let kpis = try await client.call(.get, "/api/kpis", token: viewer).json
+            #expect((kpis["downtime_pareto"] as? [[String: Any]])?.first?["reason"] as? String == "tool_change")
+            // Predictions 100-119 say failure, labels 110-119 are failures: precision 0.5, recall 1.
+            let monitoring = try await client.call(.get, "/api/monitoring", token: viewer).json
+            let model = (monitoring["models"] as? [[String: Any]])?.first
+            #expect(model?["labelled"] as? Int == 120)
+            #expect(model?["precision"] as? Double == 0.5)
+            #expect(model?["recall"] as? Double == 1)
+            let summary = try await client.call(.get, "/api/summary", token: viewer).json
+            #expect(summary["dead_letters"] as? Int == 1)
+            let events = try await client.call(.get, "/api/events?events=1", token: viewer)
+            #expect(events.headers[.contentType] == "text/event-stream")
+            #expect(events.text.hasPrefix("event: plant\ndata: {"))
+            #expect(try await client.call(.get, "/api/events?events=0", token: viewer).status == .badRequest)
+        }
+    }
+
+    @Test func probesAndMetrics() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        try await t.test { client in
+            let health = try await client.call(.get, "/healthz", token: nil)
+            let ready = try await client.call(.get, "/readyz", token: nil)
+            #expect(health.status == .ok)
+            #expect(ready.status == .serviceUnavailable)
+        }
+        t.ready.set()
+        await Self.feed(t.view)
+        let viewer = t.token[.viewer]!
+        try await t.test { client in
+            #expect(try await client.call(.get, "/readyz", token: nil).status == .ok)
+            let metrics = try await client.call(.get, "/metrics", token: viewer)
+            #expect(metrics.status == .ok)
+            let text = metrics.text
+            for series in [
+                "millstream_build_info{version=\"test\"} 1", "millstream_predictions_total{model=\"failure@v1\",class=\"failure\"} 20",
+                "millstream_dead_letters_total{reason=\"not_finite\"} 1", "millstream_alerts_total{kind=\"failure_risk\",severity=\"critical\"} 1",
+                "millstream_oee_ratio{machine=\"plant1/line1/m01\"} 0.684", "millstream_end_to_end_latency_seconds_bucket",
+                "millstream_model_precision_ratio{model=\"failure@v1\"} 0.5",
+            ] {
+                #expect(text.contains(series), "missing \(series)")
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import HummingbirdTesting
+import Learn
+import Registry
+import Testing
+
+@testable import Server
+
+/// TensorFlow Serving's REST API: the same request JSON gets the same-shaped answer, with TensorFlow's numbers, for
+/// Keras models converted by tf2onnx (Tests/LearnTests/Fixtures: the model files and TensorFlow's outputs).
+@Suite struct TFServingTests {
+    static func worst(_ got: Any?, _ expected: [[Double]]) -> Double {
+        guard let rows = got as? [[Double]], rows.count == expected.count else { return .infinity }
+        var worst = 0.0
+        for (g, e) in zip(rows, expected) {
+            guard g.count == e.count else { return .infinity }
+            for (a, b) in zip(g, e) { worst = max(worst, abs(a - b)) }
+        }
+        return worst
+    }
+
+    @Test(arguments: [("softmax", ModelFile.Task.multiclass), ("binary", .binary)])
+    func kerasModelsAnswerWithTensorFlowsNumbers(_ fixture: String, _ task: ModelFile.Task) async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        try t.importKeras(fixture, as: fixture, task: task)
+        let (inputs, outputs) = try TestServer.tensorFlow(fixture)
+        let viewer = t.token[.viewer]!
+        try await t.test { client in
+            // The row format, as a TensorFlow Serving client sends it.
+            let rows = try await client.call(
+                .post, "/v1/models/\(fixture):predict", token: viewer,
+                json: ["signature_name": "serving_default", "instances": inputs])
+            #expect(rows.status == .ok, "\(rows.text)")
+            #expect(rows.headers[.contentType] == "application/json")
+            #expect(Array(rows.json.keys) == ["predictions"])
+            #expect(Self.worst(rows.json["predictions"], outputs) < 1e-5)
+            // The columnar format.
+            let columns = try await client.call(.post, "/v1/models/\(fixture):predict", token: viewer, json: ["inputs": inputs])
+            #expect(Array(columns.json.keys) == ["outputs"])
+            #expect(Self.worst(columns.json["outputs"], outputs) < 1e-5)
+            // The named input of the signature (tf2onnx keeps Keras's name "input").
+            let named = try await client.call(
+                .post, "/v1/models/\(fixture)/versions/1:predict", token: viewer,
+                json: ["instances": inputs.map { ["input": $0] }])
+            #expect(Self.worst(named.json["predictions"], outputs) < 1e-5, "\(named.text)")
+        }
+    }
+
+    @Test func statusMetadataVersionsAndLabels() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        try t.importKeras("softmax", as: "quality", task: .multiclass)
+        try t.importKeras("softmax", as: "quality", task: .multiclass)
+        try t.registry.promote("quality", version: 1, to: .production)
+        let viewer = t.token[.viewer]!
+        try await t.test { client in
+            let status = try await client.call(.get, "/v1/models/quality", token: viewer)
+            let versions = status.json["model_version_status"] as? [[String: Any]] ?? []
+            #expect(versions.map { $0["version"] as? String } == ["2", "1"])
+            #expect(versions.allSatisfy { $0["state"] as? String == "AVAILABLE" })
+            #expect((versions.first?["status"] as? [String: String]) == ["error_code": "OK", "error_message": ""])
+            let one = try await client.call(.get, "/v1/models/quality/versions/2", token: viewer)
+            #expect((one.json["model_version_status"] as? [[String: Any]])?.count == 1)
+            // Without a version the production one answers (v1 here), like the pipeline scores it.
+            let metadata = try await client.call(.get, "/v1/models/quality/metadata", token: viewer)
+            let spec = metadata.json["model_spec"] as? [String: String]
+            #expect(spec == ["name": "quality", "signature_name": "", "version": "1"])
+            let signature =
+                ((metadata.json["metadata"] as? [String: Any])?["signature_def"] as? [String: Any])?["signature_def"]
+                as? [String: Any]
+            let serving = signature?["serving_default"] as? [String: Any]
+            #expect(serving?["method_name"] as? String == "tensorflow/serving/predict")
+            let input = (serving?["inputs"] as? [String: Any])?["input"] as? [String: Any]
+            #expect(input?["dtype"] as? String == "DT_FLOAT")
+            let dims = ((input?["tensor_shape"] as? [String: Any])?["dim"] as? [[String: String]])?.map { $0["size"] }
+            #expect(dims == ["-1", "6"])
+            let label = try await client.call(.get, "/v1/models/quality/labels/production/metadata", token: viewer)
+            #expect((label.json["model_spec"] as? [String: String])?["version"] == "1")
+            let (inputs, outputs) = try TestServer.tensorFlow("softmax")
+            let byLabel = try await client.call(
+                .post, "/v1/models/quality/labels/production:predict", token: viewer, json: ["instances": inputs])
+            #expect(Self.worst(byLabel.json["predictions"], outputs) < 1e-5)
+        }
+    }
+
+    /// Each bad request gets its 4xx and a message saying what is wrong; none changes anything on the server.
+    @Test func badRequestsAreRefusedClearlyAndChangeNothing() async throws {
+        let t = try TestServer(maxBodyBytes: 16 * 1024)
+        defer { t.remove() }
+        try t.importKeras("softmax", as: "quality", task: .multiclass)
+        let historyBefore = try t.registry.history(of: "quality")
+        let viewer = t.token[.viewer]!
+        let row = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+        let cases: [(String, String, Any?, [UInt8]?, Int, String)] = [
+            ("malformed JSON", "/v1/models/quality:predict", nil, Array(#"{"instances": [[1,2"#.utf8), 400, "JSON Parse error"),
+            ("not an object", "/v1/models/quality:predict", [1, 2], nil, 400, "must be a JSON object"),
+            ("no instances", "/v1/models/quality:predict", ["rows": [row]], nil, 400, "Missing 'inputs' or 'instances'"),
+            ("both formats", "/v1/models/quality:predict", ["instances": [row], "inputs": [row]], nil, 400, "Not both"),
+            ("short row", "/v1/models/quality:predict", ["instances": [[1, 2, 3]]], nil, 400, "instances[0] has 3 values; the model takes 6"),
+            ("text in a row", "/v1/models/quality:predict", ["instances": [[1, 2, 3, 4, 5, "x"]]], nil, 400, "instances[0][5] is not a number"),
+            ("unknown input", "/v1/models/quality:predict", ["instances": [["pixels": row]]], nil, 400, "unknown input 'pixels'"),
+            ("unknown model", "/v1/models/nosuch:predict", ["instances": [row]], nil, 404, "Servable not found for request: Latest(nosuch)"),
+            ("unknown version", "/v1/models/quality/versions/7:predict", ["instances": [row]], nil, 404, "Specific(quality, 7)"),
+            ("bad version", "/v1/models/quality/versions/x:predict", ["instances": [row]], nil, 400, "not a positive integer"),
+            ("unknown label", "/v1/models/quality/labels/canary:predict", ["instances": [row]], nil, 404, "Unrecognized servable version label"),
+            ("classify", "/v1/models/quality:classify", ["instances": [row]], nil, 400, "classify is not supported"),
+            ("oversized body", "/v1/models/quality:predict", ["instances": Array(repeating: row, count: 2_000)], nil, 413, "too large"),
+        ]
+        let requests = cases.map { c in
+            (c.0, c.1, c.3 ?? [UInt8](try! JSONSerialization.data(withJSONObject: c.2!, options: [.fragmentsAllowed])), c.4, c.5)
+        }
+        try await t.test { client in
+            for (what, uri, raw, status, message) in requests {
+                let r = try await client.call(.post, uri, token: viewer, raw: raw)
+                #expect(Int(r.status.code) == status, "\(what): \(r.status) \(r.text)")
+                let error = r.json["error"] as? String ?? ""
+                #expect(error.contains(message), "\(what): \(error)")
+                #expect(r.headers[.contentType] == "application/json", "\(what)")
+            }
+            let status = try await client.call(.get, "/v1/models/nosuch", token: viewer)
+            #expect(status.status == .notFound)
+            #expect(status.json["error"] as? String == "Could not find any versions of model nosuch")
+        }
+        #expect(try t.registry.versions(of: "quality").count == 1)
+        #expect(try t.registry.history(of: "quality") == historyBefore)
+        #expect(t.audit.entries.isEmpty)
+    }
+}
