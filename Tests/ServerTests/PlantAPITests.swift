@@ -92,6 +92,28 @@ import Testing
         #expect(t.audit.entries.allSatisfy { $0["user"] == "test-operator" })
     }
 
+    /// Repeats of an open incident fold into it; an SPC alert with no violation for 10 minutes clears itself.
+    @Test func repeatsFoldInAndQuietSPCAlertsClear() async throws {
+        let view = PlantView(process: .milling())
+        func spc(_ id: Int, _ millis: Int64, variable: String = "rpm") -> ConsumedRecord {
+            Self.record(
+                "alerts", Int64(id),
+                #"{"id":"a\#(id)","machine":"\#(Self.machine)","ts":"\#(Timestamp.format(millis))","kind":"spc","severity":"warning","status":"raised","variable":"\#(variable)","message":"rpm out","evidence":{}}"#
+            )
+        }
+        let t0: Int64 = 1_800_000_000_000
+        await view.apply([spc(1, t0), spc(2, t0 + 1_000), spc(3, t0 + 2_000)], now: 0)
+        var open = try JSONSerialization.jsonObject(with: Data(try await view.alertsJSON(status: "raised", machine: nil, limit: 10))) as! [String: Any]
+        #expect(open["active"] as? Int == 1)
+        #expect(((open["alerts"] as? [[String: Any]])?.first?["occurrences"]) as? Int == 3)
+        // Eleven minutes later another variable fires: the rpm incident has been quiet for more than 10 minutes.
+        await view.apply([spc(4, t0 + 2_000 + 11 * 60_000, variable: "torque_nm")], now: 0)
+        open = try JSONSerialization.jsonObject(with: Data(try await view.alertsJSON(status: "all", machine: nil, limit: 10))) as! [String: Any]
+        let rows = open["alerts"] as? [[String: Any]] ?? []
+        #expect(rows.map { $0["status"] as? String } == ["raised", "cleared"])
+        #expect(rows.last?["cleared_by"] as? String == "no violation for 10 min")
+    }
+
     @Test func machinesKPIsChartsAndMonitoring() async throws {
         let t = try TestServer()
         defer { t.remove() }

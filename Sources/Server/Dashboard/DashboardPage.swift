@@ -151,7 +151,7 @@ enum DashboardPage {
         function renderAlerts(list, alerts) {
           if (!alerts.length) { list.innerHTML = "<li class='info'><span class='msg'>No alerts.</span></li>"; return; }
           list.innerHTML = alerts.map((a) => `<li class="${esc(a.severity)} ${esc(a.status)}"><span class="msg">${esc(a.message)}` +
-            `<br><span class="meta">${esc(a.ts)} · ${esc(a.kind)}${a.variable ? " · " + esc(a.variable) : ""} · ${esc(a.status)}` +
+            `<br><span class="meta">${esc(a.ts)}${a.occurrences > 1 ? " · " + a.occurrences + " times, last " + esc(a.last_ts) : ""} · ${esc(a.kind)}${a.variable ? " · " + esc(a.variable) : ""} · ${esc(a.status)}` +
             `${a.acknowledged ? " · acknowledged by " + esc(a.acknowledged_by) : ""}${a.cleared_by ? " · cleared by " + esc(a.cleared_by) : ""}</span></span>` +
             (a.status === "raised" && !a.acknowledged ? `<button data-act="acknowledge" data-id="${esc(a.id)}">Acknowledge</button>` : "") +
             (a.status === "raised" ? `<button data-act="clear" data-id="${esc(a.id)}">Clear</button>` : "") + "</li>").join("");

@@ -28,15 +28,16 @@ enum OpenAPIDocument {
                 application/json:
                   schema: { $ref: "#/components/schemas/Error" }
           parameters:
-            ModelName: { name: name, in: path, required: true, schema: { type: string } }
-            Version: { name: version, in: path, required: true, schema: { type: string } }
-            Label: { name: label, in: path, required: true, schema: { type: string } }
+            ModelName: { name: name, in: path, required: true, schema: { type: string }, example: failure }
+            Version: { name: version, in: path, required: true, schema: { type: string }, example: "1" }
+            Label: { name: label, in: path, required: true, schema: { type: string }, example: production }
             MachineID:
               name: id
               in: path
               required: true
               description: Machine id, percent-encoded (plant1%2Fline1%2Fm07)
               schema: { type: string }
+              example: plant1%2Fline1%2Fm01
             AlertID:
               name: id
               in: path
@@ -110,6 +111,8 @@ enum OpenAPIDocument {
                 message: { type: string }
                 evidence: { type: object }
                 acknowledged: { type: boolean }
+                occurrences: { type: integer, description: how often it fired while open (repeats fold in) }
+                last_ts: { type: string }
                 acknowledged_by: { type: [string, "null"] }
                 cleared_by: { type: [string, "null"] }
             AlertAction:
@@ -302,7 +305,7 @@ enum OpenAPIDocument {
           /api/machines/{id}/spc/{variable}:
             parameters:
               - { $ref: "#/components/parameters/MachineID" }
-              - { name: variable, in: path, required: true, schema: { type: string } }
+              - { name: variable, in: path, required: true, schema: { type: string }, example: torque_nm }
               - { name: rules, in: query, required: false, schema: { type: string, enum: [western_electric, nelson] } }
             get:
               summary: Individuals control chart of a variable with rule violations and Cp/Cpk (viewer)

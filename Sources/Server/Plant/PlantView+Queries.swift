@@ -46,7 +46,7 @@ extension PlantView {
         var o: [String: Any] = [
             "id": a.id, "machine": a.machine, "ts": a.ts, "kind": a.kind, "severity": a.severity, "status": a.status,
             "message": a.message, "evidence": a.evidence.any, "source": a.source.any,
-            "acknowledged": a.acknowledgedBy != nil,
+            "acknowledged": a.acknowledgedBy != nil, "occurrences": a.occurrences, "last_ts": a.lastTs,
         ]
         o["variable"] = a.variable ?? NSNull()
         o["acknowledged_by"] = a.acknowledgedBy ?? NSNull()

@@ -48,7 +48,14 @@ public actor PlantView {
         var clearedBy: String?
         var acknowledgedBy: String?
         var acknowledgedTs: String?
+        /// How often it fired while open (repeats are folded in, not new alerts).
+        var occurrences = 1
+        var lastMillis: Int64
+        var lastTs: String
     }
+
+    /// An open SPC alert with no new violation for this long clears itself (SPC has no "back in control" event).
+    static let spcQuietMillis: Int64 = 10 * 60 * 1000
 
     /// The running tally of a model version's predictions against the labels that arrived later.
     struct Outcomes: Sendable {
@@ -82,6 +89,7 @@ public actor PlantView {
     var outcomes: [String: Outcomes] = [:]
     var latencies = LatencyWindow()
     var recordsSeen = 0
+    var lastExpiry: Int64 = 0
     let metrics: ServerMetrics?
     let lineOf: [String: String]
 
@@ -226,10 +234,23 @@ public actor PlantView {
         }
         guard alerts[id] == nil else { return }
         let severity = a["severity"]?.string ?? "warning"
+        let millis = Timestamp.parse(ts) ?? 0
+        expireQuietSPC(now: millis)
+        // A repeat while the incident is open is folded into it (no alarm floods).
+        if let open = openAlert[incident], var existing = alerts[open], existing.status == "raised" {
+            existing.occurrences += 1
+            existing.lastMillis = millis
+            existing.lastTs = ts
+            existing.message = a["message"]?.string ?? existing.message
+            existing.evidence = a["evidence"] ?? existing.evidence
+            if severity == "critical" { existing.severity = severity }
+            alerts[open] = existing
+            return
+        }
         alerts[id] = Alert(
-            id: id, machine: machine, millis: Timestamp.parse(ts) ?? 0, ts: ts, kind: kind, severity: severity,
+            id: id, machine: machine, millis: millis, ts: ts, kind: kind, severity: severity,
             variable: variable, message: a["message"]?.string ?? "", evidence: a["evidence"] ?? .null,
-            source: a["source"] ?? .null)
+            source: a["source"] ?? .null, lastMillis: millis, lastTs: ts)
         alertOrder.append(id)
         openAlert[incident] = id
         alertCounts["\(kind)|\(severity)", default: 0] += 1
@@ -239,6 +260,20 @@ public actor PlantView {
             alertOrder.removeFirst(5_000)
         }
         for action in pendingActions.removeValue(forKey: id) ?? [] { applyAction(action) }
+    }
+
+    /// Clears open SPC alerts whose last violation is older than `spcQuietMillis` before `now` (record time).
+    private func expireQuietSPC(now: Int64) {
+        guard now - lastExpiry > 10_000 else { return }
+        lastExpiry = now
+        for (incident, id) in openAlert where incident.contains("|spc|") {
+            guard var a = alerts[id], a.status == "raised", now - a.lastMillis > Self.spcQuietMillis else { continue }
+            a.status = "cleared"
+            a.clearedBy = "no violation for 10 min"
+            a.clearedTs = Timestamp.format(a.lastMillis + Self.spcQuietMillis)
+            alerts[id] = a
+            openAlert.removeValue(forKey: incident)
+        }
     }
 
     /// An operator's acknowledge or clear, as recorded on the `alert-actions` topic.
