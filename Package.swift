@@ -98,7 +98,8 @@ let package = Package(
             name: "MillstreamBench",
             dependencies: [
                 "EventLog", "Bus", "Plant", "Learn", "Primitives", "Pipeline", "Registry", "Tabular", "Kafka",
-                "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "TestSupport", "Server", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/MillstreamBench",
@@ -129,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Bus", "Registry", "Learn", "Plant",
+                "Server", "Bus", "Registry", "Learn", "Plant", "Primitives",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),

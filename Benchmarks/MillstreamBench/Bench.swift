@@ -14,7 +14,7 @@ struct Bench {
             args.removeFirst(2)
         }
         guard args.isEmpty else {
-            print("usage: millstream-bench [eventlog|readings|learn|pipeline|kafka|all] [--records N] [--dir PATH]")
+            print("usage: millstream-bench [eventlog|readings|learn|pipeline|kafka|serve|all] [--records N] [--dir PATH]")
             exit(2)
         }
         let directory = options["dir"] ?? NSTemporaryDirectory() + "millstream-bench-\(getpid())"
@@ -31,11 +31,12 @@ struct Bench {
             try await KafkaBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, size: Int(options["size"] ?? "") ?? 200,
                 partitions: Int32(options["partitions"] ?? "") ?? 6)
+        case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)
         default:
-            print("unknown benchmark '\(what)': eventlog, readings, learn, pipeline, kafka or all")
+            print("unknown benchmark '\(what)': eventlog, readings, learn, pipeline, kafka, serve or all")
             exit(2)
         }
     }

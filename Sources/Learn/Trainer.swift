@@ -342,6 +342,14 @@ public enum Trainer {
             description.labels = labelNames
             description.thresholds = thresholds
         }
+        // What the training data looked like, for drift checks on live data (docs/server.md).
+        description.reference = Dictionary(
+            uniqueKeysWithValues: zip(data.numericNames, data.numeric).map { ($0, ReferenceDistribution($1)) })
+        if task == .binary || task == .multilabel {
+            let validation = model.predict(xValid)
+            description.predictionReference = ReferenceDistribution(
+                (0..<validation.rows).map { Double(validation[$0, 0]) })
+        }
         return TrainingResult(
             model: ModelFile(description: description, model: model), history: history, testMetrics: metrics,
             binary: binary,

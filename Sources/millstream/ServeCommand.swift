@@ -62,7 +62,9 @@ struct ServerStack {
         let app = try server.application { channel in
             bound(channel.localAddress?.port ?? arguments.port)
         }
-        services = [PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, logger: logger), app]
+        services = [
+            PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, registry: models, logger: logger), app,
+        ]
         self.metrics = metrics
         endpoints = server.endpoints
     }

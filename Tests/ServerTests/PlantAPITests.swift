@@ -1,7 +1,9 @@
 import Bus
 import Foundation
 import HummingbirdTesting
+import Learn
 import Plant
+import Primitives
 import Testing
 
 @testable import Server
@@ -112,6 +114,42 @@ import Testing
         let rows = open["alerts"] as? [[String: Any]] ?? []
         #expect(rows.map { $0["status"] as? String } == ["raised", "cleared"])
         #expect(rows.last?["cleared_by"] as? String == "no violation for 10 min")
+    }
+
+    /// Drift: torque's live values (40 to 42, then 60) against a training reference of N(40, 1) is flagged and
+    /// raises a drift alert; rpm, constant in both, is stable; both reach /api/monitoring and /metrics.
+    @Test func driftAgainstTheTrainingReference() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        var rng = RandomSource(seed: 5)
+        let model = try Sequential([Dense(1, activation: .sigmoid)], inputSize: 1, seed: 1)
+        var description = ModelFile.Description(
+            task: .binary, inputSize: 1, outputSize: 1, layers: model.configurations, preprocessing: nil, target: "y",
+            classes: ["0", "1"], threshold: 0.5,
+            metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
+        description.reference = [
+            "torque_nm": ReferenceDistribution((0..<5_000).map { _ in 40 + rng.normal() }),
+            "rpm": ReferenceDistribution([Double](repeating: 1500, count: 1000)),
+        ]
+        description.predictionReference = ReferenceDistribution((0..<1_000).map { Double($0) / 1_000 * 0.6 })
+        try t.registry.register(ModelFile(description: description, model: model), as: "failure")
+        await Self.feed(t.view)
+        let (values, risks) = await t.view.driftSamples()
+        let reports = DriftMonitor(registry: t.registry).reports(values: values, risks: risks)
+        #expect(reports.map(\.model) == ["failure@v1"])
+        let features = Dictionary(uniqueKeysWithValues: (reports.first?.features ?? []).map { ($0.name, $0) })
+        #expect(features["torque_nm"]?.drifted == true)
+        #expect(features["rpm"]?.drifted == false)
+        #expect(reports.first?.prediction?.drifted == false)
+        await t.view.record(drift: reports[0], now: 1_800_000_000_000)
+        let viewer = t.token[.viewer]!
+        try await t.test { client in
+            let monitoring = try await client.call(.get, "/api/monitoring", token: viewer).json
+            let drift = (monitoring["drift"] as? [[String: Any]])?.first
+            #expect(drift?["drifted"] as? Bool == true)
+            let alerts = try await client.call(.get, "/api/alerts?status=raised", token: viewer).json["alerts"] as? [[String: Any]] ?? []
+            #expect(alerts.contains { $0["kind"] as? String == "drift" && $0["variable"] as? String == "torque_nm" })
+        }
     }
 
     @Test func machinesKPIsChartsAndMonitoring() async throws {

@@ -55,12 +55,17 @@ public struct ModelFile: Sendable {
         /// Multi-label models: the label of each output and its decision threshold (chosen on validation data).
         public var labels: [String]?
         public var thresholds: [Double]?
+        /// The training data's distribution of each numeric input, for drift checks on live data.
+        public var reference: [String: ReferenceDistribution]?
+        /// The distribution of output 0 (the risk) on the validation rows, for drift of the predictions.
+        public var predictionReference: ReferenceDistribution?
 
         enum CodingKeys: String, CodingKey {
             case format, formatVersion = "format_version", engine, task, inputSize = "input_size", outputSize =
                 "output_size"
             case layers, preprocessing, target, classes, threshold, metadata, columns
-            case inputColumns = "input_columns", detector, autoencoder, labels, thresholds
+            case inputColumns = "input_columns", detector, autoencoder, labels, thresholds, reference
+            case predictionReference = "prediction_reference"
         }
 
         public init(

@@ -52,6 +52,8 @@ enum DashboardPage {
             <table id="model-table"><thead><tr><th>Model</th><th>Version</th><th>Stage</th><th>Task</th><th>Created</th><th>Test metrics</th></tr></thead><tbody></tbody></table>
             <h2>Live outcomes (predictions joined with labels)</h2>
             <table id="monitoring"><thead><tr><th>Model</th><th>Labelled</th><th>Precision</th><th>Recall</th><th>F1</th><th>Rolling F1</th></tr></thead><tbody></tbody></table>
+            <h2>Drift against the training data</h2>
+            <table id="drift"><thead><tr><th>Model</th><th>Feature</th><th>PSI</th><th>KS</th><th>Live mean</th><th>Training mean</th><th>Live values</th><th>Status</th></tr></thead><tbody></tbody></table>
           </section>
         </main>
         <footer id="status">connecting...</footer>
@@ -229,6 +231,10 @@ enum DashboardPage {
           const f = (x) => x == null ? "-" : Number(x).toFixed(3);
           $("#monitoring tbody").innerHTML = mon.models.map((m) => `<tr><td>${esc(m.model)}</td><td>${m.labelled}</td><td>${f(m.precision)}</td><td>${f(m.recall)}</td><td>${f(m.f1)}</td><td>${f(m.rolling.f1)}</td></tr>`).join("") ||
             "<tr><td colspan=6>no labels joined yet</td></tr>";
+          $("#drift tbody").innerHTML = mon.drift.flatMap((r) => r.features.concat(r.prediction ? [r.prediction] : []).map((x) =>
+            `<tr><td>${esc(r.model)}</td><td>${esc(x.feature)}</td><td>${f(x.psi)}</td><td>${f(x.ks)}</td><td>${Number(x.live_mean).toPrecision(5)}</td>` +
+            `<td>${Number(x.reference_mean).toPrecision(5)}</td><td>${x.live_count}</td><td class="${x.drifted ? "state-down" : "state-running"}">${x.drifted ? "drifted" : "stable"}</td></tr>`)).join("") ||
+            "<tr><td colspan=8>not enough live data yet (100 values per feature)</td></tr>";
         }
 
         function connect() {

@@ -104,7 +104,7 @@ enum OpenAPIDocument {
                 id: { type: string }
                 machine: { type: string }
                 ts: { type: string }
-                kind: { type: string, enum: [failure_risk, spc, anomaly] }
+                kind: { type: string, enum: [failure_risk, spc, anomaly, drift] }
                 severity: { type: string, enum: [critical, warning, info] }
                 status: { type: string, enum: [raised, cleared] }
                 variable: { type: [string, "null"] }

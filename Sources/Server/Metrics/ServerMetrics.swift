@@ -69,6 +69,21 @@ public final class ServerMetrics: Sendable {
         ).set(Double(figures.count))
     }
 
+    func drift(model: String, feature: String, psi: Double?, ks: Double?) {
+        if let psi {
+            registry.makeGauge(
+                descriptor: name("drift_psi", "ratio", "Population stability index of a feature against the training data"),
+                labels: [("model", model), ("feature", feature)]
+            ).set(psi)
+        }
+        if let ks {
+            registry.makeGauge(
+                descriptor: name("drift_ks", "ratio", "Kolmogorov-Smirnov statistic of a feature against the training data"),
+                labels: [("model", model), ("feature", feature)]
+            ).set(ks)
+        }
+    }
+
     func activeAlerts(_ n: Int) {
         registry.makeGauge(descriptor: name("alerts_active", "count", "Alerts raised and not cleared")).set(Double(n))
     }

@@ -166,7 +166,11 @@ extension PlantView {
                 ] as [String: Any],
             ]
         }
-        return JSON.encode(["models": rows, "awaiting_labels": awaitingLabel.count])
+        return JSON.encode([
+            "models": rows, "awaiting_labels": awaitingLabel.count,
+            "drift": drift.values.sorted { $0.model < $1.model }.map(\.json),
+            "drift_thresholds": ["psi": DriftReport.psiThreshold, "ks": DriftReport.ksThreshold],
+        ])
     }
 
     func summary() -> [String: Any] {

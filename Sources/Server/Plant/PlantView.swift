@@ -90,6 +90,14 @@ public actor PlantView {
     var latencies = LatencyWindow()
     var recordsSeen = 0
     var lastExpiry: Int64 = 0
+    /// The newest running values of each variable over all machines, and the newest risks per model: the live side
+    /// of the drift checks.
+    var liveValues: [String: [Double]] = [:]
+    var liveRisks: [String: [Double]] = [:]
+    static let liveWindow = 5_000
+    /// The latest drift figures per model (from `DriftMonitor`), and which features are flagged now.
+    var drift: [String: DriftReport] = [:]
+    var driftFlagged: Set<String> = []
     let metrics: ServerMetrics?
     let lineOf: [String: String]
 
@@ -122,6 +130,46 @@ public actor PlantView {
         }
     }
 
+    static func push(_ v: Double, into window: inout [Double]) {
+        window.append(v)
+        if window.count > liveWindow + liveWindow / 4 { window.removeFirst(window.count - liveWindow) }
+    }
+
+    /// The live samples for drift checks.
+    func driftSamples() -> (values: [String: [Double]], risks: [String: [Double]]) { (liveValues, liveRisks) }
+
+    /// Records a drift report; a feature crossing the threshold raises a `drift` alert, clearing below half of it.
+    func record(drift report: DriftReport, now: Int64) {
+        drift[report.model] = report
+        for f in report.features {
+            let key = "\(report.model)|\(f.name)"
+            let id = "\(report.model)/drift/\(f.name)"
+            if f.drifted && !driftFlagged.contains(key) {
+                driftFlagged.insert(key)
+                let psi = String(format: "%.2f", f.psi ?? 0)
+                applyAlert(
+                    .object([
+                        "id": .string("\(id)/\(now)"), "machine": .string("plant"), "ts": .string(Timestamp.format(now)),
+                        "kind": .string("drift"), "severity": .string("warning"), "status": .string("raised"),
+                        "variable": .string(f.name),
+                        "message": .string(
+                            "\(f.name) drifted from the training data of \(report.model) (PSI \(psi), KS \(String(format: "%.2f", f.ks ?? 0)))"),
+                        "evidence": .object([
+                            "psi": .number(f.psi ?? 0), "ks": .number(f.ks ?? 0), "live_mean": .number(f.liveMean),
+                            "reference_mean": .number(f.referenceMean),
+                        ]),
+                    ]))
+            } else if !f.drifted && driftFlagged.contains(key) && (f.psi ?? 0) < DriftReport.psiThreshold / 2 {
+                driftFlagged.remove(key)
+                applyAlert(
+                    .object([
+                        "id": .string("\(id)/\(now)/clear"), "machine": .string("plant"), "ts": .string(Timestamp.format(now)),
+                        "kind": .string("drift"), "status": .string("cleared"), "variable": .string(f.name),
+                    ]))
+            }
+        }
+    }
+
     private func append(_ p: Point, to series: inout [Point]) {
         series.append(p)
         if series.count > historyLength + historyLength / 4 { series.removeFirst(series.count - historyLength) }
@@ -133,6 +181,7 @@ public actor PlantView {
         var m = machines[reading.machine] ?? MachineStatus(id: reading.machine, line: lineOf[reading.machine])
         for v in reading.values {
             append(Point(millis: reading.timestamp, value: v.value), to: &m.values[v.name, default: []])
+            if reading.state == .running { Self.push(v.value, into: &liveValues[v.name, default: []]) }
         }
         machines[reading.machine] = m
     }
@@ -153,7 +202,10 @@ public actor PlantView {
         m.anomaly = p["anomaly"]
         m.features = p["features"]?.object?.compactMapValues(\.number) ?? m.features
         m.predictions += 1
-        if let risk = m.risk { append(Point(millis: millis, value: risk), to: &m.risks) }
+        if let risk = m.risk {
+            append(Point(millis: millis, value: risk), to: &m.risks)
+            if let model = m.model { Self.push(risk, into: &liveRisks[model, default: []]) }
+        }
         machines[id] = m
         predictionCount += 1
         let cls = m.failure == true ? "failure" : m.failure == false ? "ok" : "not_scored"

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Registry
 import ServiceLifecycle
 import Synchronization
 
@@ -17,11 +18,14 @@ public struct PlantViewService: Service {
     let recentPerPartition: Int64
     /// Set once the view has caught up with what the topics held at start (readiness).
     let ready: ReadyFlag
+    /// Where the models' training references are, for drift (nil: no drift checks).
+    let drift: DriftMonitor?
 
     public init(
-        bus: any MessageBus, view: PlantView, metrics: ServerMetrics?, ready: ReadyFlag,
+        bus: any MessageBus, view: PlantView, metrics: ServerMetrics?, ready: ReadyFlag, registry: ModelRegistry? = nil,
         recentPerPartition: Int64 = 2_000, logger: Logger = Logger(label: "millstream.server")
     ) {
+        self.drift = registry.map { DriftMonitor(registry: $0) }
         self.bus = bus
         self.view = view
         self.metrics = metrics
@@ -104,6 +108,16 @@ public struct PlantViewService: Service {
         if let lags = try? await bus.groupLag("pipeline", topic: Topics.readings) {
             for l in lags {
                 metrics.consumerLag(group: "pipeline", topic: Topics.readings, partition: l.partition, lag: l.lag)
+            }
+        }
+        if let drift {
+            let (values, risks) = await view.driftSamples()
+            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            for report in drift.reports(values: values, risks: risks) {
+                await view.record(drift: report, now: now)
+                for f in report.features + (report.prediction.map { [$0] } ?? []) {
+                    metrics.drift(model: report.model, feature: f.name, psi: f.psi, ks: f.ks)
+                }
             }
         }
         let g = await view.gauges()

@@ -1,0 +1,81 @@
+import Foundation
+import Learn
+import Registry
+
+/// Drift of one model's inputs and predictions: each feature's live values against the training data's
+/// distribution (PSI over deciles, Kolmogorov-Smirnov), and the live risks against those on the validation rows.
+struct DriftReport: Sendable {
+    struct Feature: Sendable {
+        var name: String
+        var psi: Double?
+        var ks: Double?
+        var pValue: Double?
+        var liveCount: Int
+        var liveMean: Double
+        var referenceMean: Double
+        var drifted: Bool
+    }
+
+    /// PSI above this (or a KS gap above `ksThreshold` with p < 0.001) flags a feature.
+    static let psiThreshold = 0.25
+    static let ksThreshold = 0.2
+
+    var model: String
+    var features: [Feature]
+    var prediction: Feature?
+    var time: String
+
+    static func feature(_ name: String, reference: ReferenceDistribution, live: [Double]) -> Feature? {
+        guard live.count >= 100 else { return nil }
+        let psi = reference.psi(live)
+        let ks = reference.ks(live)
+        let drifted =
+            (psi ?? 0) > psiThreshold || ((ks?.statistic ?? 0) > ksThreshold && (ks?.pValue ?? 1) < 0.001)
+        let refMean = reference.sample.isEmpty ? 0 : reference.sample.reduce(0, +) / Double(reference.sample.count)
+        return Feature(
+            name: name, psi: psi, ks: ks?.statistic, pValue: ks?.pValue, liveCount: live.count,
+            liveMean: live.reduce(0, +) / Double(live.count), referenceMean: refMean, drifted: drifted)
+    }
+
+    var json: [String: Any] {
+        func row(_ f: Feature) -> [String: Any] {
+            [
+                "feature": f.name, "psi": f.psi as Any? ?? NSNull(), "ks": f.ks as Any? ?? NSNull(),
+                "p_value": f.pValue as Any? ?? NSNull(), "live_count": f.liveCount, "live_mean": f.liveMean,
+                "reference_mean": f.referenceMean, "drifted": f.drifted,
+            ]
+        }
+        return [
+            "model": model, "time": time, "features": features.map(row),
+            "prediction": prediction.map(row) ?? NSNull(), "drifted": features.contains { $0.drifted } || prediction?.drifted == true,
+        ]
+    }
+}
+
+/// Computes drift reports for the models the view has seen predict, with references from their model files.
+struct DriftMonitor: Sendable {
+    let registry: ModelRegistry
+
+    func reports(values: [String: [Double]], risks: [String: [Double]], now: Date = Date()) -> [DriftReport] {
+        var out: [DriftReport] = []
+        for (label, liveRisks) in risks.sorted(by: { $0.key < $1.key }) {
+            guard let reference = try? ModelReference(label), let (file, _) = try? registry.load(reference) else { continue }
+            let d = file.description
+            var features: [DriftReport.Feature] = []
+            for (name, ref) in (d.reference ?? [:]).sorted(by: { $0.key < $1.key }) {
+                if let live = values[name], let f = DriftReport.feature(name, reference: ref, live: live) {
+                    features.append(f)
+                }
+            }
+            let prediction = d.predictionReference.flatMap {
+                DriftReport.feature("prediction", reference: $0, live: liveRisks)
+            }
+            guard !features.isEmpty || prediction != nil else { continue }
+            out.append(
+                DriftReport(
+                    model: label, features: features, prediction: prediction,
+                    time: ISO8601DateFormatter().string(from: now)))
+        }
+        return out
+    }
+}
