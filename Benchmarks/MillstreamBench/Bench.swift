@@ -14,7 +14,8 @@ struct Bench {
             args.removeFirst(2)
         }
         guard args.isEmpty else {
-            print("usage: millstream-bench [eventlog|readings|learn|pipeline|kafka|serve|all] [--records N] [--dir PATH]")
+            print(
+                "usage: millstream-bench [eventlog|readings|learn|pipeline|kafka|serve|all] [--records N] [--dir PATH]")
             exit(2)
         }
         let directory = options["dir"] ?? NSTemporaryDirectory() + "millstream-bench-\(getpid())"

@@ -58,13 +58,14 @@ enum ServeBench {
             python.standardOutput = pipe
             try python.run()
             defer {
-                python.terminate()
+                // SIGKILL: the peer holds keep-alive threads; Foundation's waitUntilExit spins until the exit.
+                kill(python.processIdentifier, SIGKILL)
                 python.waitUntilExit()
             }
             _ = pipe.fileHandleForReading.availableData  // "ready"
             try await waitForPort(options.port)
 
-            print("predict over HTTP, 16-64-64-1, wrk -t2 -c16 on loopback, \(seconds) s each (2 cores shared by all)")
+            say("predict over HTTP, 16-64-64-1, wrk -t2 -c16 on loopback, \(seconds) s each (2 cores shared by all)")
             var peak1 = 0.0
             var rng = RandomSource(seed: 3)
             for n in [1, 64] {
@@ -79,7 +80,7 @@ enum ServeBench {
                 let ours = try await wrk(port: options.port, bodyFile: bodyFile, token: token, seconds: seconds)
                 let peer = try await wrk(port: peerPort, bodyFile: bodyFile, token: nil, seconds: seconds)
                 if n == 1 { peak1 = ours.rate }
-                print(
+                say(
                     String(
                         format:
                             "%2d instance%@  millstream %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms   onnxruntime+python %7.0f req/s  p50 %6.3f ms  p99 %6.3f ms   ratio %.1fx   (answers differ by %.1e)",
@@ -88,11 +89,13 @@ enum ServeBench {
             }
             let rate = peak1 / 2
             let paced = try await pacedLatency(
-                port: options.port, body: try Data(contentsOf: URL(fileURLWithPath: dir + "/body-1.json")), token: token,
+                port: options.port, body: try Data(contentsOf: URL(fileURLWithPath: dir + "/body-1.json")),
+                token: token,
                 rate: rate, seconds: seconds)
             print(
                 String(
-                    format: "paced at half the 1-instance peak (%.0f req/s, 4 connections): %d requests  p50 %.3f ms  p99 %.3f ms  max %.3f ms",
+                    format:
+                        "paced at half the 1-instance peak (%.0f req/s, 16 connections): %d requests  p50 %.3f ms  p99 %.3f ms  max %.3f ms",
                     rate, paced.count, paced.p50, paced.p99, paced.max))
             group.cancelAll()
         }
@@ -132,7 +135,10 @@ enum ServeBench {
             return String(decoding: data, as: UTF8.self)
         }
         func value(_ prefix: String) -> Double? {
-            guard let line = output.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) })
+            guard
+                let line = output.split(separator: "\n").first(where: {
+                    $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix)
+                })
             else { return nil }
             let text = line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) ?? ""
             for (unit, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where text.hasSuffix(unit) {
@@ -156,7 +162,9 @@ enum ServeBench {
     }
 
     /// One request on a new connection; the body of the answer.
-    static func post(_ port: Int, _ body: Data, token: String?, path: String = "/v1/models/bench:predict", method: String = "POST")
+    static func post(
+        _ port: Int, _ body: Data, token: String?, path: String = "/v1/models/bench:predict", method: String = "POST"
+    )
         async throws -> Data
     {
         try await blocking {
@@ -166,12 +174,12 @@ enum ServeBench {
         }
     }
 
-    /// Requests at a fixed rate over 4 keep-alive connections; latency from each request's scheduled time (so a
+    /// Requests at a fixed rate over 16 keep-alive connections; latency from each request's scheduled time (so a
     /// slow answer delays the next send and counts against it, no coordinated omission).
     static func pacedLatency(port: Int, body: Data, token: String?, rate: Double, seconds: Int) async throws
         -> (count: Int, p50: Double, p99: Double, max: Double)
     {
-        let connections = 4
+        let connections = 16
         let perConnection = rate / Double(connections)
         let bytes = [UInt8](body)
         let all = try await withThrowingTaskGroup(of: [Double].self) { group in
@@ -189,7 +197,8 @@ enum ServeBench {
                             if scheduled - start > UInt64(seconds) * 1_000_000_000 { break }
                             let now = DispatchTime.now().uptimeNanoseconds
                             if now < scheduled { usleep(UInt32((scheduled - now) / 1000)) }
-                            _ = try c.request(method: "POST", path: "/v1/models/bench:predict", body: bytes, token: token)
+                            _ = try c.request(
+                                method: "POST", path: "/v1/models/bench:predict", body: bytes, token: token)
                             out.append(Double(DispatchTime.now().uptimeNanoseconds - scheduled) / 1e6)
                             k += 1
                         }
@@ -203,7 +212,9 @@ enum ServeBench {
         }
         let sorted = all.sorted()
         guard !sorted.isEmpty else { throw BenchError("no paced requests completed") }
-        return (sorted.count, sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)], sorted.last!)
+        return (
+            sorted.count, sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)], sorted.last!
+        )
     }
 }
 
@@ -219,7 +230,9 @@ final class Connection {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw BenchError("cannot connect to 127.0.0.1:\(port)") }
         var one: Int32 = 1
@@ -229,7 +242,8 @@ final class Connection {
     func close() { _ = Glibc.close(fd) }
 
     func request(method: String, path: String, body: [UInt8], token: String?) throws -> Data {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        var head =
+            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         head += "\r\n"
         let message = Array(head.utf8) + body
@@ -246,7 +260,8 @@ final class Connection {
         }
         let header = String(decoding: buffer[..<headerEnd!], as: UTF8.self).lowercased()
         guard header.hasPrefix("http/1.1 2") else { throw BenchError("answer: \(header.prefix(200))") }
-        let length = header.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+        let length =
+            header.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
             .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
         while buffer.count < headerEnd! + 4 + length { try fill() }
         let answer = Data(buffer[(headerEnd! + 4)..<(headerEnd! + 4 + length)])
@@ -256,7 +271,8 @@ final class Connection {
 
     private func find(_ pattern: [UInt8]) -> Int? {
         guard buffer.count >= pattern.count else { return nil }
-        for i in 0...(buffer.count - pattern.count) where buffer[i] == pattern[0] && Array(buffer[i..<(i + pattern.count)]) == pattern {
+        for i in 0...(buffer.count - pattern.count)
+        where buffer[i] == pattern[0] && Array(buffer[i..<(i + pattern.count)]) == pattern {
             return i
         }
         return nil
@@ -274,3 +290,6 @@ struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// A line on stdout at once (print buffers when stdout is a pipe).
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

@@ -49,14 +49,17 @@ public struct MillstreamServer {
         routes.add(.get, "/healthz", role: nil, "Liveness: the process answers") { _, _ in
             JSON.response(["status": "ok", "version": options.version])
         }
-        routes.add(.get, "/readyz", role: nil, "Readiness: the plant view has caught up and the registry is readable")
-        { _, _ in
+        routes.add(.get, "/readyz", role: nil, "Readiness: the plant view has caught up and the registry is readable") {
+            _, _ in
             let registryOK =
                 !FileManager.default.fileExists(atPath: registry.root)
                 || FileManager.default.isReadableFile(atPath: registry.root)
             guard ready.isSet, registryOK else {
                 return JSON.response(
-                    ["status": "starting", "plant_view": ready.isSet ? "ready" : "catching up", "registry": registryOK ? "ok" : "unreadable"],
+                    [
+                        "status": "starting", "plant_view": ready.isSet ? "ready" : "catching up",
+                        "registry": registryOK ? "ok" : "unreadable",
+                    ],
                     status: .serviceUnavailable)
             }
             return JSON.response(["status": "ready"])
@@ -160,7 +163,8 @@ struct MetricsMiddleware: RouterMiddleware {
             return response
         } catch let error as APIError {
             metrics.request(
-                route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: Int(error.status.code),
+                route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
+                status: Int(error.status.code),
                 seconds: seconds())
             throw error
         }

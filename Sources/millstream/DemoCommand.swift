@@ -7,8 +7,8 @@ import Pipeline
 import Plant
 import Registry
 import Server
-import Synchronization
 import ServiceLifecycle
+import Synchronization
 
 extension Millstream {
     struct Demo: AsyncParsableCommand {
@@ -185,7 +185,8 @@ struct LivePanel: Service {
                 p.events.oee.isEmpty
                 ? "-" : "\(Int((p.events.oee.values.reduce(0, +) / Double(p.events.oee.count) * 100).rounded()))%"
             let dead = p.events.deadLetters.values.reduce(0, +)
-            metrics?.pipeline(processed: p.processed, replayed: p.replayed, lag: p.lag, deadLetters: p.events.deadLetters)
+            metrics?.pipeline(
+                processed: p.processed, replayed: p.replayed, lag: p.lag, deadLetters: p.events.deadLetters)
             var lines = [
                 "Millstream demo: \(machines) machines   model \(p.model ?? "none")   (Ctrl-C stops)",
                 String(
@@ -203,7 +204,9 @@ struct LivePanel: Service {
                 FileHandle.standardOutput.write(Data(("\u{1B}[H\u{1B}[2J" + lines.joined(separator: "\n") + "\n").utf8))
             } else if tick % 5 == 1 {
                 FileHandle.standardOutput.write(Data((lines[1] + " | " + lines[2] + " | " + lines[4] + "\n").utf8))
-                if tick == 1, let url = dashboard.value { FileHandle.standardOutput.write(Data("dashboard: \(url)\n".utf8)) }
+                if tick == 1, let url = dashboard.value {
+                    FileHandle.standardOutput.write(Data("dashboard: \(url)\n".utf8))
+                }
             }
         }
     }

@@ -16,7 +16,8 @@ struct ServerArguments: ParsableArguments {
     @Option(help: "TLS certificate chain (PEM); with --tls-key the server speaks HTTPS only.") var tlsCert: String?
     @Option(help: "TLS private key (PEM).") var tlsKey: String?
     @Option(help: "Audit log of every state-changing request (JSON lines).") var auditLog = "./millstream-audit.log"
-    @Option(help: "Largest request body in bytes; larger ones get 413.") var maxBodyBytes = ServerOptions.defaultMaxBodyBytes
+    @Option(help: "Largest request body in bytes; larger ones get 413.") var maxBodyBytes = ServerOptions
+        .defaultMaxBodyBytes
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) must be from 0 to 65535") }
@@ -63,7 +64,8 @@ struct ServerStack {
             bound(channel.localAddress?.port ?? arguments.port)
         }
         services = [
-            PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, registry: models, logger: logger), app,
+            PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, registry: models, logger: logger),
+            app,
         ]
         self.metrics = metrics
         endpoints = server.endpoints

@@ -48,14 +48,16 @@ extension Millstream.Tokens {
                 print(
                     Terminal.jsonLine([
                         "tokens": entries.map {
-                            ["id": $0.id, "name": $0.name, "role": $0.role.rawValue, "created": $0.created] as [String: Any]
+                            ["id": $0.id, "name": $0.name, "role": $0.role.rawValue, "created": $0.created]
+                                as [String: Any]
                         }
                     ]))
                 return
             }
             if entries.isEmpty { print("no tokens in \(tokens)") }
             for e in entries {
-                let expiry = e.expires.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) } ?? "never"
+                let expiry =
+                    e.expires.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) } ?? "never"
                 print("\(e.id)\t\(e.role.rawValue)\t\(e.name)\tcreated \(e.created)\texpires \(expiry)")
             }
         }

@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
-import TestSupport
 
 /// `millstream demo` running in a temporary directory with its server on a free port, as a user starts it.
 final class LiveDemo: Sendable {
@@ -105,5 +106,7 @@ func runTool(_ executable: String, _ arguments: [String], directory: String? = n
     process.standardOutput = handle
     process.standardError = handle
     try await exit(of: process)
-    return (process.terminationStatus, String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self))
+    return (
+        process.terminationStatus, String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
+    )
 }

@@ -81,7 +81,9 @@ import Testing
     /// the shipped alert rules load, and every Grafana panel's query is valid PromQL.
     func checkPrometheus(_ demo: LiveDemo) async throws {
         let tokens = demo.directory + "/millstream-tokens.json"
-        let created = try await CLI.run(["tokens", "create", "--role", "viewer", "--name", "prometheus", "--tokens", tokens])
+        let created = try await CLI.run([
+            "tokens", "create", "--role", "viewer", "--name", "prometheus", "--tokens", tokens,
+        ])
         #expect(created.status == 0, "\(created.stderr)")
         let dir = demo.directory + "/prometheus"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -137,7 +139,9 @@ import Testing
         // Every query of the shipped Grafana dashboard is valid PromQL against these series.
         let dashboard =
             try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: LiveDemo.repository + "/deploy/grafana/dashboards/millstream.json")))
+                with: Data(
+                    contentsOf: URL(fileURLWithPath: LiveDemo.repository + "/deploy/grafana/dashboards/millstream.json")
+                ))
             as! [String: Any]
         for panel in dashboard["panels"] as! [[String: Any]] {
             for target in panel["targets"] as! [[String: Any]] {
@@ -161,7 +165,8 @@ import Testing
             Self.venv + "/schemathesis",
             [
                 "run", spec, "--url", demo.base, "-H", "Authorization: Bearer \(demo.token)", "--checks",
-                "not_a_server_error", "--max-examples", "25", "--request-timeout", "10", "--exclude-path", "/api/events",
+                "not_a_server_error", "--max-examples", "25", "--request-timeout", "10", "--exclude-path",
+                "/api/events",
                 // Free-text path parameters (ids with percent-encoded slashes) make it filter many examples.
                 "--suppress-health-check=filter_too_much", "--generation-deterministic", "--no-color",
             ], directory: demo.directory)
@@ -185,7 +190,9 @@ import Testing
         let token = try await CLI.run(["tokens", "create", "--role", "viewer", "--tokens", dir + "/tokens.json"])
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         // Missing tokens file: a clear refusal before anything listens.
-        let none = try await CLI.run(["serve", "--tokens", dir + "/none.json", "--bus", "embedded://\(dir)/data", "--port", "0"])
+        let none = try await CLI.run([
+            "serve", "--tokens", dir + "/none.json", "--bus", "embedded://\(dir)/data", "--port", "0",
+        ])
         #expect(none.status != 0 && none.stderr.contains("no tokens in \(dir)/none.json"))
         let half = try await CLI.run(["serve", "--tls-cert", dir + "/cert.pem", "--tokens", dir + "/tokens.json"])
         #expect(half.status == 64 && half.stderr.contains("--tls-cert and --tls-key go together"))
@@ -207,17 +214,22 @@ import Testing
             serve.waitUntilExit()
         }
         let started = ContinuousClock.now
-        while !(String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self)).contains("listening"),
+        while !(String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self)).contains(
+            "listening"),
             ContinuousClock.now - started < .seconds(30)
         {
             try await Task.sleep(for: .milliseconds(100))
         }
         let curl = "/usr/bin/curl"
-        let health = try await runTool(curl, ["-s", "--cacert", dir + "/cert.pem", "https://127.0.0.1:\(port)/healthz"])
+        let health = try await runTool(
+            curl, ["-s", "--cacert", dir + "/cert.pem", "https://127.0.0.1:\(port)/healthz"])
         #expect(health.1.contains(#""status":"ok""#), "\(health.1)")
         let who = try await runTool(
             curl,
-            ["-s", "--cacert", dir + "/cert.pem", "-H", "Authorization: Bearer \(token)", "https://127.0.0.1:\(port)/api/whoami"])
+            [
+                "-s", "--cacert", dir + "/cert.pem", "-H", "Authorization: Bearer \(token)",
+                "https://127.0.0.1:\(port)/api/whoami",
+            ])
         #expect(who.1.contains(#""role":"viewer""#), "\(who.1)")
         // Plain HTTP to the TLS port gets no answer; the server keeps serving.
         let plain = try await runTool(curl, ["-s", "-m", "5", "http://127.0.0.1:\(port)/healthz"])

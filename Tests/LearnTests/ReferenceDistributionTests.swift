@@ -48,7 +48,8 @@ import Testing
 
     /// Old model files without references still decode.
     @Test func descriptionsWithoutReferenceDecode() throws {
-        let json = #"{"format":"millstream-model","format_version":1,"engine":"millstream","task":"binary","input_size":2,"output_size":1,"layers":[],"target":"y","classes":["0","1"],"threshold":0.5,"metadata":{"created":"x","hyperparameters":{},"metrics":{},"code_version":"0"}}"#
+        let json =
+            #"{"format":"millstream-model","format_version":1,"engine":"millstream","task":"binary","input_size":2,"output_size":1,"layers":[],"target":"y","classes":["0","1"],"threshold":0.5,"metadata":{"created":"x","hyperparameters":{},"metrics":{},"code_version":"0"}}"#
         let d = try JSONDecoder().decode(ModelFile.Description.self, from: Data(json.utf8))
         #expect(d.reference == nil && d.predictionReference == nil)
     }

@@ -36,7 +36,10 @@ import Testing
                     #"{"machine":"\#(machine)","ts":"\#(ts)","seq":\#(i),"state":"running","product":"M","risk":\#(Double(i) / 200),"failure":\#(i >= 100),"model":"failure@v1","modes":{"HDF":0.1},"features":{"power_w":6000}}"#
                 ))
             // Labels: failures from reading 110 on.
-            records.append(record("labels", Int64(i), #"{"machine":"\#(machine)","seq":\#(i),"failure":\#(i >= 110 ? 1 : 0),"modes":[]}"#))
+            records.append(
+                record(
+                    "labels", Int64(i),
+                    #"{"machine":"\#(machine)","seq":\#(i),"failure":\#(i >= 110 ? 1 : 0),"modes":[]}"#))
         }
         records.append(
             record(
@@ -87,10 +90,15 @@ import Testing
         let fresh = PlantView(process: .milling())
         await Self.feed(fresh)
         await fresh.apply(actions, now: 0)
-        let replayed = try JSONSerialization.jsonObject(with: Data(await fresh.alertJSON("\(Self.machine)/failure_risk/1"))) as! [String: Any]
+        let replayed =
+            try JSONSerialization.jsonObject(with: Data(await fresh.alertJSON("\(Self.machine)/failure_risk/1")))
+            as! [String: Any]
         #expect(replayed["status"] as? String == "cleared")
         #expect(replayed["acknowledged_by"] as? String == "test-operator")
-        #expect(t.audit.entries.map { $0["action"] } == ["POST /api/alerts/{id}/acknowledge", "POST /api/alerts/{id}/clear"])
+        #expect(
+            t.audit.entries.map { $0["action"] } == [
+                "POST /api/alerts/{id}/acknowledge", "POST /api/alerts/{id}/clear",
+            ])
         #expect(t.audit.entries.allSatisfy { $0["user"] == "test-operator" })
     }
 
@@ -105,12 +113,16 @@ import Testing
         }
         let t0: Int64 = 1_800_000_000_000
         await view.apply([spc(1, t0), spc(2, t0 + 1_000), spc(3, t0 + 2_000)], now: 0)
-        var open = try JSONSerialization.jsonObject(with: Data(try await view.alertsJSON(status: "raised", machine: nil, limit: 10))) as! [String: Any]
+        var open =
+            try JSONSerialization.jsonObject(
+                with: Data(try await view.alertsJSON(status: "raised", machine: nil, limit: 10))) as! [String: Any]
         #expect(open["active"] as? Int == 1)
         #expect(((open["alerts"] as? [[String: Any]])?.first?["occurrences"]) as? Int == 3)
         // Eleven minutes later another variable fires: the rpm incident has been quiet for more than 10 minutes.
         await view.apply([spc(4, t0 + 2_000 + 11 * 60_000, variable: "torque_nm")], now: 0)
-        open = try JSONSerialization.jsonObject(with: Data(try await view.alertsJSON(status: "all", machine: nil, limit: 10))) as! [String: Any]
+        open =
+            try JSONSerialization.jsonObject(
+                with: Data(try await view.alertsJSON(status: "all", machine: nil, limit: 10))) as! [String: Any]
         let rows = open["alerts"] as? [[String: Any]] ?? []
         #expect(rows.map { $0["status"] as? String } == ["raised", "cleared"])
         #expect(rows.last?["cleared_by"] as? String == "no violation for 10 min")
@@ -147,7 +159,9 @@ import Testing
             let monitoring = try await client.call(.get, "/api/monitoring", token: viewer).json
             let drift = (monitoring["drift"] as? [[String: Any]])?.first
             #expect(drift?["drifted"] as? Bool == true)
-            let alerts = try await client.call(.get, "/api/alerts?status=raised", token: viewer).json["alerts"] as? [[String: Any]] ?? []
+            let alerts =
+                try await client.call(.get, "/api/alerts?status=raised", token: viewer).json["alerts"]
+                as? [[String: Any]] ?? []
             #expect(alerts.contains { $0["kind"] as? String == "drift" && $0["variable"] as? String == "torque_nm" })
         }
     }
@@ -159,7 +173,8 @@ import Testing
         let viewer = t.token[.viewer]!
         let m = Self.machine.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         try await t.test { client in
-            let machines = try await client.call(.get, "/api/machines", token: viewer).json["machines"] as? [[String: Any]]
+            let machines =
+                try await client.call(.get, "/api/machines", token: viewer).json["machines"] as? [[String: Any]]
             #expect(machines?.count == 1)
             #expect(machines?.first?["risk"] as? Double == 119.0 / 200)
             #expect(machines?.first?["oee"] as? Double == 0.684)
@@ -172,10 +187,15 @@ import Testing
             #expect(chart["status"] as? String == "ok")
             #expect(chart["baseline_points"] as? Int == 60)
             let violations = chart["violations"] as? [[String: Any]] ?? []
-            #expect(violations.contains { ($0["rules"] as? [String])?.contains("beyond_3_sigma") == true && $0["index"] as? Int == 115 })
+            #expect(
+                violations.contains {
+                    ($0["rules"] as? [String])?.contains("beyond_3_sigma") == true && $0["index"] as? Int == 115
+                })
             #expect(chart["cpk"] != nil)
             #expect(try await client.call(.get, "/api/machines/\(m)/spc/nosuch", token: viewer).status == .notFound)
-            #expect(try await client.call(.get, "/api/machines/\(m)/spc/torque_nm?rules=x", token: viewer).status == .badRequest)
+            #expect(
+                try await client.call(.get, "/api/machines/\(m)/spc/torque_nm?rules=x", token: viewer).status
+                    == .badRequest)
             let kpis = try await client.call(.get, "/api/kpis", token: viewer).json
             #expect((kpis["downtime_pareto"] as? [[String: Any]])?.first?["reason"] as? String == "tool_change")
             // Predictions 100-119 say failure, labels 110-119 are failures: precision 0.5, recall 1.
@@ -211,9 +231,12 @@ import Testing
             #expect(metrics.status == .ok)
             let text = metrics.text
             for series in [
-                "millstream_build_info{version=\"test\"} 1", "millstream_predictions_total{model=\"failure@v1\",class=\"failure\"} 20",
-                "millstream_dead_letters_total{reason=\"not_finite\"} 1", "millstream_alerts_total{kind=\"failure_risk\",severity=\"critical\"} 1",
-                "millstream_oee_ratio{machine=\"plant1/line1/m01\"} 0.684", "millstream_end_to_end_latency_seconds_bucket",
+                "millstream_build_info{version=\"test\"} 1",
+                "millstream_predictions_total{model=\"failure@v1\",class=\"failure\"} 20",
+                "millstream_dead_letters_total{reason=\"not_finite\"} 1",
+                "millstream_alerts_total{kind=\"failure_risk\",severity=\"critical\"} 1",
+                "millstream_oee_ratio{machine=\"plant1/line1/m01\"} 0.684",
+                "millstream_end_to_end_latency_seconds_bucket",
                 "millstream_model_precision_ratio{model=\"failure@v1\"} 0.5",
             ] {
                 #expect(text.contains(series), "missing \(series)")

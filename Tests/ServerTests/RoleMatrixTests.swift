@@ -43,7 +43,9 @@ import Testing
         #expect(endpoints.count >= 35)
         #expect(Set(endpoints.filter { $0.role == nil }.map(\.path)) == ["/healthz", "/readyz"])
         let (forged, expired, tokens) = (t.forged, t.expired, t.token)
-        let bodies = endpoints.map { Self.body($0).map { try! JSONSerialization.data(withJSONObject: $0) }.map { [UInt8]($0) } }
+        let bodies = endpoints.map {
+            Self.body($0).map { try! JSONSerialization.data(withJSONObject: $0) }.map { [UInt8]($0) }
+        }
         try await t.test { client in
             for (e, body) in zip(endpoints, bodies) {
                 let uri = Self.uri(e)
@@ -81,6 +83,28 @@ import Testing
         }
     }
 
+    /// docs/api.md lists every route with the role the server enforces.
+    @Test func apiReferenceNamesEveryRoutesRole() throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        let doc = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+                "../../docs/api.md"),
+            encoding: .utf8)
+        var documented: Set<String> = []
+        for line in doc.split(separator: "\n")
+        where line.hasPrefix("| GET") || line.hasPrefix("| POST") || line.hasPrefix("| DELETE") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            documented.insert(
+                "\(cells[0]) \(cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))) \(cells[2])")
+        }
+        let served = Set(t.server.endpoints.map { "\($0.method) \($0.path) \($0.role?.rawValue ?? "none")" })
+        #expect(
+            served == documented,
+            "served, not documented: \(served.subtracting(documented).sorted()); documented, not served: \(documented.subtracting(served).sorted())"
+        )
+    }
+
     /// The OpenAPI document lists exactly the server's routes, each once.
     @Test func openAPIDocumentListsEveryRoute() throws {
         let t = try TestServer()
@@ -95,6 +119,8 @@ import Testing
         }
         let served = Set(t.server.endpoints.map { "\($0.method) \($0.path)" })
         #expect(served.subtracting(documented).isEmpty, "not documented: \(served.subtracting(documented).sorted())")
-        #expect(documented.subtracting(served).isEmpty, "documented, not served: \(documented.subtracting(served).sorted())")
+        #expect(
+            documented.subtracting(served).isEmpty, "documented, not served: \(documented.subtracting(served).sorted())"
+        )
     }
 }

@@ -36,7 +36,8 @@ import Testing
             #expect(Array(rows.json.keys) == ["predictions"])
             #expect(Self.worst(rows.json["predictions"], outputs) < 1e-5)
             // The columnar format.
-            let columns = try await client.call(.post, "/v1/models/\(fixture):predict", token: viewer, json: ["inputs": inputs])
+            let columns = try await client.call(
+                .post, "/v1/models/\(fixture):predict", token: viewer, json: ["inputs": inputs])
             #expect(Array(columns.json.keys) == ["outputs"])
             #expect(Self.worst(columns.json["outputs"], outputs) < 1e-5)
             // The named input of the signature (tf2onnx keeps Keras's name "input").
@@ -93,22 +94,59 @@ import Testing
         let viewer = t.token[.viewer]!
         let row = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
         let cases: [(String, String, Any?, [UInt8]?, Int, String)] = [
-            ("malformed JSON", "/v1/models/quality:predict", nil, Array(#"{"instances": [[1,2"#.utf8), 400, "JSON Parse error"),
+            (
+                "malformed JSON", "/v1/models/quality:predict", nil, Array(#"{"instances": [[1,2"#.utf8), 400,
+                "JSON Parse error"
+            ),
             ("not an object", "/v1/models/quality:predict", [1, 2], nil, 400, "must be a JSON object"),
-            ("no instances", "/v1/models/quality:predict", ["rows": [row]], nil, 400, "Missing 'inputs' or 'instances'"),
-            ("both formats", "/v1/models/quality:predict", ["instances": [row], "inputs": [row]], nil, 400, "Not both"),
-            ("short row", "/v1/models/quality:predict", ["instances": [[1, 2, 3]]], nil, 400, "instances[0] has 3 values; the model takes 6"),
-            ("text in a row", "/v1/models/quality:predict", ["instances": [[1, 2, 3, 4, 5, "x"]]], nil, 400, "instances[0][5] is not a number"),
-            ("unknown input", "/v1/models/quality:predict", ["instances": [["pixels": row]]], nil, 400, "unknown input 'pixels'"),
-            ("unknown model", "/v1/models/nosuch:predict", ["instances": [row]], nil, 404, "Servable not found for request: Latest(nosuch)"),
-            ("unknown version", "/v1/models/quality/versions/7:predict", ["instances": [row]], nil, 404, "Specific(quality, 7)"),
-            ("bad version", "/v1/models/quality/versions/x:predict", ["instances": [row]], nil, 400, "not a positive integer"),
-            ("unknown label", "/v1/models/quality/labels/canary:predict", ["instances": [row]], nil, 404, "Unrecognized servable version label"),
+            (
+                "no instances", "/v1/models/quality:predict", ["rows": [row]], nil, 400,
+                "Missing 'inputs' or 'instances'"
+            ),
+            (
+                "both formats", "/v1/models/quality:predict", ["instances": [row], "inputs": [row]], nil, 400,
+                "Not both"
+            ),
+            (
+                "short row", "/v1/models/quality:predict", ["instances": [[1, 2, 3]]], nil, 400,
+                "instances[0] has 3 values; the model takes 6"
+            ),
+            (
+                "text in a row", "/v1/models/quality:predict", ["instances": [[1, 2, 3, 4, 5, "x"]]], nil, 400,
+                "instances[0][5] is not a number"
+            ),
+            (
+                "unknown input", "/v1/models/quality:predict", ["instances": [["pixels": row]]], nil, 400,
+                "unknown input 'pixels'"
+            ),
+            (
+                "unknown model", "/v1/models/nosuch:predict", ["instances": [row]], nil, 404,
+                "Servable not found for request: Latest(nosuch)"
+            ),
+            (
+                "unknown version", "/v1/models/quality/versions/7:predict", ["instances": [row]], nil, 404,
+                "Specific(quality, 7)"
+            ),
+            (
+                "bad version", "/v1/models/quality/versions/x:predict", ["instances": [row]], nil, 400,
+                "not a positive integer"
+            ),
+            (
+                "unknown label", "/v1/models/quality/labels/canary:predict", ["instances": [row]], nil, 404,
+                "Unrecognized servable version label"
+            ),
             ("classify", "/v1/models/quality:classify", ["instances": [row]], nil, 400, "classify is not supported"),
-            ("oversized body", "/v1/models/quality:predict", ["instances": Array(repeating: row, count: 2_000)], nil, 413, "too large"),
+            (
+                "oversized body", "/v1/models/quality:predict", ["instances": Array(repeating: row, count: 2_000)], nil,
+                413, "too large"
+            ),
         ]
         let requests = cases.map { c in
-            (c.0, c.1, c.3 ?? [UInt8](try! JSONSerialization.data(withJSONObject: c.2!, options: [.fragmentsAllowed])), c.4, c.5)
+            (
+                c.0, c.1,
+                c.3 ?? [UInt8](try! JSONSerialization.data(withJSONObject: c.2!, options: [.fragmentsAllowed])), c.4,
+                c.5
+            )
         }
         try await t.test { client in
             for (what, uri, raw, status, message) in requests {

@@ -22,7 +22,9 @@ public struct ReferenceDistribution: Sendable, Codable, Equatable {
             sample = []
             return
         }
-        func quantile(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))] }
+        func quantile(_ q: Double) -> Double {
+            sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+        }
         var e: [Double] = []
         for k in 1..<10 {
             // The (k n / 10)-th smallest value: a tenth of distinct values lies below each edge.

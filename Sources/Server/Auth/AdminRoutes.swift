@@ -9,15 +9,22 @@ struct AdminRoutes {
 
     func register(on routes: inout RouteTable) {
         routes.add(.get, "/api/whoami", role: .viewer, "The caller's token name and role") { _, c in
-            JSON.response(["name": c.identity?.name ?? "", "role": c.identity?.role.rawValue ?? "", "token": c.identity?.tokenID ?? ""])
+            JSON.response([
+                "name": c.identity?.name ?? "", "role": c.identity?.role.rawValue ?? "",
+                "token": c.identity?.tokenID ?? "",
+            ])
         }
-        routes.add(.get, "/api/tokens", role: .admin, "Every token (id, name, role, created, expires; never the secret)") {
+        routes.add(
+            .get, "/api/tokens", role: .admin, "Every token (id, name, role, created, expires; never the secret)"
+        ) {
             _, _ in
             JSON.response([
                 "tokens": tokens.entries.map { e -> [String: Any] in
                     [
                         "id": e.id, "name": e.name, "role": e.role.rawValue, "created": e.created,
-                        "expires": e.expires.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) }
+                        "expires": e.expires.map {
+                            ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0))
+                        }
                             ?? NSNull(),
                     ]
                 }
@@ -51,7 +58,8 @@ struct AdminRoutes {
             }
             return JSON.response(["token": token, "name": name, "role": role.rawValue], status: .created)
         }
-        routes.add(.delete, "/api/tokens/{id}", role: .admin, "Revoke a token", changesState: true, audit: audit) { _, c in
+        routes.add(.delete, "/api/tokens/{id}", role: .admin, "Revoke a token", changesState: true, audit: audit) {
+            _, c in
             let id = try c.parameters.require("id")
             guard try tokens.revoke(id: id) else { throw APIError.notFound("no token with id '\(id)'") }
             return JSON.response(["revoked": id])

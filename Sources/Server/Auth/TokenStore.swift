@@ -25,6 +25,9 @@ public final class TokenStore: Sendable {
 
     public let path: String
     private let state: Mutex<(entries: [String: Entry], modified: Date?)>
+    /// Tokens verified since the file was last read (token -> entry id), and when the file was last looked at: a
+    /// request costs a dictionary look-up, not a hash and a stat.
+    private let verified = Mutex<(tokens: [String: String], checked: ContinuousClock.Instant?)>(([:], nil))
 
     /// Opens the tokens file; a missing file is an empty store (created by the first `create`).
     public init(path: String) throws {
@@ -35,7 +38,9 @@ public final class TokenStore: Sendable {
 
     public var entries: [Entry] {
         reloadIfChanged()
-        return state.withLock { $0.entries.values.sorted { $0.created < $1.created || ($0.created == $1.created && $0.id < $1.id) } }
+        return state.withLock {
+            $0.entries.values.sorted { $0.created < $1.created || ($0.created == $1.created && $0.id < $1.id) }
+        }
     }
 
     /// Makes a new token, stores its hash and returns the token text (the only time it is seen).
@@ -71,7 +76,20 @@ public final class TokenStore: Sendable {
 
     /// Checks a presented token against the stored hashes (in constant time for the hash).
     public func verify(_ token: String, now: Date = Date()) -> Verdict {
-        reloadIfChanged()
+        let due = verified.withLock { v -> Bool in
+            let clock = ContinuousClock.now
+            guard let checked = v.checked, clock - checked < .seconds(1) else {
+                v.checked = clock
+                return true
+            }
+            return false
+        }
+        if due { reloadIfChanged() }
+        if let id = verified.withLock({ $0.tokens[token] }), let entry = state.withLock({ $0.entries[id] }) {
+            let identity = Identity(tokenID: entry.id, name: entry.name, role: entry.role)
+            if let expires = entry.expires, now.timeIntervalSince1970 >= expires { return .expired(identity) }
+            return .valid(identity)
+        }
         let parts = token.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "ms", parts[1].count == 8, parts[2].count == 64 else { return .unknown }
         guard let entry = state.withLock({ $0.entries[String(parts[1])] }) else { return .unknown }
@@ -81,6 +99,10 @@ public final class TokenStore: Sendable {
         var difference: UInt8 = 0
         for i in presented.indices { difference |= presented[i] ^ stored[i] }
         guard difference == 0 else { return .unknown }
+        verified.withLock {
+            if $0.tokens.count > 10_000 { $0.tokens.removeAll() }
+            $0.tokens[token] = entry.id
+        }
         let identity = Identity(tokenID: entry.id, name: entry.name, role: entry.role)
         if let expires = entry.expires, now.timeIntervalSince1970 >= expires { return .expired(identity) }
         return .valid(identity)
@@ -99,13 +121,16 @@ public final class TokenStore: Sendable {
                 try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
             let temporary = path + ".tmp"
-            guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
+            guard
+                FileManager.default.createFile(
+                    atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
             else { throw TokenError("cannot write \(temporary): no permission or no space") }
             guard rename(temporary, path) == 0 else {
                 throw TokenError("cannot replace \(path): \(String(cString: strerror(errno)))")
             }
             s = (entries, Self.modificationDate(path))
         }
+        verified.withLock { $0.tokens.removeAll() }
     }
 
     private func reloadIfChanged() {
@@ -114,6 +139,7 @@ public final class TokenStore: Sendable {
         // A file that cannot be read now keeps the tokens last read (a half-written edit must not lock everyone out).
         guard let loaded = try? Self.read(path) else { return }
         state.withLock { $0 = (Dictionary(uniqueKeysWithValues: loaded.entries.map { ($0.id, $0) }), loaded.modified) }
+        verified.withLock { $0.tokens.removeAll() }
     }
 
     private static func read(_ path: String) throws -> (entries: [Entry], modified: Date?) {

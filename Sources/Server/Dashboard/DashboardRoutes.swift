@@ -12,7 +12,8 @@ struct DashboardRoutes {
                 // Signed in by the link: keep the token in a cookie and drop it from the address bar.
                 var cookie = "\(AuthMiddleware.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"
                 if secureCookies { cookie += "; Secure" }
-                return Response(status: .seeOther, headers: [.location: "/", .setCookie: cookie, .cacheControl: "no-store"])
+                return Response(
+                    status: .seeOther, headers: [.location: "/", .setCookie: cookie, .cacheControl: "no-store"])
             }
             return Self.page(DashboardPage.html, type: "text/html; charset=utf-8")
         }

@@ -24,9 +24,20 @@ enum JSON {
         }
     }
 
+    /// Parses a request body that must be a JSON object, with the fast parser (the predict path).
+    static func fastObject(_ bytes: ByteBuffer) throws -> [String: Any] {
+        guard bytes.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; expected a JSON object") }
+        guard let object = try JSONParser.parse(Array(buffer: bytes)) as? [String: Any] else {
+            throw APIError.badRequest("the request body must be a JSON object")
+        }
+        return object
+    }
+
     /// Parses a request body that must be a JSON object.
     static func object(_ bytes: ByteBuffer) throws -> [String: Any] {
-        guard bytes.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; expected a JSON object") }
+        guard bytes.readableBytes > 0 else {
+            throw APIError.badRequest("the request body is empty; expected a JSON object")
+        }
         let value: Any
         do {
             value = try JSONSerialization.jsonObject(with: Data(buffer: bytes), options: [.fragmentsAllowed])
@@ -47,6 +58,7 @@ enum JSON {
 
     /// A JSON number as Double (JSONSerialization gives NSNumber; booleans are refused).
     static func number(_ value: Any?) -> Double? {
+        if let d = value as? Double, type(of: value!) == Double.self { return d }  // JSONParser's numbers
         // Booleans come as NSNumber too; their type code is "c" (no JSON number decodes to a char).
         guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
         return n.doubleValue

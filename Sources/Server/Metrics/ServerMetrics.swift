@@ -14,7 +14,8 @@ public final class ServerMetrics: Sendable {
 
     public init(version: String) {
         registry.makeGauge(
-            descriptor: name("build", "info", "Millstream's version (the value is always 1)"), labels: [("version", version)]
+            descriptor: name("build", "info", "Millstream's version (the value is always 1)"),
+            labels: [("version", version)]
         ).set(1.0)
     }
 
@@ -42,7 +43,8 @@ public final class ServerMetrics: Sendable {
     func endToEnd(seconds: Double) {
         registry.makeValueHistogram(
             descriptor: name(
-                "end_to_end_latency", "seconds", "From a reading's timestamp to its prediction being read back from the bus"),
+                "end_to_end_latency", "seconds",
+                "From a reading's timestamp to its prediction being read back from the bus"),
             buckets: Self.latencyBuckets
         ).record(seconds)
     }
@@ -59,7 +61,8 @@ public final class ServerMetrics: Sendable {
             guard let value else { continue }
             registry.makeGauge(
                 descriptor: name(
-                    "model_\(metric)", "ratio", "Rolling \(metric) of the model's predictions against labels (last 10,000)"),
+                    "model_\(metric)", "ratio",
+                    "Rolling \(metric) of the model's predictions against labels (last 10,000)"),
                 labels: [("model", model)]
             ).set(value)
         }
@@ -72,13 +75,15 @@ public final class ServerMetrics: Sendable {
     func drift(model: String, feature: String, psi: Double?, ks: Double?) {
         if let psi {
             registry.makeGauge(
-                descriptor: name("drift_psi", "ratio", "Population stability index of a feature against the training data"),
+                descriptor: name(
+                    "drift_psi", "ratio", "Population stability index of a feature against the training data"),
                 labels: [("model", model), ("feature", feature)]
             ).set(psi)
         }
         if let ks {
             registry.makeGauge(
-                descriptor: name("drift_ks", "ratio", "Kolmogorov-Smirnov statistic of a feature against the training data"),
+                descriptor: name(
+                    "drift_ks", "ratio", "Kolmogorov-Smirnov statistic of a feature against the training data"),
                 labels: [("model", model), ("feature", feature)]
             ).set(ks)
         }

@@ -47,7 +47,8 @@ struct DriftReport: Sendable {
         }
         return [
             "model": model, "time": time, "features": features.map(row),
-            "prediction": prediction.map(row) ?? NSNull(), "drifted": features.contains { $0.drifted } || prediction?.drifted == true,
+            "prediction": prediction.map(row) ?? NSNull(),
+            "drifted": features.contains { $0.drifted } || prediction?.drifted == true,
         ]
     }
 }
@@ -59,7 +60,9 @@ struct DriftMonitor: Sendable {
     func reports(values: [String: [Double]], risks: [String: [Double]], now: Date = Date()) -> [DriftReport] {
         var out: [DriftReport] = []
         for (label, liveRisks) in risks.sorted(by: { $0.key < $1.key }) {
-            guard let reference = try? ModelReference(label), let (file, _) = try? registry.load(reference) else { continue }
+            guard let reference = try? ModelReference(label), let (file, _) = try? registry.load(reference) else {
+                continue
+            }
             let d = file.description
             var features: [DriftReport.Feature] = []
             for (name, ref) in (d.reference ?? [:]).sorted(by: { $0.key < $1.key }) {

@@ -20,13 +20,16 @@ struct PlantRoutes {
 
     func register(on routes: inout RouteTable) {
         let view = self.view
-        routes.add(.get, "/api/summary", role: .viewer, "Plant summary: machines by state, OEE, alerts, latency") { _, _ in
+        routes.add(.get, "/api/summary", role: .viewer, "Plant summary: machines by state, OEE, alerts, latency") {
+            _, _ in
             Self.json(await view.summaryJSON())
         }
         routes.add(.get, "/api/machines", role: .viewer, "Every machine with its latest state, risk and OEE") { _, _ in
             Self.json(await view.machinesJSON())
         }
-        routes.add(.get, "/api/machines/{id}", role: .viewer, "One machine: features, KPIs, risk history, sensor trends") {
+        routes.add(
+            .get, "/api/machines/{id}", role: .viewer, "One machine: features, KPIs, risk history, sensor trends"
+        ) {
             _, c in
             Self.json(try await view.machineJSON(try Self.parameter(c, "id")))
         }
@@ -39,7 +42,9 @@ struct PlantRoutes {
                 try await view.spcJSON(
                     machine: try Self.parameter(c, "id"), variable: try Self.parameter(c, "variable"), rules: rules))
         }
-        routes.add(.get, "/api/alerts", role: .viewer, "Alerts, newest first (status=raised|cleared|all, machine, limit)") {
+        routes.add(
+            .get, "/api/alerts", role: .viewer, "Alerts, newest first (status=raised|cleared|all, machine, limit)"
+        ) {
             request, _ in
             let q = request.uri.queryParameters
             let limitText = q["limit"].map(String.init) ?? "100"
@@ -48,7 +53,8 @@ struct PlantRoutes {
             }
             return Self.json(
                 try await view.alertsJSON(
-                    status: q["status"].map(String.init), machine: q["machine"].map { String($0).removingPercentEncoding ?? String($0) },
+                    status: q["status"].map(String.init),
+                    machine: q["machine"].map { String($0).removingPercentEncoding ?? String($0) },
                     limit: limit))
         }
         routes.add(.get, "/api/alerts/{id}", role: .viewer, "One alert with its evidence") { _, c in
@@ -56,7 +62,8 @@ struct PlantRoutes {
         }
         for verb in ["acknowledge", "clear"] {
             routes.add(
-                .post, "/api/alerts/{id}/\(verb)", role: .operator, "\(verb.capitalized) an alert (recorded on alert-actions)",
+                .post, "/api/alerts/{id}/\(verb)", role: .operator,
+                "\(verb.capitalized) an alert (recorded on alert-actions)",
                 changesState: true, audit: audit
             ) { request, c in
                 try await self.act(verb, try Self.parameter(c, "id"), request, c)
@@ -65,10 +72,14 @@ struct PlantRoutes {
         routes.add(.get, "/api/kpis", role: .viewer, "OEE per machine and line, downtime reasons Pareto") { _, _ in
             Self.json(await view.kpisJSON())
         }
-        routes.add(.get, "/api/monitoring", role: .viewer, "Model outcomes against labels: precision, recall, F1") { _, _ in
+        routes.add(.get, "/api/monitoring", role: .viewer, "Model outcomes against labels: precision, recall, F1") {
+            _, _ in
             Self.json(await view.monitoringJSON())
         }
-        routes.add(.get, "/api/events", role: .viewer, "Server-sent events: the live plant every second (events=N stops after N)") {
+        routes.add(
+            .get, "/api/events", role: .viewer,
+            "Server-sent events: the live plant every second (events=N stops after N)"
+        ) {
             request, _ in
             let text = request.uri.queryParameters["events"].map(String.init)
             var count = 3_600
@@ -83,7 +94,9 @@ struct PlantRoutes {
     }
 
     /// Validates the action against the view, writes it to the `alert-actions` topic (durable), then applies it.
-    private func act(_ verb: String, _ id: String, _ request: Request, _ context: ServerContext) async throws -> Response {
+    private func act(_ verb: String, _ id: String, _ request: Request, _ context: ServerContext) async throws
+        -> Response
+    {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         var note: String?
@@ -128,7 +141,10 @@ struct PlantRoutes {
     static func events(_ view: PlantView, count: Int) -> Response {
         Response(
             status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-store",
+                HTTPField.Name("X-Accel-Buffering")!: "no",
+            ],
             body: ResponseBody { writer in
                 for sent in 0..<count {
                     if Task.isCancelled || Task.isShuttingDownGracefully { break }

@@ -24,7 +24,8 @@ extension PlantView {
 
     func machineJSON(_ id: String) throws -> [UInt8] {
         guard let m = machines[id] else {
-            throw APIError.notFound("no machine '\(id)'; known: \(machines.keys.sorted().prefix(5).joined(separator: ", "))...")
+            throw APIError.notFound(
+                "no machine '\(id)'; known: \(machines.keys.sorted().prefix(5).joined(separator: ", "))...")
         }
         var row = machineRow(m)
         row["features"] = m.features
@@ -38,7 +39,8 @@ extension PlantView {
             return o
         }
         row["alerts"] = Array(
-            alertOrder.reversed().lazy.compactMap { self.alerts[$0] }.filter { $0.machine == id }.prefix(20).map(alertRow))
+            alertOrder.reversed().lazy.compactMap { self.alerts[$0] }.filter { $0.machine == id }.prefix(20).map(
+                alertRow))
         return JSON.encode(row)
     }
 
@@ -61,7 +63,9 @@ extension PlantView {
             throw APIError.badRequest("status must be raised, cleared or all, got '\(status)'")
         }
         let rows = alertOrder.reversed().lazy.compactMap { self.alerts[$0] }
-            .filter { a in (status == nil || status == "all" || a.status == status) && (machine == nil || a.machine == machine) }
+            .filter { a in
+                (status == nil || status == "all" || a.status == status) && (machine == nil || a.machine == machine)
+            }
             .prefix(limit).map(alertRow)
         return JSON.encode(["alerts": Array(rows), "active": alerts.values.filter { $0.status == "raised" }.count])
     }
@@ -77,7 +81,10 @@ extension PlantView {
         var rows: [[String: Any]] = []
         for m in sortedMachines {
             guard let k = m.kpi else { continue }
-            rows.append(["machine": m.id, "line": m.line ?? NSNull(), "ts": k["ts"]?.any ?? NSNull(), "hour": k["hour"]?.any ?? NSNull(), "shift": k["shift"]?.any ?? NSNull()])
+            rows.append([
+                "machine": m.id, "line": m.line ?? NSNull(), "ts": k["ts"]?.any ?? NSNull(),
+                "hour": k["hour"]?.any ?? NSNull(), "shift": k["shift"]?.any ?? NSNull(),
+            ])
             if let hour = k["hour"], let oee = hour["oee"]?.number {
                 var l = lines[m.line ?? "-"] ?? (0, 0, 0, 0)
                 l.oee += oee
@@ -95,7 +102,9 @@ extension PlantView {
         let lineRows = lines.sorted { $0.key < $1.key }.map { name, l -> [String: Any] in
             ["line": name, "oee": l.oee / Double(max(1, l.n)), "machines": l.n, "good": l.good, "scrap": l.scrap]
         }
-        let pareto = downtime.sorted { $0.value > $1.value }.map { ["reason": $0.key, "seconds": $0.value] as [String: Any] }
+        let pareto = downtime.sorted { $0.value > $1.value }.map {
+            ["reason": $0.key, "seconds": $0.value] as [String: Any]
+        }
         return JSON.encode(["machines": rows, "lines": lineRows, "downtime_pareto": pareto])
     }
 
@@ -155,11 +164,13 @@ extension PlantView {
         let rows = outcomes.sorted { $0.key < $1.key }.map { model, o -> [String: Any] in
             let rolling = Self.figures(o.recent.suffix(10_000))
             let total = Self.figures(
-                [UInt8](repeating: 0, count: o.tp) + [UInt8](repeating: 1, count: o.fp) + [UInt8](repeating: 3, count: o.fn))
+                [UInt8](repeating: 0, count: o.tp) + [UInt8](repeating: 1, count: o.fp)
+                    + [UInt8](repeating: 3, count: o.fn))
             return [
                 "model": model, "labelled": o.tp + o.fp + o.tn + o.fn,
                 "confusion": ["tp": o.tp, "fp": o.fp, "tn": o.tn, "fn": o.fn],
-                "precision": total.precision ?? NSNull(), "recall": total.recall ?? NSNull(), "f1": total.f1 ?? NSNull(),
+                "precision": total.precision ?? NSNull(), "recall": total.recall ?? NSNull(),
+                "f1": total.f1 ?? NSNull(),
                 "rolling": [
                     "window": rolling.count, "precision": rolling.precision as Any? ?? NSNull(),
                     "recall": rolling.recall as Any? ?? NSNull(), "f1": rolling.f1 as Any? ?? NSNull(),

@@ -149,11 +149,13 @@ public actor PlantView {
                 let psi = String(format: "%.2f", f.psi ?? 0)
                 applyAlert(
                     .object([
-                        "id": .string("\(id)/\(now)"), "machine": .string("plant"), "ts": .string(Timestamp.format(now)),
+                        "id": .string("\(id)/\(now)"), "machine": .string("plant"),
+                        "ts": .string(Timestamp.format(now)),
                         "kind": .string("drift"), "severity": .string("warning"), "status": .string("raised"),
                         "variable": .string(f.name),
                         "message": .string(
-                            "\(f.name) drifted from the training data of \(report.model) (PSI \(psi), KS \(String(format: "%.2f", f.ks ?? 0)))"),
+                            "\(f.name) drifted from the training data of \(report.model) (PSI \(psi), KS \(String(format: "%.2f", f.ks ?? 0)))"
+                        ),
                         "evidence": .object([
                             "psi": .number(f.psi ?? 0), "ks": .number(f.ks ?? 0), "live_mean": .number(f.liveMean),
                             "reference_mean": .number(f.referenceMean),
@@ -163,7 +165,8 @@ public actor PlantView {
                 driftFlagged.remove(key)
                 applyAlert(
                     .object([
-                        "id": .string("\(id)/\(now)/clear"), "machine": .string("plant"), "ts": .string(Timestamp.format(now)),
+                        "id": .string("\(id)/\(now)/clear"), "machine": .string("plant"),
+                        "ts": .string(Timestamp.format(now)),
                         "kind": .string("drift"), "status": .string("cleared"), "variable": .string(f.name),
                     ]))
             }
@@ -365,7 +368,8 @@ public actor PlantView {
         switch verb {
         case "acknowledge":
             if let by = alert.acknowledgedBy {
-                throw APIError(.conflict, "alert '\(id)' was already acknowledged by \(by) at \(alert.acknowledgedTs ?? "?")")
+                throw APIError(
+                    .conflict, "alert '\(id)' was already acknowledged by \(by) at \(alert.acknowledgedTs ?? "?")")
             }
         case "clear":
             guard alert.status == "raised" else {
@@ -378,7 +382,9 @@ public actor PlantView {
     /// Records an action made through this server at once (its record on the bus applies again as a no-op).
     func record(action: JSONValue) { applyAction(action) }
 
-    static func figures(_ recent: some Collection<UInt8>) -> (precision: Double?, recall: Double?, f1: Double?, count: Int) {
+    static func figures(_ recent: some Collection<UInt8>) -> (
+        precision: Double?, recall: Double?, f1: Double?, count: Int
+    ) {
         var tp = 0, fp = 0, fn = 0
         for c in recent {
             switch c {

@@ -80,7 +80,8 @@ public struct PlantViewService: Service {
                 for topic in Topics.followed where !(try await bus.topicNames()).contains(topic) {
                     try? await bus.createTopic(topic, partitions: 8)
                 }
-                let consumer = try await bus.consumer(ConsumerOptions(group: nil, topics: Topics.followed, start: .earliest))
+                let consumer = try await bus.consumer(
+                    ConsumerOptions(group: nil, topics: Topics.followed, start: .earliest))
                 for tp in try await consumer.assignment() where Self.recentTopics.contains(tp.topic) {
                     let d = try await bus.describeTopic(tp.topic)
                     if let p = d.partitions.first(where: { $0.partition == tp.partition }),
@@ -94,7 +95,8 @@ public struct PlantViewService: Service {
                 attempt += 1
                 if Task.isShuttingDownGracefully || Task.isCancelled { throw CancellationError() }
                 logger.error(
-                    "cannot read the pipeline's topics on \(bus.url); retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                    "cannot read the pipeline's topics on \(bus.url); retrying",
+                    metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 try await Task.sleep(for: .seconds(min(10, attempt)))
             }
         }

@@ -10,7 +10,22 @@ import Synchronization
 /// version when none is in production. Labels are the registry's stages (`production`, `staging`).
 final class ModelServer: Sendable {
     let registry: ModelRegistry
-    private let cache = Mutex<[String: (stamp: Date?, model: ServedModel)]>([:])
+    /// Loaded models by directory, with model.json's modification time and when it was last looked at.
+    private let cache = Mutex<[String: (stamp: Date?, checked: ContinuousClock.Instant, model: ServedModel)]>([:])
+    /// Each model's versions as last read from the registry: a request reads the disk at most once a second per
+    /// model (a promotion is served within a second).
+    private let versionCache = Mutex<[String: (read: ContinuousClock.Instant, versions: [ModelVersion])]>([:])
+
+    private func versions(of name: String) -> [ModelVersion] {
+        let now = ContinuousClock.now
+        if let hit = versionCache.withLock({ $0[name] }), now - hit.read < .seconds(1) { return hit.versions }
+        let versions = (try? registry.versions(of: name)) ?? []
+        versionCache.withLock {
+            if $0.count > 1_000 { $0.removeAll() }
+            $0[name] = (now, versions)
+        }
+        return versions
+    }
 
     init(registry: ModelRegistry) { self.registry = registry }
 
@@ -22,7 +37,7 @@ final class ModelServer: Sendable {
 
     /// The version a request names, with TensorFlow Serving's "Servable not found" wording when there is none.
     func resolve(_ name: String, _ selector: Selector) throws -> ModelVersion {
-        let versions = (try? registry.versions(of: name)) ?? []
+        let versions = versions(of: name)
         switch selector {
         case .latest:
             guard !versions.isEmpty else { throw APIError.notFound("Servable not found for request: Latest(\(name))") }
@@ -48,10 +63,16 @@ final class ModelServer: Sendable {
     }
 
     func load(_ version: ModelVersion) throws -> ServedModel {
+        let now = ContinuousClock.now
+        let hit = cache.withLock { $0[version.path] }
+        if let hit, now - hit.checked < .seconds(1) { return hit.model }
         let stamp =
             (try? FileManager.default.attributesOfItem(atPath: version.path + "/model.json"))?[.modificationDate]
             as? Date
-        if let hit = cache.withLock({ $0[version.path] }), hit.stamp == stamp { return hit.model }
+        if let hit, hit.stamp == stamp {
+            cache.withLock { $0[version.path]?.checked = now }
+            return hit.model
+        }
         let file: ModelFile
         do {
             (file, _) = try registry.load(ModelReference("\(version.name)@v\(version.version)"))
@@ -59,7 +80,7 @@ final class ModelServer: Sendable {
             throw APIError(.serviceUnavailable, "model \(version.name) v\(version.version) cannot be loaded: \(error)")
         }
         let model = try ServedModel(version: version, file: file)
-        cache.withLock { $0[version.path] = (stamp, model) }
+        cache.withLock { $0[version.path] = (stamp, now, model) }
         return model
     }
 
@@ -70,7 +91,7 @@ final class ModelServer: Sendable {
         if let selector {
             versions = [try resolve(name, selector)]
         } else {
-            versions = (try? registry.versions(of: name)) ?? []
+            versions = self.versions(of: name)
             guard !versions.isEmpty else { throw APIError.notFound("Could not find any versions of model \(name)") }
         }
         return [
@@ -121,6 +142,25 @@ final class ModelServer: Sendable {
         ]
     }
 
+    /// The answer's bytes: numbers written directly for networks and graphs, Foundation's JSON for detectors.
+    func predictJSON(_ name: String, _ selector: Selector, body: [String: Any]) throws -> (bytes: [UInt8], instances: Int) {
+        let model = try load(try resolve(name, selector))
+        if case .detector = model.engine {
+            let answer = try predict(name, selector, body: body)
+            return (JSON.encode(answer), ((answer["predictions"] ?? answer["outputs"]) as? [Any])?.count ?? 0)
+        }
+        let request = try PredictRequest(body, for: model)
+        let outputs: [[Float]]
+        do {
+            outputs = try model.predict(request.instances)
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.badRequest("\(error)")
+        }
+        return (PredictionWriter.rows(request.format == .row ? "predictions" : "outputs", outputs), outputs.count)
+    }
+
     func predict(_ name: String, _ selector: Selector, body: [String: Any]) throws -> [String: Any] {
         let model = try load(try resolve(name, selector))
         let request = try PredictRequest(body, for: model)
@@ -161,27 +201,35 @@ final class ModelServer: Sendable {
             _, c in
             JSON.response(try self.status(try c.parameters.require("name"), nil))
         }
-        routes.add(.get, "/v1/models/{name}/versions/{version}", role: .viewer, "TensorFlow Serving: status of a version") {
+        routes.add(
+            .get, "/v1/models/{name}/versions/{version}", role: .viewer, "TensorFlow Serving: status of a version"
+        ) {
             _, c in
-            JSON.response(try self.status(try c.parameters.require("name"), .version(try c.parameters.require("version"))))
+            JSON.response(
+                try self.status(try c.parameters.require("name"), .version(try c.parameters.require("version"))))
         }
         routes.add(.get, "/v1/models/{name}/labels/{label}", role: .viewer, "TensorFlow Serving: status by label") {
             _, c in
             JSON.response(try self.status(try c.parameters.require("name"), .label(try c.parameters.require("label"))))
         }
-        routes.add(.get, "/v1/models/{name}/metadata", role: .viewer, "TensorFlow Serving: signature of the default version") {
+        routes.add(
+            .get, "/v1/models/{name}/metadata", role: .viewer, "TensorFlow Serving: signature of the default version"
+        ) {
             _, c in
             JSON.response(try self.metadata(try c.parameters.require("name"), .latest))
         }
         routes.add(
-            .get, "/v1/models/{name}/versions/{version}/metadata", role: .viewer, "TensorFlow Serving: signature of a version"
+            .get, "/v1/models/{name}/versions/{version}/metadata", role: .viewer,
+            "TensorFlow Serving: signature of a version"
         ) { _, c in
-            JSON.response(try self.metadata(try c.parameters.require("name"), .version(try c.parameters.require("version"))))
+            JSON.response(
+                try self.metadata(try c.parameters.require("name"), .version(try c.parameters.require("version"))))
         }
         routes.add(
             .get, "/v1/models/{name}/labels/{label}/metadata", role: .viewer, "TensorFlow Serving: signature by label"
         ) { _, c in
-            JSON.response(try self.metadata(try c.parameters.require("name"), .label(try c.parameters.require("label"))))
+            JSON.response(
+                try self.metadata(try c.parameters.require("name"), .label(try c.parameters.require("label"))))
         }
         // `name:predict` arrives as one path segment.
         routes.add(.post, "/v1/models/{name}", role: .viewer, "TensorFlow Serving: predict with the default version") {
@@ -189,15 +237,19 @@ final class ModelServer: Sendable {
             let (name, verb) = try Self.verb(try c.parameters.require("name"))
             return try await self.answer(verb, name, .latest, request, maxBodyBytes, metrics)
         }
-        routes.add(.post, "/v1/models/{name}/versions/{version}", role: .viewer, "TensorFlow Serving: predict with a version") {
+        routes.add(
+            .post, "/v1/models/{name}/versions/{version}", role: .viewer, "TensorFlow Serving: predict with a version"
+        ) {
             request, c in
             let (version, verb) = try Self.verb(try c.parameters.require("version"))
-            return try await self.answer(verb, try c.parameters.require("name"), .version(version), request, maxBodyBytes, metrics)
+            return try await self.answer(
+                verb, try c.parameters.require("name"), .version(version), request, maxBodyBytes, metrics)
         }
         routes.add(.post, "/v1/models/{name}/labels/{label}", role: .viewer, "TensorFlow Serving: predict by label") {
             request, c in
             let (label, verb) = try Self.verb(try c.parameters.require("label"))
-            return try await self.answer(verb, try c.parameters.require("name"), .label(label), request, maxBodyBytes, metrics)
+            return try await self.answer(
+                verb, try c.parameters.require("name"), .label(label), request, maxBodyBytes, metrics)
         }
     }
 
@@ -212,11 +264,12 @@ final class ModelServer: Sendable {
         var request = request
         let bytes = try await request.collectBody(upTo: limit)
         let started = ContinuousClock.now
-        let body = try JSON.object(bytes)
-        let answer = try predict(name, selector, body: body)
-        let response = JSON.response(answer)
+        let body = try JSON.fastObject(bytes)
+        let (answer, count) = try predictJSON(name, selector, body: body)
+        let response = Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: answer)))
         let d = ContinuousClock.now - started
-        let count = (answer["predictions"] as? [Any])?.count ?? (answer["outputs"] as? [Any])?.count ?? 0
         metrics.predictDuration(
             seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, instances: count)
         return response

@@ -23,7 +23,9 @@ struct PredictRequest {
             guard list.count <= Self.maxInstances else {
                 throw APIError.badRequest("\(list.count) instances in one request; at most \(Self.maxInstances)")
             }
-            instances = try list.enumerated().map { try Self.instance($0.element, at: "instances[\($0.offset)]", model) }
+            instances = try list.enumerated().map {
+                try Self.instance($0.element, at: "instances[\($0.offset)]", model)
+            }
         } else if let columns {
             format = .columnar
             instances = try Self.columnar(columns, model)
@@ -32,7 +34,8 @@ struct PredictRequest {
         }
         if let signature = body["signature_name"], !(signature is NSNull) {
             guard let s = signature as? String, s.isEmpty || s == "serving_default" else {
-                throw APIError.badRequest("unknown signature_name '\(signature)'; the only signature is serving_default")
+                throw APIError.badRequest(
+                    "unknown signature_name '\(signature)'; the only signature is serving_default")
             }
         }
     }
@@ -64,7 +67,8 @@ struct PredictRequest {
         let known = Set(model.inputs.map(\.name))
         if let extra = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw APIError.badRequest(
-                "\(place): unknown input '\(extra)'; the model's inputs are \(model.inputs.map(\.name).joined(separator: ", "))")
+                "\(place): unknown input '\(extra)'; the model's inputs are \(model.inputs.map(\.name).joined(separator: ", "))"
+            )
         }
         var instance = ServedModel.Instance(numbers: [], strings: [])
         for input in model.inputs {
@@ -76,7 +80,9 @@ struct PredictRequest {
         return instance
     }
 
-    private static func add(_ value: Any, for input: ServedModel.Input, at place: String, to i: inout ServedModel.Instance)
+    private static func add(
+        _ value: Any, for input: ServedModel.Input, at place: String, to i: inout ServedModel.Instance
+    )
         throws
     {
         if input.categorical {
@@ -131,7 +137,9 @@ struct PredictRequest {
         }
         var count: Int?
         for input in model.inputs {
-            guard let list = batches[input.name] else { throw APIError.badRequest("inputs: input '\(input.name)' is missing") }
+            guard let list = batches[input.name] else {
+                throw APIError.badRequest("inputs: input '\(input.name)' is missing")
+            }
             if let count, count != list.count {
                 throw APIError.badRequest(
                     "inputs: input '\(input.name)' has \(list.count) entries, others have \(count); every input needs one per instance"

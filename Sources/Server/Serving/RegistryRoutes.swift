@@ -61,7 +61,8 @@ struct RegistryRoutes {
             let stageText = (body["stage"] as? String) ?? "production"
             guard let stage = Stage(rawValue: stageText) else {
                 throw APIError.badRequest(
-                    "stage must be one of \(Stage.allCases.map(\.rawValue).joined(separator: ", ")), got '\(stageText)'")
+                    "stage must be one of \(Stage.allCases.map(\.rawValue).joined(separator: ", ")), got '\(stageText)'"
+                )
             }
             guard let version = Int(versionText), version > 0 else {
                 throw APIError.badRequest("version '\(versionText)' is not a positive integer")

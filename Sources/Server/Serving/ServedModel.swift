@@ -85,7 +85,9 @@ struct ServedModel: Sendable {
                     let categories = i.strings.enumerated().map { pre.categoryIndex(of: $0.element, for: $0.offset) }
                     numeric.withUnsafeBufferPointer { n in
                         categories.withUnsafeBufferPointer { c in
-                            features.withUnsafeMutableBufferPointer { pre.transform(numeric: n, categoryIndex: c, into: $0) }
+                            features.withUnsafeMutableBufferPointer {
+                                pre.transform(numeric: n, categoryIndex: c, into: $0)
+                            }
                         }
                     }
                 } else {
