@@ -185,7 +185,7 @@ enum ServeBench {
         let all = try await withThrowingTaskGroup(of: [Double].self) { group in
             for _ in 0..<connections {
                 group.addTask {
-                    try await blocking { () -> [Double] in
+                    try await onThread { () -> [Double] in
                         let c = try Connection(port: port)
                         defer { c.close() }
                         var out: [Double] = []
@@ -215,6 +215,14 @@ enum ServeBench {
         return (
             sorted.count, sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)], sorted.last!
         )
+    }
+}
+
+/// Runs blocking work on a thread of its own (the paced connections must not wait for a pool's free thread).
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
     }
 }
 
@@ -254,28 +262,56 @@ final class Connection {
             sent += n
         }
         // Header, then Content-Length bytes of body.
-        var headerEnd: Int?
-        while headerEnd == nil {
-            if let r = find([13, 10, 13, 10]) { headerEnd = r } else { try fill() }
+        var end: Int?
+        while end == nil {
+            end = headerEnd()
+            if end == nil { try fill() }
         }
-        let header = String(decoding: buffer[..<headerEnd!], as: UTF8.self).lowercased()
-        guard header.hasPrefix("http/1.1 2") else { throw BenchError("answer: \(header.prefix(200))") }
-        let length =
-            header.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
-            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
-        while buffer.count < headerEnd! + 4 + length { try fill() }
-        let answer = Data(buffer[(headerEnd! + 4)..<(headerEnd! + 4 + length)])
-        buffer.removeFirst(headerEnd! + 4 + length)
+        let (ok, length) = parseHeader(end!)
+        guard ok else { throw BenchError("answer: \(String(decoding: buffer[..<end!], as: UTF8.self).prefix(200))") }
+        while buffer.count < end! + 4 + length { try fill() }
+        let answer = Data(buffer[(end! + 4)..<(end! + 4 + length)])
+        buffer.removeFirst(end! + 4 + length)
         return answer
     }
 
-    private func find(_ pattern: [UInt8]) -> Int? {
-        guard buffer.count >= pattern.count else { return nil }
-        for i in 0...(buffer.count - pattern.count)
-        where buffer[i] == pattern[0] && Array(buffer[i..<(i + pattern.count)]) == pattern {
-            return i
+    /// The index of "\r\n\r\n" in the buffer, if there.
+    private func headerEnd() -> Int? {
+        buffer.withUnsafeBufferPointer { b in
+            guard b.count >= 4 else { return nil }
+            for i in 0...(b.count - 4) where b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 {
+                return i
+            }
+            return nil
         }
-        return nil
+    }
+
+    /// The Content-Length of the header in buffer[0..<end] (0 if none), and whether the status is 2xx.
+    private func parseHeader(_ end: Int) -> (ok: Bool, length: Int) {
+        buffer.withUnsafeBufferPointer { b in
+            let ok = end > 9 && b[9] == UInt8(ascii: "2")
+            let name = Array("content-length:".utf8)
+            var i = 0
+            while i + name.count < end {
+                var match = true
+                for k in 0..<name.count where (b[i + k] | 0x20) != name[k] {
+                    match = false
+                    break
+                }
+                if match {
+                    var j = i + name.count
+                    while b[j] == 32 { j += 1 }
+                    var n = 0
+                    while j < end, b[j] >= 48 && b[j] <= 57 {
+                        n = n * 10 + Int(b[j] - 48)
+                        j += 1
+                    }
+                    return (ok, n)
+                }
+                i += 1
+            }
+            return (ok, 0)
+        }
     }
 
     private func fill() throws {
