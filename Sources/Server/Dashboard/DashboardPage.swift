@@ -242,6 +242,7 @@ enum DashboardPage {
           es.addEventListener("plant", (e) => {
             live = JSON.parse(e.data);
             $("#live").classList.add("on");
+            $("#status").textContent = `live: ${live.summary.records_seen.toLocaleString()} records read; updated ${new Date().toLocaleTimeString()}`;
             if (current === "plant") renderPlant(live);
           });
           es.onerror = () => { $("#live").classList.remove("on"); $("#status").textContent = "connection lost; reconnecting..."; };
