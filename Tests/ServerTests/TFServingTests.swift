@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import Learn
+import Primitives
 import Registry
 import Testing
 
@@ -45,6 +46,69 @@ import Testing
                 .post, "/v1/models/\(fixture)/versions/1:predict", token: viewer,
                 json: ["instances": inputs.map { ["input": $0] }])
             #expect(Self.worst(named.json["predictions"], outputs) < 1e-5, "\(named.text)")
+        }
+    }
+
+    /// A model trained in Millstream takes its raw columns by name (its preprocessing applied) and answers what the
+    /// model itself answers; an anomaly detector answers score, alarm and top variable per instance.
+    @Test func millstreamModelsAndDetectors() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        var rng = RandomSource(seed: 4)
+        let rows = 400
+        let x1 = (0..<rows).map { _ in rng.normal() * 2 + 10 }
+        let x2 = (0..<rows).map { _ in rng.normal() }
+        let kind = (0..<rows).map { $0 % 2 == 0 ? "A" : "B" }
+        let target = (0..<rows).map { (x1[$0] > 10) != (kind[$0] == "B") ? "1" : "0" }
+        var spec = TrainingSpec()
+        spec.epochs = 5
+        let trained = try Trainer.train(
+            TabularData(
+                numericNames: ["x1", "x2"], numeric: [x1, x2], categoricalNames: ["kind"], categorical: [kind],
+                targetName: "y", target: target), spec: spec,
+            metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
+        try t.registry.register(trained.model, as: "tabular")
+        let pre = trained.model.description.preprocessing!
+        let expected = try trained.model.makeModel().predict(
+            try pre.transform(numeric: [[11.5, 8], [0.3, -1]], categoricalValues: [["B", "A"]]))
+        let detector = try PCADetector.fit(
+            variables: ["a", "b", "c"],
+            rows: (0..<2_000).map { _ in
+                let f = rng.normal(); return [f, 2 * f + 0.1 * rng.normal(), rng.normal()]
+            })
+        var d = ModelFile.Description(
+            task: .anomaly, inputSize: 3, outputSize: 5, layers: [], preprocessing: nil, target: "", classes: [],
+            threshold: 1, metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
+        d.engine = .pca
+        d.detector = detector
+        try t.registry.register(ModelFile(description: d, weights: [:]), as: "normal")
+        let viewer = t.token[.viewer]!
+        try await t.test { client in
+            let named = try await client.call(
+                .post, "/v1/models/tabular:predict", token: viewer,
+                json: ["instances": [["x1": 11.5, "x2": 0.3, "kind": "B"], ["x1": 8, "x2": -1, "kind": "A"]]])
+            #expect(named.status == .ok, "\(named.text)")
+            let got = named.json["predictions"] as? [[Double]] ?? []
+            #expect(got.count == 2)
+            for r in 0..<2 { #expect(abs((got[r].first ?? .nan) - Double(expected[r, 0])) < 1e-6) }
+            // The signature names the raw columns; a string where a number belongs is refused by name.
+            let metadata = try await client.call(.get, "/v1/models/tabular/metadata", token: viewer).text
+            #expect(metadata.contains("\"kind\"") && metadata.contains("DT_STRING") && metadata.contains("\"x1\""))
+            let wrong = try await client.call(
+                .post, "/v1/models/tabular:predict", token: viewer,
+                json: ["instances": [["x1": "a", "x2": 0, "kind": "A"]]])
+            #expect(wrong.status == .badRequest && (wrong.json["error"] as? String ?? "").contains("instances[0].x1"))
+            let anomaly = try await client.call(
+                .post, "/v1/models/normal:predict", token: viewer,
+                json: ["instances": [["a": 0.1, "b": 0.2, "c": 0], ["a": 1, "b": -2, "c": 0.5]]])
+            let answers = anomaly.json["predictions"] as? [[String: Any]] ?? []
+            #expect(answers.map { $0["alarm"] as? Bool } == [false, true], "\(anomaly.text)")
+            #expect(["a", "b", "c"].contains(answers.last?["top_variable"] as? String ?? ""))
+            #expect((answers.last?["score"] as? Double ?? 0) > 1)
+            let columnar = try await client.call(
+                .post, "/v1/models/normal:predict", token: viewer,
+                json: ["inputs": ["a": [0.1, 1], "b": [0.2, -2], "c": [0, 0.5]]])
+            #expect(((columnar.json["outputs"] as? [String: Any])?["alarm"] as? [Bool]) == [false, true])
         }
     }
 

@@ -26,7 +26,9 @@ enum JSON {
 
     /// Parses a request body that must be a JSON object, with the fast parser (the predict path).
     static func fastObject(_ bytes: ByteBuffer) throws -> [String: Any] {
-        guard bytes.readableBytes > 0 else { throw APIError.badRequest("the request body is empty; expected a JSON object") }
+        guard bytes.readableBytes > 0 else {
+            throw APIError.badRequest("the request body is empty; expected a JSON object")
+        }
         guard let object = try JSONParser.parse(Array(buffer: bytes)) as? [String: Any] else {
             throw APIError.badRequest("the request body must be a JSON object")
         }

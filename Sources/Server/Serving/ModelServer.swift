@@ -142,56 +142,45 @@ final class ModelServer: Sendable {
         ]
     }
 
-    /// The answer's bytes: numbers written directly for networks and graphs, Foundation's JSON for detectors.
-    func predictJSON(_ name: String, _ selector: Selector, body: [String: Any]) throws -> (bytes: [UInt8], instances: Int) {
+    /// Scores a predict request: the model, the request's format and one output vector per instance.
+    private func score(_ name: String, _ selector: Selector, body: [String: Any]) throws
+        -> (model: ServedModel, format: PredictRequest.Format, outputs: [[Float]])
+    {
         let model = try load(try resolve(name, selector))
-        if case .detector = model.engine {
-            let answer = try predict(name, selector, body: body)
-            return (JSON.encode(answer), ((answer["predictions"] ?? answer["outputs"]) as? [Any])?.count ?? 0)
-        }
         let request = try PredictRequest(body, for: model)
-        let outputs: [[Float]]
         do {
-            outputs = try model.predict(request.instances)
+            return (model, request.format, try model.predict(request.instances))
         } catch let error as APIError {
             throw error
         } catch {
             throw APIError.badRequest("\(error)")
         }
-        return (PredictionWriter.rows(request.format == .row ? "predictions" : "outputs", outputs), outputs.count)
     }
 
-    func predict(_ name: String, _ selector: Selector, body: [String: Any]) throws -> [String: Any] {
-        let model = try load(try resolve(name, selector))
-        let request = try PredictRequest(body, for: model)
-        let outputs: [[Float]]
-        do {
-            outputs = try model.predict(request.instances)
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw APIError.badRequest("\(error)")
+    /// The answer's bytes and instance count: floats written directly for networks and graphs, named fields for
+    /// detectors.
+    func predictJSON(_ name: String, _ selector: Selector, body: [String: Any]) throws -> (
+        bytes: [UInt8], instances: Int
+    ) {
+        let (model, format, outputs) = try score(name, selector, body: body)
+        guard case .detector(let detector) = model.engine else {
+            return (PredictionWriter.rows(format == .row ? "predictions" : "outputs", outputs), outputs.count)
         }
-        if case .detector(let detector) = model.engine {
-            let rows = outputs.map { o -> [String: Any] in
-                ["score": Double(o[0]), "alarm": o[1] > 0, "top_variable": detector.variables[Int(o[2])]]
-            }
-            switch request.format {
-            case .row: return ["predictions": rows]
-            case .columnar:
-                return [
-                    "outputs": [
-                        "score": rows.map { $0["score"]! }, "alarm": rows.map { $0["alarm"]! },
-                        "top_variable": rows.map { $0["top_variable"]! },
-                    ]
+        let rows = outputs.map { o -> [String: Any] in
+            ["score": Double(o[0]), "alarm": o[1] > 0, "top_variable": detector.variables[Int(o[2])]]
+        }
+        let answer: [String: Any]
+        switch format {
+        case .row: answer = ["predictions": rows]
+        case .columnar:
+            answer = [
+                "outputs": [
+                    "score": rows.map { $0["score"]! }, "alarm": rows.map { $0["alarm"]! },
+                    "top_variable": rows.map { $0["top_variable"]! },
                 ]
-            }
+            ]
         }
-        let values = outputs.map { $0.map(Double.init) }
-        switch request.format {
-        case .row: return ["predictions": values]
-        case .columnar: return ["outputs": values]
-        }
+        return (JSON.encode(answer), rows.count)
     }
 
     // MARK: - Routes
