@@ -3,6 +3,7 @@ import Bus
 import Foundation
 import Logging
 import Pipeline
+import Server
 import ServiceLifecycle
 
 extension Millstream {
@@ -21,8 +22,18 @@ extension Millstream {
         @Option(help: "Model to score (its production version, or NAME@vN); none: no scoring.") var model: String?
         @Option(help: "Stop once no new readings arrived for this long (e.g. 2s) instead of running until Ctrl-C.")
         var exitWhenIdle: String?
+        @Option(help: "Serve /healthz, /readyz and /metrics on this port (0: off), for probes and Prometheus.")
+        var healthPort = 0
+        @Option(help: "Address of the health port.") var healthHost = "127.0.0.1"
+        @Option(help: "Tokens file: /metrics on the health port needs a viewer token.") var tokens = "./millstream-tokens.json"
         @OptionGroup var busOptions: BusOptions
         @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard (0...65535).contains(healthPort) else {
+                throw ValidationError("--health-port \(healthPort) must be from 0 to 65535")
+            }
+        }
 
         func run() async throws {
             let process = try loadProcessConfig(config)
@@ -32,7 +43,21 @@ extension Millstream {
             options.model = model
             options.exitWhenIdle = try exitWhenIdle.map { try parseDuration($0, option: "--exit-when-idle") }
             let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
-            try await runServices([BusService(bus: bus), worker], main: 1)
+            var services: [any Service] = [BusService(bus: bus), worker]
+            if healthPort > 0 {
+                var o = ServerOptions()
+                o.host = healthHost
+                o.port = healthPort
+                o.version = Millstream.configuration.version
+                let metrics = ServerMetrics(version: o.version)
+                let stats = worker.stats
+                let health = HealthServer(options: o, tokens: try TokenStore(path: tokens), metrics: metrics) {
+                    let s = stats.snapshot
+                    return s.caughtUp || s.firstBatchDone != nil
+                }
+                services += [health.application(), WorkerGauges(stats: stats, metrics: metrics)]
+            }
+            try await runServices(services, main: 1)
             try await bus.close()
             let s = worker.stats.snapshot
             if output.json {
@@ -48,6 +73,23 @@ extension Millstream {
                 )
                 for r in s.recoveries { print("  recovered \(r)") }
             }
+        }
+    }
+}
+
+/// Copies the worker's figures into its metrics every two seconds.
+struct WorkerGauges: Service {
+    let stats: PipelineStats
+    let metrics: ServerMetrics
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let s = stats.snapshot
+            metrics.pipeline(processed: s.processed, replayed: s.replayed, lag: s.lag, deadLetters: s.events.deadLetters)
+            metrics.worker(
+                predictions: s.events.predictions, alerts: s.events.alerts, deadLetters: s.events.deadLetters,
+                caughtUp: s.caughtUp)
+            try? await Task.sleep(for: .seconds(2))
         }
     }
 }

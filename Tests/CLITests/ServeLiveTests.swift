@@ -176,6 +176,42 @@ import Testing
         #expect(try await demo.get("/healthz").0 == 200)
     }
 
+    /// A pipeline worker's health port: the probes answer without a token, /metrics only with one.
+    @Test func workerHealthPort() async throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let token = try await CLI.run(["tokens", "create", "--role", "viewer", "--tokens", dir + "/tokens.json"])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let port = TansuBroker.freePort()
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: CLI.binary)
+        worker.arguments = [
+            "run", "--bus", "embedded://\(dir)/data", "--health-port", "\(port)", "--tokens", dir + "/tokens.json",
+            "--exit-when-idle", "60s",
+        ]
+        worker.standardOutput = FileHandle.nullDevice
+        worker.standardError = FileHandle.nullDevice
+        try worker.run()
+        defer {
+            kill(worker.processIdentifier, SIGTERM)
+            worker.waitUntilExit()
+        }
+        let base = "http://127.0.0.1:\(port)"
+        var ready = 0
+        let started = ContinuousClock.now
+        while ready != 200 && ContinuousClock.now - started < .seconds(30) {
+            ready = (try? await HTTP.get(base + "/readyz", token: nil))?.0 ?? 0
+            if ready != 200 { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(ready == 200)
+        #expect(try await HTTP.get(base + "/healthz", token: nil).0 == 200)
+        #expect(try await HTTP.get(base + "/metrics", token: nil).0 == 401)
+        let (status, body) = try await HTTP.get(base + "/metrics", token: token)
+        #expect(status == 200)
+        #expect(String(decoding: body, as: UTF8.self).contains("millstream_build_info"))
+    }
+
     @Test func serveOverTLS() async throws {
         let dir = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

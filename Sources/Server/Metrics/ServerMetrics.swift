@@ -131,6 +131,22 @@ public final class ServerMetrics: Sendable {
         ).increment(by: Int64(instances))
     }
 
+    /// Counters of a pipeline worker, kept as gauges of its running totals (a restart starts them again).
+    public func worker(predictions: Int, alerts: Int, deadLetters: [String: Int], caughtUp: Bool) {
+        registry.makeGauge(descriptor: name("pipeline_predictions", "count", "Predictions written by this worker"))
+            .set(Double(predictions))
+        registry.makeGauge(descriptor: name("pipeline_alerts", "count", "Alert records written by this worker"))
+            .set(Double(alerts))
+        for (reason, n) in deadLetters {
+            registry.makeGauge(
+                descriptor: name("pipeline_dead_letters", "count", "Dead letters written by this worker, by reason"),
+                labels: [("reason", reason)]
+            ).set(Double(n))
+        }
+        registry.makeGauge(descriptor: name("pipeline_caught_up", "bool", "1 when the worker's last poll came back empty"))
+            .set(caughtUp ? 1.0 : 0.0)
+    }
+
     /// Figures of the pipeline worker running in this process (the demo), as gauges.
     public func pipeline(processed: Int, replayed: Int, lag: Int64, deadLetters: [String: Int]) {
         registry.makeGauge(
