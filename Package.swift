@@ -135,7 +135,11 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "CLITests", dependencies: ["millstream", "EventLog", "Plant", "CRC32C", "Kafka", "TestSupport"],
+            name: "CLITests",
+            dependencies: [
+                "millstream", "EventLog", "Plant", "CRC32C", "Kafka", "TestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strict),
     ]
 )

@@ -124,7 +124,7 @@ extension Millstream {
 func openServerBus(_ url: String, logger: Logger) throws -> any MessageBus {
     do {
         return try openBus(url)
-    } catch let error where "\(error)".contains("lock") || "\(error)".contains("another process") {
+    } catch let error where "\(error)".contains("is in use by another") {
         logger.warning(
             "the embedded log is written by another process: serving read-only (acknowledging alerts needs the bus writable)",
             metadata: ["bus": "\(url)"])
