@@ -40,7 +40,8 @@ public struct HealthServer {
         self.endpoints = routes.endpoints
     }
 
-    public func application(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol
+    public func application(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
+        -> some ApplicationProtocol
     {
         Application(
             router: router,

