@@ -45,6 +45,7 @@ extension Millstream {
 
         func run() async throws {
             let process = ProcessConfig.milling()
+            if !noServer { try ensureListenable(host: server.host, port: server.port) }
             try ensureModel(process)
             let bus = try openBus(busOptions.bus)
             let simulator = try PlantSimulator(

@@ -51,6 +51,7 @@ struct ServerStack {
         arguments: ServerArguments, process: ProcessConfig, bus: any MessageBus, registry: String, logger: Logger,
         bound: @escaping @Sendable (Int) -> Void
     ) throws {
+        try ensureListenable(host: arguments.host, port: arguments.port)
         let tokens = try TokenStore(path: arguments.tokens)
         let audit = try AuditLog(path: arguments.auditLog, logger: logger)
         let metrics = ServerMetrics(version: Millstream.configuration.version)
@@ -129,5 +130,28 @@ func openServerBus(_ url: String, logger: Logger) throws -> any MessageBus {
             "the embedded log is written by another process: serving read-only (acknowledging alerts needs the bus writable)",
             metadata: ["bus": "\(url)"])
         return try openBus(url, readOnly: true)
+    }
+}
+
+/// Fails with a clear message when `host:port` cannot be listened on (in use, or not an address of this machine),
+/// before anything starts.
+func ensureListenable(host: String, port: Int) throws {
+    guard port != 0 else { return }
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_flags = AI_PASSIVE
+    var result: UnsafeMutablePointer<addrinfo>?
+    guard getaddrinfo(host, "\(port)", &hints, &result) == 0, let info = result else {
+        throw CommandError("--host \(host) is not an address of this machine")
+    }
+    defer { freeaddrinfo(result) }
+    let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    if bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 {
+        let reason = errno == EADDRINUSE ? "is in use by another program" : String(cString: strerror(errno))
+        throw CommandError("port \(port) on \(host) \(reason): pass --port N (or --port 0 for any free port)")
     }
 }
