@@ -143,10 +143,8 @@ import Yams
             "--registry", dir + "/models", "--audit-log", dir + "/audit.log",
         ])
         defer {
-            for p in [worker, server] {
-                kill(p.processIdentifier, SIGTERM)
-                p.waitUntilExit()
-            }
+            worker.stop()
+            server.stop()
         }
         for probe in probes {
             let port = probe.container == "run" ? workerPort : serverPort
@@ -160,13 +158,5 @@ import Yams
         }
     }
 
-    func start(_ arguments: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
+    func start(_ arguments: [String]) throws -> Child { try Child(CLI.binary, arguments) }
 }

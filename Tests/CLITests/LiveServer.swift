@@ -8,7 +8,8 @@ import TestSupport
 /// `millstream demo` running in a temporary directory with its server on a free port, as a user starts it.
 final class LiveDemo: Sendable {
     let directory: String
-    let process: Process
+    let child: Child
+    var process: Process { child.process }
     let port: Int
     let token: String
     var base: String { "http://127.0.0.1:\(port)" }
@@ -21,22 +22,19 @@ final class LiveDemo: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let err = directory + "/stderr.txt"
         FileManager.default.createFile(atPath: err, contents: nil)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.arguments = [
-            "demo", "--port", "0", "--machines", "\(machines)", "--rate-per-machine", "\(rate)", "--training-data",
-            Self.repository + "/data/ai4i2020.csv",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
+        child = try Child(
+            CLI.binary,
+            [
+                "demo", "--port", "0", "--machines", "\(machines)", "--rate-per-machine", "\(rate)", "--training-data",
+                Self.repository + "/data/ai4i2020.csv",
+            ], stderr: err, directory: directory)
+        let process = child.process
         let started = ContinuousClock.now
         var found: (Int, String)?
         while found == nil {
             guard ContinuousClock.now - started < .seconds(120), process.isRunning else {
                 let text = String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self)
-                process.terminate()
+                child.stop(SIGKILL)
                 throw CLIError("the demo did not print its dashboard address: \(text)")
             }
             let text = String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self)
@@ -68,11 +66,8 @@ final class LiveDemo: Sendable {
     }
 
     func stop() async throws {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGINT)
-            let p = process
-            try await blocking { p.waitUntilExit() }
-        }
+        let child = self.child
+        try await blocking { child.stop(SIGINT) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
@@ -109,4 +104,33 @@ func runTool(_ executable: String, _ arguments: [String], directory: String? = n
     return (
         process.terminationStatus, String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
     )
+}
+
+/// A child process that can be stopped without Foundation's `waitUntilExit`, which spins a thread of the cooperative
+/// pool until the child exits (other tests then starve): the exit is signalled by the termination handler.
+final class Child: @unchecked Sendable {
+    let process = Process()
+    private let exited = DispatchSemaphore(value: 0)
+
+    init(_ executable: String, _ arguments: [String], stderr: String? = nil, directory: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = stderr.flatMap { FileHandle(forWritingAtPath: $0) } ?? FileHandle.nullDevice
+        process.terminationHandler = { [exited] _ in exited.signal() }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Sends `signal` and waits (a blocked thread, briefly: our children exit within a second of SIGTERM).
+    func stop(_ signal: Int32 = SIGTERM) {
+        kill(process.processIdentifier, signal)
+        if exited.wait(timeout: .now() + 10) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            exited.wait()
+        }
+        exited.signal()  // a second stop returns at once
+    }
 }

@@ -103,19 +103,13 @@ import Testing
         let check = try await runTool("/usr/bin/promtool", ["check", "config", dir + "/prometheus.yml"])
         #expect(check.0 == 0, "\(check.1)")
         let port = TansuBroker.freePort()
-        let prometheus = Process()
-        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        prometheus.arguments = [
-            "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
-            "--web.listen-address=127.0.0.1:\(port)",
-        ]
-        prometheus.standardOutput = FileHandle.nullDevice
-        prometheus.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try prometheus.run()
-        defer {
-            prometheus.terminate()
-            prometheus.waitUntilExit()
-        }
+        let prometheus = try Child(
+            "/usr/bin/prometheus",
+            [
+                "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
+                "--web.listen-address=127.0.0.1:\(port)",
+            ])
+        defer { prometheus.stop() }
         let api = "http://127.0.0.1:\(port)/api/v1"
         func query(_ q: String) async throws -> [String: Any] {
             let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
@@ -184,19 +178,13 @@ import Testing
         let token = try await CLI.run(["tokens", "create", "--role", "viewer", "--tokens", dir + "/tokens.json"])
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let port = TansuBroker.freePort()
-        let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: CLI.binary)
-        worker.arguments = [
-            "run", "--bus", "embedded://\(dir)/data", "--health-port", "\(port)", "--tokens", dir + "/tokens.json",
-            "--exit-when-idle", "60s",
-        ]
-        worker.standardOutput = FileHandle.nullDevice
-        worker.standardError = FileHandle.nullDevice
-        try worker.run()
-        defer {
-            kill(worker.processIdentifier, SIGTERM)
-            worker.waitUntilExit()
-        }
+        let worker = try Child(
+            CLI.binary,
+            [
+                "run", "--bus", "embedded://\(dir)/data", "--health-port", "\(port)", "--tokens", dir + "/tokens.json",
+                "--exit-when-idle", "60s",
+            ])
+        defer { worker.stop() }
         let base = "http://127.0.0.1:\(port)"
         var ready = 0
         let started = ContinuousClock.now
@@ -235,20 +223,15 @@ import Testing
         let port = TansuBroker.freePort()
         let err = dir + "/serve.err"
         FileManager.default.createFile(atPath: err, contents: nil)
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: CLI.binary)
-        serve.arguments = [
-            "serve", "--port", "\(port)", "--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem", "--tokens",
-            dir + "/tokens.json", "--bus", "embedded://\(dir)/data", "--registry", dir + "/models", "--audit-log",
-            dir + "/audit.log",
-        ]
-        serve.standardOutput = FileHandle.nullDevice
-        serve.standardError = FileHandle(forWritingAtPath: err)
-        try serve.run()
-        defer {
-            kill(serve.processIdentifier, SIGTERM)
-            serve.waitUntilExit()
-        }
+        let serve = try Child(
+            CLI.binary,
+            [
+                "serve", "--port", "\(port)", "--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem",
+                "--tokens",
+                dir + "/tokens.json", "--bus", "embedded://\(dir)/data", "--registry", dir + "/models", "--audit-log",
+                dir + "/audit.log",
+            ], stderr: err)
+        defer { serve.stop() }
         let started = ContinuousClock.now
         while !(String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self)).contains(
             "listening"),
@@ -256,6 +239,11 @@ import Testing
         {
             try await Task.sleep(for: .milliseconds(100))
         }
+        // A second server on the same port is refused with a clear message.
+        let taken = try await CLI.run([
+            "serve", "--port", "\(port)", "--tokens", dir + "/tokens.json", "--bus", "embedded://\(dir)/other",
+        ])
+        #expect(taken.status == 1 && taken.stderr.contains("port \(port) on 127.0.0.1 is in use"), "\(taken.stderr)")
         let curl = "/usr/bin/curl"
         let health = try await runTool(
             curl, ["-s", "--cacert", dir + "/cert.pem", "https://127.0.0.1:\(port)/healthz"])
