@@ -114,6 +114,8 @@ import Testing
         defer {
             try? FileManager.default.removeItem(atPath: dir)
             try? FileManager.default.removeItem(atPath: registry)
+            try? FileManager.default.removeItem(atPath: dir + "-tokens.json")
+            try? FileManager.default.removeItem(atPath: dir + "-audit.log")
         }
         let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
             "../../data/ai4i2020.csv"
@@ -124,7 +126,7 @@ import Testing
             process.executableURL = URL(fileURLWithPath: CLI.binary)
             process.arguments = [
                 "demo", "--machines", "5", "--bus", "embedded://\(dir)", "--registry", registry, "--training-data",
-                data,
+                data, "--port", "0", "--tokens", dir + "-tokens.json", "--audit-log", dir + "-audit.log",
             ]
             let pipe = Pipe()
             process.standardOutput = pipe
