@@ -151,10 +151,7 @@ struct MetricsMiddleware: RouterMiddleware {
         -> Response
     {
         let started = ContinuousClock.now
-        func seconds() -> Double {
-            let d = ContinuousClock.now - started
-            return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-        }
+        func seconds() -> Double { (ContinuousClock.now - started).seconds }
         do {
             let response = try await next(request, context)
             metrics.request(
@@ -169,4 +166,9 @@ struct MetricsMiddleware: RouterMiddleware {
             throw error
         }
     }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

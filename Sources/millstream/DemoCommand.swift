@@ -71,14 +71,16 @@ extension Millstream {
             let dashboard = DashboardAddress()
             if !noServer {
                 // A fresh admin token each start, valid for a day, printed with the dashboard's sign-in link.
-                let token = try TokenStore(path: server.tokens).create(
+                let tokens = try TokenStore(path: server.tokens)
+                let token = try tokens.create(
                     name: "demo-admin", role: .admin, validFor: .seconds(86_400))
                 var serverLogger = Logger(label: "millstream.server")
                 serverLogger.logLevel = .warning
                 let scheme = server.scheme
                 let host = server.host
                 let stack = try ServerStack(
-                    arguments: server, process: process, bus: bus, registry: registry, logger: serverLogger
+                    arguments: server, tokens: tokens, process: process, bus: bus, registry: registry,
+                    logger: serverLogger
                 ) { port in
                     dashboard.set("\(scheme)://\(host):\(port)/?token=\(token)")
                     Terminal.error("dashboard: \(scheme)://\(host):\(port)/?token=\(token)")
@@ -186,8 +188,7 @@ struct LivePanel: Service {
                 p.events.oee.isEmpty
                 ? "-" : "\(Int((p.events.oee.values.reduce(0, +) / Double(p.events.oee.count) * 100).rounded()))%"
             let dead = p.events.deadLetters.values.reduce(0, +)
-            metrics?.pipeline(
-                processed: p.processed, replayed: p.replayed, lag: p.lag, deadLetters: p.events.deadLetters)
+            metrics?.pipeline(processed: p.processed, lag: p.lag)
             var lines = [
                 "Millstream demo: \(machines) machines   model \(p.model ?? "none")   (Ctrl-C stops)",
                 String(

@@ -86,8 +86,7 @@ struct WorkerGauges: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let s = stats.snapshot
-            metrics.pipeline(
-                processed: s.processed, replayed: s.replayed, lag: s.lag, deadLetters: s.events.deadLetters)
+            metrics.pipeline(processed: s.processed, lag: s.lag)
             metrics.worker(
                 predictions: s.events.predictions, alerts: s.events.alerts, deadLetters: s.events.deadLetters,
                 caughtUp: s.caughtUp)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import EventLog
 import Foundation
 import Logging
 import Plant
@@ -48,11 +49,10 @@ struct ServerStack {
     let endpoints: [Endpoint]
 
     init(
-        arguments: ServerArguments, process: ProcessConfig, bus: any MessageBus, registry: String, logger: Logger,
-        bound: @escaping @Sendable (Int) -> Void
+        arguments: ServerArguments, tokens: TokenStore, process: ProcessConfig, bus: any MessageBus, registry: String,
+        logger: Logger, bound: @escaping @Sendable (Int) -> Void
     ) throws {
         try ensureListenable(host: arguments.host, port: arguments.port)
-        let tokens = try TokenStore(path: arguments.tokens)
         let audit = try AuditLog(path: arguments.auditLog, logger: logger)
         let metrics = ServerMetrics(version: Millstream.configuration.version)
         let view = PlantView(process: process, metrics: metrics)
@@ -110,7 +110,7 @@ extension Millstream {
             let scheme = server.scheme
             let host = server.host
             let stack = try ServerStack(
-                arguments: server, process: process, bus: bus, registry: registry, logger: logger
+                arguments: server, tokens: tokens, process: process, bus: bus, registry: registry, logger: logger
             ) { port in
                 logger.notice("listening", metadata: ["url": "\(scheme)://\(host):\(port)/"])
                 Terminal.error("millstream serve: \(scheme)://\(host):\(port)/ (bus \(bus.url), registry \(registry))")
@@ -125,7 +125,7 @@ extension Millstream {
 func openServerBus(_ url: String, logger: Logger) throws -> any MessageBus {
     do {
         return try openBus(url)
-    } catch let error where "\(error)".contains("is in use by another") {
+    } catch let error as EventLogError where error.kind == .inUse {
         logger.warning(
             "the embedded log is written by another process: serving read-only (acknowledging alerts needs the bus writable)",
             metadata: ["bus": "\(url)"])

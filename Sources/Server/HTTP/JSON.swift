@@ -58,11 +58,13 @@ enum JSON {
             body: .init(byteBuffer: ByteBuffer(bytes: encode(value))))
     }
 
+    /// Foundation gives JSON booleans as NSNumber too; their type code is "c" (no JSON number decodes to a char).
+    static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
     /// A JSON number as Double (JSONSerialization gives NSNumber; booleans are refused).
     static func number(_ value: Any?) -> Double? {
         if let d = value as? Double, type(of: value!) == Double.self { return d }  // JSONParser's numbers
-        // Booleans come as NSNumber too; their type code is "c" (no JSON number decodes to a char).
-        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
         return n.doubleValue
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Plant
 
 /// swift-log handler writing one JSON object per line to standard error: time, level, label, message, metadata.
 ///
@@ -25,7 +26,7 @@ public struct JSONLogHandler: LogHandler {
         function: String, line: UInt
     ) {
         var entry: [String: Any] = [
-            "time": ISO8601DateFormatter.withMilliseconds.string(from: Date()), "level": level.rawValue,
+            "time": Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())), "level": level.rawValue,
             "label": label, "message": "\(message)",
         ]
         var all = metadata

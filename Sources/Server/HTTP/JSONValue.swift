@@ -14,7 +14,7 @@ enum JSONValue: Sendable, Equatable {
         case nil, is NSNull: self = .null
         case let s as String: self = .string(s)
         case let n as NSNumber:
-            if String(cString: n.objCType) == "c" { self = .bool(n.boolValue) } else { self = .number(n.doubleValue) }
+            self = JSON.isBoolean(n) ? .bool(n.boolValue) : .number(n.doubleValue)
         case let a as [Any]: self = .array(a.map { JSONValue(any: $0) })
         case let o as [String: Any]: self = .object(o.mapValues { JSONValue(any: $0) })
         default: self = .null

@@ -150,7 +150,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Figures of the pipeline worker running in this process (the demo), as gauges.
-    public func pipeline(processed: Int, replayed: Int, lag: Int64, deadLetters: [String: Int]) {
+    public func pipeline(processed: Int, lag: Int64) {
         registry.makeGauge(
             descriptor: name("pipeline_processed", "count", "Readings processed by this process's pipeline worker")
         ).set(Double(processed))

@@ -1,6 +1,7 @@
 import Foundation
 import Learn
 import Registry
+import Synchronization
 
 /// Drift of one model's inputs and predictions: each feature's live values against the training data's
 /// distribution (PSI over deciles, Kolmogorov-Smirnov), and the live risks against those on the validation rows.
@@ -54,23 +55,36 @@ struct DriftReport: Sendable {
 }
 
 /// Computes drift reports for the models the view has seen predict, with references from their model files.
-struct DriftMonitor: Sendable {
+final class DriftMonitor: Sendable {
+    typealias References = (features: [String: ReferenceDistribution], prediction: ReferenceDistribution?)
     let registry: ModelRegistry
+    /// Each version's references, read from its model file once (a version's training data does not change).
+    private let cache = Mutex<[String: References]>([:])
+
+    init(registry: ModelRegistry) { self.registry = registry }
+
+    private func references(of label: String) -> References? {
+        if let hit = cache.withLock({ $0[label] }) { return hit }
+        // Not found is not cached: the version may be registered later.
+        guard let reference = try? ModelReference(label), let (file, _) = try? registry.load(reference) else {
+            return nil
+        }
+        let found = (file.description.reference ?? [:], file.description.predictionReference)
+        cache.withLock { $0[label] = found }
+        return found
+    }
 
     func reports(values: [String: [Double]], risks: [String: [Double]], now: Date = Date()) -> [DriftReport] {
         var out: [DriftReport] = []
         for (label, liveRisks) in risks.sorted(by: { $0.key < $1.key }) {
-            guard let reference = try? ModelReference(label), let (file, _) = try? registry.load(reference) else {
-                continue
-            }
-            let d = file.description
+            guard let refs = references(of: label) else { continue }
             var features: [DriftReport.Feature] = []
-            for (name, ref) in (d.reference ?? [:]).sorted(by: { $0.key < $1.key }) {
+            for (name, ref) in refs.features.sorted(by: { $0.key < $1.key }) {
                 if let live = values[name], let f = DriftReport.feature(name, reference: ref, live: live) {
                     features.append(f)
                 }
             }
-            let prediction = d.predictionReference.flatMap {
+            let prediction = refs.prediction.flatMap {
                 DriftReport.feature("prediction", reference: $0, live: liveRisks)
             }
             guard !features.isEmpty || prediction != nil else { continue }

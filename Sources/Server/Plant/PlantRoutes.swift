@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Plant
 import ServiceLifecycle
 
 /// The plant API: machines, alerts (acknowledge, clear), KPIs, SPC charts, model monitoring, live events.
@@ -113,7 +114,7 @@ struct PlantRoutes {
         let who = context.identity?.name ?? "?"
         var action: [String: Any] = [
             "id": UUID().uuidString, "alert": id, "action": verb, "by": who,
-            "ts": ISO8601DateFormatter.withMilliseconds.string(from: Date()),
+            "ts": Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())),
         ]
         if let note { action["note"] = note }
         let bytes = JSON.encode(action)
@@ -156,13 +157,5 @@ struct PlantRoutes {
                 }
                 try await writer.finish(nil)
             })
-    }
-}
-
-extension ISO8601DateFormatter {
-    static var withMilliseconds: ISO8601DateFormatter {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
     }
 }

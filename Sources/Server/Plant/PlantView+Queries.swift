@@ -189,6 +189,7 @@ extension PlantView {
         for m in machines.values { states[m.state, default: 0] += 1 }
         let oees = machines.values.compactMap { $0.kpi?["hour"]?["oee"]?.number }
         let risky = machines.values.filter { $0.risk != nil }.sorted { $0.risk! > $1.risk! }.prefix(5)
+        let latency = latencies.percentiles([0.5, 0.99])
         return [
             "machines": machines.count, "states": states, "predictions": predictionCount,
             "predictions_by_class": predictionsByClass,
@@ -196,8 +197,8 @@ extension PlantView {
             "alerts_unacknowledged": alerts.values.filter { $0.status == "raised" && $0.acknowledgedBy == nil }.count,
             "dead_letters": deadLetters.values.reduce(0, +), "dead_letters_by_reason": deadLetters,
             "oee": oees.isEmpty ? NSNull() : oees.reduce(0, +) / Double(oees.count),
-            "latency_p50_ms": latencies.percentile(0.5).map { $0 * 1000 } ?? NSNull(),
-            "latency_p99_ms": latencies.percentile(0.99).map { $0 * 1000 } ?? NSNull(),
+            "latency_p50_ms": latency.map { $0[0] * 1000 } ?? NSNull(),
+            "latency_p99_ms": latency.map { $0[1] * 1000 } ?? NSNull(),
             "riskiest": Array(risky).map { ["machine": $0.id, "risk": $0.risk!] as [String: Any] },
             "records_seen": recordsSeen,
         ]

@@ -173,6 +173,11 @@ public actor PlantView {
         }
     }
 
+    /// The machine's state so far, or a fresh one on its line.
+    private func status(of id: String) -> MachineStatus {
+        machines[id] ?? MachineStatus(id: id, line: lineOf[id])
+    }
+
     private func append(_ p: Point, to series: inout [Point]) {
         series.append(p)
         if series.count > historyLength + historyLength / 4 { series.removeFirst(series.count - historyLength) }
@@ -181,7 +186,7 @@ public actor PlantView {
     private func applyReading(_ r: ConsumedRecord) {
         // Bad readings (dead letters) name machines that may not exist: only known machines get a trend.
         guard let reading = try? ReadingDecoder.decode(r.value), lineOf[reading.machine] != nil else { return }
-        var m = machines[reading.machine] ?? MachineStatus(id: reading.machine, line: lineOf[reading.machine])
+        var m = status(of: reading.machine)
         for v in reading.values {
             append(Point(millis: reading.timestamp, value: v.value), to: &m.values[v.name, default: []])
             if reading.state == .running { Self.push(v.value, into: &liveValues[v.name, default: []]) }
@@ -191,7 +196,7 @@ public actor PlantView {
 
     private func applyPrediction(_ p: JSONValue, now: Int64) {
         guard let id = p["machine"]?.string else { return }
-        var m = machines[id] ?? MachineStatus(id: id, line: lineOf[id])
+        var m = status(of: id)
         let ts = p["ts"]?.string ?? ""
         let millis = Timestamp.parse(ts) ?? 0
         m.millis = millis
@@ -267,7 +272,7 @@ public actor PlantView {
 
     private func applyKPI(_ k: JSONValue) {
         guard let id = k["machine"]?.string else { return }
-        var m = machines[id] ?? MachineStatus(id: id, line: lineOf[id])
+        var m = status(of: id)
         m.kpi = k
         machines[id] = m
         if let oee = k["hour"]?["oee"]?.number { metrics?.oee(machine: id, value: oee) }
@@ -422,9 +427,10 @@ struct LatencyWindow: Sendable {
         values.append(v)
         if values.count > 6_000 { values.removeFirst(1_000) }
     }
-    func percentile(_ p: Double) -> Double? {
+    /// The percentiles `ps` (0...1) from one sort; nil when empty.
+    func percentiles(_ ps: [Double]) -> [Double]? {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+        return ps.map { sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * $0))] }
     }
 }

@@ -258,9 +258,7 @@ final class ModelServer: Sendable {
         let response = Response(
             status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: answer)))
-        let d = ContinuousClock.now - started
-        metrics.predictDuration(
-            seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18, instances: count)
+        metrics.predictDuration(seconds: (ContinuousClock.now - started).seconds, instances: count)
         return response
     }
 
