@@ -66,11 +66,14 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Bus", "Plant", "Analytics", "Learn", "Registry", "EventLog",
+                "Bus", "Plant", "Analytics", "Learn", "Registry", "EventLog", "Optimizer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Setpoint recommendations (gradient and derivative-free solvers over a risk model) and the closed-loop
+        // evaluation on the simulator.
+        .target(name: "Optimizer", dependencies: ["Learn", "Plant", "Primitives"], swiftSettings: strict),
         // The HTTP edge: plant API, TensorFlow Serving's predict API, dashboard, /metrics, tokens and roles.
         .target(
             name: "Server",
@@ -87,7 +90,9 @@ let package = Package(
         .executableTarget(
             name: "millstream",
             dependencies: [
-                "Bus", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives", "Pipeline", "Analytics", "Server",
+                "Bus", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives", "Pipeline", "Analytics",
+                "Server",
+                "Optimizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,7 +103,7 @@ let package = Package(
             name: "MillstreamBench",
             dependencies: [
                 "EventLog", "Bus", "Plant", "Learn", "Primitives", "Pipeline", "Registry", "Tabular", "Kafka",
-                "TestSupport", "Server", .product(name: "Hummingbird", package: "hummingbird"),
+                "TestSupport", "Server", "Optimizer", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -115,6 +120,8 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
         .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog", "KafkaWire"], swiftSettings: strict),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
+        .testTarget(
+            name: "OptimizerTests", dependencies: ["Optimizer", "Learn", "Plant", "Primitives"], swiftSettings: strict),
         // Real peers for the tests: a Tansu broker from the project venv on a free loopback port.
         .target(name: "TestSupport", dependencies: ["Kafka"], swiftSettings: strict),
         .testTarget(

@@ -15,7 +15,8 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|pipeline|kafka|serve|all] [--records N] [--dir PATH]")
+                "usage: millstream-bench [eventlog|readings|learn|pipeline|kafka|serve|optimize|all] [--records N] [--dir PATH]"
+            )
             exit(2)
         }
         let directory = options["dir"] ?? NSTemporaryDirectory() + "millstream-bench-\(getpid())"
@@ -33,11 +34,12 @@ struct Bench {
                 count: Int(options["records"] ?? "") ?? 200_000, size: Int(options["size"] ?? "") ?? 200,
                 partitions: Int32(options["partitions"] ?? "") ?? 6)
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
+        case "optimize": try OptimizeBench.run(problems: Int(options["problems"] ?? "") ?? 2_000)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)
         default:
-            print("unknown benchmark '\(what)': eventlog, readings, learn, pipeline, kafka, serve or all")
+            print("unknown benchmark '\(what)': eventlog, readings, learn, pipeline, kafka, serve, optimize or all")
             exit(2)
         }
     }

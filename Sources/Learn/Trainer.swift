@@ -59,6 +59,9 @@ public struct TrainingSpec: Sendable {
     /// Bins per feature for piecewise-linear scaling.
     public var bins = 16
     public var seed: UInt64 = 0
+    /// Numeric inputs that reach the model only through derived features (their own column is held at 0), e.g. a
+    /// torque whose effect is through power and strain: a network cannot then pin on it what the mechanism does.
+    public var hiddenInputs: [String] = []
 
     public init() {}
 
@@ -187,7 +190,7 @@ public enum Trainer {
             numericInputs: data.numericNames, numeric: columns(data.numeric, trainIdx), derived: data.derived,
             categoricalInputs: data.categoricalNames, categoricalValues: columns(data.categorical, trainIdx),
             categories: data.categories, scaling: spec.scaling, bins: spec.bins,
-            labels: task == .regression ? nil : trainIdx.map { Int(labels[$0]) })
+            labels: task == .regression ? nil : trainIdx.map { Int(labels[$0]) }, hidden: Set(spec.hiddenInputs))
         func features(_ idx: [Int]) throws -> Tensor {
             try preprocessing.transform(
                 numeric: columns(data.numeric, idx), categoricalValues: columns(data.categorical, idx))
@@ -345,6 +348,8 @@ public enum Trainer {
         // What the training data looked like, for drift checks on live data (docs/server.md).
         description.reference = Dictionary(
             uniqueKeysWithValues: zip(data.numericNames, data.numeric).map { ($0, ReferenceDistribution($1)) })
+        // Where the training inputs lie, jointly: the optimizer's trust region (docs/optimizer.md).
+        description.support = InputSupport.fit(names: data.numericNames, columns: data.numeric)
         if task == .binary || task == .multilabel {
             let validation = model.predict(xValid)
             description.predictionReference = ReferenceDistribution(

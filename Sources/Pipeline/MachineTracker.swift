@@ -1,4 +1,5 @@
 import Analytics
+import Optimizer
 import Plant
 
 /// Everything the pipeline remembers about one machine; Codable so it is checkpointed with the input offset.
@@ -17,6 +18,11 @@ struct MachineTracker: Codable, Sendable {
     /// Consecutive alarming (positive) or quiet (negative) readings of the anomaly detector.
     var anomalyRun = 0
     var lastRisk: Double?
+    /// What the optimizer knows of the machine, for the model it was built for.
+    var optimizer: MachineContext?
+    var optimizerModel: String?
+    /// The reading time of the machine's latest recommendation.
+    var lastRecommendation: Int64?
 
     /// SPC for one variable: the baseline being collected, then the limits and the running charts.
     struct VariableSPC: Codable, Sendable {

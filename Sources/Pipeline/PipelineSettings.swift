@@ -9,6 +9,18 @@ public struct PipelineSettings: Sendable {
     public var kpisTopic = "kpis"
     public var deadLettersTopic = "dead-letters"
     public var checkpointsTopic = "pipeline-checkpoints"
+    /// Setpoint recommendations, and the setpoint changes closed loop makes (what the plant applies).
+    public var recommendationsTopic = "recommendations"
+    public var setpointsTopic = "setpoints"
+    /// Switches closed loop on and off while workers run: `{"closed_loop":false}` (the server's
+    /// POST /api/optimizer/closed-loop writes it); the latest record wins.
+    public var controlTopic = "optimizer-control"
+    /// Apply recommendations without an operator (within the guardrails); from the config's `optimizer.closed_loop`
+    /// or `millstream run --closed-loop`, and switched by records on the control topic.
+    public var closedLoop = false
+    /// A machine gets at most one recommendation per this many milliseconds of its own time (an operator has time
+    /// to decide; closed loop waits for the change to show in the readings).
+    public var recommendationIntervalMilliseconds: Int64 = 300_000
     public var group = "pipeline"
     /// Readings per variable a machine's SPC baseline is estimated from.
     public var spcBaseline = 100
@@ -25,5 +37,13 @@ public struct PipelineSettings: Sendable {
     /// milliseconds; after a crash up to this much input is replayed (outputs are not repeated).
     public var checkpointInterval: Duration = .seconds(10)
 
-    public init(process: ProcessConfig) { self.process = process }
+    public init(process: ProcessConfig) {
+        self.process = process
+        self.closedLoop = process.optimizer?.closedLoop ?? false
+    }
+
+    /// Every topic the worker writes per reading (exactly once, recovered after a crash).
+    public var outputTopics: [String] {
+        [predictionsTopic, alertsTopic, kpisTopic, deadLettersTopic, recommendationsTopic, setpointsTopic]
+    }
 }

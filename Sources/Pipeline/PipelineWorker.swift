@@ -18,6 +18,8 @@ public final class PipelineStats: Sendable {
         public var lag: Int64 = 0
         public var recoveries: [String] = []
         public var caughtUp = false
+        /// Whether closed loop is on (nil until a control record said so: then the settings decide).
+        public var closedLoop: Bool?
         /// When the first and the latest batch of readings finished: the steady-state rate leaves start-up (group join,
         /// recovery) out.
         public var firstBatchDone: ContinuousClock.Instant?
@@ -65,6 +67,14 @@ public struct PipelineWorker: Service {
         self.logger = logger
     }
 
+    /// `{"closed_loop":true|false,...}` -> the switch; nil for anything else.
+    static func closedLoopSwitch(_ value: [UInt8]) -> Bool? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
+            let number = object["closed_loop"] as? NSNumber, String(cString: number.objCType) == "c"
+        else { return nil }
+        return number.boolValue
+    }
+
     static let sourcePartition = "src-partition"
     static let sourceOffset = "src-offset"
 
@@ -80,15 +90,17 @@ public struct PipelineWorker: Service {
             let (file, _) = try registry.load(ModelReference("\(version.name)@v\(version.version)"))
             try processor.use(model: file, name: version.name, version: version.version)
             loadedVersion = version.version
+            if let problem = processor.recommenderProblem { logger.warning("\(problem)") }
             stats.update { $0.model = processor.modelLabel }
         }
         try reloadModel()
 
-        for topic in [
-            settings.inputTopic, settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic,
-            settings.deadLettersTopic,
-        ] {
+        for topic in [settings.inputTopic] + settings.outputTopics {
             if !(try await bus.topicNames().contains(topic)) { try? await bus.createTopic(topic, partitions: 8) }
+        }
+        // One partition: the switches keep their order.
+        if !(try await bus.topicNames().contains(settings.controlTopic)) {
+            try? await bus.createTopic(settings.controlTopic, partitions: 1)
         }
         if !(try await bus.topicNames().contains(settings.checkpointsTopic)) {
             try? await bus.createTopic(settings.checkpointsTopic, partitions: 1)
@@ -97,6 +109,9 @@ public struct PipelineWorker: Service {
         let consumer = try await bus.consumer(
             ConsumerOptions(group: settings.group, topics: [settings.inputTopic], start: .earliest))
         let producer = try await bus.producer()
+        // Closed loop on or off, as the latest control record says; read from the start so a restarted worker obeys
+        // the last switch.
+        let control = try await bus.consumer(ConsumerOptions(topics: [settings.controlTopic], start: .earliest))
         var assigned = Set<Int>()
         // Per output topic and source partition: the last source offset whose outputs in that topic are written.
         var suppress: [String: [Int: Int64]] = [:]
@@ -105,7 +120,7 @@ public struct PipelineWorker: Service {
         // output partition holds one source partition's outputs in source order: after a crash, what was written is
         // an exact prefix per (topic, source partition), whatever bus and however many brokers.
         var outputPartitions: [String: Int] = [:]
-        for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+        for topic in settings.outputTopics {
             outputPartitions[topic] = max(1, try await bus.describeTopic(topic).partitions.count)
         }
         var lastReloadCheck = ContinuousClock.now
@@ -114,6 +129,18 @@ public struct PipelineWorker: Service {
         var idleSince: ContinuousClock.Instant?
 
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            for record in try await control.poll(maxRecords: 100, timeout: .zero) {
+                guard let switched = Self.closedLoopSwitch(record.value) else {
+                    logger.warning(
+                        "\(settings.controlTopic) offset \(record.offset): not a closed-loop switch, ignored")
+                    continue
+                }
+                if switched != processor.closedLoop {
+                    processor.closedLoop = switched
+                    logger.notice("closed loop \(switched ? "on" : "off")")
+                }
+                stats.update { $0.closedLoop = switched }
+            }
             // (Re)assignment: recover the partitions that are new to this worker.
             let now = Set(try await consumer.assignment().filter { $0.topic == settings.inputTopic }.map(\.partition))
             if now != assigned {
@@ -184,6 +211,11 @@ public struct PipelineWorker: Service {
                 // per broker on Kafka.
                 _ = try await producer.send(byTopic.map { ($0.key, $0.value) })
                 dirty = true
+                if let problem = events.lastOptimizerProblem {
+                    logger.warning(
+                        "optimizer held \(events.optimizerProblems.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")); latest: \(problem)"
+                    )
+                }
                 let processedNow = records.count
                 stats.update { s in
                     s.processed += processedNow
@@ -192,6 +224,9 @@ public struct PipelineWorker: Service {
                     s.replayed += replayed
                     s.events.predictions += events.predictions
                     s.events.alerts += events.alerts
+                    s.events.recommendations += events.recommendations
+                    s.events.setpointChanges += events.setpointChanges
+                    s.events.optimizerProblems.merge(events.optimizerProblems, uniquingKeysWith: +)
                     s.events.deadLetters.merge(events.deadLetters, uniquingKeysWith: +)
                     s.events.lastRisk.merge(events.lastRisk) { $1 }
                     s.events.oee.merge(events.oee) { $1 }
@@ -209,6 +244,7 @@ public struct PipelineWorker: Service {
             }
         }
         if dirty { try await checkpoint(processor, assigned, next, partitionCount, producer, consumer) }
+        try await control.close()
         try await consumer.close()
     }
 
@@ -220,7 +256,7 @@ public struct PipelineWorker: Service {
     ) async throws {
         try await producer.flush()
         var ends: [String: Int64] = [:]
-        for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+        for topic in settings.outputTopics {
             for p in try await bus.describeTopic(topic).partitions { ends["\(topic)/\(p.partition)"] = p.latestOffset }
         }
         var partitions: [String: Checkpoint.Partition] = [:]
@@ -308,7 +344,7 @@ public struct PipelineWorker: Service {
         // If any gained partition has no checkpoint of its own, its outputs may lie anywhere: scan from the start.
         let fromStart = gained.contains { found[$0] == nil }
         var suppress: [String: [Int: Int64]] = [:]
-        for topic in [settings.predictionsTopic, settings.alertsTopic, settings.kpisTopic, settings.deadLettersTopic] {
+        for topic in settings.outputTopics {
             let d = try await bus.describeTopic(topic)
             let reader = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
             var remaining: [Int: Int64] = [:]

@@ -2,6 +2,7 @@ import Analytics
 import Bus
 import Foundation
 import Learn
+import Optimizer
 import Plant
 
 /// Turns reading records into predictions, alerts, KPIs and dead letters, keeping per-machine state.
@@ -18,11 +19,18 @@ public struct ReadingProcessor: Sendable {
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
     var detector: (detector: any AnomalyDetector, label: String)?
     var machines: [String: MachineTracker] = [:]
+    /// Setpoint recommendations from the production model, when the process has something to optimize.
+    var recommender: Recommender?
+    /// Why the production model cannot drive recommendations (logged by the worker), if it cannot.
+    public private(set) var recommenderProblem: String?
+    /// Apply recommendations without an operator.
+    public var closedLoop: Bool
 
     public init(settings: PipelineSettings) throws {
         self.settings = settings
         self.validator = ReadingValidator(config: settings.process)
         self.variableNames = settings.process.variables.map(\.name)
+        self.closedLoop = settings.closedLoop
         let names = variableNames
         self.derived = try settings.process.features.derived.map {
             ($0.name, try FeatureExpression($0.expression, variables: names))
@@ -42,6 +50,9 @@ public struct ReadingProcessor: Sendable {
                 )
             }
             detector = (d, "\(name)@v\(version)")
+            recommender = nil
+            recommenderProblem =
+                "no setpoint recommendations: \(name)@v\(version) is an anomaly detector, not a failure-risk model"
             scorer = nil
             scratch = nil
             return
@@ -50,6 +61,13 @@ public struct ReadingProcessor: Sendable {
         let s = try Scorer(name: name, version: version, file: file)
         scorer = s
         scratch = s.makeScratch()
+        do {
+            recommender = try Recommender(file: file, label: s.label, process: settings.process)
+            recommenderProblem = nil
+        } catch {
+            recommender = nil
+            recommenderProblem = "no setpoint recommendations from \(s.label): \(error)"
+        }
     }
 
     /// Processes one input record; appends its outputs (always exactly one prediction or one dead letter, plus any
@@ -135,6 +153,9 @@ public struct ReadingProcessor: Sendable {
             }
         }
         tracker.lastRisk = risk ?? tracker.lastRisk
+        if recommender != nil {
+            recommend(reading, tracker: &tracker, source: source, into: &out, events: &events)
+        }
         if let risk {
             riskAlert(risk, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
         }
@@ -359,6 +380,13 @@ public struct ReadingProcessor: Sendable {
 /// What processing produced, for live figures and metrics.
 public struct ProcessorEvents: Sendable {
     public var predictions = 0
+    public var recommendations = 0
+    /// Setpoint changes closed loop made.
+    public var setpointChanges = 0
+    /// Why the optimizer held when something was wrong (a model that is not finite, a solve that did not settle),
+    /// by kind, with the latest message.
+    public var optimizerProblems: [String: Int] = [:]
+    public var lastOptimizerProblem: String?
     public var deadLetters: [String: Int] = [:]
     public var alerts = 0
     public var lastRisk: [String: Double] = [:]

@@ -46,11 +46,21 @@ public struct MillingPhysics: Sendable {
 }
 
 /// One simulated milling machine. Each call to `step` machines one product (or reports a down state) and returns
-/// the reading with its true failure modes. All randomness comes from the machine's own seeded source.
+/// the reading with its true failure modes. All randomness comes from the machine's own seeded sources.
+///
+/// - Important: Common random numbers. The environment (temperatures, product mix, torque and speed noise), the
+///   events (random failures, scrap, repair times) and the tools (life, whether the tool breaks or is changed in time)
+///   each have their own source, and every running product draws the same count from the first two whatever the
+///   setpoints. Two runs with one seed but different setpoints or maintenance therefore see the same n-th product
+///   and the same n-th tool, which is what makes a with/without comparison (`millstream optimize evaluate`) fair.
 public struct MachineSimulator: Sendable {
     public let id: String
     public let physics: MillingPhysics
     var rng: RandomSource
+    var events: RandomSource
+    var tools: RandomSource
+    /// Whether the current tool breaks (tool wear failure) when it reaches its limit, or is changed in time.
+    var toolBreaks = false
     var air: Double
     var delta: Double
     var wear = 0.0
@@ -69,6 +79,8 @@ public struct MachineSimulator: Sendable {
         self.id = id
         self.physics = physics
         self.rng = RandomSource(seed: seed)
+        self.events = RandomSource(seed: seed ^ 0x9E37_79B9_7F4A_7C15)
+        self.tools = RandomSource(seed: seed ^ 0xD1B5_4A32_D192_ED03)
         self.nominalSpeed = speed
         self.speedSetpoint = speed
         self.torqueTarget = torque
@@ -77,11 +89,15 @@ public struct MachineSimulator: Sendable {
         air = physics.airMean + physics.airSD * rng.normal()
         delta = physics.deltaMean + physics.deltaSD * rng.normal()
         toolLimit = physics.toolLife.lowerBound
-        toolLimit = drawToolLimit()
+        newTool()
     }
 
-    mutating func drawToolLimit() -> Double {
-        physics.toolLife.lowerBound + (physics.toolLife.upperBound - physics.toolLife.lowerBound) * rng.uniform()
+    /// Mounts the next tool: its wear limit and whether it breaks there (tool wear failure) or is changed in time.
+    mutating func newTool() {
+        wear = 0
+        toolLimit =
+            physics.toolLife.lowerBound + (physics.toolLife.upperBound - physics.toolLife.lowerBound) * tools.uniform()
+        toolBreaks = tools.uniform() < physics.toolFailureShare
     }
 
     mutating func setSetpoints(speed: Double?, torque: Double?) {
@@ -104,7 +120,7 @@ public struct MachineSimulator: Sendable {
                 values: [
                     Measurement("air_temp_k", airK), Measurement("process_temp_k", processK), Measurement("rpm", 0),
                     Measurement("torque_nm", 0), Measurement("tool_wear_min", wear),
-                ], product: nil, state: downState)
+                ], product: nil, state: downState, setpoints: setpointValues)
             return (reading, [], min(downUntil, now + Int64(cycle * 1000)))
         }
         air = p.airMean + p.airRho * (air - p.airMean) + p.airSD * (1 - p.airRho * p.airRho).squareRoot() * rng.normal()
@@ -131,37 +147,36 @@ public struct MachineSimulator: Sendable {
         var failure: FailureModes = []
         var toolChange = false
         if wear >= toolLimit {
-            if rng.uniform() < p.toolFailureShare { failure.insert(.twf) } else { toolChange = true }
+            if toolBreaks { failure.insert(.twf) } else { toolChange = true }
         }
         if delta(airK, processK) < p.heatDeltaLimit && rpm < p.heatSpeedLimit { failure.insert(.hdf) }
         let power = MillingPhysics.power(torque: torque, rpm: rpm)
         if !p.powerRange.contains(power) { failure.insert(.pwf) }
         if recordedWear * torque > (p.overstrainLimit[product.name] ?? 12_000) { failure.insert(.osf) }
-        if rng.uniform() < p.randomFailureProbability { failure.insert(.rnf) }
+        // Every running product draws these three, whatever happens (common random numbers).
+        let randomFailureDraw = events.uniform()
+        let scrapDraw = events.uniform()
+        let repairScale = 0.5 + events.uniform()
+        if randomFailureDraw < p.randomFailureProbability { failure.insert(.rnf) }
 
         var scrapProbability = p.baseScrap
         if recordedWear > 180 { scrapProbability += p.wornToolScrap * min(1, (recordedWear - 180) / 60) }
         if power < p.powerRange.lowerBound + 500 || power > p.powerRange.upperBound - 500 {
             scrapProbability += p.powerEdgeScrap
         }
-        let scrap = !failure.isEmpty || rng.uniform() < scrapProbability
+        let scrap = !failure.isEmpty || scrapDraw < scrapProbability
         wear += p.wearPerProduct[product.name] ?? 3
         let cycleNoise = 1 + p.cycleNoise * rng.normal()
         var next = now + Int64(max(1, cycle * cycleNoise) * 1000)
-        let repairScale = 0.5 + rng.uniform()
         if !failure.isEmpty {
             let minutes = failure.names.compactMap { p.repairMinutes[$0] }.max() ?? 30
             downUntil = next + Int64(minutes * repairScale * 60_000)
             downState = .down
-            if failure.contains(.twf) {  // as in the dataset, only a tool wear failure replaces the tool
-                wear = 0
-                toolLimit = drawToolLimit()
-            }
+            if failure.contains(.twf) { newTool() }  // as in the dataset, only a tool wear failure replaces the tool
         } else if toolChange {
             downUntil = next + Int64(p.plannedToolChangeMinutes * repairScale * 60_000)
             downState = .toolChange
-            wear = 0
-            toolLimit = drawToolLimit()
+            newTool()
         }
         if downUntil > now { next = min(next, downUntil) }
         let reading = Reading(
@@ -169,16 +184,19 @@ public struct MachineSimulator: Sendable {
             values: [
                 Measurement("air_temp_k", airK), Measurement("process_temp_k", processK), Measurement("rpm", rpm),
                 Measurement("torque_nm", torque), Measurement("tool_wear_min", recordedWear),
-            ], product: product.name, state: .running, good: scrap ? 0 : 1, scrap: scrap ? 1 : 0)
+            ], product: product.name, state: .running, good: scrap ? 0 : 1, scrap: scrap ? 1 : 0,
+            setpoints: setpointValues)
         return (reading, failure, next)
     }
+
+    /// The setpoints as a reading reports them.
+    var setpointValues: [Measurement] { [Measurement("rpm", speedSetpoint), Measurement("torque_nm", torqueTarget)] }
 
     @inline(__always) private func delta(_ air: Double, _ process: Double) -> Double { process - air }
 
     /// Forces an immediate planned tool change (a maintenance action).
     mutating func changeTool(now: Int64) {
-        wear = 0
-        toolLimit = drawToolLimit()
+        newTool()
         downUntil = max(downUntil, now + Int64(physics.plannedToolChangeMinutes * 60_000))
         downState = .toolChange
     }

@@ -48,7 +48,7 @@ extension ProcessConfig {
             max: 6000                # sensor range; the spindle runs fastest at the lowest torque
             lsl: 1200
             usl: 2900
-            controllable: {min: 1200, max: 2800, max_step: 100, min_interval_s: 300, nominal: 1510}
+            controllable: {min: 1200, max: 2800, max_step: 100, min_interval_s: 300, nominal: 1510, variation: relative}
           torque_nm:
             unit: Nm
             description: Torque
@@ -74,6 +74,18 @@ extension ProcessConfig {
             strain_min_nm: tool_wear_min * torque_nm         # overstrain above 11,000-13,000 min Nm by product
           categorical:
             product: [L, M, H]
+        optimizer:                   # setpoint recommendations (docs/optimizer.md)
+          failure_cost: 45           # one failure costs the parts not made during its repair (about 45 min at 1 part/min)
+          throughput:                # the rate of parts rises with spindle speed: rate ~ (rpm / nominal)^0.3
+            variable: rpm
+            elasticity: 0.3
+            floor: 0.95              # hard constraint: never below 95 % of the nominal rate
+          maintenance:
+            tool_change: {resets: tool_wear_min, to: 0, downtime: 10}   # a planned tool change stops about 10 parts' time
+          scenarios: 64              # expected risk over 64 strata of the machine's spread, tails included,
+          history: 512               # drawn from its last 512 running parts
+          min_gain: 0.02             # change nothing for less than 0.02 parts per part
+          closed_loop: false         # recommendations wait for an operator unless true (or `run --closed-loop`)
 
         """
 

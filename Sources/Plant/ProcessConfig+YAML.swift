@@ -16,6 +16,7 @@ extension ProcessConfig {
             root, "",
             allowed: [
                 "process", "description", "site", "ideal_cycle_s", "lines", "products", "variables", "csv", "features",
+                "optimizer",
             ])
         let process = try y.string(y.required(top, "process", in: root, ""), "process")
         let site = try y.name(y.required(top, "site", in: root, ""), "site")
@@ -94,7 +95,8 @@ extension ProcessConfig {
             }
             if let c = fields["controllable"] {
                 let cp = path + ".controllable"
-                let cf = try y.mapping(c, cp, allowed: ["min", "max", "max_step", "min_interval_s", "nominal"])
+                let cf = try y.mapping(
+                    c, cp, allowed: ["min", "max", "max_step", "min_interval_s", "nominal", "variation"])
                 let cmin = try y.number(y.required(cf, "min", in: c, cp), cp + ".min")
                 let cmax = try y.number(y.required(cf, "max", in: c, cp), cp + ".max")
                 let step = try y.number(y.required(cf, "max_step", in: c, cp), cp + ".max_step")
@@ -109,8 +111,17 @@ extension ProcessConfig {
                     throw y.error(
                         cf["nominal"] ?? c, cp + ".nominal", "\(nominal) is outside min..max (\(cmin)...\(cmax))")
                 }
+                var variation = Controllable.Variation.additive
+                if let node = cf["variation"] {
+                    let text = try y.string(node, cp + ".variation")
+                    guard let v = Controllable.Variation(rawValue: text) else {
+                        throw y.error(node, cp + ".variation", "'\(text)' is not one of: additive, relative")
+                    }
+                    variation = v
+                }
                 variable.controllable = Controllable(
-                    min: cmin, max: cmax, maxStep: step, minIntervalSeconds: interval, nominal: nominal)
+                    min: cmin, max: cmax, maxStep: step, minIntervalSeconds: interval, nominal: nominal,
+                    variation: variation)
             }
             variables.append(variable)
         }
@@ -151,10 +162,11 @@ extension ProcessConfig {
                 }
             }
         }
+        let optimizer = try top["optimizer"].map { try y.optimizerSettings($0, variables: variables) }
         return ProcessConfig(
             process: process, description: try top["description"].map { try y.string($0, "description") } ?? "",
             site: site, idealCycleSeconds: cycle, lines: lines, products: products, variables: variables, csv: csv,
-            features: features)
+            features: features, optimizer: optimizer)
     }
 }
 

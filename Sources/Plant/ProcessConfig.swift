@@ -14,12 +14,15 @@ public struct ProcessConfig: Sendable, Equatable {
     public var csv: CSVMapping
     /// Features for models: derived expressions and categorical inputs.
     public var features: FeatureSettings
+    /// How setpoint recommendations are made (nil: the defaults, no throughput term, no maintenance actions).
+    public var optimizer: OptimizerSettings?
 
     public init(
         process: String, description: String = "", site: String, idealCycleSeconds: Double, lines: [ProductionLine],
         products: [ProductType], variables: [ProcessVariable], csv: CSVMapping = .init(),
-        features: FeatureSettings = .init()
+        features: FeatureSettings = .init(), optimizer: OptimizerSettings? = nil
     ) {
+        self.optimizer = optimizer
         self.process = process
         self.description = description
         self.site = site
@@ -102,8 +105,19 @@ public struct Controllable: Sendable, Equatable {
     public var minIntervalSeconds: Double
     /// The setpoint a machine starts with.
     public var nominal: Double
+    /// How the measured value varies around the setpoint: by an amount (additive) or by a share (relative).
+    public var variation: Variation
 
-    public init(min: Double, max: Double, maxStep: Double, minIntervalSeconds: Double = 0, nominal: Double) {
+    public enum Variation: String, Sendable, Equatable {
+        case additive
+        case relative
+    }
+
+    public init(
+        min: Double, max: Double, maxStep: Double, minIntervalSeconds: Double = 0, nominal: Double,
+        variation: Variation = .additive
+    ) {
+        self.variation = variation
         self.min = min
         self.max = max
         self.maxStep = maxStep

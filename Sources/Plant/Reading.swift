@@ -8,6 +8,8 @@ public struct Reading: Sendable, Equatable {
     public var sequence: Int64?
     /// The measured variables, in the order they were sent.
     public var values: [Measurement]
+    /// The setpoints the machine ran at, as the plant reports them (optional; the optimizer learns changes from them).
+    public var setpoints: [Measurement]
     public var product: String?
     public var state: MachineState
     /// Units made since the previous reading that passed or failed quality.
@@ -16,8 +18,9 @@ public struct Reading: Sendable, Equatable {
 
     public init(
         machine: String, timestamp: Int64, sequence: Int64? = nil, values: [Measurement], product: String? = nil,
-        state: MachineState = .running, good: Int = 0, scrap: Int = 0
+        state: MachineState = .running, good: Int = 0, scrap: Int = 0, setpoints: [Measurement] = []
     ) {
+        self.setpoints = setpoints
         self.machine = machine
         self.timestamp = timestamp
         self.sequence = sequence

@@ -58,6 +58,7 @@ private struct JSONScanner {
         var ts: Int64?
         var seq: Int64?
         var values: [Measurement]?
+        var setpoints: [Measurement] = []
         var product: String?
         var state: MachineState = .running
         var good = 0
@@ -89,7 +90,10 @@ private struct JSONScanner {
                     seq = try integerValue(field: "seq")
                 case "values":
                     bit = 8
-                    values = try valuesObject()
+                    values = try valuesObject(field: "values")
+                case "setpoints":
+                    bit = 256
+                    setpoints = try valuesObject(field: "setpoints")
                 case "product":
                     bit = 16
                     if peek() == UInt8(ascii: "n") {
@@ -143,12 +147,12 @@ private struct JSONScanner {
         guard let values else { throw fail(.missingField, "missing field 'values'") }
         return Reading(
             machine: machine, timestamp: ts, sequence: seq, values: values, product: product, state: state, good: good,
-            scrap: scrap)
+            scrap: scrap, setpoints: setpoints)
     }
 
-    mutating func valuesObject() throws(ReadingError) -> [Measurement] {
+    mutating func valuesObject(field: String) throws(ReadingError) -> [Measurement] {
         guard peek() == UInt8(ascii: "{") else {
-            throw fail(.wrongType, "values: expected an object of name: number, found \(describeValueStart())")
+            throw fail(.wrongType, "\(field): expected an object of name: number, found \(describeValueStart())")
         }
         i += 1
         var result: [Measurement] = []
@@ -161,11 +165,11 @@ private struct JSONScanner {
             let name = try rawString("a variable name")
             try expect(UInt8(ascii: ":"), "':' after a variable name")
             for m in result where m.name == name {
-                throw fail(.malformed, "values: variable '\(m.name)' appears twice")
+                throw fail(.malformed, "\(field): variable '\(m.name)' appears twice")
             }
-            result.append(Measurement(name, try number(field: "values." + name)))
+            result.append(Measurement(name, try number(field: field + "." + name)))
             skipSpace()
-            guard i < b.count else { throw malformed("',' or '}' in values") }
+            guard i < b.count else { throw malformed("',' or '}' in \(field)") }
             if b[i] == UInt8(ascii: ",") {
                 i += 1
                 continue
@@ -174,7 +178,7 @@ private struct JSONScanner {
                 i += 1
                 return result
             }
-            throw malformed("',' or '}' in values")
+            throw malformed("',' or '}' in \(field)")
         }
     }
 

@@ -25,6 +25,16 @@ public enum ReadingEncoder {
             JSONWriter.number(m.value, into: &out)
         }
         out.append(UInt8(ascii: "}"))
+        if !r.setpoints.isEmpty {
+            out.append(contentsOf: #","setpoints":{"#.utf8)
+            for (i, m) in r.setpoints.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.string(m.name, into: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONWriter.number(m.value, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
         if let product = r.product {
             out.append(contentsOf: #","product":"#.utf8)
             JSONWriter.string(product, into: &out)

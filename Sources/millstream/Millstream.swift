@@ -13,7 +13,7 @@ struct Millstream: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Demo.self, Simulate.self, Topics.self, Tail.self, Import.self, Train.self, Evaluate.self, Predict.self,
-            Models.self, Run.self, Serve.self, Tokens.self,
+            Models.self, Run.self, Serve.self, Tokens.self, Optimize.self,
         ]
     )
 

@@ -14,8 +14,10 @@ extension Millstream {
                 The worker joins the consumer group "pipeline" on the readings topic, validates each reading against \
                 the process config, keeps per-machine features, SPC charts and OEE, scores the registry's production \
                 model (reloaded when a new version is promoted) and writes to the topics predictions, alerts, kpis \
-                and dead-letters. Every reading yields its outputs exactly once, also across crashes: kill it and \
-                start it again. Start several on Kafka to share the partitions.
+                and dead-letters. With a failure-risk model it also recommends setpoint changes and tool changes \
+                (topic recommendations; docs/optimizer.md), and in closed loop carries them out (topic setpoints). \
+                Every reading yields its outputs exactly once, also across crashes: kill it and start it again. \
+                Start several on Kafka to share the partitions.
                 """)
         @Option(help: "Process configuration (YAML); default: the built-in milling process.") var config: String?
         @Option(help: "Model registry directory.") var registry: String = "./models"
@@ -27,6 +29,13 @@ extension Millstream {
         @Option(help: "Address of the health port.") var healthHost = "127.0.0.1"
         @Option(help: "Tokens file: /metrics on the health port needs a viewer token.") var tokens =
             "./millstream-tokens.json"
+        @Flag(
+            inversion: .prefixedNo,
+            help: ArgumentHelp(
+                "Apply recommendations without an operator, within the guardrails (default: the config's optimizer.closed_loop).",
+                discussion:
+                    "Switch it off at once, for every worker: POST /api/optimizer/closed-loop {\"enabled\":false}."))
+        var closedLoop: Bool?
         @OptionGroup var busOptions: BusOptions
         @OptionGroup var output: OutputOptions
 
@@ -43,7 +52,9 @@ extension Millstream {
             options.registry = registry
             options.model = model
             options.exitWhenIdle = try exitWhenIdle.map { try parseDuration($0, option: "--exit-when-idle") }
-            let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
+            var settings = PipelineSettings(process: process)
+            if let closedLoop { settings.closedLoop = closedLoop }
+            let worker = PipelineWorker(bus: bus, settings: settings, options: options)
             var services: [any Service] = [BusService(bus: bus), worker]
             if healthPort > 0 {
                 var o = ServerOptions()

@@ -30,6 +30,35 @@ import Testing
         #expect(config.variable("rpm")?.controllable?.maxStep == 100)
         #expect(config.variable("tool_wear_min")?.usl == 240 && config.variable("tool_wear_min")?.lsl == nil)
         #expect(config.products.map(\.name) == ["L", "M", "H"])
+        #expect(config.variable("rpm")?.controllable?.variation == .relative)
+        #expect(config.variable("torque_nm")?.controllable?.variation == .additive)
+        let optimizer = try #require(config.optimizer)
+        #expect(
+            optimizer.failureCost == 45 && optimizer.scenarios == 64 && optimizer.history == 512
+                && !optimizer.closedLoop)
+        #expect(optimizer.throughput == .init(variable: "rpm", elasticity: 0.3, floor: 0.95, weight: 1))
+        #expect(
+            optimizer.maintenance == [.init(name: "tool_change", variable: "tool_wear_min", value: 0, downtime: 10)])
+    }
+
+    @Test func optimizerSectionErrorsNameThePlace() {
+        let controllable = Self.minimal + "\n    controllable: {min: 1, max: 400, max_step: 5}\n"
+        #expect(
+            message(controllable + "optimizer:\n  throughput: {variable: pressure, elasticity: 1}")
+                .contains("optimizer.throughput.variable: 'pressure' is not a variable of this config"))
+        #expect(
+            message(controllable + "optimizer:\n  throughput: {variable: temp, elasticity: 1, floor: 1.5}")
+                .contains("optimizer.throughput.floor: must be above 0 and at most 1, is 1.5"))
+        #expect(
+            message(controllable + "optimizer:\n  scenarios: 0").contains("optimizer.scenarios: must be from 1 to 256"))
+        #expect(message(controllable + "optimizer:\n  closed_loop: maybe").contains("expected true or false"))
+        #expect(message(controllable + "optimizer:\n  speed: 3").contains("optimizer.speed: unknown key"))
+        #expect(
+            message(controllable + "optimizer:\n  maintenance:\n    purge: {resets: temp}")
+                .contains("optimizer.maintenance.purge: missing required key 'downtime'"))
+        #expect(
+            message(Self.minimal + "\n    controllable: {min: 1, max: 400, max_step: 5, variation: wild}")
+                .contains("variation: 'wild' is not one of: additive, relative"))
     }
 
     static let minimal = """

@@ -68,8 +68,14 @@ public struct Preprocessing: Sendable, Equatable {
     public static func fit(
         numericInputs: [String], numeric: [[Double]], derived: [(name: String, expression: String)] = [],
         categoricalInputs: [String] = [], categoricalValues: [[String]] = [], categories: [String: [String]] = [:],
-        scaling: Scaling = .standard, bins: Int = 16, labels: [Int]? = nil
+        scaling: Scaling = .standard, bins: Int = 16, labels: [Int]? = nil, hidden: Set<String> = []
     ) throws -> Preprocessing {
+        if let unknown = hidden.first(where: { !numericInputs.contains($0) }) {
+            throw LearnError("preprocessing: hidden input '\(unknown)' is not a numeric input")
+        }
+        if !hidden.isEmpty && scaling != .standard && scaling != .none {
+            throw LearnError("preprocessing: hidden inputs need standard scaling (or none)")
+        }
         if (scaling == .piecewiseLinearTree || scaling == .treeSteps) && labels == nil {
             throw LearnError(
                 "preprocessing: piecewise_linear_tree scaling learns its bins from class labels; use it for classification"
@@ -140,6 +146,11 @@ public struct Preprocessing: Sendable, Equatable {
                 offsets.append(lo)
                 factors.append(hi > lo ? 1 / (hi - lo) : 1)
             }
+        }
+        // A hidden input's own column is always 0: it reaches the model only through the derived features.
+        for (i, name) in numericInputs.enumerated() where hidden.contains(name) {
+            offsets[i] = 0
+            factors[i] = 0
         }
         let cats = zip(categoricalInputs, categoricalValues).map { name, values in
             Categorical(name: name, categories: categories[name] ?? Array(Set(values)).sorted())

@@ -59,13 +59,15 @@ public struct ModelFile: Sendable {
         public var reference: [String: ReferenceDistribution]?
         /// The distribution of output 0 (the risk) on the validation rows, for drift of the predictions.
         public var predictionReference: ReferenceDistribution?
+        /// The joint spread of the numeric inputs in training (mean, covariance, reach): the optimizer's trust region.
+        public var support: InputSupport?
 
         enum CodingKeys: String, CodingKey {
             case format, formatVersion = "format_version", engine, task, inputSize = "input_size", outputSize =
                 "output_size"
             case layers, preprocessing, target, classes, threshold, metadata, columns
             case inputColumns = "input_columns", detector, autoencoder, labels, thresholds, reference
-            case predictionReference = "prediction_reference"
+            case predictionReference = "prediction_reference", support
         }
 
         public init(

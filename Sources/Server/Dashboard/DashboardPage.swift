@@ -15,6 +15,7 @@ enum DashboardPage {
           <nav>
             <a href="#/" data-view="plant">Plant</a>
             <a href="#/alerts" data-view="alerts">Alerts</a>
+            <a href="#/recommendations" data-view="recommendations">Recommendations</a>
             <a href="#/models" data-view="models">Models</a>
           </nav>
           <span id="who"></span>
@@ -46,6 +47,11 @@ enum DashboardPage {
           <section id="alerts" class="view" hidden>
             <h2>Alerts <select id="alert-filter"><option value="raised">active</option><option value="cleared">cleared</option><option value="all">all</option></select></h2>
             <ul id="alert-list" class="alerts"></ul>
+          </section>
+          <section id="recommendations" class="view" hidden>
+            <h2>Recommendations <select id="rec-filter"><option value="pending">pending</option><option value="applied">applied (closed loop)</option><option value="approved">approved</option><option value="rejected">rejected</option><option value="all">all</option></select></h2>
+            <p id="closed-loop" class="facts"></p>
+            <ul id="rec-list" class="alerts"></ul>
           </section>
           <section id="models" class="view" hidden>
             <h2>Models</h2>
@@ -127,6 +133,7 @@ enum DashboardPage {
           if (h.startsWith("#/machine/")) { machineId = decodeURIComponent(h.slice(10)); show("machine"); loadMachine(); }
           else if (h === "#/alerts") { show("alerts"); loadAlerts(); }
           else if (h === "#/models") { show("models"); loadModels(); }
+          else if (h === "#/recommendations") { show("recommendations"); loadRecommendations(); }
           else { show("plant"); if (live) renderPlant(live); }
         }
 
@@ -223,6 +230,30 @@ enum DashboardPage {
           renderAlerts($("#alert-list"), d.alerts);
         }
 
+        async function loadRecommendations() {
+          const o = await api("/api/optimizer");
+          const cl = o.closed_loop;
+          $("#closed-loop").innerHTML = (cl && cl.enabled ? `Closed loop is <b>on</b> (switched by ${esc(cl.by)} at ${esc(cl.ts)}). <button id="cl-off">Switch closed loop off</button>` :
+            cl ? `Closed loop is off (switched by ${esc(cl.by)} at ${esc(cl.ts)}): recommendations wait for an operator.` : "Closed loop: as the workers were started (see millstream run --closed-loop).") +
+            (cl && cl.enabled ? "" : ` <button id="cl-on" title="needs the engineer role">Switch closed loop on</button>`) +
+            (!cl ? ` <button id="cl-off">Switch closed loop off</button>` : "");
+          document.querySelectorAll("#cl-off, #cl-on").forEach((b) => b.onclick = async () => {
+            try { await api("/api/optimizer/closed-loop", {method: "POST", body: JSON.stringify({enabled: b.id === "cl-on"})}); loadRecommendations(); }
+            catch (e) { alert(e.message); }
+          });
+          const d = await api("/api/recommendations?limit=200&status=" + $("#rec-filter").value);
+          const list = $("#rec-list");
+          if (!d.recommendations.length) { list.innerHTML = "<li class='info'><span class='msg'>No recommendations.</span></li>"; return; }
+          list.innerHTML = d.recommendations.map((r) => `<li class="${r.status === "pending" ? "warning" : "info"} ${r.status === "pending" ? "" : "cleared"}"><span class="msg">` +
+            `<b>${esc(r.machine)}</b>: ${esc(r.explanation)}<br><span class="meta">${esc(r.ts)} · ${esc(r.model)} · risk ${pct(r.risk_before)} → ${pct(r.risk_after)}` +
+            ` · ${esc(r.status)}${r.decided_by ? " by " + esc(r.decided_by) : ""}</span></span>` +
+            (r.status === "pending" ? `<button data-act="approve" data-id="${esc(r.id)}">Approve</button><button data-act="reject" data-id="${esc(r.id)}">Reject</button>` : "") + "</li>").join("");
+          list.querySelectorAll("button").forEach((b) => b.onclick = async () => {
+            try { await api(`/api/recommendations/${encodeURIComponent(b.dataset.id)}/${b.dataset.act}`, {method: "POST", body: "{}"}); loadRecommendations(); }
+            catch (e) { alert(e.message); }
+          });
+        }
+
         async function loadModels() {
           const d = await api("/api/models");
           $("#model-table tbody").innerHTML = d.models.flatMap((m) => m.versions.map((v) => `<tr><td>${esc(m.name)}</td><td>v${v.version}</td><td>${esc(v.stage)}</td><td>${esc(v.task)}</td><td>${esc(v.created)}</td>` +
@@ -248,7 +279,7 @@ enum DashboardPage {
           es.onerror = () => { $("#live").classList.remove("on"); $("#status").textContent = "connection lost; reconnecting..."; };
         }
 
-        $("#spc-variable").onchange = loadSPC; $("#spc-rules").onchange = loadSPC; $("#alert-filter").onchange = loadAlerts;
+        $("#spc-variable").onchange = loadSPC; $("#spc-rules").onchange = loadSPC; $("#alert-filter").onchange = loadAlerts; $("#rec-filter").onchange = loadRecommendations;
         window.addEventListener("hashchange", route);
         setInterval(() => { if (current === "machine") loadMachine().catch(() => {}); }, 3000);
         api("/api/whoami").then((w) => $("#who").textContent = `${w.name} (${w.role})`).catch(() => {});

@@ -38,6 +38,12 @@ enum OpenAPIDocument {
               description: Machine id, percent-encoded (plant1%2Fline1%2Fm07)
               schema: { type: string }
               example: plant1%2Fline1%2Fm01
+            RecommendationID:
+              name: id
+              in: path
+              required: true
+              description: Recommendation id (machine@timestamp), percent-encoded
+              schema: { type: string }
             AlertID:
               name: id
               in: path
@@ -118,6 +124,31 @@ enum OpenAPIDocument {
             AlertAction:
               type: object
               properties: { note: { type: string, maxLength: 1000 } }
+            Recommendation:
+              type: object
+              properties:
+                id: { type: string }
+                machine: { type: string }
+                ts: { type: string }
+                model: { type: string }
+                mode: { type: string, enum: [advisory, closed_loop] }
+                status: { type: string, enum: [pending, approved, rejected, applied, superseded] }
+                changes:
+                  type: array
+                  items:
+                    type: object
+                    properties: { variable: { type: string }, from: { type: number }, to: { type: number }, unit: { type: string } }
+                maintenance: { type: array, items: { type: string } }
+                risk_before: { type: number }
+                risk_after: { type: number }
+                rate_change: { type: number }
+                gain: { type: number }
+                contributions: { type: array, items: { type: object } }
+                explanation: { type: string }
+            ClosedLoop:
+              type: object
+              required: [enabled]
+              properties: { enabled: { type: boolean }, note: { type: string, maxLength: 1000 } }
             Promote:
               type: object
               properties: { stage: { type: string, enum: [none, staging, production, archived] } }
@@ -360,6 +391,68 @@ enum OpenAPIDocument {
                 "200": { description: The alert, content: { application/json: { schema: { $ref: "#/components/schemas/Alert" } } } }
                 "404": { $ref: "#/components/responses/Error" }
                 "409": { $ref: "#/components/responses/Error" }
+          /api/recommendations:
+            get:
+              summary: Setpoint recommendations, newest first (viewer)
+              parameters:
+                - { name: status, in: query, required: false, schema: { type: string, enum: [pending, approved, rejected, applied, superseded, all] } }
+                - { name: machine, in: query, required: false, schema: { type: string } }
+                - { name: limit, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 2000 } }
+              responses:
+                "200":
+                  description: Recommendations
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          recommendations: { type: array, items: { $ref: "#/components/schemas/Recommendation" } }
+                          pending: { type: integer }
+                "400": { $ref: "#/components/responses/Error" }
+          /api/recommendations/{id}:
+            parameters: [{ $ref: "#/components/parameters/RecommendationID" }]
+            get:
+              summary: One recommendation (viewer)
+              responses:
+                "200": { description: The recommendation, content: { application/json: { schema: { $ref: "#/components/schemas/Recommendation" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/recommendations/{id}/approve:
+            parameters: [{ $ref: "#/components/parameters/RecommendationID" }]
+            post:
+              summary: Approve a recommendation; its setpoints go to the setpoints topic (operator)
+              requestBody:
+                required: false
+                content: { application/json: { schema: { $ref: "#/components/schemas/AlertAction" } } }
+              responses:
+                "200": { description: The recommendation, content: { application/json: { schema: { $ref: "#/components/schemas/Recommendation" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/recommendations/{id}/reject:
+            parameters: [{ $ref: "#/components/parameters/RecommendationID" }]
+            post:
+              summary: Reject a recommendation (operator)
+              requestBody:
+                required: false
+                content: { application/json: { schema: { $ref: "#/components/schemas/AlertAction" } } }
+              responses:
+                "200": { description: The recommendation, content: { application/json: { schema: { $ref: "#/components/schemas/Recommendation" } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/optimizer:
+            get:
+              summary: Closed loop on or off, recommendations by status (viewer)
+              responses:
+                "200": { description: The optimizer's state, content: { application/json: { schema: { type: object } } } }
+          /api/optimizer/closed-loop:
+            post:
+              summary: Switch closed loop for every worker; off is immediate (operator), on needs engineer
+              requestBody:
+                required: true
+                content: { application/json: { schema: { $ref: "#/components/schemas/ClosedLoop" } } }
+              responses:
+                "200": { description: The optimizer's state, content: { application/json: { schema: { type: object } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "403": { $ref: "#/components/responses/Error" }
           /api/kpis:
             get:
               summary: OEE per machine and line, downtime Pareto (viewer)

@@ -92,6 +92,7 @@ struct PlantRoutes {
             }
             return Self.events(view, count: count)
         }
+        registerRecommendations(on: &routes)
     }
 
     /// Validates the action against the view, writes it to the `alert-actions` topic (durable), then applies it.

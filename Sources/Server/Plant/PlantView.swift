@@ -77,6 +77,15 @@ public actor PlantView {
     var pendingActions: [String: [JSONValue]] = [:]
     var appliedActions: Set<String> = []
     var deadLetters: [String: Int] = [:]
+    /// Recommendations by id, in arrival order, with operators' decisions.
+    var recommendations: [String: RecommendationEntry] = [:]
+    var recommendationOrder: [String] = []
+    /// The latest pending recommendation per machine (older ones are superseded).
+    var pendingRecommendation: [String: String] = [:]
+    /// Decisions that arrived before their recommendation.
+    var pendingDecisions: [String: JSONValue] = [:]
+    /// The closed-loop switch as the control topic last said (nil: never switched; the workers' settings decide).
+    var closedLoop: (enabled: Bool, by: String, ts: String)?
     var predictionCount = 0
     var predictionsByClass: [String: Int] = [:]
     var alertCounts: [String: Int] = [:]
@@ -125,6 +134,9 @@ public actor PlantView {
                 metrics?.deadLetter(reason: reason)
             case Topics.alertActions: if let v = JSONValue(bytes: r.value) { applyAction(v) }
             case Topics.labels: if let v = JSONValue(bytes: r.value) { applyLabel(v) }
+            case Topics.recommendations: if let v = JSONValue(bytes: r.value) { applyRecommendation(v) }
+            case Topics.recommendationActions: if let v = JSONValue(bytes: r.value) { applyDecision(v) }
+            case Topics.optimizerControl: if let v = JSONValue(bytes: r.value) { applyControl(v) }
             default: break
             }
         }
@@ -417,7 +429,16 @@ public enum Topics {
     public static let labels = "labels"
     /// Operators' acknowledgements and clears, so every server (and a restarted one) sees them.
     public static let alertActions = "alert-actions"
-    public static let followed = [readings, predictions, alerts, kpis, deadLetters, labels, alertActions]
+    /// The optimizer's recommendations (from the workers), operators' approvals and rejections, the setpoint changes
+    /// the plant applies, and the closed-loop switch.
+    public static let recommendations = "recommendations"
+    public static let recommendationActions = "recommendation-actions"
+    public static let setpoints = "setpoints"
+    public static let optimizerControl = "optimizer-control"
+    public static let followed = [
+        readings, predictions, alerts, kpis, deadLetters, labels, alertActions, recommendations,
+        recommendationActions, optimizerControl,
+    ]
 }
 
 /// The last few thousand end-to-end latencies, for percentiles on the dashboard.

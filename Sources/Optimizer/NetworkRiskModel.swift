@@ -1,0 +1,110 @@
+import Learn
+
+/// A Millstream-trained network with its preprocessing as a risk model: output 0 (the probability of failure of a
+/// binary or multi-label model) with gradients by backpropagation through the network and forward-mode
+/// differentiation through the preprocessing (derived features such as power = torque x speed included).
+public struct NetworkRiskModel: RiskModel {
+    public let label: String
+    let network: InferenceModel
+    let preprocessing: Preprocessing
+    public let numericInputs: [String]
+    public let categoricalInputs: [String]
+    /// Typical values of the numeric inputs (training medians), the reference point of attributions.
+    public let reference: [Double]
+    public let support: InputSupport?
+
+    public init(file: ModelFile, label: String) throws {
+        let d = file.description
+        guard file.onnx == nil, d.engine == .millstream, let pre = d.preprocessing else {
+            throw OptimizerError(
+                "model \(label) is not a Millstream-trained network with saved preprocessing; the optimizer needs one")
+        }
+        guard d.task == .binary || d.task == .multilabel else {
+            throw OptimizerError(
+                "model \(label) predicts \(d.task.rawValue); the optimizer needs a failure-risk model (binary or multilabel)"
+            )
+        }
+        self.label = label
+        self.network = InferenceModel(try file.makeModel())
+        self.preprocessing = pre
+        self.numericInputs = pre.numericInputs
+        self.categoricalInputs = pre.categorical.map(\.name)
+        self.support = d.support.flatMap { $0.names == pre.numericInputs ? $0 : nil }
+        self.reference = pre.numericInputs.enumerated().map { i, name in
+            if let r = d.reference?[name], !r.sample.isEmpty {
+                let sorted = r.sample.sorted()
+                return sorted[sorted.count / 2]
+            }
+            return pre.scaling == .standard ? pre.offsets[i] : 0
+        }
+    }
+
+    public func categoryIndex(of value: String, for input: Int) -> Int {
+        preprocessing.categoryIndex(of: value, for: input)
+    }
+
+    public var providesGradients: Bool { preprocessing.isDifferentiable }
+
+    public func evaluate(_ batch: inout RiskBatch) {
+        let rows = batch.rows
+        let width = preprocessing.featureCount
+        let nw = batch.numericWidth
+        let cw = batch.categoricalWidth
+        let gradient = batch.wantsGradient && providesGradients
+        var s = batch.scratch
+        batch.scratch = .init()
+        defer { batch.scratch = s }
+        if s.features.count < rows * width { s.features = [Float](repeating: 0, count: rows * width) }
+        if s.values.count < rows { s.values = [Float](repeating: 0, count: rows) }
+        if gradient && s.featureGradient.count < rows * width {
+            s.featureGradient = [Float](repeating: 0, count: rows * width)
+        }
+        if s.tangent.count < nw { s.tangent = [Double](repeating: 0, count: nw) }
+        if s.featureTangent.count < width { s.featureTangent = [Float](repeating: 0, count: width) }
+        batch.numeric.withUnsafeBufferPointer { numeric in
+            batch.categories.withUnsafeBufferPointer { categories in
+                s.features.withUnsafeMutableBufferPointer { features in
+                    for r in 0..<rows {
+                        preprocessing.transform(
+                            numeric: UnsafeBufferPointer(rebasing: numeric[r * nw..<(r + 1) * nw]),
+                            categoryIndex: UnsafeBufferPointer(rebasing: categories[r * cw..<(r + 1) * cw]),
+                            into: UnsafeMutableBufferPointer(rebasing: features[r * width..<(r + 1) * width]))
+                    }
+                }
+            }
+        }
+        s.features.withUnsafeBufferPointer { features in
+            s.values.withUnsafeMutableBufferPointer { values in
+                if gradient {
+                    s.featureGradient.withUnsafeMutableBufferPointer { g in
+                        network.evaluate(features, rows: rows, values: values, gradients: g, workspace: &s.network)
+                    }
+                } else {
+                    network.evaluate(features, rows: rows, values: values, gradients: nil, workspace: &s.network)
+                }
+            }
+        }
+        for r in 0..<rows { batch.risk[r] = Double(s.values[r]) }
+        guard gradient else { return }
+        let directions = batch.directions
+        let dc = directions.count
+        batch.numeric.withUnsafeBufferPointer { numeric in
+            s.tangent.withUnsafeMutableBufferPointer { tangent in
+                s.featureTangent.withUnsafeMutableBufferPointer { dfeature in
+                    for r in 0..<rows {
+                        let row = UnsafeBufferPointer(rebasing: numeric[r * nw..<(r + 1) * nw])
+                        for (k, d) in directions.enumerated() {
+                            tangent[d] = 1
+                            preprocessing.derivative(
+                                numeric: row, tangent: UnsafeBufferPointer(tangent), into: dfeature)
+                            tangent[d] = 0
+                            var sum: Float = 0
+                            for f in 0..<width { sum += dfeature[f] * s.featureGradient[r * width + f] }
+                            batch.gradient[r * dc + k] = Double(sum)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

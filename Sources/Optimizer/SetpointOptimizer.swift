@@ -1,0 +1,413 @@
+import Learn
+import Plant
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Recommends setpoint changes and maintenance for one machine at a time: minimizes the expected failure cost minus
+/// the rate gain over the machine's recent spread around its setpoints, within the guardrails of the problem.
+///
+/// Objective, in good parts lost per part: J(s) = failureCost x mean_k risk(x_k(s)) - weight x rate(s), where the
+/// scenario inputs x_k(s) are the machine's latest state with each controllable input moved by part k's deviation
+/// from the setpoint it was made at (added, or multiplied for `variation: relative`). CPU-bound and synchronous;
+/// one optimizer per task (it keeps its buffers).
+public struct SetpointOptimizer<Model: RiskModel>: Sendable {
+    public let problem: OptimizationProblem
+    public let model: Model
+    /// The model's name in recommendations ("failure@v3").
+    public let modelLabel: String
+    public var options: SolverOptions
+    var batch: RiskBatch
+    /// Control -> its direction in the batch's gradient (nil: the model does not read it).
+    let direction: [Int?]
+    // Scenarios of the current solve: K rows of numeric inputs and categories, and per control the deviation.
+    var scenarioNumeric: [Double] = []
+    var scenarioCategories: [Int] = []
+    var deviation: [Double] = []
+    var scenarioCount = 0
+    var trustGradient: [Double] = []
+    /// The probability weight of each scenario (they add up to 1).
+    var weights: [Double] = []
+    /// The strata of the scenarios (see `loadScenarios`).
+    let strata: [(z: Double, mass: Double, rank: Double)]
+
+    public init(problem: OptimizationProblem, model: Model, label: String, options: SolverOptions = .init()) throws {
+        guard model.numericInputs == problem.numericInputs, model.categoricalInputs == problem.categoricalInputs else {
+            throw OptimizerError("the problem was built for another model's inputs")
+        }
+        guard options.starts >= 1, options.maxIterations >= 1, options.tolerance > 0 else {
+            throw OptimizerError("solver options: starts and maxIterations must be at least 1 and tolerance above 0")
+        }
+        self.problem = problem
+        self.model = model
+        self.modelLabel = label
+        self.options = options
+        var b = RiskBatch(numericWidth: model.numericInputs.count, categoricalWidth: model.categoricalInputs.count)
+        b.directions = problem.controls.compactMap(\.input)
+        self.batch = b
+        self.strata = Self.normalStrata(problem.scenarios)
+        var k = 0
+        direction = problem.controls.map { c in
+            guard c.input != nil else { return nil }
+            defer { k += 1 }
+            return k
+        }
+    }
+
+    /// Whether the gradient solver runs (else pattern search).
+    public var usesGradients: Bool {
+        switch options.method {
+        case .automatic: model.providesGradients
+        case .gradient: true
+        case .patternSearch: false
+        }
+    }
+
+    /// The recommendation for a machine at `now`, or why there is none.
+    public mutating func recommend(_ context: MachineContext, now: Int64) -> Decision {
+        let needed = min(problem.scenarios, 4)
+        guard context.count >= needed, let latest = context.latest else {
+            return .hold(
+                Hold(
+                    kind: .notEnoughData,
+                    message: "\(context.machine): \(context.count) running parts seen, \(needed) needed"))
+        }
+        loadScenarios(context, latest: latest)
+        let current = context.setpoints
+        let ranges = problem.controls.indices.map {
+            problem.allowedRange($0, current: current[$0], lastChange: context.lastChange[$0], now: now)
+        }
+        // The objective where the machine is now.
+        guard let here = objective(points: current, count: 1, reset: nil, gradient: false) else {
+            return notFinite(context, at: current)
+        }
+        var best = current
+        let free = problem.controls.indices.filter { ranges[$0].lowerBound < ranges[$0].upperBound }
+        if !free.isEmpty {
+            let solved =
+                usesGradients
+                ? solveByGradient(from: current, free: free, ranges: ranges)
+                : solveByPatternSearch(from: current, free: free, ranges: ranges)
+            switch solved {
+            case .found(let point): best = quantized(point, ranges: ranges)
+            case .notFinite(let point): return notFinite(context, at: point)
+            case .notConverged(let iterations):
+                return .hold(
+                    Hold(
+                        kind: .notConverged,
+                        message:
+                            "\(context.machine): the \(usesGradients ? "gradient" : "pattern") search did not settle within \(iterations) iterations; setpoints left as they are"
+                    ))
+            }
+        }
+        // The chosen point, and each maintenance action done at it.
+        guard let there = objective(points: best, count: 1, reset: nil, gradient: false) else {
+            return notFinite(context, at: best)
+        }
+        var setpointGain = here.value[0] - there.value[0]
+        if setpointGain < problem.minGain || !setpointGain.isFinite {
+            best = current
+            setpointGain = 0
+        }
+        let riskAtBest = setpointGain > 0 ? there.risk[0] : here.risk[0]
+        var maintenance: [String] = []
+        var riskAfter = riskAtBest
+        for (a, action) in problem.maintenance.enumerated() {
+            guard let reset = objective(points: best, count: 1, reset: (action.input, action.value), gradient: false)
+            else { return notFinite(context, at: best) }
+            let excess = riskAtBest - reset.risk[0]
+            // Age replacement: act when the excess failure cost per part of the worn state, over the parts made
+            // since the last action, outweighs the action's downtime.
+            if excess > 0
+                && problem.failureCost * excess * Double(max(1, context.partsSinceMaintenance[a])) >= action.downtime
+            {
+                maintenance.append(action.name)
+                riskAfter = min(riskAfter, reset.risk[0])
+            }
+        }
+        let changes = problem.controls.indices.compactMap { c -> Recommendation.Change? in
+            guard best[c] != current[c] else { return nil }
+            return .init(
+                variable: problem.controls[c].name, from: current[c], to: best[c],
+                unit: problem.controls[c].variable.unit)
+        }
+        if changes.isEmpty && maintenance.isEmpty {
+            return .hold(
+                free.isEmpty
+                    ? Hold(
+                        kind: .rateLimited, message: "\(context.machine): every setpoint is within its minimum interval"
+                    )
+                    : Hold(
+                        kind: .noGain,
+                        message:
+                            "\(context.machine): no change gains \(problem.minGain) parts per part (risk \(Self.percent(here.risk[0])) per part)"
+                    ))
+        }
+        let weight = problem.throughput?.weight ?? 0
+        let gain = here.value[0] - (problem.failureCost * riskAfter - weight * problem.rate(best))
+        var recommendation = Recommendation(
+            id: "\(context.machine)@\(context.latestTimestamp ?? now)", machine: context.machine,
+            timestamp: context.latestTimestamp ?? now, model: modelLabel, changes: changes, maintenance: maintenance,
+            riskBefore: here.risk[0], riskAfter: riskAfter, rateChange: problem.rate(best) / problem.rate(current) - 1,
+            gain: gain, contributions: [], explanation: "")
+        recommendation.contributions = contributions(latest: latest, context: context)
+        recommendation.explanation = explain(recommendation)
+        return .recommend(recommendation)
+    }
+
+    private func notFinite(_ context: MachineContext, at point: [Double]) -> Decision {
+        let where_ = problem.controls.indices.map { "\(problem.controls[$0].name) \(point[$0])" }.joined(
+            separator: ", ")
+        return .hold(
+            Hold(
+                kind: .modelNotFinite,
+                message: "\(context.machine): model \(modelLabel) gave a risk that is not a finite number at \(where_)")
+        )
+    }
+
+    /// Builds the scenarios from the machine's recent parts. With no more parts than scenarios, each part is one
+    /// (equal weights). With more, the parts are ordered along the main direction of their deviations from their
+    /// setpoints and cut into strata of the normal distribution, finer towards the tails; each stratum is the part at
+    /// its rank, weighted by the stratum's probability. Failures at a limit come from the rare deviations: this gives
+    /// them their true weight every time, instead of the luck of a short window.
+    mutating func loadScenarios(_ context: MachineContext, latest: [Double]) {
+        let nw = problem.numericInputs.count
+        let cw = problem.categoricalInputs.count
+        let controls = problem.controls.count
+        let n = context.count
+        var all = [Double](repeating: 0, count: n * controls)
+        for k in 0..<n {
+            for (c, control) in problem.controls.enumerated() {
+                guard let input = control.input else { continue }
+                let value = context.numeric[k * nw + input]
+                let madeAt = context.madeAt[k * controls + c]
+                all[k * controls + c] =
+                    control.limits.variation == .relative ? (madeAt != 0 ? value / madeAt : 1) : value - madeAt
+            }
+        }
+        var picks: [(part: Int, weight: Double, deviation: [Double])]
+        if n <= strata.count || strata.count < 3 {
+            picks = (0..<n).map { ($0, 1 / Double(n), Array(all[$0 * controls..<($0 + 1) * controls])) }
+        } else {
+            let fit = Self.principal(all, count: n, width: controls)
+            picks = strata.map { stratum in
+                let part = fit.order[min(n - 1, Int(stratum.rank * Double(n)))]
+                return (part, stratum.mass, Array(all[part * controls..<(part + 1) * controls]))
+            }
+        }
+        scenarioCount = picks.count
+        if scenarioNumeric.count < scenarioCount * nw {
+            scenarioNumeric = [Double](repeating: 0, count: scenarioCount * nw)
+        }
+        if scenarioCategories.count < scenarioCount * cw {
+            scenarioCategories = [Int](repeating: -1, count: scenarioCount * cw)
+        }
+        if deviation.count < scenarioCount * controls {
+            deviation = [Double](repeating: 0, count: scenarioCount * controls)
+        }
+        if weights.count < scenarioCount { weights = [Double](repeating: 0, count: scenarioCount) }
+        for (k, pick) in picks.enumerated() {
+            for i in 0..<nw { scenarioNumeric[k * nw + i] = latest[i] }
+            for j in 0..<cw { scenarioCategories[k * cw + j] = context.categories[pick.part * cw + j] }
+            for c in 0..<controls { deviation[k * controls + c] = pick.deviation[c] }
+            weights[k] = pick.weight
+        }
+    }
+
+    /// Strata of the standard normal for `count` scenarios: symmetric, with boundaries at tail probabilities that
+    /// shrink geometrically from 1/2 to 0.0007 (z = 3.2); each with its probability, conditional mean and the rank
+    /// (share of parts below its middle) of the part that stands for it.
+    static func normalStrata(_ count: Int) -> [(z: Double, mass: Double, rank: Double)] {
+        guard count >= 3 else { return [] }
+        let half = count / 2
+        let ratio = pow(0.0014, 1 / Double(max(1, half - 1)))
+        var lower: [Double] = []  // tail probabilities at the boundaries below 0, from the middle outwards
+        for i in 1..<half { lower.append(0.5 * pow(ratio, Double(i))) }
+        var boundaries = [-Double.infinity] + lower.reversed().map { quantile($0) }
+        if count % 2 == 1 {
+            boundaries.append(quantile(0.5 - 0.5 / Double(count))); boundaries.append(-boundaries.last!)
+        } else {
+            boundaries.append(0)
+        }
+        boundaries += lower.map { -quantile($0) } + [Double.infinity]
+        func pdf(_ z: Double) -> Double { z.isInfinite ? 0 : exp(-z * z / 2) / (2 * Double.pi).squareRoot() }
+        func cdf(_ z: Double) -> Double { z == -.infinity ? 0 : z == .infinity ? 1 : 0.5 * erfc(-z / 2.0.squareRoot()) }
+        return (0..<(boundaries.count - 1)).map { j in
+            let (a, b) = (boundaries[j], boundaries[j + 1])
+            let mass = cdf(b) - cdf(a)
+            return ((pdf(a) - pdf(b)) / mass, mass, (cdf(a) + cdf(b)) / 2)
+        }
+    }
+
+    /// The standard normal's quantile, by bisection on its distribution function.
+    static func quantile(_ p: Double) -> Double {
+        var lo = -10.0
+        var hi = 10.0
+        for _ in 0..<100 {
+            let mid = (lo + hi) / 2
+            if 0.5 * erfc(-mid / 2.0.squareRoot()) < p { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
+    }
+
+    /// The main direction of the parts' standardized deviations (first principal component), each part's
+    /// position along it, their mean and spread, and the parts in that order.
+    static func principal(_ values: [Double], count n: Int, width: Int) -> (
+        direction: [Double], sd: [Double], projection: [Double], projectionMean: Double, projectionSD: Double,
+        order: [Int]
+    ) {
+        var mean = [Double](repeating: 0, count: width)
+        var sd = [Double](repeating: 0, count: width)
+        for k in 0..<n { for c in 0..<width { mean[c] += values[k * width + c] / Double(n) } }
+        for k in 0..<n {
+            for c in 0..<width { sd[c] += pow(values[k * width + c] - mean[c], 2) / Double(max(1, n - 1)) }
+        }
+        sd = sd.map { $0 > 0 ? $0.squareRoot() : 0 }
+        func z(_ k: Int, _ c: Int) -> Double { sd[c] > 0 ? (values[k * width + c] - mean[c]) / sd[c] : 0 }
+        var covariance = [Double](repeating: 0, count: width * width)
+        for k in 0..<n {
+            for a in 0..<width { for b in 0..<width { covariance[a * width + b] += z(k, a) * z(k, b) } }
+        }
+        var v = [Double](repeating: 1 / Double(width).squareRoot(), count: width)
+        for _ in 0..<30 {
+            var next = [Double](repeating: 0, count: width)
+            for a in 0..<width { for b in 0..<width { next[a] += covariance[a * width + b] * v[b] } }
+            let norm = next.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { break }
+            v = next.map { $0 / norm }
+        }
+        let projection = (0..<n).map { k in (0..<width).reduce(0.0) { $0 + z(k, $1) * v[$1] } }
+        let pm = projection.reduce(0, +) / Double(n)
+        let ps = (projection.reduce(0) { $0 + ($1 - pm) * ($1 - pm) } / Double(max(1, n - 1))).squareRoot()
+        // Projection is in standardized units: moving by t along v moves control c by t * v[c] * sd[c].
+        return (v, sd, projection, pm, ps, (0..<n).sorted { projection[$0] < projection[$1] })
+    }
+
+    /// The objective at `count` points (flat, count x controls): values, mean risks and, with `gradient`, dJ/ds
+    /// (count x controls). Nil when the model gave a value that is not finite.
+    mutating func objective(
+        points: [Double], count: Int, reset: (input: Int, value: Double)?, gradient: Bool
+    ) -> (value: [Double], risk: [Double], gradient: [Double])? {
+        let nw = problem.numericInputs.count
+        let cw = problem.categoricalInputs.count
+        let controls = problem.controls.count
+        let k = scenarioCount
+        batch.wantsGradient = gradient
+        batch.resize(rows: count * k)
+        for p in 0..<count {
+            for s in 0..<k {
+                let row = p * k + s
+                for i in 0..<nw { batch.numeric[row * nw + i] = scenarioNumeric[s * nw + i] }
+                for j in 0..<cw { batch.categories[row * cw + j] = scenarioCategories[s * cw + j] }
+                for (c, control) in problem.controls.enumerated() {
+                    guard let input = control.input else { continue }
+                    let d = deviation[s * controls + c]
+                    let setpoint = points[p * controls + c]
+                    batch.numeric[row * nw + input] =
+                        control.limits.variation == .relative ? setpoint * d : setpoint + d
+                }
+                if let reset { batch.numeric[row * nw + reset.input] = reset.value }
+            }
+        }
+        model.evaluate(&batch)
+        let trust = options.trustWeight > 0 ? model.support : nil
+        var values = [Double](repeating: 0, count: count)
+        var risks = [Double](repeating: 0, count: count)
+        var gradients = [Double](repeating: 0, count: gradient ? count * controls : 0)
+        let dc = batch.directions.count
+        for p in 0..<count {
+            var risk = 0.0
+            for s in 0..<k { risk += weights[s] * batch.risk[p * k + s] }
+            guard risk.isFinite else { return nil }
+            risks[p] = risk
+            let setpoints = Array(points[p * controls..<(p + 1) * controls])
+            let weight = problem.throughput?.weight ?? 0
+            values[p] = problem.failureCost * risk - weight * problem.rate(setpoints)
+            if let trust {
+                var g = trustGradient
+                trustGradient = []
+                let penalty = Self.outside(
+                    trust, numeric: batch.numeric, weights: weights, width: nw, rows: p * k..<(p + 1) * k, gradients: &g
+                )
+                trustGradient = g
+                values[p] += options.trustWeight * penalty
+            }
+            guard gradient else { continue }
+            for c in 0..<controls {
+                var g = 0.0
+                if let d = direction[c] {
+                    let relative = problem.controls[c].limits.variation == .relative
+                    for s in 0..<k {
+                        let partial = weights[s] * batch.gradient[(p * k + s) * dc + d]
+                        g += relative ? partial * deviation[s * controls + c] : partial
+                    }
+                    g *= problem.failureCost
+                }
+                if let t = problem.throughput, t.control == c {
+                    g -= t.weight * problem.rate(setpoints) * t.elasticity / setpoints[c]
+                }
+                if trust != nil, let input = problem.controls[c].input {
+                    let relative = problem.controls[c].limits.variation == .relative
+                    var t = 0.0
+                    for s in 0..<k {
+                        let partial = weights[s] * trustGradient[s * nw + input]
+                        t += relative ? partial * deviation[s * controls + c] : partial
+                    }
+                    g += options.trustWeight * t
+                }
+                guard g.isFinite else { return nil }
+                gradients[p * controls + c] = g
+            }
+        }
+        return (values, risks, gradients)
+    }
+
+    /// The mean squared overshoot of the batch rows `rows` beyond the training data's reach, and per row its
+    /// gradient in the numeric inputs (into `gradients`, row-relative, rows.count x inputs).
+    static func outside(
+        _ support: InputSupport, numeric: [Double], weights: [Double], width nw: Int, rows: Range<Int>,
+        gradients: inout [Double]
+    ) -> Double {
+        if gradients.count < rows.count * nw { gradients = [Double](repeating: 0, count: rows.count * nw) }
+        var total = 0.0
+        var centred = [Double](repeating: 0, count: nw)
+        for (slot, r) in rows.enumerated() {
+            for i in 0..<nw { centred[i] = numeric[r * nw + i] - support.mean[i] }
+            var squared = 0.0
+            for i in 0..<nw {
+                var row = 0.0
+                for j in 0..<nw { row += support.precision[i * nw + j] * centred[j] }
+                squared += centred[i] * row
+                gradients[slot * nw + i] = row  // Σ⁻¹(x − μ), scaled below
+            }
+            let distance = max(0, squared).squareRoot()
+            let over = distance - support.radius
+            if over > 0 && distance > 0 {
+                total += weights[slot] * over * over
+                for i in 0..<nw { gradients[slot * nw + i] *= 2 * over / distance }
+            } else {
+                for i in 0..<nw { gradients[slot * nw + i] = 0 }
+            }
+        }
+        return total
+    }
+
+    /// Rounds to a hundredth of each control's step, staying inside its allowed range.
+    func quantized(_ point: [Double], ranges: [ClosedRange<Double>]) -> [Double] {
+        point.indices.map { c in
+            let r = ranges[c]
+            guard r.lowerBound < r.upperBound else { return r.lowerBound }
+            let q = problem.controls[c].limits.maxStep / 100
+            var v = (point[c] / q).rounded() * q
+            if v > r.upperBound { v = r.upperBound }
+            if v < r.lowerBound { v = r.lowerBound }
+            return v
+        }
+    }
+
+    static func percent(_ p: Double) -> String {
+        let v = (p * 1000).rounded() / 10
+        return "\(v) %"
+    }
+}

@@ -1,0 +1,29 @@
+/// How the optimizer searches.
+public struct SolverOptions: Sendable {
+    public enum Method: String, Sendable, CaseIterable {
+        /// Gradients when the model gives them, else pattern search.
+        case automatic
+        /// Projected gradient descent on the model's input gradients, from several starts.
+        case gradient
+        /// Derivative-free compass search, from several starts.
+        case patternSearch = "pattern_search"
+    }
+
+    public var method: Method = .automatic
+    /// Starting points: the current setpoints, then spread over the allowed box.
+    public var starts = 3
+    /// Iterations before a start that has not settled counts as not converged.
+    public var maxIterations = 40
+    /// A start has settled when its step is below this share of the allowed range.
+    public var tolerance = 0.002
+    /// What leaving the model's training data costs, in parts per part per squared unit of Mahalanobis distance
+    /// beyond the data's reach (the trust region; 0 turns it off). One unit out already outweighs any gain.
+    public var trustWeight = 1.0
+
+    public init(method: Method = .automatic, starts: Int = 3, maxIterations: Int = 40, tolerance: Double = 0.002) {
+        self.method = method
+        self.starts = starts
+        self.maxIterations = maxIterations
+        self.tolerance = tolerance
+    }
+}

@@ -1,0 +1,72 @@
+import Optimizer
+import Plant
+
+extension ReadingProcessor {
+    /// Feeds the machine's optimizer context and, at most once per recommendation interval of the machine's own
+    /// time, asks for a recommendation: emitted on the recommendations topic, and in closed loop also carried out on
+    /// the setpoints topic when the guardrails pass. Deterministic in the readings (the reading's time is "now").
+    mutating func recommend(
+        _ reading: Reading, tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents
+    ) {
+        guard var r = recommender else { return }
+        defer { recommender = r }
+        if tracker.optimizerModel != r.label || tracker.optimizer == nil {
+            tracker.optimizer = MachineContext(machine: reading.machine, problem: r.problem)
+            tracker.optimizerModel = r.label
+        }
+        guard tracker.optimizer!.observe(reading, model: r.optimizer.model, problem: r.problem) else { return }
+        if let last = tracker.lastRecommendation,
+            reading.timestamp - last < settings.recommendationIntervalMilliseconds
+        {
+            return
+        }
+        let now = reading.timestamp
+        switch r.optimizer.recommend(tracker.optimizer!, now: now) {
+        case .hold(let hold):
+            if hold.kind == .modelNotFinite || hold.kind == .notConverged {
+                events.optimizerProblems[hold.kind.rawValue, default: 0] += 1
+                events.lastOptimizerProblem = hold.description
+            }
+        case .recommend(let recommendation):
+            tracker.lastRecommendation = now
+            let key = Array(reading.machine.utf8)
+            var applied = false
+            if closedLoop {
+                let change = recommendation.setpointChange
+                let violations = Guardrails.violations(
+                    of: change, problem: r.problem, context: tracker.optimizer!, now: now)
+                if violations.isEmpty {
+                    var record = change.encoded()
+                    record.removeLast()
+                    record += Array(#","by":"closed_loop","recommendation":"#.utf8)
+                    JSONWriter.string(recommendation.id, into: &record)
+                    record += Array(#","ts":""#.utf8)
+                    Timestamp.append(now, to: &record)
+                    record += Array(#""}"#.utf8)
+                    out.append(PipelineOutput(topic: settings.setpointsTopic, key: key, value: record, timestamp: now))
+                    tracker.optimizer!.setpointsChanged(
+                        recommendation.changes.map { c in
+                            (r.problem.controls.firstIndex { $0.name == c.variable }!, c.to)
+                        },
+                        at: now)
+                    for name in recommendation.maintenance {
+                        if let a = r.problem.maintenance.firstIndex(where: { $0.name == name }) {
+                            tracker.optimizer!.maintained(a)
+                        }
+                    }
+                    events.setpointChanges += 1
+                    applied = true
+                } else {
+                    events.optimizerProblems["guardrail", default: 0] += 1
+                    events.lastOptimizerProblem = "guardrail: " + violations.joined(separator: "; ")
+                }
+            }
+            out.append(
+                PipelineOutput(
+                    topic: settings.recommendationsTopic, key: key,
+                    value: recommendation.encoded(mode: applied ? "closed_loop" : "advisory"), timestamp: now))
+            events.recommendations += 1
+        }
+    }
+}

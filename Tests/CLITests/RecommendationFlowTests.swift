@@ -1,0 +1,94 @@
+import EventLog
+import Foundation
+import Plant
+import Testing
+
+/// The pipeline's recommendations end to end: a failure model trained from the CLI, simulated readings, a worker in
+/// advisory mode (recommendations only) and in closed loop (setpoint changes on the setpoints topic, within the
+/// guardrails), and closed loop switched off through the control topic.
+@Suite(.serialized) struct RecommendationFlowTests {
+    static func records(_ dir: String, _ topic: String) throws -> [[String: Any]] {
+        let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))
+        guard try log.topicNames().contains(topic) else { return [] }
+        var out: [[String: Any]] = []
+        for partition in try log.topic(topic).partitions {
+            var offset = partition.earliestOffset
+            while true {
+                let r = try partition.read(from: offset, maxBytes: 1 << 20)
+                if r.records.isEmpty { break }
+                for record in r.records {
+                    out.append(try JSONSerialization.jsonObject(with: Data(record.value)) as! [String: Any])
+                }
+                offset = r.nextOffset
+            }
+        }
+        return out
+    }
+
+    @Test func advisoryThenClosedLoopThenSwitchedOff() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let registry = dir + "/models"
+        let train = try await CLI.run([
+            "train", "--config", TrainTests.recipe, "--data", TrainTests.ai4i, "--target", "Machine failure",
+            "--epochs", "8", "--batch-size", "128", "--name", "failure", "--registry", registry, "--promote",
+            "production", "--quiet", "--json",
+        ])
+        #expect(train.status == 0, "\(train.stderr)")
+        for (mode, flag) in [("advisory", "--no-closed-loop"), ("closed_loop", "--closed-loop")] {
+            let bus = "embedded://\(dir)/\(mode)"
+            let sim = try await CLI.run([
+                "simulate", "--machines", "4", "--count", "4000", "--fast", "--seed", "3", "--bus", bus,
+            ])
+            #expect(sim.status == 0, "\(sim.stderr)")
+            let run = try await CLI.run([
+                "run", "--bus", bus, "--registry", registry, "--model", "failure", flag, "--exit-when-idle", "1s",
+            ])
+            #expect(run.status == 0, "\(run.stderr)")
+            let path = "\(dir)/\(mode)"
+            let recommendations = try Self.records(path, "recommendations")
+            #expect(!recommendations.isEmpty, "\(mode): no recommendations\n\(run.stderr)")
+            #expect(recommendations.allSatisfy { $0["mode"] as? String == mode })
+            #expect(recommendations.allSatisfy { ($0["explanation"] as? String)?.hasPrefix("Failure risk") == true })
+            let setpoints = try Self.records(path, "setpoints")
+            if mode == "advisory" {
+                #expect(setpoints.isEmpty)
+                continue
+            }
+            #expect(setpoints.count == recommendations.count)
+            // Every change within bounds and one step of the machine's previous setpoint.
+            let config = ProcessConfig.milling()
+            var current: [String: [String: Double]] = [:]
+            for s in setpoints {
+                let machine = s["machine"] as! String
+                #expect(s["by"] as? String == "closed_loop")
+                for (name, value) in s["values"] as! [String: Double] {
+                    let c = try #require(config.variable(name)?.controllable)
+                    let before = current[machine]?[name] ?? c.nominal
+                    #expect(value >= c.min && value <= c.max && abs(value - before) <= c.maxStep + 1e-9, "\(s)")
+                    current[machine, default: [:]][name] = value
+                }
+            }
+        }
+        // Closed loop switched off on the control topic: the next worker makes recommendations but changes nothing.
+        let bus = "embedded://\(dir)/off"
+        #expect(
+            try await CLI.run(["simulate", "--machines", "4", "--count", "3000", "--fast", "--seed", "4", "--bus", bus])
+                .status == 0)
+        let log = try EventLog.open(directory: dir + "/off")
+        if !(try log.topicNames().contains("optimizer-control")) {
+            try log.createTopic("optimizer-control", configuration: .init(partitions: 1))
+        }
+        _ = try log.topic("optimizer-control").partitions[0].append([
+            Record(value: Array(#"{"closed_loop":false,"by":"test"}"#.utf8), timestamp: 0)
+        ])
+        try log.close()
+        let off = try await CLI.run([
+            "run", "--bus", bus, "--registry", registry, "--model", "failure", "--closed-loop", "--exit-when-idle",
+            "1s",
+        ])
+        #expect(off.status == 0, "\(off.stderr)")
+        #expect(try !Self.records(dir + "/off", "recommendations").isEmpty)
+        #expect(try Self.records(dir + "/off", "setpoints").isEmpty)
+    }
+}

@@ -1,0 +1,139 @@
+import Primitives
+import Testing
+
+@testable import Learn
+
+/// The input gradients the optimizer follows, checked against central finite differences: through the network
+/// (batched, every activation, folded batch normalization), through derived-feature expressions, and through the
+/// preprocessing.
+@Suite struct InputGradientTests {
+    func network(_ hidden: Activation, output: Activation, batchNorm: Bool = false) throws -> InferenceModel {
+        var layers: [any Layer] = [Dense(6, activation: hidden)]
+        if batchNorm { layers.append(BatchNormalization()) }
+        layers += [Dense(5, activation: hidden), Dense(2, activation: output)]
+        let model = try Sequential(layers, inputSize: 4, seed: 11)
+        if batchNorm, let bn = model.layers[1] as? BatchNormalization {
+            bn.movingMean.value = [0.1, -0.2, 0.3, 0, 0.5, -0.1]
+            bn.movingVariance.value = [1.5, 0.5, 2, 1, 0.8, 1.2]
+            bn.gamma.value = [1.1, 0.9, 1, 1.2, 0.7, 1]
+        }
+        return InferenceModel(model)
+    }
+
+    @Test(arguments: [Activation.relu, .leakyRelu, .gelu, .tanh, .sigmoid])
+    func networkGradientMatchesFiniteDifferences(_ hidden: Activation) throws {
+        for (output, batchNorm) in [(Activation.sigmoid, false), (.softmax, true), (.linear, false)] {
+            let model = try network(hidden, output: output, batchNorm: batchNorm)
+            var rng = RandomSource(seed: 5)
+            let rows = 7
+            let x = (0..<rows * 4).map { _ in Float(rng.normal()) }
+            var values = [Float](repeating: 0, count: rows)
+            var gradients = [Float](repeating: 0, count: rows * 4)
+            var workspace = InferenceModel.BatchWorkspace()
+            x.withUnsafeBufferPointer { xb in
+                values.withUnsafeMutableBufferPointer { v in
+                    gradients.withUnsafeMutableBufferPointer { g in
+                        model.evaluate(xb, rows: rows, output: 1, values: v, gradients: g, workspace: &workspace)
+                    }
+                }
+            }
+            for r in 0..<rows {
+                let row = Array(x[r * 4..<(r + 1) * 4])
+                #expect(abs(values[r] - model.predict(row)[1]) < 1e-5, "batched value equals single-sample scoring")
+                for i in 0..<4 {
+                    let h: Float = 1e-2
+                    var plus = row
+                    var minus = row
+                    plus[i] += h
+                    minus[i] -= h
+                    let numeric = (model.predict(plus)[1] - model.predict(minus)[1]) / (2 * h)
+                    #expect(
+                        abs(numeric - gradients[r * 4 + i]) < 3e-3 * max(1, abs(numeric)),
+                        "\(hidden) -> \(output): row \(r) input \(i): numeric \(numeric), analytic \(gradients[r * 4 + i])"
+                    )
+                }
+            }
+        }
+    }
+
+    @Test func expressionDerivatives() throws {
+        let names = ["a", "b", "c"]
+        let cases = [
+            "a * b * 2 * pi / 60", "b - a", "a ^ 2 + sqrt(b) - log(c)", "exp(a / 10) * abs(b - 3)",
+            "min(a, b) + max(b, c) * pow(c, 1.5)", "-(a / b) ^ 3",
+        ]
+        let point = [1.7, 4.2, 2.5]
+        for text in cases {
+            let e = try FeatureExpression(text, variables: names)
+            for d in 0..<3 {
+                var tangent = [0.0, 0, 0]
+                tangent[d] = 1
+                let (value, derivative) = point.withUnsafeBufferPointer { p in
+                    tangent.withUnsafeBufferPointer { e.evaluate(p, tangent: $0) }
+                }
+                #expect(abs(value - e.evaluate(point)) < 1e-12)
+                let h = 1e-6
+                var plus = point
+                var minus = point
+                plus[d] += h
+                minus[d] -= h
+                let numeric = (e.evaluate(plus) - e.evaluate(minus)) / (2 * h)
+                #expect(abs(numeric - derivative) < 1e-5 * max(1, abs(numeric)), "\(text) d/d\(names[d])")
+            }
+        }
+    }
+
+    @Test(arguments: [Preprocessing.Scaling.standard, .minMax, .piecewiseLinear, .none])
+    func preprocessingDerivative(_ scaling: Preprocessing.Scaling) throws {
+        var rng = RandomSource(seed: 9)
+        let torque = (0..<200).map { _ in 40 + 10 * rng.normal() }
+        let rpm = (0..<200).map { _ in 1500 + 150 * rng.normal() }
+        let pre = try Preprocessing.fit(
+            numericInputs: ["torque", "rpm"], numeric: [torque, rpm],
+            derived: [(name: "power", expression: "torque * rpm * 2 * pi / 60")], categoricalInputs: ["product"],
+            categoricalValues: [(0..<200).map { ["L", "M", "H"][$0 % 3] }], scaling: scaling, bins: 6)
+        #expect(pre.isDifferentiable)
+        let width = pre.featureCount
+        for point in [[37.3, 1433.0], [52.1, 1622.0]] {
+            for d in 0..<2 {
+                var tangent = [0.0, 0]
+                tangent[d] = 1
+                var analytic = [Float](repeating: 0, count: width)
+                point.withUnsafeBufferPointer { p in
+                    tangent.withUnsafeBufferPointer { t in
+                        analytic.withUnsafeMutableBufferPointer { pre.derivative(numeric: p, tangent: t, into: $0) }
+                    }
+                }
+                let h = d == 0 ? 0.05 : 1.0  // float32 features: steps large enough for the rounding
+                var plus = point
+                var minus = point
+                plus[d] += h
+                minus[d] -= h
+                let a = try pre.transform(numeric: plus.map { [$0] }, categoricalValues: [["M"]])
+                let b = try pre.transform(numeric: minus.map { [$0] }, categoricalValues: [["M"]])
+                for f in 0..<width {
+                    // Piecewise-linear columns bend at their bin edges: compare only where both sides of the
+                    // difference fall in the same bin (the derivative is one-sided at an edge).
+                    if scaling == .piecewiseLinear
+                        && (a.scalars[f] == 0 || a.scalars[f] == 1 || b.scalars[f] == 0 || b.scalars[f] == 1)
+                        && a.scalars[f] != b.scalars[f]
+                    {
+                        continue
+                    }
+                    let numeric = Double(a.scalars[f] - b.scalars[f]) / (2 * h)
+                    #expect(
+                        abs(numeric - Double(analytic[f])) < 2e-3 * max(1, abs(numeric)),
+                        "\(scaling) feature \(pre.featureNames[f]) d/d\(d): numeric \(numeric), analytic \(analytic[f])"
+                    )
+                }
+            }
+        }
+    }
+
+    @Test func treeStepsAreNotDifferentiable() throws {
+        let pre = try Preprocessing.fit(
+            numericInputs: ["x"], numeric: [(0..<100).map(Double.init)], scaling: .treeSteps, bins: 4,
+            labels: (0..<100).map { $0 > 60 ? 1 : 0 })
+        #expect(!pre.isDifferentiable)
+    }
+}

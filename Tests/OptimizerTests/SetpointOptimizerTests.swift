@@ -1,0 +1,121 @@
+import Optimizer
+import Plant
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite struct SetpointOptimizerTests {
+    /// A bowl with its bottom inside the allowed box: rpm 1560 and torque 37 Nm.
+    static let bowl = { @Sendable (x: [Double]) -> Double in
+        0.01 + 0.02 * pow((x[2] - 1560) / 100, 2) + 0.02 * pow((x[3] - 37) / 5, 2)
+    }
+
+    @Test(arguments: [true, false])
+    func bothSolversFindTheInteriorOptimum(gradients: Bool) throws {
+        let model = FunctionModel(gradients: gradients, Self.bowl)
+        let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1")
+        #expect(optimizer.usesGradients == gradients)
+        let context = Fixture.context(problem, model: model)
+        let r = try #require(optimizer.recommend(context, now: 1_000_000).recommendation)
+        let rpm = try #require(r.changes.first { $0.variable == "rpm" })
+        let torque = try #require(r.changes.first { $0.variable == "torque_nm" })
+        // The scenarios spread the parts around the setpoints; the spread is symmetric here, so the best setpoints
+        // are close to the bowl's bottom (the relative spread of rpm shifts it by a few rpm).
+        #expect(abs(rpm.to - 1560) < 8, "rpm \(rpm.to)")
+        #expect(abs(torque.to - 37) < 0.3, "torque \(torque.to)")
+        #expect(r.riskAfter < r.riskBefore)
+        #expect(r.gain > 0)
+        #expect(r.explanation.contains("Raise rotational speed of the spindle from 1510 to"), "\(r.explanation)")
+    }
+
+    @Test func theStepLimitBindsWhenTheOptimumIsFar() throws {
+        // Lowest risk at the top of the range: one step of 100 rpm and 5 Nm per change.
+        let model = FunctionModel { x in 0.5 / (1 + exp((x[2] - 2000) / 200)) + 0.01 * (60 - x[3]) / 40 }
+        let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "far@v1")
+        let r = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).recommendation)
+        #expect(r.changes.map(\.to) == [1610, 45])
+    }
+
+    @Test func aModelThatReturnsNaNYieldsNoRecommendation() throws {
+        for model in [
+            FunctionModel { _ in .nan },
+            // Finite where the machine is, NaN where the solver looks.
+            FunctionModel { x in x[2] > 1530 ? .nan : 0.05 - x[2] / 100_000 },
+            FunctionModel(gradients: false) { x in x[3] > 42 ? .infinity : 0.05 - x[3] / 1000 },
+        ] {
+            let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+            var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "broken@v2")
+            let decision = optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000)
+            let hold = try #require(decision.hold)
+            #expect(hold.kind == .modelNotFinite)
+            #expect(hold.message.contains("broken@v2") && hold.message.contains(Fixture.machine), "\(hold)")
+        }
+    }
+
+    @Test(arguments: [SolverOptions.Method.gradient, .patternSearch])
+    func aSolveThatDoesNotSettleYieldsNoRecommendation(method: SolverOptions.Method) throws {
+        let model = FunctionModel(Self.bowl)
+        let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+        var optimizer = try SetpointOptimizer(
+            problem: problem, model: model, label: "bowl@v1", options: SolverOptions(method: method, maxIterations: 2))
+        let hold = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).hold)
+        #expect(hold.kind == .notConverged)
+        #expect(hold.message.contains("did not settle within 2 iterations"), "\(hold)")
+    }
+
+    @Test func nothingWorthItMeansNoChange() throws {
+        let model = FunctionModel { x in 0.01 + 1e-9 * x[2] }
+        let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "flat@v1")
+        #expect(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).hold?.kind == .noGain)
+        #expect(
+            optimizer.recommend(Fixture.context(problem, model: model, parts: 2), now: 1_000_000).hold?.kind
+                == .notEnoughData)
+    }
+
+    @Test func theThroughputTermRaisesSpeedWhenRiskIsFlat() throws {
+        let model = FunctionModel { _ in 0.01 }
+        let problem = try OptimizationProblem(config: Fixture.config(minGain: 0.001), model: model)
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "flat@v1")
+        let r = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).recommendation)
+        #expect(r.changes.map(\.variable) == ["rpm"])
+        #expect(r.changes[0].to == 1610)
+        #expect(abs(r.rateChange - (pow(1610.0 / 1510, 0.3) - 1)) < 1e-9)
+    }
+
+    @Test func aWornToolIsChangedWhenItsExcessRiskOutweighsTheDowntime() throws {
+        // Risk climbs steeply past 180 min of wear; setpoints do not matter.
+        let model = FunctionModel { x in 0.003 + 0.2 / (1 + exp(-(x[4] - 190) / 6)) }
+        let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "wear@v1")
+        let young = Fixture.context(problem, model: model, wear: 120)
+        #expect(optimizer.recommend(young, now: 1_000_000).hold?.kind == .noGain)
+        let worn = Fixture.context(problem, model: model, parts: 70, wear: 185)
+        let r = try #require(optimizer.recommend(worn, now: 1_000_000).recommendation)
+        #expect(r.maintenance == ["tool_change"])
+        #expect(r.changes.isEmpty)
+        #expect(r.riskAfter < 0.01 && r.riskBefore > 0.05)
+        #expect(r.setpointChange.changeTool)
+        #expect(r.contributions.first?.variable == "tool_wear_min")
+        #expect(r.explanation.contains("raised most by tool wear 185 min"), "\(r.explanation)")
+        #expect(r.explanation.contains("Change the tool now"), "\(r.explanation)")
+    }
+
+    @Test func aModelThatReadsNoControllableIsRefused() throws {
+        struct Blind: RiskModel {
+            let numericInputs = ["air_temp_k"]
+            let categoricalInputs: [String] = []
+            let reference = [300.0]
+            let providesGradients = true
+            func categoryIndex(of value: String, for input: Int) -> Int { -1 }
+            func evaluate(_ batch: inout RiskBatch) {}
+        }
+        var config = Fixture.config()
+        config.optimizer?.maintenance = []
+        #expect(throws: OptimizerError.self) { try OptimizationProblem(config: config, model: Blind()) }
+    }
+}
