@@ -34,7 +34,9 @@ struct Bench {
                 count: Int(options["records"] ?? "") ?? 200_000, size: Int(options["size"] ?? "") ?? 200,
                 partitions: Int32(options["partitions"] ?? "") ?? 6)
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
-        case "optimize": try OptimizeBench.run(problems: Int(options["problems"] ?? "") ?? 2_000)
+        case "optimize":
+            try OptimizeBench.run(
+                problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)

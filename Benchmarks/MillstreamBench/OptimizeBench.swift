@@ -5,13 +5,13 @@ import Plant
 import Primitives
 
 /// Recommendations per second per core: a 16-64-64-1 failure model with 3 controllable variables, 16 scenarios per
-/// machine, 3 starts, against SciPy's L-BFGS-B (bounded quasi-Newton) on the same network in NumPy with analytic
+/// machine (64 with --scenarios 64), 3 starts, against SciPy's L-BFGS-B (bounded quasi-Newton) on the same network in NumPy with analytic
 /// gradients, the same problems, scenarios and starts (Benchmarks/optimize/scipy_side.py). Both report the mean
 /// objective at their answers, so speed is compared at equal quality.
 enum OptimizeBench {
     static let inputs = 16
 
-    static func config() -> ProcessConfig {
+    static func config(scenarios: Int) -> ProcessConfig {
         let variables = (0..<inputs).map { i in
             ProcessVariable(
                 name: String(format: "x%02d", i),
@@ -21,7 +21,8 @@ enum OptimizeBench {
         return ProcessConfig(
             process: "bench", site: "s", idealCycleSeconds: 60,
             lines: [ProductionLine(name: "l", machines: ["s/l/m1"])], products: [], variables: variables,
-            optimizer: OptimizerSettings(failureCost: 45, scenarios: 16, minGain: 0))
+            optimizer: OptimizerSettings(
+                failureCost: 45, scenarios: scenarios, history: max(128, scenarios * 8), minGain: 0))
     }
 
     /// A trained 16-64-64-1 network: failures where a nonlinear mix of the controllables and the state is high.
@@ -55,12 +56,16 @@ enum OptimizeBench {
         return ModelFile(description: description, model: net)
     }
 
-    static func run(problems count: Int) throws {
-        let config = config()
+    static func run(problems count: Int, scenarios: Int) throws {
+        let config = config(scenarios: scenarios)
         let file = try model()
         let model = try NetworkRiskModel(file: file, label: "bench@v1")
         let problem = try OptimizationProblem(config: config, model: model)
-        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "bench@v1")
+        var options = SolverOptions()
+        if let t = ProcessInfo.processInfo.environment["MS_TOL"].flatMap(Double.init) { options.tolerance = t }
+        if let t = ProcessInfo.processInfo.environment["MS_STARTS"].flatMap(Int.init) { options.starts = t }
+        if let t = ProcessInfo.processInfo.environment["MS_ITER"].flatMap(Int.init) { options.maxIterations = t }
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "bench@v1", options: options)
         // Machines in different states, each with 16 parts spread around its setpoints.
         var rng = RandomSource(seed: 9)
         var contexts: [MachineContext] = []
@@ -68,7 +73,7 @@ enum OptimizeBench {
             var c = MachineContext(
                 machine: "s/l/m1", problem: problem, setpoints: (0..<3).map { _ in (rng.uniform() * 4 - 2).rounded() })
             let state = (0..<inputs).map { _ in rng.normal() }
-            for k in 0..<16 {
+            for k in 0..<config.optimizer!.history {
                 let values = (0..<inputs).map { i in
                     Measurement(
                         String(format: "x%02d", i),
@@ -126,6 +131,10 @@ enum OptimizeBench {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
         process.arguments = ["Benchmarks/optimize/scipy_side.py", path]
+        // One core, as ours: NumPy's BLAS would otherwise spread the small products over both.
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"] { environment[name] = "1" }
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -139,7 +148,9 @@ enum OptimizeBench {
                 "the SciPy side failed: scripts/bench installs scipy into .venv; run it through scripts/bench optimize")
             exit(1)
         }
-        print("recommendations, 16-64-64-1 model, 3 controls, 16 scenarios, 3 starts, \(count) machines, one core")
+        print(
+            "recommendations, 16-64-64-1 model, 3 controls, \(scenarios) scenarios from \(config.optimizer!.history) parts, 3 starts, \(count) machines, one core"
+        )
         row("recommendations per second", ours: ours, peer: peer, peerName: "scipy L-BFGS-B", unit: "/s")
         print(
             String(

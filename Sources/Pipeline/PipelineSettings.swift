@@ -21,6 +21,8 @@ public struct PipelineSettings: Sendable {
     /// A machine gets at most one recommendation per this many milliseconds of its own time (an operator has time
     /// to decide; closed loop waits for the change to show in the readings).
     public var recommendationIntervalMilliseconds: Int64 = 300_000
+    /// Only readings at most this old (by the wall clock) get recommendations; nil: every reading, also history.
+    public var recommendationMaxAgeMilliseconds: Int64? = 600_000
     public var group = "pipeline"
     /// Readings per variable a machine's SPC baseline is estimated from.
     public var spcBaseline = 100

@@ -2,11 +2,13 @@ import Optimizer
 import Plant
 
 extension ReadingProcessor {
-    /// Feeds the machine's optimizer context and, at most once per recommendation interval of the machine's own
-    /// time, asks for a recommendation: emitted on the recommendations topic, and in closed loop also carried out on
-    /// the setpoints topic when the guardrails pass. Deterministic in the readings (the reading's time is "now").
+    /// Feeds the machine's optimizer context and, for live readings (not older than the settings' maximum age by
+    /// the wall clock `wall`), at most once per recommendation interval of the machine's own time, asks for a
+    /// recommendation: emitted on the recommendations topic, and in closed loop also carried out on the setpoints
+    /// topic when the guardrails pass. The reading's time is the optimizer's "now". Replaying history (a new worker,
+    /// a backlog) rebuilds the contexts but recommends nothing for the past: no one can act on it.
     mutating func recommend(
-        _ reading: Reading, tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
+        _ reading: Reading, tracker: inout MachineTracker, now wall: Int64, into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
         guard var r = recommender else { return }
@@ -16,6 +18,7 @@ extension ReadingProcessor {
             tracker.optimizerModel = r.label
         }
         guard tracker.optimizer!.observe(reading, model: r.optimizer.model, problem: r.problem) else { return }
+        if let age = settings.recommendationMaxAgeMilliseconds, wall - reading.timestamp > age { return }
         if let last = tracker.lastRecommendation,
             reading.timestamp - last < settings.recommendationIntervalMilliseconds
         {

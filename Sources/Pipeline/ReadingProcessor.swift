@@ -102,13 +102,14 @@ public struct ReadingProcessor: Sendable {
         var all = machines
         machines = [:]  // `all` is now the only reference: changed in place below, no copy
         track(
-            reading, source: source, into: &out, events: &events,
+            reading, source: source, now: now, into: &out, events: &events,
             tracker: &all[reading.machine, default: MachineTracker()])
         machines = all
     }
 
     private mutating func track(
-        _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
+        _ reading: Reading, source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents,
         tracker: inout MachineTracker
     ) {
         let key = Array(reading.machine.utf8)
@@ -154,7 +155,7 @@ public struct ReadingProcessor: Sendable {
         }
         tracker.lastRisk = risk ?? tracker.lastRisk
         if recommender != nil {
-            recommend(reading, tracker: &tracker, source: source, into: &out, events: &events)
+            recommend(reading, tracker: &tracker, now: now, into: &out, events: &events)
         }
         if let risk {
             riskAlert(risk, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)

@@ -17,23 +17,11 @@ public enum ReadingEncoder {
             out.append(contentsOf: #","seq":"#.utf8)
             JSONWriter.integer(seq, into: &out)
         }
-        out.append(contentsOf: #","values":{"#.utf8)
-        for (i, m) in r.values.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSONWriter.string(m.name, into: &out)
-            out.append(UInt8(ascii: ":"))
-            JSONWriter.number(m.value, into: &out)
-        }
-        out.append(UInt8(ascii: "}"))
+        out.append(contentsOf: #","values":"#.utf8)
+        JSONWriter.object(r.values, into: &out)
         if !r.setpoints.isEmpty {
-            out.append(contentsOf: #","setpoints":{"#.utf8)
-            for (i, m) in r.setpoints.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONWriter.string(m.name, into: &out)
-                out.append(UInt8(ascii: ":"))
-                JSONWriter.number(m.value, into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+            out.append(contentsOf: #","setpoints":"#.utf8)
+            JSONWriter.object(r.setpoints, into: &out)
         }
         if let product = r.product {
             out.append(contentsOf: #","product":"#.utf8)
@@ -51,6 +39,18 @@ public enum ReadingEncoder {
 
 /// JSON primitives written into byte arrays.
 public enum JSONWriter {
+    /// `{"name":value,...}` for measurements.
+    public static func object(_ measurements: [Measurement], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (i, m) in measurements.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            string(m.name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            number(m.value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
     public static func string(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for c in s.utf8 {

@@ -5,14 +5,9 @@ extension SetpointChange {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = Array(#"{"machine":"#.utf8)
         JSONWriter.string(machine, into: &out)
-        out.append(contentsOf: #","values":{"#.utf8)
-        for (i, m) in values.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSONWriter.string(m.name, into: &out)
-            out.append(UInt8(ascii: ":"))
-            JSONWriter.number(m.value, into: &out)
-        }
-        out.append(contentsOf: #"},"change_tool":"#.utf8)
+        out.append(contentsOf: #","values":"#.utf8)
+        JSONWriter.object(values, into: &out)
+        out.append(contentsOf: #","change_tool":"#.utf8)
         out.append(contentsOf: (changeTool ? "true" : "false").utf8)
         out.append(UInt8(ascii: "}"))
         return out

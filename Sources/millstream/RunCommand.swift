@@ -36,6 +36,11 @@ extension Millstream {
                 discussion:
                     "Switch it off at once, for every worker: POST /api/optimizer/closed-loop {\"enabled\":false}."))
         var closedLoop: Bool?
+        @Option(
+            help:
+                "Recommend only for readings at most this old by the wall clock (history replays rebuild state but recommend nothing); 'always' for every reading."
+        )
+        var recommendWithin = "10m"
         @OptionGroup var busOptions: BusOptions
         @OptionGroup var output: OutputOptions
 
@@ -54,6 +59,14 @@ extension Millstream {
             options.exitWhenIdle = try exitWhenIdle.map { try parseDuration($0, option: "--exit-when-idle") }
             var settings = PipelineSettings(process: process)
             if let closedLoop { settings.closedLoop = closedLoop }
+            if recommendWithin == "always" {
+                settings.recommendationMaxAgeMilliseconds = nil
+            } else {
+                let age = try parseDuration(recommendWithin, option: "--recommend-within")
+                settings.recommendationMaxAgeMilliseconds =
+                    age.components.seconds * 1000
+                    + age.components.attoseconds / 1_000_000_000_000_000
+            }
             let worker = PipelineWorker(bus: bus, settings: settings, options: options)
             var services: [any Service] = [BusService(bus: bus), worker]
             if healthPort > 0 {

@@ -43,6 +43,7 @@ import Testing
             #expect(sim.status == 0, "\(sim.stderr)")
             let run = try await CLI.run([
                 "run", "--bus", bus, "--registry", registry, "--model", "failure", flag, "--exit-when-idle", "1s",
+                "--recommend-within", "always",
             ])
             #expect(run.status == 0, "\(run.stderr)")
             let path = "\(dir)/\(mode)"
@@ -56,17 +57,22 @@ import Testing
                 continue
             }
             #expect(setpoints.count == recommendations.count)
-            // Every change within bounds and one step of the machine's previous setpoint.
+            // No plant applies the changes here (the readings were simulated before), so every reading reports the
+            // nominal setpoints: every change is within bounds and one step of them, and a machine's changes of a
+            // variable are at least its minimum interval apart.
             let config = ProcessConfig.milling()
-            var current: [String: [String: Double]] = [:]
+            var last: [String: Int64] = [:]
             for s in setpoints {
                 let machine = s["machine"] as! String
                 #expect(s["by"] as? String == "closed_loop")
+                let ts = try #require(Timestamp.parse(s["ts"] as! String))
                 for (name, value) in s["values"] as! [String: Double] {
                     let c = try #require(config.variable(name)?.controllable)
-                    let before = current[machine]?[name] ?? c.nominal
-                    #expect(value >= c.min && value <= c.max && abs(value - before) <= c.maxStep + 1e-9, "\(s)")
-                    current[machine, default: [:]][name] = value
+                    #expect(value >= c.min && value <= c.max && abs(value - c.nominal) <= c.maxStep + 1e-9, "\(s)")
+                    if let previous = last[machine + name] {
+                        #expect(Double(ts - previous) >= c.minIntervalSeconds * 1000, "\(s)")
+                    }
+                    last[machine + name] = ts
                 }
             }
         }
@@ -85,10 +91,41 @@ import Testing
         try log.close()
         let off = try await CLI.run([
             "run", "--bus", bus, "--registry", registry, "--model", "failure", "--closed-loop", "--exit-when-idle",
-            "1s",
+            "1s", "--recommend-within", "always",
         ])
         #expect(off.status == 0, "\(off.stderr)")
         #expect(try !Self.records(dir + "/off", "recommendations").isEmpty)
         #expect(try Self.records(dir + "/off", "setpoints").isEmpty)
+    }
+
+    /// The evaluation command's contract: a JSON object with both runs and the fields the docs promise, and a plot.
+    @Test func evaluateReportsBothRunsAsJSON() async throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try await CLI.run([
+            "optimize", "evaluate", "--machines", "3", "--hours", "8", "--seed", "5", "--json", "--quiet", "--plot",
+            dir + "/trace.svg", "--plot-hours", "4",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for run in ["baseline", "optimized"] {
+            let r = try #require(report[run] as? [String: Any], "\(run) missing")
+            for key in [
+                "failures", "failures_per_1000h", "good_parts", "scrap", "oee", "operating_hours", "setpoint_changes",
+                "failures_by_mode", "energy_kwh", "scheduled_hours",
+            ] {
+                #expect(r[key] != nil, "\(run).\(key) missing")
+            }
+            #expect((r["scheduled_hours"] as? Double ?? Double(r["scheduled_hours"] as? Int ?? 0)) == 24)
+        }
+        // Identical random streams: the same simulated plant, so the same scheduled time and product mix; the
+        // baseline never changes a setpoint.
+        #expect((report["baseline"] as? [String: Any])?["setpoint_changes"] as? Int == 0)
+        let svg = try String(contentsOfFile: dir + "/trace.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("Setpoint: Rotational speed of the spindle"))
+        // Bad input is refused with a clear message.
+        let bad = try await CLI.run(["optimize", "evaluate", "--machines", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--machines must be from 1 to 100"))
     }
 }

@@ -9,7 +9,7 @@ import Testing
 /// Bounds, steps, minimum intervals and the throughput floor hold in closed loop whatever the model says: models
 /// that pull every setpoint to an extreme, that oscillate wildly, or that are noise, drive simulated machines for
 /// hours; every change made is checked against the config independently of the optimizer's own checks.
-@Suite struct GuardrailTests {
+@Suite(.serialized) struct GuardrailTests {
     static let adversaries: [(String, FunctionModel)] = [
         (
             "wants the lowest speed and torque",
@@ -37,7 +37,7 @@ import Testing
         var applied = 0
         let limits = Dictionary(uniqueKeysWithValues: config.controllables.map { ($0.name, $0.controllable!) })
         let floorRPM = 1510 * pow(0.95, 1 / 0.3)
-        while simulator.now < 8 * 3_600_000 {
+        while simulator.now < 3 * 3_600_000 {
             let s = simulator.next()
             let id = s.reading.machine
             guard contexts[id]!.observe(s.reading, model: model, problem: problem) else { continue }

@@ -41,6 +41,9 @@ enum Fixture {
     /// The milling config, optionally without its throughput term (so that only the model's risk matters).
     static func config(throughput: Bool = true, minGain: Double? = nil) -> ProcessConfig {
         var c = ProcessConfig.milling()
+        // Fewer scenarios than the shipped config: the properties tested do not depend on the count, the time does.
+        c.optimizer?.scenarios = 16
+        c.optimizer?.history = 64
         if !throughput { c.optimizer?.throughput = nil }
         if let minGain { c.optimizer?.minGain = minGain }
         return c
