@@ -11,15 +11,8 @@ extension PlantRoutes {
             .get, "/api/recommendations", role: .viewer,
             "Setpoint recommendations, newest first (status=pending|approved|rejected|applied|superseded|all, machine, limit)"
         ) { request, _ in
-            let q = request.uri.queryParameters
-            let limitText = q["limit"].map(String.init) ?? "100"
-            guard let limit = Int(limitText), (1...2_000).contains(limit) else {
-                throw APIError.badRequest("limit must be a number from 1 to 2000, got '\(limitText)'")
-            }
-            return Self.json(
-                try await view.recommendationsJSON(
-                    status: q["status"].map(String.init),
-                    machine: q["machine"].map { String($0).removingPercentEncoding ?? String($0) }, limit: limit))
+            let (status, machine, limit) = try Self.listQuery(request, maximum: 2_000)
+            return Self.json(try await view.recommendationsJSON(status: status, machine: machine, limit: limit))
         }
         routes.add(.get, "/api/recommendations/{id}", role: .viewer, "One recommendation with its reasons") { _, c in
             Self.json(try await view.recommendationJSON(try Self.parameter(c, "id")))

@@ -19,6 +19,18 @@ struct PlantRoutes {
         return raw.removingPercentEncoding ?? raw
     }
 
+    /// `status`, `machine` (percent-decoded) and `limit` (1...maximum, default 100) of a list route.
+    static func listQuery(_ request: Request, maximum: Int) throws -> (status: String?, machine: String?, limit: Int) {
+        let q = request.uri.queryParameters
+        let limitText = q["limit"].map(String.init) ?? "100"
+        guard let limit = Int(limitText), (1...maximum).contains(limit) else {
+            throw APIError.badRequest("limit must be a number from 1 to \(maximum), got '\(limitText)'")
+        }
+        return (
+            q["status"].map(String.init), q["machine"].map { String($0).removingPercentEncoding ?? String($0) }, limit
+        )
+    }
+
     func register(on routes: inout RouteTable) {
         let view = self.view
         routes.add(.get, "/api/summary", role: .viewer, "Plant summary: machines by state, OEE, alerts, latency") {
@@ -47,16 +59,8 @@ struct PlantRoutes {
             .get, "/api/alerts", role: .viewer, "Alerts, newest first (status=raised|cleared|all, machine, limit)"
         ) {
             request, _ in
-            let q = request.uri.queryParameters
-            let limitText = q["limit"].map(String.init) ?? "100"
-            guard let limit = Int(limitText), (1...5_000).contains(limit) else {
-                throw APIError.badRequest("limit must be a number from 1 to 5000, got '\(limitText)'")
-            }
-            return Self.json(
-                try await view.alertsJSON(
-                    status: q["status"].map(String.init),
-                    machine: q["machine"].map { String($0).removingPercentEncoding ?? String($0) },
-                    limit: limit))
+            let (status, machine, limit) = try Self.listQuery(request, maximum: 5_000)
+            return Self.json(try await view.alertsJSON(status: status, machine: machine, limit: limit))
         }
         routes.add(.get, "/api/alerts/{id}", role: .viewer, "One alert with its evidence") { _, c in
             Self.json(try await view.alertJSON(try Self.parameter(c, "id")))
