@@ -10,8 +10,6 @@ public struct MachineContext: Sendable, Codable {
     public private(set) var lastChange: [Int64?]
     /// Parts made since each maintenance action was last done (or since the optimizer started watching).
     public private(set) var partsSinceMaintenance: [Int]
-    /// The latest running reading's numeric inputs (model order), nil before the first.
-    public private(set) var latest: [Double]?
     public private(set) var latestTimestamp: Int64?
     let capacity: Int
     let numericWidth: Int
@@ -51,13 +49,11 @@ public struct MachineContext: Sendable, Codable {
             }
         }
         guard reading.state == .running else { return false }
-        var row = [Double](repeating: 0, count: numericWidth)
-        for (i, name) in model.numericInputs.enumerated() {
-            guard let v = reading[name], v.isFinite else { return false }
-            row[i] = v
-        }
+        // Every input present and finite before the slot (the oldest part, still in the history) is overwritten.
+        let inputs = model.numericInputs
+        guard inputs.allSatisfy({ reading[$0]?.isFinite == true }) else { return false }
         let slot = head
-        for i in 0..<numericWidth { numeric[slot * numericWidth + i] = row[i] }
+        for (i, name) in inputs.enumerated() { numeric[slot * numericWidth + i] = reading[name]! }
         for (j, name) in model.categoricalInputs.enumerated() {
             let value = name == "product" ? (reading.product ?? "") : ""
             categories[slot * categoricalWidth + j] = model.categoryIndex(of: value, for: j)
@@ -65,10 +61,17 @@ public struct MachineContext: Sendable, Codable {
         for c in 0..<controlCount { madeAt[slot * controlCount + c] = setpoints[c] }
         head = (head + 1) % capacity
         count = min(count + 1, capacity)
-        latest = row
         latestTimestamp = reading.timestamp
         for a in partsSinceMaintenance.indices { partsSinceMaintenance[a] += 1 }
         return true
+    }
+
+    /// The ring slot of the latest running part, nil before the first.
+    var latestSlot: Int? { count > 0 ? (head + capacity - 1) % capacity : nil }
+
+    /// The latest running part's numeric inputs (model order), nil before the first.
+    public var latest: [Double]? {
+        latestSlot.map { Array(numeric[$0 * numericWidth..<($0 + 1) * numericWidth]) }
     }
 
     /// Records setpoints that took effect at `time` (from a recommendation, an operator, or the plant).

@@ -25,9 +25,12 @@ public struct RunMetrics: Sendable, Equatable {
 
     public init() {}
 
-    public var failuresPer1000Hours: Double { operatingHours > 0 ? Double(failures) / operatingHours * 1000 : 0 }
+    public var failuresPer1000Hours: Double { per1000Hours(Double(failures)) }
 
-    func per1000(_ value: Double) -> Double { operatingHours > 0 ? value / operatingHours * 1000 : 0 }
+    /// `value` per 1,000 operating hours.
+    public func per1000Hours(_ value: Double) -> Double { operatingHours > 0 ? value / operatingHours * 1000 : 0 }
+    public var scrapRate: Double { parts > 0 ? Double(scrap) / Double(parts) : 0 }
+    public var energyPerGoodPart: Double { goodParts > 0 ? energyKWh / Double(goodParts) : 0 }
 
     /// Name and value pairs in a stable order (what --json prints; per 1,000 operating hours where named so).
     public var fields: [(String, Double)] {
@@ -39,8 +42,8 @@ public struct RunMetrics: Sendable, Equatable {
         }
         out += [
             ("good_parts", Double(goodParts)), ("scrap", Double(scrap)), ("parts", Double(parts)),
-            ("scrap_rate", parts > 0 ? Double(scrap) / Double(parts) : 0), ("oee", oee), ("energy_kwh", energyKWh),
-            ("energy_kwh_per_good_part", goodParts > 0 ? energyKWh / Double(goodParts) : 0),
+            ("scrap_rate", scrapRate), ("oee", oee), ("energy_kwh", energyKWh),
+            ("energy_kwh_per_good_part", energyPerGoodPart),
             ("operating_hours", operatingHours), ("scheduled_hours", scheduledHours),
             ("mtbf_hours", failures > 0 ? operatingHours / Double(failures) : 0),
             ("setpoint_changes", Double(setpointChanges)), ("maintenance_actions", Double(maintenanceActions)),

@@ -14,9 +14,8 @@ extension SetpointOptimizer {
             batch.wantsGradient = false
         }
         var effects = [Double](repeating: 0, count: nw)
-        let categories = (0..<cw).map {
-            context.categories[((context.head + context.capacity - 1) % context.capacity) * cw + $0]
-        }
+        let slot = context.latestSlot ?? 0
+        let categories = (0..<cw).map { context.categories[slot * cw + $0] }
         if model.providesGradients {
             let steps = 16
             batch.directions = Array(0..<nw)

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The outcome of one search.
 enum SolveResult {
     case found([Double])
@@ -11,8 +15,8 @@ extension SetpointOptimizer {
     func starts(current: [Double], free: [Int], ranges: [ClosedRange<Double>]) -> [[Double]] {
         let d = free.count
         var phi = 2.0
-        for _ in 0..<30 { phi = pow1(1 + phi, 1 / Double(d + 1)) }
-        let alpha = (1...d).map { 1 / pow1(phi, Double($0)) }
+        for _ in 0..<30 { phi = pow(1 + phi, 1 / Double(d + 1)) }
+        let alpha = (1...d).map { 1 / pow(phi, Double($0)) }
         var points = [free.map { c in unit(current[c], ranges[c]) }]
         for j in 1..<max(1, options.starts) {
             points.append((0..<d).map { i in (0.5 + alpha[i] * Double(j)).truncatingRemainder(dividingBy: 1) })
@@ -149,9 +153,3 @@ extension SetpointOptimizer {
         return .found(setpoints(points[best], current: current, free: free, ranges: ranges))
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-@inline(__always) func pow1(_ a: Double, _ b: Double) -> Double { pow(a, b) }

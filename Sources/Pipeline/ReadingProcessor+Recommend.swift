@@ -40,13 +40,7 @@ extension ReadingProcessor {
                 let violations = Guardrails.violations(
                     of: change, problem: r.problem, context: tracker.optimizer!, now: now)
                 if violations.isEmpty {
-                    var record = change.encoded()
-                    record.removeLast()
-                    record += Array(#","by":"closed_loop","recommendation":"#.utf8)
-                    JSONWriter.string(recommendation.id, into: &record)
-                    record += Array(#","ts":""#.utf8)
-                    Timestamp.append(now, to: &record)
-                    record += Array(#""}"#.utf8)
+                    let record = change.encoded(by: "closed_loop", recommendation: recommendation.id, at: now)
                     out.append(PipelineOutput(topic: settings.setpointsTopic, key: key, value: record, timestamp: now))
                     tracker.optimizer!.setpointsChanged(
                         recommendation.changes.map { c in

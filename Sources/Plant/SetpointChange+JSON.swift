@@ -1,14 +1,25 @@
 import Foundation
 
 extension SetpointChange {
-    /// `{"machine":"plant1/line1/m07","values":{"rpm":1600,"torque_nm":38},"change_tool":false}`
-    public func encoded() -> [UInt8] {
+    /// `{"machine":"plant1/line1/m07","values":{"rpm":1600,"torque_nm":38},"change_tool":false}`, with who made the
+    /// change, the recommendation it carries out and when, if given (the setpoints topic's provenance fields).
+    public func encoded(by: String? = nil, recommendation: String? = nil, at time: Int64? = nil) -> [UInt8] {
         var out: [UInt8] = Array(#"{"machine":"#.utf8)
         JSONWriter.string(machine, into: &out)
         out.append(contentsOf: #","values":"#.utf8)
         JSONWriter.object(values, into: &out)
         out.append(contentsOf: #","change_tool":"#.utf8)
         out.append(contentsOf: (changeTool ? "true" : "false").utf8)
+        for (name, value) in [("by", by), ("recommendation", recommendation)] {
+            guard let value else { continue }
+            out.append(contentsOf: #","\#(name)":"#.utf8)
+            JSONWriter.string(value, into: &out)
+        }
+        if let time {
+            out.append(contentsOf: #","ts":""#.utf8)
+            Timestamp.append(time, to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
         out.append(UInt8(ascii: "}"))
         return out
     }

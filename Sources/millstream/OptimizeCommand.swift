@@ -132,8 +132,8 @@ extension Millstream.Optimize {
             for (_, mode) in FailureModes.all {
                 print(
                     row(
-                        "  \(mode)", b.per1000h(Double(b.failuresByMode[mode] ?? 0)),
-                        o.per1000h(Double(o.failuresByMode[mode] ?? 0))))
+                        "  \(mode)", b.per1000Hours(Double(b.failuresByMode[mode] ?? 0)),
+                        o.per1000Hours(Double(o.failuresByMode[mode] ?? 0))))
             }
             print(row("failures", Double(b.failures), Double(o.failures), digits: 0))
             print(row("operating hours", b.operatingHours, o.operatingHours, digits: 0))
@@ -152,12 +152,6 @@ extension Millstream.Optimize {
             if let plot { print("plot: \(plot)") }
         }
     }
-}
-
-extension RunMetrics {
-    func per1000h(_ value: Double) -> Double { operatingHours > 0 ? value / operatingHours * 1000 : 0 }
-    var scrapRate: Double { parts > 0 ? Double(scrap) / Double(parts) : 0 }
-    var energyPerGoodPart: Double { goodParts > 0 ? energyKWh / Double(goodParts) : 0 }
 }
 
 extension String {

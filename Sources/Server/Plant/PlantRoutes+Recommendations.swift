@@ -74,18 +74,17 @@ extension PlantRoutes {
         let (note, _) = try await self.note(request)
         let entry = try await view.check(decision: verb, recommendation: id)
         let who = context.identity?.name ?? "?"
-        let ts = Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+        let millis = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        let ts = Timestamp.format(millis)
         if verb == "approve" {
-            var values: [String: Double] = [:]
-            for change in entry.record["changes"]?.arrayValue ?? [] {
-                if let name = change["variable"]?.string, let to = change["to"]?.number { values[name] = to }
+            let values = (entry.record["changes"]?.arrayValue ?? []).compactMap { change -> Plant.Measurement? in
+                guard let name = change["variable"]?.string, let to = change["to"]?.number else { return nil }
+                return Plant.Measurement(name, to)
             }
             let tool = (entry.record["maintenance"]?.arrayValue ?? []).contains { $0.string == "tool_change" }
-            let change: [String: Any] = [
-                "machine": entry.machine, "values": values, "change_tool": tool, "by": who, "recommendation": id,
-                "ts": ts,
-            ]
-            try await send(JSON.encode(change), key: entry.machine, to: Topics.setpoints)
+            let change = SetpointChange(machine: entry.machine, values: values, changeTool: tool)
+            try await send(
+                change.encoded(by: who, recommendation: id, at: millis), key: entry.machine, to: Topics.setpoints)
         }
         var action: [String: Any] = [
             "id": UUID().uuidString, "recommendation": id, "machine": entry.machine, "action": verb, "by": who,
