@@ -36,7 +36,10 @@ struct Bench {
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "optimize":
             try OptimizeBench.run(
-                problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16)
+                problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16,
+                rounds: Int(options["rounds"] ?? "") ?? 1, peer: options["peer"] != "none",
+                streamMachines: Int(options["stream-machines"] ?? "") ?? 200,
+                readingsPerMachine: Int(options["readings"] ?? "") ?? 20)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)

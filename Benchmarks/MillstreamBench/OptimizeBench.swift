@@ -56,59 +56,136 @@ enum OptimizeBench {
         return ModelFile(description: description, model: net)
     }
 
-    static func run(problems count: Int, scenarios: Int) throws {
+    /// Two measures. Cold: one recommendation per machine, each searched from scratch (the current setpoints and two
+    /// spread-out starts). Streaming: `streamMachines` machines re-optimized on every reading as their readings
+    /// arrive (interleaved, as a plant sends them), each search starting where the machine's last one ended and
+    /// from its current setpoints, with the spread-out starts every `explorationInterval` searches; SciPy follows
+    /// the same policy from its own previous answers. `rounds` repeats the timed cold solves (for a profiler; the
+    /// figure is the last round's); `peer: false` skips SciPy.
+    static func run(
+        problems count: Int, scenarios: Int, rounds: Int = 1, peer runsPeer: Bool = true, streamMachines: Int = 200,
+        readingsPerMachine: Int = 20
+    ) throws {
         let config = config(scenarios: scenarios)
         let file = try model()
         let model = try NetworkRiskModel(file: file, label: "bench@v1")
         let problem = try OptimizationProblem(config: config, model: model)
         var options = SolverOptions()
-        if let t = ProcessInfo.processInfo.environment["MS_TOL"].flatMap(Double.init) { options.tolerance = t }
-        if let t = ProcessInfo.processInfo.environment["MS_STARTS"].flatMap(Int.init) { options.starts = t }
-        if let t = ProcessInfo.processInfo.environment["MS_ITER"].flatMap(Int.init) { options.maxIterations = t }
+        let environment = ProcessInfo.processInfo.environment
+        if let t = environment["MS_TOL"].flatMap(Double.init) { options.tolerance = t }
+        if let t = environment["MS_STARTS"].flatMap(Int.init) { options.starts = t }
+        if let t = environment["MS_ITER"].flatMap(Int.init) { options.maxIterations = t }
         var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "bench@v1", options: options)
-        // Machines in different states, each with 16 parts spread around its setpoints.
+        // Machines in different states, each with its history of parts spread around its setpoints.
         var rng = RandomSource(seed: 9)
         var contexts: [MachineContext] = []
+        var states: [[Double]] = []
+        let names = (0..<inputs).map { String(format: "x%02d", $0) }
+        func reading(_ machine: Int, _ k: Int, setpoints: [Double], state: [Double]) -> Reading {
+            let values = (0..<inputs).map { i in
+                Measurement(names[i], i < 3 ? setpoints[i] + 0.4 * rng.normal() : state[i])
+            }
+            return Reading(machine: "s/l/m1", timestamp: Int64(machine * 1000 + k), values: values)
+        }
         for m in 0..<count {
             var c = MachineContext(
                 machine: "s/l/m1", problem: problem, setpoints: (0..<3).map { _ in (rng.uniform() * 4 - 2).rounded() })
             let state = (0..<inputs).map { _ in rng.normal() }
             for k in 0..<config.optimizer!.history {
-                let values = (0..<inputs).map { i in
-                    Measurement(
-                        String(format: "x%02d", i),
-                        i < 3 ? c.setpoints[i] + 0.4 * rng.normal() : state[i] + (k == 15 ? 0 : 0))
-                }
-                c.observe(
-                    Reading(machine: "s/l/m1", timestamp: Int64(m * 1000 + k), values: values), model: model,
-                    problem: problem)
+                c.observe(reading(m, k, setpoints: c.setpoints, state: state), model: model, problem: problem)
             }
             contexts.append(c)
+            states.append(state)
         }
-        // Warm-up, then timed.
+        // The streams: new readings of the first machines, the state drifting a little with each.
+        let streamCount = min(streamMachines, count)
+        var stream: [(machine: Int, reading: Reading)] = []
+        var drifting = Array(states.prefix(streamCount))
+        for k in 0..<readingsPerMachine {
+            for m in 0..<streamCount {
+                for i in 3..<inputs { drifting[m][i] += 0.05 * rng.normal() }
+                stream.append((m, reading(m, 500 + k, setpoints: contexts[m].setpoints, state: drifting[m])))
+            }
+        }
+
+        // Cold: warm-up, then timed.
         for c in contexts.prefix(50) { _ = optimizer.recommend(c, now: 10_000_000) }
         var decisions: [Decision] = []
-        decisions.reserveCapacity(count)
-        let elapsed = seconds {
-            for c in contexts { decisions.append(optimizer.recommend(c, now: 10_000_000)) }
+        var elapsed = 0.0
+        var (iterations, solves) = (optimizer.iterations, optimizer.solves)
+        for _ in 0..<max(1, rounds) {
+            decisions.removeAll(keepingCapacity: true)
+            decisions.reserveCapacity(count)
+            (iterations, solves) = (optimizer.iterations, optimizer.solves)
+            elapsed = seconds {
+                for c in contexts { decisions.append(optimizer.recommend(c, now: 10_000_000)) }
+            }
         }
-        let ours = Double(count) / elapsed
-        // The objective at each answer (recommended setpoints, or the current ones when it held).
-        var objective = 0.0
-        var holds: [String: Int] = [:]
+        let cold = Double(count) / elapsed
+        let coldIterations = Double(optimizer.iterations - iterations) / Double(max(1, optimizer.solves - solves))
+
+        // Streaming: timed over all readings of all streams, each machine searched from where its last search ended.
+        var streamOptions = options
+        streamOptions.explorationInterval = 10
+        var streamer = try SetpointOptimizer(
+            problem: problem, model: model, label: "bench@v1", options: streamOptions)
+        var live = Array(contexts.prefix(streamCount))
+        var streamDecisions: [Decision] = []
+        streamDecisions.reserveCapacity(stream.count)
+        let streamElapsed = seconds {
+            for (m, r) in stream {
+                live[m].observe(r, model: model, problem: problem)
+                streamDecisions.append(streamer.recommend(updating: &live[m], now: 10_000_000))
+            }
+        }
+        let streaming = Double(stream.count) / streamElapsed
+        let streamIterations = Double(streamer.iterations) / Double(max(1, streamer.solves))
+
+        // The objective at each answer (recommended setpoints, or the current ones when it held), and the problems
+        // as plain values for the peer.
+        func answer(_ c: MachineContext, _ d: Decision) -> [Double] {
+            var s = c.setpoints
+            if case .recommend(let r) = d {
+                for change in r.changes { s[Int(change.variable.dropFirst())!] = change.to }
+            }
+            return s
+        }
+        var coldObjective = 0.0
         var exported: [[String: Any]] = []
         for (c, d) in zip(contexts, decisions) {
-            var s = c.setpoints
-            switch d {
-            case .recommend(let r): for change in r.changes { s[Int(change.variable.dropFirst())!] = change.to }
-            case .hold(let h): holds[h.kind.rawValue, default: 0] += 1
-            }
-            objective += optimizer.objectiveValue(c, setpoints: s)
+            coldObjective += optimizer.objectiveValue(c, setpoints: answer(c, d))
             exported.append(optimizer.export(c, now: 10_000_000))
         }
-        objective /= Double(count)
+        coldObjective /= Double(count)
+        var streamObjective = 0.0
+        var exportedStream: [[String: Any]] = []
+        var replay = Array(contexts.prefix(streamCount))
+        for ((m, r), d) in zip(stream, streamDecisions) {
+            replay[m].observe(r, model: model, problem: problem)
+            streamObjective += optimizer.objectiveValue(replay[m], setpoints: answer(replay[m], d))
+            var p = optimizer.export(replay[m], now: 10_000_000)
+            p["machine"] = m
+            exportedStream.append(p)
+        }
+        streamObjective /= Double(stream.count)
+        let header =
+            "recommendations, 16-64-64-1 model, 3 controls, \(scenarios) scenarios from \(config.optimizer!.history) parts, 3 starts, one core"
+        let coldName = "cold, \(count) machines"
+        let streamName = "streaming, \(streamCount) x \(readingsPerMachine) readings"
+        guard runsPeer else {
+            print(header)
+            print(
+                String(
+                    format: "%@: ours %.0f /s, %.1f iterations per solve, mean objective %.5f (no peer run)", coldName,
+                    cold, coldIterations, coldObjective))
+            print(
+                String(
+                    format: "%@: ours %.0f /s, %.1f iterations per solve, mean objective %.5f (no peer run)",
+                    streamName, streaming, streamIterations, streamObjective))
+            return
+        }
 
-        // The peer: the same network, problems and starts through SciPy.
+        // The peer: the same network, problems and start policy through SciPy.
         let dir = NSTemporaryDirectory() + "millstream-optimize-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -123,8 +200,9 @@ enum OptimizeBench {
         }
         let pre = file.description.preprocessing!
         let spec: [String: Any] = [
-            "layers": layers, "offsets": pre.offsets, "factors": pre.factors, "failure_cost": 45, "starts": 3,
-            "problems": exported,
+            "layers": layers, "offsets": pre.offsets, "factors": pre.factors, "failure_cost": 45,
+            "starts": options.starts, "exploration_interval": streamOptions.explorationInterval!, "problems": exported,
+            "stream": exportedStream,
         ]
         let path = dir + "/problems.json"
         try JSONSerialization.data(withJSONObject: spec).write(to: URL(fileURLWithPath: path))
@@ -132,9 +210,9 @@ enum OptimizeBench {
         process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
         process.arguments = ["Benchmarks/optimize/scipy_side.py", path]
         // One core, as ours: NumPy's BLAS would otherwise spread the small products over both.
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"] { environment[name] = "1" }
-        process.environment = environment
+        var peerEnvironment = environment
+        for name in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"] { peerEnvironment[name] = "1" }
+        process.environment = peerEnvironment
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -142,21 +220,25 @@ enum OptimizeBench {
         process.waitUntilExit()
         guard process.terminationStatus == 0,
             let result = try JSONSerialization.jsonObject(with: out) as? [String: Double],
-            let peer = result["per_second"], let peerObjective = result["mean_objective"]
+            let peerCold = result["per_second"], let peerColdObjective = result["mean_objective"],
+            let peerStreaming = result["stream_per_second"], let peerStreamObjective = result["stream_mean_objective"]
         else {
             print(
                 "the SciPy side failed: scripts/bench installs scipy into .venv; run it through scripts/bench optimize")
             exit(1)
         }
-        print(
-            "recommendations, 16-64-64-1 model, 3 controls, \(scenarios) scenarios from \(config.optimizer!.history) parts, 3 starts, \(count) machines, one core"
-        )
-        row("recommendations per second", ours: ours, peer: peer, peerName: "scipy L-BFGS-B", unit: "/s")
+        print(header)
+        row(coldName, ours: cold, peer: peerCold, peerName: "scipy L-BFGS-B", unit: "/s")
+        row(streamName, ours: streaming, peer: peerStreaming, peerName: "scipy L-BFGS-B", unit: "/s")
         print(
             String(
-                format: "mean objective at the answers (parts per part, lower is better): ours %.5f, scipy %.5f",
-                objective,
-                peerObjective))
-        print("solver: \(optimizer.usesGradients ? "projected gradient" : "pattern search"); holds: \(holds)")
+                format:
+                    "mean objective at the answers (parts per part, lower is better): cold ours %.5f, scipy %.5f; streaming ours %.5f, scipy %.5f",
+                coldObjective, peerColdObjective, streamObjective, peerStreamObjective))
+        print(
+            String(
+                format: "solver: %@, %.1f iterations per solve cold, %.1f streaming",
+                optimizer.usesGradients ? "projected gradient" : "pattern search", coldIterations,
+                streamIterations))
     }
 }

@@ -2,7 +2,8 @@ import CBLAS
 
 extension InferenceModel {
     /// Buffers for batched scoring and input gradients: per stage, its pre-activation, output and input gradient.
-    /// Reused across calls (no allocation when the row count repeats).
+    /// Reused across calls: no allocation once it has held the largest row count (an optimizer's batches shrink as
+    /// its starts settle, and grow again on the next solve).
     public struct BatchWorkspace: Sendable {
         var z: [Tensor] = []
         var y: [Tensor] = []
@@ -37,11 +38,18 @@ extension InferenceModel {
         var seed = workspace.seed
         workspace = BatchWorkspace()
         defer { workspace = BatchWorkspace(z: z, y: y, g: g, seed: seed) }
-        if z.count != stages.count || z.first?.rows != rows {
+        if z.count != stages.count {
             z = stages.map { Tensor(rows: rows, columns: $0.units) }
             y = z
             g = stages.map { Tensor(rows: rows, columns: $0.inputs) }
             seed = Tensor(rows: rows, columns: outputSize)
+        } else if z[0].rows != rows {
+            for s in stages.indices {
+                z[s].resize(rows: rows)
+                y[s].resize(rows: rows)
+                g[s].resize(rows: rows)
+            }
+            seed.resize(rows: rows)
         }
         for (s, stage) in stages.enumerated() {
             if s == 0 {
@@ -68,6 +76,7 @@ extension InferenceModel {
             var upstream: Tensor
             if s == last {
                 upstream = seed
+                seed = Tensor(rows: 0, columns: 0)  // unique: written in place, not copied
             } else {
                 upstream = g[s + 1]
                 g[s + 1] = Tensor(rows: 0, columns: 0)
@@ -90,15 +99,14 @@ extension InferenceModel {
                 }
                 return
             }
+            // The bias first, then the product added to it (beta 1): no separate pass to zero or to add.
+            stage.bias.withUnsafeBufferPointer { b in
+                for r in 0..<rows { (out.baseAddress! + r * n).update(from: b.baseAddress!, count: n) }
+            }
             stage.weights.withUnsafeBufferPointer { w in
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(stage.inputs), 1, input,
-                    Int32(stage.inputs), w.baseAddress, Int32(stage.inputs), 0, out.baseAddress, Int32(n))
-            }
-            stage.bias.withUnsafeBufferPointer { b in
-                for r in 0..<rows {
-                    for i in 0..<n { out[r * n + i] += b[i] }
-                }
+                    Int32(stage.inputs), w.baseAddress, Int32(stage.inputs), 1, out.baseAddress, Int32(n))
             }
         }
     }

@@ -34,6 +34,18 @@ public struct Tensor: Sendable, Equatable {
 
     public var shape: [Int] { [rows, columns] }
 
+    /// Makes the tensor `rows` rows tall, keeping its storage: no allocation when it shrinks, or grows back within
+    /// the storage it had. Rows kept keep their values; new rows are zero.
+    mutating func resize(rows newRows: Int) {
+        let count = newRows * columns
+        if scalars.count > count {
+            scalars.removeLast(scalars.count - count)
+        } else if scalars.count < count {
+            scalars.append(contentsOf: repeatElement(0, count: count - scalars.count))
+        }
+        rows = newRows
+    }
+
     public subscript(row: Int, column: Int) -> Float {
         get { scalars[row * columns + column] }
         set { scalars[row * columns + column] = newValue }

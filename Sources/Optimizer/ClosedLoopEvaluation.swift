@@ -167,7 +167,7 @@ public enum ClosedLoopEvaluation {
                         hours: Double(now - settings.start) / 3_600_000, risk: scorer.risk(s.reading),
                         setpoints: c.setpoints, wear: wearIndex.map { c.latest![$0] }, failed: !s.failure.isEmpty))
             }
-            switch optimizer.recommend(contexts[id]!, now: now) {
+            switch optimizer.recommend(updating: &contexts[id]!, now: now) {
             case .hold(let hold):
                 optimized.metrics.holds[hold.kind.rawValue, default: 0] += 1
             case .recommend(let r):

@@ -22,6 +22,16 @@ public struct MachineContext: Sendable, Codable {
     var madeAt: [Double]
     public private(set) var count = 0
     var head = 0
+    /// Where the last search for this machine ended: the next one starts there (the machine's problem moves little
+    /// from one reading to the next). Nil before the first search and after one that failed.
+    public internal(set) var warmStart: WarmStart?
+
+    public struct WarmStart: Sendable, Codable, Equatable {
+        /// The setpoints the search ended at (before rounding).
+        public var setpoints: [Double]
+        /// Searches that started only from here and the current setpoints since the last that also explored.
+        public var searches: Int
+    }
 
     public init(machine: String, problem: OptimizationProblem, setpoints: [Double]? = nil) {
         self.machine = machine
@@ -51,9 +61,17 @@ public struct MachineContext: Sendable, Codable {
         guard reading.state == .running else { return false }
         // Every input present and finite before the slot (the oldest part, still in the history) is overwritten.
         let inputs = model.numericInputs
-        guard inputs.allSatisfy({ reading[$0]?.isFinite == true }) else { return false }
+        let complete = withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, inputs.count)) { values in
+            for (i, name) in inputs.enumerated() {
+                guard let v = reading[name], v.isFinite else { return false }
+                values[i] = v
+            }
+            let slot = head
+            for i in inputs.indices { numeric[slot * numericWidth + i] = values[i] }
+            return true
+        }
+        guard complete else { return false }
         let slot = head
-        for (i, name) in inputs.enumerated() { numeric[slot * numericWidth + i] = reading[name]! }
         for (j, name) in model.categoricalInputs.enumerated() {
             let value = name == "product" ? (reading.product ?? "") : ""
             categories[slot * categoricalWidth + j] = model.categoryIndex(of: value, for: j)

@@ -89,18 +89,18 @@ public struct NetworkRiskModel: RiskModel {
         let directions = batch.directions
         let dc = directions.count
         batch.numeric.withUnsafeBufferPointer { numeric in
-            s.tangent.withUnsafeMutableBufferPointer { tangent in
-                s.featureTangent.withUnsafeMutableBufferPointer { dfeature in
-                    for r in 0..<rows {
-                        let row = UnsafeBufferPointer(rebasing: numeric[r * nw..<(r + 1) * nw])
-                        for (k, d) in directions.enumerated() {
-                            tangent[d] = 1
-                            preprocessing.derivative(
-                                numeric: row, tangent: UnsafeBufferPointer(tangent), into: dfeature)
-                            tangent[d] = 0
-                            var sum: Float = 0
-                            for f in 0..<width { sum += dfeature[f] * s.featureGradient[r * width + f] }
-                            batch.gradient[r * dc + k] = Double(sum)
+            s.featureGradient.withUnsafeBufferPointer { featureGradient in
+                s.tangent.withUnsafeMutableBufferPointer { tangent in
+                    s.featureTangent.withUnsafeMutableBufferPointer { featureTangent in
+                        batch.gradient.withUnsafeMutableBufferPointer { out in
+                            for r in 0..<rows {
+                                preprocessing.inputGradient(
+                                    numeric: UnsafeBufferPointer(rebasing: numeric[r * nw..<(r + 1) * nw]),
+                                    featureGradient: UnsafeBufferPointer(
+                                        rebasing: featureGradient[r * width..<(r + 1) * width]),
+                                    directions: directions, tangent: tangent, featureTangent: featureTangent,
+                                    into: UnsafeMutableBufferPointer(rebasing: out[r * dc..<(r + 1) * dc]))
+                            }
                         }
                     }
                 }

@@ -32,6 +32,11 @@ public struct OptimizationProblem: Sendable {
         public let elasticity: Double
         public let floor: Double
         public let weight: Double
+        /// The control's nominal value, where the rate is 1.
+        public let nominal: Double
+
+        /// The production rate at this value of the control, relative to the nominal rate.
+        public func rate(at value: Double) -> Double { pow(value / nominal, elasticity) }
     }
 
     public let controls: [Control]
@@ -69,11 +74,14 @@ public struct OptimizationProblem: Sendable {
             return Maintenance(name: a.name, variable: v, input: input, value: a.value, downtime: a.downtime)
         }
         let controlNames = controls.map(\.name)
+        let nominals = controls.map(\.limits.nominal)
         throughput = try settings.throughput.map { t in
             guard let c = controlNames.firstIndex(of: t.variable) else {
                 throw OptimizerError("optimizer.throughput.variable '\(t.variable)' is not a controllable variable")
             }
-            return Throughput(control: c, elasticity: t.elasticity, floor: t.floor, weight: t.weight)
+            return Throughput(
+                control: c, elasticity: t.elasticity, floor: t.floor, weight: t.weight,
+                nominal: nominals[c])
         }
         guard controls.contains(where: { $0.input != nil }) || !maintenance.isEmpty else {
             throw OptimizerError(
@@ -88,8 +96,7 @@ public struct OptimizationProblem: Sendable {
 
     /// The production rate at these setpoints relative to the nominal rate (1 without a throughput term).
     public func rate(_ setpoints: [Double]) -> Double {
-        guard let t = throughput else { return 1 }
-        return pow(setpoints[t.control] / controls[t.control].limits.nominal, t.elasticity)
+        throughput.map { $0.rate(at: setpoints[$0.control]) } ?? 1
     }
 
     /// The range the throughput floor leaves for control `c` (the whole line when the rate does not depend on it).

@@ -20,6 +20,7 @@ extension SetpointOptimizer {
         return [
             "rows": (0..<scenarioCount).map { k in Array(scenarioNumeric[k * nw..<(k + 1) * nw]) },
             "deviation": (0..<scenarioCount).map { k in Array(deviation[k * controls..<(k + 1) * controls]) },
+            "weights": Array(weights[0..<scenarioCount]),
             "inputs": problem.controls.map { $0.input ?? -1 },
             "relative": problem.controls.map { $0.limits.variation == .relative },
             "current": context.setpoints,

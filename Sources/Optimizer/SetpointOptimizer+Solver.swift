@@ -10,18 +10,26 @@ enum SolveResult {
 }
 
 extension SetpointOptimizer {
-    /// Starting points in the unit box of the free controls: the current setpoints first, then a low-discrepancy
-    /// spread (the additive recurrence of the generalized golden ratio), identical on every call.
-    func starts(current: [Double], free: [Int], ranges: [ClosedRange<Double>]) -> [[Double]] {
+    /// Starting points in the unit box of the free controls, each with the length of its first step (sup-norm).
+    /// A search that explores starts from the current setpoints, from where the machine's last search ended (if
+    /// known), and from a low-discrepancy spread (the additive recurrence of the generalized golden ratio, identical
+    /// on every call), with long first steps. One that follows the machine starts only where its last search ended,
+    /// with a short first step: the optimum moves little from one reading to the next.
+    func starts(current: [Double], free: [Int], ranges: [ClosedRange<Double>], warm: [Double]?, explore: Bool)
+        -> (points: [[Double]], steps: [Double])
+    {
         let d = free.count
+        let previous = warm.map { w in free.map { c in min(1, max(0, unit(w[c], ranges[c]))) } }
+        if let previous, !explore { return ([previous], [0.05]) }
+        var points = [free.map { c in unit(current[c], ranges[c]) }]
+        if let previous, Self.supDistance(previous, points[0]) >= options.tolerance { points.append(previous) }
         var phi = 2.0
         for _ in 0..<30 { phi = pow(1 + phi, 1 / Double(d + 1)) }
         let alpha = (1...d).map { 1 / pow(phi, Double($0)) }
-        var points = [free.map { c in unit(current[c], ranges[c]) }]
         for j in 1..<max(1, options.starts) {
             points.append((0..<d).map { i in (0.5 + alpha[i] * Double(j)).truncatingRemainder(dividingBy: 1) })
         }
-        return points
+        return (points, [Double](repeating: 0.5, count: points.count))
     }
 
     func unit(_ v: Double, _ r: ClosedRange<Double>) -> Double { (v - r.lowerBound) / (r.upperBound - r.lowerBound) }
@@ -37,45 +45,60 @@ extension SetpointOptimizer {
     }
 
     /// Projected gradient descent from several starts at once (one batched model call per iteration): each start
-    /// moves a step of its own length against the gradient (sup-norm), clipped to the box; the step grows after a
-    /// success and shrinks after a failure, and the start has settled when the step is below the tolerance or no
-    /// descent direction stays inside the box.
-    mutating func solveByGradient(from current: [Double], free: [Int], ranges: [ClosedRange<Double>]) -> SolveResult {
+    /// moves a step of its own length against the gradient (sup-norm), clipped to the box; the step grows after two
+    /// successes in a row and shrinks after a failure, and the start has settled when the step is below the
+    /// tolerance or no descent direction stays inside the box.
+    mutating func solveByGradient(
+        from startPoints: (points: [[Double]], steps: [Double]), current: [Double], free: [Int],
+        ranges: [ClosedRange<Double>]
+    ) -> SolveResult {
         let controls = problem.controls.count
-        var points = starts(current: current, free: free, ranges: ranges)
+        let d = free.count
+        var points = startPoints.points
         let n = points.count
         var values = [Double](repeating: .infinity, count: n)
         var gradients = [[Double]](repeating: [], count: n)
-        var step = [Double](repeating: 0.5, count: n)
+        var step = startPoints.steps
+        var succeeded = [Bool](repeating: false, count: n)
         var settled = [Bool](repeating: false, count: n)
         var trials = points
         var pending = Array(0..<n)
         var iteration = 0
+        var flat = [Double](repeating: 0, count: n * controls)
+        let widths = free.map { ranges[$0].upperBound - ranges[$0].lowerBound }
+        solves += 1
         while !pending.isEmpty && iteration < options.maxIterations {
             iteration += 1
-            var flat: [Double] = []
-            flat.reserveCapacity(pending.count * controls)
-            for j in pending { flat += setpoints(trials[j], current: current, free: free, ranges: ranges) }
-            guard let result = objective(points: flat, count: pending.count, reset: nil, gradient: true) else {
+            iterations += 1
+            for (slot, j) in pending.enumerated() {
+                let s = setpoints(trials[j], current: current, free: free, ranges: ranges)
+                for c in 0..<controls { flat[slot * controls + c] = s[c] }
+            }
+            guard
+                let result = objective(
+                    points: Array(flat[0..<pending.count * controls]), count: pending.count, reset: nil, gradient: true)
+            else {
                 return .notFinite(Array(flat[0..<controls]))
             }
             for (slot, j) in pending.enumerated() {
                 let value = result.value[slot]
                 if value < values[j] {
-                    if values[j].isFinite { step[j] = min(1, step[j] * 2) }
+                    // The step grows only after two successes in a row: growing after every success lets a path
+                    // that zigzags over a kink (success, success, failure) keep its step for ever.
+                    if values[j].isFinite && succeeded[j] { step[j] = min(1, step[j] * 2) }
+                    succeeded[j] = values[j].isFinite
                     values[j] = value
                     points[j] = trials[j]
-                    gradients[j] = free.map { c in
-                        result.gradient[slot * controls + c] * (ranges[c].upperBound - ranges[c].lowerBound)
-                    }
+                    gradients[j] = (0..<d).map { i in result.gradient[slot * controls + free[i]] * widths[i] }
                 } else {
                     step[j] *= 0.25
+                    succeeded[j] = false
                 }
                 // Next trial: against the projected gradient.
                 let g = gradients[j]
-                var direction = [Double](repeating: 0, count: free.count)
+                var direction = [Double](repeating: 0, count: d)
                 var norm = 0.0
-                for i in 0..<free.count {
+                for i in 0..<d {
                     let atLow = points[j][i] <= 0 && g[i] > 0
                     let atHigh = points[j][i] >= 1 && g[i] < 0
                     direction[i] = atLow || atHigh ? 0 : -g[i]
@@ -85,7 +108,7 @@ extension SetpointOptimizer {
                     settled[j] = true
                     continue
                 }
-                trials[j] = (0..<free.count).map { i in min(1, max(0, points[j][i] + step[j] * direction[i] / norm)) }
+                trials[j] = (0..<d).map { i in min(1, max(0, points[j][i] + step[j] * direction[i] / norm)) }
                 if trials[j] == points[j] { settled[j] = true }
             }
             pending = (0..<n).filter { !settled[$0] }
@@ -96,13 +119,20 @@ extension SetpointOptimizer {
         return .found(setpoints(points[best], current: current, free: free, ranges: ranges))
     }
 
+    static func supDistance(_ a: [Double], _ b: [Double]) -> Double {
+        var m = 0.0
+        for i in a.indices { m = max(m, abs(a[i] - b[i])) }
+        return m
+    }
+
     /// Compass search from several starts at once: each start polls one step up and down along every free control
     /// (all polls of all starts in one model call), moves to the best poll that improves, else halves its step.
-    mutating func solveByPatternSearch(from current: [Double], free: [Int], ranges: [ClosedRange<Double>])
-        -> SolveResult
-    {
+    mutating func solveByPatternSearch(
+        from startPoints: (points: [[Double]], steps: [Double]), current: [Double], free: [Int],
+        ranges: [ClosedRange<Double>]
+    ) -> SolveResult {
         let controls = problem.controls.count
-        var points = starts(current: current, free: free, ranges: ranges)
+        var points = startPoints.points
         let n = points.count
         var flat: [Double] = []
         for p in points { flat += setpoints(p, current: current, free: free, ranges: ranges) }
@@ -110,11 +140,13 @@ extension SetpointOptimizer {
             return .notFinite(Array(flat[0..<controls]))
         }
         var values = first.value
-        var step = [Double](repeating: 0.25, count: n)
+        var step = startPoints.steps.map { $0 / 2 }
         var settled = [Bool](repeating: false, count: n)
         var iteration = 0
+        solves += 1
         while settled.contains(false) && iteration < options.maxIterations {
             iteration += 1
+            iterations += 1
             var polls: [(start: Int, point: [Double])] = []
             for j in 0..<n where !settled[j] {
                 for i in 0..<free.count {

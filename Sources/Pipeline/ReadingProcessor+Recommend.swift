@@ -25,7 +25,7 @@ extension ReadingProcessor {
             return
         }
         let now = reading.timestamp
-        switch r.optimizer.recommend(tracker.optimizer!, now: now) {
+        switch r.optimizer.recommend(updating: &tracker.optimizer!, now: now) {
         case .hold(let hold):
             if hold.kind == .modelNotFinite || hold.kind == .notConverged {
                 events.optimizerProblems[hold.kind.rawValue, default: 0] += 1

@@ -46,6 +46,11 @@ extension Millstream.Optimize {
         var trustWeight = 1.0
         @Option(
             help:
+                "Search each machine only from where its last search ended, exploring every this many searches (default: explore every search; see docs/optimizer.md)."
+        )
+        var explorationInterval: Int?
+        @Option(
+            help:
                 "Everyday setpoint variation without the optimizer, in steps of each control (0: fixed nominal setpoints; see docs/optimizer.md)."
         )
         var exploration = 0.0
@@ -60,6 +65,9 @@ extension Millstream.Optimize {
                 throw ValidationError("--hours must be above 0 and at most 10000")
             }
             guard plotHours > 0 else { throw ValidationError("--plot-hours must be above 0") }
+            guard (explorationInterval ?? 1) >= 1 else {
+                throw ValidationError("--exploration-interval must be at least 1")
+            }
             guard SolverOptions.Method(rawValue: solver) != nil else {
                 throw ValidationError("--solver takes automatic, gradient or pattern_search")
             }
@@ -74,6 +82,7 @@ extension Millstream.Optimize {
             settings.traceHours = min(plotHours, hours)
             settings.solver.method = SolverOptions.Method(rawValue: solver)!
             settings.solver.trustWeight = trustWeight
+            settings.solver.explorationInterval = explorationInterval
             settings.exploration = exploration
             if let hiddenInputs { settings.training.hiddenInputs = hiddenInputs.split(separator: ",").map(String.init) }
             let started = ContinuousClock.now

@@ -56,6 +56,33 @@ import Testing
         }
     }
 
+    /// One workspace through batches of different sizes (an optimizer's shrink as its starts settle): each answer
+    /// equals a fresh workspace's.
+    @Test func aWorkspaceServesEveryBatchSize() throws {
+        let model = try network(.relu, output: .sigmoid)
+        var rng = RandomSource(seed: 3)
+        var shared = InferenceModel.BatchWorkspace()
+        for rows in [6, 2, 9, 6, 1] {
+            let x = (0..<rows * 4).map { _ in Float(rng.normal()) }
+            func run(_ workspace: inout InferenceModel.BatchWorkspace) -> ([Float], [Float]) {
+                var values = [Float](repeating: 0, count: rows)
+                var gradients = [Float](repeating: 0, count: rows * 4)
+                x.withUnsafeBufferPointer { xb in
+                    values.withUnsafeMutableBufferPointer { v in
+                        gradients.withUnsafeMutableBufferPointer { g in
+                            model.evaluate(xb, rows: rows, values: v, gradients: g, workspace: &workspace)
+                        }
+                    }
+                }
+                return (values, gradients)
+            }
+            var fresh = InferenceModel.BatchWorkspace()
+            let expected = run(&fresh)
+            let got = run(&shared)
+            #expect(got.0 == expected.0 && got.1 == expected.1, "\(rows) rows")
+        }
+    }
+
     @Test func expressionDerivatives() throws {
         let names = ["a", "b", "c"]
         let cases = [
@@ -104,6 +131,30 @@ import Testing
                         analytic.withUnsafeMutableBufferPointer { pre.derivative(numeric: p, tangent: t, into: $0) }
                     }
                 }
+                // The reverse direction: d value / d input from d value / d feature equals the forward
+                // derivative's dot product with it, on the unbinned path (scaled inputs, derived expressions) and the
+                // binned one.
+                var rng = RandomSource(seed: UInt64(d + 1))
+                let featureGradient = (0..<width).map { _ in Float(rng.normal()) }
+                var pulled = [0.0]
+                var zeros = [0.0, 0]
+                var scratch = [Float](repeating: 0, count: width)
+                point.withUnsafeBufferPointer { p in
+                    featureGradient.withUnsafeBufferPointer { fg in
+                        zeros.withUnsafeMutableBufferPointer { t in
+                            scratch.withUnsafeMutableBufferPointer { ft in
+                                pulled.withUnsafeMutableBufferPointer {
+                                    pre.inputGradient(
+                                        numeric: p, featureGradient: fg, directions: [d], tangent: t,
+                                        featureTangent: ft, into: $0)
+                                }
+                            }
+                        }
+                    }
+                }
+                let forward = (0..<width).reduce(0.0) { $0 + Double(analytic[$1]) * Double(featureGradient[$1]) }
+                #expect(abs(pulled[0] - forward) < 1e-4 * max(1, abs(forward)), "\(scaling) d/d\(d)")
+                #expect(zeros == [0, 0], "the tangent is left as it was given")
                 let h = d == 0 ? 0.05 : 1.0  // float32 features: steps large enough for the rounding
                 var plus = point
                 var minus = point

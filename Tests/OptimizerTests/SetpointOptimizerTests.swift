@@ -31,6 +31,45 @@ import Testing
         #expect(r.explanation.contains("Raise rotational speed of the spindle from 1510 to"), "\(r.explanation)")
     }
 
+    /// A machine re-optimized on every reading: the first search explores and the context remembers where it
+    /// ended; the next ones start only from there and reach the same answer; every `explorationInterval` searches
+    /// explore again; a search that fails forgets the warm start.
+    @Test func reoptimizingStartsWhereTheLastSearchEnded() throws {
+        let model = FunctionModel(Self.bowl)
+        let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+        var options = SolverOptions()
+        options.explorationInterval = 3
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1", options: options)
+        var context = Fixture.context(problem, model: model)
+        let cold = try #require(optimizer.recommend(context, now: 1_000_000).recommendation)
+        #expect(context.warmStart == nil, "the cold call leaves the context as it was")
+        var everything = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1")
+        #expect(everything.options.explorationInterval == nil, "searching everything every time is the default")
+        #expect(everything.recommend(updating: &context, now: 1_000_000).recommendation == cold)
+        #expect(context.warmStart == nil, "without an interval no warm start is kept")
+        var searches: [Int] = []
+        for _ in 0..<4 {
+            let warm = try #require(optimizer.recommend(updating: &context, now: 1_000_000).recommendation)
+            #expect(warm.changes.map(\.variable) == cold.changes.map(\.variable))
+            for (w, c) in zip(warm.changes, cold.changes) {
+                #expect(abs(w.to - c.to) <= problem.controls.first { $0.name == w.variable }!.limits.maxStep / 50)
+            }
+            let start = try #require(context.warmStart)
+            #expect(abs(start.setpoints[0] - 1560) < 8 && abs(start.setpoints[1] - 37) < 0.3, "\(start.setpoints)")
+            searches.append(start.searches)
+        }
+        #expect(searches == [0, 1, 2, 0])
+        // A model that gives NaN: the search fails, and the next starts cold.
+        var broken = try SetpointOptimizer(
+            problem: problem, model: FunctionModel { _ in .nan }, label: "nan@v1", options: options)
+        #expect(broken.recommend(updating: &context, now: 1_000_000).hold?.kind == .modelNotFinite)
+        #expect(context.warmStart != nil, "a model that fails where the machine is now holds before any search")
+        let nanAtOptimum = FunctionModel { x in x[2] > 1590 ? .nan : Self.bowl(x) }  // finite where it is now
+        broken = try SetpointOptimizer(problem: problem, model: nanAtOptimum, label: "nan@v2", options: options)
+        #expect(broken.recommend(updating: &context, now: 1_000_000).hold?.kind == .modelNotFinite)
+        #expect(context.warmStart == nil)
+    }
+
     @Test func theStepLimitBindsWhenTheOptimumIsFar() throws {
         // Lowest risk at the top of the range: one step of 100 rpm and 5 Nm per change.
         let model = FunctionModel { x in 0.5 / (1 + exp((x[2] - 2000) / 200)) + 0.01 * (60 - x[3]) / 40 }

@@ -43,4 +43,34 @@ extension Preprocessing {
             k += c.categories.count
         }
     }
+
+    /// For one row, d value / d numeric input along each of `directions`, from d value / d feature (`featureGradient`,
+    /// featureCount wide): the chain rule through the preprocessing. Unbinned features are scaled inputs, so only the
+    /// derived features need a derivative (forward mode through their expressions); binned ones take a forward pass
+    /// per direction. `tangent` (numericInputs wide) must hold zeros and is left so; `featureTangent` is scratch
+    /// (featureCount wide). Allocates nothing.
+    public func inputGradient(
+        numeric: UnsafeBufferPointer<Double>, featureGradient: UnsafeBufferPointer<Float>, directions: [Int],
+        tangent: UnsafeMutableBufferPointer<Double>, featureTangent: UnsafeMutableBufferPointer<Float>,
+        into out: UnsafeMutableBufferPointer<Double>
+    ) {
+        let n = numericInputs.count
+        for (k, d) in directions.enumerated() {
+            tangent[d] = 1
+            defer { tangent[d] = 0 }
+            guard edges == nil else {
+                derivative(numeric: numeric, tangent: UnsafeBufferPointer(tangent), into: featureTangent)
+                var sum: Float = 0
+                for f in 0..<featureCount { sum += featureTangent[f] * featureGradient[f] }
+                out[k] = Double(sum)
+                continue
+            }
+            var sum = Double(featureGradient[d]) * factors[d]
+            for (j, feature) in derived.enumerated() {
+                let dx = feature.expression.evaluate(numeric, tangent: UnsafeBufferPointer(tangent)).derivative
+                sum += Double(featureGradient[n + j]) * factors[n + j] * dx
+            }
+            out[k] = sum
+        }
+    }
 }
