@@ -61,17 +61,16 @@ public struct MachineContext: Sendable, Codable {
         guard reading.state == .running else { return false }
         // Every input present and finite before the slot (the oldest part, still in the history) is overwritten.
         let inputs = model.numericInputs
+        let slot = head
         let complete = withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, inputs.count)) { values in
             for (i, name) in inputs.enumerated() {
                 guard let v = reading[name], v.isFinite else { return false }
                 values[i] = v
             }
-            let slot = head
             for i in inputs.indices { numeric[slot * numericWidth + i] = values[i] }
             return true
         }
         guard complete else { return false }
-        let slot = head
         for (j, name) in model.categoricalInputs.enumerated() {
             let value = name == "product" ? (reading.product ?? "") : ""
             categories[slot * categoricalWidth + j] = model.categoryIndex(of: value, for: j)

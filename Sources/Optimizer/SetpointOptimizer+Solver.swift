@@ -64,20 +64,14 @@ extension SetpointOptimizer {
         var trials = points
         var pending = Array(0..<n)
         var iteration = 0
-        var flat = [Double](repeating: 0, count: n * controls)
         let widths = free.map { ranges[$0].upperBound - ranges[$0].lowerBound }
-        solves += 1
         while !pending.isEmpty && iteration < options.maxIterations {
             iteration += 1
             iterations += 1
-            for (slot, j) in pending.enumerated() {
-                let s = setpoints(trials[j], current: current, free: free, ranges: ranges)
-                for c in 0..<controls { flat[slot * controls + c] = s[c] }
-            }
-            guard
-                let result = objective(
-                    points: Array(flat[0..<pending.count * controls]), count: pending.count, reset: nil, gradient: true)
-            else {
+            var flat: [Double] = []
+            flat.reserveCapacity(pending.count * controls)
+            for j in pending { flat += setpoints(trials[j], current: current, free: free, ranges: ranges) }
+            guard let result = objective(points: flat, count: pending.count, reset: nil, gradient: true) else {
                 return .notFinite(Array(flat[0..<controls]))
             }
             for (slot, j) in pending.enumerated() {
@@ -143,7 +137,6 @@ extension SetpointOptimizer {
         var step = startPoints.steps.map { $0 / 2 }
         var settled = [Bool](repeating: false, count: n)
         var iteration = 0
-        solves += 1
         while settled.contains(false) && iteration < options.maxIterations {
             iteration += 1
             iterations += 1

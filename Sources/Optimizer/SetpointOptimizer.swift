@@ -121,6 +121,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             let explore = warm.map { $0.searches + 1 >= (options.explorationInterval ?? 1) } ?? true
             let startPoints = starts(
                 current: current, free: free, ranges: ranges, warm: warm?.setpoints, explore: explore)
+            solves += 1
             let solved =
                 usesGradients
                 ? solveByGradient(from: startPoints, current: current, free: free, ranges: ranges)
