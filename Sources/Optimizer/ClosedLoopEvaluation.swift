@@ -2,14 +2,32 @@ import Learn
 import Plant
 import Primitives
 
-/// Runs the simulator twice on identical random streams: once as the plant runs today (nominal setpoints, tools
-/// changed only when the plant's own rule does it), once with the optimizer in closed loop. The risk model is trained
-/// on the first run's parts only (readings and whether each part failed), never on the simulator's rules.
+/// Measures the optimizer in closed loop against the policies a plant would actually run, all on the same random
+/// streams of the simulator (the same parts, temperatures, lots, tools and random failures):
+/// - `reactive`: nominal setpoints, tools changed at their rated life or when they fail;
+/// - `preventive`: also a fixed tool-change interval in parts;
+/// - `condition`: tool change on measured wear, spindle speed raised while the temperature difference is small;
+/// - `optimized`: Millstream's recommendations in closed loop, at the pipeline's cadence.
+///
+/// Nothing is tuned or trained on the evaluated seed: the preventive interval and the condition rule's thresholds
+/// are chosen by grid search on a separate tuning seed (the most good parts), and the risk model is trained on that
+/// seed's reactive run, the plant's history (readings and whether each part failed; never the simulator's rules).
 public enum ClosedLoopEvaluation {
     public struct Settings: Sendable {
         public var machines = 20
         public var hours = 168.0
         public var seed: UInt64 = 1
+        public var profile = PlantProfile.realistic
+        /// The seed of the history the model learns from and the baselines are tuned on (default: seed + 1000).
+        public var tuningSeed: UInt64?
+        /// Hours of the history: four weeks by default (with failures rare, a week holds too few to learn from:
+        /// about 130 on 20 machines, against 550 in four weeks).
+        public var historyHours = 672.0
+        /// The grid of the baselines' tool-change points, as shares of the rated tool life (the condition rule's wear
+        /// thresholds take those from 0.6 up, each with no temperature rule and with 9.0, 9.5 and 10.0 K).
+        public var tuningShares = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+        /// The optimizer is asked about a machine at most once per this many seconds of its time (the pipeline's).
+        public var recommendationIntervalSeconds = Double(RecommendationCadence.defaultIntervalMilliseconds) / 1000
         /// Simulated start, ms since the epoch (Monday 2026-01-05 06:00 UTC).
         public var start: Int64 = 1_767_592_800_000
         /// The machine whose risk and setpoints the trace keeps, and for how many hours.
@@ -17,10 +35,9 @@ public enum ClosedLoopEvaluation {
         public var traceHours = 48.0
         public var training: TrainingSpec
         public var solver = SolverOptions()
-        /// Everyday setpoint variation of the run without the optimizer, as a share of each control's step: every
-        /// `explorationHours` each machine's setpoints are moved to nominal + uniform(-1, 1) x share x step (evolutionary
-        /// operation, Box 1957: small planned changes in normal production). Without any variation the history holds
-        /// one setpoint, and no model can learn from it what another setpoint would do. 0: fixed nominal setpoints.
+        /// Everyday setpoint variation in the history, as a share of each control's step: every `explorationHours`
+        /// each machine's setpoints move to nominal + uniform(-1, 1) x share x step (evolutionary operation, Box
+        /// 1957). It changes only what the model learns from, not the evaluated baselines. 0: nominal throughout.
         public var exploration = 0.0
         public var explorationHours = 2.0
 
@@ -35,6 +52,8 @@ public enum ClosedLoopEvaluation {
             spec.scaling = .standard  // smooth in the inputs: the solver follows its gradients
             training = spec
         }
+
+        public var resolvedTuningSeed: UInt64 { tuningSeed ?? seed &+ 1000 }
     }
 
     /// One part of the traced machine.
@@ -46,21 +65,39 @@ public enum ClosedLoopEvaluation {
         public var failed: Bool
     }
 
+    /// What one policy produced on the evaluated seed.
+    public struct PolicyResult: Sendable {
+        public var name: String
+        public var description: String
+        public var metrics: RunMetrics
+    }
+
+    /// One point of a baseline's grid search on the tuning seed.
+    public struct TuningPoint: Sendable {
+        public var policy: PlantPolicy
+        public var metrics: RunMetrics
+    }
+
     public struct Report: Sendable {
-        public var baseline: RunMetrics
-        /// The run without the optimizer and without the everyday variation (all setpoints nominal throughout), for
-        /// reference; nil when the exploration is 0 (then it is the baseline).
-        public var fixedSetpoints: RunMetrics?
-        public var optimized: RunMetrics
+        /// reactive, preventive, condition, optimized, in that order.
+        public var policies: [PolicyResult]
+        public var tuningSeed: UInt64
+        public var preventiveGrid: [TuningPoint]
+        public var conditionGrid: [TuningPoint]
         public var model: String
         public var modelMetrics: [String: Double]
         public var trainingRows: Int
+        public var trainingFailures: Int
         public var controls: [String]
         public var traceMachine: String
+        /// The policy the optimizer's trace is drawn against.
+        public var baselineName: String
         public var baselineTrace: [TracePoint]
         public var optimizedTrace: [TracePoint]
         /// A few recommendations as made, for the docs and the operator's eye.
         public var examples: [Recommendation]
+
+        public func policy(_ name: String) -> PolicyResult? { policies.first { $0.name == name } }
     }
 
     public static func run(
@@ -69,241 +106,184 @@ public enum ClosedLoopEvaluation {
         guard settings.machines >= 1, settings.hours > 0 else {
             throw OptimizerError("evaluate needs at least 1 machine and more than 0 hours")
         }
-        let end = settings.start + Int64(settings.hours * 3_600_000)
-        let traceEnd = settings.start + Int64(settings.traceHours * 3_600_000)
+        let plant = PlantRun(config: config, settings: settings)
+        let tuning = settings.resolvedTuningSeed
+        progress("tuning the baselines on seed \(tuning): the preventive interval and the condition rule")
+        let shares = settings.tuningShares
+        let preventiveGrid = try plant.grid(
+            BaselineGrid.preventive(plant.physics, config: config, shares: shares), seed: tuning)
+        let conditionGrid = try plant.grid(
+            BaselineGrid.condition(plant.physics, config: config, shares: shares), seed: tuning)
+        let preventive = BaselineGrid.best(preventiveGrid)
+        let condition = BaselineGrid.best(conditionGrid)
 
-        // 1. The plant as it runs today, keeping every running part as training data.
-        progress("baseline: \(settings.machines) machines for \(settings.hours) simulated hours")
-        var baselineSimulator = try PlantSimulator(
-            config: config, machines: settings.machines, seed: settings.seed, start: settings.start)
-        let traceID = baselineSimulator.machineIDs[min(settings.traceMachine, settings.machines - 1)]
-        var baseline = Accounting(config: config, machines: settings.machines, hours: settings.hours)
-        var table = TableBuilder(config: config)
-        var baselineTraceReadings: [(reading: Reading, failed: Bool)] = []
-        let controls = config.controllables
-        var variation = RandomSource(seed: settings.seed ^ 0x0E70_0E70)
-        let period = Int64(settings.explorationHours * 3_600_000)
-        var nextVariation = Dictionary(
-            uniqueKeysWithValues: baselineSimulator.machineIDs.map {
-                ($0, settings.start + Int64(variation.uniform() * Double(period)))
-            })
-        while true {
-            let s = baselineSimulator.next()
-            guard s.reading.timestamp < end else { break }
-            let id = s.reading.machine
-            if settings.exploration > 0, period > 0, s.reading.timestamp >= nextVariation[id]! {
-                nextVariation[id]! += period
-                let values = controls.map { v in
-                    let c = v.controllable!
-                    let target = c.nominal + (variation.uniform() * 2 - 1) * settings.exploration * c.maxStep
-                    return Measurement(v.name, min(c.max, max(c.min, target)))
-                }
-                try baselineSimulator.apply(SetpointChange(machine: id, values: values))
-            }
-            baseline.add(s)
-            table.add(s)
-            if s.reading.machine == traceID && s.reading.timestamp < traceEnd && s.reading.state == .running {
-                baselineTraceReadings.append((s.reading, !s.failure.isEmpty))
-            }
-        }
-        baseline.finish()
-        var fixed: RunMetrics?
-        if settings.exploration > 0 {
-            var reference = try PlantSimulator(
-                config: config, machines: settings.machines, seed: settings.seed, start: settings.start)
-            var accounting = Accounting(config: config, machines: settings.machines, hours: settings.hours)
-            while true {
-                let s = reference.next()
-                guard s.reading.timestamp < end else { break }
-                accounting.add(s)
-            }
-            accounting.finish()
-            fixed = accounting.metrics
-        }
-
-        // 2. The risk model, from the baseline's parts only.
-        progress("training the risk model on \(table.rows) baseline parts (\(baseline.metrics.failures) failed)")
+        progress("history: the reactive plant on seed \(tuning) for \(settings.historyHours) h")
+        let history = try plant.history(seed: tuning)
+        progress("training the risk model on \(history.rows) parts of history (\(history.failures) failed)")
         var spec = settings.training
         spec.seed = settings.seed
         let trained = try Trainer.train(
-            table.data, spec: spec,
+            history.data, spec: spec,
             metadata: ModelFile.Metadata(
-                created: Timestamp.format(settings.start), datasetRows: table.rows,
-                hyperparameters: ["source": "baseline run, seed \(settings.seed)"], codeVersion: "millstream",
+                created: Timestamp.format(settings.start), datasetRows: history.rows,
+                hyperparameters: ["source": "reactive history, seed \(tuning)"], codeVersion: "millstream",
                 source: "millstream optimize evaluate"))
-        let label = "failure@baseline"
+        let label = "failure@history"
         let model = try NetworkRiskModel(file: trained.model, label: label)
-        let problem = try OptimizationProblem(config: config, model: model)
-        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: label, options: settings.solver)
-        var scorer = TraceScorer(model: model)
-        // 3. The same plant, same random streams, with the optimizer in closed loop.
+
+        var results: [PolicyResult] = []
+        var conditionTrace: [(reading: Reading, failed: Bool)] = []
+        for policy in [PlantPolicy.reactive, preventive, condition] {
+            progress("\(policy.name): \(policy)")
+            let metrics = try plant.simulate(policy, seed: settings.seed, hours: settings.hours) { s in
+                if case .condition = policy { plant.trace(s, into: &conditionTrace) }
+            }
+            results.append(PolicyResult(name: policy.name, description: policy.description, metrics: metrics))
+        }
         progress("optimized: the same plant with the optimizer in closed loop")
-        var simulator = try PlantSimulator(
-            config: config, machines: settings.machines, seed: settings.seed, start: settings.start)
-        var optimized = Accounting(config: config, machines: settings.machines, hours: settings.hours)
-        var contexts = Dictionary(
-            uniqueKeysWithValues: simulator.machineIDs.map { ($0, MachineContext(machine: $0, problem: problem)) })
-        var optimizedTrace: [TracePoint] = []
-        var examples: [Recommendation] = []
-        var nextProgress = settings.start + (end - settings.start) / 10
-        let wearIndex = problem.numericInputs.firstIndex(of: "tool_wear_min")
+        var closedLoop = try ClosedLoopRun(plant: plant, model: model, label: label)
+        let optimized = try closedLoop.run(progress: progress)
+        results.append(
+            PolicyResult(
+                name: "optimized", description: "Millstream's recommendations in closed loop", metrics: optimized))
+        return Report(
+            policies: results, tuningSeed: tuning, preventiveGrid: preventiveGrid, conditionGrid: conditionGrid,
+            model: label, modelMetrics: trained.testMetrics, trainingRows: history.rows,
+            trainingFailures: history.failures, controls: closedLoop.problem.controls.map(\.name),
+            traceMachine: plant.traceID, baselineName: condition.name,
+            baselineTrace: closedLoop.scoredTrace(conditionTrace), optimizedTrace: closedLoop.trace,
+            examples: closedLoop.examples)
+    }
+}
+
+/// The grids the baselines are tuned over, from the physics: tool-change points as shares of the rated life.
+enum BaselineGrid {
+    /// Mean tool wear per part over the product mix (min).
+    static func meanWear(_ physics: MillingPhysics, config: ProcessConfig) -> Double {
+        let products = config.products.isEmpty ? [ProductType(name: "M", share: 1)] : config.products
+        let total = products.reduce(0) { $0 + $1.share }
+        return products.reduce(0) { $0 + $1.share / total * (physics.wearPerProduct[$1.name] ?? 3) }
+    }
+
+    static func preventive(_ physics: MillingPhysics, config: ProcessConfig, shares: [Double]) -> [PlantPolicy] {
+        let partsAtRated = physics.toolLife.rated / meanWear(physics, config: config)
+        return shares.map { .preventive(intervalParts: max(1, Int((partsAtRated * $0).rounded()))) }
+    }
+
+    static func condition(_ physics: MillingPhysics, config: ProcessConfig, shares: [Double]) -> [PlantPolicy] {
+        let step = config.variable("rpm")?.controllable?.maxStep ?? 100
+        var out: [PlantPolicy] = []
+        for share in shares where share >= 0.6 {
+            for threshold in [nil, 9.0, 9.5, 10.0] as [Double?] {
+                out.append(
+                    .condition(
+                        ConditionRule(
+                            wearThreshold: (physics.toolLife.rated * share).rounded(), temperatureThreshold: threshold,
+                            speedRaise: step)))
+            }
+        }
+        return out
+    }
+
+    /// The point with the most good parts (what the plant would pick: failures and tool changes both cost output).
+    static func best(_ grid: [ClosedLoopEvaluation.TuningPoint]) -> PlantPolicy {
+        grid.max { $0.metrics.goodParts < $1.metrics.goodParts }!.policy
+    }
+}
+
+/// The simulated plant of one evaluation: runs it under a policy and keeps the history the model learns from.
+struct PlantRun {
+    let config: ProcessConfig
+    let settings: ClosedLoopEvaluation.Settings
+    let physics: MillingPhysics
+    let traceID: String
+    let traceEnd: Int64
+
+    init(config: ProcessConfig, settings: ClosedLoopEvaluation.Settings) {
+        self.config = config
+        self.settings = settings
+        physics = settings.profile.physics
+        let ids = config.machineIDs
+        traceID = ids.isEmpty ? "" : ids[min(settings.traceMachine, min(settings.machines, ids.count) - 1)]
+        traceEnd = settings.start + Int64(settings.traceHours * 3_600_000)
+    }
+
+    func simulator(seed: UInt64) throws -> PlantSimulator {
+        try PlantSimulator(
+            config: config, machines: settings.machines, seed: seed, start: settings.start, physics: physics)
+    }
+
+    /// Runs the plant under `policy` for `hours`, handing every reading to `observe`.
+    func simulate(
+        _ policy: PlantPolicy, seed: UInt64, hours: Double, exploration: Double = 0,
+        observe: (SimulatedReading) -> Void = { _ in }
+    ) throws -> RunMetrics {
+        var simulator = try simulator(seed: seed)
+        var controller = PolicyController(policy: policy, config: config)
+        var everyday = EverydayVariation(
+            config: config, settings: settings, machines: simulator.machineIDs, share: exploration)
+        var accounting = Accounting(config: config, machines: settings.machines, hours: hours)
+        let end = settings.start + Int64(hours * 3_600_000)
         while true {
             let s = simulator.next()
-            let now = s.reading.timestamp
-            guard now < end else { break }
-            if now >= nextProgress {
-                progress(
-                    "optimized: \(Int(Double(now - settings.start) / Double(end - settings.start) * 100 + 0.5)) % of the simulated time"
-                )
-                nextProgress += (end - settings.start) / 10
-            }
-            optimized.add(s)
-            let id = s.reading.machine
-            guard contexts[id]!.observe(s.reading, model: model, problem: problem) else { continue }
-            if id == traceID && now < traceEnd {
-                let c = contexts[id]!
-                optimizedTrace.append(
-                    TracePoint(
-                        hours: Double(now - settings.start) / 3_600_000, risk: scorer.risk(s.reading),
-                        setpoints: c.setpoints, wear: wearIndex.map { c.latest![$0] }, failed: !s.failure.isEmpty))
-            }
-            switch optimizer.recommend(updating: &contexts[id]!, now: now) {
-            case .hold(let hold):
-                optimized.metrics.holds[hold.kind.rawValue, default: 0] += 1
-            case .recommend(let r):
-                let change = r.setpointChange
-                let violations = Guardrails.violations(of: change, problem: problem, context: contexts[id]!, now: now)
-                guard violations.isEmpty else {
-                    optimized.metrics.holds["guardrail", default: 0] += 1
-                    continue
-                }
-                let applied = try simulator.apply(change)
-                contexts[id]!.setpointsChanged(
-                    applied.map { m in (problem.controls.firstIndex { $0.name == m.name }!, m.value) }, at: now)
-                if !applied.isEmpty { optimized.metrics.setpointChanges += 1 }
-                for name in r.maintenance {
-                    contexts[id]!.maintained(problem.maintenance.firstIndex { $0.name == name }!)
-                    optimized.metrics.maintenanceActions += 1
-                }
-                if examples.count < 6 && (!r.maintenance.isEmpty || examples.count < 3) { examples.append(r) }
+            guard s.reading.timestamp < end else { break }
+            accounting.add(s)
+            observe(s)
+            if let change = everyday.change(after: s.reading) { try simulator.apply(change) }
+            if let change = controller.decide(s.reading) {
+                try simulator.apply(change)
+                if !change.values.isEmpty { accounting.metrics.setpointChanges += 1 }
             }
         }
-        optimized.finish()
-        let nominal = problem.controls.map(\.limits.nominal)
-        let baselineTrace = baselineTraceReadings.map { item in
-            TracePoint(
-                hours: Double(item.reading.timestamp - settings.start) / 3_600_000, risk: scorer.risk(item.reading),
-                setpoints: item.reading.setpoints.isEmpty
-                    ? nominal
-                    : problem.controls.map { c in
-                        item.reading.setpoints.first { $0.name == c.name }?.value ?? c.limits.nominal
-                    }, wear: item.reading["tool_wear_min"], failed: item.failed)
+        accounting.finish(toolChanges: simulator.toolChanges)
+        return accounting.metrics
+    }
+
+    func grid(_ policies: [PlantPolicy], seed: UInt64) throws -> [ClosedLoopEvaluation.TuningPoint] {
+        try policies.map { .init(policy: $0, metrics: try simulate($0, seed: seed, hours: settings.hours)) }
+    }
+
+    /// The reactive plant's history on `seed`: every running part's inputs and whether it failed.
+    func history(seed: UInt64) throws -> (data: TabularData, rows: Int, failures: Int) {
+        var table = TableBuilder(config: config)
+        let metrics = try simulate(
+            .reactive, seed: seed, hours: settings.historyHours, exploration: settings.exploration
+        ) { table.add($0) }
+        return (table.data, table.rows, metrics.failures)
+    }
+
+    func trace(_ s: SimulatedReading, into trace: inout [(reading: Reading, failed: Bool)]) {
+        if s.reading.machine == traceID && s.reading.timestamp < traceEnd && s.reading.state == .running {
+            trace.append((s.reading, !s.failure.isEmpty))
         }
-        return Report(
-            baseline: baseline.metrics, fixedSetpoints: fixed, optimized: optimized.metrics, model: label,
-            modelMetrics: trained.testMetrics,
-            trainingRows: table.rows, controls: problem.controls.map(\.name), traceMachine: traceID,
-            baselineTrace: baselineTrace, optimizedTrace: optimizedTrace, examples: examples)
     }
 }
 
-/// Counts what a run produced.
-struct Accounting {
-    var metrics = RunMetrics()
-    let idealCycleSeconds: Double
-    /// Per machine: the last running part's time and power, until the machine's next reading closes its cycle.
-    var open: [String: (time: Int64, power: Double)] = [:]
-    var runningMilliseconds: Int64 = 0
+/// Everyday setpoint variation of a history run (see `Settings.exploration`).
+struct EverydayVariation {
+    let share: Double
+    let period: Int64
+    let controls: [ProcessVariable]
+    var random: RandomSource
+    var next: [String: Int64] = [:]
 
-    init(config: ProcessConfig, machines: Int, hours: Double) {
-        idealCycleSeconds = config.idealCycleSeconds
-        metrics.scheduledHours = Double(machines) * hours
+    init(config: ProcessConfig, settings: ClosedLoopEvaluation.Settings, machines: [String], share: Double) {
+        self.share = share
+        period = Int64(settings.explorationHours * 3_600_000)
+        controls = config.controllables
+        random = RandomSource(seed: settings.seed ^ 0x0E70_0E70)
+        guard share > 0, period > 0 else { return }
+        for id in machines { next[id] = settings.start + Int64(random.uniform() * Double(period)) }
     }
 
-    mutating func add(_ s: SimulatedReading) {
-        let r = s.reading
-        if let last = open.removeValue(forKey: r.machine) {
-            let ms = r.timestamp - last.time
-            runningMilliseconds += ms
-            metrics.energyKWh += last.power * Double(ms) / 3_600_000 / 1000
+    mutating func change(after reading: Reading) -> SetpointChange? {
+        guard let due = next[reading.machine], reading.timestamp >= due else { return nil }
+        next[reading.machine] = due + period
+        let values = controls.map { v in
+            let c = v.controllable!
+            let target = c.nominal + (random.uniform() * 2 - 1) * share * c.maxStep
+            return Measurement(v.name, min(c.max, max(c.min, target)))
         }
-        guard r.state == .running else { return }
-        metrics.parts += 1
-        metrics.goodParts += r.good
-        metrics.scrap += r.scrap
-        if !s.failure.isEmpty {
-            metrics.failures += 1
-            for name in s.failure.names { metrics.failuresByMode[name, default: 0] += 1 }
-        }
-        if let torque = r["torque_nm"], let rpm = r["rpm"] {
-            open[r.machine] = (r.timestamp, MillingPhysics.power(torque: torque, rpm: rpm))
-        }
-    }
-
-    mutating func finish() {
-        metrics.operatingHours = Double(runningMilliseconds) / 3_600_000
-        metrics.oee =
-            metrics.scheduledHours > 0
-            ? Double(metrics.goodParts) * idealCycleSeconds / (metrics.scheduledHours * 3600) : 0
-    }
-}
-
-/// The training table of the baseline: the config's variables, derived features and categorical inputs of every
-/// running part, and whether it failed.
-struct TableBuilder {
-    let config: ProcessConfig
-    var numeric: [[Double]]
-    var products: [String] = []
-    var target: [String] = []
-
-    init(config: ProcessConfig) {
-        self.config = config
-        numeric = config.variables.map { _ in [] }
-    }
-
-    var rows: Int { target.count }
-
-    mutating func add(_ s: SimulatedReading) {
-        let r = s.reading
-        guard r.state == .running else { return }
-        var values: [Double] = []
-        for v in config.variables {
-            guard let x = r[v.name], x.isFinite else { return }
-            values.append(x)
-        }
-        for i in values.indices { numeric[i].append(values[i]) }
-        products.append(r.product ?? "")
-        target.append(s.failure.isEmpty ? "0" : "1")
-    }
-
-    var data: TabularData {
-        let categorical = config.features.categorical
-        return TabularData(
-            numericNames: config.variables.map(\.name), numeric: numeric, categoricalNames: categorical.map(\.name),
-            categorical: categorical.map { _ in products },
-            categories: Dictionary(
-                uniqueKeysWithValues: categorical.compactMap { c in c.categories.map { (c.name, $0) } }),
-            derived: config.features.derived.map { ($0.name, $0.expression) }, targetName: "failure", target: target)
-    }
-}
-
-/// Scores single readings for the trace.
-struct TraceScorer {
-    let model: NetworkRiskModel
-    var batch: RiskBatch
-
-    init(model: NetworkRiskModel) {
-        self.model = model
-        batch = RiskBatch(numericWidth: model.numericInputs.count, categoricalWidth: model.categoricalInputs.count)
-    }
-
-    mutating func risk(_ reading: Reading) -> Double {
-        batch.resize(rows: 1)
-        for (i, name) in model.numericInputs.enumerated() { batch.numeric[i] = reading[name] ?? .nan }
-        for (j, name) in model.categoricalInputs.enumerated() {
-            batch.categories[j] = model.categoryIndex(of: name == "product" ? reading.product ?? "" : "", for: j)
-        }
-        model.evaluate(&batch)
-        return batch.risk[0]
+        return SetpointChange(machine: reading.machine, values: values)
     }
 }

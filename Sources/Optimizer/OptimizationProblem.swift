@@ -26,17 +26,27 @@ public struct OptimizationProblem: Sendable {
         public let downtime: Double
     }
 
-    /// The production rate's dependence on one control.
+    /// The production rate's dependence on the controls: a product of powers, (value / nominal)^elasticity.
     public struct Throughput: Sendable {
-        public let control: Int
-        public let elasticity: Double
+        public struct Term: Sendable {
+            public let control: Int
+            public let elasticity: Double
+            /// The control's nominal value, where its factor is 1.
+            public let nominal: Double
+        }
+        public let terms: [Term]
         public let floor: Double
         public let weight: Double
-        /// The control's nominal value, where the rate is 1.
-        public let nominal: Double
 
-        /// The production rate at this value of the control, relative to the nominal rate.
-        public func rate(at value: Double) -> Double { pow(value / nominal, elasticity) }
+        /// The production rate relative to the nominal rate at the setpoints `points[offset ..< offset + controls]`.
+        public func rate(_ points: [Double], offset: Int = 0) -> Double {
+            var rate = 1.0
+            for t in terms { rate *= pow(points[offset + t.control] / t.nominal, t.elasticity) }
+            return rate
+        }
+
+        /// The elasticity of the rate in control `c` (0 when the rate does not depend on it).
+        public func elasticity(_ c: Int) -> Double { terms.first { $0.control == c }?.elasticity ?? 0 }
     }
 
     public let controls: [Control]
@@ -76,12 +86,14 @@ public struct OptimizationProblem: Sendable {
         let controlNames = controls.map(\.name)
         let nominals = controls.map(\.limits.nominal)
         throughput = try settings.throughput.map { t in
-            guard let c = controlNames.firstIndex(of: t.variable) else {
-                throw OptimizerError("optimizer.throughput.variable '\(t.variable)' is not a controllable variable")
+            let terms = try t.terms.map { term in
+                guard let c = controlNames.firstIndex(of: term.variable) else {
+                    throw OptimizerError(
+                        "optimizer.throughput: '\(term.variable)' is not a controllable variable")
+                }
+                return Throughput.Term(control: c, elasticity: term.elasticity, nominal: nominals[c])
             }
-            return Throughput(
-                control: c, elasticity: t.elasticity, floor: t.floor, weight: t.weight,
-                nominal: nominals[c])
+            return Throughput(terms: terms, floor: t.floor, weight: t.weight)
         }
         guard controls.contains(where: { $0.input != nil }) || !maintenance.isEmpty else {
             throw OptimizerError(
@@ -95,15 +107,17 @@ public struct OptimizationProblem: Sendable {
     }
 
     /// The production rate at these setpoints relative to the nominal rate (1 without a throughput term).
-    public func rate(_ setpoints: [Double]) -> Double {
-        throughput.map { $0.rate(at: setpoints[$0.control]) } ?? 1
-    }
+    public func rate(_ setpoints: [Double]) -> Double { throughput?.rate(setpoints) ?? 1 }
 
     /// The range the throughput floor leaves for control `c` (the whole line when the rate does not depend on it).
+    /// With several terms the floor is shared evenly between them (each factor at least floor^(1/terms)), so that
+    /// each control has a bound of its own and no combination of moves takes the rate below the floor.
     func floorRange(_ c: Int) -> ClosedRange<Double> {
-        guard let t = throughput, t.control == c else { return -Double.infinity...Double.infinity }
-        let bound = controls[c].limits.nominal * pow(t.floor, 1 / t.elasticity)
-        return t.elasticity > 0 ? bound...Double.infinity : -Double.infinity...bound
+        guard let t = throughput, let term = t.terms.first(where: { $0.control == c }) else {
+            return -Double.infinity...Double.infinity
+        }
+        let bound = term.nominal * pow(t.floor, 1 / (Double(t.terms.count) * term.elasticity))
+        return term.elasticity > 0 ? bound...Double.infinity : -Double.infinity...bound
     }
 
     /// Where control `c` may go from `current` at `now`: within its bounds, one step at most, not before its minimum

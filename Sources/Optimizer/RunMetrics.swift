@@ -20,6 +20,9 @@ public struct RunMetrics: Sendable, Equatable {
     public var setpointChanges = 0
     /// Maintenance actions the optimizer had done (planned tool changes), beyond the plant's own.
     public var maintenanceActions = 0
+    /// Planned tool changes of all kinds: the plant's own rule at the rated life and the ones a policy ordered (a
+    /// tool that failed is replaced in its repair and not counted here).
+    public var toolChanges = 0
     /// Why the optimizer held, by kind, when it did.
     public var holds: [String: Int] = [:]
 
@@ -39,6 +42,7 @@ public struct RunMetrics: Sendable, Equatable {
         ]
         for (_, mode) in FailureModes.all {
             out.append(("failures_\(mode.lowercased())", Double(failuresByMode[mode] ?? 0)))
+            out.append(("failures_\(mode.lowercased())_per_1000h", per1000Hours(Double(failuresByMode[mode] ?? 0))))
         }
         out += [
             ("good_parts", Double(goodParts)), ("scrap", Double(scrap)), ("parts", Double(parts)),
@@ -47,6 +51,7 @@ public struct RunMetrics: Sendable, Equatable {
             ("operating_hours", operatingHours), ("scheduled_hours", scheduledHours),
             ("mtbf_hours", failures > 0 ? operatingHours / Double(failures) : 0),
             ("setpoint_changes", Double(setpointChanges)), ("maintenance_actions", Double(maintenanceActions)),
+            ("tool_changes", Double(toolChanges)),
         ]
         return out
     }

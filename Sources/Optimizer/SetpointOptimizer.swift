@@ -372,6 +372,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         }
         model.evaluate(&batch)
         let trust = options.trustWeight > 0 ? model.support : nil
+        let trustWeights =
+            options.trustWeighting == .uniform ? [Double](repeating: 1 / Double(k), count: k) : weights
         var values = [Double](repeating: 0, count: count)
         var risks = [Double](repeating: 0, count: count)
         var gradients = [Double](repeating: 0, count: gradient ? count * controls : 0)
@@ -382,14 +384,14 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             for s in 0..<k { risk += weights[s] * batch.risk[p * k + s] }
             guard risk.isFinite else { return nil }
             risks[p] = risk
-            let rate = throughput.map { $0.rate(at: points[p * controls + $0.control]) } ?? 1
+            let rate = throughput?.rate(points, offset: p * controls) ?? 1
             values[p] = problem.failureCost * risk - (throughput?.weight ?? 0) * rate
             if let trust {
                 var g = trustGradient
                 trustGradient = []
                 let penalty = Self.outside(
-                    trust, numeric: batch.numeric, weights: weights, width: nw, rows: p * k..<(p + 1) * k, gradients: &g
-                )
+                    trust, numeric: batch.numeric, weights: trustWeights, width: nw, rows: p * k..<(p + 1) * k,
+                    gradients: &g)
                 trustGradient = g
                 values[p] += options.trustWeight * penalty
             }
@@ -403,13 +405,13 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                     }
                     g *= problem.failureCost
                 }
-                if let t = throughput, t.control == c {
-                    g -= t.weight * rate * t.elasticity / points[p * controls + c]
+                if let t = throughput, case let e = t.elasticity(c), e != 0 {
+                    g -= t.weight * rate * e / points[p * controls + c]
                 }
                 if trust != nil, controlInput[c] >= 0 {
                     var t = 0.0
                     for s in 0..<k {
-                        let partial = weights[s] * trustGradient[s * nw + controlInput[c]]
+                        let partial = trustWeights[s] * trustGradient[s * nw + controlInput[c]]
                         t += relative[c] ? partial * deviation[s * controls + c] : partial
                     }
                     g += options.trustWeight * t

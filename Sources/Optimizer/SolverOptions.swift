@@ -23,8 +23,15 @@ public struct SolverOptions: Sendable {
     /// points less than searching everything every time (docs/optimizer.md).
     public var explorationInterval: Int?
     /// What leaving the model's training data costs, in parts per part per squared unit of Mahalanobis distance
-    /// beyond the data's reach (the trust region; 0 turns it off). One unit out already outweighs any gain.
-    public var trustWeight = 1.0
+    /// beyond the data's reach, summed over the scenarios with `trustWeighting` (the trust region; 0 turns it off).
+    public var trustWeight = 10.0
+    /// How the scenarios' overshoots add up: each scenario alike (`uniform`, the default), so that the tails, where
+    /// failures at a limit start and the data is thinnest, count as much as the middle; or by their probability
+    /// (`probability`), which let the tails leave the data almost for free (measured on the realistic plant: power
+    /// failures rose from 5 to 36 per 1,000 h against 9 with uniform weights at weight 1 and 1 at weight 10).
+    public var trustWeighting = TrustWeighting.uniform
+
+    public enum TrustWeighting: String, Sendable { case probability, uniform }
 
     public init(method: Method = .automatic, starts: Int = 3, maxIterations: Int = 40, tolerance: Double = 0.002) {
         self.method = method

@@ -1,5 +1,5 @@
 /// The traced machine of an evaluation as an SVG picture: per-part failure risk, each setpoint, and tool wear over
-/// time, without (grey) and with the optimizer (blue); failed parts as red marks.
+/// time, under a baseline policy (grey) and with the optimizer (blue); failed parts as red marks.
 public enum TracePlot {
     public static func svg(
         _ report: ClosedLoopEvaluation.Report, hours: Double, variables: [String: (String, String)] = [:]
@@ -18,7 +18,7 @@ public enum TracePlot {
             viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(left)" y="22" font-size="15" font-weight="bold">\(report.traceMachine): first \(Int(hours)) \
-            simulated hours, without (grey) and with the optimizer in closed loop (blue)</text>
+            simulated hours, the \(report.baselineName) policy (grey) and the optimizer in closed loop (blue)</text>
 
             """
         func x(_ h: Double) -> Double { left + h / hours * (width - left - right) }
@@ -86,7 +86,7 @@ public enum TracePlot {
         panel(
             0,
             title:
-                "Predicted failure risk per part (mean of 10 parts); red marks: failures, top row without, lower with",
+                "Predicted failure risk per part (mean of 10 parts); red marks: failures, top row \(report.baselineName), lower optimized",
             range: 0...riskMax, series: [(smoothed(b), grey, false), (smoothed(o), blue, false)],
             marks: b.filter(\.failed).map { ($0.hours, "#d62728") }, percent: true)
         // Failures of the optimized run, lower in the same panel.

@@ -21,7 +21,7 @@ struct MachineTracker: Codable, Sendable {
     /// What the optimizer knows of the machine, for the model it was built for.
     var optimizer: MachineContext?
     var optimizerModel: String?
-    /// The reading time of the machine's latest recommendation.
+    /// When the optimizer was last asked about the machine (reading time), whether it recommended or held.
     var lastRecommendation: Int64?
 
     /// SPC for one variable: the baseline being collected, then the limits and the running charts.

@@ -1,3 +1,4 @@
+import Optimizer
 import Plant
 
 /// How a pipeline worker processes readings.
@@ -18,9 +19,9 @@ public struct PipelineSettings: Sendable {
     /// Apply recommendations without an operator (within the guardrails); from the config's `optimizer.closed_loop`
     /// or `millstream run --closed-loop`, and switched by records on the control topic.
     public var closedLoop = false
-    /// A machine gets at most one recommendation per this many milliseconds of its own time (an operator has time
+    /// The optimizer is asked about a machine at most once per this many milliseconds of its own time (an operator has time
     /// to decide; closed loop waits for the change to show in the readings).
-    public var recommendationIntervalMilliseconds: Int64 = 300_000
+    public var recommendationIntervalMilliseconds = RecommendationCadence.defaultIntervalMilliseconds
     /// Only readings at most this old (by the wall clock) get recommendations; nil: every reading, also history.
     public var recommendationMaxAgeMilliseconds: Int64? = 600_000
     public var group = "pipeline"

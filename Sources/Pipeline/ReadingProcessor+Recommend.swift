@@ -19,12 +19,13 @@ extension ReadingProcessor {
         }
         guard tracker.optimizer!.observe(reading, model: r.optimizer.model, problem: r.problem) else { return }
         if let age = settings.recommendationMaxAgeMilliseconds, wall - reading.timestamp > age { return }
-        if let last = tracker.lastRecommendation,
-            reading.timestamp - last < settings.recommendationIntervalMilliseconds
-        {
-            return
-        }
+        guard
+            RecommendationCadence.isDue(
+                last: tracker.lastRecommendation, now: reading.timestamp,
+                interval: settings.recommendationIntervalMilliseconds)
+        else { return }
         let now = reading.timestamp
+        tracker.lastRecommendation = now
         switch r.optimizer.recommend(updating: &tracker.optimizer!, now: now) {
         case .hold(let hold):
             if hold.kind == .modelNotFinite || hold.kind == .notConverged {
@@ -32,7 +33,6 @@ extension ReadingProcessor {
                 events.lastOptimizerProblem = hold.description
             }
         case .recommend(let recommendation):
-            tracker.lastRecommendation = now
             let key = Array(reading.machine.utf8)
             var applied = false
             if closedLoop {

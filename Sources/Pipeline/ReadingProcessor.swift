@@ -14,6 +14,8 @@ public struct ReadingProcessor: Sendable {
     let validator: ReadingValidator
     let derived: [(name: String, expression: FeatureExpression)]
     let variableNames: [String]
+    /// The variables with a control chart (the config's `spc`, true unless set false).
+    let charted: Set<String>
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
@@ -30,6 +32,7 @@ public struct ReadingProcessor: Sendable {
         self.settings = settings
         self.validator = ReadingValidator(config: settings.process)
         self.variableNames = settings.process.variables.map(\.name)
+        self.charted = Set(settings.process.variables.filter(\.spc).map(\.name))
         self.closedLoop = settings.closedLoop
         let names = variableNames
         self.derived = try settings.process.features.derived.map {
@@ -133,9 +136,11 @@ public struct ReadingProcessor: Sendable {
                 if w.count > settings.window { w.removeFirst(w.count - settings.window) }
                 tracker.windows[m.name] = w
                 tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
-                checkSPC(
-                    variable: m.name, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
-                    events: &events)
+                if charted.contains(m.name) {
+                    checkSPC(
+                        variable: m.name, value: m.value, reading: reading, tracker: &tracker, source: source,
+                        into: &out, events: &events)
+                }
             }
             if let scorer, scratch != nil {
                 risk = scorer.score(reading, scratch: &scratch!)

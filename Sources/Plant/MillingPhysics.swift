@@ -15,10 +15,8 @@ public struct MillingPhysics: Sendable {
     public var torqueSD = 10.0, torqueFloor = 3.0
     // Speed: setpoint x (torque / target)^-0.3694 x lognormal noise (log-log fit to the data: slope -0.369, sd 0.0355).
     public var speedTorqueExponent = -0.3694, speedNoise = 0.0355
-    // Tool: replaced or failing at a wear drawn uniformly; the paper says 200...240 min, but the data resets at a
-    // median of 215 (5-95 %: 202...234), which 200...230 plus the last product's wear matches. It fails in 51 of 120
-    // cases (the paper's counts).
-    public var toolLife = 200.0...230.0, toolFailureShare = 51.0 / 120.0
+    /// How long a tool lasts and what happens at its end (see `ToolLife`).
+    public var toolLife = ToolLife.ai4i
     /// Wear added per product, by product type (H 5, M 3, L 2 min).
     public var wearPerProduct: [String: Double] = ["L": 2, "M": 3, "H": 5]
     /// Overstrain: wear x torque above this fails (min Nm), by product type.
@@ -33,9 +31,28 @@ public struct MillingPhysics: Sendable {
     public var plannedToolChangeMinutes = 10.0
     /// Cycle time at nominal speed, seconds; it shrinks as speed rises: x (nominal / speed)^0.3.
     public var baseCycleSeconds = 60.0, cycleSpeedExponent = 0.3, cycleNoise = 0.02
+    /// The cycle also shrinks with the torque target (a cut's feed, and so its metal removal rate, sets its torque):
+    /// x (nominal / target)^cycleTorqueExponent. 0 in AI4I, where torque costs no time.
+    public var cycleTorqueExponent = 0.0
     /// Scrap: a base rate, more with a worn tool (above 180 min) and with power near its limits.
     public var baseScrap = 0.005, wornToolScrap = 0.03, powerEdgeScrap = 0.02
 
+    // Operating variation, all off in the AI4I profile (see `PlantProfile.realistic` and docs/simulator.md).
+    /// Amplitude in K of the day's ambient cycle on both temperatures (a sine over 24 h of simulated time).
+    public var ambientAmplitude = 0.0
+    /// Parts per material lot (0: one endless lot). Each lot's hardness scales torque by a lognormal factor with
+    /// this log standard deviation, and a changeover between lots stops the machine (`setup`) for `setupMinutes`.
+    public var lotParts = 0, lotTorqueSD = 0.0, setupMinutes = 0.0
+    /// A worn tool cuts at a higher torque: x (1 + wornToolTorque x (wear / the tool's life)^wornToolExponent), the
+    /// rise sharpening towards the end of its life (cutting forces grow with flank wear; Sikdar and Chen 2002).
+    public var wornToolTorque = 0.0, wornToolExponent = 3.0
+    /// Machines start with tools somewhere in their life instead of all fresh (which would make every machine
+    /// change its tool at about the same time).
+    public var staggeredTools = false
+    /// Short stops (a jammed chip, a part not loaded): probability per part, and their length in minutes.
+    public var minorStopProbability = 0.0, minorStopMinutes = 1.0...5.0
+
+    /// The AI4I 2020 rules and parameters, as in the dataset (the default).
     public init() {}
 
     /// The variables the physics produces; a process config for the simulator must declare them.
@@ -59,8 +76,11 @@ public struct MachineSimulator: Sendable {
     var rng: RandomSource
     var events: RandomSource
     var tools: RandomSource
+    var lots: RandomSource
     /// Whether the current tool breaks (tool wear failure) when it reaches its limit, or is changed in time.
     var toolBreaks = false
+    /// The wear at which the current tool would fail if nothing changed it before.
+    var toolLifetime = 1.0
     var air: Double
     var delta: Double
     var wear = 0.0
@@ -70,10 +90,16 @@ public struct MachineSimulator: Sendable {
     public private(set) var speedSetpoint: Double
     public private(set) var torqueTarget: Double
     let nominalSpeed: Double
+    let nominalTorque: Double
     let products: [ProductType]
     let shareTotal: Double
     var downUntil: Int64 = 0
     var downState: MachineState = .running
+    /// The current material lot's hardness (a factor on torque) and the parts left in it.
+    var lotFactor = 1.0
+    var lotRemaining = 0
+    /// Planned tool changes so far: by the plant's own rule at the rated wear, or ordered (`changeTool`).
+    public private(set) var toolChanges = 0
 
     init(id: String, seed: UInt64, physics: MillingPhysics, speed: Double, torque: Double, products: [ProductType]) {
         self.id = id
@@ -81,23 +107,51 @@ public struct MachineSimulator: Sendable {
         self.rng = RandomSource(seed: seed)
         self.events = RandomSource(seed: seed ^ 0x9E37_79B9_7F4A_7C15)
         self.tools = RandomSource(seed: seed ^ 0xD1B5_4A32_D192_ED03)
+        self.lots = RandomSource(seed: seed ^ 0x6A09_E667_F3BC_C908)
         self.nominalSpeed = speed
+        self.nominalTorque = torque
         self.speedSetpoint = speed
         self.torqueTarget = torque
         self.products = products.isEmpty ? [ProductType(name: "M", share: 1)] : products
         self.shareTotal = self.products.reduce(0) { $0 + $1.share }
         air = physics.airMean + physics.airSD * rng.normal()
         delta = physics.deltaMean + physics.deltaSD * rng.normal()
-        toolLimit = physics.toolLife.lowerBound
+        toolLimit = physics.toolLife.rated
         newTool()
+        if physics.staggeredTools { wear = (toolLimit * tools.uniform()).rounded() }
+        if physics.lotParts > 0 {
+            // Machines start somewhere within their first lot.
+            newLot()
+            lotRemaining = 1 + Int(lots.uniform() * Double(physics.lotParts - 1))
+        }
     }
 
     /// Mounts the next tool: its wear limit and whether it breaks there (tool wear failure) or is changed in time.
     mutating func newTool() {
         wear = 0
-        toolLimit =
-            physics.toolLife.lowerBound + (physics.toolLife.upperBound - physics.toolLife.lowerBound) * tools.uniform()
-        toolBreaks = tools.uniform() < physics.toolFailureShare
+        switch physics.toolLife {
+        case .uniform(let range, let failureShare):
+            toolLimit = range.lowerBound + (range.upperBound - range.lowerBound) * tools.uniform()
+            toolBreaks = tools.uniform() < failureShare
+            toolLifetime = toolLimit
+        case .scattered(let mean, let cv, let rated, let minimum):
+            let life = max(minimum, mean * (1 + cv * tools.normal()))
+            toolLimit = min(life, rated)
+            toolBreaks = life < rated
+            toolLifetime = life
+        }
+    }
+
+    /// Starts the next material lot: its hardness and length.
+    mutating func newLot() {
+        lotFactor = exp(physics.lotTorqueSD * lots.normal())
+        lotRemaining = physics.lotParts
+    }
+
+    /// The day's ambient cycle at `now` (ms since the epoch), added to both temperatures as measured.
+    func ambient(_ now: Int64) -> Double {
+        guard physics.ambientAmplitude != 0 else { return 0 }
+        return physics.ambientAmplitude * sin(2 * .pi * Double(now % 86_400_000) / 86_400_000)
     }
 
     mutating func setSetpoints(speed: Double?, torque: Double?) {
@@ -110,9 +164,10 @@ public struct MachineSimulator: Sendable {
         let p = physics
         // The temperature walks advance once per product, as in the dataset: stepping them during downtime too
         // would bias the products towards temperatures that cause no failures (low-margin periods would be spent down).
-        var airK = (air * 10).rounded() / 10
-        var processK = ((air + delta) * 10).rounded() / 10
-        let cycle = p.baseCycleSeconds * pow(nominalSpeed / speedSetpoint, p.cycleSpeedExponent)
+        var airK = ((air + ambient(now)) * 10).rounded() / 10
+        var processK = ((air + ambient(now) + delta) * 10).rounded() / 10
+        var cycle = p.baseCycleSeconds * pow(nominalSpeed / speedSetpoint, p.cycleSpeedExponent)
+        if p.cycleTorqueExponent != 0 { cycle *= pow(nominalTorque / torqueTarget, p.cycleTorqueExponent) }
         sequence += 1
         if now < downUntil {
             let reading = Reading(
@@ -127,8 +182,8 @@ public struct MachineSimulator: Sendable {
         delta =
             p.deltaMean + p.deltaRho * (delta - p.deltaMean) + p.deltaSD * (1 - p.deltaRho * p.deltaRho).squareRoot()
             * rng.normal()
-        airK = (air * 10).rounded() / 10
-        processK = ((air + delta) * 10).rounded() / 10
+        airK = ((air + ambient(now)) * 10).rounded() / 10
+        processK = ((air + ambient(now) + delta) * 10).rounded() / 10
         // Product type by share.
         var pick = rng.uniform() * shareTotal
         var product = products[products.count - 1]
@@ -139,7 +194,9 @@ public struct MachineSimulator: Sendable {
                 break
             }
         }
-        let torque = ((max(p.torqueFloor, torqueTarget + p.torqueSD * rng.normal())) * 10).rounded() / 10
+        var load = torqueTarget * lotFactor
+        if p.wornToolTorque > 0 { load *= 1 + p.wornToolTorque * pow(min(1, wear / toolLifetime), p.wornToolExponent) }
+        let torque = ((max(p.torqueFloor, load + p.torqueSD * rng.normal())) * 10).rounded() / 10
         let rpm =
             (speedSetpoint * pow(torque / torqueTarget, p.speedTorqueExponent) * exp(p.speedNoise * rng.normal()))
             .rounded()
@@ -158,6 +215,17 @@ public struct MachineSimulator: Sendable {
         let scrapDraw = events.uniform()
         let repairScale = 0.5 + events.uniform()
         if randomFailureDraw < p.randomFailureProbability { failure.insert(.rnf) }
+        // Short stops draw only in profiles that have them, so the AI4I profile's streams stay as they were.
+        var minorStop = 0.0
+        if p.minorStopProbability > 0 {
+            let stopDraw = events.uniform()
+            let lengthDraw = events.uniform()
+            if stopDraw < p.minorStopProbability {
+                minorStop =
+                    p.minorStopMinutes.lowerBound + (p.minorStopMinutes.upperBound - p.minorStopMinutes.lowerBound)
+                    * lengthDraw
+            }
+        }
 
         var scrapProbability = p.baseScrap
         if recordedWear > 180 { scrapProbability += p.wornToolScrap * min(1, (recordedWear - 180) / 60) }
@@ -168,16 +236,31 @@ public struct MachineSimulator: Sendable {
         wear += p.wearPerProduct[product.name] ?? 3
         let cycleNoise = 1 + p.cycleNoise * rng.normal()
         var next = now + Int64(max(1, cycle * cycleNoise) * 1000)
+        // Downtime after this part: a repair or a tool change, then a changeover if the lot ends, else a short stop.
+        var stopMinutes = 0.0
         if !failure.isEmpty {
-            let minutes = failure.names.compactMap { p.repairMinutes[$0] }.max() ?? 30
-            downUntil = next + Int64(minutes * repairScale * 60_000)
+            stopMinutes = (failure.names.compactMap { p.repairMinutes[$0] }.max() ?? 30) * repairScale
             downState = .down
             if failure.contains(.twf) { newTool() }  // as in the dataset, only a tool wear failure replaces the tool
         } else if toolChange {
-            downUntil = next + Int64(p.plannedToolChangeMinutes * repairScale * 60_000)
+            stopMinutes = p.plannedToolChangeMinutes * repairScale
             downState = .toolChange
+            toolChanges += 1
             newTool()
         }
+        if p.lotParts > 0 {
+            lotRemaining -= 1
+            if lotRemaining <= 0 {
+                newLot()
+                if stopMinutes == 0 { downState = .setup }
+                stopMinutes += p.setupMinutes
+            }
+        }
+        if stopMinutes == 0 && minorStop > 0 {
+            stopMinutes = minorStop
+            downState = .idle
+        }
+        if stopMinutes > 0 { downUntil = next + Int64(stopMinutes * 60_000) }
         if downUntil > now { next = min(next, downUntil) }
         let reading = Reading(
             machine: id, timestamp: now, sequence: sequence,
@@ -197,6 +280,7 @@ public struct MachineSimulator: Sendable {
     /// Forces an immediate planned tool change (a maintenance action).
     mutating func changeTool(now: Int64) {
         newTool()
+        toolChanges += 1
         downUntil = max(downUntil, now + Int64(physics.plannedToolChangeMinutes * 60_000))
         downState = .toolChange
     }

@@ -47,7 +47,7 @@ extension YAMLReader {
         }
         if let n = fields["throughput"] {
             let p = path + ".throughput"
-            let t = try mapping(n, p, allowed: ["variable", "elasticity", "floor", "weight"])
+            let t = try mapping(n, p, allowed: ["variable", "elasticity", "also", "floor", "weight"])
             let v = try variable(required(t, "variable", in: n, p), p + ".variable")
             guard v.controllable != nil else {
                 throw error(t["variable"]!, p + ".variable", "'\(v.name)' is not controllable")
@@ -61,6 +61,20 @@ extension YAMLReader {
             let weight = try t["weight"].map { try number($0, p + ".weight") } ?? 1
             guard weight >= 0 else { throw error(t["weight"]!, p + ".weight", "must not be negative") }
             settings.throughput = .init(variable: v.name, elasticity: elasticity, floor: floor, weight: weight)
+            if let also = t["also"] {
+                for (name, node) in try orderedMapping(also, p + ".also") {
+                    guard let other = variables.first(where: { $0.name == name }), other.controllable != nil,
+                        other.name != v.name
+                    else {
+                        throw error(
+                            node, p + ".also." + name,
+                            "'\(name)' is not a controllable variable of this config other than '\(v.name)'")
+                    }
+                    let e = try number(node, p + ".also." + name)
+                    guard e != 0 else { throw error(node, p + ".also." + name, "must not be 0") }
+                    settings.throughput!.further.append(.init(variable: other.name, elasticity: e))
+                }
+            }
         }
         if let n = fields["maintenance"] {
             for (name, actionNode) in try orderedMapping(n, path + ".maintenance") {

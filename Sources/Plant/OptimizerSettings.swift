@@ -31,10 +31,13 @@ public struct OptimizerSettings: Sendable, Equatable {
         self.closedLoop = closedLoop
     }
 
-    /// Production rate as a power of one setpoint: rate / nominal rate = (value / nominal)^elasticity.
+    /// Production rate as a power of one setpoint, or a product of powers of several: rate / nominal rate =
+    /// (value / nominal)^elasticity x the same for each of `further`.
     public struct Throughput: Sendable, Equatable {
         public var variable: String
         public var elasticity: Double
+        /// Further setpoints the rate depends on (a milling cut's feed, which its torque follows, as well as its speed).
+        public var further: [Term] = []
         /// The rate never goes below this share of the nominal rate (a hard constraint).
         public var floor: Double
         /// Weight of the throughput term against the risk term (1: a 1 % faster rate is worth 0.01 parts per part).
@@ -46,6 +49,19 @@ public struct OptimizerSettings: Sendable, Equatable {
             self.floor = floor
             self.weight = weight
         }
+
+        public struct Term: Sendable, Equatable {
+            public var variable: String
+            public var elasticity: Double
+
+            public init(variable: String, elasticity: Double) {
+                self.variable = variable
+                self.elasticity = elasticity
+            }
+        }
+
+        /// Every term of the rate, the first variable first.
+        public var terms: [Term] { [Term(variable: variable, elasticity: elasticity)] + further }
     }
 
     /// A maintenance action: sets `variable` back to `value` and stops the machine for `downtime` parts.

@@ -34,8 +34,15 @@ public struct PlantSimulator: Sendable {
     /// - Parameters:
     ///   - machines: how many machines, taken in order from the config's lines.
     ///   - start: simulated start time, ms since the epoch.
+    ///   - profile: the physics' parameters (`PlantProfile.ai4i`, the dataset's, by default).
     public init(
-        config: ProcessConfig, machines count: Int, seed: UInt64, start: Int64, physics: MillingPhysics = .init()
+        config: ProcessConfig, machines count: Int, seed: UInt64, start: Int64, profile: PlantProfile = .ai4i
+    ) throws {
+        try self.init(config: config, machines: count, seed: seed, start: start, physics: profile.physics)
+    }
+
+    public init(
+        config: ProcessConfig, machines count: Int, seed: UInt64, start: Int64, physics: MillingPhysics
     ) throws {
         let missing = MillingPhysics.variables.filter { config.variable($0) == nil }
         guard missing.isEmpty else {
@@ -70,6 +77,9 @@ public struct PlantSimulator: Sendable {
     }
 
     public var machineIDs: [String] { machines.map(\.id) }
+
+    /// Planned tool changes of all machines so far (the plant's own rule and ordered ones).
+    public var toolChanges: Int { machines.reduce(0) { $0 + $1.toolChanges } }
 
     /// The next reading in time order.
     public mutating func next() -> SimulatedReading {

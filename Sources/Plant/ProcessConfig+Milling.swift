@@ -32,6 +32,7 @@ extension ProcessConfig {
             max: 350
             lsl: 295
             usl: 305
+            spc: false               # the hall's air: it walks with the weather and the day, no process controls it
           process_temp_k:
             unit: K
             description: Process temperature
@@ -40,6 +41,7 @@ extension ProcessConfig {
             max: 380
             lsl: 305
             usl: 315
+            spc: false               # the hall's air plus a slowly varying difference: its chart would alarm on the weather
           rpm:
             unit: rpm
             description: Rotational speed of the spindle
@@ -65,6 +67,7 @@ extension ProcessConfig {
             min: 0
             max: 400
             usl: 240
+            spc: false               # a counter: it climbs by design and resets at each tool change
         csv:
           product: Type              # AI4I has no machine or time column: `millstream import --machine ... --start ...`
         features:                    # what models of this process use besides the variables
@@ -76,10 +79,11 @@ extension ProcessConfig {
             product: [L, M, H]
         optimizer:                   # setpoint recommendations (docs/optimizer.md)
           failure_cost: 45           # one failure costs the parts not made during its repair (about 45 min at 1 part/min)
-          throughput:                # the rate of parts rises with spindle speed: rate ~ (rpm / nominal)^0.3
-            variable: rpm
+          throughput:                # the rate of parts rises with spindle speed and feed: rate ~ (rpm / nominal)^0.3
+            variable: rpm            #   x (torque / nominal)^0.3 (a lighter cut, at a lower torque, takes longer)
             elasticity: 0.3
-            floor: 0.95              # hard constraint: never below 95 % of the nominal rate
+            also: {torque_nm: 0.3}
+            floor: 0.95              # hard constraint: never below 95 % of the nominal rate (shared between the two)
           maintenance:
             tool_change: {resets: tool_wear_min, to: 0, downtime: 10}   # a planned tool change stops about 10 parts' time
           scenarios: 64              # expected risk over 64 strata of the machine's spread, tails included,

@@ -75,7 +75,8 @@ extension ProcessConfig {
             let path = "variables.\(name)"
             _ = try y.name(Node(name), path)
             let fields = try y.mapping(
-                node, path, allowed: ["unit", "description", "column", "min", "max", "lsl", "usl", "controllable"])
+                node, path,
+                allowed: ["unit", "description", "column", "min", "max", "lsl", "usl", "controllable", "spc"])
             var variable = ProcessVariable(
                 name: name, unit: try fields["unit"].map { try y.string($0, path + ".unit") } ?? "",
                 description: try fields["description"].map { try y.string($0, path + ".description") } ?? "",
@@ -90,6 +91,13 @@ extension ProcessConfig {
             }
             variable.lsl = try fields["lsl"].flatMap { try y.optionalNumber($0, path + ".lsl") }
             variable.usl = try fields["usl"].flatMap { try y.optionalNumber($0, path + ".usl") }
+            if let n = fields["spc"] {
+                let text = try y.string(n, path + ".spc")
+                guard let value = ["true": true, "false": false][text] else {
+                    throw y.error(n, path + ".spc", "expected true or false, found '\(text)'")
+                }
+                variable.spc = value
+            }
             if let lsl = variable.lsl, let usl = variable.usl, lsl >= usl {
                 throw y.error(node, path, "lsl (\(lsl)) must be below usl (\(usl))")
             }

@@ -78,6 +78,9 @@ public struct ProcessVariable: Sendable, Equatable {
     public var usl: Double?
     /// Set when the variable is a setpoint the process lets us change.
     public var controllable: Controllable?
+    /// Whether the pipeline keeps a control chart of it (`spc: false` for counters such as tool wear and for
+    /// ambient conditions, which walk by nature and would alarm all day).
+    public var spc = true
 
     public init(
         name: String, unit: String = "", description: String = "", column: String? = nil,

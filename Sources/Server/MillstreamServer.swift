@@ -7,6 +7,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import Primitives
 import Registry
 
 /// Where and how the server listens.
@@ -166,9 +167,4 @@ struct MetricsMiddleware: RouterMiddleware {
             throw error
         }
     }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -25,6 +25,8 @@ extension Millstream {
         @Option(help: "Number of simulated machines.") var machines = 20
         @Option(help: "Readings per second per machine.") var ratePerMachine = 5.0
         @Option(help: "Random seed.") var seed: UInt64 = 1
+        @Option(help: "Plant profile: realistic (a plant's variation and failure rates) or ai4i (the dataset's).")
+        var profile = PlantProfile.realistic
         @Option(help: "Fraction of bad readings mixed in (they go to dead letters).") var badFraction = 0.01
         @Option(help: "Model registry directory.") var registry: String = "./models"
         @Option(help: "Training data for the first model (the AI4I 2020 CSV).") var trainingData: String =
@@ -49,7 +51,7 @@ extension Millstream {
             try ensureModel(process)
             let bus = try openBus(busOptions.bus)
             let simulator = try PlantSimulator(
-                config: process, machines: machines, seed: seed, start: currentMilliseconds())
+                config: process, machines: machines, seed: seed, start: currentMilliseconds(), profile: profile)
             let stats = SimulationStats()
             let runner = SimulationRunner(
                 bus: bus, simulatorStart: simulator,
@@ -62,8 +64,12 @@ extension Millstream {
             options.model = "failure"
             var quiet = Logger(label: "millstream.pipeline")
             quiet.logLevel = .warning  // the live panel owns the terminal
+            // Paced, the plant runs in compressed time: a machine makes a part every 1/rate-per-machine seconds of the
+            // wall clock instead of every base cycle, so the pipeline's OEE takes the ideal cycle on the same clock.
+            var compressed = process
+            compressed.idealCycleSeconds /= ratePerMachine * profile.physics.baseCycleSeconds
             let worker = PipelineWorker(
-                bus: bus, settings: PipelineSettings(process: process), options: options, logger: quiet)
+                bus: bus, settings: PipelineSettings(process: compressed), options: options, logger: quiet)
             Terminal.error(
                 "millstream demo: \(machines) machines -> \(busOptions.bus); models in \(registry); Ctrl-C stops")
             var extra: [any Service] = []

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Optimizer
 import Plant
+import Primitives
 
 extension Millstream {
     struct Optimize: AsyncParsableCommand {
@@ -20,12 +21,18 @@ extension Millstream {
 extension Millstream.Optimize {
     struct Evaluate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the simulated plant without and with the optimizer in closed loop, and compare.",
+            abstract:
+                "Run the simulated plant under the policies a plant would run and under the optimizer, and compare.",
             discussion: """
-                Both runs use the same random streams (the same parts, temperatures, tools and random failures). \
-                The risk model is trained only on the run without the optimizer, from its readings and which parts \
-                failed; the simulator's rules are never shown to it. Reports per 1,000 operating (machine) hours: \
-                failures by mode, good parts, scrap, OEE, energy, setpoint changes and tool changes.
+                Four policies on the same random streams (the same parts, temperatures, lots, tools and random \
+                failures): reactive (tools changed at their rated life or on failure), preventive (a fixed \
+                tool-change interval), condition (tool change on measured wear, speed raised when the temperature \
+                difference closes in on its limit) and optimized (Millstream's closed loop, at most one \
+                recommendation per machine per 5 minutes, as the pipeline). The preventive interval and the \
+                condition thresholds are chosen by grid search on a separate tuning seed (the most good parts); the \
+                risk model is trained on that seed's reactive run, from its readings and which parts failed, never \
+                the simulator's rules. Reports per policy: failures by mode per 1,000 operating hours, good parts, \
+                scrap, OEE, energy per good part, tool changes and setpoint changes.
 
                 Example:
                   millstream optimize evaluate --machines 20 --hours 168 --seed 1 --plot docs/optimizer-trace.svg
@@ -33,7 +40,16 @@ extension Millstream.Optimize {
 
         @Option(help: "Simulated machines.") var machines = 20
         @Option(help: "Simulated hours per run.") var hours = 168.0
-        @Option(help: "Random seed of the plant (both runs) and of the model's training.") var seed: UInt64 = 1
+        @Option(help: "Random seed of the evaluated plant (every policy) and of the model's training.")
+        var seed: UInt64 = 1
+        @Option(help: "Plant profile: realistic (a plant's variation and failure rates) or ai4i (the dataset's).")
+        var profile = PlantProfile.realistic
+        @Option(
+            help: "Seed of the history the model learns from and the baselines are tuned on (default: seed + 1000).")
+        var tuningSeed: UInt64?
+        @Option(help: "Hours of that history (four weeks).") var historyHours = 672.0
+        @Option(help: "At most one recommendation per machine per this many seconds of its time (the pipeline's).")
+        var recommendationInterval = 300.0
         @Option(help: "Process config (default: the built-in milling process).") var config: String?
         @Option(help: "Write the traced machine's risk, setpoints and tool wear over time to this SVG file.")
         var plot: String?
@@ -43,7 +59,10 @@ extension Millstream.Optimize {
             help:
                 "Weight of the trust region (parts per part per squared unit of distance beyond the model's data; 0: off)."
         )
-        var trustWeight = 1.0
+        var trustWeight = 10.0
+        @Option(
+            help: "How scenarios count in the trust region: uniform (the tails as much as the middle) or probability.")
+        var trustWeighting = "uniform"
         @Option(
             help:
                 "Search each machine only from where its last search ended, exploring every this many searches (default: explore every search; see docs/optimizer.md)."
@@ -51,7 +70,7 @@ extension Millstream.Optimize {
         var explorationInterval: Int?
         @Option(
             help:
-                "Everyday setpoint variation without the optimizer, in steps of each control (0: fixed nominal setpoints; see docs/optimizer.md)."
+                "Everyday setpoint variation in the history the model learns from, in steps of each control (0: nominal setpoints; see docs/optimizer.md)."
         )
         var exploration = 0.0
         @Option(help: "Numeric inputs the model sees only through derived features (comma separated).")
@@ -64,9 +83,16 @@ extension Millstream.Optimize {
             guard hours > 0 && hours <= 10_000 else {
                 throw ValidationError("--hours must be above 0 and at most 10000")
             }
+            if !(historyHours > 0 && historyHours <= 10_000) {
+                throw ValidationError("--history-hours must be above 0 and at most 10000")
+            }
+            guard recommendationInterval >= 0 else { throw ValidationError("--recommendation-interval must be >= 0") }
             guard plotHours > 0 else { throw ValidationError("--plot-hours must be above 0") }
             guard (explorationInterval ?? 1) >= 1 else {
                 throw ValidationError("--exploration-interval must be at least 1")
+            }
+            guard SolverOptions.TrustWeighting(rawValue: trustWeighting) != nil else {
+                throw ValidationError("--trust-weighting takes probability or uniform")
             }
             guard SolverOptions.Method(rawValue: solver) != nil else {
                 throw ValidationError("--solver takes automatic, gradient or pattern_search")
@@ -79,9 +105,14 @@ extension Millstream.Optimize {
             settings.machines = machines
             settings.hours = hours
             settings.seed = seed
+            settings.profile = profile
+            settings.tuningSeed = tuningSeed
+            settings.historyHours = historyHours
+            settings.recommendationIntervalSeconds = recommendationInterval
             settings.traceHours = min(plotHours, hours)
             settings.solver.method = SolverOptions.Method(rawValue: solver)!
             settings.solver.trustWeight = trustWeight
+            settings.solver.trustWeighting = SolverOptions.TrustWeighting(rawValue: trustWeighting)!
             settings.solver.explorationInterval = explorationInterval
             settings.exploration = exploration
             if let hiddenInputs { settings.training.hiddenInputs = hiddenInputs.split(separator: ",").map(String.init) }
@@ -89,77 +120,152 @@ extension Millstream.Optimize {
             let report = try ClosedLoopEvaluation.run(config: process, settings: settings) { line in
                 if !quiet { Terminal.error("optimize evaluate: \(line)") }
             }
-            let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = (ContinuousClock.now - started).seconds
             if let plot {
-                let words = Dictionary(
-                    uniqueKeysWithValues: process.variables.map {
-                        ($0.name, ($0.description.isEmpty ? $0.name : $0.description, $0.unit))
-                    })
-                let svg = TracePlot.svg(report, hours: settings.traceHours, variables: words)
-                do {
-                    try svg.write(toFile: plot, atomically: true, encoding: .utf8)
-                } catch {
-                    throw CommandError("cannot write the plot to \(plot): \(error.localizedDescription)")
-                }
+                try write(TracePlot.svg(report, hours: settings.traceHours, variables: words(process)), to: plot)
             }
-            let b = report.baseline
-            let o = report.optimized
-            let cut = b.failuresPer1000Hours > 0 ? 1 - o.failuresPer1000Hours / b.failuresPer1000Hours : 0
-            let throughput = b.goodParts > 0 ? Double(o.goodParts) / Double(b.goodParts) : 0
+            let goal = EvaluationGoal(report)
             if output.json {
-                func object(_ m: RunMetrics) -> [String: Any] {
-                    var d: [String: Any] = [:]
-                    for (k, v) in m.fields { d[k] = v == v.rounded() && abs(v) < 1e15 ? Int(v) as Any : v as Any }
-                    d["failures_by_mode"] = m.failuresByMode
-                    if !m.holds.isEmpty { d["holds"] = m.holds }
-                    return d
+                printJSON(report, goal: goal, seconds: seconds)
+            } else {
+                printTable(report, goal: goal, seconds: seconds)
+                if let plot { print("plot: \(plot)") }
+            }
+        }
+
+        private func words(_ process: ProcessConfig) -> [String: (String, String)] {
+            Dictionary(
+                uniqueKeysWithValues: process.variables.map {
+                    ($0.name, ($0.description.isEmpty ? $0.name : $0.description, $0.unit))
+                })
+        }
+
+        private func write(_ svg: String, to path: String) throws {
+            do {
+                try svg.write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw CommandError("cannot write the plot to \(path): \(error.localizedDescription)")
+            }
+        }
+
+        private func object(_ m: RunMetrics) -> [String: Any] {
+            var d: [String: Any] = [:]
+            for (k, v) in m.fields { d[k] = v == v.rounded() && abs(v) < 1e15 ? Int(v) as Any : v as Any }
+            d["failures_by_mode"] = m.failuresByMode
+            if !m.holds.isEmpty { d["holds"] = m.holds }
+            return d
+        }
+
+        private func printJSON(_ report: ClosedLoopEvaluation.Report, goal: EvaluationGoal, seconds: Double) {
+            var policies: [String: Any] = [:]
+            for p in report.policies {
+                var o = object(p.metrics)
+                o["policy"] = p.description
+                policies[p.name] = o
+            }
+            func grid(_ points: [ClosedLoopEvaluation.TuningPoint]) -> [[String: Any]] {
+                points.map {
+                    [
+                        "policy": $0.policy.description, "good_parts": $0.metrics.goodParts,
+                        "failures_per_1000h": $0.metrics.failuresPer1000Hours, "tool_changes": $0.metrics.toolChanges,
+                    ]
                 }
-                print(
-                    Terminal.jsonLine([
-                        "baseline": object(b), "optimized": object(o),
-                        "baseline_fixed_setpoints": report.fixedSetpoints.map(object) as Any? ?? NSNull(),
-                        "failure_reduction": cut, "good_parts_ratio": throughput,
-                        "machines": machines, "hours": hours, "seed": seed,
-                        "model": ["training_rows": report.trainingRows, "test_metrics": report.modelMetrics],
-                        "seconds": (seconds * 10).rounded() / 10,
-                    ]))
-                return
-            }
-            func row(_ name: String, _ a: Double, _ b: Double, digits: Int = 1) -> String {
-                let f = "%.\(digits)f"
-                return name.padding(toLength: 30, withPad: " ", startingAt: 0)
-                    + String(format: f, a).leftPadded(12) + String(format: f, b).leftPadded(12)
             }
             print(
-                "\(machines) machines x \(String(format: "%g", hours)) h, seed \(seed): risk model trained on \(report.trainingRows) baseline parts (test ROC AUC \(String(format: "%.3f", report.modelMetrics["roc_auc"] ?? .nan)))"
+                Terminal.jsonLine([
+                    "policies": policies, "profile": profile.rawValue, "machines": machines, "hours": hours,
+                    "seed": seed, "tuning_seed": report.tuningSeed,
+                    "tuning": ["preventive": grid(report.preventiveGrid), "condition": grid(report.conditionGrid)],
+                    "goal": goal.json,
+                    "model": [
+                        "training_rows": report.trainingRows, "training_failures": report.trainingFailures,
+                        "test_metrics": report.modelMetrics,
+                    ],
+                    "seconds": (seconds * 10).rounded() / 10,
+                ]))
+        }
+
+        private func printTable(_ report: ClosedLoopEvaluation.Report, goal: EvaluationGoal, seconds: Double) {
+            let names = report.policies.map(\.name)
+            let metrics = report.policies.map(\.metrics)
+            func row(_ label: String, digits: Int = 1, _ value: (RunMetrics) -> Double) -> String {
+                label.padding(toLength: 30, withPad: " ", startingAt: 0)
+                    + metrics.map { String(format: "%.\(digits)f", value($0)).leftPadded(12) }.joined()
+            }
+            print(
+                "\(machines) machines x \(String(format: "%g", hours)) h, seed \(seed), profile \(profile.rawValue); "
+                    + "baselines tuned and model trained on seed \(report.tuningSeed) (\(report.trainingRows) parts, "
+                    + "\(report.trainingFailures) failed; test ROC AUC \(String(format: "%.3f", report.modelMetrics["roc_auc"] ?? .nan)))"
             )
-            print(
-                "".padding(toLength: 30, withPad: " ", startingAt: 0) + "baseline".leftPadded(12)
-                    + "optimized".leftPadded(12))
-            print(row("failures per 1,000 op. h", b.failuresPer1000Hours, o.failuresPer1000Hours))
+            for p in report.policies { print("  \(p.name): \(p.description)") }
+            print("".padding(toLength: 30, withPad: " ", startingAt: 0) + names.map { $0.leftPadded(12) }.joined())
+            print(row("failures per 1,000 op. h") { $0.failuresPer1000Hours })
             for (_, mode) in FailureModes.all {
-                print(
-                    row(
-                        "  \(mode)", b.per1000Hours(Double(b.failuresByMode[mode] ?? 0)),
-                        o.per1000Hours(Double(o.failuresByMode[mode] ?? 0))))
+                print(row("  \(mode)") { $0.per1000Hours(Double($0.failuresByMode[mode] ?? 0)) })
             }
-            print(row("failures", Double(b.failures), Double(o.failures), digits: 0))
-            print(row("operating hours", b.operatingHours, o.operatingHours, digits: 0))
-            print(row("good parts", Double(b.goodParts), Double(o.goodParts), digits: 0))
-            print(row("scrap (% of parts)", b.scrapRate * 100, o.scrapRate * 100, digits: 2))
-            print(row("OEE (%)", b.oee * 100, o.oee * 100))
-            print(row("energy per good part (Wh)", b.energyPerGoodPart * 1000, o.energyPerGoodPart * 1000))
-            print(row("setpoint changes", Double(b.setpointChanges), Double(o.setpointChanges), digits: 0))
-            print(row("tool changes ordered", Double(b.maintenanceActions), Double(o.maintenanceActions), digits: 0))
-            print(
-                "failures per 1,000 operating hours \(String(format: "%.1f", b.failuresPer1000Hours)) -> \(String(format: "%.1f", o.failuresPer1000Hours)) (\(String(format: "%.1f", cut * 100)) % fewer); good parts \(String(format: "%.1f", throughput * 100)) % of the baseline; \(String(format: "%.1f", seconds)) s"
-            )
+            print(row("failures", digits: 0) { Double($0.failures) })
+            print(row("operating hours", digits: 0) { $0.operatingHours })
+            print(row("good parts", digits: 0) { Double($0.goodParts) })
+            print(row("scrap (% of parts)", digits: 2) { $0.scrapRate * 100 })
+            print(row("OEE (%)") { $0.oee * 100 })
+            print(row("energy per good part (Wh)") { $0.energyPerGoodPart * 1000 })
+            print(row("tool changes", digits: 0) { Double($0.toolChanges) })
+            print(row("setpoint changes", digits: 0) { Double($0.setpointChanges) })
+            print(goal.summary + String(format: "; %.1f s", seconds))
             if let example = report.examples.first(where: { !$0.maintenance.isEmpty }) ?? report.examples.first {
                 print("example: \(example.machine): \(example.explanation)")
             }
-            if let plot { print("plot: \(plot)") }
         }
+    }
+}
+
+/// The issue's goal, checked against each of the sensible baselines (preventive and condition): at least 30 % fewer
+/// failures per 1,000 operating hours, at least as many good parts, no more energy per good part.
+struct EvaluationGoal {
+    struct Comparison {
+        var baseline: String
+        var failureReduction: Double
+        var goodPartsRatio: Double
+        var energyRatio: Double
+        var met: Bool { failureReduction >= 0.30 && goodPartsRatio >= 1 && energyRatio <= 1 }
+    }
+    var comparisons: [Comparison] = []
+
+    init(_ report: ClosedLoopEvaluation.Report) {
+        guard let o = report.policy("optimized")?.metrics else { return }
+        for name in ["preventive", "condition"] {
+            guard let b = report.policy(name)?.metrics else { continue }
+            comparisons.append(
+                Comparison(
+                    baseline: name,
+                    failureReduction: b.failuresPer1000Hours > 0
+                        ? 1 - o.failuresPer1000Hours / b.failuresPer1000Hours : 0,
+                    goodPartsRatio: b.goodParts > 0 ? Double(o.goodParts) / Double(b.goodParts) : 0,
+                    energyRatio: b.energyPerGoodPart > 0 ? o.energyPerGoodPart / b.energyPerGoodPart : 0))
+        }
+    }
+
+    var met: Bool { !comparisons.isEmpty && comparisons.allSatisfy(\.met) }
+
+    var json: [String: Any] {
+        var out: [String: Any] = ["met": met]
+        for c in comparisons {
+            out["vs_\(c.baseline)"] = [
+                "failure_reduction": c.failureReduction, "good_parts_ratio": c.goodPartsRatio,
+                "energy_per_good_part_ratio": c.energyRatio, "met": c.met,
+            ]
+        }
+        return out
+    }
+
+    var summary: String {
+        let parts = comparisons.map {
+            String(
+                format: "vs %@: failures %+.1f %%, good parts %.1f %%, energy per good part %.1f %%", $0.baseline,
+                -$0.failureReduction * 100, $0.goodPartsRatio * 100, $0.energyRatio * 100)
+        }
+        return "optimized " + parts.joined(separator: "; ")
+            + " (goal: -30 %, >= 100 %, <= 100 %: \(met ? "met" : "not met"))"
     }
 }
 

@@ -13,3 +13,5 @@ func loadProcessConfig(_ path: String?) throws -> ProcessConfig {
     }
     return try ProcessConfig.load(yaml: text, source: path)
 }
+
+extension PlantProfile: ExpressibleByArgument {}

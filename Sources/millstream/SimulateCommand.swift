@@ -38,6 +38,10 @@ extension Millstream {
         @Option(help: "Random seed; the same seed gives the same readings.")
         var seed: UInt64 = 1
 
+        @Option(
+            help: "Plant profile: realistic (a plant's variation and failure rates) or ai4i (the AI4I 2020 dataset's).")
+        var profile = PlantProfile.realistic
+
         @Option(help: "Process configuration (YAML); default: the built-in milling process (config/milling.yaml).")
         var config: String?
 
@@ -99,7 +103,8 @@ extension Millstream {
                     startTime -= startTime % 60_000
                 }
             }
-            let simulator = try PlantSimulator(config: process, machines: machines, seed: seed, start: startTime)
+            let simulator = try PlantSimulator(
+                config: process, machines: machines, seed: seed, start: startTime, profile: profile)
             let stats = SimulationStats()
             let durable = durableCounter(bus: bus, topic: topic)
             let runner = SimulationRunner(

@@ -98,7 +98,8 @@ import Testing
         #expect(try Self.records(dir + "/off", "setpoints").isEmpty)
     }
 
-    /// The evaluation command's contract: a JSON object with both runs and the fields the docs promise, and a plot.
+    /// The evaluation command's contract: a JSON object with every policy's run and the fields the docs promise, and
+    /// a plot. (The runs were top-level `baseline` and `optimized` before the baselines became policies.)
     @Test func evaluateReportsBothRunsAsJSON() async throws {
         let dir = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -109,8 +110,9 @@ import Testing
         ])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        for run in ["baseline", "optimized"] {
-            let r = try #require(report[run] as? [String: Any], "\(run) missing")
+        let policies = try #require(report["policies"] as? [String: Any])
+        for run in ["reactive", "optimized"] {
+            let r = try #require(policies[run] as? [String: Any], "\(run) missing")
             for key in [
                 "failures", "failures_per_1000h", "good_parts", "scrap", "oee", "operating_hours", "setpoint_changes",
                 "failures_by_mode", "energy_kwh", "scheduled_hours",
@@ -121,7 +123,7 @@ import Testing
         }
         // Identical random streams: the same simulated plant, so the same scheduled time and product mix; the
         // baseline never changes a setpoint.
-        #expect((report["baseline"] as? [String: Any])?["setpoint_changes"] as? Int == 0)
+        #expect((policies["reactive"] as? [String: Any])?["setpoint_changes"] as? Int == 0)
         let svg = try String(contentsOfFile: dir + "/trace.svg", encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.contains("Setpoint: Rotational speed of the spindle"))
         // Bad input is refused with a clear message.

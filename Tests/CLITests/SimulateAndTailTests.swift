@@ -31,7 +31,8 @@ import Testing
         let read = tail.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         #expect(read.count == 100_000)
 
-        var simulator = try PlantSimulator(config: .milling(), machines: 20, seed: 9, start: Timestamp.parse(start)!)
+        var simulator = try PlantSimulator(
+            config: .milling(), machines: 20, seed: 9, start: Timestamp.parse(start)!, profile: .realistic)
         let written = (0..<100_000).map { _ in
             String(decoding: ReadingEncoder.encode(simulator.next().reading), as: UTF8.self)
         }

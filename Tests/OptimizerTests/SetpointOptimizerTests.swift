@@ -118,12 +118,31 @@ import Testing
 
     @Test func theThroughputTermRaisesSpeedWhenRiskIsFlat() throws {
         let model = FunctionModel { _ in 0.01 }
-        let problem = try OptimizationProblem(config: Fixture.config(minGain: 0.001), model: model)
+        var config = Fixture.config(minGain: 0.001)
+        config.optimizer?.throughput?.further = []  // the rate depends on the speed alone
+        let problem = try OptimizationProblem(config: config, model: model)
         var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "flat@v1")
         let r = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).recommendation)
         #expect(r.changes.map(\.variable) == ["rpm"])
         #expect(r.changes[0].to == 1610)
         #expect(abs(r.rateChange - (pow(1610.0 / 1510, 0.3) - 1)) < 1e-9)
+    }
+
+    /// With the rate a product of speed and feed (the shipped milling config), flat risk raises both by one step,
+    /// and the floor, shared between the two, bounds each from below.
+    @Test func aRateOfSeveralSetpointsRaisesEach() throws {
+        let model = FunctionModel { _ in 0.01 }
+        let problem = try OptimizationProblem(config: Fixture.config(minGain: 0.001), model: model)
+        var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "flat@v1")
+        let r = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).recommendation)
+        #expect(
+            Dictionary(uniqueKeysWithValues: r.changes.map { ($0.variable, $0.to) }) == ["rpm": 1610, "torque_nm": 45])
+        #expect(abs(r.rateChange - (pow(1610.0 / 1510, 0.3) * pow(45.0 / 40, 0.3) - 1)) < 1e-9)
+        let speed = problem.allowedRange(0, current: 1300, lastChange: nil, now: 0)
+        let torque = problem.allowedRange(1, current: 36, lastChange: nil, now: 0)
+        #expect(abs(speed.lowerBound - 1510 * pow(0.95, 1 / 0.6)) < 1e-9)
+        #expect(abs(torque.lowerBound - 40 * pow(0.95, 1 / 0.6)) < 1e-9)
+        #expect(problem.rate([speed.lowerBound, torque.lowerBound]) >= 0.95 - 1e-12)
     }
 
     @Test func aWornToolIsChangedWhenItsExcessRiskOutweighsTheDowntime() throws {

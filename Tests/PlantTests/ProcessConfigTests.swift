@@ -31,12 +31,15 @@ import Testing
         #expect(config.variable("tool_wear_min")?.usl == 240 && config.variable("tool_wear_min")?.lsl == nil)
         #expect(config.products.map(\.name) == ["L", "M", "H"])
         #expect(config.variable("rpm")?.controllable?.variation == .relative)
+        #expect(config.variables.filter(\.spc).map(\.name) == ["rpm", "torque_nm"])
         #expect(config.variable("torque_nm")?.controllable?.variation == .additive)
         let optimizer = try #require(config.optimizer)
         #expect(
             optimizer.failureCost == 45 && optimizer.scenarios == 64 && optimizer.history == 512
                 && !optimizer.closedLoop)
-        #expect(optimizer.throughput == .init(variable: "rpm", elasticity: 0.3, floor: 0.95, weight: 1))
+        var throughput = OptimizerSettings.Throughput(variable: "rpm", elasticity: 0.3, floor: 0.95, weight: 1)
+        throughput.further = [.init(variable: "torque_nm", elasticity: 0.3)]
+        #expect(optimizer.throughput == throughput)
         #expect(
             optimizer.maintenance == [.init(name: "tool_change", variable: "tool_wear_min", value: 0, downtime: 10)])
     }
@@ -50,8 +53,14 @@ import Testing
             message(controllable + "optimizer:\n  throughput: {variable: temp, elasticity: 1, floor: 1.5}")
                 .contains("optimizer.throughput.floor: must be above 0 and at most 1, is 1.5"))
         #expect(
+            message(controllable + "optimizer:\n  throughput: {variable: temp, elasticity: 1, also: {temp: 1}}")
+                .contains(
+                    "optimizer.throughput.also.temp: 'temp' is not a controllable variable of this config other than 'temp'"
+                ))
+        #expect(
             message(controllable + "optimizer:\n  scenarios: 0").contains("optimizer.scenarios: must be from 1 to 256"))
         #expect(message(controllable + "optimizer:\n  closed_loop: maybe").contains("expected true or false"))
+        #expect(message(Self.minimal + "\n    spc: maybe\n").contains("variables.temp.spc: expected true or false"))
         #expect(message(controllable + "optimizer:\n  speed: 3").contains("optimizer.speed: unknown key"))
         #expect(
             message(controllable + "optimizer:\n  maintenance:\n    purge: {resets: temp}")

@@ -76,6 +76,62 @@ import Testing
         #expect(abs(random - 0.001) < 0.0003, "RNF \(random)")
     }
 
+    /// The realistic profile behaves like a plant at nominal setpoints under its own tool rule: OEE within the
+    /// 55-75 % published for discrete manufacturing, and between one breakdown per machine per 8-hour shift and one
+    /// per week; failures are rare events (well under 1 % of parts), every failure mode still occurs, and the
+    /// operating variation shows (changeovers, short stops, the day's ambient cycle).
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func theRealisticProfileIsCalibrated(seed: UInt64) throws {
+        let config = ProcessConfig.milling()
+        let machines = 20
+        let hours = 168.0
+        var sim = try PlantSimulator(config: config, machines: machines, seed: seed, start: 0, profile: .realistic)
+        var parts = 0
+        var good = 0
+        var failures = 0
+        var modes = Set<String>()
+        var states = Set<MachineState>()
+        var air: [Double] = []
+        while true {
+            let s = sim.next()
+            guard Double(s.reading.timestamp) < hours * 3_600_000 else { break }
+            states.insert(s.reading.state)
+            guard s.reading.state == .running else { continue }
+            parts += 1
+            good += s.reading.good
+            if !s.failure.isEmpty { failures += 1 }
+            modes.formUnion(s.failure.names)
+            if s.reading.machine == sim.machineIDs[0] { air.append(s.reading["air_temp_k"]!) }
+        }
+        let scheduledSeconds = Double(machines) * hours * 3600
+        let oee = Double(good) * config.idealCycleSeconds / scheduledSeconds
+        let hoursBetweenFailures = Double(machines) * hours / Double(failures)
+        #expect(oee >= 0.55 && oee <= 0.75, "OEE \(oee)")
+        #expect(
+            hoursBetweenFailures >= 8 && hoursBetweenFailures <= 168,
+            "one failure per machine every \(hoursBetweenFailures) h")
+        #expect(Double(failures) / Double(parts) < 0.002, "\(failures) of \(parts) parts failed")
+        #expect(modes.count >= 4, "failure modes seen: \(modes)")
+        #expect(states.isSuperset(of: [.running, .down, .toolChange, .setup, .idle]), "states \(states)")
+        #expect(sim.toolChanges > machines * 20, "\(sim.toolChanges) planned tool changes")
+        #expect((air.max()! - air.min()!) > 3, "air temperature range \(air.min()!)...\(air.max()!)")
+    }
+
+    /// The AI4I profile is the library's default and draws exactly as before the profiles existed: readings of a
+    /// seed are those of `MillingPhysics()`.
+    @Test func theAI4IProfileIsTheDefault() throws {
+        var a = try PlantSimulator(config: .milling(), machines: 5, seed: 9, start: 0)
+        var b = try PlantSimulator(config: .milling(), machines: 5, seed: 9, start: 0, physics: MillingPhysics())
+        var c = try PlantSimulator(config: .milling(), machines: 5, seed: 9, start: 0, profile: .realistic)
+        var differs = false
+        for _ in 0..<3000 {
+            let x = a.next().reading
+            #expect(x == b.next().reading)
+            differs = differs || x != c.next().reading
+        }
+        #expect(differs)
+    }
+
     @Test func setpointsAreClampedAndChangeTheProcess() throws {
         var sim = try PlantSimulator(config: .milling(), machines: 2, seed: 1, start: 0)
         let machine = sim.machineIDs[0]
