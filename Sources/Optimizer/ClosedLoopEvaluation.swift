@@ -119,6 +119,12 @@ public enum ClosedLoopEvaluation {
 
         progress("history: the reactive plant on seed \(tuning) for \(settings.historyHours) h")
         let history = try plant.history(seed: tuning)
+        guard history.failures >= 10 else {
+            throw OptimizerError(
+                "the history (\(settings.machines) machines x \(settings.historyHours) h on seed \(tuning)) has "
+                    + "\(history.failures) failed parts of \(history.rows): too few to learn a risk model from; give "
+                    + "more --history-hours or --machines")
+        }
         progress("training the risk model on \(history.rows) parts of history (\(history.failures) failed)")
         var spec = settings.training
         spec.seed = settings.seed

@@ -219,34 +219,7 @@ extension Millstream.Optimize {
     }
 }
 
-/// The goal, checked against each of the sensible baselines (preventive and condition): at least 30 % fewer
-/// failures per 1,000 operating hours, at least as many good parts, no more energy per good part.
-struct EvaluationGoal {
-    struct Comparison {
-        var baseline: String
-        var failureReduction: Double
-        var goodPartsRatio: Double
-        var energyRatio: Double
-        var met: Bool { failureReduction >= 0.30 && goodPartsRatio >= 1 && energyRatio <= 1 }
-    }
-    var comparisons: [Comparison] = []
-
-    init(_ report: ClosedLoopEvaluation.Report) {
-        guard let o = report.policy("optimized")?.metrics else { return }
-        for name in ["preventive", "condition"] {
-            guard let b = report.policy(name)?.metrics else { continue }
-            comparisons.append(
-                Comparison(
-                    baseline: name,
-                    failureReduction: b.failuresPer1000Hours > 0
-                        ? 1 - o.failuresPer1000Hours / b.failuresPer1000Hours : 0,
-                    goodPartsRatio: b.goodParts > 0 ? Double(o.goodParts) / Double(b.goodParts) : 0,
-                    energyRatio: b.energyPerGoodPart > 0 ? o.energyPerGoodPart / b.energyPerGoodPart : 0))
-        }
-    }
-
-    var met: Bool { !comparisons.isEmpty && comparisons.allSatisfy(\.met) }
-
+extension EvaluationGoal {
     var json: [String: Any] {
         var out: [String: Any] = ["met": met]
         for c in comparisons {

@@ -34,6 +34,15 @@ import Testing
         #expect(goal["met"] is Bool && goal["vs_preventive"] != nil && goal["vs_condition"] != nil)
     }
 
+    @Test func aHistoryWithTooFewFailuresIsAClearError() async throws {
+        let run = try await CLI.run([
+            "optimize", "evaluate", "--machines", "2", "--hours", "4", "--history-hours", "48", "--seed", "7",
+            "--quiet",
+        ])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("failed parts of") && run.stderr.contains("--history-hours"), "\(run.stderr)")
+    }
+
     @Test func aBadProfileIsRefusedByName() async throws {
         let run = try await CLI.run(["optimize", "evaluate", "--profile", "factory"])
         #expect(run.status != 0)
