@@ -8,6 +8,8 @@ struct ClosedLoopRun {
     let model: NetworkRiskModel
     let problem: OptimizationProblem
     var optimizer: SetpointOptimizer<NetworkRiskModel>
+    /// Where tool wear is among the model's inputs, for the trace.
+    let wearIndex: Int?
     var scorer: TraceScorer
     var trace: [ClosedLoopEvaluation.TracePoint] = []
     var examples: [Recommendation] = []
@@ -18,6 +20,7 @@ struct ClosedLoopRun {
         problem = try OptimizationProblem(config: plant.config, model: model)
         optimizer = try SetpointOptimizer(problem: problem, model: model, label: label, options: plant.settings.solver)
         scorer = TraceScorer(model: model)
+        wearIndex = problem.numericInputs.firstIndex(of: "tool_wear_min")
     }
 
     mutating func run(progress: (String) -> Void) throws -> RunMetrics {
@@ -79,7 +82,6 @@ struct ClosedLoopRun {
     }
 
     private mutating func record(_ s: SimulatedReading, context: MachineContext) {
-        let wearIndex = problem.numericInputs.firstIndex(of: "tool_wear_min")
         trace.append(
             ClosedLoopEvaluation.TracePoint(
                 hours: Double(s.reading.timestamp - plant.settings.start) / 3_600_000, risk: scorer.risk(s.reading),

@@ -164,8 +164,9 @@ public struct MachineSimulator: Sendable {
         let p = physics
         // The temperature walks advance once per product, as in the dataset: stepping them during downtime too
         // would bias the products towards temperatures that cause no failures (low-margin periods would be spent down).
-        var airK = ((air + ambient(now)) * 10).rounded() / 10
-        var processK = ((air + ambient(now) + delta) * 10).rounded() / 10
+        let ambientK = ambient(now)
+        var airK = ((air + ambientK) * 10).rounded() / 10
+        var processK = ((air + ambientK + delta) * 10).rounded() / 10
         var cycle = p.baseCycleSeconds * pow(nominalSpeed / speedSetpoint, p.cycleSpeedExponent)
         if p.cycleTorqueExponent != 0 { cycle *= pow(nominalTorque / torqueTarget, p.cycleTorqueExponent) }
         sequence += 1
@@ -182,8 +183,8 @@ public struct MachineSimulator: Sendable {
         delta =
             p.deltaMean + p.deltaRho * (delta - p.deltaMean) + p.deltaSD * (1 - p.deltaRho * p.deltaRho).squareRoot()
             * rng.normal()
-        airK = ((air + ambient(now)) * 10).rounded() / 10
-        processK = ((air + ambient(now) + delta) * 10).rounded() / 10
+        airK = ((air + ambientK) * 10).rounded() / 10
+        processK = ((air + ambientK + delta) * 10).rounded() / 10
         // Product type by share.
         var pick = rng.uniform() * shareTotal
         var product = products[products.count - 1]
