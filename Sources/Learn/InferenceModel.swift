@@ -10,6 +10,17 @@ public struct InferenceModel: Sendable {
         var inputs: Int
         var units: Int
         var activation: Activation
+        /// A 1-D convolution: `weights` is filters x patch (transposed from Keras's kernel), one patch per output step.
+        var conv: Convolution?
+    }
+
+    struct Convolution: Sendable {
+        var timesteps: Int
+        var channels: Int
+        var kernelSize: Int
+        var padLeft: Int
+        var filters: Int
+        var outputSteps: Int
     }
 
     let stages: [Stage]
@@ -33,13 +44,29 @@ public struct InferenceModel: Sendable {
                     Stage(
                         weights: transposed, bias: dense.bias?.value ?? [Float](repeating: 0, count: dense.units),
                         scale: nil,
-                        inputs: inputs, units: dense.units, activation: dense.activation))
+                        inputs: inputs, units: dense.units, activation: dense.activation, conv: nil))
                 width = max(width, dense.units)
+            case let conv as Conv1D:
+                let patch = conv.kernelSize * conv.channels
+                var transposed = [Float](repeating: 0, count: patch * conv.filters)
+                for i in 0..<patch {
+                    for f in 0..<conv.filters { transposed[f * patch + i] = conv.kernel.value[i * conv.filters + f] }
+                }
+                let units = conv.outputSteps * conv.filters
+                stages.append(
+                    Stage(
+                        weights: transposed, bias: conv.bias.value, scale: nil, inputs: conv.timesteps * conv.channels,
+                        units: units, activation: conv.activation,
+                        conv: Convolution(
+                            timesteps: conv.timesteps, channels: conv.channels, kernelSize: conv.kernelSize,
+                            padLeft: conv.padLeft, filters: conv.filters, outputSteps: conv.outputSteps)))
+                width = max(width, units)
             case let bn as BatchNormalization:
                 let n = bn.gamma.value.count
                 let scale = (0..<n).map { bn.gamma.value[$0] / (bn.movingVariance.value[$0] + bn.epsilon).squareRoot() }
                 let shift = (0..<n).map { bn.beta.value[$0] - bn.movingMean.value[$0] * scale[$0] }
-                stages.append(Stage(weights: [], bias: shift, scale: scale, inputs: n, units: n, activation: .linear))
+                stages.append(
+                    Stage(weights: [], bias: shift, scale: scale, inputs: n, units: n, activation: .linear, conv: nil))
             default:
                 continue  // dropout: identity at inference
             }
@@ -98,6 +125,18 @@ public struct InferenceModel: Sendable {
             for i in 0..<n { y[i] = x[i] * scale[i] + stage.bias[i] }
             return
         }
+        if let conv = stage.conv {
+            convolve(stage, conv, x, y)
+        } else {
+            dot(stage, x, y)
+        }
+        applyActivation(stage.activation, UnsafeMutableBufferPointer(rebasing: y[0..<stage.units]))
+    }
+
+    /// y[f] = w[f] · x + b[f] for each unit, eight lanes at a time.
+    @inline(__always)
+    static func dot(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
+        let n = stage.inputs
         stage.weights.withUnsafeBufferPointer { w in
             let vectorEnd = n & ~7
             for u in 0..<stage.units {
@@ -118,14 +157,52 @@ public struct InferenceModel: Sendable {
                 y[u] = sum
             }
         }
-        switch stage.activation {
+    }
+
+    /// Each output step's filters over its patch: a contiguous run of the time-major input, clipped at the ends
+    /// where the convolution pads with zeros.
+    static func convolve(
+        _ stage: Stage, _ conv: Convolution, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>
+    ) {
+        let patch = conv.kernelSize * conv.channels
+        stage.weights.withUnsafeBufferPointer { w in
+            for t in 0..<conv.outputSteps {
+                let first = max(0, t - conv.padLeft)
+                let end = min(conv.timesteps, t - conv.padLeft + conv.kernelSize)
+                let offset = (first - (t - conv.padLeft)) * conv.channels
+                let count = max(0, end - first) * conv.channels
+                let input = x.baseAddress! + first * conv.channels
+                for f in 0..<conv.filters {
+                    let row = w.baseAddress! + f * patch + offset
+                    var acc = SIMD8<Float>()
+                    var i = 0
+                    while i + 8 <= count {
+                        acc +=
+                            UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+                            * UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                    var sum = acc.sum() + stage.bias[f]
+                    while i < count {
+                        sum += row[i] * input[i]
+                        i += 1
+                    }
+                    y[t * conv.filters + f] = sum
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func applyActivation(_ activation: Activation, _ y: UnsafeMutableBufferPointer<Float>) {
+        switch activation {
         case .linear: break
-        case .relu: for u in 0..<stage.units where y[u] < 0 { y[u] = 0 }
-        case .leakyRelu: for u in 0..<stage.units where y[u] < 0 { y[u] *= Activation.leakySlope }
-        case .gelu: for u in 0..<stage.units { y[u] = Activation.gelu(y[u]) }
-        case .tanh: for u in 0..<stage.units { y[u] = Float(tanhDouble(Double(y[u]))) }
-        case .sigmoid: for u in 0..<stage.units { y[u] = Activation.sigmoid(y[u]) }
-        case .softmax: Activation.softmax(UnsafeMutableBufferPointer(rebasing: y[0..<stage.units]))
+        case .relu: for u in y.indices where y[u] < 0 { y[u] = 0 }
+        case .leakyRelu: for u in y.indices where y[u] < 0 { y[u] *= Activation.leakySlope }
+        case .gelu: for u in y.indices { y[u] = Activation.gelu(y[u]) }
+        case .tanh: for u in y.indices { y[u] = Float(tanhDouble(Double(y[u]))) }
+        case .sigmoid: for u in y.indices { y[u] = Activation.sigmoid(y[u]) }
+        case .softmax: Activation.softmax(y)
         }
     }
 }

@@ -15,6 +15,9 @@ public struct TabularData: Sendable {
     public var target: [String]
     /// More yes/no (0/1) targets for a multi-label model: output 0 is `target`, then these in order.
     public var extraTargets: [(name: String, values: [String])] = []
+    /// The unit (machine, engine) of each row, for histories: the splits then keep each unit's rows together, so no
+    /// model is tested on a unit whose neighbouring rows it trained on.
+    public var groups: [String]?
 
     public init(
         numericNames: [String], numeric: [[Double]], categoricalNames: [String] = [], categorical: [[String]] = [],
@@ -62,6 +65,11 @@ public struct TrainingSpec: Sendable {
     /// Numeric inputs that reach the model only through derived features (their own column is held at 0), e.g. a
     /// torque whose effect is through power and strain: a network cannot then pin on it what the mechanism does.
     public var hiddenInputs: [String] = []
+    /// 1-D convolutions before the Dense layers (filters per layer, "same" padding, the hidden activation), for
+    /// inputs that are a sequence window (`WindowSpec.Layout.sequence`) of `sequenceChannels` variables per step.
+    public var convolutionFilters: [Int] = []
+    public var kernelSize = 10
+    public var sequenceChannels: Int?
 
     public init() {}
 
@@ -74,7 +82,11 @@ public struct TrainingSpec: Sendable {
             "test_split": "\(testSplit)", "class_weight": balancedClassWeights ? "balanced" : "none",
             "patience": "\(patience)", "ensemble": "\(ensemble)", "scaling": scaling.rawValue, "bins": "\(bins)",
             "seed": "\(seed)",
-        ]
+        ].merging(
+            convolutionFilters.isEmpty
+                ? [:]
+                : ["conv": convolutionFilters.map(String.init).joined(separator: ","), "kernel_size": "\(kernelSize)"]
+        ) { $1 }
     }
 }
 
@@ -164,26 +176,18 @@ public enum Trainer {
                 return x
             }
         }
-        // Stratified splits (by class for classification).
-        var rng = RandomSource(seed: spec.seed)
-        let strata =
-            task == .regression ? [0: Array(0..<data.rows)] : Dictionary(grouping: 0..<data.rows) { Int(labels[$0]) }
-        var trainIdx: [Int] = [], validIdx: [Int] = [], testIdx: [Int] = []
-        for key in strata.keys.sorted() {
-            var rows = strata[key]!
-            rows.shuffle(using: &rng)
-            let nTest = max(1, Int((Double(rows.count) * spec.testSplit).rounded()))
-            let rest = rows.count - nTest
-            let nValid = max(1, Int((Double(rest) * spec.validationSplit).rounded()))
-            guard rest - nValid >= 1 else {
-                throw LearnError(
-                    "class '\(task == .regression ? "all" : classes[key])' has \(rows.count) rows: too few to split into train, validation and test"
-                )
-            }
-            testIdx += rows[0..<nTest]
-            validIdx += rows[nTest..<nTest + nValid]
-            trainIdx += rows[(nTest + nValid)...]
+        if let groups = data.groups, groups.count != data.rows {
+            throw LearnError("\(groups.count) unit labels for \(data.rows) rows")
         }
+        var rng = RandomSource(seed: spec.seed)
+        let split =
+            if let groups = data.groups {
+                try groupSplit(groups, spec: spec, rng: &rng)
+            } else {
+                try stratifiedSplit(labels: labels, task: task, classes: classes, spec: spec, rng: &rng)
+            }
+        let (validIdx, testIdx) = (split.validation, split.test)
+        var trainIdx = split.train
         trainIdx.shuffle(using: &rng)
         func columns<T>(_ cols: [[T]], _ idx: [Int]) -> [[T]] { cols.map { c in idx.map { c[$0] } } }
         let preprocessing = try Preprocessing.fit(
@@ -207,7 +211,7 @@ public enum Trainer {
         let (xValid, yValid) = (try features(validIdx), targets(validIdx))
         let (xTest, yTest) = (try features(testIdx), targets(testIdx))
 
-        var layers: [any Layer] = []
+        var layers = try convolutions(spec, inputs: preprocessing.featureCount)
         for units in spec.hiddenLayers {
             layers.append(Dense(units, activation: spec.activation))
             if spec.batchNormalization { layers.append(BatchNormalization()) }
@@ -330,7 +334,8 @@ public enum Trainer {
                 se += d * d
                 ae += abs(d)
             }
-            metrics = ["mse": se / Double(testOutput.rows), "mae": ae / Double(testOutput.rows)]
+            let mse = se / Double(testOutput.rows)
+            metrics = ["mse": mse, "rmse": mse.squareRoot(), "mae": ae / Double(testOutput.rows)]
         }
         var meta = metadata
         meta.hyperparameters.merge(spec.hyperparameters) { $1 }
@@ -359,5 +364,76 @@ public enum Trainer {
             model: ModelFile(description: description, model: model), history: history, testMetrics: metrics,
             binary: binary,
             report: report, trainRows: trainIdx.count, validationRows: validIdx.count, testRows: testIdx.count)
+    }
+    /// The convolution stack the spec asks for, checked against the input width.
+    static func convolutions(_ spec: TrainingSpec, inputs: Int) throws -> [any Layer] {
+        guard !spec.convolutionFilters.isEmpty else { return [] }
+        guard let channels = spec.sequenceChannels, channels > 0, inputs % channels == 0 else {
+            throw LearnError(
+                "convolution layers need inputs that are a sequence window (time steps x variables, and no other inputs); got \(inputs) inputs for \(spec.sequenceChannels ?? 0) variables per step"
+            )
+        }
+        guard spec.kernelSize >= 1 && spec.kernelSize <= inputs / channels else {
+            throw LearnError(
+                "the kernel size must be 1 to the window's \(inputs / channels) steps, not \(spec.kernelSize)")
+        }
+        guard spec.convolutionFilters.allSatisfy({ $0 >= 1 }) else {
+            throw LearnError("every convolution needs at least 1 filter")
+        }
+        var layers: [any Layer] = []
+        var width = channels
+        for filters in spec.convolutionFilters {
+            layers.append(
+                Conv1D(
+                    filters: filters, kernelSize: spec.kernelSize, channels: width, padding: .same,
+                    activation: spec.activation))
+            width = filters
+        }
+        return layers
+    }
+
+    /// Stratified splits (by class for classification): test first, then validation from the rest.
+    static func stratifiedSplit(
+        labels: [Float], task: ModelFile.Task, classes: [String], spec: TrainingSpec, rng: inout RandomSource
+    ) throws -> (train: [Int], validation: [Int], test: [Int]) {
+        let strata =
+            task == .regression ? [0: Array(labels.indices)] : Dictionary(grouping: labels.indices) { Int(labels[$0]) }
+        var trainIdx: [Int] = [], validIdx: [Int] = [], testIdx: [Int] = []
+        for key in strata.keys.sorted() {
+            var rows = strata[key]!
+            rows.shuffle(using: &rng)
+            let nTest = max(1, Int((Double(rows.count) * spec.testSplit).rounded()))
+            let rest = rows.count - nTest
+            let nValid = max(1, Int((Double(rest) * spec.validationSplit).rounded()))
+            guard rest - nValid >= 1 else {
+                throw LearnError(
+                    "class '\(task == .regression ? "all" : classes[key])' has \(rows.count) rows: too few to split into train, validation and test"
+                )
+            }
+            testIdx += rows[0..<nTest]
+            validIdx += rows[nTest..<nTest + nValid]
+            trainIdx += rows[(nTest + nValid)...]
+        }
+        return (trainIdx, validIdx, testIdx)
+    }
+
+    /// Splits by unit: each unit's rows all go to train, validation or test.
+    static func groupSplit(
+        _ groups: [String], spec: TrainingSpec, rng: inout RandomSource
+    ) throws -> (train: [Int], validation: [Int], test: [Int]) {
+        var rowsOf: [String: [Int]] = [:]
+        for (r, g) in groups.enumerated() { rowsOf[g, default: []].append(r) }
+        var units = rowsOf.keys.sorted { (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1) }
+        guard units.count >= 3 else {
+            throw LearnError("\(units.count) units are too few to split by unit into train, validation and test")
+        }
+        units.shuffle(using: &rng)
+        let nTest = max(1, Int((Double(units.count) * spec.testSplit).rounded()))
+        let nValid = max(1, Int((Double(units.count - nTest) * spec.validationSplit).rounded()))
+        guard units.count - nTest - nValid >= 1 else {
+            throw LearnError("\(units.count) units leave none to train on after the test and validation splits")
+        }
+        func rows(_ part: ArraySlice<String>) -> [Int] { part.flatMap { rowsOf[$0]! } }
+        return (rows(units[(nTest + nValid)...]), rows(units[nTest..<nTest + nValid]), rows(units[0..<nTest]))
     }
 }

@@ -58,7 +58,12 @@ extension Millstream {
         @Option(help: "Input scaling: standard, min_max, piecewise_linear, piecewise_linear_tree, tree_steps or none.")
         var scaling: String = "standard"
         @Option(help: "Bins per feature for piecewise_linear scaling.") var bins = 16
-        @Option(help: "Task: binary, multiclass or regression (default: from the target's values).") var task: String?
+        @Option(
+            help:
+                "Task: binary, multiclass, regression, or for histories (--unit, --time) rul or failure_within (default: from the target's values)."
+        )
+        var task: String?
+        @OptionGroup var history: HistoryOptions
         @Option(help: "Train this many networks from different initial weights and merge them (averaged logits).")
         var ensemble = 1
         @Option(help: "Random seed (splits, weights, shuffling).") var seed: UInt64 = 0
@@ -79,9 +84,10 @@ extension Millstream {
                 guard falseAlarmRate > 0 && falseAlarmRate < 0.5 else {
                     throw ValidationError("--false-alarm-rate must be above 0 and below 0.5")
                 }
-            } else if target == nil {
+            } else if target == nil && task != "rul" && task != "failure_within" {
                 throw ValidationError("give --target COLUMN (or --detector pca for data without labels)")
             }
+            try history.validate(task: task)
             guard Activation(rawValue: activation) != nil, activation != "softmax", activation != "linear" else {
                 throw ValidationError("--activation \(activation) is not one of relu, leaky_relu, gelu, tanh, sigmoid")
             }
@@ -92,8 +98,8 @@ extension Millstream {
                 throw ValidationError(
                     "--scaling takes standard, min_max, piecewise_linear, piecewise_linear_tree, tree_steps or none")
             }
-            if let task, ModelFile.Task(rawValue: task) == nil {
-                throw ValidationError("--task takes binary, multiclass or regression")
+            if let task, ModelFile.Task(rawValue: task) == nil, task != "rul", task != "failure_within" {
+                throw ValidationError("--task takes binary, multiclass, regression, rul or failure_within")
             }
             guard epochs >= 1, batchSize >= 1, patience >= 1 else {
                 throw ValidationError("--epochs, --batch-size and --patience must be at least 1")
@@ -109,14 +115,14 @@ extension Millstream {
             let targets =
                 target.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
             let table = try TrainingTable(
-                path: data, target: targets.first, extraTargets: Array(targets.dropFirst()), drop: drop, config: process
-            )
+                path: data, header: try history.header(), target: targets.first,
+                extraTargets: Array(targets.dropFirst()),
+                drop: drop + [history.unit, history.time].compactMap { $0 }, config: process)
             let registry = try ModelRegistry(root: registry)
             if detector != nil {
                 try trainDetector(table, registry)
                 return
             }
-            let target = targets[0]
             var spec = TrainingSpec()
             spec.task = task.flatMap(ModelFile.Task.init(rawValue:))
             spec.hiddenLayers = layers
@@ -136,14 +142,21 @@ extension Millstream {
             spec.bins = bins
             spec.seed = seed
             spec.ensemble = ensemble
+            spec.convolutionFilters = history.conv
+            spec.kernelSize = history.kernelSize
+            let target = targets.first ?? task ?? ""
             let metadata = ModelFile.Metadata(
                 created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: table.sha256,
                 hyperparameters: ["data": data, "target": target, "config": config ?? ""],
                 codeVersion: Millstream.configuration.version, source: "millstream train")
             let started = ContinuousClock.now
-            var result = try Trainer.train(table.data, spec: spec, metadata: metadata) { log in
-                if !quiet { Terminal.error(log.line) }
-            }
+            let onEpoch: (EpochLog) -> Void = { log in if !quiet { Terminal.error(log.line) } }
+            var result =
+                if history.unit != nil {
+                    try history.train(table, target: targets.first, task: task, spec: spec, metadata: metadata, onEpoch)
+                } else {
+                    try Trainer.train(table.data, spec: spec, metadata: metadata, onEpoch: onEpoch)
+                }
             result.model.description.columns = table.columns
             let version = try registry.register(result.model, as: name)
             if let promote { try registry.promote(name, version: version.version, to: Stage(rawValue: promote)!) }
@@ -182,11 +195,22 @@ extension Millstream {
         @Option(help: "Labelled data (CSV) with the model's input columns and its target.") var data: String
         @Option(help: "Registry directory.") var registry: String = "./models"
         @Option(help: "Decision threshold (binary); default: the model's.") var threshold: Double?
+        @Option(
+            help:
+                "Remaining-life models: the true RUL at each unit's last reading, one per line in the data's unit order (C-MAPSS's RUL files)."
+        )
+        var truth: String?
+        @Option(help: "Remaining-life models: the alarm \"RUL at most N\" whose precision and recall are reported.")
+        var alarmBelow: Double = 30
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let (file, version) = try ModelRegistry(root: registry).load(try ModelReference(model))
             let d = file.description
+            if let history = d.history {
+                try evaluateHistory(file, name: "\(version.name)@v\(version.version)", history: history)
+                return
+            }
             guard d.task != .anomaly else {
                 throw CommandError(
                     "\(model) is an anomaly detector: use `millstream predict` for its scores and alarms")

@@ -12,19 +12,47 @@ struct TrainingTable {
     var columns: [String: String]
     var sha256: String
     var source: String
+    /// The file as read.
+    var table: CSVTable
 
-    static func read(path: String) throws -> (CSVTable, [UInt8]) {
+    /// Reads a CSV file with a header row, or with `header` a file without one whose fields are separated by
+    /// commas or runs of spaces and tabs (as NASA's C-MAPSS files are).
+    static func read(path: String, header: [String]? = nil) throws -> (CSVTable, [UInt8]) {
         guard let contents = FileManager.default.contents(atPath: path) else {
             throw CommandError("cannot read \(path): no such file or no permission")
         }
         let bytes = [UInt8](contents)
+        if let header { return (try headerless(bytes, header: header, source: path), bytes) }
         let table = try CSVParser.parse(bytes, source: path)
         guard !table.rows.isEmpty else { throw CommandError("\(path) has a header but no rows") }
         return (table, bytes)
     }
 
-    init(path: String, target: String?, extraTargets: [String] = [], drop: [String], config: ProcessConfig?) throws {
-        let (table, bytes) = try Self.read(path: path)
+    static func headerless(_ bytes: [UInt8], header: [String], source: String) throws -> CSVTable {
+        var rows: [[String]] = []
+        var lines: [Int] = []
+        for (i, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+        {
+            let fields = line.split { $0 == " " || $0 == "\t" || $0 == "," || $0 == "\r" }.map(String.init)
+            if fields.isEmpty { continue }
+            guard fields.count == header.count else {
+                throw CommandError(
+                    "\(source):\(i + 1): \(fields.count) fields, but --columns names \(header.count)")
+            }
+            rows.append(fields)
+            lines.append(i + 1)
+        }
+        guard !rows.isEmpty else { throw CommandError("\(source) has no rows") }
+        return CSVTable(source: source, header: header, rows: rows, lines: lines)
+    }
+
+    init(
+        path: String, header: [String]? = nil, target: String?, extraTargets: [String] = [], drop: [String],
+        config: ProcessConfig?
+    ) throws {
+        let (table, bytes) = try Self.read(path: path, header: header)
+        self.table = table
         source = path
         sha256 = SHA256.hex(bytes)
         let targetColumn = try target.map { try table.column($0) }
@@ -88,13 +116,22 @@ struct TrainingTable {
 
     /// The feature rows a model scores for a CSV file: through its saved preprocessing, or (imported ONNX models) the
     /// numeric columns in order: those named at import, else every numeric column but the target.
-    static func features(path: String, model: ModelFile.Description) throws -> (x: Tensor, table: CSVTable) {
-        let (table, _) = try read(path: path)
+    static func features(
+        path: String, header: [String]? = nil, model: ModelFile.Description
+    ) throws -> (x: Tensor, table: CSVTable) {
+        let (table, _) = try read(path: path, header: header ?? model.history?.header)
         if let pre = model.preprocessing {
             let map = model.columns ?? [:]
-            let numeric = try pre.numericInputs.map { name in
+            func raw(_ name: String) throws -> [Double] {
                 let c = try table.column(map[name] ?? name)
                 return try table.rows.indices.map { try table.number(row: $0, column: c) }
+            }
+            let numeric: [[Double]]
+            if let history = model.history {
+                let (units, time) = try unitsAndTime(table, history)
+                numeric = try history.numericInputs(pre.numericInputs, units: units, time: time, raw: raw)
+            } else {
+                numeric = try pre.numericInputs.map(raw)
             }
             let categorical = try pre.categorical.map { cat in
                 let c = try table.column(map[cat.name] ?? cat.name)
@@ -121,5 +158,15 @@ struct TrainingTable {
             for (j, c) in columns.enumerated() { x[r, j] = Float(try table.number(row: r, column: c)) }
         }
         return (x, table)
+    }
+
+    /// Each row's unit and time, from the columns a history model names.
+    static func unitsAndTime(_ table: CSVTable, _ history: ModelFile.HistorySpec) throws -> ([String], [Double]) {
+        let u = try table.column(history.unit)
+        let t = try table.column(history.time)
+        return (
+            table.rows.map { $0[u].trimmingCharacters(in: .whitespaces) },
+            try table.rows.indices.map { try table.number(row: $0, column: t) }
+        )
     }
 }

@@ -20,8 +20,12 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
     case dense(units: Int, activation: Activation, useBias: Bool)
     case dropout(rate: Float)
     case batchNormalization(momentum: Float, epsilon: Float)
+    case conv1D(filters: Int, kernelSize: Int, channels: Int, padding: Conv1D.Padding, activation: Activation)
 
-    enum CodingKeys: String, CodingKey { case type, units, activation, useBias = "use_bias", rate, momentum, epsilon }
+    enum CodingKeys: String, CodingKey {
+        case type, units, activation, useBias = "use_bias", rate, momentum, epsilon, filters
+        case kernelSize = "kernel_size", channels, padding
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -36,10 +40,17 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
             self = .batchNormalization(
                 momentum: try c.decodeIfPresent(Float.self, forKey: .momentum) ?? 0.99,
                 epsilon: try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? 1e-3)
+        case "conv1d":
+            self = .conv1D(
+                filters: try c.decode(Int.self, forKey: .filters),
+                kernelSize: try c.decode(Int.self, forKey: .kernelSize),
+                channels: try c.decode(Int.self, forKey: .channels),
+                padding: try c.decodeIfPresent(Conv1D.Padding.self, forKey: .padding) ?? .valid,
+                activation: try c.decode(Activation.self, forKey: .activation))
         case let other:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: c,
-                debugDescription: "unknown layer type '\(other)' (known: dense, dropout, batch_normalization)")
+                debugDescription: "unknown layer type '\(other)' (known: dense, dropout, batch_normalization, conv1d)")
         }
     }
 
@@ -58,6 +69,13 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
             try c.encode("batch_normalization", forKey: .type)
             try c.encode(momentum, forKey: .momentum)
             try c.encode(epsilon, forKey: .epsilon)
+        case .conv1D(let filters, let kernelSize, let channels, let padding, let activation):
+            try c.encode("conv1d", forKey: .type)
+            try c.encode(filters, forKey: .filters)
+            try c.encode(kernelSize, forKey: .kernelSize)
+            try c.encode(channels, forKey: .channels)
+            try c.encode(padding, forKey: .padding)
+            try c.encode(activation, forKey: .activation)
         }
     }
 
@@ -67,6 +85,9 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
         case .dense(let units, let activation, let useBias): Dense(units, activation: activation, useBias: useBias)
         case .dropout(let rate): Dropout(rate)
         case .batchNormalization(let momentum, let epsilon): BatchNormalization(momentum: momentum, epsilon: epsilon)
+        case .conv1D(let filters, let kernelSize, let channels, let padding, let activation):
+            Conv1D(
+                filters: filters, kernelSize: kernelSize, channels: channels, padding: padding, activation: activation)
         }
     }
 }

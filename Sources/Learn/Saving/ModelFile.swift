@@ -61,13 +61,15 @@ public struct ModelFile: Sendable {
         public var predictionReference: ReferenceDistribution?
         /// The joint spread of the numeric inputs in training (mean, covariance, reach): the optimizer's trust region.
         public var support: InputSupport?
+        /// Models of histories: how each unit's readings become the model's inputs.
+        public var history: HistorySpec?
 
         enum CodingKeys: String, CodingKey {
             case format, formatVersion = "format_version", engine, task, inputSize = "input_size", outputSize =
                 "output_size"
             case layers, preprocessing, target, classes, threshold, metadata, columns
             case inputColumns = "input_columns", detector, autoencoder, labels, thresholds, reference
-            case predictionReference = "prediction_reference", support
+            case predictionReference = "prediction_reference", support, history
         }
 
         public init(
@@ -83,6 +85,32 @@ public struct ModelFile: Sendable {
             self.classes = classes
             self.threshold = threshold
             self.metadata = metadata
+        }
+    }
+
+    /// A model of histories: its inputs are windows (`WindowSpec`) of each unit's readings in time order; a
+    /// remaining-life model's target is capped at `cap`.
+    public struct HistorySpec: Sendable, Codable, Equatable {
+        /// The column that names the unit (machine, engine) and the one that orders its readings.
+        public var unit: String
+        public var time: String
+        public var window: WindowSpec
+        public var cap: Double?
+        /// The column names of a training file without a header row, for reading files like it.
+        public var header: [String]?
+        /// A "fails within" model: the horizon, in the time column's units.
+        public var horizon: Double?
+
+        public init(
+            unit: String, time: String, window: WindowSpec, cap: Double? = nil, header: [String]? = nil,
+            horizon: Double? = nil
+        ) {
+            self.unit = unit
+            self.time = time
+            self.window = window
+            self.cap = cap
+            self.header = header
+            self.horizon = horizon
         }
     }
 

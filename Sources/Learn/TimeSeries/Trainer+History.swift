@@ -1,0 +1,52 @@
+extension Trainer {
+    /// Trains a model of histories: each row's inputs become its unit's window (`history.window`) up to that row,
+    /// the splits keep units whole, and the model file records the window so that `evaluate`, serving and the
+    /// pipeline build the same inputs. `data`'s target is per row (a capped remaining life, or an event within a
+    /// horizon); `units` and `time` name and order each row's history.
+    public static func train(
+        history data: TabularData, units: [String], time: [Double], history: ModelFile.HistorySpec,
+        spec: TrainingSpec, metadata: ModelFile.Metadata, onEpoch: (EpochLog) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        let windowed = try data.windowed(history.window, units: units, time: time)
+        var spec = spec
+        if !spec.convolutionFilters.isEmpty {
+            guard history.window.layout == .sequence, windowed.numericNames.count == history.window.featureCount,
+                windowed.categoricalNames.isEmpty
+            else {
+                throw LearnError(
+                    "convolution layers take a sequence window as their only input: use the sequence layout and no inputs outside the window"
+                )
+            }
+            spec.sequenceChannels = history.window.variables.count
+        }
+        var result = try train(windowed, spec: spec, metadata: metadata, onEpoch: onEpoch)
+        result.model.description.history = history
+        var parameters = result.model.description.metadata.hyperparameters
+        parameters["window"] = "\(history.window.length)"
+        parameters["window_layout"] = history.window.layout.rawValue
+        if history.window.layout == .statistics {
+            parameters["window_statistics"] = history.window.statistics.map(\.rawValue).joined(separator: ",")
+        }
+        if let cap = history.cap { parameters["rul_cap"] = "\(cap)" }
+        result.model.description.metadata.hyperparameters = parameters
+        return result
+    }
+}
+
+extension ModelFile.HistorySpec {
+    /// The model's numeric inputs (`names`, the preprocessing's order) at every row: window features computed from
+    /// the raw variables, other inputs as given. `raw` returns a raw column by input name.
+    public func numericInputs(
+        _ names: [String], units: [String], time: [Double], raw: (String) throws -> [Double]
+    ) throws -> [[Double]] {
+        let features = try WindowedSeries.features(
+            window, units: units, time: time, columns: window.variables.map(raw))
+        let index = Dictionary(uniqueKeysWithValues: window.featureNames.enumerated().map { ($1, $0) })
+        return try names.map { name in try index[name].map { features[$0] } ?? raw(name) }
+    }
+
+    /// For each unit, in order of first appearance, the row of its newest reading.
+    public func lastRows(units: [String], time: [Double]) throws -> [(unit: String, row: Int)] {
+        try WindowedSeries.orderedUnits(units: units, time: time).map { ($0.unit, $0.rows.last!) }
+    }
+}

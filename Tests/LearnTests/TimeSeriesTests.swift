@@ -1,0 +1,125 @@
+import Primitives
+import Testing
+
+@testable import Learn
+
+/// Windows of histories, time-to-event targets, remaining-life metrics and the 1-D convolution.
+@Suite struct TimeSeriesTests {
+    @Test func windowStatisticsMatchAHandCount() throws {
+        let spec = try WindowSpec(
+            variables: ["a"], length: 3, statistics: [.last, .mean, .slope, .ewma, .min, .max, .std], ewmaSpan: 3)
+        var state = WindowState(spec)
+        for v in [1.0, 2, 4, 8] { state.append([v]) }
+        // Window holds 2, 4, 8; EWMA alpha 0.5 over 1, 2, 4, 8: 1, 1.5, 2.75, 5.375.
+        let f = state.features(spec)
+        let mean = 14.0 / 3
+        let std = ((pow2(2 - mean) + pow2(4 - mean) + pow2(8 - mean)) / 3).squareRoot()
+        let expected = [8, mean, 3, 5.375, 2, 8, std]
+        for (a, b) in zip(f, expected) { #expect(abs(a - b) < 1e-12, "\(f) vs \(expected)") }
+        #expect(spec.featureNames == ["a.last", "a.mean", "a.slope", "a.ewma", "a.min", "a.max", "a.std"])
+    }
+
+    func pow2(_ x: Double) -> Double { x * x }
+
+    @Test func sequenceLayoutPadsWithTheOldestReading() throws {
+        let spec = try WindowSpec(variables: ["a", "b"], length: 3, layout: .sequence)
+        var state = WindowState(spec)
+        state.append([1, 10])
+        state.append([2, 20])
+        #expect(state.features(spec) == [1, 10, 1, 10, 2, 20])
+        state.append([3, 30])
+        state.append([4, 40])
+        #expect(state.features(spec) == [2, 20, 3, 30, 4, 40])
+        #expect(spec.featureNames == ["a[t-2]", "b[t-2]", "a[t-1]", "b[t-1]", "a[t-0]", "b[t-0]"])
+    }
+
+    @Test func batchWindowsFollowEachUnitInTimeOrder() throws {
+        let spec = try WindowSpec(variables: ["x"], length: 2, statistics: [.last, .mean])
+        // Two units interleaved and out of order.
+        let units = ["b", "a", "a", "b", "a"]
+        let time = [2.0, 3, 1, 1, 2]
+        let x = [20.0, 3, 1, 10, 2]
+        let f = try WindowedSeries.features(spec, units: units, time: time, columns: [x])
+        #expect(f[0] == [20, 3, 1, 10, 2])  // last
+        #expect(f[1] == [15, 2.5, 1, 10, 1.5])  // mean of the two newest
+        #expect(throws: LearnError.self) {
+            try WindowedSeries.features(spec, units: ["a", "a"], time: [1, 1], columns: [[1, 2]])
+        }
+    }
+
+    @Test func remainingLifeIsCappedAndEventLabelsLookAhead() throws {
+        let units = ["1", "1", "1", "1", "2", "2"]
+        let time = [1.0, 2, 3, 4, 1, 2]
+        #expect(try TimeToEvent.remainingLife(units: units, time: time, cap: 2) == [2, 2, 1, 0, 1, 0])
+        let event = [false, false, true, false, false, false]
+        #expect(
+            try TimeToEvent.eventWithin(horizon: 1, units: units, time: time, event: event) == [0, 1, 1, 0, 0, 0])
+    }
+
+    @Test func rulMetricsMatchThePHM08Definition() {
+        // d = -13 (early) costs e - 1; d = +10 (late) costs e - 1; d = 0 costs nothing.
+        let m = RULMetrics(predicted: [7, 30, 50], actual: [20, 20, 50], alarmBelow: 25)
+        #expect(abs(m.score - 2 * (2.718_281_828_459_045 - 1)) < 1e-12)
+        #expect(abs(m.rmse - ((169.0 + 100) / 3).squareRoot()) < 1e-12)
+        // Predicted below 25: unit 1 (true 20, right). True below 25: units 1 and 2.
+        #expect(m.alarmPrecision == 1)
+        #expect(m.alarmRecall == 0.5)
+    }
+
+    @Test(arguments: [Conv1D.Padding.valid, .same])
+    func conv1DGradientsMatchFiniteDifferences(_ padding: Conv1D.Padding) throws {
+        try GradientTests().check(
+            [Conv1D(filters: 3, kernelSize: 3, channels: 2, padding: padding, activation: .tanh), Dense(1)],
+            loss: MeanSquaredError(), y: Tensor([[0.5], [-1], [0.2]]), inputs: 10)
+    }
+
+    @Test func conv1DInferenceMatchesTraining() throws {
+        let model = try Sequential(
+            [
+                Conv1D(filters: 4, kernelSize: 5, channels: 3, padding: .same, activation: .relu),
+                Conv1D(filters: 2, kernelSize: 3, channels: 4, activation: .gelu), Dense(3, activation: .tanh),
+                Dense(1),
+            ], inputSize: 30, seed: 5)
+        var rng = RandomSource(seed: 9)
+        let x = Tensor(rows: 4, columns: 30, scalars: (0..<120).map { _ in Float(rng.normal()) })
+        let batch = model.predict(x)
+        let frozen = InferenceModel(model)
+        for r in 0..<4 {
+            let one = frozen.predict(x.row(r))
+            #expect(abs(one[0] - batch[r, 0]) < 1e-5, "row \(r): \(one[0]) vs \(batch[r, 0])")
+        }
+    }
+
+    @Test func aHistoryModelLearnsRemainingLife() throws {
+        // Units degrade linearly at different rates; the window's slope gives the rate, the level how far along.
+        var units: [String] = []
+        var time: [Double] = []
+        var level: [Double] = []
+        var rng = RandomSource(seed: 1)
+        for u in 0..<40 {
+            let life = 60 + Double(u % 7) * 10
+            for t in 0..<Int(life) {
+                units.append("\(u)")
+                time.append(Double(t))
+                level.append(Double(t) / life + 0.02 * rng.normal())
+            }
+        }
+        let target = try TimeToEvent.remainingLife(units: units, time: time, cap: 60)
+        let data = TabularData(
+            numericNames: ["level"], numeric: [level], targetName: "rul", target: target.map { "\($0)" })
+        let window = try WindowSpec(variables: ["level"], length: 10)
+        var spec = TrainingSpec()
+        spec.task = .regression
+        spec.hiddenLayers = [32]
+        spec.epochs = 60
+        spec.learningRate = 0.003
+        let result = try Trainer.train(
+            history: data, units: units, time: time,
+            history: ModelFile.HistorySpec(unit: "unit", time: "t", window: window, cap: 60), spec: spec,
+            metadata: .init(created: "test", codeVersion: "test"))
+        #expect(result.model.description.history?.window == window)
+        #expect(result.model.description.preprocessing?.numericInputs == window.featureNames)
+        // A constant guess of the mean would be off by about 17 cycles.
+        #expect(result.testMetrics["rmse"]! < 8, "\(result.testMetrics)")
+    }
+}
