@@ -83,6 +83,9 @@ extension Sequential {
                 current = node(
                     "BatchNormalization", [current, p + "gamma", p + "beta", p + "moving_mean", p + "moving_variance"],
                     attributes: [floatAttribute("epsilon", bn.epsilon)])
+            case is Conv1D:
+                throw LearnError(
+                    "ONNX export of Conv1D layers is not built yet; the model is served by Millstream's own engine")
             default:
                 continue  // dropout
             }
