@@ -167,11 +167,12 @@ public struct InferenceModel: Sendable {
         let patch = conv.kernelSize * conv.channels
         stage.weights.withUnsafeBufferPointer { w in
             for t in 0..<conv.outputSteps {
-                let first = max(0, t - conv.padLeft)
-                let end = min(conv.timesteps, t - conv.padLeft + conv.kernelSize)
-                let offset = (first - (t - conv.padLeft)) * conv.channels
-                let count = max(0, end - first) * conv.channels
-                let input = x.baseAddress! + first * conv.channels
+                let s = Conv1D.span(
+                    step: t, timesteps: conv.timesteps, kernelSize: conv.kernelSize, padLeft: conv.padLeft,
+                    channels: conv.channels)
+                let offset = s.patch
+                let count = s.count
+                let input = x.baseAddress! + s.input
                 for f in 0..<conv.filters {
                     let row = w.baseAddress! + f * patch + offset
                     var acc = SIMD8<Float>()

@@ -97,6 +97,11 @@ struct HistoryOptions: ParsableArguments {
     ) throws -> TrainingResult {
         guard let unit, let time else { throw CommandError("a history model needs --unit and --time") }
         var data = table.data
+        if let event, let i = data.numericNames.firstIndex(of: event) {
+            // The event column is the label's source, not an input.
+            data.numericNames.remove(at: i)
+            data.numeric.remove(at: i)
+        }
         var history = ModelFile.HistorySpec(
             unit: unit, time: time, window: try windowSpec(variables: data.numericNames), header: try header())
         history.cap = task == "rul" ? rulCap : nil
@@ -122,12 +127,6 @@ struct HistoryOptions: ParsableArguments {
             data.target = try TimeToEvent.eventWithin(
                 horizon: horizon!, units: units, time: times, event: events ?? units.indices.map(ends.contains)
             ).map { "\($0)" }
-        }
-        if let event, let i = data.numericNames.firstIndex(of: event) {
-            // The event column is the label's source, not an input.
-            data.numericNames.remove(at: i)
-            data.numeric.remove(at: i)
-            history.window = try windowSpec(variables: data.numericNames)
         }
         return try Trainer.train(
             history: data, units: units, time: times, history: history, spec: spec, metadata: metadata,

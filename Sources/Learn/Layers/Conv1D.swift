@@ -59,6 +59,20 @@ public final class Conv1D: Layer {
         return outputSteps * filters
     }
 
+    /// Where output step `t`'s patch lies in a time-major row: `count` values from offset `input` fill the patch
+    /// from offset `patch`; the rest of the patch is zero padding.
+    static func span(
+        step t: Int, timesteps: Int, kernelSize: Int, padLeft: Int, channels: Int
+    ) -> (input: Int, patch: Int, count: Int) {
+        let first = max(0, t - padLeft)
+        let end = min(timesteps, t - padLeft + kernelSize)
+        return (first * channels, (first - (t - padLeft)) * channels, max(0, end - first) * channels)
+    }
+
+    func span(step t: Int) -> (input: Int, patch: Int, count: Int) {
+        Self.span(step: t, timesteps: timesteps, kernelSize: kernelSize, padLeft: padLeft, channels: channels)
+    }
+
     /// Batch x steps rows of one patch each (zero outside the sequence when padded).
     func im2col(_ x: Tensor) -> Tensor {
         let patch = kernelSize * channels
@@ -69,12 +83,9 @@ public final class Conv1D: Layer {
                 for b in 0..<x.rows {
                     let row = src.baseAddress! + b * x.columns
                     for t in 0..<steps {
-                        // Input steps t - padLeft ..< t - padLeft + kernelSize, clipped to the sequence.
-                        let first = max(0, t - padLeft)
-                        let end = min(timesteps, t - padLeft + kernelSize)
-                        guard end > first else { continue }
-                        let out = dst.baseAddress! + (b * steps + t) * patch + (first - (t - padLeft)) * channels
-                        out.update(from: row + first * channels, count: (end - first) * channels)
+                        let s = span(step: t)
+                        let out = dst.baseAddress! + (b * steps + t) * patch + s.patch
+                        out.update(from: row + s.input, count: s.count)
                     }
                 }
             }
@@ -120,12 +131,10 @@ public final class Conv1D: Layer {
             dx.scalars.withUnsafeMutableBufferPointer { dst in
                 for b in 0..<batch {
                     for t in 0..<steps {
-                        let first = max(0, t - padLeft)
-                        let end = min(timesteps, t - padLeft + kernelSize)
-                        guard end > first else { continue }
-                        let from = src.baseAddress! + (b * steps + t) * patch + (first - (t - padLeft)) * channels
-                        let to = dst.baseAddress! + b * timesteps * channels + first * channels
-                        for i in 0..<(end - first) * channels { to[i] += from[i] }
+                        let s = span(step: t)
+                        let from = src.baseAddress! + (b * steps + t) * patch + s.patch
+                        let to = dst.baseAddress! + b * timesteps * channels + s.input
+                        for i in 0..<s.count { to[i] += from[i] }
                     }
                 }
             }

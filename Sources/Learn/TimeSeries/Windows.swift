@@ -124,8 +124,8 @@ public struct WindowState: Sendable, Codable, Equatable {
         }
         let n = Double(count)
         let meanIndex = (n - 1) / 2
-        var indexSquares = 0.0
-        for i in 0..<count { indexSquares += (Double(i) - meanIndex) * (Double(i) - meanIndex) }
+        // Sum of (i - meanIndex)^2 over i = 0 ..< n.
+        let indexSquares = n * (n * n - 1) / 12
         for j in 0..<variableCount {
             var sum = 0.0
             var low = Double.infinity
