@@ -24,6 +24,11 @@ public struct NetworkRiskModel: RiskModel {
                 "model \(label) predicts \(d.task.rawValue); the optimizer needs a failure-risk model (binary or multilabel)"
             )
         }
+        guard d.history == nil else {
+            throw OptimizerError(
+                "model \(label) reads a window of each machine's history; the optimizer needs a model of the current reading"
+            )
+        }
         self.label = label
         self.network = InferenceModel(try file.makeModel())
         self.preprocessing = pre

@@ -18,6 +18,8 @@ struct MachineTracker: Codable, Sendable {
     /// Consecutive alarming (positive) or quiet (negative) readings of the anomaly detector.
     var anomalyRun = 0
     var lastRisk: Double?
+    /// The window of a model of histories (its running readings, oldest first).
+    var history: MachineWindow?
     /// What the optimizer knows of the machine, for the model it was built for.
     var optimizer: MachineContext?
     var optimizerModel: String?

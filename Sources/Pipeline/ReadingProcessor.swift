@@ -128,6 +128,7 @@ public struct ReadingProcessor: Sendable {
         tracker.readings += 1
 
         var risk: Double?
+        var estimate: Double?
         var anomaly: (ratio: Double, alarm: Bool, top: String?)?
         if reading.state == .running {
             for m in reading.values {
@@ -143,7 +144,8 @@ public struct ReadingProcessor: Sendable {
                 }
             }
             if let scorer, scratch != nil {
-                risk = scorer.score(reading, scratch: &scratch!)
+                let value = scorer.score(reading, scratch: &scratch!, window: &tracker.history)
+                if scorer.regression { estimate = value } else { risk = value }
             }
             if let (d, label) = detector {
                 let values = d.variables.map { reading[$0] ?? .nan }
@@ -176,7 +178,13 @@ public struct ReadingProcessor: Sendable {
         p.raw(
             "failure",
             risk.map { Array(($0 >= (scorer?.threshold ?? 0.5) ? "true" : "false").utf8) } ?? Array("null".utf8))
-        p.string("model", risk == nil && anomaly == nil ? nil : modelLabel)
+        p.string("model", risk == nil && anomaly == nil && estimate == nil ? nil : modelLabel)
+        if let estimate, let scorer {
+            p.object("estimate") { e in
+                e.string("target", scorer.target)
+                e.number("value", estimate)
+            }
+        }
         if risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
             p.object("modes") { m in
                 for (i, label) in scorer.modeLabels.enumerated() { m.number(label, Double(output[i + 1])) }

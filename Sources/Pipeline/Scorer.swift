@@ -14,6 +14,11 @@ struct Scorer: Sendable {
     let modeLabels: [String]
     let numericNames: [String]
     let categoricalNames: [String]
+    /// A model of histories: its inputs come from each machine's window (kept in `MachineTracker.history`).
+    let history: HistoryInputs?
+    /// A regression model (a remaining life): its output is an estimate of `target`, not a risk.
+    let regression: Bool
+    let target: String
 
     init(name: String, version: Int, file: ModelFile) throws {
         guard let pre = file.description.preprocessing, file.onnx == nil else {
@@ -27,18 +32,36 @@ struct Scorer: Sendable {
         self.preprocessing = pre
         self.threshold = file.description.threshold
         self.binary = file.description.task == .binary || file.description.task == .multilabel
+        self.regression = file.description.task == .regression
+        self.target = file.description.target
         self.modeLabels = Array((file.description.labels ?? []).dropFirst())
         self.numericNames = pre.numericInputs
         self.categoricalNames = pre.categorical.map(\.name)
+        self.history = file.description.history.map { HistoryInputs(pre.numericInputs, window: $0.window) }
     }
 
     var label: String { "\(name)@v\(version)" }
 
-    /// The probability of failure (binary) or of the highest class, for a running reading; nil if an input is missing.
-    func score(_ reading: Reading, scratch: inout Scratch) -> Double? {
-        for (i, n) in numericNames.enumerated() {
-            guard let v = reading[n] else { return nil }
-            scratch.numeric[i] = v
+    /// The probability of failure (binary), of the highest class, or the estimate (regression), for a running
+    /// reading; nil if an input is missing. A model of histories first adds the reading to the machine's `window`
+    /// (started afresh when the model's window differs from the one kept).
+    func score(_ reading: Reading, scratch: inout Scratch, window: inout MachineWindow?) -> Double? {
+        if let history {
+            for (j, name) in history.window.variables.enumerated() {
+                guard let v = reading[name] else { return nil }
+                scratch.windowReading[j] = v
+            }
+            if window?.spec != history.window { window = MachineWindow(spec: history.window) }
+            window!.state.append(scratch.windowReading)
+            window!.state.features(history.window, into: &scratch.windowFeatures)
+            guard history.fill(&scratch.numeric, features: scratch.windowFeatures, raw: { reading[$0] }) else {
+                return nil
+            }
+        } else {
+            for (i, n) in numericNames.enumerated() {
+                guard let v = reading[n] else { return nil }
+                scratch.numeric[i] = v
+            }
         }
         for (j, n) in categoricalNames.enumerated() {
             let value = n == "product" ? (reading.product ?? "") : ""
@@ -54,10 +77,12 @@ struct Scorer: Sendable {
         scratch.features.withUnsafeBufferPointer { f in
             scratch.output.withUnsafeMutableBufferPointer { model.predict(f, into: $0, scratch: &scratch.model) }
         }
-        return Double(binary ? scratch.output[0] : scratch.output.max() ?? 0)
+        return Double(binary || regression ? scratch.output[0] : scratch.output.max() ?? 0)
     }
 
     struct Scratch: Sendable {
+        var windowReading: [Double]
+        var windowFeatures: [Double]
         var numeric: [Double]
         var categories: [Int]
         var features: [Float]
@@ -67,10 +92,25 @@ struct Scorer: Sendable {
 
     func makeScratch() -> Scratch {
         Scratch(
+            windowReading: [Double](repeating: 0, count: history?.window.variables.count ?? 0),
+            windowFeatures: [Double](repeating: 0, count: history?.window.featureCount ?? 0),
             numeric: [Double](repeating: 0, count: numericNames.count),
             categories: [Int](repeating: -1, count: categoricalNames.count),
             features: [Float](repeating: 0, count: preprocessing.featureCount),
             output: [Float](repeating: 0, count: model.outputSize),
             model: model.makeScratch())
+    }
+}
+
+/// One machine's recent running readings for a model of histories: the window and the spec it was built for.
+/// Part of `MachineTracker`, so it is checkpointed with the input offsets and a restarted worker scores exactly as an
+/// uninterrupted one.
+struct MachineWindow: Codable, Sendable {
+    var spec: WindowSpec
+    var state: WindowState
+
+    init(spec: WindowSpec) {
+        self.spec = spec
+        self.state = WindowState(spec)
     }
 }

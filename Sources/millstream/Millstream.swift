@@ -12,7 +12,8 @@ struct Millstream: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Demo.self, Simulate.self, Topics.self, Tail.self, Import.self, Train.self, Evaluate.self, Predict.self,
+            Demo.self, Simulate.self, Topics.self, Tail.self, Dataset.self, Import.self, Train.self, Evaluate.self,
+            Predict.self,
             Models.self, Run.self, Serve.self, Tokens.self, Optimize.self,
         ]
     )

@@ -275,9 +275,7 @@ extension Millstream {
             let d = file.description
             let (x, table) = try TrainingTable.features(path: data, model: d)
             let output = try file.makePredictor().predictBatch(x)
-            func quote(_ s: String) -> String {
-                s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-            }
+            let quote = CSVField.escape
             var lines = [table.header.map(quote).joined(separator: ",")]
             switch d.task {
             case .multilabel:

@@ -54,11 +54,11 @@ extension CLI {
     /// Starts a pipeline worker (`millstream run --bus BUS`), waits until `outputs()` reaches a random target in
     /// `targets` (at most 60 s), then a random 0-50 ms more, and SIGKILLs it: mid-batch or mid-checkpoint.
     static func killWorker(
-        bus: String, targets: ClosedRange<Int64>, outputs: () async throws -> Int64
+        bus: String, arguments: [String] = [], targets: ClosedRange<Int64>, outputs: () async throws -> Int64
     ) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["run", "--bus", bus]
+        process.arguments = ["run", "--bus", bus] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -41,8 +41,12 @@ extension ModelFile.HistorySpec {
     ) throws -> [[Double]] {
         let features = try WindowedSeries.features(
             window, units: units, time: time, columns: window.variables.map(raw))
-        let index = Dictionary(uniqueKeysWithValues: window.featureNames.enumerated().map { ($1, $0) })
-        return try names.map { name in try index[name].map { features[$0] } ?? raw(name) }
+        return try HistoryInputs(names, window: window).sources.map { source in
+            switch source {
+            case .window(let f): features[f]
+            case .raw(let name): try raw(name)
+            }
+        }
     }
 
     /// For each unit, in order of first appearance, the row of its newest reading.

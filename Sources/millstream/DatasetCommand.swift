@@ -1,0 +1,260 @@
+import ArgumentParser
+import Bus
+import Foundation
+import Plant
+import Primitives
+
+extension Millstream {
+    struct Dataset: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Datasets from the stream: the plant's history as a file to train on.",
+            subcommands: [Snapshot.self])
+    }
+}
+
+extension Millstream.Dataset {
+    struct Snapshot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the readings on the bus, with their failures, to a CSV file and a manifest.",
+            discussion: """
+                Reads the readings topic from its first record to its end when the command starts (records that \
+                arrive later are left for the next snapshot), checks each reading as the pipeline does (bad ones \
+                are counted and left out, as they go to dead letters there), and writes one row per running \
+                reading: machine, minutes (the timestamp in minutes since the epoch), product, the process \
+                config's variables, and failure (1 when the part failed). Failures come from the labels topic with \
+                --labels, else from the machine states: a running reading after which the machine goes down \
+                failed. The manifest (NAME.manifest.json) records the schema, rows, machines, time range, the \
+                source offsets read and the file's sha256. Train a lead-time model on it with \
+                `millstream train --task failure_within --data NAME.csv --unit machine --time minutes \
+                --event failure --horizon 30` (docs/learn.md).
+                """)
+        @Option(help: "Directory to write NAME.csv and NAME.manifest.json to.") var out: String = "."
+        @Option(help: "File name without extension; default: readings-<first 12 hex digits of the sha256>.")
+        var name: String?
+        @Option(help: "Topic of the readings.") var topic = "readings"
+        @Option(help: "Take failures from this topic (the simulator's `labels`) instead of the machine states.")
+        var labels: String?
+        @Option(help: "Only readings at or after this time (ISO 8601).") var since: String?
+        @Option(help: "Only readings before this time (ISO 8601).") var until: String?
+        @Option(help: "Process configuration (YAML); default: the built-in milling process.") var config: String?
+        @OptionGroup var busOptions: BusOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let process = try loadProcessConfig(config)
+            let from = try since.map { try Self.time($0, "--since") }
+            let to = try until.map { try Self.time($0, "--until") }
+            if let from, let to, from >= to { throw ValidationError("--since must be before --until") }
+            let bus = try openBus(busOptions.bus, readOnly: true)
+            var failures: [String: Bool]?
+            if let labels { failures = try await Self.failures(bus, topic: labels, busText: busOptions.bus) }
+            var collector = SnapshotCollector(
+                validator: ReadingValidator(config: process), since: from, until: to, failures: failures)
+            let offsets = try await Self.readAll(bus, topic: topic, busText: busOptions.bus) {
+                collector.add($0.value)
+            }
+            let csv = collector.csv(variables: process.variables.map(\.name))
+            let sha = SHA256.hex(csv)
+            let fileName = name ?? "readings-\(sha.prefix(12))"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let csvPath = (out as NSString).appendingPathComponent(fileName + ".csv")
+            let manifestPath = (out as NSString).appendingPathComponent(fileName + ".manifest.json")
+            guard collector.rows > 0 else {
+                throw CommandError(
+                    "\(topic) on \(busOptions.bus) holds no valid running readings\(from != nil || to != nil ? " in the time range" : "") (\(collector.read) records read, \(collector.invalid) bad)"
+                )
+            }
+            do {
+                try Data(csv).write(to: URL(fileURLWithPath: csvPath), options: Data.WritingOptions.atomic)
+            } catch {
+                throw CommandError("cannot write \(csvPath): \(error.localizedDescription)")
+            }
+            var manifest = collector.manifest(process: process)
+            manifest["file"] = fileName + ".csv"
+            manifest["sha256"] = sha
+            manifest["bytes"] = csv.count
+            let partitions: [[String: Any]] = offsets.sorted { $0.key < $1.key }.map {
+                ["partition": $0.key, "end": $0.value]
+            }
+            let source: [String: Any] = [
+                "bus": busOptions.bus, "topic": topic, "labels": labels ?? "machine states", "offsets": partitions,
+            ]
+            manifest["source"] = source
+            manifest["created"] = Timestamp.format(Int64(Date().timeIntervalSince1970 * 1000))
+            let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
+            do {
+                try data.write(to: URL(fileURLWithPath: manifestPath), options: Data.WritingOptions.atomic)
+            } catch {
+                throw CommandError("cannot write \(manifestPath): \(error.localizedDescription)")
+            }
+            if output.json {
+                manifest["path"] = csvPath
+                print(Terminal.jsonLine(manifest))
+            } else {
+                print(
+                    "\(csvPath): \(collector.rows) running readings of \(collector.machines.count) machines, \(collector.failureCount) failures; \(collector.invalid) bad readings left out"
+                )
+                print("manifest: \(manifestPath) (sha256 \(sha.prefix(12)))")
+            }
+        }
+
+        static func time(_ text: String, _ option: String) throws -> Int64 {
+            guard let t = Timestamp.parse(text) else {
+                throw ValidationError("\(option) '\(text)' is not an ISO 8601 time like 2026-01-01T00:00:00Z")
+            }
+            return t
+        }
+
+        /// Reads every partition of `topic` from its first record up to its end when called; returns the end offsets.
+        static func readAll(
+            _ bus: any MessageBus, topic: String, busText: String, _ body: (ConsumedRecord) throws -> Void
+        ) async throws -> [Int: Int64] {
+            guard try await bus.topicNames().contains(topic) else {
+                throw CommandError("topic \(topic) does not exist on \(busText)")
+            }
+            let description = try await bus.describeTopic(topic)
+            var ends: [Int: Int64] = [:]
+            for p in description.partitions where p.latestOffset > p.earliestOffset {
+                ends[p.partition] = p.latestOffset
+            }
+            let all = Dictionary(uniqueKeysWithValues: description.partitions.map { ($0.partition, $0.latestOffset) })
+            guard !ends.isEmpty else { return all }
+            let consumer = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
+            var open = ends
+            while !open.isEmpty {
+                try Task.checkCancellation()
+                let records = try await consumer.poll(maxRecords: 10_000, timeout: .seconds(2))
+                if records.isEmpty {
+                    throw CommandError(
+                        "\(topic) on \(busText): no records arrived for 2 s before partitions \(open.keys.sorted()) reached their end"
+                    )
+                }
+                for r in records {
+                    guard let end = open[r.partition], r.offset < end else { continue }
+                    try body(r)
+                    if r.offset + 1 >= end { open[r.partition] = nil }
+                }
+            }
+            try await consumer.close()
+            return all
+        }
+
+        /// machine/sequence -> failed, from a labels topic.
+        static func failures(_ bus: any MessageBus, topic: String, busText: String) async throws -> [String: Bool] {
+            var out: [String: Bool] = [:]
+            var bad = 0
+            _ = try await readAll(bus, topic: topic, busText: busText) { r in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(r.value)) as? [String: Any],
+                    let machine = object["machine"] as? String, let seq = object["seq"] as? Int,
+                    let failure = object["failure"] as? Int
+                else {
+                    bad += 1
+                    return
+                }
+                out["\(machine)/\(seq)"] = failure == 1
+            }
+            if out.isEmpty {
+                throw CommandError(
+                    "\(topic) on \(busText) holds no labels like {\"machine\":\"M-01\",\"seq\":1,\"failure\":0} (\(bad) records could not be read)"
+                )
+            }
+            return out
+        }
+    }
+}
+
+/// The rows of a snapshot, per machine in arrival order (the order the pipeline windows them in).
+struct SnapshotCollector {
+    struct Row {
+        var reading: Reading
+        var failure: Bool
+    }
+    let validator: ReadingValidator
+    let since: Int64?
+    let until: Int64?
+    let failures: [String: Bool]?
+    var machines: [String: [Row]] = [:]
+    var order: [String] = []
+    var read = 0
+    var invalid = 0
+    var outsideRange = 0
+    var unlabelled = 0
+    var states: [String: Int] = [:]
+
+    init(validator: ReadingValidator, since: Int64?, until: Int64?, failures: [String: Bool]?) {
+        self.validator = validator
+        self.since = since
+        self.until = until
+        self.failures = failures
+    }
+
+    mutating func add(_ value: [UInt8]) {
+        read += 1
+        guard let reading = try? ReadingDecoder.decode(value), (try? validator.validate(reading)) != nil else {
+            invalid += 1
+            return
+        }
+        if let since, reading.timestamp < since { outsideRange += 1; return }
+        if let until, reading.timestamp >= until { outsideRange += 1; return }
+        states[reading.state.rawValue, default: 0] += 1
+        if machines[reading.machine] == nil { order.append(reading.machine) }
+        // Without labels, a running reading failed when the machine's next reading finds it down.
+        if failures == nil, reading.state == .down, let last = machines[reading.machine]?.indices.last,
+            machines[reading.machine]![last].reading.state == .running
+        {
+            machines[reading.machine]![last].failure = true
+        }
+        var failed = false
+        if let failures, reading.state == .running {
+            if let f = failures["\(reading.machine)/\(reading.sequence ?? -1)"] { failed = f } else { unlabelled += 1 }
+        }
+        machines[reading.machine, default: []].append(Row(reading: reading, failure: failed))
+    }
+
+    var rows: Int { machines.values.reduce(0) { $0 + $1.count { $0.reading.state == .running } } }
+    var failureCount: Int { machines.values.reduce(0) { $0 + $1.count(where: \.failure) } }
+
+    func csv(variables: [String]) -> [UInt8] {
+        var out = Array((["machine", "minutes", "product"] + variables + ["failure"]).joined(separator: ",").utf8)
+        out.append(10)
+        for machine in order {
+            for row in machines[machine]! where row.reading.state == .running {
+                let r = row.reading
+                var fields = [
+                    CSVField.escape(r.machine), "\(Double(r.timestamp) / 60_000)", CSVField.escape(r.product ?? ""),
+                ]
+                for v in variables { fields.append(r[v].map { "\($0)" } ?? "") }
+                fields.append(row.failure ? "1" : "0")
+                out.append(contentsOf: fields.joined(separator: ",").utf8)
+                out.append(10)
+            }
+        }
+        return out
+    }
+
+    func manifest(process: ProcessConfig) -> [String: Any] {
+        let times = machines.values.flatMap { $0.lazy.filter { $0.reading.state == .running }.map(\.reading.timestamp) }
+        var schema: [String: String] = ["machine": "text", "minutes": "number", "product": "text", "failure": "0 or 1"]
+        for v in process.variables { schema[v.name] = "number" }
+        var m: [String: Any] = [
+            "schema": schema,
+            "process": process.process,
+            "columns": ["machine", "minutes", "product"] + process.variables.map(\.name) + ["failure"],
+            "rows": rows, "failures": failureCount, "machines": order,
+            "records_read": read, "bad_readings": invalid, "outside_range": outsideRange, "states": states,
+        ]
+        if failures != nil { m["unlabelled_readings"] = unlabelled }
+        if let first = times.min(), let last = times.max() {
+            m["time_range"] = ["from": Timestamp.format(first), "to": Timestamp.format(last)]
+        }
+        return m
+    }
+}
+
+/// CSV quoting of one field (RFC 4180): quoted when it holds a comma, quote or line break.
+enum CSVField {
+    static func escape(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
