@@ -112,6 +112,92 @@ import Testing
         }
     }
 
+    /// A model of histories takes each window variable as a sequence per instance (its readings, oldest first) and
+    /// answers what evaluate computes at the same reading of the same history.
+    @Test func historyModelsTakeAWindowPerInstance() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        var rng = RandomSource(seed: 9)
+        var units: [String] = []
+        var time: [Double] = []
+        var wear: [Double] = []
+        var load: [Double] = []
+        var kind: [String] = []
+        for u in 0..<30 {
+            let life = 40 + Double(u % 5) * 10
+            for step in 0..<Int(life) {
+                units.append("u\(u)")
+                time.append(Double(step))
+                wear.append(Double(step) / life + 0.05 * rng.normal())
+                load.append(rng.normal())
+                kind.append(u % 2 == 0 ? "A" : "B")
+            }
+        }
+        let target = try TimeToEvent.remainingLife(units: units, time: time, cap: 30)
+        let window = try WindowSpec(variables: ["wear"], length: 8)
+        var spec = TrainingSpec()
+        spec.task = .regression
+        spec.epochs = 3
+        let history = ModelFile.HistorySpec(unit: "unit", time: "t", window: window, cap: 30)
+        let trained = try Trainer.train(
+            history: TabularData(
+                numericNames: ["wear", "load"], numeric: [wear, load], categoricalNames: ["kind"], categorical: [kind],
+                targetName: "rul", target: target.map { "\($0)" }),
+            units: units, time: time, history: history, spec: spec,
+            metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
+        try t.registry.register(trained.model, as: "life")
+        // What evaluate scores: the window features of every row, then the preprocessing.
+        let pre = trained.model.description.preprocessing!
+        let columns = ["wear": wear, "load": load]
+        let numeric = try history.numericInputs(pre.numericInputs, units: units, time: time) { columns[$0]! }
+        let rows = [3, 20, 45]  // unit u0: its 4th reading, its 21st (a full window), and u1's 6th (u0 has 40)
+        let expected = try trained.model.makeModel().predict(
+            try pre.transform(
+                numeric: numeric.map { c in rows.map { c[$0] } }, categoricalValues: [rows.map { kind[$0] }]))
+        func readings(_ r: Int) -> [Double] {
+            let first = units.firstIndex(of: units[r])!
+            return Array(wear[first...r])
+        }
+        let sequences = rows.map(readings)
+        let loads = rows.map { load[$0] }
+        let kinds = rows.map { kind[$0] }
+        let viewer = t.token[.viewer]!
+        try await t.test { client in
+            let named = try await client.call(
+                .post, "/v1/models/life:predict", token: viewer,
+                json: ["instances": rows.indices.map { ["wear": sequences[$0], "load": loads[$0], "kind": kinds[$0]] }])
+            #expect(named.status == .ok, "\(named.text)")
+            let got = named.json["predictions"] as? [[Double]] ?? []
+            #expect(got.count == rows.count)
+            for k in rows.indices {
+                #expect(abs(((k < got.count ? got[k].first : nil) ?? .nan) - Double(expected[k, 0])) < 1e-5)
+            }
+            let columnar = try await client.call(
+                .post, "/v1/models/life:predict", token: viewer,
+                json: [
+                    "inputs": [
+                        "wear": sequences, "load": loads, "kind": kinds,
+                    ]
+                ])
+            let outputs = columnar.json["outputs"] as? [[Double]] ?? []
+            #expect(outputs.count == rows.count && abs((outputs.last?.first ?? .nan) - Double(expected[2, 0])) < 1e-5)
+            // The signature: the window variable is a sequence, the raw input a number, the category a string.
+            let metadata = try await client.call(.get, "/v1/models/life/metadata", token: viewer)
+            let signature =
+                (((metadata.json["metadata"] as? [String: Any])?["signature_def"] as? [String: Any])?["signature_def"]
+                as? [String: Any])?["serving_default"] as? [String: Any]
+            let inputs = signature?["inputs"] as? [String: [String: Any]] ?? [:]
+            #expect(Set(inputs.keys) == ["wear", "load", "kind"], "\(metadata.text)")
+            let dims = ((inputs["wear"]?["tensor_shape"] as? [String: Any])?["dim"] as? [[String: Any]])?.count
+            #expect(dims == 2)
+            let empty = try await client.call(
+                .post, "/v1/models/life:predict", token: viewer,
+                json: ["instances": [["wear": [Double](), "load": 0, "kind": "A"]]])
+            #expect(empty.status == .badRequest)
+            #expect((empty.json["error"] as? String ?? "").contains("instances[0].wear must be a list of 1 to"))
+        }
+    }
+
     @Test func statusMetadataVersionsAndLabels() async throws {
         let t = try TestServer()
         defer { t.remove() }

@@ -115,7 +115,8 @@ final class ModelServer: Sendable {
         var inputs: [String: Any] = [:]
         for i in model.inputs {
             inputs[i.name] = tensor(
-                i.name, dims: i.categorical || i.width == 1 ? [-1] : [-1, i.width],
+                // A window variable takes any number of readings per instance (the window keeps its newest).
+                i.name, dims: i.sequence != nil ? [-1, -1] : i.categorical || i.width == 1 ? [-1] : [-1, i.width],
                 dtype: i.categorical ? "DT_STRING" : "DT_FLOAT")
         }
         let outputs: [String: Any]

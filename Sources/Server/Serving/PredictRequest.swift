@@ -89,7 +89,27 @@ struct PredictRequest {
             guard let s = value as? String else { throw APIError.badRequest("\(place) must be a string") }
             i.strings.append(s)
         } else {
-            i.numbers.append(try vector(value, width: input.width, at: place))
+            i.numbers.append(
+                try input.sequence == nil ? vector(value, width: input.width, at: place) : sequence(value, at: place))
+        }
+    }
+
+    static let maxSequence = 100_000
+
+    /// A window variable's readings, oldest first: one number, or a list of 1 to `maxSequence` finite numbers.
+    private static func sequence(_ value: Any, at place: String) throws -> [Double] {
+        if let n = JSON.number(value) {
+            guard n.isFinite else { throw APIError.badRequest("\(place) is not a finite number") }
+            return [n]
+        }
+        guard let list = value as? [Any], !list.isEmpty, list.count <= maxSequence else {
+            throw APIError.badRequest(
+                "\(place) must be a list of 1 to \(maxSequence) numbers (the variable's readings, oldest first)")
+        }
+        return try list.enumerated().map { k, v in
+            guard let n = JSON.number(v) else { throw APIError.badRequest("\(place)[\(k)] is not a number: \(v)") }
+            guard n.isFinite else { throw APIError.badRequest("\(place)[\(k)] is not a finite number") }
+            return n
         }
     }
 

@@ -4,18 +4,23 @@ import Registry
 /// A registered model version ready to answer predict requests, with its signature in TensorFlow Serving's terms.
 struct ServedModel: Sendable {
     enum Engine: Sendable {
-        /// A Millstream network; with preprocessing its inputs are the raw columns, else the feature vector.
-        case network(InferenceModel, Preprocessing?)
+        /// A Millstream network; with preprocessing its inputs are the raw columns, else the feature vector. A model
+        /// of histories (`history`) takes each window variable as a sequence and computes the window's features.
+        case network(InferenceModel, Preprocessing?, history: HistoryInputs?)
         case onnx(ONNXModel)
         /// An anomaly detector: outputs score, alarm and the index of the top contributing variable.
         case detector(any AnomalyDetector)
     }
 
-    /// One named input of the signature: a numeric vector of `width`, or one string (a categorical column).
+    /// One named input of the signature: a numeric vector of `width`, one string (a categorical column), or (a
+    /// window variable of a model of histories) a sequence of one or more numbers, oldest first.
     struct Input: Sendable {
         var name: String
         var width: Int
         var categorical: Bool
+        /// The model's window length when the input is a sequence: shorter ones are the start of a history, longer
+        /// ones feed the EWMA and the window keeps the newest `sequence`.
+        var sequence: Int? = nil
     }
 
     let version: ModelVersion
@@ -40,8 +45,18 @@ struct ServedModel: Sendable {
             outputWidth = 3
         } else {
             let model = InferenceModel(try file.makeModel())
-            engine = .network(model, d.preprocessing)
-            if let pre = d.preprocessing {
+            let history = d.history.flatMap { h in
+                d.preprocessing.map { HistoryInputs($0.numericInputs, window: h.window) }
+            }
+            engine = .network(model, d.preprocessing, history: history)
+            if let pre = d.preprocessing, let history {
+                inputs =
+                    history.window.variables.map {
+                        Input(name: $0, width: 1, categorical: false, sequence: history.window.length)
+                    }
+                    + history.rawNames.map { Input(name: $0, width: 1, categorical: false) }
+                    + pre.categorical.map { Input(name: $0.name, width: 1, categorical: true) }
+            } else if let pre = d.preprocessing {
                 inputs =
                     pre.numericInputs.map { Input(name: $0, width: 1, categorical: false) }
                     + pre.categorical.map { Input(name: $0.name, width: 1, categorical: true) }
@@ -75,13 +90,19 @@ struct ServedModel: Sendable {
                 let top = check.contributions.indices.max { check.contributions[$0] < check.contributions[$1] } ?? 0
                 return [Float(check.score), check.alarm ? 1 : 0, Float(top)]
             }
-        case .network(let model, let pre):
+        case .network(let model, let pre, let history):
             var scratch = model.makeScratch()
             var output = [Float](repeating: 0, count: model.outputSize)
             var features = [Float](repeating: 0, count: model.inputSize)
-            return instances.map { i in
+            var numeric = [Double](repeating: 0, count: pre?.numericInputs.count ?? 0)
+            var windowFeatures = [Double](repeating: 0, count: history?.window.featureCount ?? 0)
+            return try instances.enumerated().map { r, i in
                 if let pre {
-                    let numeric = i.numbers.map { $0[0] }
+                    if let history {
+                        try Self.windowInputs(i, history, instance: r, numeric: &numeric, features: &windowFeatures)
+                    } else {
+                        for (k, n) in i.numbers.enumerated() { numeric[k] = n[0] }
+                    }
                     let categories = i.strings.enumerated().map { pre.categoryIndex(of: $0.element, for: $0.offset) }
                     numeric.withUnsafeBufferPointer { n in
                         categories.withUnsafeBufferPointer { c in
@@ -99,5 +120,29 @@ struct ServedModel: Sendable {
                 return output
             }
         }
+    }
+
+    /// A history instance's numeric inputs: its window variables (the first inputs, one sequence each, all of one
+    /// length) appended to a window as the pipeline appends readings, then the raw inputs that follow them.
+    private static func windowInputs(
+        _ i: Instance, _ history: HistoryInputs, instance r: Int, numeric: inout [Double], features: inout [Double]
+    ) throws {
+        let variables = history.window.variables
+        let steps = i.numbers[0].count
+        if let k = variables.indices.first(where: { i.numbers[$0].count != steps }) {
+            throw APIError.badRequest(
+                "instance \(r): \(variables[0]) has \(steps) values, \(variables[k]) \(i.numbers[k].count); each window variable needs one per reading"
+            )
+        }
+        var state = WindowState(history.window)
+        var reading = [Double](repeating: 0, count: variables.count)
+        for t in 0..<steps {
+            for j in variables.indices { reading[j] = i.numbers[j][t] }
+            state.append(reading)
+        }
+        state.features(history.window, into: &features)
+        let raw = Dictionary(
+            uniqueKeysWithValues: history.rawNames.enumerated().map { ($1, i.numbers[variables.count + $0][0]) })
+        _ = history.fill(&numeric, features: features, raw: { raw[$0] })
     }
 }
