@@ -31,8 +31,8 @@ extension InferenceModel {
         precondition(x.count >= rows * inputSize && values.count >= rows && output < outputSize)
         precondition(gradients.map { $0.count >= rows * inputSize } ?? true)
         precondition(
-            stages.allSatisfy { $0.conv == nil },
-            "batched evaluation with input gradients takes Dense and BatchNormalization models, not Conv1D")
+            stages.allSatisfy { $0.conv == nil && $0.recurrent == nil },
+            "batched evaluation with input gradients takes Dense and BatchNormalization models, not Conv1D or GRU")
         _ = BLAS.configured
         // Moved out of the workspace so that each buffer is uniquely referenced and written in place.
         var z = workspace.z

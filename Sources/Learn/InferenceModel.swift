@@ -12,6 +12,18 @@ public struct InferenceModel: Sendable {
         var activation: Activation
         /// A 1-D convolution: `weights` is filters x patch (transposed from Keras's kernel), one patch per output step.
         var conv: Convolution?
+        /// A GRU: `weights` is the kernel transposed (3 units x channels), `bias` the input bias.
+        var recurrent: Recurrent? = nil
+    }
+
+    struct Recurrent: Sendable {
+        var timesteps: Int
+        var channels: Int
+        var units: Int
+        var returnSequences: Bool
+        /// The recurrent kernel transposed: 3 units x units.
+        var weights: [Float]
+        var bias: [Float]
     }
 
     struct Convolution: Sendable {
@@ -32,6 +44,7 @@ public struct InferenceModel: Sendable {
     public init(_ model: Sequential) {
         var stages: [Stage] = []
         var width = model.inputSize
+        var extra = 0
         for layer in model.layers {
             switch layer {
             case let dense as Dense:
@@ -61,6 +74,26 @@ public struct InferenceModel: Sendable {
                             timesteps: conv.timesteps, channels: conv.channels, kernelSize: conv.kernelSize,
                             padLeft: conv.padLeft, filters: conv.filters, outputSteps: conv.outputSteps)))
                 width = max(width, units)
+            case let gru as GRU:
+                let gates = 3 * gru.units
+                func transpose(_ m: [Float], rows: Int) -> [Float] {
+                    var t = [Float](repeating: 0, count: m.count)
+                    for i in 0..<rows { for j in 0..<gates { t[j * rows + i] = m[i * gates + j] } }
+                    return t
+                }
+                let units = gru.returnSequences ? gru.timesteps * gru.units : gru.units
+                stages.append(
+                    Stage(
+                        weights: transpose(gru.kernel.value, rows: gru.channels),
+                        bias: Array(gru.bias.value[0..<gates]), scale: nil, inputs: gru.timesteps * gru.channels,
+                        units: units, activation: .linear, conv: nil,
+                        recurrent: Recurrent(
+                            timesteps: gru.timesteps, channels: gru.channels, units: gru.units,
+                            returnSequences: gru.returnSequences,
+                            weights: transpose(gru.recurrentKernel.value, rows: gru.units),
+                            bias: Array(gru.bias.value[gates...]))))
+                width = max(width, units)
+                extra = max(extra, 7 * gru.units)
             case let bn as BatchNormalization:
                 let n = bn.gamma.value.count
                 let scale = (0..<n).map { bn.gamma.value[$0] / (bn.movingVariance.value[$0] + bn.epsilon).squareRoot() }
@@ -75,17 +108,23 @@ public struct InferenceModel: Sendable {
         self.inputSize = model.inputSize
         self.outputSize = model.outputSize
         self.width = width
+        self.recurrentScratch = extra
     }
 
-    /// Two buffers of `width` floats to pass to `predict`.
-    public func makeScratch() -> Scratch { Scratch(width: width) }
+    /// Floats a GRU stage needs beside its input and output (its projections and state).
+    let recurrentScratch: Int
+
+    /// Two buffers of `width` floats (and one for recurrent stages) to pass to `predict`.
+    public func makeScratch() -> Scratch { Scratch(width: width, extra: recurrentScratch) }
 
     public struct Scratch: Sendable {
         var a: [Float]
         var b: [Float]
-        init(width: Int) {
+        var c: [Float]
+        init(width: Int, extra: Int = 0) {
             a = [Float](repeating: 0, count: width)
             b = [Float](repeating: 0, count: width)
+            c = [Float](repeating: 0, count: extra)
         }
     }
 
@@ -96,15 +135,21 @@ public struct InferenceModel: Sendable {
         precondition(input.count >= inputSize && output.count >= outputSize)
         scratch.a.withUnsafeMutableBufferPointer { a in
             scratch.b.withUnsafeMutableBufferPointer { b in
-                var source = UnsafeBufferPointer(rebasing: input[0..<inputSize])
-                var target = a
-                var other = b
-                for stage in stages {
-                    Self.run(stage, source, target)
-                    source = UnsafeBufferPointer(rebasing: target[0..<stage.units])
-                    swap(&target, &other)
+                scratch.c.withUnsafeMutableBufferPointer { e in
+                    var source = UnsafeBufferPointer(rebasing: input[0..<inputSize])
+                    var target = a
+                    var other = b
+                    for stage in stages {
+                        if let recurrent = stage.recurrent {
+                            Self.recur(stage, recurrent, source, target, e)
+                        } else {
+                            Self.run(stage, source, target)
+                        }
+                        source = UnsafeBufferPointer(rebasing: target[0..<stage.units])
+                        swap(&target, &other)
+                    }
+                    for i in 0..<outputSize { output[i] = source[i] }
                 }
-                for i in 0..<outputSize { output[i] = source[i] }
             }
         }
     }
@@ -157,6 +202,57 @@ public struct InferenceModel: Sendable {
                 y[u] = sum
             }
         }
+    }
+
+    /// A GRU over the sample's steps (Keras's equations, `GRU`): `e` holds the input and recurrent projections and
+    /// the state.
+    static func recur(
+        _ stage: Stage, _ g: Recurrent, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>,
+        _ e: UnsafeMutableBufferPointer<Float>
+    ) {
+        let n = g.units
+        let width = 3 * n
+        let xw = e.baseAddress!
+        let hu = xw + width
+        let h = hu + width
+        for k in 0..<n { h[k] = 0 }
+        stage.weights.withUnsafeBufferPointer { w in
+            g.weights.withUnsafeBufferPointer { u in
+                for t in 0..<g.timesteps {
+                    let step = x.baseAddress! + t * g.channels
+                    for j in 0..<width {
+                        xw[j] = stage.bias[j] + dotProduct(w.baseAddress! + j * g.channels, step, g.channels)
+                        hu[j] = g.bias[j] + dotProduct(u.baseAddress! + j * n, h, n)
+                    }
+                    for k in 0..<n {
+                        let z = Activation.sigmoid(xw[k] + hu[k])
+                        let r = Activation.sigmoid(xw[n + k] + hu[n + k])
+                        let hat = tanhf(xw[2 * n + k] + r * hu[2 * n + k])
+                        h[k] = z * h[k] + (1 - z) * hat
+                    }
+                    if g.returnSequences { for k in 0..<n { y[t * n + k] = h[k] } }
+                }
+            }
+        }
+        if !g.returnSequences { for k in 0..<n { y[k] = h[k] } }
+    }
+
+    @inline(__always)
+    static func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            acc +=
+                UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+                * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var sum = acc.sum()
+        while i < n {
+            sum += a[i] * b[i]
+            i += 1
+        }
+        return sum
     }
 
     /// Each output step's filters over its patch: a contiguous run of the time-major input, clipped at the ends

@@ -69,6 +69,9 @@ public struct TrainingSpec: Sendable {
     /// inputs that are a sequence window (`WindowSpec.Layout.sequence`) of `sequenceChannels` variables per step.
     public var convolutionFilters: [Int] = []
     public var kernelSize = 10
+    /// GRU layers after the convolutions (units per layer; all but the last return their sequence), before the
+    /// Dense layers, for sequence windows.
+    public var recurrentUnits: [Int] = []
     public var sequenceChannels: Int?
 
     public init() {}
@@ -86,7 +89,10 @@ public struct TrainingSpec: Sendable {
             convolutionFilters.isEmpty
                 ? [:]
                 : ["conv": convolutionFilters.map(String.init).joined(separator: ","), "kernel_size": "\(kernelSize)"]
-        ) { $1 }
+        ) { $1 }.merging(recurrentUnits.isEmpty ? [:] : ["gru": recurrentUnits.map(String.init).joined(separator: ",")])
+        {
+            $1
+        }
     }
 }
 
@@ -365,15 +371,16 @@ public enum Trainer {
             binary: binary,
             report: report, trainRows: trainIdx.count, validationRows: validIdx.count, testRows: testIdx.count)
     }
-    /// The convolution stack the spec asks for, checked against the input width.
+    /// The sequence stack the spec asks for (convolutions, then GRUs), checked against the input width.
     static func convolutions(_ spec: TrainingSpec, inputs: Int) throws -> [any Layer] {
-        guard !spec.convolutionFilters.isEmpty else { return [] }
+        guard !spec.convolutionFilters.isEmpty || !spec.recurrentUnits.isEmpty else { return [] }
         guard let channels = spec.sequenceChannels, channels > 0, inputs % channels == 0 else {
             throw LearnError(
-                "convolution layers need inputs that are a sequence window (time steps x variables, and no other inputs); got \(inputs) inputs for \(spec.sequenceChannels ?? 0) variables per step"
+                "convolution and recurrent layers need inputs that are a sequence window (time steps x variables, and no other inputs); got \(inputs) inputs for \(spec.sequenceChannels ?? 0) variables per step"
             )
         }
-        guard spec.kernelSize >= 1 && spec.kernelSize <= inputs / channels else {
+        guard spec.recurrentUnits.allSatisfy({ $0 >= 1 }) else { throw LearnError("every GRU needs at least 1 unit") }
+        guard spec.convolutionFilters.isEmpty || (spec.kernelSize >= 1 && spec.kernelSize <= inputs / channels) else {
             throw LearnError(
                 "the kernel size must be 1 to the window's \(inputs / channels) steps, not \(spec.kernelSize)")
         }
@@ -388,6 +395,10 @@ public enum Trainer {
                     filters: filters, kernelSize: spec.kernelSize, channels: width, padding: .same,
                     activation: spec.activation))
             width = filters
+        }
+        for (i, units) in spec.recurrentUnits.enumerated() {
+            layers.append(GRU(units: units, channels: width, returnSequences: i < spec.recurrentUnits.count - 1))
+            width = units
         }
         return layers
     }

@@ -14,7 +14,7 @@ struct HistoryOptions: ParsableArguments {
     @Option(help: "Histories: readings per window.") var window = 30
     @Option(
         help:
-            "Window layout: statistics (features per variable) or sequence (the whole window; the default with --conv)."
+            "Window layout: statistics (features per variable) or sequence (the whole window; the default with --conv or --gru)."
     )
     var windowLayout: String?
     @Option(help: "Window statistics, comma separated: last, mean, slope, ewma, min, max, std.")
@@ -37,6 +37,16 @@ struct HistoryOptions: ParsableArguments {
         })
     var conv: [Int] = []
     @Option(help: "Time steps per convolution kernel.") var kernelSize = 10
+    @Option(
+        help:
+            "GRU units per layer after the convolutions, before the Dense layers, comma separated (sequence windows).",
+        transform: {
+            try $0.split(separator: ",").map {
+                guard let n = Int($0), n > 0 else { throw ValidationError("--gru takes unit counts like 32 or 32,16") }
+                return n
+            }
+        })
+    var gru: [Int] = []
 
     func validate(task: String?) throws {
         let historyTask = task == "rul" || task == "failure_within"
@@ -77,7 +87,8 @@ struct HistoryOptions: ParsableArguments {
     }
 
     func windowSpec(variables: [String]) throws -> WindowSpec {
-        let layout = WindowSpec.Layout(rawValue: windowLayout ?? (conv.isEmpty ? "statistics" : "sequence"))!
+        let layout = WindowSpec.Layout(
+            rawValue: windowLayout ?? (conv.isEmpty && gru.isEmpty ? "statistics" : "sequence"))!
         let statistics = try windowStatistics.split(separator: ",").map { name in
             guard let s = WindowSpec.Statistic(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
                 throw ValidationError(

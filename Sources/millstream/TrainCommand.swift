@@ -143,6 +143,7 @@ extension Millstream {
             spec.seed = seed
             spec.ensemble = ensemble
             spec.convolutionFilters = history.conv
+            spec.recurrentUnits = history.gru
             spec.kernelSize = history.kernelSize
             let target = targets.first ?? task ?? ""
             let metadata = ModelFile.Metadata(

@@ -1,3 +1,4 @@
+import Foundation
 import Primitives
 import Testing
 
@@ -88,6 +89,53 @@ import Testing
             let one = frozen.predict(x.row(r))
             #expect(abs(one[0] - batch[r, 0]) < 1e-5, "row \(r): \(one[0]) vs \(batch[r, 0])")
         }
+    }
+
+    @Test func gruGradientsMatchFiniteDifferences() throws {
+        // A GRU returning its sequence under one that returns its last state: the lower one's parameter gradients
+        // check the upper one's input gradients through time.
+        try GradientTests().check(
+            [GRU(units: 3, channels: 2, returnSequences: true), GRU(units: 2, channels: 3), Dense(1)],
+            loss: MeanSquaredError(), y: Tensor([[0.5], [-1], [0.2]]), inputs: 8)
+        try GradientTests().check(
+            [
+                Conv1D(filters: 2, kernelSize: 2, channels: 2, padding: .same, activation: .tanh),
+                GRU(units: 4, channels: 2),
+            ],
+            loss: MeanSquaredError(), y: Tensor([[0.5, 0, 1, -1], [-1, 0.3, 0, 0.2]]), inputs: 10)
+    }
+
+    @Test func gruInferenceMatchesTrainingAndSaves() throws {
+        let model = try Sequential(
+            [
+                GRU(units: 5, channels: 3, returnSequences: true), GRU(units: 4, channels: 5),
+                Dense(2, activation: .tanh),
+            ],
+            inputSize: 21, seed: 5)
+        var rng = RandomSource(seed: 9)
+        let x = Tensor(rows: 4, columns: 21, scalars: (0..<84).map { _ in Float(rng.normal()) })
+        let batch = model.predict(x)
+        let frozen = InferenceModel(model)
+        for r in 0..<4 {
+            let one = frozen.predict(x.row(r))
+            for c in 0..<2 { #expect(abs(one[c] - batch[r, c]) < 1e-5, "row \(r): \(one[c]) vs \(batch[r, c])") }
+        }
+        // Keras's weight shapes, and a model file that loads back to the same outputs.
+        let gru = model.layers[0] as! GRU
+        #expect(gru.parameters.map(\.shape) == [[3, 15], [5, 15], [2, 15]])
+        let recurrent = gru.recurrentKernel.value
+        for i in 0..<5 {
+            for j in 0...i {
+                let dot = (0..<15).reduce(Float(0)) { $0 + recurrent[i * 15 + $1] * recurrent[j * 15 + $1] }
+                #expect(abs(dot - (i == j ? 1 : 0)) < 1e-5, "orthogonal rows \(i), \(j)")
+            }
+        }
+        let layers = try JSONDecoder().decode(
+            [LayerConfiguration].self, from: JSONEncoder().encode(model.layers.map(\.configuration)))
+        #expect(layers == model.layers.map(\.configuration))
+        let copy = try Sequential(layers.map { $0.makeLayer() }, inputSize: 21)
+        for (p, q) in zip(copy.parameters, model.parameters) { p.value = q.value }
+        #expect(copy.predict(x).scalars == batch.scalars)
     }
 
     @Test func aHistoryModelLearnsRemainingLife() throws {

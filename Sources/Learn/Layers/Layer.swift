@@ -21,10 +21,11 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
     case dropout(rate: Float)
     case batchNormalization(momentum: Float, epsilon: Float)
     case conv1D(filters: Int, kernelSize: Int, channels: Int, padding: Conv1D.Padding, activation: Activation)
+    case gru(units: Int, channels: Int, returnSequences: Bool)
 
     enum CodingKeys: String, CodingKey {
         case type, units, activation, useBias = "use_bias", rate, momentum, epsilon, filters
-        case kernelSize = "kernel_size", channels, padding
+        case kernelSize = "kernel_size", channels, padding, returnSequences = "return_sequences"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,10 +48,15 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
                 channels: try c.decode(Int.self, forKey: .channels),
                 padding: try c.decodeIfPresent(Conv1D.Padding.self, forKey: .padding) ?? .valid,
                 activation: try c.decode(Activation.self, forKey: .activation))
+        case "gru":
+            self = .gru(
+                units: try c.decode(Int.self, forKey: .units), channels: try c.decode(Int.self, forKey: .channels),
+                returnSequences: try c.decodeIfPresent(Bool.self, forKey: .returnSequences) ?? false)
         case let other:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: c,
-                debugDescription: "unknown layer type '\(other)' (known: dense, dropout, batch_normalization, conv1d)")
+                debugDescription:
+                    "unknown layer type '\(other)' (known: dense, dropout, batch_normalization, conv1d, gru)")
         }
     }
 
@@ -76,6 +82,11 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
             try c.encode(channels, forKey: .channels)
             try c.encode(padding, forKey: .padding)
             try c.encode(activation, forKey: .activation)
+        case .gru(let units, let channels, let returnSequences):
+            try c.encode("gru", forKey: .type)
+            try c.encode(units, forKey: .units)
+            try c.encode(channels, forKey: .channels)
+            try c.encode(returnSequences, forKey: .returnSequences)
         }
     }
 
@@ -88,6 +99,8 @@ public enum LayerConfiguration: Sendable, Codable, Equatable {
         case .conv1D(let filters, let kernelSize, let channels, let padding, let activation):
             Conv1D(
                 filters: filters, kernelSize: kernelSize, channels: channels, padding: padding, activation: activation)
+        case .gru(let units, let channels, let returnSequences):
+            GRU(units: units, channels: channels, returnSequences: returnSequences)
         }
     }
 }

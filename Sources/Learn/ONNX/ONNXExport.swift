@@ -83,9 +83,10 @@ extension Sequential {
                 current = node(
                     "BatchNormalization", [current, p + "gamma", p + "beta", p + "moving_mean", p + "moving_variance"],
                     attributes: [floatAttribute("epsilon", bn.epsilon)])
-            case is Conv1D:
+            case is Conv1D, is GRU:
                 throw LearnError(
-                    "ONNX export of Conv1D layers is not built yet; the model is served by Millstream's own engine")
+                    "ONNX export of Conv1D and GRU layers is not built yet; the model is served by Millstream's own engine"
+                )
             default:
                 continue  // dropout
             }

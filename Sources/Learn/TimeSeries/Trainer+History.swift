@@ -9,12 +9,12 @@ extension Trainer {
     ) throws -> TrainingResult {
         let windowed = try data.windowed(history.window, units: units, time: time)
         var spec = spec
-        if !spec.convolutionFilters.isEmpty {
+        if !spec.convolutionFilters.isEmpty || !spec.recurrentUnits.isEmpty {
             guard history.window.layout == .sequence, windowed.numericNames.count == history.window.featureCount,
                 windowed.categoricalNames.isEmpty
             else {
                 throw LearnError(
-                    "convolution layers take a sequence window as their only input: use the sequence layout and no inputs outside the window"
+                    "convolution and recurrent layers take a sequence window as their only input: use the sequence layout and no inputs outside the window"
                 )
             }
             spec.sequenceChannels = history.window.variables.count
