@@ -15,7 +15,7 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|pipeline|kafka|serve|optimize|all] [--records N] [--dir PATH]"
+                "usage: millstream-bench [eventlog|readings|learn|cmapss|pipeline|kafka|serve|optimize|all] [--records N] [--dir PATH]"
             )
             exit(2)
         }
@@ -26,6 +26,9 @@ struct Bench {
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "learn": try LearnBench.run()
         case "learn-fit": try LearnBench.fitOnly()
+        case "cmapss":
+            try CMAPSSBench.run(
+                data: options["data"] ?? "../shared/data/cmapss", seeds: Int(options["seeds"] ?? "") ?? 5)
         case "pipeline":
             try await PipelineBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, kafka: (options["bus"] ?? "embedded") == "kafka")
@@ -44,7 +47,9 @@ struct Bench {
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)
         default:
-            print("unknown benchmark '\(what)': eventlog, readings, learn, pipeline, kafka, serve, optimize or all")
+            print(
+                "unknown benchmark '\(what)': eventlog, readings, learn, cmapss, pipeline, kafka, serve, optimize or all"
+            )
             exit(2)
         }
     }

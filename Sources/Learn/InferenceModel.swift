@@ -183,24 +183,7 @@ public struct InferenceModel: Sendable {
     static func dot(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
         let n = stage.inputs
         stage.weights.withUnsafeBufferPointer { w in
-            let vectorEnd = n & ~7
-            for u in 0..<stage.units {
-                let row = w.baseAddress! + u * n
-                var acc = SIMD8<Float>()
-                var i = 0
-                while i < vectorEnd {
-                    let wv = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let xv = UnsafeRawPointer(x.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                    acc += wv * xv
-                    i += 8
-                }
-                var sum = acc.sum() + stage.bias[u]
-                while i < n {
-                    sum += row[i] * x[i]
-                    i += 1
-                }
-                y[u] = sum
-            }
+            for u in 0..<stage.units { y[u] = dotProduct(w.baseAddress! + u * n, x.baseAddress!, n) + stage.bias[u] }
         }
     }
 
@@ -237,6 +220,7 @@ public struct InferenceModel: Sendable {
         if !g.returnSequences { for k in 0..<n { y[k] = h[k] } }
     }
 
+    /// a · b over `n` floats, eight lanes at a time.
     @inline(__always)
     static func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = SIMD8<Float>()
@@ -270,21 +254,8 @@ public struct InferenceModel: Sendable {
                 let count = s.count
                 let input = x.baseAddress! + s.input
                 for f in 0..<conv.filters {
-                    let row = w.baseAddress! + f * patch + offset
-                    var acc = SIMD8<Float>()
-                    var i = 0
-                    while i + 8 <= count {
-                        acc +=
-                            UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
-                            * UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<Float>.self)
-                        i += 8
-                    }
-                    var sum = acc.sum() + stage.bias[f]
-                    while i < count {
-                        sum += row[i] * input[i]
-                        i += 1
-                    }
-                    y[t * conv.filters + f] = sum
+                    y[t * conv.filters + f] =
+                        stage.bias[f] + dotProduct(w.baseAddress! + f * patch + offset, input, count)
                 }
             }
         }
