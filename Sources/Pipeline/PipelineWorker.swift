@@ -44,7 +44,8 @@ public struct PipelineWorker: Service {
         public var registry: String?
         public var model: String?
         public var batch = 2000
-        /// Stop once caught up (no new input for this long) instead of waiting for more.
+        /// Stop once caught up (no new input for this long, and no lag left in the group on any input partition)
+        /// instead of waiting for more.
         public var exitWhenIdle: Duration?
         public init() {}
     }
@@ -127,6 +128,7 @@ public struct PipelineWorker: Service {
         var lastCheckpoint = ContinuousClock.now
         var dirty = false
         var idleSince: ContinuousClock.Instant?
+        var waitingLogged = false
 
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             for record in try await control.poll(maxRecords: 100, timeout: .zero) {
@@ -168,7 +170,27 @@ public struct PipelineWorker: Service {
                 stats.update { $0.caughtUp = true }
                 if let idle = options.exitWhenIdle {
                     if idleSince == nil { idleSince = .now }
-                    if ContinuousClock.now - idleSince! >= idle { break }
+                    if ContinuousClock.now - idleSince! >= idle {
+                        // Idle means the group has nothing left, not that this member's polls came back empty: a
+                        // member that was SIGKILLed still holds its partitions until its session expires, and a
+                        // member that joined late may not own them yet.
+                        if dirty {
+                            try await checkpoint(processor, assigned, next, partitionCount, producer, consumer)
+                            dirty = false
+                            lastCheckpoint = .now
+                        }
+                        let behind = try await bus.groupLag(settings.group, topic: settings.inputTopic).filter {
+                            $0.lag > 0
+                        }
+                        if behind.isEmpty { break }
+                        if !waitingLogged {
+                            logger.info(
+                                "idle, but the group still has \(behind.reduce(0) { $0 + $1.lag }) readings to process on partitions \(behind.map(\.partition).sorted()) (another member's, or not yet assigned): waiting"
+                            )
+                            waitingLogged = true
+                        }
+                        idleSince = .now
+                    }
                 }
             } else {
                 idleSince = nil

@@ -22,7 +22,10 @@ extension Millstream {
         @Option(help: "Process configuration (YAML); default: the built-in milling process.") var config: String?
         @Option(help: "Model registry directory.") var registry: String = "./models"
         @Option(help: "Model to score (its production version, or NAME@vN); none: no scoring.") var model: String?
-        @Option(help: "Stop once no new readings arrived for this long (e.g. 2s) instead of running until Ctrl-C.")
+        @Option(
+            help:
+                "Stop once no new readings arrived for this long (e.g. 2s) and the group has none left on any partition, instead of running until Ctrl-C."
+        )
         var exitWhenIdle: String?
         @Option(help: "Serve /healthz, /readyz and /metrics on this port (0: off), for probes and Prometheus.")
         var healthPort = 0
