@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "EventLog", dependencies: ["CRC32C"], swiftSettings: strict),
         .target(
             name: "Plant",
-            dependencies: ["Tabular", "Primitives", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Tabular", "Primitives", "Analytics", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .target(name: "Bus", dependencies: ["EventLog", "Kafka", "KafkaWire"], swiftSettings: strict),

@@ -13,8 +13,12 @@ struct MachineTracker: Codable, Sendable {
     var spc: [String: VariableSPC] = [:]
     var hour = RollingOEE(minutes: 60)
     var shift = RollingOEE(minutes: 480, bucketMinutes: 10)
-    var riskAlertActive = false
-    var anomalyAlertActive = false
+    /// The machine's alarm conditions by key ("failure_risk", "anomaly", "spc/torque_nm"): one conditioned alarm
+    /// each (on- and off-delay, deadband, suppression). Optional so checkpoints written before alarms still load.
+    var alarms: [String: AlarmPoint]?
+    /// When the machine last started running (repair, tool change, setup over); Int64.min when it was already
+    /// running when this worker first saw it (not a start-up).
+    var runningSince: Int64?
     /// Consecutive alarming (positive) or quiet (negative) readings of the anomaly detector.
     var anomalyRun = 0
     var lastRisk: Double?
@@ -25,6 +29,8 @@ struct MachineTracker: Codable, Sendable {
     var optimizerModel: String?
     /// When the optimizer was last asked about the machine (reading time), whether it recommended or held.
     var lastRecommendation: Int64?
+    /// The optimizer's latest recommendation for the machine, in words (for the failure alarm's "what to do").
+    var lastAdvice: String?
 
     /// SPC for one variable: the baseline being collected, then the limits and the running charts.
     struct VariableSPC: Codable, Sendable {
@@ -33,7 +39,5 @@ struct MachineTracker: Codable, Sendable {
         var checker: RuleChecker?
         var ewma: EWMAChart?
         var cusum: CUSUMChart?
-        /// Readings left before this variable may raise another SPC alert (no alarm floods).
-        var quiet = 0
     }
 }

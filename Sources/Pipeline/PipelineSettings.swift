@@ -1,3 +1,4 @@
+import Analytics
 import Optimizer
 import Plant
 
@@ -27,9 +28,8 @@ public struct PipelineSettings: Sendable {
     public var group = "pipeline"
     /// Readings per variable a machine's SPC baseline is estimated from.
     public var spcBaseline = 100
-    /// A machine's risk at or above this raises an alert; it clears below `riskClear`.
-    public var riskAlert = 0.5
-    public var riskClear = 0.3
+    /// How alarms are raised, cleared, suppressed and prioritised (the process config's `alarms:`).
+    public var alarms: AlarmSettings
     /// Readings older than the machine's newest by more than this go to dead letters as too late.
     public var allowedLatenessMilliseconds: Int64 = 60_000
     /// A KPI record per machine every this many readings.
@@ -43,6 +43,7 @@ public struct PipelineSettings: Sendable {
     public init(process: ProcessConfig) {
         self.process = process
         self.closedLoop = process.optimizer?.closedLoop ?? false
+        self.alarms = process.alarms
     }
 
     /// Every topic the worker writes per reading (exactly once, recovered after a crash).

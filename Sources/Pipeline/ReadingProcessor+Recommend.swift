@@ -59,6 +59,7 @@ extension ReadingProcessor {
                     events.lastOptimizerProblem = "guardrail: " + violations.joined(separator: "; ")
                 }
             }
+            tracker.lastAdvice = recommendation.explanation
             out.append(
                 PipelineOutput(
                     topic: settings.recommendationsTopic, key: key,

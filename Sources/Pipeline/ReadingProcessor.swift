@@ -124,8 +124,27 @@ public struct ReadingProcessor: Sendable {
         tracker.shift.add(
             at: reading.timestamp, state: previousState, duration: duration, good: reading.good, scrap: reading.scrap)
         tracker.lastTimestamp = max(tracker.lastTimestamp ?? reading.timestamp, reading.timestamp)
+        let seenBefore = tracker.lastState != nil
         tracker.lastState = reading.state.rawValue
         tracker.readings += 1
+        if reading.state != .running {
+            tracker.runningSince = nil
+            // Not evaluated while the machine does not run: the alarms return to normal (suppressed by state) or
+            // their off-delay runs.
+            for key in (tracker.alarms ?? [:]).keys.sorted() {
+                let alarmClass = settings.alarms[Self.alarmClassName(key)]
+                let byState = alarmClass.suppressInStates.contains(reading.state.rawValue)
+                updateAlarm(
+                    key, condition: { _ in false },
+                    suppression: byState
+                        ? AlarmPoint.Suppression("machine \(reading.state.rawValue)", clearsActive: true) : nil,
+                    severity: "info", reading: reading, tracker: &tracker, source: source, into: &out,
+                    events: &events, message: { _ in "" }, evidence: { _ in })
+            }
+        } else if tracker.runningSince == nil {
+            tracker.runningSince =
+                seenBefore && previousState != "running" ? reading.timestamp : .min
+        }
 
         var risk: Double?
         var estimate: Double?
@@ -279,14 +298,19 @@ public struct ReadingProcessor: Sendable {
         var violations = s.checker!.add(value).map(\.rawValue)
         if s.ewma!.add(value) { violations.append("ewma") }
         if s.cusum!.add(value) { violations.append("cusum") }
-        if s.quiet > 0 { s.quiet -= 1 }
-        guard !violations.isEmpty, s.quiet == 0 else { return }
-        s.quiet = 50  // one SPC alert per variable per 50 readings at most
-        emitAlert(
-            kind: "spc", variable: variable, severity: violations.contains("beyond_3_sigma") ? "warning" : "info",
-            raised: true,
-            message: "\(variable) = \(value) on \(reading.machine): \(violations.joined(separator: ", "))",
-            reading: reading, source: source, into: &out, events: &events
+        // One alarm per out-of-control episode of the variable: raised at the first violation, back to normal once
+        // the class's off-delay passed without one.
+        updateAlarm(
+            "spc/" + variable, variable: variable, condition: { _ in !violations.isEmpty },
+            severity: violations.contains("beyond_3_sigma") ? "warning" : "info", reading: reading, tracker: &tracker,
+            source: source, into: &out, events: &events,
+            message: { event in
+                switch event {
+                case .raised:
+                    "\(variable) out of control on \(reading.machine): \(value) (\(violations.joined(separator: ", ")))"
+                default: "\(variable) back in control on \(reading.machine)"
+                }
+            }
         ) { e in
             e.number("value", value)
             e.number("center", limits.center)
@@ -296,79 +320,181 @@ public struct ReadingProcessor: Sendable {
         }
     }
 
-    private func riskAlert(
+    /// The failure-risk alarm: the model's risk against the class's limit and deadband. The raise says what is
+    /// expected (a breakdown, within the model's horizon for a "fails within" model), why (the inputs that raise the
+    /// risk most) and what to do (the optimizer's latest advice for the machine, when it has some).
+    private mutating func riskAlert(
         _ risk: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
         into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
-        let raise = !tracker.riskAlertActive && risk >= settings.riskAlert
-        let clear = tracker.riskAlertActive && risk < settings.riskClear
-        guard raise || clear else { return }
-        tracker.riskAlertActive = raise
-        let percent = Int((risk * 100).rounded())
+        let alarmClass = settings.alarms["failure_risk"]
+        let limit = alarmClass.limit ?? 0.5
         // The most likely failure mode, for multi-label models.
         var mode: String?
         if let scorer, let output = scratch?.output, !scorer.modeLabels.isEmpty {
             let best = scorer.modeLabels.indices.max { output[$0 + 1] < output[$1 + 1] }!
             mode = scorer.modeLabels[best]
         }
-        emitAlert(
-            kind: "failure_risk", variable: nil, severity: risk >= 0.8 ? "critical" : "warning", raised: raise,
-            message: raise
-                ? "failure risk \(percent) % on \(reading.machine)\(mode.map { ", mostly \($0)" } ?? "") (model \(scorer?.label ?? "?"))"
-                : "failure risk back to \(percent) % on \(reading.machine)",
-            reading: reading, source: source, into: &out, events: &events
+        let percent = Int((risk * 100).rounded())
+        var drivers: [Scorer.Contribution] = []
+        let raising =
+            !(tracker.alarms?["failure_risk"]?.isActive ?? false) && risk >= limit
+        if raising, let scorer, scratch != nil { drivers = scorer.contributions(&scratch!, top: 3) }
+        let horizon = scorer?.horizon
+        let advice = tracker.lastAdvice
+        updateAlarm(
+            "failure_risk", condition: { $0.condition(value: risk, limit: limit, deadband: alarmClass.deadband) },
+            severity: risk >= 0.8 ? "critical" : "warning", reading: reading, tracker: &tracker, source: source,
+            into: &out, events: &events,
+            message: { event in
+                guard case .raised = event else { return "failure risk back to \(percent) % on \(reading.machine)" }
+                var text =
+                    horizon.map {
+                        "breakdown expected within \(Self.minutes($0)) on \(reading.machine) (risk \(percent) %)"
+                    }
+                    ?? "failure risk \(percent) % on \(reading.machine)"
+                if let mode { text += ", mostly \(mode)" }
+                if !drivers.isEmpty {
+                    text +=
+                        "; raised most by "
+                        + drivers.map {
+                            "\($0.name) \(Self.short($0.value)) (+\(Int(($0.effect * 100).rounded())) pts)"
+                        }
+                        .joined(separator: ", ")
+                }
+                text += " (model \(scorer?.label ?? "?"))"
+                if let advice { text += ". Advice: \(advice)" }
+                return text
+            }
         ) { e in
             e.number("risk", risk)
+            e.number("limit", limit)
+            if let horizon { e.number("horizon_min", horizon) }
             if let mode { e.string("mode", mode) }
             for m in reading.values { e.number(m.name, m.value) }
+            if !drivers.isEmpty {
+                var list: [UInt8] = [UInt8(ascii: "[")]
+                for (i, d) in drivers.enumerated() {
+                    if i > 0 { list.append(UInt8(ascii: ",")) }
+                    var c = JSONObject()
+                    c.string("input", d.name)
+                    c.number("value", d.value)
+                    c.number("effect", d.effect)
+                    list += c.finished()
+                }
+                e.raw("contributions", list + [UInt8(ascii: "]")])
+            }
         }
     }
 
-    /// Raises an anomaly alert after 3 alarming readings in a row and clears it after 10 quiet ones (no floods).
-    private func anomalyAlert(
+    static func minutes(_ m: Double) -> String { m == m.rounded() ? "\(Int(m)) min" : "\(m) min" }
+    static func short(_ v: Double) -> String { abs(v) >= 100 ? String(Int(v.rounded())) : String(format: "%.3g", v) }
+
+    /// Raises an anomaly alert after 3 alarming readings in a row and clears it after 10 quiet ones (no floods), then
+    /// conditions it as its class says.
+    private mutating func anomalyAlert(
         _ alarm: Bool, ratio: Double, top: String?, label: String, reading: Reading, tracker: inout MachineTracker,
         source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents
     ) {
         tracker.anomalyRun = alarm ? max(1, tracker.anomalyRun + 1) : min(-1, tracker.anomalyRun - 1)
-        let raise = !tracker.anomalyAlertActive && tracker.anomalyRun >= 3
-        let clear = tracker.anomalyAlertActive && tracker.anomalyRun <= -10
-        guard raise || clear else { return }
-        tracker.anomalyAlertActive = raise
-        emitAlert(
-            kind: "anomaly", variable: top, severity: ratio >= 2 ? "critical" : "warning", raised: raise,
-            message: raise
-                ? "unusual operation on \(reading.machine) (score \(String(format: "%.1f", ratio)) x the limit, model \(label)), mostly \(top ?? "?")"
-                : "operation back to normal on \(reading.machine)",
-            reading: reading, source: source, into: &out, events: &events
+        let run = tracker.anomalyRun
+        updateAlarm(
+            "anomaly", variable: top, condition: { $0.isActive ? run > -10 : run >= 3 },
+            severity: ratio >= 2 ? "critical" : "warning", reading: reading, tracker: &tracker, source: source,
+            into: &out, events: &events,
+            message: { event in
+                guard case .raised = event else { return "operation back to normal on \(reading.machine)" }
+                return
+                    "unusual operation on \(reading.machine) (score \(String(format: "%.1f", ratio)) x the limit, model \(label)), mostly \(top ?? "?")"
+            }
         ) { e in
             e.number("score", ratio)
             if let top { e.string("top_variable", top) }
         }
     }
 
-    /// Writes an alert record: what, where, how bad, raised or cleared, and the evidence.
-    private func emitAlert(
-        kind: String, variable: String?, severity: String, raised: Bool, message: String, reading: Reading,
-        source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
-        evidence: (inout JSONObject) -> Void
+    /// "spc/torque_nm" -> "spc".
+    static func alarmClassName(_ key: String) -> String {
+        key.firstIndex(of: "/").map { String(key[..<$0]) } ?? key
+    }
+
+    /// Feeds one alarm condition of the machine (key: the class, "/variable" for per-variable classes) through its
+    /// alarm point and writes what happened to the alerts topic: a raise, a return to normal, or an alarm that
+    /// suppression kept from the operator (counted, with its reason: none is lost). Start-up and first-out
+    /// suppression are decided here; suppression by machine state where the machine stops running.
+    private func updateAlarm(
+        _ key: String, variable: String? = nil, condition: (AlarmPoint) -> Bool,
+        suppression stateSuppression: AlarmPoint.Suppression? = nil, severity: String, reading: Reading,
+        tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: (inout JSONObject) -> Void
     ) {
+        let className = Self.alarmClassName(key)
+        let alarmClass = settings.alarms[className]
+        var alarms = tracker.alarms ?? [:]
+        var point = alarms[key] ?? AlarmPoint()
+        var suppression = stateSuppression
+        let t = reading.timestamp
+        if suppression == nil, let since = tracker.runningSince, since != .min,
+            Double(t - since) < alarmClass.startupSeconds * 1000
+        {
+            suppression = .init("starting up (\((t - since) / 1000) s after it resumed)", clearsActive: true)
+        }
+        if suppression == nil,
+            let first = alarmClass.suppressedBy.first(where: { other in
+                alarms.contains { Self.alarmClassName($0.key) == other && $0.value.isActive }
+            })
+        {
+            suppression = .init("first-out: \(first) active on the machine", clearsActive: false)
+        }
+        let event = point.update(condition: condition(point), at: t, class: alarmClass, suppression: suppression)
+        alarms[key] = point
+        tracker.alarms = alarms
+        guard let event else { return }
+
+        let status: String
+        let raisedAt: Int64
+        var reason: String?
+        switch event {
+        case .raised(let at):
+            (status, raisedAt) = ("raised", at)
+        case .cleared(let raised, _, let why):
+            (status, raisedAt, reason) = ("cleared", raised, why)
+        case .suppressed(let at, let why):
+            (status, raisedAt, reason) = ("suppressed", at, why)
+        }
+        let kind = className
         var a = JSONObject()
-        a.string("id", "\(reading.machine)/\(kind)/\(variable.map { $0 + "/" } ?? "")\(reading.timestamp)")
+        a.string(
+            "id",
+            "\(reading.machine)/\(kind)/\(variable.map { $0 + "/" } ?? "")\(raisedAt)\(status == "suppressed" ? "/suppressed" : "")"
+        )
         a.string("machine", reading.machine)
-        a.string("ts", Timestamp.format(reading.timestamp))
+        a.string("ts", Timestamp.format(t))
         a.string("kind", kind)
         a.string("severity", severity)
-        a.string("status", raised ? "raised" : "cleared")
+        a.string("priority", alarmClass.priority.rawValue)
+        a.string("status", status)
         if let variable { a.string("variable", variable) }
-        a.string("message", message)
-        a.object("evidence", evidence)
+        if status == "cleared" { a.string("raised_at", Timestamp.format(raisedAt)) }
+        if let reason { a.string("reason", reason) }
+        if alarmClass.latched { a.bool("latched", true) }
+        a.string(
+            "message",
+            status == "suppressed"
+                ? "\(message(.raised(at: t))) [suppressed: \(reason ?? "?")]"
+                : message(event)
+                    + (status == "cleared" && reason != nil ? " (\(reason!))" : ""))
+        if status != "cleared" { a.object("evidence", evidence) }
         a.raw("source", JSONObject.source(source))
         out.append(
             PipelineOutput(
-                topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(),
-                timestamp: reading.timestamp))
-        events.alerts += 1
+                topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(), timestamp: t))
+        switch status {
+        case "raised": events.alerts += 1
+        case "suppressed": events.suppressedAlarms += 1
+        default: break
+        }
     }
 
     // MARK: - Checkpoints
@@ -403,6 +529,8 @@ public struct ProcessorEvents: Sendable {
     public var lastOptimizerProblem: String?
     public var deadLetters: [String: Int] = [:]
     public var alerts = 0
+    /// Alarms that suppression kept from the operator (written to the alerts topic with status "suppressed").
+    public var suppressedAlarms = 0
     public var lastRisk: [String: Double] = [:]
     public var oee: [String: Double] = [:]
 

@@ -19,6 +19,8 @@ struct Scorer: Sendable {
     /// A regression model (a remaining life): its output is an estimate of `target`, not a risk.
     let regression: Bool
     let target: String
+    /// A "fails within" model's horizon (minutes, in the training data's time units).
+    let horizon: Double?
 
     init(name: String, version: Int, file: ModelFile) throws {
         guard let pre = file.description.preprocessing, file.onnx == nil else {
@@ -38,6 +40,7 @@ struct Scorer: Sendable {
         self.numericNames = pre.numericInputs
         self.categoricalNames = pre.categorical.map(\.name)
         self.history = file.description.history.map { HistoryInputs(pre.numericInputs, window: $0.window) }
+        self.horizon = file.description.history?.horizon
     }
 
     var label: String { "\(name)@v\(version)" }
@@ -67,6 +70,11 @@ struct Scorer: Sendable {
             let value = n == "product" ? (reading.product ?? "") : ""
             scratch.categories[j] = preprocessing.categoryIndex(of: value, for: j)
         }
+        return evaluate(&scratch)
+    }
+
+    /// Scores the numeric and categorical inputs already in `scratch`.
+    private func evaluate(_ scratch: inout Scratch) -> Double {
         scratch.numeric.withUnsafeBufferPointer { num in
             scratch.categories.withUnsafeBufferPointer { cat in
                 scratch.features.withUnsafeMutableBufferPointer {
@@ -78,6 +86,32 @@ struct Scorer: Sendable {
             scratch.output.withUnsafeMutableBufferPointer { model.predict(f, into: $0, scratch: &scratch.model) }
         }
         return Double(binary || regression ? scratch.output[0] : scratch.output.max() ?? 0)
+    }
+
+    /// One input's share in the current score: its value, and how much the score falls when it alone is set to its
+    /// training mean.
+    struct Contribution: Sendable {
+        var name: String
+        var value: Double
+        var effect: Double
+    }
+
+    /// The `top` inputs that raise the last score most (occlusion: each numeric input set to its training mean in
+    /// turn; standardized inputs only, whose offset is that mean). One model call per input, so it is asked only
+    /// when an alarm is raised. Leaves `scratch` as `score` left it.
+    func contributions(_ scratch: inout Scratch, top: Int) -> [Contribution] {
+        guard preprocessing.scaling == .standard || preprocessing.scaling == .treeSteps else { return [] }
+        let base = Double(scratch.output[0])
+        var found: [Contribution] = []
+        for i in numericNames.indices {
+            let value = scratch.numeric[i]
+            scratch.numeric[i] = preprocessing.offsets[i]
+            let effect = base - evaluate(&scratch)
+            scratch.numeric[i] = value
+            if effect > 0 { found.append(Contribution(name: numericNames[i], value: value, effect: effect)) }
+        }
+        _ = evaluate(&scratch)
+        return Array(found.sorted { $0.effect > $1.effect }.prefix(top))
     }
 
     struct Scratch: Sendable {

@@ -1,3 +1,4 @@
+import Analytics
 import Yams
 
 extension ProcessConfig {
@@ -16,7 +17,7 @@ extension ProcessConfig {
             root, "",
             allowed: [
                 "process", "description", "site", "ideal_cycle_s", "lines", "products", "variables", "csv", "features",
-                "optimizer",
+                "optimizer", "alarms",
             ])
         let process = try y.string(y.required(top, "process", in: root, ""), "process")
         let site = try y.name(y.required(top, "site", in: root, ""), "site")
@@ -171,10 +172,11 @@ extension ProcessConfig {
             }
         }
         let optimizer = try top["optimizer"].map { try y.optimizerSettings($0, variables: variables) }
+        let alarms = try top["alarms"].map { try y.alarmSettings($0) } ?? AlarmSettings()
         return ProcessConfig(
             process: process, description: try top["description"].map { try y.string($0, "description") } ?? "",
             site: site, idealCycleSeconds: cycle, lines: lines, products: products, variables: variables, csv: csv,
-            features: features, optimizer: optimizer)
+            features: features, optimizer: optimizer, alarms: alarms)
     }
 }
 

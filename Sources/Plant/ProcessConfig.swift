@@ -1,3 +1,5 @@
+import Analytics
+
 /// A process configuration: the plant's assets, the variables a reading carries and what is known about each.
 ///
 /// Nothing here is specific to milling: any continuous process is described by its variables, their valid ranges,
@@ -16,13 +18,16 @@ public struct ProcessConfig: Sendable, Equatable {
     public var features: FeatureSettings
     /// How setpoint recommendations are made (nil: the defaults, no throughput term, no maintenance actions).
     public var optimizer: OptimizerSettings?
+    /// How alarms are raised, cleared, suppressed and prioritised, per class (the defaults where the config is silent).
+    public var alarms: AlarmSettings
 
     public init(
         process: String, description: String = "", site: String, idealCycleSeconds: Double, lines: [ProductionLine],
         products: [ProductType], variables: [ProcessVariable], csv: CSVMapping = .init(),
-        features: FeatureSettings = .init(), optimizer: OptimizerSettings? = nil
+        features: FeatureSettings = .init(), optimizer: OptimizerSettings? = nil, alarms: AlarmSettings = .init()
     ) {
         self.optimizer = optimizer
+        self.alarms = alarms
         self.process = process
         self.description = description
         self.site = site

@@ -1,3 +1,4 @@
+import Analytics
 import Foundation
 import Primitives
 import Testing
@@ -82,6 +83,42 @@ import Testing
             min: 0
             max: 500
         """
+
+    @Test func alarmSectionSetsClassesAndNamesItsErrors() throws {
+        let config = try load(
+            Self.minimal + """
+
+                alarms:
+                  machines_per_operator: 10
+                  failure_risk: {limit: 0.6, deadband: 0.1, on_delay_s: 120, respond_within_min: 5, latched: false}
+                  spc: {consequence: major, off_delay_s: 900, suppress_in: [down], suppressed_by: [failure_risk, anomaly]}
+                """)
+        #expect(config.alarms.machinesPerOperator == 10)
+        let risk = config.alarms["failure_risk"]
+        #expect(risk.limit == 0.6 && risk.deadband == 0.1 && risk.onDelaySeconds == 120 && !risk.latched)
+        #expect(risk.offDelaySeconds == AlarmClass.failureRisk.offDelaySeconds)
+        #expect(risk.priority == .high)
+        let spc = config.alarms["spc"]
+        #expect(spc.consequence == .major && spc.offDelaySeconds == 900 && spc.suppressInStates == ["down"])
+        #expect(spc.suppressedBy == ["failure_risk", "anomaly"])
+        #expect(config.alarms["anomaly"] == AlarmClass.anomaly)
+        #expect(try load(Self.minimal).alarms == AlarmSettings())
+        #expect(
+            message(Self.minimal + "\nalarms:\n  smoke: {limit: 1}")
+                .contains("alarms.smoke: unknown alarm class; expected machines_per_operator or one of: failure_risk"))
+        #expect(
+            message(Self.minimal + "\nalarms:\n  spc: {on_delay_s: -5}")
+                .contains("alarms.spc.on_delay_s: must not be negative, is -5.0"))
+        #expect(
+            message(Self.minimal + "\nalarms:\n  spc: {consequence: dire}")
+                .contains("alarms.spc.consequence: 'dire' is not one of minor, major, severe"))
+        #expect(
+            message(Self.minimal + "\nalarms:\n  spc: {suppressed_by: [smoke]}")
+                .contains("alarms.spc.suppressed_by: 'smoke' is not an alarm class"))
+        #expect(
+            message(Self.minimal + "\nalarms:\n  spc: {delay: 5}")
+                .contains("alarms.spc.delay: unknown key"))
+    }
 
     @Test func aGenericProcessLoads() throws {
         let config = try load(Self.minimal)

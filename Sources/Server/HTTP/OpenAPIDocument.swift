@@ -121,6 +121,9 @@ enum OpenAPIDocument {
                 last_ts: { type: string }
                 acknowledged_by: { type: [string, "null"] }
                 cleared_by: { type: [string, "null"] }
+                priority: { type: [string, "null"], enum: [low, medium, high, urgent, null], description: ISA-18.2 priority from the process config's alarm classes }
+                latched: { type: boolean, description: stays listed after it cleared until acknowledged }
+                clear_reason: { type: [string, "null"], description: why the pipeline returned it to normal when not by itself (e.g. machine down) }
             AlertAction:
               type: object
               properties: { note: { type: string, maxLength: 1000 } }
@@ -361,6 +364,10 @@ enum OpenAPIDocument {
                         properties:
                           alerts: { type: array, items: { $ref: "#/components/schemas/Alert" } }
                           active: { type: integer }
+                          suppressed: { type: integer, description: alarms the pipeline kept from the operator by design }
+                          suppressed_by_reason:
+                            type: array
+                            items: { type: object, properties: { kind: { type: string }, reason: { type: string }, count: { type: integer } } }
                 "400": { $ref: "#/components/responses/Error" }
           /api/alerts/{id}:
             parameters: [{ $ref: "#/components/parameters/AlertID" }]

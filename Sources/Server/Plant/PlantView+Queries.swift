@@ -55,6 +55,9 @@ extension PlantView {
         o["acknowledged_ts"] = a.acknowledgedTs ?? NSNull()
         o["cleared_by"] = a.clearedBy ?? NSNull()
         o["cleared_ts"] = a.clearedTs ?? NSNull()
+        o["priority"] = a.priority ?? NSNull()
+        o["latched"] = a.latched
+        o["clear_reason"] = a.clearReason ?? NSNull()
         return o
     }
 
@@ -67,7 +70,14 @@ extension PlantView {
                 (status == nil || status == "all" || a.status == status) && (machine == nil || a.machine == machine)
             }
             .prefix(limit).map(alertRow)
-        return JSON.encode(["alerts": Array(rows), "active": alerts.values.filter { $0.status == "raised" }.count])
+        return JSON.encode([
+            "alerts": Array(rows), "active": alerts.values.filter { $0.status == "raised" }.count,
+            "suppressed": suppressedAlarms.values.reduce(0, +),
+            "suppressed_by_reason": suppressedAlarms.sorted { $0.key < $1.key }.map { key, count -> [String: Any] in
+                let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+                return ["kind": parts[0], "reason": parts.count > 1 ? parts[1] : "", "count": count]
+            },
+        ])
     }
 
     func alertJSON(_ id: String) throws -> [UInt8] {

@@ -52,6 +52,12 @@ public actor PlantView {
         var occurrences = 1
         var lastMillis: Int64
         var lastTs: String
+        /// ISA-18.2 priority, from the pipeline's alarm management (nil in records written before it).
+        var priority: String?
+        /// Stays on the list after it cleared until acknowledged.
+        var latched = false
+        /// Why the pipeline returned it to normal, when not by itself (e.g. "machine down").
+        var clearReason: String?
     }
 
     /// An open SPC alert with no new violation for this long clears itself (SPC has no "back in control" event).
@@ -89,6 +95,8 @@ public actor PlantView {
     var predictionCount = 0
     var predictionsByClass: [String: Int] = [:]
     var alertCounts: [String: Int] = [:]
+    /// Alarms the pipeline kept from the operator, by "kind|reason".
+    var suppressedAlarms: [String: Int] = [:]
     /// Predictions awaiting their label, by "machine#seq".
     var awaitingLabel: [String: (model: String, failure: Bool)] = [:]
     var awaitingOrder: [String] = []
@@ -295,14 +303,23 @@ public actor PlantView {
         let variable = a["variable"]?.string
         let incident = "\(machine)|\(kind)|\(variable ?? "")"
         let ts = a["ts"]?.string ?? ""
-        if a["status"]?.string == "cleared" {
+        switch a["status"]?.string {
+        case "cleared":
             if let open = openAlert.removeValue(forKey: incident), var alert = alerts[open], alert.status == "raised" {
                 alert.status = "cleared"
                 alert.clearedTs = ts
                 alert.clearedBy = "pipeline"
+                alert.clearReason = a["reason"]?.string
                 alerts[open] = alert
             }
             return
+        case "suppressed", "shelved":
+            // Kept from the operator by design (machine state, start-up, first-out) or by shelving: counted with the
+            // reason, not listed.
+            let reason = a["reason"]?.string.map { AlarmKPIs.reasonKind($0) } ?? "unknown"
+            suppressedAlarms["\(kind)|\(reason)", default: 0] += 1
+            return
+        default: break
         }
         guard alerts[id] == nil else { return }
         let severity = a["severity"]?.string ?? "warning"
@@ -322,7 +339,8 @@ public actor PlantView {
         alerts[id] = Alert(
             id: id, machine: machine, millis: millis, ts: ts, kind: kind, severity: severity,
             variable: variable, message: a["message"]?.string ?? "", evidence: a["evidence"] ?? .null,
-            source: a["source"] ?? .null, lastMillis: millis, lastTs: ts)
+            source: a["source"] ?? .null, lastMillis: millis, lastTs: ts, priority: a["priority"]?.string,
+            latched: a["latched"]?.bool ?? false)
         alertOrder.append(id)
         openAlert[incident] = id
         alertCounts["\(kind)|\(severity)", default: 0] += 1
@@ -339,7 +357,10 @@ public actor PlantView {
         guard now - lastExpiry > 10_000 else { return }
         lastExpiry = now
         for (incident, id) in openAlert where incident.contains("|spc|") {
-            guard var a = alerts[id], a.status == "raised", now - a.lastMillis > Self.spcQuietMillis else { continue }
+            // Records with a priority come from the pipeline's alarm management, which says when they return to
+            // normal; only older records need clearing here.
+            guard var a = alerts[id], a.priority == nil, a.status == "raised", now - a.lastMillis > Self.spcQuietMillis
+            else { continue }
             a.status = "cleared"
             a.clearedBy = "no violation for 10 min"
             a.clearedTs = Timestamp.format(a.lastMillis + Self.spcQuietMillis)
