@@ -16,6 +16,8 @@ struct MachineTracker: Codable, Sendable {
     /// The machine's alarm conditions by key ("failure_risk", "anomaly", "spc/torque_nm"): one conditioned alarm
     /// each (on- and off-delay, deadband, suppression). Optional so checkpoints written before alarms still load.
     var alarms: [String: AlarmPoint]?
+    /// The variable an active alarm without one in its key was raised for (an anomaly's top variable).
+    var alarmVariables: [String: String]?
     /// When the machine last started running (repair, tool change, setup over); Int64.min when it was already
     /// running when this worker first saw it (not a start-up).
     var runningSince: Int64?
@@ -39,5 +41,7 @@ struct MachineTracker: Codable, Sendable {
         var checker: RuleChecker?
         var ewma: EWMAChart?
         var cusum: CUSUMChart?
+        /// The parts of the subgroup being filled (X-bar charts).
+        var subgroup: [Double]?
     }
 }

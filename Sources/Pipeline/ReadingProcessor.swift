@@ -16,6 +16,12 @@ public struct ReadingProcessor: Sendable {
     let variableNames: [String]
     /// The variables with a control chart (the config's `spc`, true unless set false).
     let charted: Set<String>
+    /// The chart tests that raise alarms, for variables whose config names them (else every test).
+    let spcRules: [String: Set<String>]
+    /// Per variable, the machine states after which its chart's limits are estimated anew.
+    let spcRestart: [String: Set<String>]
+    /// Per variable, the parts per subgroup of an X-bar chart (absent: individuals).
+    let spcSubgroup: [String: Int]
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
@@ -33,6 +39,14 @@ public struct ReadingProcessor: Sendable {
         self.validator = ReadingValidator(config: settings.process)
         self.variableNames = settings.process.variables.map(\.name)
         self.charted = Set(settings.process.variables.filter(\.spc).map(\.name))
+        self.spcRules = Dictionary(
+            uniqueKeysWithValues: settings.process.variables.compactMap { v in v.spcRules.map { (v.name, Set($0)) } })
+        self.spcSubgroup = Dictionary(
+            uniqueKeysWithValues: settings.process.variables.filter { $0.spcSubgroup > 1 }.map { ($0.name, $0.spcSubgroup) })
+        self.spcRestart = Dictionary(
+            uniqueKeysWithValues: settings.process.variables.filter { !$0.spcRestartAfter.isEmpty }.map {
+                ($0.name, $0.spcRestartAfter)
+            })
         self.closedLoop = settings.closedLoop
         let names = variableNames
         self.derived = try settings.process.features.derived.map {
@@ -129,6 +143,9 @@ public struct ReadingProcessor: Sendable {
         tracker.readings += 1
         if reading.state != .running {
             tracker.runningSince = nil
+            for (variable, states) in spcRestart where states.contains(reading.state.rawValue) {
+                tracker.spc[variable] = nil
+            }
             // Not evaluated while the machine does not run: the alarms return to normal (suppressed by state) or
             // their off-delay runs.
             for key in (tracker.alarms ?? [:]).keys.sorted() {
@@ -284,9 +301,22 @@ public struct ReadingProcessor: Sendable {
     ) {
         var s = tracker.spc[variable] ?? MachineTracker.VariableSPC()
         defer { tracker.spc[variable] = s }
+        // With subgroups, the chart takes the mean of each n consecutive parts (an X-bar chart).
+        var value = value
+        if let n = spcSubgroup[variable], n > 1 {
+            var group = s.subgroup ?? []
+            group.append(value)
+            guard group.count >= n else {
+                s.subgroup = group
+                return
+            }
+            value = group.reduce(0, +) / Double(group.count)
+            s.subgroup = []
+        }
         guard let limits = s.limits else {
             s.baseline.append(value)
-            if s.baseline.count >= settings.spcBaseline, let l = ControlLimits.individuals(s.baseline), l.sigma > 0 {
+            let needed = max(20, settings.spcBaseline / max(1, spcSubgroup[variable] ?? 1))
+            if s.baseline.count >= needed, let l = ControlLimits.individuals(s.baseline), l.sigma > 0 {
                 s.limits = l
                 s.checker = RuleChecker(limits: l)
                 s.ewma = EWMAChart(limits: l)
@@ -298,6 +328,7 @@ public struct ReadingProcessor: Sendable {
         var violations = s.checker!.add(value).map(\.rawValue)
         if s.ewma!.add(value) { violations.append("ewma") }
         if s.cusum!.add(value) { violations.append("cusum") }
+        if let allowed = spcRules[variable] { violations.removeAll { !allowed.contains($0) } }
         // One alarm per out-of-control episode of the variable: raised at the first violation, back to normal once
         // the class's off-delay passed without one.
         updateAlarm(
@@ -431,6 +462,10 @@ public struct ReadingProcessor: Sendable {
     ) {
         let className = Self.alarmClassName(key)
         let alarmClass = settings.alarms[className]
+        // The variable a record names: the key's ("spc/torque_nm"), else the one named when the alarm was raised
+        // (an anomaly's top variable), so its return to normal names the same condition.
+        let keyVariable = key.firstIndex(of: "/").map { String(key[key.index(after: $0)...]) }
+        let variable = keyVariable ?? tracker.alarmVariables?[key] ?? variable
         var alarms = tracker.alarms ?? [:]
         var point = alarms[key] ?? AlarmPoint()
         var suppression = stateSuppression
@@ -455,6 +490,15 @@ public struct ReadingProcessor: Sendable {
         let status: String
         let raisedAt: Int64
         var reason: String?
+        if keyVariable == nil {
+            if case .raised = event, let named = variable {
+                var names = tracker.alarmVariables ?? [:]
+                names[key] = named
+                tracker.alarmVariables = names
+            } else if case .cleared = event {
+                tracker.alarmVariables?[key] = nil
+            }
+        }
         switch event {
         case .raised(let at):
             (status, raisedAt) = ("raised", at)

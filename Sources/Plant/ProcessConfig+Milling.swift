@@ -50,6 +50,7 @@ extension ProcessConfig {
             max: 6000                # sensor range; the spindle runs fastest at the lowest torque
             lsl: 1200
             usl: 2900
+            spc: {subgroup: 5, rules: [beyond_3_sigma, cusum], restart_after: [setup]}   # X-bar of 5 parts; limits anew for each lot
             controllable: {min: 1200, max: 2800, max_step: 100, min_interval_s: 300, nominal: 1510, variation: relative}
           torque_nm:
             unit: Nm
@@ -59,6 +60,7 @@ extension ProcessConfig {
             max: 120
             lsl: 10
             usl: 70
+            spc: {subgroup: 5, rules: [beyond_3_sigma, cusum], restart_after: [setup]}   # X-bar of 5 parts; limits anew for each lot
             controllable: {min: 20, max: 60, max_step: 5, min_interval_s: 300, nominal: 40}
           tool_wear_min:
             unit: min
@@ -90,7 +92,23 @@ extension ProcessConfig {
           history: 512               # drawn from its last 512 running parts
           min_gain: 0.02             # change nothing for less than 0.02 parts per part
           closed_loop: false         # recommendations wait for an operator unless true (or `run --closed-loop`)
-
+        alarms:                      # alarm management (docs/alarms.md): one alarm per condition, ISA-18.2 priorities
+          machines_per_operator: 20  # the KPIs count alarms per operator
+          failure_risk:              # "fails within 30 min" forecast: raised at the limit held for a minute
+            limit: 0.2
+            deadband: 0.05
+            on_delay_s: 60
+            off_delay_s: 600
+            consequence: major       # a breakdown
+            respond_within_min: 15   # -> medium priority
+            startup_s: 300
+            latched: true
+          spc:                       # a shift on a control chart: cleared after 30 quiet minutes, none while a failure
+            off_delay_s: 1800        #   warning on the same machine already says what is wrong (first-out)
+            consequence: minor
+            respond_within_min: 60   # -> low priority
+            startup_s: 600
+            suppressed_by: [failure_risk]
         """
 
     /// The built-in milling process configuration.

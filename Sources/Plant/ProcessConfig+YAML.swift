@@ -93,11 +93,37 @@ extension ProcessConfig {
             variable.lsl = try fields["lsl"].flatMap { try y.optionalNumber($0, path + ".lsl") }
             variable.usl = try fields["usl"].flatMap { try y.optionalNumber($0, path + ".usl") }
             if let n = fields["spc"] {
-                let text = try y.string(n, path + ".spc")
-                guard let value = ["true": true, "false": false][text] else {
-                    throw y.error(n, path + ".spc", "expected true or false, found '\(text)'")
+                if n.mapping != nil {
+                    let spc = try y.mapping(n, path + ".spc", allowed: ["rules", "restart_after", "subgroup"])
+                    if let size = spc["subgroup"] {
+                        variable.spcSubgroup = try y.integer(size, path + ".spc.subgroup")
+                        guard (1...100).contains(variable.spcSubgroup) else {
+                            throw y.error(size, path + ".spc.subgroup", "must be from 1 to 100 parts")
+                        }
+                    }
+                    if let rules = spc["rules"] {
+                        let names = try y.sequence(rules, path + ".spc.rules").map { try y.string($0, path + ".spc.rules") }
+                        let known = RuleChecker.Rule.allCases.map(\.rawValue) + ["ewma", "cusum"]
+                        if let unknown = names.first(where: { !known.contains($0) }) {
+                            throw y.error(
+                                rules, path + ".spc.rules",
+                                "'\(unknown)' is not a control-chart test; expected some of: \(known.joined(separator: ", "))")
+                        }
+                        variable.spcRules = names
+                    }
+                    if let after = spc["restart_after"] {
+                        variable.spcRestartAfter = Set(
+                            try y.sequence(after, path + ".spc.restart_after").map {
+                                try y.name($0, path + ".spc.restart_after")
+                            })
+                    }
+                } else {
+                    let text = try y.string(n, path + ".spc")
+                    guard let value = Bool(text) else {
+                        throw y.error(n, path + ".spc", "expected true or false, or a mapping {rules: [...], subgroup: N, restart_after: [...]}, found '\(text)'")
+                    }
+                    variable.spc = value
                 }
-                variable.spc = value
             }
             if let lsl = variable.lsl, let usl = variable.usl, lsl >= usl {
                 throw y.error(node, path, "lsl (\(lsl)) must be below usl (\(usl))")

@@ -86,6 +86,15 @@ public struct ProcessVariable: Sendable, Equatable {
     /// Whether the pipeline keeps a control chart of it (`spc: false` for counters such as tool wear and for
     /// ambient conditions, which walk by nature and would alarm all day).
     public var spc = true
+    /// The control-chart tests that raise SPC alarms for it: Western Electric / Nelson rule names
+    /// (`RuleChecker.Rule`), `ewma` and `cusum`; nil: the Western Electric rules, EWMA and CUSUM.
+    public var spcRules: [String]?
+    /// Machine states after which the chart's limits are estimated anew (e.g. `setup`: a new lot of material
+    /// runs at its own level).
+    public var spcRestartAfter: Set<String> = []
+    /// Parts per subgroup: above 1, the chart takes the mean of each n consecutive parts (X-bar), which averages
+    /// out part-to-part scatter; 1: an individuals chart.
+    public var spcSubgroup = 1
 
     public init(
         name: String, unit: String = "", description: String = "", column: String? = nil,

@@ -111,6 +111,36 @@ extension Millstream {
         }
 
         func run() async throws {
+            guard let (version, result, seconds) = try fit() else { return }
+            if output.json {
+                print(
+                    Terminal.jsonLine([
+                        "model": name, "version": version.version, "path": version.path,
+                        "task": result.model.description.task.rawValue,
+                        "metrics": result.testMetrics, "epochs": result.history.epochs.count,
+                        "best_epoch": result.history.bestEpoch ?? result.history.epochs.count,
+                        "train_rows": result.trainRows, "validation_rows": result.validationRows,
+                        "test_rows": result.testRows,
+                        "features": result.model.description.preprocessing?.featureNames ?? [],
+                        "seconds": (seconds * 100).rounded() / 100,
+                    ]))
+            } else {
+                print("registered \(name) v\(version.version) at \(version.path)")
+                print(
+                    "trained \(result.history.epochs.count) epochs (best \(result.history.bestEpoch ?? result.history.epochs.count)) in \(String(format: "%.2f", seconds)) s on \(result.trainRows) rows; validation \(result.validationRows), test \(result.testRows)"
+                )
+                print(
+                    "test metrics: "
+                        + result.testMetrics.sorted { $0.key < $1.key }.map {
+                            "\($0.key) \(String(format: "%.4f", $0.value))"
+                        }.joined(separator: ", "))
+                if let report = result.report { print("\n" + report.text) }
+            }
+        }
+
+        /// Trains and registers the model (a detector is registered and reported by itself: nil); prints nothing
+        /// else, so other commands can train as `millstream train` does.
+        func fit() throws -> (ModelVersion, TrainingResult, Double)? {
             let process = try config.map { try loadProcessConfig($0) }
             let targets =
                 target.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
@@ -121,7 +151,7 @@ extension Millstream {
             let registry = try ModelRegistry(root: registry)
             if detector != nil {
                 try trainDetector(table, registry)
-                return
+                return nil
             }
             var spec = TrainingSpec()
             spec.task = task.flatMap(ModelFile.Task.init(rawValue:))
@@ -163,30 +193,7 @@ extension Millstream {
             if let promote { try registry.promote(name, version: version.version, to: Stage(rawValue: promote)!) }
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            if output.json {
-                print(
-                    Terminal.jsonLine([
-                        "model": name, "version": version.version, "path": version.path,
-                        "task": result.model.description.task.rawValue,
-                        "metrics": result.testMetrics, "epochs": result.history.epochs.count,
-                        "best_epoch": result.history.bestEpoch ?? result.history.epochs.count,
-                        "train_rows": result.trainRows, "validation_rows": result.validationRows,
-                        "test_rows": result.testRows,
-                        "features": result.model.description.preprocessing?.featureNames ?? [],
-                        "seconds": (seconds * 100).rounded() / 100,
-                    ]))
-            } else {
-                print("registered \(name) v\(version.version) at \(version.path)")
-                print(
-                    "trained \(result.history.epochs.count) epochs (best \(result.history.bestEpoch ?? result.history.epochs.count)) in \(String(format: "%.2f", seconds)) s on \(result.trainRows) rows; validation \(result.validationRows), test \(result.testRows)"
-                )
-                print(
-                    "test metrics: "
-                        + result.testMetrics.sorted { $0.key < $1.key }.map {
-                            "\($0.key) \(String(format: "%.4f", $0.value))"
-                        }.joined(separator: ", "))
-                if let report = result.report { print("\n" + report.text) }
-            }
+            return (version, result, seconds)
         }
     }
 

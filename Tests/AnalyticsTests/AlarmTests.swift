@@ -157,5 +157,7 @@ import Testing
         #expect(buildUp.medianLeadMinutes == 20)
         let other = try #require(f.groups.first { $0.name == "other" })
         #expect(other.failures == 1 && other.warned == 0)
+        #expect(f.modes.map(\.name) == ["osf", "pwf", "twf"])
+        #expect(f.modes.first { $0.name == "twf" }?.warned == 1 && f.modes.first { $0.name == "osf" }?.warned == 0)
     }
 }

@@ -90,6 +90,8 @@ public struct AlarmKPIs: Sendable, Equatable {
         /// Failures per group ("build_up", "other", "unknown"): how many, how many warned at least the minimum lead
         /// ahead, the recall, and the median lead of the warned ones (minutes).
         public var groups: [Group]
+        /// The same per failure mode (a failure of several modes counts in each).
+        public var modes: [Group]
 
         public struct Group: Sendable, Equatable {
             public var name: String
@@ -199,6 +201,7 @@ public struct AlarmKPIs: Sendable, Equatable {
             }.count
             let forecastEpisodes = Dictionary(grouping: episodes.filter { $0.kind == o.forecastClass }, by: \.machine)
             var groups: [String: (failures: Int, leads: [Double])] = [:]
+            var modes: [String: (failures: Int, leads: [Double])] = [:]
             for f in failures where f.time >= start && f.time < end {
                 let group =
                     f.modes.isEmpty
@@ -210,17 +213,22 @@ public struct AlarmKPIs: Sendable, Equatable {
                 }.map(\.raised).max()
                 groups[group, default: (0, [])].failures += 1
                 if let warning { groups[group]!.leads.append(Double(f.time - warning) / 60_000) }
+                for mode in Set(f.modes) {
+                    modes[mode, default: (0, [])].failures += 1
+                    if let warning { modes[mode]!.leads.append(Double(f.time - warning) / 60_000) }
+                }
+            }
+            func group(_ name: String, _ g: (failures: Int, leads: [Double])) -> Forecast.Group {
+                .init(
+                    name: name, failures: g.failures, warned: g.leads.count,
+                    recall: g.failures == 0 ? nil : Double(g.leads.count) / Double(g.failures),
+                    medianLeadMinutes: median(g.leads))
             }
             forecast = Forecast(
                 alarms: alarms.count, rightAlarms: right,
                 precision: alarms.isEmpty ? nil : Double(right) / Double(alarms.count),
-                groups: ["build_up", "other", "unknown"].compactMap { name in
-                    guard let g = groups[name] else { return nil }
-                    return .init(
-                        name: name, failures: g.failures, warned: g.leads.count,
-                        recall: g.failures == 0 ? nil : Double(g.leads.count) / Double(g.failures),
-                        medianLeadMinutes: median(g.leads))
-                })
+                groups: ["build_up", "other", "unknown"].compactMap { name in groups[name].map { group(name, $0) } },
+                modes: modes.keys.sorted().map { group($0, modes[$0]!) })
         }
 
         let suppressed = inPeriod.filter { $0.status == .suppressed }
