@@ -22,6 +22,8 @@ public struct ReadingProcessor: Sendable {
     let spcRestart: [String: Set<String>]
     /// Per variable, the parts per subgroup of an X-bar chart (absent: individuals).
     let spcSubgroup: [String: Int]
+    /// Per variable, the parts its limits are estimated from (absent: the settings' `spcBaseline`).
+    let spcBaselineParts: [String: Int]
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
@@ -41,8 +43,11 @@ public struct ReadingProcessor: Sendable {
         self.charted = Set(settings.process.variables.filter(\.spc).map(\.name))
         self.spcRules = Dictionary(
             uniqueKeysWithValues: settings.process.variables.compactMap { v in v.spcRules.map { (v.name, Set($0)) } })
+        self.spcBaselineParts = settings.process.variables.reduce(into: [:]) { $0[$1.name] = $1.spcBaseline }
         self.spcSubgroup = Dictionary(
-            uniqueKeysWithValues: settings.process.variables.filter { $0.spcSubgroup > 1 }.map { ($0.name, $0.spcSubgroup) })
+            uniqueKeysWithValues: settings.process.variables.filter { $0.spcSubgroup > 1 }.map {
+                ($0.name, $0.spcSubgroup)
+            })
         self.spcRestart = Dictionary(
             uniqueKeysWithValues: settings.process.variables.filter { !$0.spcRestartAfter.isEmpty }.map {
                 ($0.name, $0.spcRestartAfter)
@@ -315,7 +320,8 @@ public struct ReadingProcessor: Sendable {
         }
         guard let limits = s.limits else {
             s.baseline.append(value)
-            let needed = max(20, settings.spcBaseline / max(1, spcSubgroup[variable] ?? 1))
+            let needed = max(
+                20, (spcBaselineParts[variable] ?? settings.spcBaseline) / max(1, spcSubgroup[variable] ?? 1))
             if s.baseline.count >= needed, let l = ControlLimits.individuals(s.baseline), l.sigma > 0 {
                 s.limits = l
                 s.checker = RuleChecker(limits: l)

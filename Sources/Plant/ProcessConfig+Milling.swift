@@ -50,7 +50,7 @@ extension ProcessConfig {
             max: 6000                # sensor range; the spindle runs fastest at the lowest torque
             lsl: 1200
             usl: 2900
-            spc: {subgroup: 5, rules: [beyond_3_sigma, cusum], restart_after: [setup]}   # X-bar of 5 parts; limits anew for each lot
+            spc: {subgroup: 5, rules: [beyond_3_sigma, cusum], baseline: 250, restart_after: [setup]}   # X-bar of 5; limits anew per lot
             controllable: {min: 1200, max: 2800, max_step: 100, min_interval_s: 300, nominal: 1510, variation: relative}
           torque_nm:
             unit: Nm
@@ -60,7 +60,7 @@ extension ProcessConfig {
             max: 120
             lsl: 10
             usl: 70
-            spc: {subgroup: 5, rules: [beyond_3_sigma, cusum], restart_after: [setup]}   # X-bar of 5 parts; limits anew for each lot
+            spc: {subgroup: 5, rules: [beyond_3_sigma, cusum], baseline: 250, restart_after: [setup]}   # X-bar of 5; limits anew per lot
             controllable: {min: 20, max: 60, max_step: 5, min_interval_s: 300, nominal: 40}
           tool_wear_min:
             unit: min
@@ -109,6 +109,7 @@ extension ProcessConfig {
             respond_within_min: 60   # -> low priority
             startup_s: 600
             suppressed_by: [failure_risk]
+
         """
 
     /// The built-in milling process configuration.

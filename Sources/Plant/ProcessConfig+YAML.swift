@@ -94,7 +94,15 @@ extension ProcessConfig {
             variable.usl = try fields["usl"].flatMap { try y.optionalNumber($0, path + ".usl") }
             if let n = fields["spc"] {
                 if n.mapping != nil {
-                    let spc = try y.mapping(n, path + ".spc", allowed: ["rules", "restart_after", "subgroup"])
+                    let spc = try y.mapping(
+                        n, path + ".spc", allowed: ["rules", "restart_after", "subgroup", "baseline"])
+                    if let parts = spc["baseline"] {
+                        let value = try y.integer(parts, path + ".spc.baseline")
+                        guard (20...100_000).contains(value) else {
+                            throw y.error(parts, path + ".spc.baseline", "must be from 20 to 100000 parts")
+                        }
+                        variable.spcBaseline = value
+                    }
                     if let size = spc["subgroup"] {
                         variable.spcSubgroup = try y.integer(size, path + ".spc.subgroup")
                         guard (1...100).contains(variable.spcSubgroup) else {
@@ -102,12 +110,15 @@ extension ProcessConfig {
                         }
                     }
                     if let rules = spc["rules"] {
-                        let names = try y.sequence(rules, path + ".spc.rules").map { try y.string($0, path + ".spc.rules") }
+                        let names = try y.sequence(rules, path + ".spc.rules").map {
+                            try y.string($0, path + ".spc.rules")
+                        }
                         let known = RuleChecker.Rule.allCases.map(\.rawValue) + ["ewma", "cusum"]
                         if let unknown = names.first(where: { !known.contains($0) }) {
                             throw y.error(
                                 rules, path + ".spc.rules",
-                                "'\(unknown)' is not a control-chart test; expected some of: \(known.joined(separator: ", "))")
+                                "'\(unknown)' is not a control-chart test; expected some of: \(known.joined(separator: ", "))"
+                            )
                         }
                         variable.spcRules = names
                     }
@@ -120,7 +131,10 @@ extension ProcessConfig {
                 } else {
                     let text = try y.string(n, path + ".spc")
                     guard let value = Bool(text) else {
-                        throw y.error(n, path + ".spc", "expected true or false, or a mapping {rules: [...], subgroup: N, restart_after: [...]}, found '\(text)'")
+                        throw y.error(
+                            n, path + ".spc",
+                            "expected true or false, or a mapping {rules: [...], subgroup: N, baseline: N, restart_after: [...]}, found '\(text)'"
+                        )
                     }
                     variable.spc = value
                 }

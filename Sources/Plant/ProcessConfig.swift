@@ -95,6 +95,9 @@ public struct ProcessVariable: Sendable, Equatable {
     /// Parts per subgroup: above 1, the chart takes the mean of each n consecutive parts (X-bar), which averages
     /// out part-to-part scatter; 1: an individuals chart.
     public var spcSubgroup = 1
+    /// Parts whose values estimate the chart's limits (nil: the pipeline's default, 100). More parts, limits nearer
+    /// the truth and fewer false alarms (each limit from 20 points is off by 15 % or so), but longer unwatched.
+    public var spcBaseline: Int?
 
     public init(
         name: String, unit: String = "", description: String = "", column: String? = nil,

@@ -19,7 +19,9 @@ extension Millstream {
 struct AlarmFigureOptions: ParsableArguments {
     @Option(help: "Machines one operator watches (default: the process config's alarms.machines_per_operator).")
     var machinesPerOperator: Int?
-    @Option(help: "The failure forecast's horizon in minutes: a failure-risk alarm is right if a failure follows within it.")
+    @Option(
+        help: "The failure forecast's horizon in minutes: a failure-risk alarm is right if a failure follows within it."
+    )
     var horizon: Double = 30
     @Option(help: "A failure counts as warned when a failure-risk alarm was active at least this many minutes before.")
     var minimumLead: Double = 10
@@ -55,7 +57,8 @@ extension Millstream.Alarms {
                 fleeting, standing and stale alarms, the top 10, suppressed alarms by reason, and the failure-risk \
                 alarms' precision, recall and median lead time.
                 """)
-        @Option(help: "Process config (machines per operator); default: the built-in milling process.") var config: String?
+        @Option(help: "Process config (machines per operator); default: the built-in milling process.") var config:
+            String?
         @Option(help: "Only alarms and failures at or after this time (ISO 8601).") var since: String?
         @Option(help: "Only alarms and failures before this time (ISO 8601).") var until: String?
         @Option(help: "A labels topic with failure modes (the simulator's `labels`).") var labels: String?
@@ -113,31 +116,6 @@ extension Millstream.Alarms {
     }
 }
 
-/// Failures in a stream of readings: a running reading after which its machine is down.
-struct FailureFinder {
-    var lastRunning: [String: Reading] = [:]
-    var events: [FailureEvent] = []
-    var machines = Set<String>()
-    var first: Int64?
-    var last: Int64?
-
-    mutating func add(_ reading: Reading, modes: [String: [String]] = [:]) {
-        machines.insert(reading.machine)
-        first = min(first ?? reading.timestamp, reading.timestamp)
-        last = max(last ?? reading.timestamp, reading.timestamp)
-        if reading.state == .running {
-            lastRunning[reading.machine] = reading
-        } else if reading.state == .down, let failed = lastRunning.removeValue(forKey: reading.machine) {
-            events.append(
-                FailureEvent(
-                    machine: failed.machine, time: failed.timestamp,
-                    modes: modes["\(failed.machine)/\(failed.sequence ?? -1)"] ?? []))
-        } else {
-            lastRunning[reading.machine] = nil
-        }
-    }
-}
-
 extension AlarmRecord {
     /// An alert record of the pipeline (`{"machine":...,"kind":...,"status":"raised",...}`); nil for anything else.
     init?(json: [UInt8]) {
@@ -172,20 +150,23 @@ extension AlarmKPIs {
         if let f = forecast {
             var groups: [String: Any] = [:]
             for g in f.groups {
-                groups[g.name] = [
-                    "failures": g.failures, "warned": g.warned, "recall": g.recall as Any? ?? NSNull(),
-                    "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
-                ] as [String: Any]
+                groups[g.name] =
+                    [
+                        "failures": g.failures, "warned": g.warned, "recall": g.recall as Any? ?? NSNull(),
+                        "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
+                    ] as [String: Any]
             }
             var modes: [String: Any] = [:]
             for g in f.modes {
-                modes[g.name] = [
-                    "failures": g.failures, "warned": g.warned, "recall": g.recall as Any? ?? NSNull(),
-                    "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
-                ] as [String: Any]
+                modes[g.name] =
+                    [
+                        "failures": g.failures, "warned": g.warned, "recall": g.recall as Any? ?? NSNull(),
+                        "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
+                    ] as [String: Any]
             }
             o["failure_forecast"] = [
-                "alarms": f.alarms, "right": f.rightAlarms, "precision": f.precision as Any? ?? NSNull(), "failures": groups,
+                "alarms": f.alarms, "right": f.rightAlarms, "precision": f.precision as Any? ?? NSNull(),
+                "failures": groups,
                 "modes": modes,
             ]
         }
@@ -197,12 +178,15 @@ extension AlarmKPIs {
         let hours = Double(end - start) / 3_600_000
         var lines = [
             "\(title): \(Timestamp.format(start)) to \(Timestamp.format(end)) (\(String(format: "%.1f", hours)) h), \(machines) machines, \(operators) operator\(operators == 1 ? "" : "s") (\(options.machinesPerOperator) machines each)",
-            "  alarms                     \(annunciated) (" + byPriority.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
+            "  alarms                     \(annunciated) ("
+                + byPriority.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
                 + ")",
             String(
                 format: "  per operator per 10 min    mean %.2f, peak %d   (ISA-18.2: about 1 acceptable, 2 at most)",
                 meanPerOperatorPerWindow, peakPerOperatorPerWindow),
-            String(format: "  windows in flood           %.2f %%   (more than %d in 10 min; target under 1 %%)", floodPercent, options.floodThreshold),
+            String(
+                format: "  windows in flood           %.2f %%   (more than %d in 10 min; target under 1 %%)",
+                floodPercent, options.floodThreshold),
             "  chattering                 \(chatteringConditions)   (\(options.chatterCount) raises within \(Int(options.chatterSeconds)) s; target 0)",
             "  fleeting                   \(fleeting)   (back to normal within \(Int(options.fleetingSeconds)) s)",
             "  standing at the end        \(standing), stale (over \(Int(options.staleHours)) h) \(stale)",
@@ -219,14 +203,16 @@ extension AlarmKPIs {
             )
             for g in f.groups {
                 let label =
-                    g.name == "build_up" ? "modes that build up (twf, osf, hdf)"
+                    g.name == "build_up"
+                    ? "modes that build up (twf, osf, hdf)"
                     : g.name == "other" ? "other modes (pwf, rnf)" : "failures (modes unknown)"
                 lines.append(
                     "    \(label): \(g.failures), warned at least \(Int(options.minimumLeadMinutes)) min ahead \(g.warned): recall \(pct(g.recall)), median lead \(g.medianLeadMinutes.map { String(format: "%.0f min", $0) } ?? "-")"
                 )
             }
             if !f.modes.isEmpty {
-                lines.append("    by mode: " + f.modes.map { "\($0.name) \($0.warned)/\($0.failures)" }.joined(separator: ", "))
+                lines.append(
+                    "    by mode: " + f.modes.map { "\($0.name) \($0.warned)/\($0.failures)" }.joined(separator: ", "))
             }
         }
         return lines.joined(separator: "\n")
@@ -301,12 +287,15 @@ extension Millstream.Alarms {
             try Data(collector.csv(variables: process.variables.map(\.name))).write(to: URL(fileURLWithPath: csv))
 
             // 2. The lead-time model, trained as `millstream train` trains it.
-            let arguments = [
-                "--task", "failure_within", "--horizon", Self.g(figures.horizon), "--data", csv, "--unit", "machine",
-                "--time", "minutes", "--event", "failure", "--window", "\(window)", "--window-statistics",
-                windowStatistics, "--layers", layers, "--epochs", "\(epochs)", "--seed", "\(seed)", "--name", "lead",
-                "--registry", folder + "/models", "--promote", "production", "--quiet",
-            ] + (trainOptions?.split(separator: " ").map(String.init) ?? [])
+            let arguments =
+                [
+                    "--task", "failure_within", "--horizon", Self.g(figures.horizon), "--data", csv, "--unit",
+                    "machine",
+                    "--time", "minutes", "--event", "failure", "--window", "\(window)", "--window-statistics",
+                    windowStatistics, "--layers", layers, "--epochs", "\(epochs)", "--seed", "\(seed)", "--name",
+                    "lead",
+                    "--registry", folder + "/models", "--promote", "production", "--quiet",
+                ] + (trainOptions?.split(separator: " ").map(String.init) ?? [])
             Terminal.error(
                 "train: \(collector.rows) running readings, \(collector.failureCount) failures: millstream train \(arguments.joined(separator: " "))"
             )
@@ -334,7 +323,8 @@ extension Millstream.Alarms {
             managed.closedLoop = false
             var journals: [[AlarmRecord]] = [[], []]
             var failures: [FailureEvent] = []
-            var plant = try PlantSimulator(config: process, machines: machines, seed: seed, start: start, profile: profile)
+            var plant = try PlantSimulator(
+                config: process, machines: machines, seed: seed, start: start, profile: profile)
             let end = start + Int64(hours * 3_600_000)
             var out: [PipelineOutput] = []
             var events = ProcessorEvents()
@@ -476,10 +466,14 @@ extension Millstream.Alarms {
             let buildUp = k.forecast?.groups.first { $0.name == "build_up" }
             return [
                 (
-                    String(format: "at most 1 alarm per operator per 10 min on average (%.2f)", k.meanPerOperatorPerWindow),
+                    String(
+                        format: "at most 1 alarm per operator per 10 min on average (%.2f)", k.meanPerOperatorPerWindow),
                     k.meanPerOperatorPerWindow <= 1
                 ),
-                (String(format: "under 1 %% of 10-minute windows in flood (%.2f %%)", k.floodPercent), k.floodPercent < 1),
+                (
+                    String(format: "under 1 %% of 10-minute windows in flood (%.2f %%)", k.floodPercent),
+                    k.floodPercent < 1
+                ),
                 ("no chattering alarms (\(k.chatteringConditions))", k.chatteringConditions == 0),
                 (
                     "failure-risk precision at least 50 % (\(k.forecast?.precision.map { String(format: "%.0f %%", $0 * 100) } ?? "-"))",

@@ -66,8 +66,11 @@ extension Millstream {
             quiet.logLevel = .warning  // the live panel owns the terminal
             // Paced, the plant runs in compressed time: a machine makes a part every 1/rate-per-machine seconds of the
             // wall clock instead of every base cycle, so the pipeline's OEE takes the ideal cycle on the same clock.
+            // The alarm philosophy's delays run on the same clock.
             var compressed = process
-            compressed.idealCycleSeconds /= ratePerMachine * profile.physics.baseCycleSeconds
+            let scale = ratePerMachine * profile.physics.baseCycleSeconds
+            compressed.idealCycleSeconds /= scale
+            compressed.alarms = process.alarms.compressed(by: scale)
             let worker = PipelineWorker(
                 bus: bus, settings: PipelineSettings(process: compressed), options: options, logger: quiet)
             Terminal.error(

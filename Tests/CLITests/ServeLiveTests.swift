@@ -60,8 +60,21 @@ import Testing
                     "\(demo.base)/#/machine/plant1%2Fline1%2Fm01",
                     "document.querySelector('#spc-facts').textContent.includes('centre')"
                 ),
+                (
+                    "\(demo.base)/#/alerts",
+                    "document.querySelectorAll('#alarm-kpis .tile').length >= 8 && document.querySelector('#alert-groups').children.length > 0"
+                ),
             ], profile: demo.directory + "/chromium", screenshot: screenshot)
-        let (plant, machine) = (pages[0], pages[1])
+        let (plant, machine, alarms) = (pages[0], pages[1], pages[2])
+        // The alerts view: the alarm-system KPIs, and the alerts grouped by priority then machine, each with its
+        // priority and the operator's buttons (or none at this moment).
+        #expect(alarms.contains("alarms per operator per 10 min (mean)") && alarms.contains("suppressed by design"))
+        #expect(
+            alarms.contains(#"class="alert-group" data-priority=""#) || alarms.contains("No alerts."),
+            "alerts view: \(alarms.suffix(2000))")
+        if alarms.contains(#"class="alert-group""#) {
+            #expect(alarms.contains(#"<span class="priority "#) && alarms.contains("<h4>plant1/line1/m"))
+        }
         for m in 1...5 { #expect(plant.contains("plant1/line1/m0\(m)"), "machine m0\(m) not listed") }
         #expect(plant.contains("demo-admin (admin)"), "the signed-in user is not shown")
         #expect(plant.contains(#"<span class="msg">"#) && plant.contains("Acknowledge"), "no alert shown")

@@ -120,6 +120,26 @@ import Testing
                 .contains("alarms.spc.delay: unknown key"))
     }
 
+    @Test func chartsAreChosenPerVariable() throws {
+        let torque = try #require(ProcessConfig.milling().variable("torque_nm"))
+        #expect(torque.spc && torque.spcSubgroup == 5 && torque.spcBaseline == 250)
+        #expect(torque.spcRules == ["beyond_3_sigma", "cusum"] && torque.spcRestartAfter == ["setup"])
+        #expect(ProcessConfig.milling().alarms["failure_risk"].limit == 0.2)
+        let chosen = try load(Self.minimal + "\n    spc: {rules: [beyond_3_sigma, ewma], subgroup: 4}\n")
+        #expect(chosen.variable("temp")?.spcRules == ["beyond_3_sigma", "ewma"])
+        #expect(chosen.variable("temp")?.spcSubgroup == 4 && chosen.variable("temp")?.spcBaseline == nil)
+        #expect(
+            message(Self.minimal + "\n    spc: {rules: [smoke]}\n")
+                .contains(
+                    "variables.temp.spc.rules: 'smoke' is not a control-chart test; expected some of: beyond_3_sigma"))
+        #expect(
+            message(Self.minimal + "\n    spc: {subgroup: 0}\n").contains(
+                "variables.temp.spc.subgroup: must be from 1 to 100"))
+        #expect(
+            message(Self.minimal + "\n    spc: {baseline: 5}\n").contains(
+                "variables.temp.spc.baseline: must be from 20"))
+    }
+
     @Test func aGenericProcessLoads() throws {
         let config = try load(Self.minimal)
         #expect(config.machineIDs == ["s1/l1/r1", "s1/l1/r2"])

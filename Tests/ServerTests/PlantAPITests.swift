@@ -102,6 +102,97 @@ import Testing
         #expect(t.audit.entries.allSatisfy { $0["user"] == "test-operator" })
     }
 
+    /// Alarm management on the server: suppressed alarms are counted, not listed; shelving takes an alarm and its
+    /// repeats off the active list until it expires (operator role, audited, on the bus); a latched alarm back to
+    /// normal stays until acknowledged; /api/alarms counts the journal.
+    @Test func shelvingSuppressionLatchingAndTheAlarmKPIs() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        func alarm(_ n: Int64, _ fields: String, at millis: Int64) -> ConsumedRecord {
+            Self.record(
+                "alerts", n,
+                #"{"machine":"\#(Self.machine)","ts":"\#(Timestamp.format(millis))","severity":"warning","message":"m","evidence":{},\#(fields)}"#
+            )
+        }
+        await t.view.apply(
+            [
+                alarm(
+                    0, #""id":"a1","kind":"spc","variable":"rpm","priority":"low","status":"raised""#, at: now - 60_000),
+                alarm(
+                    1,
+                    #""id":"s1","kind":"spc","variable":"torque_nm","priority":"low","status":"suppressed","reason":"machine down""#,
+                    at: now - 50_000),
+                alarm(
+                    2, #""id":"r1","kind":"failure_risk","priority":"medium","latched":true,"status":"raised""#,
+                    at: now - 40_000),
+                alarm(
+                    3,
+                    #""id":"r1","kind":"failure_risk","priority":"medium","status":"cleared","raised_at":"\#(Timestamp.format(now - 40_000))","reason":"machine down""#,
+                    at: now - 30_000),
+            ], now: now)
+        let (op, viewer) = (t.token[.operator]!, t.token[.viewer]!)
+        try await t.test { client in
+            var list = try await client.call(.get, "/api/alerts?status=raised", token: viewer)
+            var rows = list.json["alerts"] as? [[String: Any]] ?? []
+            // The SPC alarm and the latched failure warning (back to normal, not acknowledged); the suppressed one
+            // only counted.
+            #expect(Set(rows.compactMap { $0["id"] as? String }) == ["a1", "r1"], "\(list.text)")
+            #expect(rows.first { $0["id"] as? String == "r1" }?["needs_acknowledge"] as? Bool == true)
+            #expect(list.json["suppressed"] as? Int == 1)
+            #expect(try await client.call(.post, "/api/alerts/a1/shelve", token: viewer).status == .forbidden)
+            #expect(
+                try await client.call(.post, "/api/alerts/a1/shelve", token: op, json: ["minutes": 0]).status
+                    == .badRequest)
+            #expect(
+                try await client.call(.post, "/api/alerts/a1/acknowledge", token: op, json: ["minutes": 5]).status
+                    == .badRequest)
+            let shelve = try await client.call(.post, "/api/alerts/a1/shelve", token: op, json: ["minutes": 30])
+            #expect(shelve.status == .ok, "\(shelve.text)")
+            #expect(shelve.json["shelved_by"] as? String == "test-operator")
+            #expect(try await client.call(.post, "/api/alerts/a1/shelve", token: op).status == .conflict)
+            #expect(try await client.call(.post, "/api/alerts/r1/shelve", token: op).status == .conflict)
+            list = try await client.call(.get, "/api/alerts?status=raised", token: viewer)
+            rows = list.json["alerts"] as? [[String: Any]] ?? []
+            #expect(rows.compactMap { $0["id"] as? String } == ["r1"])
+            #expect(list.json["shelved"] as? Int == 1)
+            let shelved = try await client.call(.get, "/api/alerts?status=shelved", token: viewer)
+            #expect((shelved.json["alerts"] as? [[String: Any]])?.first?["id"] as? String == "a1")
+            // Acknowledging the latched warning takes it off the active list.
+            #expect(try await client.call(.post, "/api/alerts/r1/acknowledge", token: op).status == .ok)
+            #expect(try await client.call(.get, "/api/alerts", token: viewer).json["active"] as? Int == 0)
+        }
+        // While shelved, the condition's next raise is journaled as shelved, not annunciated.
+        await t.view.apply(
+            [
+                alarm(
+                    4,
+                    #""id":"a1","kind":"spc","variable":"rpm","priority":"low","status":"cleared","raised_at":"\#(Timestamp.format(now - 60_000))""#,
+                    at: now - 20_000),
+                alarm(
+                    5, #""id":"a2","kind":"spc","variable":"rpm","priority":"low","status":"raised""#, at: now - 10_000),
+            ], now: now)
+        try await t.test { client in
+            let k = try await client.call(.get, "/api/alarms?hours=1", token: viewer)
+            #expect(k.status == .ok, "\(k.text)")
+            // Raised and annunciated: a1 and r1; a2 came while shelved.
+            #expect(k.json["alarms"] as? Int == 2, "\(k.text)")
+            #expect(k.json["shelved"] as? Int == 1 && k.json["suppressed"] as? Int == 1)
+            #expect((k.json["by_priority"] as? [String: Int])?["medium"] == 1)
+            #expect(try await client.call(.get, "/api/alarms?hours=0", token: viewer).status == .badRequest)
+            let metrics = try await client.call(.get, "/api/alarms", token: viewer)
+            #expect(metrics.json["per_operator_per_10_min"] != nil)
+        }
+        #expect(t.audit.entries.contains { $0["action"] == "POST /api/alerts/{id}/shelve" })
+        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.alertActions]))
+        let actions = try await consumer.poll(maxRecords: 10, timeout: .seconds(1))
+        let shelveAction = actions.compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any]
+        }
+        .first { $0["action"] as? String == "shelve" }
+        #expect(shelveAction?["minutes"] as? Double == 30 && shelveAction?["until"] is String)
+    }
+
     /// Repeats of an open incident fold into it; an SPC alert with no violation for 10 minutes clears itself.
     @Test func repeatsFoldInAndQuietSPCAlertsClear() async throws {
         let view = PlantView(process: .milling())

@@ -45,8 +45,11 @@ enum DashboardPage {
             <ul id="machine-alerts" class="alerts"></ul>
           </section>
           <section id="alerts" class="view" hidden>
-            <h2>Alerts <select id="alert-filter"><option value="raised">active</option><option value="cleared">cleared</option><option value="all">all</option></select></h2>
-            <ul id="alert-list" class="alerts"></ul>
+            <h2>Alarm system (last 24 h)</h2>
+            <div id="alarm-kpis" class="tiles"></div>
+            <p id="alarm-facts" class="facts"></p>
+            <h2>Alerts <select id="alert-filter"><option value="raised">active</option><option value="shelved">shelved</option><option value="cleared">cleared</option><option value="all">all</option></select></h2>
+            <div id="alert-groups"></div>
           </section>
           <section id="recommendations" class="view" hidden>
             <h2>Recommendations <select id="rec-filter"><option value="pending">pending</option><option value="applied">applied (closed loop)</option><option value="approved">approved</option><option value="rejected">rejected</option><option value="all">all</option></select></h2>
@@ -95,6 +98,10 @@ enum DashboardPage {
         .alerts li.critical { border-left-color:var(--bad); } .alerts li.info { border-left-color:var(--accent); }
         .alerts li.cleared { opacity:.6; }
         .alerts .msg { flex:1; } .alerts .meta { color:var(--muted); font-size:12px; }
+        .priority { display:inline-block; min-width:56px; text-align:center; border-radius:3px; padding:1px 6px; font-size:11px; font-weight:600; color:#fff; background:var(--muted); }
+        .priority.urgent { background:#8b0000; } .priority.high { background:var(--bad); } .priority.medium { background:var(--warn); } .priority.low { background:var(--accent); }
+        .alert-group h3 { margin:14px 0 6px; } .alert-group h4 { margin:8px 0 4px; font-size:13px; color:var(--muted); }
+        .tile.over b { color:var(--bad); }
         button { font:inherit; padding:3px 10px; border:1px solid var(--line); background:#fff; border-radius:4px; cursor:pointer; }
         button:hover { background:#eef3ff; }
         .chart { width:100%; max-width:900px; background:var(--card); border:1px solid var(--line); border-radius:4px; display:block; }
@@ -159,13 +166,16 @@ enum DashboardPage {
 
         function renderAlerts(list, alerts) {
           if (!alerts.length) { list.innerHTML = "<li class='info'><span class='msg'>No alerts.</span></li>"; return; }
-          list.innerHTML = alerts.map((a) => `<li class="${esc(a.severity)} ${esc(a.status)}"><span class="msg">${esc(a.message)}` +
+          list.innerHTML = alerts.map((a) => `<li class="${esc(a.severity)} ${esc(a.status)}">${a.priority ? `<span class="priority ${esc(a.priority)}">${esc(a.priority)}</span>` : ""}<span class="msg">${esc(a.message)}` +
             `<br><span class="meta">${esc(a.ts)}${a.occurrences > 1 ? " · " + a.occurrences + " times, last " + esc(a.last_ts) : ""} · ${esc(a.kind)}${a.variable ? " · " + esc(a.variable) : ""} · ${esc(a.status)}` +
+            `${a.clear_reason ? " (" + esc(a.clear_reason) + ")" : ""}${a.needs_acknowledge ? " · latched: acknowledge" : ""}${a.shelved_until ? " · shelved by " + esc(a.shelved_by) + " until " + esc(a.shelved_until) : ""}` +
             `${a.acknowledged ? " · acknowledged by " + esc(a.acknowledged_by) : ""}${a.cleared_by ? " · cleared by " + esc(a.cleared_by) : ""}</span></span>` +
-            (a.status === "raised" && !a.acknowledged ? `<button data-act="acknowledge" data-id="${esc(a.id)}">Acknowledge</button>` : "") +
+            ((a.status === "raised" || a.needs_acknowledge) && !a.acknowledged ? `<button data-act="acknowledge" data-id="${esc(a.id)}">Acknowledge</button>` : "") +
+            (a.status === "raised" && !a.shelved_until ? `<button data-act="shelve" data-id="${esc(a.id)}" title="Off the active list for an hour">Shelve 1 h</button>` : "") +
             (a.status === "raised" ? `<button data-act="clear" data-id="${esc(a.id)}">Clear</button>` : "") + "</li>").join("");
           list.querySelectorAll("button").forEach((b) => b.onclick = async () => {
-            try { await api(`/api/alerts/${encodeURIComponent(b.dataset.id)}/${b.dataset.act}`, {method: "POST", body: "{}"}); b.closest("li").classList.add("cleared"); b.remove(); }
+            const body = b.dataset.act === "shelve" ? JSON.stringify({minutes: 60}) : "{}";
+            try { await api(`/api/alerts/${encodeURIComponent(b.dataset.id)}/${b.dataset.act}`, {method: "POST", body}); b.closest("li").classList.add("cleared"); b.remove(); }
             catch (e) { alert(e.message); }
           });
         }
@@ -226,8 +236,37 @@ enum DashboardPage {
         }
 
         async function loadAlerts() {
-          const d = await api("/api/alerts?limit=200&status=" + $("#alert-filter").value);
-          renderAlerts($("#alert-list"), d.alerts);
+          const [d, k] = await Promise.all([api("/api/alerts?limit=500&status=" + $("#alert-filter").value), api("/api/alarms")]);
+          const rate = k.per_operator_per_10_min;
+          const t = (label, value, over) => tile(label, value).replace('class="tile"', over ? 'class="tile over"' : 'class="tile"');
+          $("#alarm-kpis").innerHTML = [
+            t("alarms per operator per 10 min (mean)", rate.mean.toFixed(2), rate.mean > 1), t("peak in 10 min", rate.peak, rate.peak > 10),
+            t("windows in flood", k.flood_percent.toFixed(1) + " %", k.flood_percent >= 1), t("chattering", k.chattering, k.chattering > 0),
+            t("standing", k.standing), t("suppressed by design", k.suppressed), t("shelved now", k.shelved_now), t("alarms (24 h)", k.alarms)
+          ].join("");
+          const f = k.failure_forecast;
+          $("#alarm-facts").textContent = `${k.operators} operator(s), ${k.machines_per_operator} machines each. Top 10 conditions: ${(k.top_share * 100).toFixed(0)} % of alarms` +
+            (k.top.length ? " (" + k.top.slice(0, 3).map((c) => `${c.condition} ×${c.count}`).join(", ") + ")" : "") +
+            (k.suppressed_by_reason.length ? ". Suppressed: " + k.suppressed_by_reason.map((r) => `${r.reason} ${r.count}`).join(", ") : "") +
+            (f && f.precision != null ? `. Failure warnings: ${f.alarms}, ${(f.precision * 100).toFixed(0)} % followed by a failure` : "") + ".";
+          renderAlertGroups($("#alert-groups"), d.alerts);
+        }
+
+        // The alerts view: by priority (most urgent first), then by machine.
+        function renderAlertGroups(root, alerts) {
+          if (!alerts.length) { root.innerHTML = "<ul class='alerts'><li class='info'><span class='msg'>No alerts.</span></li></ul>"; return; }
+          const order = ["urgent", "high", "medium", "low", null];
+          const groups = order.map((p) => [p, alerts.filter((a) => (a.priority ?? null) === p)]).filter((g) => g[1].length);
+          root.innerHTML = groups.map(([p, list]) => {
+            const machines = [...new Set(list.map((a) => a.machine))].sort();
+            return `<div class="alert-group" data-priority="${esc(p ?? "unset")}"><h3><span class="priority ${esc(p ?? "")}">${esc(p ?? "no priority")}</span> ${list.length}</h3>` +
+              machines.map((m) => `<h4>${esc(m)}</h4><ul class="alerts" data-machine="${esc(m)}"></ul>`).join("") + "</div>";
+          }).join("");
+          for (const [p, list] of groups) {
+            for (const ul of root.querySelectorAll(`.alert-group[data-priority="${p ?? "unset"}"] ul`)) {
+              renderAlerts(ul, list.filter((a) => a.machine === ul.dataset.machine));
+            }
+          }
         }
 
         async function loadRecommendations() {

@@ -121,6 +121,9 @@ enum OpenAPIDocument {
                 last_ts: { type: string }
                 acknowledged_by: { type: [string, "null"] }
                 cleared_by: { type: [string, "null"] }
+                shelved_until: { type: [string, "null"] }
+                shelved_by: { type: [string, "null"] }
+                needs_acknowledge: { type: boolean, description: a latched alarm back to normal, waiting for an acknowledgement }
                 priority: { type: [string, "null"], enum: [low, medium, high, urgent, null], description: ISA-18.2 priority from the process config's alarm classes }
                 latched: { type: boolean, description: stays listed after it cleared until acknowledged }
                 clear_reason: { type: [string, "null"], description: why the pipeline returned it to normal when not by itself (e.g. machine down) }
@@ -351,7 +354,7 @@ enum OpenAPIDocument {
             get:
               summary: Alerts, newest first (viewer)
               parameters:
-                - { name: status, in: query, required: false, schema: { type: string, enum: [raised, cleared, all] } }
+                - { name: status, in: query, required: false, schema: { type: string, enum: [raised, shelved, cleared, all] } }
                 - { name: machine, in: query, required: false, schema: { type: string } }
                 - { name: limit, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 5000 } }
               responses:
@@ -364,6 +367,7 @@ enum OpenAPIDocument {
                         properties:
                           alerts: { type: array, items: { $ref: "#/components/schemas/Alert" } }
                           active: { type: integer }
+                          shelved: { type: integer }
                           suppressed: { type: integer, description: alarms the pipeline kept from the operator by design }
                           suppressed_by_reason:
                             type: array
@@ -398,6 +402,49 @@ enum OpenAPIDocument {
                 "200": { description: The alert, content: { application/json: { schema: { $ref: "#/components/schemas/Alert" } } } }
                 "404": { $ref: "#/components/responses/Error" }
                 "409": { $ref: "#/components/responses/Error" }
+          /api/alerts/{id}/shelve:
+            parameters: [{ $ref: "#/components/parameters/AlertID" }]
+            post:
+              summary: Shelve an active alert for some minutes (operator)
+              requestBody:
+                required: false
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      properties:
+                        minutes: { type: number, minimum: 1, maximum: 480, default: 60 }
+                        note: { type: string, maxLength: 1000 }
+              responses:
+                "200": { description: The alert, content: { application/json: { schema: { $ref: "#/components/schemas/Alert" } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/alarms:
+            get:
+              summary: Alarm-system KPIs over the last hours (viewer)
+              parameters:
+                - { name: hours, in: query, required: false, schema: { type: number, exclusiveMinimum: 0, maximum: 168 } }
+              responses:
+                "200":
+                  description: The KPIs
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          alarms: { type: integer }
+                          per_operator_per_10_min: { type: object, properties: { mean: { type: number }, peak: { type: integer } } }
+                          flood_percent: { type: number }
+                          chattering: { type: integer }
+                          fleeting: { type: integer }
+                          standing: { type: integer }
+                          stale: { type: integer }
+                          suppressed: { type: integer }
+                          shelved: { type: integer }
+                          shelved_now: { type: integer }
+                          top: { type: array, items: { type: object, properties: { condition: { type: string }, count: { type: integer } } } }
+                "400": { $ref: "#/components/responses/Error" }
           /api/recommendations:
             get:
               summary: Setpoint recommendations, newest first (viewer)

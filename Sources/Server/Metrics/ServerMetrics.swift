@@ -1,3 +1,4 @@
+import Analytics
 import Prometheus
 
 /// Millstream's Prometheus metrics (swift-prometheus), scraped at `/metrics`.
@@ -91,6 +92,37 @@ public final class ServerMetrics: Sendable {
 
     func activeAlerts(_ n: Int) {
         registry.makeGauge(descriptor: name("alerts_active", "count", "Alerts raised and not cleared")).set(Double(n))
+    }
+
+    /// The alarm-system KPIs of the last 24 hours of the alarm journal (ISA-18.2).
+    func alarms(_ k: AlarmKPIs) {
+        let gauges: [(String, String, String, Double)] = [
+            (
+                "alarms_per_operator_10min", "mean",
+                "Alarms per operator per 10 minutes over the last 24 h (ISA-18.2: about 1)", k.meanPerOperatorPerWindow
+            ),
+            (
+                "alarms_per_operator_10min", "peak",
+                "Alarms per operator per 10 minutes over the last 24 h (ISA-18.2: about 1)",
+                Double(k.peakPerOperatorPerWindow)
+            ),
+        ]
+        for (metric, stat, help, value) in gauges {
+            registry.makeGauge(descriptor: name(metric, "count", help), labels: [("stat", stat)]).set(value)
+        }
+        registry.makeGauge(
+            descriptor: name(
+                "alarm_flood_windows", "percent",
+                "Share of 10-minute windows in flood (over 10 alarms) over the last 24 h")
+        ).set(k.floodPercent)
+        for (metric, help, value) in [
+            ("alarms_chattering", "Conditions raised 3 times within 60 s over the last 24 h", k.chatteringConditions),
+            ("alarms_standing", "Alarms active at the newest record", k.standing),
+            ("alarms_suppressed", "Alarms kept from the operator by design over the last 24 h", k.suppressed),
+            ("alarms_shelved", "Alarm raises shelved by operators over the last 24 h", k.shelved),
+        ] {
+            registry.makeGauge(descriptor: name(metric, "count", help)).set(Double(value))
+        }
     }
 
     func machines(state: String, count: Int) {

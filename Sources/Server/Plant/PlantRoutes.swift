@@ -65,14 +65,30 @@ struct PlantRoutes {
         routes.add(.get, "/api/alerts/{id}", role: .viewer, "One alert with its evidence") { _, c in
             Self.json(try await view.alertJSON(try Self.parameter(c, "id")))
         }
-        for verb in ["acknowledge", "clear"] {
+        for verb in ["acknowledge", "clear", "shelve"] {
             routes.add(
                 .post, "/api/alerts/{id}/\(verb)", role: .operator,
-                "\(verb.capitalized) an alert (recorded on alert-actions)",
+                verb == "shelve"
+                    ? "Shelve an active alert for {minutes} (1-480, default 60): off the active list, its repeats not annunciated (recorded on alert-actions)"
+                    : "\(verb.capitalized) an alert (recorded on alert-actions)",
                 changesState: true, audit: audit
             ) { request, c in
                 try await self.act(verb, try Self.parameter(c, "id"), request, c)
             }
+        }
+        routes.add(
+            .get, "/api/alarms", role: .viewer,
+            "Alarm-system KPIs over the last hours (hours=24): per operator per 10 min, floods, chattering, standing, suppressed, shelved, top 10, the failure forecast's precision and recall"
+        ) { request, _ in
+            let text = request.uri.queryParameters["hours"].map(String.init)
+            var hours = 24.0
+            if let text {
+                guard let h = Double(text), h > 0, h <= 168 else {
+                    throw APIError.badRequest("hours must be a number above 0 and at most 168, got '\(text)'")
+                }
+                hours = h
+            }
+            return Self.json(await view.alarmsJSON(hours: hours))
         }
         routes.add(.get, "/api/kpis", role: .viewer, "OEE per machine and line, downtime reasons Pareto") { _, _ in
             Self.json(await view.kpisJSON())
@@ -106,6 +122,7 @@ struct PlantRoutes {
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
         var note: String?
+        var minutes = 60.0
         if body.readableBytes > 0 {
             let object = try JSON.object(body)
             if let n = object["note"] {
@@ -113,6 +130,15 @@ struct PlantRoutes {
                     throw APIError.badRequest("note must be a string of at most 1000 characters")
                 }
                 note = s
+            }
+            if let m = object["minutes"] {
+                guard verb == "shelve", let n = m as? NSNumber, String(cString: n.objCType) != "c",
+                    (1...480).contains(n.doubleValue)
+                else {
+                    throw APIError.badRequest(
+                        verb == "shelve" ? "minutes must be a number from 1 to 480" : "only shelve takes minutes")
+                }
+                minutes = n.doubleValue
             }
         }
         try await view.check(action: verb, alert: id)
@@ -122,6 +148,11 @@ struct PlantRoutes {
             "ts": Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())),
         ]
         if let note { action["note"] = note }
+        if verb == "shelve" {
+            action["minutes"] = minutes
+            action["until"] = Timestamp.format(
+                Int64((Date().timeIntervalSince1970 * 1000).rounded()) + Int64(minutes * 60_000))
+        }
         let bytes = JSON.encode(action)
         do {
             let producer = try await bus.producer()

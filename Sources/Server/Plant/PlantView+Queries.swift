@@ -58,20 +58,47 @@ extension PlantView {
         o["priority"] = a.priority ?? NSNull()
         o["latched"] = a.latched
         o["clear_reason"] = a.clearReason ?? NSNull()
+        let now = Self.wallMillis()
+        o["shelved_until"] = a.shelvedUntil.flatMap { $0 > now ? Timestamp.format($0) : nil } ?? NSNull()
+        o["shelved_by"] = a.shelvedUntil.map { $0 > now } == true ? (a.shelvedBy ?? NSNull()) : NSNull()
+        o["needs_acknowledge"] = Self.needsAcknowledge(a)
         return o
     }
 
+    static func wallMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    /// A latched alarm back to normal that no one acknowledged yet (ISA-18.2: returned, unacknowledged).
+    static func needsAcknowledge(_ a: Alert) -> Bool { a.latched && a.status == "cleared" && a.acknowledgedBy == nil }
+
+    /// On the operator's active list: raised and not shelved now, or latched and waiting for acknowledgement.
+    static func isActive(_ a: Alert, now: Int64) -> Bool {
+        (a.status == "raised" && (a.shelvedUntil ?? .min) <= now) || needsAcknowledge(a)
+    }
+
+    static func isShelved(_ a: Alert, now: Int64) -> Bool { a.status == "raised" && (a.shelvedUntil ?? .min) > now }
+
+    /// Alerts newest first. `raised`: the active list (shelved ones left out, latched ones waiting for an
+    /// acknowledgement kept); `shelved`; `cleared`; `all`.
     func alertsJSON(status: String?, machine: String?, limit: Int) throws -> [UInt8] {
-        if let status, !["raised", "cleared", "all"].contains(status) {
-            throw APIError.badRequest("status must be raised, cleared or all, got '\(status)'")
+        if let status, !["raised", "shelved", "cleared", "all"].contains(status) {
+            throw APIError.badRequest("status must be raised, shelved, cleared or all, got '\(status)'")
         }
+        let now = Self.wallMillis()
         let rows = alertOrder.reversed().lazy.compactMap { self.alerts[$0] }
             .filter { a in
-                (status == nil || status == "all" || a.status == status) && (machine == nil || a.machine == machine)
+                let wanted =
+                    switch status {
+                    case nil, "all": true
+                    case "raised": Self.isActive(a, now: now)
+                    case "shelved": Self.isShelved(a, now: now)
+                    default: a.status == status && !Self.needsAcknowledge(a)
+                    }
+                return wanted && (machine == nil || a.machine == machine)
             }
             .prefix(limit).map(alertRow)
         return JSON.encode([
-            "alerts": Array(rows), "active": alerts.values.filter { $0.status == "raised" }.count,
+            "alerts": Array(rows), "active": alerts.values.filter { Self.isActive($0, now: now) }.count,
+            "shelved": alerts.values.filter { Self.isShelved($0, now: now) }.count,
             "suppressed": suppressedAlarms.values.reduce(0, +),
             "suppressed_by_reason": suppressedAlarms.sorted { $0.key < $1.key }.map { key, count -> [String: Any] in
                 let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
@@ -228,6 +255,54 @@ extension PlantView {
     func gauges() -> (activeAlerts: Int, machinesByState: [String: Int]) {
         var states: [String: Int] = [:]
         for m in machines.values { states[m.state, default: 0] += 1 }
-        return (alerts.values.filter { $0.status == "raised" }.count, states)
+        let now = Self.wallMillis()
+        return (alerts.values.filter { Self.isActive($0, now: now) }.count, states)
+    }
+
+    /// The alarm-system KPIs over the last `hours` of the alarm journal (by the newest record's time, so a
+    /// replayed or compressed history is measured on its own clock).
+    func alarmKPIs(hours: Double) -> AlarmKPIs {
+        let end = max(journal.last?.time ?? 0, failureFinder.last ?? 0) + 1
+        let start = end - Int64(hours * 3_600_000)
+        var options = AlarmKPIs.Options()
+        options.machinesPerOperator = process.alarms.machinesPerOperator
+        let machineIDs = process.machineIDs.filter { machines[$0] != nil }
+        return AlarmKPIs.compute(
+            journal, failures: failureFinder.events, machines: machineIDs.isEmpty ? process.machineIDs : machineIDs,
+            start: start, end: end, options: options)
+    }
+
+    func alarmsJSON(hours: Double) -> [UInt8] {
+        let k = alarmKPIs(hours: hours)
+        let now = Self.wallMillis()
+        var active: [String: Int] = [:]
+        for a in alerts.values where Self.isActive(a, now: now) { active[a.priority ?? "unset", default: 0] += 1 }
+        var o: [String: Any] = [
+            "from": Timestamp.format(k.start), "to": Timestamp.format(k.end), "hours": hours,
+            "machines": k.machines, "operators": k.operators,
+            "machines_per_operator": process.alarms.machinesPerOperator,
+            "alarms": k.annunciated,
+            "by_priority": Dictionary(uniqueKeysWithValues: k.byPriority.map { ($0.name, $0.count) }),
+            "per_operator_per_10_min": ["mean": k.meanPerOperatorPerWindow, "peak": k.peakPerOperatorPerWindow],
+            "flood_percent": k.floodPercent, "chattering": k.chatteringConditions, "fleeting": k.fleeting,
+            "standing": k.standing, "stale": k.stale, "suppressed": k.suppressed,
+            "suppressed_by_reason": k.suppressedByReason.map { ["reason": $0.name, "count": $0.count] },
+            "shelved": k.shelved, "shelved_now": alerts.values.filter { Self.isShelved($0, now: now) }.count,
+            "active_by_priority": active,
+            "top": k.top.map { ["condition": $0.name, "count": $0.count] }, "top_share": k.topShare,
+        ]
+        if let f = k.forecast {
+            o["failure_forecast"] = [
+                "alarms": f.alarms, "right": f.rightAlarms, "precision": f.precision as Any? ?? NSNull(),
+                "failures": f.groups.map { g -> [String: Any] in
+                    [
+                        "group": g.name, "failures": g.failures, "warned": g.warned,
+                        "recall": g.recall as Any? ?? NSNull(),
+                        "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
+                    ]
+                },
+            ]
+        }
+        return JSON.encode(o)
     }
 }

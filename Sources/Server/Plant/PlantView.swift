@@ -58,6 +58,9 @@ public actor PlantView {
         var latched = false
         /// Why the pipeline returned it to normal, when not by itself (e.g. "machine down").
         var clearReason: String?
+        /// Shelved by an operator until then (ms): off the active list, its repeats not annunciated.
+        var shelvedUntil: Int64?
+        var shelvedBy: String?
     }
 
     /// An open SPC alert with no new violation for this long clears itself (SPC has no "back in control" event).
@@ -97,6 +100,13 @@ public actor PlantView {
     var alertCounts: [String: Int] = [:]
     /// Alarms the pipeline kept from the operator, by "kind|reason".
     var suppressedAlarms: [String: Int] = [:]
+    /// The alarm journal (raises, returns, suppressed and shelved alarms) and the failures found in the readings,
+    /// for the alarm-system KPIs; both keep `journalDays` of history.
+    var journal: [AlarmRecord] = []
+    var failureFinder = FailureFinder()
+    static let journalDays: Int64 = 7
+    /// Shelved conditions ("machine|kind|variable") and until when (ms).
+    var shelved: [String: Int64] = [:]
     /// Predictions awaiting their label, by "machine#seq".
     var awaitingLabel: [String: (model: String, failure: Bool)] = [:]
     var awaitingOrder: [String] = []
@@ -206,6 +216,7 @@ public actor PlantView {
     private func applyReading(_ r: ConsumedRecord) {
         // Bad readings (dead letters) name machines that may not exist: only known machines get a trend.
         guard let reading = try? ReadingDecoder.decode(r.value), lineOf[reading.machine] != nil else { return }
+        failureFinder.add(reading)
         var m = status(of: reading.machine)
         for v in reading.values {
             append(Point(millis: reading.timestamp, value: v.value), to: &m.values[v.name, default: []])
@@ -303,6 +314,16 @@ public actor PlantView {
         let variable = a["variable"]?.string
         let incident = "\(machine)|\(kind)|\(variable ?? "")"
         let ts = a["ts"]?.string ?? ""
+        let millis = Timestamp.parse(ts) ?? 0
+        let priority = a["priority"]?.string.flatMap(AlarmPriority.init(rawValue:)) ?? .low
+        var entry = AlarmRecord(
+            machine: machine, kind: kind, variable: variable, priority: priority,
+            status: AlarmRecord.Status(rawValue: a["status"]?.string ?? "raised") ?? .raised, time: millis,
+            raisedAt: a["raised_at"]?.string.flatMap(Timestamp.parse), reason: a["reason"]?.string)
+        // A raise of a shelved condition is not annunciated: journaled as shelved.
+        let shelvedNow = (shelved[incident] ?? .min) > millis
+        if entry.status == .raised && shelvedNow { entry.status = .shelved }
+        addToJournal(entry)
         switch a["status"]?.string {
         case "cleared":
             if let open = openAlert.removeValue(forKey: incident), var alert = alerts[open], alert.status == "raised" {
@@ -323,7 +344,6 @@ public actor PlantView {
         }
         guard alerts[id] == nil else { return }
         let severity = a["severity"]?.string ?? "warning"
-        let millis = Timestamp.parse(ts) ?? 0
         expireQuietSPC(now: millis)
         // A repeat while the incident is open is folded into it (no alarm floods).
         if let open = openAlert[incident], var existing = alerts[open], existing.status == "raised" {
@@ -340,7 +360,7 @@ public actor PlantView {
             id: id, machine: machine, millis: millis, ts: ts, kind: kind, severity: severity,
             variable: variable, message: a["message"]?.string ?? "", evidence: a["evidence"] ?? .null,
             source: a["source"] ?? .null, lastMillis: millis, lastTs: ts, priority: a["priority"]?.string,
-            latched: a["latched"]?.bool ?? false)
+            latched: a["latched"]?.bool ?? false, shelvedUntil: shelvedNow ? shelved[incident] : nil)
         alertOrder.append(id)
         openAlert[incident] = id
         alertCounts["\(kind)|\(severity)", default: 0] += 1
@@ -350,6 +370,16 @@ public actor PlantView {
             alertOrder.removeFirst(5_000)
         }
         for action in pendingActions.removeValue(forKey: id) ?? [] { applyAction(action) }
+    }
+
+    /// Appends to the alarm journal, keeping `journalDays` of it (and of the failures).
+    private func addToJournal(_ entry: AlarmRecord) {
+        journal.append(entry)
+        let horizon = entry.time - Self.journalDays * 86_400_000
+        if journal.count > 1_000, let first = journal.first, first.time < horizon - 86_400_000 {
+            journal.removeAll { $0.time < horizon }
+            failureFinder.dropEvents(before: horizon)
+        }
     }
 
     /// Clears open SPC alerts whose last violation is older than `spcQuietMillis` before `now` (record time).
@@ -395,6 +425,11 @@ public actor PlantView {
                 alert.clearedTs = ts
                 openAlert = openAlert.filter { $0.value != alertID }
             }
+        case "shelve":
+            guard let until = action["until"]?.string.flatMap(Timestamp.parse) else { return }
+            alert.shelvedUntil = until
+            alert.shelvedBy = who
+            shelved["\(alert.machine)|\(alert.kind)|\(alert.variable ?? "")"] = until
         default: return
         }
         alerts[alertID] = alert
@@ -412,6 +447,16 @@ public actor PlantView {
         case "clear":
             guard alert.status == "raised" else {
                 throw APIError(.conflict, "alert '\(id)' is already cleared (by \(alert.clearedBy ?? "?"))")
+            }
+        case "shelve":
+            guard alert.status == "raised" else {
+                throw APIError(
+                    .conflict, "alert '\(id)' is not active (cleared by \(alert.clearedBy ?? "?")): nothing to shelve")
+            }
+            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            if let until = alert.shelvedUntil, until > now {
+                throw APIError(
+                    .conflict, "alert '\(id)' is shelved by \(alert.shelvedBy ?? "?") until \(Timestamp.format(until))")
             }
         default: throw APIError.badRequest("unknown alert action '\(verb)'")
         }

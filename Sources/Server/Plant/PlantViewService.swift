@@ -124,6 +124,7 @@ public struct PlantViewService: Service {
         }
         let g = await view.gauges()
         metrics.activeAlerts(g.activeAlerts)
+        metrics.alarms(await view.alarmKPIs(hours: 24))
         for (state, n) in g.machinesByState { metrics.machines(state: state, count: n) }
     }
 }
