@@ -135,43 +135,7 @@ extension AlarmKPIs {
     /// ISA-18.2's and EEMUA 191's targets for one operator.
     static let targets = (mean: 1.0, manageable: 2.0, floodPercent: 1.0)
 
-    var json: [String: Any] {
-        var o: [String: Any] = [
-            "from": Timestamp.format(start), "to": Timestamp.format(end), "hours": Double(end - start) / 3_600_000,
-            "machines": machines, "operators": operators, "alarms": annunciated,
-            "by_priority": Dictionary(uniqueKeysWithValues: byPriority.map { ($0.name, $0.count) }),
-            "per_operator_per_10_min": ["mean": meanPerOperatorPerWindow, "peak": peakPerOperatorPerWindow],
-            "flood_percent": floodPercent, "chattering": chatteringConditions, "fleeting": fleeting,
-            "standing": standing, "stale": stale, "suppressed": suppressed,
-            "suppressed_by_reason": Dictionary(uniqueKeysWithValues: suppressedByReason.map { ($0.name, $0.count) }),
-            "shelved": shelved,
-            "top": top.map { ["condition": $0.name, "count": $0.count] }, "top_share": topShare,
-        ]
-        if let f = forecast {
-            var groups: [String: Any] = [:]
-            for g in f.groups {
-                groups[g.name] =
-                    [
-                        "failures": g.failures, "warned": g.warned, "recall": g.recall as Any? ?? NSNull(),
-                        "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
-                    ] as [String: Any]
-            }
-            var modes: [String: Any] = [:]
-            for g in f.modes {
-                modes[g.name] =
-                    [
-                        "failures": g.failures, "warned": g.warned, "recall": g.recall as Any? ?? NSNull(),
-                        "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
-                    ] as [String: Any]
-            }
-            o["failure_forecast"] = [
-                "alarms": f.alarms, "right": f.rightAlarms, "precision": f.precision as Any? ?? NSNull(),
-                "failures": groups,
-                "modes": modes,
-            ]
-        }
-        return o
-    }
+    var json: [String: Any] { json(time: Timestamp.format) }
 
     func text(title: String, options: Options) -> String {
         func pct(_ x: Double?) -> String { x.map { String(format: "%.0f %%", $0 * 100) } ?? "-" }

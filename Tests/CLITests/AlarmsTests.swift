@@ -35,7 +35,8 @@ import Testing
 
         // The journal: every record names its priority; raises and returns alternate per condition; every
         // suppressed alarm is written with its reason.
-        let alerts = try records(dir + "/plant", "alerts")
+        // A condition belongs to one machine, so its records are in one partition, in order.
+        let alerts = try RecommendationFlowTests.records(dir + "/plant", "alerts")
         #expect(!alerts.isEmpty)
         var open: [String: String] = [:]
         var raised = 0
@@ -72,7 +73,9 @@ import Testing
         let groups = try #require(forecast["failures"] as? [String: Any])
         let failures = groups.values.compactMap { ($0 as? [String: Any])?["failures"] as? Int }.reduce(0, +)
         // Every failure of the simulator's labels is found from the machine states and classed by its modes.
-        let labelled = try records(dir + "/plant", "labels").filter { $0["failure"] as? Int == 1 }.count
+        let labelled = try RecommendationFlowTests.records(dir + "/plant", "labels").filter {
+            $0["failure"] as? Int == 1
+        }.count
         #expect(failures == labelled && failures > 0, "\(report.stdout)")
         #expect(groups["unknown"] == nil)
 
@@ -97,26 +100,5 @@ import Testing
         #expect((o["goal"] as? [[String: Any]])?.count == 6)
         #expect((o["model"] as? [String: Any])?["train"] as? String != nil)
         #expect(result.stderr.contains("history: 4 machines x 2 days on seed 1003"), "\(result.stderr)")
-    }
-
-    /// Every record of a topic of an embedded log, decoded.
-    func records(_ dir: String, _ topic: String) throws -> [[String: Any]] {
-        let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))
-        var out: [(Int64, [String: Any])] = []
-        for partition in try log.topic(topic).partitions {
-            var offset = partition.earliestOffset
-            while true {
-                let r = try partition.read(from: offset, maxBytes: 1 << 20)
-                if r.records.isEmpty { break }
-                for record in r.records {
-                    if let o = try JSONSerialization.jsonObject(with: Data(record.value)) as? [String: Any] {
-                        out.append((record.timestamp, o))
-                    }
-                }
-                offset = r.nextOffset
-            }
-        }
-        // Per machine, the alerts are in order within their partition; sorted by time for the per-condition check.
-        return out.enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }.map { $0.element.1 }
     }
 }

@@ -261,3 +261,35 @@ func median(_ values: [Double]) -> Double? {
     let s = values.sorted()
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
+
+extension AlarmKPIs {
+    /// The figures as a JSON object (Foundation's), with times formatted by `time`: one form for `alarms report`,
+    /// `alarms evaluate` and the server's /api/alarms.
+    public func json(time: (Int64) -> String) -> [String: Any] {
+        func group(_ g: Forecast.Group) -> [String: Any] {
+            [
+                "failures": g.failures, "warned": g.warned, "recall": g.recall as Any? ?? NSNull(),
+                "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
+            ]
+        }
+        var o: [String: Any] = [
+            "from": time(start), "to": time(end), "hours": Double(end - start) / 3_600_000,
+            "machines": machines, "operators": operators, "alarms": annunciated,
+            "by_priority": Dictionary(uniqueKeysWithValues: byPriority.map { ($0.name, $0.count) }),
+            "per_operator_per_10_min": ["mean": meanPerOperatorPerWindow, "peak": peakPerOperatorPerWindow],
+            "flood_percent": floodPercent, "chattering": chatteringConditions, "fleeting": fleeting,
+            "standing": standing, "stale": stale, "suppressed": suppressed,
+            "suppressed_by_reason": Dictionary(uniqueKeysWithValues: suppressedByReason.map { ($0.name, $0.count) }),
+            "shelved": shelved,
+            "top": top.map { ["condition": $0.name, "count": $0.count] }, "top_share": topShare,
+        ]
+        if let f = forecast {
+            o["failure_forecast"] = [
+                "alarms": f.alarms, "right": f.rightAlarms, "precision": f.precision as Any? ?? NSNull(),
+                "failures": Dictionary(uniqueKeysWithValues: f.groups.map { ($0.name, group($0)) }),
+                "modes": Dictionary(uniqueKeysWithValues: f.modes.map { ($0.name, group($0)) }),
+            ]
+        }
+        return o
+    }
+}

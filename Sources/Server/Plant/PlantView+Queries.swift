@@ -277,32 +277,12 @@ extension PlantView {
         let now = Self.wallMillis()
         var active: [String: Int] = [:]
         for a in alerts.values where Self.isActive(a, now: now) { active[a.priority ?? "unset", default: 0] += 1 }
-        var o: [String: Any] = [
-            "from": Timestamp.format(k.start), "to": Timestamp.format(k.end), "hours": hours,
-            "machines": k.machines, "operators": k.operators,
-            "machines_per_operator": process.alarms.machinesPerOperator,
-            "alarms": k.annunciated,
-            "by_priority": Dictionary(uniqueKeysWithValues: k.byPriority.map { ($0.name, $0.count) }),
-            "per_operator_per_10_min": ["mean": k.meanPerOperatorPerWindow, "peak": k.peakPerOperatorPerWindow],
-            "flood_percent": k.floodPercent, "chattering": k.chatteringConditions, "fleeting": k.fleeting,
-            "standing": k.standing, "stale": k.stale, "suppressed": k.suppressed,
-            "suppressed_by_reason": k.suppressedByReason.map { ["reason": $0.name, "count": $0.count] },
-            "shelved": k.shelved, "shelved_now": alerts.values.filter { Self.isShelved($0, now: now) }.count,
-            "active_by_priority": active,
-            "top": k.top.map { ["condition": $0.name, "count": $0.count] }, "top_share": k.topShare,
-        ]
-        if let f = k.forecast {
-            o["failure_forecast"] = [
-                "alarms": f.alarms, "right": f.rightAlarms, "precision": f.precision as Any? ?? NSNull(),
-                "failures": f.groups.map { g -> [String: Any] in
-                    [
-                        "group": g.name, "failures": g.failures, "warned": g.warned,
-                        "recall": g.recall as Any? ?? NSNull(),
-                        "median_lead_min": g.medianLeadMinutes as Any? ?? NSNull(),
-                    ]
-                },
-            ]
-        }
+        var o = k.json(time: Timestamp.format)
+        o["hours"] = hours
+        o["machines_per_operator"] = process.alarms.machinesPerOperator
+        o["shelved_now"] = alerts.values.filter { Self.isShelved($0, now: now) }.count
+        o["active_by_priority"] = active
+        o["suppressed_by_reason"] = k.suppressedByReason.map { ["reason": $0.name, "count": $0.count] }
         return JSON.encode(o)
     }
 }
