@@ -43,6 +43,9 @@ public struct PipelineWorker: Service {
     public struct Options: Sendable {
         public var registry: String?
         public var model: String?
+        /// A "fails within" model that drives the failure alarm (its production version, or NAME@vN); the main
+        /// model keeps driving predictions and recommendations.
+        public var alarmModel: String?
         public var batch = 2000
         /// Stop once caught up (no new input for this long, and no lag left in the group on any input partition)
         /// instead of waiting for more.
@@ -83,16 +86,27 @@ public struct PipelineWorker: Service {
         var processor = try ReadingProcessor(settings: settings)
         let registry = try options.registry.map { try ModelRegistry(root: $0) }
         var loadedVersion: Int?
+        var loadedAlarmVersion: Int?
         func reloadModel() throws {
-            guard let registry, let name = options.model else { return }
-            let reference = try ModelReference(name.contains("@") ? name : name + "@production")
-            guard let version = try? registry.resolve(reference) else { return }
-            guard version.version != loadedVersion else { return }
-            let (file, _) = try registry.load(ModelReference("\(version.name)@v\(version.version)"))
-            try processor.use(model: file, name: version.name, version: version.version)
-            loadedVersion = version.version
-            if let problem = processor.recommenderProblem { logger.warning("\(problem)") }
-            stats.update { $0.model = processor.modelLabel }
+            guard let registry else { return }
+            // Between records: no reading is scored twice or by half a model.
+            func newer(_ name: String?, than loaded: Int?) throws -> (ModelFile, ModelVersion)? {
+                guard let name else { return nil }
+                let reference = try ModelReference(name.contains("@") ? name : name + "@production")
+                guard let version = try? registry.resolve(reference), version.version != loaded else { return nil }
+                return (try registry.load(ModelReference("\(version.name)@v\(version.version)")).0, version)
+            }
+            if let (file, version) = try newer(options.model, than: loadedVersion) {
+                try processor.use(model: file, name: version.name, version: version.version)
+                loadedVersion = version.version
+                if let problem = processor.recommenderProblem { logger.warning("\(problem)") }
+                stats.update { $0.model = processor.modelLabel }
+            }
+            if let (file, version) = try newer(options.alarmModel, than: loadedAlarmVersion) {
+                try processor.use(forecaster: file, name: version.name, version: version.version)
+                loadedAlarmVersion = version.version
+                logger.info("failure alarms from \(version.name)@v\(version.version)")
+            }
         }
         try reloadModel()
 

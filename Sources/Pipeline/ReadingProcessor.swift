@@ -26,6 +26,10 @@ public struct ReadingProcessor: Sendable {
     let spcBaselineParts: [String: Int]
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
+    /// A "fails within" model that drives the failure alarm in place of the main model's risk (which keeps driving
+    /// predictions and recommendations): `run --alarm-model`.
+    var forecaster: Scorer?
+    var forecastScratch: Scorer.Scratch?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
     var detector: (detector: any AnomalyDetector, label: String)?
     var machines: [String: MachineTracker] = [:]
@@ -58,6 +62,21 @@ public struct ReadingProcessor: Sendable {
             ($0.name, try FeatureExpression($0.expression, variables: names))
         }
     }
+
+    /// Uses a "fails within" model of the registry for the failure alarm from now on.
+    public mutating func use(forecaster file: ModelFile, name: String, version: Int) throws {
+        guard file.description.history?.horizon != nil, file.description.task == .binary else {
+            throw LearnError(
+                "\(name) v\(version) is not a \"fails within\" model: the failure alarm takes one trained with `train --task failure_within`"
+            )
+        }
+        let s = try Scorer(name: name, version: version, file: file)
+        forecaster = s
+        forecastScratch = s.makeScratch()
+    }
+
+    /// The alarm model's label ("lead@v1"), if any.
+    public var forecasterLabel: String? { forecaster?.label }
 
     /// The model label in use ("failure@v3"), if any.
     public var modelLabel: String? { scorer?.label ?? detector?.label }
@@ -169,6 +188,7 @@ public struct ReadingProcessor: Sendable {
         }
 
         var risk: Double?
+        var forecast: Double?
         var estimate: Double?
         var anomaly: (ratio: Double, alarm: Bool, top: String?)?
         if reading.state == .running {
@@ -188,6 +208,9 @@ public struct ReadingProcessor: Sendable {
                 let value = scorer.score(reading, scratch: &scratch!, window: &tracker.history)
                 if scorer.regression { estimate = value } else { risk = value }
             }
+            if let forecaster, forecastScratch != nil {
+                forecast = forecaster.score(reading, scratch: &forecastScratch!, window: &tracker.forecastWindow)
+            }
             if let (d, label) = detector {
                 let values = d.variables.map { reading[$0] ?? .nan }
                 if values.allSatisfy(\.isFinite) {
@@ -205,8 +228,13 @@ public struct ReadingProcessor: Sendable {
         if recommender != nil {
             recommend(reading, tracker: &tracker, now: now, into: &out, events: &events)
         }
-        if let risk {
-            riskAlert(risk, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
+        if let forecast {
+            riskAlert(
+                forecast, forecast: true, reading: reading, tracker: &tracker, source: source, into: &out,
+                events: &events)
+        } else if let risk, forecaster == nil {
+            riskAlert(
+                risk, forecast: false, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
         }
 
         var p = JSONObject()
@@ -229,6 +257,13 @@ public struct ReadingProcessor: Sendable {
         if risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
             p.object("modes") { m in
                 for (i, label) in scorer.modeLabels.enumerated() { m.number(label, Double(output[i + 1])) }
+            }
+        }
+        if let forecast, let forecaster {
+            p.object("forecast") { f in
+                f.number("probability", forecast)
+                f.number("horizon_min", forecaster.horizon)
+                f.string("model", forecaster.label)
             }
         }
         if let anomaly {
@@ -361,7 +396,7 @@ public struct ReadingProcessor: Sendable {
     /// expected (a breakdown, within the model's horizon for a "fails within" model), why (the inputs that raise the
     /// risk most) and what to do (the optimizer's latest advice for the machine, when it has some).
     private mutating func riskAlert(
-        _ risk: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
+        _ risk: Double, forecast: Bool, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
         into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
@@ -369,7 +404,7 @@ public struct ReadingProcessor: Sendable {
         let limit = alarmClass.limit ?? 0.5
         // The most likely failure mode, for multi-label models.
         var mode: String?
-        if let scorer, let output = scratch?.output, !scorer.modeLabels.isEmpty {
+        if !forecast, let scorer, let output = scratch?.output, !scorer.modeLabels.isEmpty {
             let best = scorer.modeLabels.indices.max { output[$0 + 1] < output[$1 + 1] }!
             mode = scorer.modeLabels[best]
         }
@@ -377,8 +412,13 @@ public struct ReadingProcessor: Sendable {
         var drivers: [Scorer.Contribution] = []
         let raising =
             !(tracker.alarms?["failure_risk"]?.isActive ?? false) && risk >= limit
-        if raising, let scorer, scratch != nil { drivers = scorer.contributions(&scratch!, top: 3) }
-        let horizon = scorer?.horizon
+        if raising, forecast, let forecaster, forecastScratch != nil {
+            drivers = forecaster.contributions(&forecastScratch!, top: 3)
+        } else if raising, let scorer, scratch != nil {
+            drivers = scorer.contributions(&scratch!, top: 3)
+        }
+        let model = forecast ? forecaster : scorer
+        let horizon = model?.horizon
         let advice = tracker.lastAdvice
         updateAlarm(
             "failure_risk", condition: { $0.condition(value: risk, limit: limit, deadband: alarmClass.deadband) },
@@ -400,7 +440,7 @@ public struct ReadingProcessor: Sendable {
                         }
                         .joined(separator: ", ")
                 }
-                text += " (model \(scorer?.label ?? "?"))"
+                text += " (model \(model?.label ?? "?"))"
                 if let advice { text += ". Advice: \(advice)" }
                 return text
             }

@@ -236,36 +236,16 @@ extension Millstream.Alarms {
             let historyStart = Timestamp.parse("2026-01-01T00:00:00Z")!
             let start = historyStart + Int64(historyDays * 86_400_000)
 
-            // 1. The plant's history, as `dataset snapshot` writes it: failures from the machine states.
+            // 1-2. The plant's history (failures from the machine states), and the lead-time model trained from it.
             Terminal.error("history: \(machines) machines x \(Self.g(historyDays)) days on seed \(seed + 1000)")
-            var simulator = try PlantSimulator(
-                config: process, machines: machines, seed: seed + 1000, start: historyStart, profile: profile)
-            var collector = SnapshotCollector(
-                validator: ReadingValidator(config: process), since: nil, until: nil, failures: nil)
-            while true {
-                let s = simulator.next()
-                guard s.reading.timestamp < start else { break }
-                collector.add(ReadingEncoder.encode(s.reading))
-            }
-            let csv = folder + "/history.csv"
-            try Data(collector.csv(variables: process.variables.map(\.name))).write(to: URL(fileURLWithPath: csv))
-
-            // 2. The lead-time model, trained as `millstream train` trains it.
-            let arguments =
-                [
-                    "--task", "failure_within", "--horizon", Self.g(figures.horizon), "--data", csv, "--unit",
-                    "machine",
-                    "--time", "minutes", "--event", "failure", "--window", "\(window)", "--window-statistics",
-                    windowStatistics, "--layers", layers, "--epochs", "\(epochs)", "--seed", "\(seed)", "--name",
-                    "lead",
-                    "--registry", folder + "/models", "--promote", "production", "--quiet",
-                ] + (trainOptions?.split(separator: " ").map(String.init) ?? [])
-            Terminal.error(
-                "train: \(collector.rows) running readings, \(collector.failureCount) failures: millstream train \(arguments.joined(separator: " "))"
-            )
-            guard let (version, trained, seconds) = try Millstream.Train.parse(arguments).fit() else {
-                throw CommandError("training registered no model")
-            }
+            let lead = try LeadTimeTraining(
+                process: process, profile: profile, machines: machines, seed: seed + 1000, start: historyStart,
+                days: historyDays, horizon: figures.horizon, window: window, windowStatistics: windowStatistics,
+                layers: layers, epochs: epochs, trainSeed: seed, folder: folder,
+                extra: trainOptions?.split(separator: " ").map(String.init) ?? []
+            ).run { Terminal.error($0) }
+            let (version, trained, seconds, arguments) = (lead.version, lead.result, lead.seconds, lead.arguments)
+            let collector = (rows: lead.rows, failureCount: lead.failures)
             let (file, _) = try ModelRegistry(root: folder + "/models").load(ModelReference("lead@v\(version.version)"))
 
             // 3. The pipeline's processing over the evaluated period, with and without alarm management.
@@ -455,5 +435,78 @@ extension Millstream.Alarms {
         }
 
         static func g(_ x: Double) -> String { x == x.rounded() ? "\(Int(x))" : "\(x)" }
+    }
+}
+
+/// Trains a "fails within" model on a simulated history of the plant, exactly as `millstream train --task
+/// failure_within` trains one on a `dataset snapshot`: failures from the machine states, a window per machine.
+struct LeadTimeTraining {
+    let process: ProcessConfig
+    let profile: PlantProfile
+    let machines: Int
+    let seed: UInt64
+    let start: Int64
+    let days: Double
+    var horizon = 30.0
+    var window = 10
+    var windowStatistics = "last,mean,slope,ewma"
+    var layers = "32,32"
+    var epochs = 40
+    var trainSeed: UInt64 = 0
+    /// Where the history CSV goes; the model goes to `registry` (default: FOLDER/models).
+    let folder: String
+    var registry: String?
+    var name = "lead"
+    var extra: [String] = []
+
+    struct Result {
+        var rows: Int
+        var failures: Int
+        var version: ModelVersion
+        var result: TrainingResult
+        var seconds: Double
+        var arguments: [String]
+    }
+
+    func run(progress: (String) -> Void) throws -> Result {
+        var simulator = try PlantSimulator(
+            config: process, machines: machines, seed: seed, start: start, profile: profile)
+        var collector = SnapshotCollector(
+            validator: ReadingValidator(config: process), since: nil, until: nil, failures: nil)
+        let end = start + Int64(days * 86_400_000)
+        while true {
+            let s = simulator.next()
+            guard s.reading.timestamp < end else { break }
+            collector.add(ReadingEncoder.encode(s.reading))
+        }
+        let csv = folder + "/history.csv"
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Data(collector.csv(variables: process.variables.map(\.name))).write(to: URL(fileURLWithPath: csv))
+        } catch {
+            throw CommandError("cannot write the history to \(csv): \(error.localizedDescription)")
+        }
+        let arguments =
+            [
+                "--task", "failure_within", "--horizon", Millstream.Alarms.Evaluate.g(horizon), "--data", csv,
+                "--unit", "machine", "--time", "minutes", "--event", "failure", "--window", "\(window)",
+                "--window-statistics", windowStatistics, "--layers", layers, "--epochs", "\(epochs)", "--seed",
+                "\(trainSeed)", "--name", name, "--registry", registry ?? folder + "/models", "--promote", "production",
+                "--quiet",
+            ] + extra
+        progress(
+            "train: \(collector.rows) running readings, \(collector.failureCount) failures: millstream train \(arguments.joined(separator: " "))"
+        )
+        guard collector.failureCount > 0 else {
+            throw CommandError(
+                "the \(Millstream.Alarms.Evaluate.g(days))-day history of \(machines) machines holds no failure to learn from: simulate more days or machines"
+            )
+        }
+        guard let (version, result, seconds) = try Millstream.Train.parse(arguments).fit() else {
+            throw CommandError("training registered no model")
+        }
+        return Result(
+            rows: collector.rows, failures: collector.failureCount, version: version, result: result,
+            seconds: seconds, arguments: arguments)
     }
 }

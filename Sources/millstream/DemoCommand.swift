@@ -16,8 +16,10 @@ extension Millstream {
             abstract:
                 "Run the plant on this machine: simulated machines, the embedded log, a pipeline worker and a failure model.",
             discussion: """
-                On first start it trains a failure model on the bundled AI4I 2020 data (data/ai4i2020.csv) and \
-                promotes it to production. Then simulated machines stream readings into the embedded log, a pipeline \
+                On first start it trains a failure model on the bundled AI4I 2020 data (data/ai4i2020.csv), which \
+                drives the risk per part and the setpoint recommendations, and a lead-time model ("fails within \
+                30 min") on a week of the simulated plant's own history, which drives the failure warnings; both go \
+                to production. Then simulated machines stream readings into the embedded log, a pipeline \
                 worker scores them and writes predictions, alerts, KPIs and dead letters, and a live panel shows the \
                 plant. Ctrl-C (or SIGTERM) stops cleanly; starting again continues where it stopped. Watch the \
                 streams from another terminal: `millstream tail alerts`.
@@ -31,6 +33,11 @@ extension Millstream {
         @Option(help: "Model registry directory.") var registry: String = "./models"
         @Option(help: "Training data for the first model (the AI4I 2020 CSV).") var trainingData: String =
             "data/ai4i2020.csv"
+        @Option(
+            help:
+                "Days of the plant's history the failure warnings' lead-time model learns from at first start (0: warnings from the failure model's risk)."
+        )
+        var historyDays: Double = 7
         @Flag(help: "Run without the HTTP server and dashboard.") var noServer = false
         @OptionGroup var server: ServerArguments
         @OptionGroup var busOptions: BusOptions
@@ -49,6 +56,7 @@ extension Millstream {
             let process = ProcessConfig.milling()
             if !noServer { try ensureListenable(host: server.host, port: server.port) }
             try ensureModel(process)
+            let alarmModel = try ensureLeadTimeModel(process)
             let bus = try openBus(busOptions.bus)
             let simulator = try PlantSimulator(
                 config: process, machines: machines, seed: seed, start: currentMilliseconds(), profile: profile)
@@ -62,6 +70,7 @@ extension Millstream {
             var options = PipelineWorker.Options()
             options.registry = registry
             options.model = "failure"
+            options.alarmModel = alarmModel
             var quiet = Logger(label: "millstream.pipeline")
             quiet.logLevel = .warning  // the live panel owns the terminal
             // Paced, the plant runs in compressed time: a machine makes a part every 1/rate-per-machine seconds of the
@@ -112,6 +121,32 @@ extension Millstream {
             print(
                 "\nstopped: \(grouped(s.produced)) readings written this run, all durable (\(grouped(s.durable)) fsynced); \(grouped(p.processed)) processed"
             )
+        }
+
+        /// Trains and promotes the lead-time model of the failure warnings ("fails within 30 min", from a simulated
+        /// history of this plant on seed + 1000) if the registry has none in production; its name, or nil without one.
+        private func ensureLeadTimeModel(_ process: ProcessConfig) throws -> String? {
+            guard historyDays > 0 else { return nil }
+            let models = try ModelRegistry(root: registry)
+            if (try? models.resolve(ModelReference("lead@production"))) != nil { return "lead" }
+            Terminal.error(
+                "demo: first start, training the failure warnings' lead-time model on \(Millstream.Alarms.Evaluate.g(historyDays)) days of the plant's history ..."
+            )
+            let folder = NSTemporaryDirectory() + "millstream-demo-history-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let lead = try LeadTimeTraining(
+                process: process, profile: profile, machines: machines, seed: seed + 1000,
+                start: currentMilliseconds() - Int64(historyDays * 86_400_000), days: historyDays, folder: folder,
+                registry: registry
+            ).run { _ in }
+            Terminal.error(
+                String(
+                    format:
+                        "demo: lead v%d in production (%d running readings, %d failures; test PR-AUC %.3f; trained in %.1f s)",
+                    lead.version.version, lead.rows, lead.failures, lead.result.testMetrics["pr_auc"] ?? 0, lead.seconds
+                )
+            )
+            return "lead"
         }
 
         /// Trains and promotes the failure model if the registry has none in production.

@@ -24,6 +24,11 @@ extension Millstream {
         @Option(help: "Model to score (its production version, or NAME@vN); none: no scoring.") var model: String?
         @Option(
             help:
+                "A \"fails within\" model (train --task failure_within) that drives the failure alarm; --model keeps driving predictions and recommendations."
+        )
+        var alarmModel: String?
+        @Option(
+            help:
                 "Stop once no new readings arrived for this long (e.g. 2s) and the group has none left on any partition, instead of running until Ctrl-C."
         )
         var exitWhenIdle: String?
@@ -64,6 +69,7 @@ extension Millstream {
             var options = PipelineWorker.Options()
             options.registry = registry
             options.model = model
+            options.alarmModel = alarmModel
             options.exitWhenIdle = try exitWhenIdle.map { try parseDuration($0, option: "--exit-when-idle") }
             var settings = PipelineSettings(process: process)
             if let closedLoop { settings.closedLoop = closedLoop }

@@ -28,10 +28,15 @@ import Testing
             "simulate", "--machines", "10", "--duration", "12h", "--fast", "--seed", "8", "--labels", "--bus", bus,
         ])
         #expect(day.status == 0, "\(day.stderr)")
+        // The forecast as the alarm model: it drives the warnings and rides along in each prediction.
         let run = try await CLI.run([
-            "run", "--bus", bus, "--model", "lead", "--registry", dir + "/models", "--exit-when-idle", "1s",
+            "run", "--bus", bus, "--alarm-model", "lead", "--registry", dir + "/models", "--exit-when-idle", "1s",
         ])
         #expect(run.status == 0, "\(run.stderr)")
+        let predictions = try RecommendationFlowTests.records(dir + "/plant", "predictions")
+        #expect(
+            predictions.contains { ($0["forecast"] as? [String: Any])?["model"] as? String == "lead@v1" }
+                && predictions.allSatisfy { $0["risk"] == nil || $0["risk"] is NSNull })
 
         // The journal: every record names its priority; raises and returns alternate per condition; every
         // suppressed alarm is written with its reason.

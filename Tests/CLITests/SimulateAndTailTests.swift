@@ -148,8 +148,11 @@ import Testing
             #expect(try log.topic("predictions").recordCount > 0)
         }
         #expect(counts[0] > 0 && counts[1] > counts[0])
-        // The first start trained and promoted the failure model; the second used it.
+        // The first start trained and promoted the failure model and the warnings' lead-time model; the second used
+        // them.
         #expect(FileManager.default.fileExists(atPath: registry + "/failure/v1/weights.safetensors"))
         #expect(!FileManager.default.fileExists(atPath: registry + "/failure/v2"))
+        #expect(FileManager.default.fileExists(atPath: registry + "/lead/v1/weights.safetensors"))
+        #expect(!FileManager.default.fileExists(atPath: registry + "/lead/v2"))
     }
 }
