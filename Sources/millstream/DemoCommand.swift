@@ -98,7 +98,7 @@ extension Millstream {
                 let host = server.host
                 let stack = try ServerStack(
                     arguments: server, tokens: tokens, process: process, bus: bus, registry: registry,
-                    logger: serverLogger
+                    logger: serverLogger, clockScale: scale
                 ) { port in
                     dashboard.set("\(scheme)://\(host):\(port)/?token=\(token)")
                     Terminal.error("dashboard: \(scheme)://\(host):\(port)/?token=\(token)")

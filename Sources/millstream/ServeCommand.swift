@@ -50,12 +50,12 @@ struct ServerStack {
 
     init(
         arguments: ServerArguments, tokens: TokenStore, process: ProcessConfig, bus: any MessageBus, registry: String,
-        logger: Logger, bound: @escaping @Sendable (Int) -> Void
+        logger: Logger, clockScale: Double = 1, bound: @escaping @Sendable (Int) -> Void
     ) throws {
         try ensureListenable(host: arguments.host, port: arguments.port)
         let audit = try AuditLog(path: arguments.auditLog, logger: logger)
         let metrics = ServerMetrics(version: Millstream.configuration.version)
-        let view = PlantView(process: process, metrics: metrics)
+        let view = PlantView(process: process, metrics: metrics, clockScale: clockScale)
         let ready = ReadyFlag()
         let models = try ModelRegistry(root: registry)
         let server = MillstreamServer(

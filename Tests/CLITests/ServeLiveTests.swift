@@ -74,7 +74,8 @@ import Testing
             "alerts view: \(alarms.suffix(2000))")
         if alarms.contains(#"class="alert-group""#) {
             // Machines' alerts, or the server's own drift alerts (machine "plant").
-            #expect(alarms.contains(#"<span class="priority"#) && alarms.contains("<h4>plant"), "\(alarms.suffix(2000))")
+            #expect(
+                alarms.contains(#"<span class="priority"#) && alarms.contains("<h4>plant"), "\(alarms.suffix(2000))")
         }
         for m in 1...5 { #expect(plant.contains("plant1/line1/m0\(m)"), "machine m0\(m) not listed") }
         #expect(plant.contains("demo-admin (admin)"), "the signed-in user is not shown")

@@ -263,9 +263,16 @@ extension PlantView {
     /// replayed or compressed history is measured on its own clock).
     func alarmKPIs(hours: Double) -> AlarmKPIs {
         let end = max(journal.last?.time ?? 0, failureFinder.last ?? 0) + 1
-        let start = end - Int64(hours * 3_600_000)
+        let start = end - Int64(hours * 3_600_000 / clockScale)
         var options = AlarmKPIs.Options()
         options.machinesPerOperator = process.alarms.machinesPerOperator
+        // Windows, bursts and horizons are plant time.
+        options.windowMinutes /= clockScale
+        options.chatterSeconds /= clockScale
+        options.fleetingSeconds /= clockScale
+        options.staleHours /= clockScale
+        options.horizonMinutes /= clockScale
+        options.minimumLeadMinutes /= clockScale
         let machineIDs = process.machineIDs.filter { machines[$0] != nil }
         return AlarmKPIs.compute(
             journal, failures: failureFinder.events, machines: machineIDs.isEmpty ? process.machineIDs : machineIDs,

@@ -128,8 +128,15 @@ public actor PlantView {
     let metrics: ServerMetrics?
     let lineOf: [String: String]
 
-    public init(process: ProcessConfig, historyLength: Int = 300, metrics: ServerMetrics? = nil) {
+    /// How many plant seconds pass in one second of the records' clock: 1 for a plant, more for the demo's paced
+    /// simulation (a minute's part made in a fraction of a second), so the alarm KPIs' windows are plant time.
+    let clockScale: Double
+
+    public init(
+        process: ProcessConfig, historyLength: Int = 300, metrics: ServerMetrics? = nil, clockScale: Double = 1
+    ) {
         self.process = process
+        self.clockScale = clockScale
         self.historyLength = historyLength
         self.metrics = metrics
         var lines: [String: String] = [:]
@@ -182,6 +189,7 @@ public actor PlantView {
                         "id": .string("\(id)/\(now)"), "machine": .string("plant"),
                         "ts": .string(Timestamp.format(now)),
                         "kind": .string("drift"), "severity": .string("warning"), "status": .string("raised"),
+                        "priority": .string(AlarmPriority.of(.minor, respondWithinMinutes: 60).rawValue),
                         "variable": .string(f.name),
                         "message": .string(
                             "\(f.name) drifted from the training data of \(report.model) (PSI \(psi), KS \(String(format: "%.2f", f.ks ?? 0)))"
