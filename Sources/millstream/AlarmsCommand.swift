@@ -499,7 +499,7 @@ struct LeadTimeTraining {
         )
         guard collector.failureCount > 0 else {
             throw CommandError(
-                "the \(Millstream.Alarms.Evaluate.g(days))-day history of \(machines) machines holds no failure to learn from: simulate more days or machines"
+                "the \(Millstream.Alarms.Evaluate.g(days))-day history of \(machines) machine\(machines == 1 ? "" : "s") holds no failure to learn from: simulate more days or machines"
             )
         }
         guard let (version, result, seconds) = try Millstream.Train.parse(arguments).fit() else {

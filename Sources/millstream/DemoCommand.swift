@@ -134,11 +134,18 @@ extension Millstream {
             )
             let folder = NSTemporaryDirectory() + "millstream-demo-history-\(UUID().uuidString)"
             defer { try? FileManager.default.removeItem(atPath: folder) }
-            let lead = try LeadTimeTraining(
-                process: process, profile: profile, machines: machines, seed: seed + 1000,
-                start: currentMilliseconds() - Int64(historyDays * 86_400_000), days: historyDays, folder: folder,
-                registry: registry
-            ).run { _ in }
+            let lead: LeadTimeTraining.Result
+            do {
+                lead = try LeadTimeTraining(
+                    process: process, profile: profile, machines: machines, seed: seed + 1000,
+                    start: currentMilliseconds() - Int64(historyDays * 86_400_000), days: historyDays, folder: folder,
+                    registry: registry
+                ).run { _ in }
+            } catch {
+                // The plant runs without it: the warnings then come from the failure model's risk per part.
+                Terminal.error("demo: no lead-time model (\(error)); failure warnings come from the failure model")
+                return nil
+            }
             Terminal.error(
                 String(
                     format:
