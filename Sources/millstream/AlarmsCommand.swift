@@ -318,6 +318,7 @@ extension Millstream.Alarms {
                 AlarmKPIs.compute($0, failures: failures, machines: ids, start: start, end: end, options: options)
             }
             let goal = Self.goal(results[0])
+            let sideBySide = Self.sideBySide(results)
             if output.json {
                 print(
                     Terminal.jsonLine([
@@ -334,6 +335,12 @@ extension Millstream.Alarms {
                             "forecast": results[2].json["failure_forecast"] ?? NSNull(),
                         ],
                         "goal": goal.map { ["what": $0.what, "met": $0.met] },
+                        "side_by_side": sideBySide.map { row -> [String: Any] in
+                            [
+                                "figure": row.figure, "peer": row.peer, "ours": row.ours as Any? ?? NSNull(),
+                                "theirs": row.theirs as Any? ?? NSNull(), "ratio": row.ratio as Any? ?? NSNull(),
+                            ]
+                        },
                     ]))
             } else {
                 print(
@@ -353,6 +360,13 @@ extension Millstream.Alarms {
                     !$0.hasPrefix("  failure-risk")
                 }
                 print(forecastLines.joined(separator: "\n"))
+                print("side by side (ours / the peer's, same run):")
+                for row in sideBySide {
+                    func f(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "-" }
+                    print(
+                        "  \(row.figure.padding(toLength: 46, withPad: " ", startingAt: 0)) \(f(row.ours)) / \(f(row.theirs)) (\(row.peer))   ratio \(row.ratio.map { String(format: "%.2f", $0) } ?? "-")"
+                    )
+                }
                 print("goal:")
                 for g in goal { print("  \(g.met ? "met    " : "NOT met") \(g.what)") }
             }
@@ -386,6 +400,7 @@ extension Millstream.Alarms {
                 p.variables[i].spcRules = nil
                 p.variables[i].spcSubgroup = 1
                 p.variables[i].spcRestartAfter = []
+                p.variables[i].spcBaseline = nil
             }
             return p
         }
@@ -404,6 +419,31 @@ extension Millstream.Alarms {
                 s.classes[name] = u
             }
             return s
+        }
+
+        /// Our figures beside the peers' from the same run: the alarm system without management, and the plant
+        /// engineer's rule in place of the forecast; ratio = ours / theirs.
+        static func sideBySide(_ r: [AlarmKPIs]) -> [(
+            figure: String, peer: String, ours: Double?, theirs: Double?, ratio: Double?
+        )] {
+            let (managed, unmanaged, rule) = (r[0], r[1], r[2])
+            func recall(_ k: AlarmKPIs) -> Double? { k.forecast?.groups.first { $0.name == "build_up" }?.recall }
+            let rows: [(String, String, Double?, Double?)] = [
+                (
+                    "alarms per operator per 10 min, mean", "no management", managed.meanPerOperatorPerWindow,
+                    unmanaged.meanPerOperatorPerWindow
+                ),
+                (
+                    "alarms per operator per 10 min, peak", "no management", Double(managed.peakPerOperatorPerWindow),
+                    Double(unmanaged.peakPerOperatorPerWindow)
+                ),
+                ("% of 10-minute windows in flood", "no management", managed.floodPercent, unmanaged.floodPercent),
+                ("failure-warning precision", "the rule", managed.forecast?.precision, rule.forecast?.precision),
+                ("build-up failures warned >= 10 min ahead", "the rule", recall(managed), recall(rule)),
+            ]
+            return rows.map { figure, peer, ours, theirs in
+                (figure, peer, ours, theirs, ours.flatMap { o in theirs.flatMap { $0 > 0 ? o / $0 : nil } })
+            }
         }
 
         static func goal(_ k: AlarmKPIs) -> [(what: String, met: Bool)] {

@@ -103,6 +103,12 @@ import Testing
         #expect((managed["alarms"] as? Int ?? .max) <= (unmanaged["alarms"] as? Int ?? 0), "\(result.stdout)")
         #expect(unmanaged["suppressed"] as? Int == 0)
         #expect((o["goal"] as? [[String: Any]])?.count == 6)
+        // Ours beside the peers' from the same run, with the ratio.
+        let rows = o["side_by_side"] as? [[String: Any]] ?? []
+        #expect(rows.count == 5 && rows.first?["peer"] as? String == "no management", "\(rows)")
+        if let ours = rows.first?["ours"] as? Double, let theirs = rows.first?["theirs"] as? Double, theirs > 0 {
+            #expect(abs((rows.first?["ratio"] as? Double ?? -1) - ours / theirs) < 1e-9)
+        }
         #expect((o["model"] as? [String: Any])?["train"] as? String != nil)
         #expect(result.stderr.contains("history: 4 machines x 2 days on seed 1003"), "\(result.stderr)")
     }
