@@ -14,16 +14,8 @@ public struct ReadingProcessor: Sendable {
     let validator: ReadingValidator
     let derived: [(name: String, expression: FeatureExpression)]
     let variableNames: [String]
-    /// The variables with a control chart (the config's `spc`, true unless set false).
-    let charted: Set<String>
-    /// The chart tests that raise alarms, for variables whose config names them (else every test).
-    let spcRules: [String: Set<String>]
-    /// Per variable, the machine states after which its chart's limits are estimated anew.
-    let spcRestart: [String: Set<String>]
-    /// Per variable, the parts per subgroup of an X-bar chart (absent: individuals).
-    let spcSubgroup: [String: Int]
-    /// Per variable, the parts its limits are estimated from (absent: the settings' `spcBaseline`).
-    let spcBaselineParts: [String: Int]
+    /// The control charts by variable (the config's `spc`, true unless set false).
+    let charts: [String: Chart]
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
     /// A "fails within" model that drives the failure alarm in place of the main model's risk (which keeps driving
@@ -44,17 +36,10 @@ public struct ReadingProcessor: Sendable {
         self.settings = settings
         self.validator = ReadingValidator(config: settings.process)
         self.variableNames = settings.process.variables.map(\.name)
-        self.charted = Set(settings.process.variables.filter(\.spc).map(\.name))
-        self.spcRules = Dictionary(
-            uniqueKeysWithValues: settings.process.variables.compactMap { v in v.spcRules.map { (v.name, Set($0)) } })
-        self.spcBaselineParts = settings.process.variables.reduce(into: [:]) { $0[$1.name] = $1.spcBaseline }
-        self.spcSubgroup = Dictionary(
-            uniqueKeysWithValues: settings.process.variables.filter { $0.spcSubgroup > 1 }.map {
-                ($0.name, $0.spcSubgroup)
-            })
-        self.spcRestart = Dictionary(
-            uniqueKeysWithValues: settings.process.variables.filter { !$0.spcRestartAfter.isEmpty }.map {
-                ($0.name, $0.spcRestartAfter)
+        let baseline = settings.spcBaseline
+        self.charts = Dictionary(
+            uniqueKeysWithValues: settings.process.variables.filter(\.spc).map {
+                ($0.name, Chart($0, baseline: baseline))
             })
         self.closedLoop = settings.closedLoop
         let names = variableNames
@@ -74,9 +59,6 @@ public struct ReadingProcessor: Sendable {
         forecaster = s
         forecastScratch = s.makeScratch()
     }
-
-    /// The alarm model's label ("lead@v1"), if any.
-    public var forecasterLabel: String? { forecaster?.label }
 
     /// The model label in use ("failure@v3"), if any.
     public var modelLabel: String? { scorer?.label ?? detector?.label }
@@ -167,16 +149,16 @@ public struct ReadingProcessor: Sendable {
         tracker.readings += 1
         if reading.state != .running {
             tracker.runningSince = nil
-            for (variable, states) in spcRestart where states.contains(reading.state.rawValue) {
+            for (variable, chart) in charts where chart.restartAfter.contains(reading.state.rawValue) {
                 tracker.spc[variable] = nil
             }
             // Not evaluated while the machine does not run: the alarms return to normal (suppressed by state) or
             // their off-delay runs.
             for key in (tracker.alarms ?? [:]).keys.sorted() {
-                let alarmClass = settings.alarms[Self.alarmClassName(key)]
-                let byState = alarmClass.suppressInStates.contains(reading.state.rawValue)
+                let className = String(Self.alarmClassName(key))
+                let byState = settings.alarms[className].suppressInStates.contains(reading.state.rawValue)
                 updateAlarm(
-                    key, condition: { _ in false },
+                    key, class: className, condition: { _ in false },
                     suppression: byState
                         ? AlarmPoint.Suppression("machine \(reading.state.rawValue)", clearsActive: true) : nil,
                     severity: "info", reading: reading, tracker: &tracker, source: source, into: &out,
@@ -198,10 +180,10 @@ public struct ReadingProcessor: Sendable {
                 if w.count > settings.window { w.removeFirst(w.count - settings.window) }
                 tracker.windows[m.name] = w
                 tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
-                if charted.contains(m.name) {
+                if let chart = charts[m.name] {
                     checkSPC(
-                        variable: m.name, value: m.value, reading: reading, tracker: &tracker, source: source,
-                        into: &out, events: &events)
+                        chart, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
+                        events: &events)
                 }
             }
             if let scorer, scratch != nil {
@@ -335,18 +317,43 @@ public struct ReadingProcessor: Sendable {
         out.append(PipelineOutput(topic: settings.deadLettersTopic, key: [], value: d.finished(), timestamp: now))
     }
 
+    /// One variable's control chart as the config asks for it.
+    struct Chart: Sendable {
+        let variable: String
+        /// The tests that raise alarms (nil: every test).
+        let tests: Set<String>?
+        /// Machine states after which the limits are estimated anew.
+        let restartAfter: Set<String>
+        /// Parts per subgroup (1: an individuals chart).
+        let subgroup: Int
+        /// Chart points the limits are estimated from.
+        let baselinePoints: Int
+        /// The chart's alarm condition ("spc/torque_nm").
+        let alarmKey: String
+
+        init(_ v: ProcessVariable, baseline: Int) {
+            variable = v.name
+            tests = v.spcRules.map(Set.init)
+            restartAfter = v.spcRestartAfter
+            subgroup = max(1, v.spcSubgroup)
+            baselinePoints = max(20, (v.spcBaseline ?? baseline) / subgroup)
+            alarmKey = "spc/" + v.name
+        }
+    }
+
     private mutating func checkSPC(
-        variable: String, value: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
+        _ chart: Chart, value: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
         into out: inout [PipelineOutput], events: inout ProcessorEvents
     ) {
+        let variable = chart.variable
         var s = tracker.spc[variable] ?? MachineTracker.VariableSPC()
         defer { tracker.spc[variable] = s }
         // With subgroups, the chart takes the mean of each n consecutive parts (an X-bar chart).
         var value = value
-        if let n = spcSubgroup[variable], n > 1 {
+        if chart.subgroup > 1 {
             var group = s.subgroup ?? []
             group.append(value)
-            guard group.count >= n else {
+            guard group.count >= chart.subgroup else {
                 s.subgroup = group
                 return
             }
@@ -355,9 +362,7 @@ public struct ReadingProcessor: Sendable {
         }
         guard let limits = s.limits else {
             s.baseline.append(value)
-            let needed = max(
-                20, (spcBaselineParts[variable] ?? settings.spcBaseline) / max(1, spcSubgroup[variable] ?? 1))
-            if s.baseline.count >= needed, let l = ControlLimits.individuals(s.baseline), l.sigma > 0 {
+            if s.baseline.count >= chart.baselinePoints, let l = ControlLimits.individuals(s.baseline), l.sigma > 0 {
                 s.limits = l
                 s.checker = RuleChecker(limits: l)
                 s.ewma = EWMAChart(limits: l)
@@ -369,11 +374,11 @@ public struct ReadingProcessor: Sendable {
         var violations = s.checker!.add(value).map(\.rawValue)
         if s.ewma!.add(value) { violations.append("ewma") }
         if s.cusum!.add(value) { violations.append("cusum") }
-        if let allowed = spcRules[variable] { violations.removeAll { !allowed.contains($0) } }
+        if let allowed = chart.tests { violations.removeAll { !allowed.contains($0) } }
         // One alarm per out-of-control episode of the variable: raised at the first violation, back to normal once
         // the class's off-delay passed without one.
         updateAlarm(
-            "spc/" + variable, variable: variable, condition: { _ in !violations.isEmpty },
+            chart.alarmKey, class: "spc", variable: variable, condition: { _ in !violations.isEmpty },
             severity: violations.contains("beyond_3_sigma") ? "warning" : "info", reading: reading, tracker: &tracker,
             source: source, into: &out, events: &events,
             message: { event in
@@ -402,6 +407,12 @@ public struct ReadingProcessor: Sendable {
     ) {
         let alarmClass = settings.alarms["failure_risk"]
         let limit = alarmClass.limit ?? 0.5
+        guard
+            let event = alarmEvent(
+                "failure_risk", class: "failure_risk",
+                condition: { $0.condition(value: risk, limit: limit, deadband: alarmClass.deadband) },
+                at: reading.timestamp, tracker: &tracker)
+        else { return }
         // The most likely failure mode, for multi-label models.
         var mode: String?
         if !forecast, let scorer, let output = scratch?.output, !scorer.modeLabels.isEmpty {
@@ -409,21 +420,20 @@ public struct ReadingProcessor: Sendable {
             mode = scorer.modeLabels[best]
         }
         let percent = Int((risk * 100).rounded())
+        // Why: asked of the model only for a raise (or one that suppression kept back), one model call per input.
         var drivers: [Scorer.Contribution] = []
-        let raising =
-            !(tracker.alarms?["failure_risk"]?.isActive ?? false) && risk >= limit
-        if raising, forecast, let forecaster, forecastScratch != nil {
+        if case .cleared = event {
+        } else if forecast, let forecaster, forecastScratch != nil {
             drivers = forecaster.contributions(&forecastScratch!, top: 3)
-        } else if raising, let scorer, scratch != nil {
+        } else if !forecast, let scorer, scratch != nil {
             drivers = scorer.contributions(&scratch!, top: 3)
         }
         let model = forecast ? forecaster : scorer
         let horizon = model?.horizon
         let advice = tracker.lastAdvice
-        updateAlarm(
-            "failure_risk", condition: { $0.condition(value: risk, limit: limit, deadband: alarmClass.deadband) },
-            severity: risk >= 0.8 ? "critical" : "warning", reading: reading, tracker: &tracker, source: source,
-            into: &out, events: &events,
+        writeAlarm(
+            event, key: "failure_risk", class: "failure_risk", severity: risk >= 0.8 ? "critical" : "warning",
+            reading: reading, tracker: &tracker, source: source, into: &out, events: &events,
             message: { event in
                 guard case .raised = event else { return "failure risk back to \(percent) % on \(reading.machine)" }
                 var text =
@@ -477,7 +487,7 @@ public struct ReadingProcessor: Sendable {
         tracker.anomalyRun = alarm ? max(1, tracker.anomalyRun + 1) : min(-1, tracker.anomalyRun - 1)
         let run = tracker.anomalyRun
         updateAlarm(
-            "anomaly", variable: top, condition: { $0.isActive ? run > -10 : run >= 3 },
+            "anomaly", class: "anomaly", variable: top, condition: { $0.isActive ? run > -10 : run >= 3 },
             severity: ratio >= 2 ? "critical" : "warning", reading: reading, tracker: &tracker, source: source,
             into: &out, events: &events,
             message: { event in
@@ -492,47 +502,66 @@ public struct ReadingProcessor: Sendable {
     }
 
     /// "spc/torque_nm" -> "spc".
-    static func alarmClassName(_ key: String) -> String {
-        key.firstIndex(of: "/").map { String(key[..<$0]) } ?? key
-    }
+    static func alarmClassName(_ key: String) -> Substring { key.prefix { $0 != "/" } }
 
     /// Feeds one alarm condition of the machine (key: the class, "/variable" for per-variable classes) through its
-    /// alarm point and writes what happened to the alerts topic: a raise, a return to normal, or an alarm that
-    /// suppression kept from the operator (counted, with its reason: none is lost). Start-up and first-out
-    /// suppression are decided here; suppression by machine state where the machine stops running.
+    /// alarm point and writes what happened to the alerts topic.
     private func updateAlarm(
-        _ key: String, variable: String? = nil, condition: (AlarmPoint) -> Bool,
-        suppression stateSuppression: AlarmPoint.Suppression? = nil, severity: String, reading: Reading,
+        _ key: String, class className: String, variable: String? = nil, condition: (AlarmPoint) -> Bool,
+        suppression: AlarmPoint.Suppression? = nil, severity: String, reading: Reading,
         tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
         events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: (inout JSONObject) -> Void
     ) {
-        let className = Self.alarmClassName(key)
+        guard
+            let event = alarmEvent(
+                key, class: className, condition: condition, suppression: suppression, at: reading.timestamp,
+                tracker: &tracker)
+        else { return }
+        writeAlarm(
+            event, key: key, class: className, variable: variable, severity: severity, reading: reading,
+            tracker: &tracker, source: source, into: &out, events: &events, message: message, evidence: evidence)
+    }
+
+    /// What a reading at `t` does to one alarm point of the machine: start-up and first-out suppression are decided
+    /// here, suppression by machine state by the caller (where the machine stops running).
+    private func alarmEvent(
+        _ key: String, class className: String, condition: (AlarmPoint) -> Bool,
+        suppression stateSuppression: AlarmPoint.Suppression? = nil, at t: Int64, tracker: inout MachineTracker
+    ) -> AlarmPoint.Event? {
         let alarmClass = settings.alarms[className]
-        // The variable a record names: the key's ("spc/torque_nm"), else the one named when the alarm was raised
-        // (an anomaly's top variable), so its return to normal names the same condition.
-        let keyVariable = key.firstIndex(of: "/").map { String(key[key.index(after: $0)...]) }
-        let variable = keyVariable ?? tracker.alarmVariables?[key] ?? variable
-        var alarms = tracker.alarms ?? [:]
-        var point = alarms[key] ?? AlarmPoint()
         var suppression = stateSuppression
-        let t = reading.timestamp
         if suppression == nil, let since = tracker.runningSince, since != .min,
             Double(t - since) < alarmClass.startupSeconds * 1000
         {
             suppression = .init("starting up (\((t - since) / 1000) s after it resumed)", clearsActive: true)
         }
-        if suppression == nil,
+        if suppression == nil, let alarms = tracker.alarms,
             let first = alarmClass.suppressedBy.first(where: { other in
                 alarms.contains { Self.alarmClassName($0.key) == other && $0.value.isActive }
             })
         {
             suppression = .init("first-out: \(first) active on the machine", clearsActive: false)
         }
-        let event = point.update(condition: condition(point), at: t, class: alarmClass, suppression: suppression)
-        alarms[key] = point
-        tracker.alarms = alarms
-        guard let event else { return }
+        // Changed in place: the machine's alarms are not copied per reading.
+        if tracker.alarms == nil { tracker.alarms = [:] }
+        let holds = condition(tracker.alarms![key] ?? AlarmPoint())
+        return tracker.alarms![key, default: AlarmPoint()].update(
+            condition: holds, at: t, class: alarmClass, suppression: suppression)
+    }
 
+    /// Writes an alarm point's event to the alerts topic: a raise, a return to normal, or an alarm that suppression
+    /// kept from the operator (counted, with its reason: none is lost).
+    private func writeAlarm(
+        _ event: AlarmPoint.Event, key: String, class className: String, variable: String? = nil, severity: String,
+        reading: Reading, tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: (inout JSONObject) -> Void
+    ) {
+        let alarmClass = settings.alarms[className]
+        let t = reading.timestamp
+        // The variable a record names: the key's ("spc/torque_nm"), else the one named when the alarm was raised
+        // (an anomaly's top variable), so its return to normal names the same condition.
+        let keyVariable = key.firstIndex(of: "/").map { String(key[key.index(after: $0)...]) }
+        let variable = keyVariable ?? tracker.alarmVariables?[key] ?? variable
         let status: String
         let raisedAt: Int64
         var reason: String?

@@ -342,9 +342,9 @@ public actor PlantView {
                 alerts[open] = alert
             }
             return
-        case "suppressed", "shelved":
-            // Kept from the operator by design (machine state, start-up, first-out) or by shelving: counted with the
-            // reason, not listed.
+        case "suppressed":
+            // Kept from the operator by design (machine state, start-up, first-out): counted with the reason, not
+            // listed.
             let reason = a["reason"]?.string.map { AlarmKPIs.reasonKind($0) } ?? "unknown"
             suppressedAlarms["\(kind)|\(reason)", default: 0] += 1
             return
@@ -461,8 +461,7 @@ public actor PlantView {
                 throw APIError(
                     .conflict, "alert '\(id)' is not active (cleared by \(alert.clearedBy ?? "?")): nothing to shelve")
             }
-            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-            if let until = alert.shelvedUntil, until > now {
+            if let until = alert.shelvedUntil, until > Self.wallMillis() {
                 throw APIError(
                     .conflict, "alert '\(id)' is shelved by \(alert.shelvedBy ?? "?") until \(Timestamp.format(until))")
             }
