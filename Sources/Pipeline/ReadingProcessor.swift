@@ -162,7 +162,10 @@ public struct ReadingProcessor: Sendable {
                     suppression: byState
                         ? AlarmPoint.Suppression("machine \(reading.state.rawValue)", clearsActive: true) : nil,
                     severity: "info", reading: reading, tracker: &tracker, source: source, into: &out,
-                    events: &events, message: { _ in "" }, evidence: { _ in })
+                    events: &events,
+                    message: { _ in
+                        "\(key.replacingOccurrences(of: "/", with: " ")) on \(reading.machine) back to normal"
+                    }, evidence: { _ in })
             }
         } else if tracker.runningSince == nil {
             tracker.runningSince =

@@ -66,6 +66,10 @@ import Testing
         // Failure-risk alarms of machines that went down returned to normal with that reason.
         #expect(
             alerts.contains { $0["status"] as? String == "cleared" && $0["reason"] as? String == "machine down" })
+        // Every record says what happened in words, also a return to normal because the machine stopped.
+        #expect(
+            alerts.allSatisfy { ($0["message"] as? String)?.first?.isLetter == true },
+            "\(alerts.filter { ($0["message"] as? String)?.first?.isLetter != true }.prefix(3))")
 
         let report = try await CLI.run(["alarms", "report", "--bus", bus, "--labels", "labels", "--json"])
         #expect(report.status == 0, "\(report.stderr)")
