@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "millstream", "EventLog", "Plant", "CRC32C", "Kafka", "TestSupport",
+                "millstream", "EventLog", "Plant", "Learn", "CRC32C", "Kafka", "TestSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),

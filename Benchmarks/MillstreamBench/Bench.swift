@@ -15,7 +15,7 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|cmapss|pipeline|kafka|serve|optimize|all] [--records N] [--dir PATH]"
+                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|kafka|serve|optimize|all] [--records N] [--dir PATH]"
             )
             exit(2)
         }
@@ -36,6 +36,12 @@ struct Bench {
             try await KafkaBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, size: Int(options["size"] ?? "") ?? 200,
                 partitions: Int32(options["partitions"] ?? "") ?? 6)
+        case "detectors":
+            try DetectorBench.run(
+                plants: Int(options["plants"] ?? "") ?? 3, runs: Int(options["runs"] ?? "") ?? 6,
+                rows: Int(options["rows"] ?? "") ?? 500, variables: Int(options["variables"] ?? "") ?? 20,
+                autoencoder: options["autoencoder"] != "no", disturbance: Double(options["disturbance"] ?? "") ?? 0.3,
+                noise: Double(options["noise"] ?? "") ?? 0.2)
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "optimize":
             try OptimizeBench.run(
@@ -48,7 +54,7 @@ struct Bench {
             try ReadingBench.run(count: 200_000)
         default:
             print(
-                "unknown benchmark '\(what)': eventlog, readings, learn, cmapss, pipeline, kafka, serve, optimize or all"
+                "unknown benchmark '\(what)': eventlog, readings, learn, cmapss, detectors, pipeline, kafka, serve, optimize or all"
             )
             exit(2)
         }

@@ -23,6 +23,8 @@ struct MachineTracker: Codable, Sendable {
     var runningSince: Int64?
     /// Consecutive alarming (positive) or quiet (negative) readings of the anomaly detector.
     var anomalyRun = 0
+    /// The anomaly detector's previous samples, most recent first (dynamic PCA's lags).
+    var detectorHistory: [[Double]]?
     var lastRisk: Double?
     /// The window of a model of histories (its running readings, oldest first).
     var history: MachineWindow?

@@ -199,7 +199,16 @@ public struct ReadingProcessor: Sendable {
             if let (d, label) = detector {
                 let values = d.variables.map { reading[$0] ?? .nan }
                 if values.allSatisfy(\.isFinite) {
-                    let result = d.check(values)
+                    var sample = values
+                    if d.lags > 0 {
+                        // The machine's previous samples, repeating the oldest until `lags` have been seen.
+                        var past = tracker.detectorHistory ?? []
+                        for k in 1...d.lags { sample += past.count >= k ? past[k - 1] : (past.last ?? values) }
+                        past.insert(values, at: 0)
+                        if past.count > d.lags { past.removeLast(past.count - d.lags) }
+                        tracker.detectorHistory = past
+                    }
+                    let result = d.check(sample)
                     let top = result.contributions.indices.max { result.contributions[$0] < result.contributions[$1] }
                         .map { d.variables[$0] }
                     anomaly = (result.score / d.limit, result.alarm, top)

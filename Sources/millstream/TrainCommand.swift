@@ -28,6 +28,11 @@ extension Millstream {
         @Option(help: "Train an unsupervised anomaly detector on normal operation instead: pca or autoencoder.")
         var detector: String?
         @Option(help: "With --detector: the share of normal samples allowed to alarm.") var falseAlarmRate = 0.01
+        @Option(
+            help:
+                "With --detector pca: previous samples in each model row (dynamic PCA; the rows must be in time order), or auto to choose from the data."
+        )
+        var lags = "0"
         @Option(help: "Process config whose variables and features are the inputs (else: every column but the target).")
         var config: String?
         @Option(
@@ -210,6 +215,8 @@ extension Millstream {
         var truth: String?
         @Option(help: "Remaining-life models: the alarm \"RUL at most N\" whose precision and recall are reported.")
         var alarmBelow: Double = 30
+        @Option(help: "Anomaly detectors: the 0/1 column that marks faulty rows (rows in time order).")
+        var label = "fault"
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
@@ -219,9 +226,9 @@ extension Millstream {
                 try evaluateHistory(file, name: "\(version.name)@v\(version.version)", history: history)
                 return
             }
-            guard d.task != .anomaly else {
-                throw CommandError(
-                    "\(model) is an anomaly detector: use `millstream predict` for its scores and alarms")
+            if d.task == .anomaly {
+                try evaluateDetector(file, name: "\(version.name)@v\(version.version)")
+                return
             }
             let (x, table) = try TrainingTable.features(path: data, model: d)
             let c = try table.column(d.target)
@@ -343,17 +350,28 @@ extension Millstream.Train {
         }
         let rows = (0..<(data.numeric.first?.count ?? 0)).map { r in data.numeric.map { $0[r] } }
         let kind = self.detector ?? "pca"
+        let lagCount: Int?
+        if lags == "auto" {
+            lagCount = nil
+        } else if let n = Int(lags), (0...10).contains(n) {
+            guard n == 0 || kind == "pca" else { throw ValidationError("--lags is for --detector pca") }
+            lagCount = n
+        } else {
+            throw ValidationError("--lags takes 0 to 10 or auto, not '\(lags)'")
+        }
         let pca =
             kind == "pca"
-            ? try PCADetector.fit(variables: data.numericNames, rows: rows, falseAlarmRate: falseAlarmRate) : nil
+            ? try PCADetector.fit(
+                variables: data.numericNames, rows: rows, falseAlarmRate: falseAlarmRate, lags: lagCount) : nil
         let autoencoder =
             kind == "autoencoder"
             ? try AutoencoderDetector.fit(
                 variables: data.numericNames, rows: rows, falseAlarmRate: falseAlarmRate, seed: seed)
             : nil
         let limit = pca?.limit ?? autoencoder!.limit
+        let calibration = pca?.calibration ?? autoencoder?.calibration
         let structure =
-            pca.map { "\($0.components.count) components" }
+            pca.map { "\($0.components.count) components" + ($0.lags > 0 ? ", \($0.lags) lags" : "") }
             ?? "bottleneck \(autoencoder!.biases.count > 1 ? autoencoder!.biases[1].count : 0)"
         var description = ModelFile.Description(
             task: .anomaly, inputSize: data.numericNames.count, outputSize: 5, layers: [], preprocessing: nil,
@@ -376,11 +394,22 @@ extension Millstream.Train {
                 Terminal.jsonLine([
                     "model": name, "version": version.version, "detector": kind, "structure": structure,
                     "variables": data.numericNames, "false_alarm_rate": falseAlarmRate,
+                    "lags": pca?.lags ?? 0, "calibration": calibration.map(Self.calibrationJSON) ?? NSNull(),
                 ]))
         } else {
             print(
                 "registered detector \(name) v\(version.version): \(kind == "pca" ? "PCA" : "autoencoder") on \(data.numericNames.count) variables, \(structure), limits at a \(falseAlarmRate) false-alarm rate"
             )
+            if let calibration { print(calibration.report(detector: kind == "pca" ? "PCA" : "autoencoder")) }
         }
+    }
+
+    static func calibrationJSON(_ c: DetectorCalibration) -> [String: Any] {
+        [
+            "rows": c.rows, "folds": c.folds, "autocorrelation": c.autocorrelation, "effective_rows": c.effectiveRows,
+            "method": c.method, "asked_rate": c.askedRate, "held_out_rate": c.heldOutRate, "fold_rates": c.foldRates,
+            "interval": [c.interval.lowerBound, c.interval.upperBound],
+            "smallest_empirical_rate": c.smallestEmpiricalRate,
+        ]
     }
 }

@@ -43,8 +43,8 @@ import Testing
         // The shifted input also moves the bottleneck's code, so some error spreads to other sensors: the broken one
         // is named for most samples, not as reliably as by PCA's residuals (above 0.9 there).
         #expect(Double(top.filter { $0 == 5 }.count) / 200 > 0.75)
-        #expect { try AutoencoderDetector.fit(variables: names, rows: Array(Self.normal(100, seed: 1))) } throws: {
-            "\($0)".contains("needs at least 360 rows")
+        #expect { try AutoencoderDetector.fit(variables: names, rows: Array(Self.normal(50, seed: 1))) } throws: {
+            "\($0)".contains("needs at least 92 rows")
         }
     }
 }

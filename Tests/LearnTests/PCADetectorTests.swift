@@ -56,7 +56,7 @@ import Testing
         #expect(Double(top.filter { $0 == 5 }.count) / 200 > 0.9)
         #expect { try PCADetector.fit(variables: ["a"], rows: []) } throws: { "\($0)".contains("at least 2 variables") }
         #expect { try PCADetector.fit(variables: names, rows: Array(Self.normal(50, seed: 1))) } throws: {
-            "\($0)".contains("needs at least 104 rows")
+            "\($0)".contains("needs at least 56 rows")
         }
     }
 }

@@ -14,7 +14,22 @@ public struct AnomalyCheck: Sendable, Equatable {
 public protocol AnomalyDetector: Sendable {
     var variables: [String] { get }
     var limit: Double { get }
+    /// Earlier samples a check reads besides the current one (dynamic PCA); 0 for a static detector.
+    var lags: Int { get }
+    /// How the limit was set (nil for files written before calibration on time-ordered folds).
+    var calibration: DetectorCalibration? { get }
+    /// `x`: the current sample followed by the `lags` previous ones, each in `variables` order.
     func check(_ x: [Double]) -> AnomalyCheck
+}
+
+extension AnomalyDetector {
+    /// Row t of `rows` (time order) with its `lags` predecessors; the first rows of a series repeat the earliest.
+    public func sample(_ rows: [[Double]], at t: Int) -> [Double] {
+        lags == 0 ? rows[t] : (0...lags).flatMap { rows[max(t - $0, 0)] }
+    }
+
+    /// Checks every row of a series in time order.
+    public func checkSeries(_ rows: [[Double]]) -> [AnomalyCheck] { rows.indices.map { check(sample(rows, at: $0)) } }
 }
 
 extension PCADetector: AnomalyDetector {
@@ -24,15 +39,11 @@ extension PCADetector: AnomalyDetector {
     }
 }
 
-/// Normal-operation data as both detectors take it: checked, split (every fourth row calibrates the limit, the rest
-/// trains), and standardised by the training rows' means and standard deviations.
-struct NormalOperation {
-    var fitRows: [[Double]]
-    var calibration: [[Double]]
-    var means: [Double]
-    var scales: [Double]
-
-    init(detector: String, variables: [String], rows: [[Double]], falseAlarmRate: Double, minimumRows: Int) throws {
+/// Normal-operation data as both detectors take it: checked, standardised, lagged and cut into time-ordered folds.
+enum NormalOperation {
+    static func check(
+        detector: String, variables: [String], rows: [[Double]], falseAlarmRate: Double, minimumRows: Int
+    ) throws {
         let d = variables.count
         guard d >= 2 else { throw LearnError("a \(detector) detector needs at least 2 variables, got \(d)") }
         guard rows.count >= minimumRows else {
@@ -43,33 +54,62 @@ struct NormalOperation {
         guard falseAlarmRate > 0 && falseAlarmRate < 0.5 else {
             throw LearnError("false-alarm rate must be above 0 and below 0.5, got \(falseAlarmRate)")
         }
-        guard rows.allSatisfy({ $0.count == d && $0.allSatisfy(\.isFinite) }) else {
-            throw LearnError("every row needs \(d) finite values")
-        }
-        let fit = rows.enumerated().filter { $0.offset % 4 != 3 }.map(\.element)
-        let n = Double(fit.count)
-        let means = (0..<d).map { j in fit.reduce(0) { $0 + $1[j] } / n }
-        fitRows = fit
-        calibration = rows.enumerated().filter { $0.offset % 4 == 3 }.map(\.element)
-        self.means = means
-        scales = (0..<d).map { j -> Double in
-            let v = fit.reduce(0) { $0 + ($1[j] - means[j]) * ($1[j] - means[j]) } / (n - 1)
-            return v > 0 ? v.squareRoot() : 1
+        if let bad = rows.firstIndex(where: { $0.count != d || !$0.allSatisfy(\.isFinite) }) {
+            throw LearnError("every row needs \(d) finite values; row \(bad + 1) has \(rows[bad])")
         }
     }
 
-    /// The value below which a share `p` of `values` lies (the next one up: conservative).
-    static func quantile(_ values: [Double], _ p: Double) -> Double {
-        let s = values.sorted()
-        return s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded(.up)))]
+    /// Means and standard deviations per column (a constant column gets scale 1).
+    static func standardisation(_ rows: [[Double]]) -> (means: [Double], scales: [Double]) {
+        let d = rows.first?.count ?? 0
+        let n = Double(rows.count)
+        let means = (0..<d).map { j in rows.reduce(0) { $0 + $1[j] } / n }
+        let scales = (0..<d).map { j -> Double in
+            let v = rows.reduce(0) { $0 + ($1[j] - means[j]) * ($1[j] - means[j]) } / max(n - 1, 1)
+            return v > 1e-24 ? v.squareRoot() : 1
+        }
+        return (means, scales)
+    }
+
+    /// Row t of the result is rows[t + lags] followed by the `lags` rows before it.
+    static func lagged(_ rows: [[Double]], lags: Int) -> [[Double]] {
+        guard lags > 0 else { return rows }
+        return (lags..<max(rows.count, lags)).map { t in (0...lags).flatMap { rows[t - $0] } }
+    }
+
+    /// How far apart two rows must be to be nearly independent: the first lag at which the variables' mean
+    /// autocorrelation reaches zero (at most `maximum`). Rows this close to a held-out block are left out of the
+    /// fit that scores it (h-block cross-validation), so the block is as new to the fit as a later run is.
+    static func decorrelationLag(_ rows: [[Double]], maximum: Int) -> Int {
+        guard let d = rows.first?.count, maximum >= 1, rows.count > 2 * maximum else { return 0 }
+        let (means, scales) = standardisation(rows)
+        let z = rows.map { r in (0..<d).map { (r[$0] - means[$0]) / scales[$0] } }
+        let n = Double(rows.count)
+        for lag in 1...maximum {
+            var sum = 0.0
+            for t in lag..<z.count { for j in 0..<d { sum += z[t][j] * z[t - lag][j] } }
+            if sum / (n - 1) / Double(d) <= 0 { return lag }
+        }
+        return maximum
+    }
+
+    /// `folds` contiguous blocks of the rows that have `lags` rows before them (time order, the last block takes the
+    /// remainder).
+    static func blocks(_ rows: Int, folds: Int, lags: Int) -> [Range<Int>] {
+        let usable = rows - lags
+        return (0..<folds).map { k in (lags + k * usable / folds)..<(lags + (k + 1) * usable / folds) }
     }
 }
 
 /// An autoencoder trained on normal operation: the standardised variables pass through a bottleneck and back, and
 /// the reconstruction error (mean squared, in standard deviations) is the score. Normal data are rebuilt well; a
 /// sample off the learned structure is not, and the variables rebuilt worst are the ones to look at. Nonlinear where
-/// PCA is linear. The limit is the error's (1 - false-alarm rate) quantile on calibration rows held out of training,
-/// so the false-alarm rate on new normal data is the one asked for.
+/// PCA is linear.
+///
+/// Small data: the network's size follows the rows (bottleneck and hidden width shrink with fewer rows), AdamW's
+/// weight decay keeps the weights small, and early stopping watches the last fifth of the rows in time order (a
+/// random fifth would sit between training rows of an autocorrelated process and stop too late). The limit is set
+/// on time-ordered held-out folds as PCA's (`DetectorCalibration`), and the calibration says how sure it is.
 ///
 /// Trained with Learn's layers, then kept as plain weights (in model.json, like the PCA detector's parameters): the
 /// forward pass is a few small matrix products per sample.
@@ -83,21 +123,52 @@ public struct AutoencoderDetector: AnomalyDetector, Codable, Equatable {
     public var activations: [Activation]
     public var limit: Double
     public var falseAlarmRate: Double
+    public var calibration: DetectorCalibration?
+    public var lags: Int { 0 }
 
-    /// Fits on normal operation (rows are samples, columns follow `variables`). Every fourth row calibrates the
-    /// limit; the network learns from the rest (a tenth of them for early stopping).
+    /// Fits on normal operation (rows are samples in time order, columns follow `variables`). `folds` networks, each
+    /// trained without one time-ordered block, score their blocks to set the limit; the detector is trained on all
+    /// rows.
     public static func fit(
-        variables: [String], rows: [[Double]], falseAlarmRate: Double = 0.01, epochs: Int = 200, seed: UInt64 = 0
+        variables: [String], rows: [[Double]], falseAlarmRate: Double = 0.01, epochs: Int = 200, seed: UInt64 = 0,
+        folds: Int = 5
     ) throws -> AutoencoderDetector {
         let d = variables.count
-        let data = try NormalOperation(
+        try NormalOperation.check(
             detector: "autoencoder", variables: variables, rows: rows, falseAlarmRate: falseAlarmRate,
-            minimumRows: 20 * d + 200)
-        let (fitRows, calibration, means, scales) = (data.fitRows, data.calibration, data.means, data.scales)
-        let z = Tensor(fitRows.map { row in (0..<d).map { Float((row[$0] - means[$0]) / scales[$0]) } })
-        // d -> h -> bottleneck -> h -> d; the bottleneck forces the network to learn the variables' structure.
-        let hidden = max(8, d)
-        let bottleneck = max(2, d / 4)
+            minimumRows: 4 * d + 60)
+        guard folds >= 2 && rows.count / folds >= 20 else {
+            throw LearnError("\(folds) folds of \(rows.count) rows leave fewer than 20 rows per fold")
+        }
+        var detector = try network(variables: variables, rows: rows, epochs: epochs, seed: seed)
+        detector.falseAlarmRate = falseAlarmRate
+        var errors: [[Double]] = []
+        for block in NormalOperation.blocks(rows.count, folds: folds, lags: 0) {
+            let fold = try network(
+                variables: variables, rows: Array(rows[..<block.lowerBound]) + Array(rows[block.upperBound...]),
+                epochs: epochs, seed: seed &+ UInt64(block.lowerBound))
+            errors.append(rows[block].map { fold.check($0).score })
+        }
+        let all = errors.flatMap { $0 }
+        let r = HeldOutLimit.autocorrelation(all)
+        let limit = HeldOutLimit.limit(
+            all, rate: falseAlarmRate, effectiveRows: Double(all.count) * (1 - r) / (1 + r))
+        detector.limit = limit.value
+        detector.calibration = HeldOutLimit.calibration(
+            folds: errors, limit: limit.value, rate: falseAlarmRate, method: limit.method, autocorrelation: r)
+        return detector
+    }
+
+    /// One network on `rows`: d -> hidden -> bottleneck -> hidden -> d, sized by the rows available.
+    static func network(variables: [String], rows: [[Double]], epochs: Int, seed: UInt64) throws
+        -> AutoencoderDetector
+    {
+        let d = variables.count
+        let (means, scales) = NormalOperation.standardisation(rows)
+        let z = Tensor(rows.map { row in (0..<d).map { Float((row[$0] - means[$0]) / scales[$0]) } })
+        // The bottleneck forces the network to learn the variables' structure; with few rows it must be small.
+        let hidden = max(4, min(max(8, d), rows.count / 25))
+        let bottleneck = max(1, min(max(2, d / 4), rows.count / 150))
         let network = try Sequential(
             [
                 Dense(hidden, activation: .tanh), Dense(bottleneck, activation: .linear),
@@ -105,9 +176,10 @@ public struct AutoencoderDetector: AnomalyDetector, Codable, Equatable {
                 Dense(d, activation: .linear),
             ], inputSize: d, seed: seed)
         try network.fit(
-            x: z, y: z, loss: MeanSquaredError(), optimizer: Adam(learningRate: Constant(0.01)),
+            x: z, y: z, loss: MeanSquaredError(),
+            optimizer: AdamW(learningRate: Constant(0.01), weightDecay: rows.count < 2000 ? 0.01 : 0.001),
             options: FitOptions(
-                epochs: epochs, batchSize: 32, validationSplit: 0.1, seed: seed,
+                epochs: epochs, batchSize: 32, validationSplit: 0.2, seed: seed,
                 earlyStopping: EarlyStopping(monitor: "val_loss", patience: 15)))
         var weights: [[Double]] = []
         var biases: [[Double]] = []
@@ -118,13 +190,9 @@ public struct AutoencoderDetector: AnomalyDetector, Codable, Equatable {
             biases.append(dense.bias?.value.map(Double.init) ?? [Double](repeating: 0, count: dense.units))
             activations.append(dense.activation)
         }
-        var detector = AutoencoderDetector(
+        return AutoencoderDetector(
             variables: variables, means: means, scales: scales, weights: weights, biases: biases,
-            activations: activations, limit: 0, falseAlarmRate: falseAlarmRate)
-        let errors = calibration.map { detector.check($0).score }.sorted()
-        detector.limit =
-            errors[min(errors.count - 1, Int(((1 - falseAlarmRate) * Double(errors.count - 1)).rounded(.up)))]
-        return detector
+            activations: activations, limit: 0, falseAlarmRate: 0)
     }
 
     /// The reconstruction of a standardised sample.
