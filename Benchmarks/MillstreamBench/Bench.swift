@@ -42,6 +42,7 @@ struct Bench {
                 rows: Int(options["rows"] ?? "") ?? 500, variables: Int(options["variables"] ?? "") ?? 20,
                 autoencoder: options["autoencoder"] != "no", disturbance: Double(options["disturbance"] ?? "") ?? 0.3,
                 noise: Double(options["noise"] ?? "") ?? 0.2)
+        case "detectors-data": try DetectorData.write(directory: options["dir"] ?? "detector-example")
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "optimize":
             try OptimizeBench.run(

@@ -118,8 +118,10 @@ enum TextbookPCA {
         let z = rows.map { r in (0..<variables.count).map { (r[$0] - d.means[$0]) / d.scales[$0] } }
         let theta = PCAResidualMoments.of(z, d)
         let each = 1 - (1 - rate).squareRoot()
-        d.t2Scale = chiSquare(1 - each, Double(d.components.count))
-        d.qScale = max(theta.1 / theta.0 * chiSquare(1 - each, theta.0 * theta.0 / theta.1), 1e-12)
+        d.t2Scale = Distributions.chiSquareQuantile(1 - each, degreesOfFreedom: Double(d.components.count))
+        d.qScale = max(
+            theta.1 / theta.0
+                * Distributions.chiSquareQuantile(1 - each, degreesOfFreedom: theta.0 * theta.0 / theta.1), 1e-12)
         d.limit = 1
         return d
     }
@@ -137,19 +139,6 @@ enum TextbookPCA {
         d.qScale = quantile(s.map(\.q))
         d.limit = quantile(s.map { max($0.t2 / d.t2Scale, $0.q / d.qScale) })
         return d
-    }
-
-    /// Wilson-Hilferty chi-square quantile.
-    static func chiSquare(_ p: Double, _ h: Double) -> Double {
-        var lo = -40.0
-        var hi = 40.0
-        for _ in 0..<100 {
-            let mid = (lo + hi) / 2
-            if 0.5 * erfc(-mid / 2.0.squareRoot()) < p { lo = mid } else { hi = mid }
-        }
-        let z = (lo + hi) / 2
-        let c = 2 / (9 * h)
-        return h * pow(max(1 - c + z * c.squareRoot(), 0), 3)
     }
 }
 
@@ -171,5 +160,27 @@ enum PCAResidualMoments {
         let theta1 = (0..<width).reduce(0) { $0 + cov[$1][$1] }
         let theta2 = cov.flatMap { $0 }.reduce(0) { $0 + $1 * $1 }  // trace(C²) = sum of squared eigenvalues
         return (theta1, theta2)
+    }
+}
+
+/// `millstream-bench detectors-data --dir DIR`: the example files of docs/detectors.md (normal.csv: 500 rows of a
+/// 12-variable test process; faulty.csv: 800 rows, a step of three spreads on x5 from row 401, column `fault`).
+enum DetectorData {
+    static func write(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let process = SyntheticProcess(variables: 12, seed: 5)
+        let train = process.run(rows: 500, seed: 1)
+        let spread = DetectorBench.standardDeviation(train.map { $0[4] })
+        let faulty = process.run(rows: 800, seed: 2, fault: .step, variable: 4, start: 400, spread: spread, size: 3)
+        func csv(_ rows: [[Double]], _ labels: [Int]?) -> String {
+            (process.variables + (labels == nil ? [] : ["fault"])).joined(separator: ",") + "\n"
+                + rows.enumerated().map { i, row in
+                    (row.map { String(format: "%.5f", $0) } + (labels.map { ["\($0[i])"] } ?? [])).joined(
+                        separator: ",")
+                }.joined(separator: "\n") + "\n"
+        }
+        try csv(train, nil).write(toFile: directory + "/normal.csv", atomically: true, encoding: .utf8)
+        try csv(faulty.rows, faulty.labels).write(toFile: directory + "/faulty.csv", atomically: true, encoding: .utf8)
+        print("wrote \(directory)/normal.csv (500 rows) and \(directory)/faulty.csv (800 rows, fault from row 401)")
     }
 }

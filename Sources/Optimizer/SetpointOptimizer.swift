@@ -261,13 +261,14 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let ratio = pow(0.0014, 1 / Double(max(1, half - 1)))
         var lower: [Double] = []  // tail probabilities at the boundaries below 0, from the middle outwards
         for i in 1..<half { lower.append(0.5 * pow(ratio, Double(i))) }
-        var boundaries = [-Double.infinity] + lower.reversed().map { quantile($0) }
+        var boundaries = [-Double.infinity] + lower.reversed().map { Distributions.normalQuantile($0) }
         if count % 2 == 1 {
-            boundaries.append(quantile(0.5 - 0.5 / Double(count))); boundaries.append(-boundaries.last!)
+            boundaries.append(Distributions.normalQuantile(0.5 - 0.5 / Double(count)));
+            boundaries.append(-boundaries.last!)
         } else {
             boundaries.append(0)
         }
-        boundaries += lower.map { -quantile($0) } + [Double.infinity]
+        boundaries += lower.map { -Distributions.normalQuantile($0) } + [Double.infinity]
         func pdf(_ z: Double) -> Double { z.isInfinite ? 0 : exp(-z * z / 2) / (2 * Double.pi).squareRoot() }
         func cdf(_ z: Double) -> Double { z == -.infinity ? 0 : z == .infinity ? 1 : 0.5 * erfc(-z / 2.0.squareRoot()) }
         return (0..<(boundaries.count - 1)).map { j in
@@ -275,17 +276,6 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             let mass = cdf(b) - cdf(a)
             return ((pdf(a) - pdf(b)) / mass, mass, (cdf(a) + cdf(b)) / 2)
         }
-    }
-
-    /// The standard normal's quantile, by bisection on its distribution function.
-    static func quantile(_ p: Double) -> Double {
-        var lo = -10.0
-        var hi = 10.0
-        for _ in 0..<100 {
-            let mid = (lo + hi) / 2
-            if 0.5 * erfc(-mid / 2.0.squareRoot()) < p { lo = mid } else { hi = mid }
-        }
-        return (lo + hi) / 2
     }
 
     /// The main direction of the parts' standardized deviations (first principal component, by power iteration) and

@@ -127,9 +127,10 @@ struct ScaledChiSquare {
     func quantile(_ p: Double) -> Double { g * Distributions.chiSquareQuantile(p, degreesOfFreedom: h) }
 }
 
-enum Distributions {
+/// Quantiles of the normal and chi-square distributions (the detectors' limits, the optimizer's scenarios).
+public enum Distributions {
     /// The standard normal quantile, by bisection on Foundation's erfc (to 1e-12; called a few times per fit).
-    static func normalQuantile(_ p: Double) -> Double {
+    public static func normalQuantile(_ p: Double) -> Double {
         precondition(p > 0 && p < 1, "a quantile needs 0 < p < 1")
         var lo = -40.0
         var hi = 40.0
@@ -142,7 +143,7 @@ enum Distributions {
 
     /// The chi-square quantile for any positive degrees of freedom, by Wilson and Hilferty's cube-root normal
     /// approximation (relative error under 1 % above 2 degrees of freedom at the rates detectors use).
-    static func chiSquareQuantile(_ p: Double, degreesOfFreedom h: Double) -> Double {
+    public static func chiSquareQuantile(_ p: Double, degreesOfFreedom h: Double) -> Double {
         let z = normalQuantile(p)
         let c = 2 / (9 * h)
         return h * pow(max(1 - c + z * c.squareRoot(), 0), 3)
