@@ -68,7 +68,7 @@ enum DetectorBench {
                         let oracleLimit = checked.map(\.score).sorted()[Int(0.95 * Double(checked.count))]
                         for fault in faults {
                             let j = (r * 7 + p) % variables
-                            let spread = standardDeviation(train.map { $0[j] })
+                            let spread = SyntheticProcess.spread(of: j, in: train)
                             let run = process.run(
                                 rows: 1000, seed: UInt64(900 + r), fault: fault, variable: j, start: 300, spread: spread
                             )
@@ -104,10 +104,6 @@ enum DetectorBench {
 
     static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(max(x.count, 1)) }
     static func median(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.sorted()[x.count / 2] }
-    static func standardDeviation(_ x: [Double]) -> Double {
-        let m = mean(x)
-        return (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(x.count - 1, 1))).squareRoot()
-    }
 }
 
 /// The peers: PCA with the literature's parametric limits, and with limits from a random quarter of the rows. Both fit
@@ -170,7 +166,7 @@ enum DetectorData {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let process = SyntheticProcess(variables: 12, seed: 5)
         let train = process.run(rows: 500, seed: 1)
-        let spread = DetectorBench.standardDeviation(train.map { $0[4] })
+        let spread = SyntheticProcess.spread(of: 4, in: train)
         let faulty = process.run(rows: 800, seed: 2, fault: .step, variable: 4, start: 400, spread: spread, size: 3)
         func csv(_ rows: [[Double]], _ labels: [Int]?) -> String {
             (process.variables + (labels == nil ? [] : ["fault"])).joined(separator: ",") + "\n"

@@ -23,7 +23,7 @@ struct MachineTracker: Codable, Sendable {
     var runningSince: Int64?
     /// Consecutive alarming (positive) or quiet (negative) readings of the anomaly detector.
     var anomalyRun = 0
-    /// The anomaly detector's previous samples, most recent first (dynamic PCA's lags).
+    /// The anomaly detector's latest samples, oldest first (dynamic PCA's lags and the current one).
     var detectorHistory: [[Double]]?
     var lastRisk: Double?
     /// The window of a model of histories (its running readings, oldest first).

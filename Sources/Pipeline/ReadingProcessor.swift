@@ -201,12 +201,11 @@ public struct ReadingProcessor: Sendable {
                 if values.allSatisfy(\.isFinite) {
                     var sample = values
                     if d.lags > 0 {
-                        // The machine's previous samples, repeating the oldest until `lags` have been seen.
-                        var past = tracker.detectorHistory ?? []
-                        for k in 1...d.lags { sample += past.count >= k ? past[k - 1] : (past.last ?? values) }
-                        past.insert(values, at: 0)
-                        if past.count > d.lags { past.removeLast(past.count - d.lags) }
-                        tracker.detectorHistory = past
+                        // The machine's latest samples, oldest first, taken as the batch path takes a series.
+                        var recent = (tracker.detectorHistory ?? []) + [values]
+                        if recent.count > d.lags + 1 { recent.removeFirst(recent.count - d.lags - 1) }
+                        sample = d.sample(recent, at: recent.count - 1)
+                        tracker.detectorHistory = recent
                     }
                     let result = d.check(sample)
                     let top = result.contributions.indices.max { result.contributions[$0] < result.contributions[$1] }

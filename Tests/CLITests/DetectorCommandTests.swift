@@ -19,10 +19,7 @@ import Testing
         let process = SyntheticProcess(variables: 12, seed: 5)
         let train = process.run(rows: 500, seed: 1)
         try Self.csv(process.variables, train).write(toFile: dir + "/normal.csv", atomically: true, encoding: .utf8)
-        let spread = { (x: [Double]) -> Double in
-            let m = x.reduce(0, +) / Double(x.count)
-            return (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1)).squareRoot()
-        }(train.map { $0[4] })
+        let spread = SyntheticProcess.spread(of: 4, in: train)
         let faulty = process.run(rows: 800, seed: 2, fault: .step, variable: 4, start: 400, spread: spread, size: 3)
         try Self.csv(process.variables, faulty.rows, labels: faulty.labels).write(
             toFile: dir + "/faulty.csv", atomically: true, encoding: .utf8)

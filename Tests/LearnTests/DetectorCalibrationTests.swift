@@ -79,7 +79,7 @@ import Testing
         let train = process.run(rows: 500, seed: 100)
         let detector = try PCADetector.fit(variables: process.variables, rows: train, falseAlarmRate: 0.05)
         for j in [2, 11, 17] {
-            let spread = Self.spread(train.map { $0[j] })
+            let spread = SyntheticProcess.spread(of: j, in: train)
             let faulty = process.run(
                 rows: 600, seed: 900, fault: .step, variable: j, start: 300, spread: spread, size: 3)
             let checked = detector.checkSeries(faulty.rows)[300...]
@@ -143,10 +143,5 @@ import Testing
         }
         let fitted = ScaledChiSquare(fittedTo: sample)
         #expect(abs(fitted.g - 3) < 0.1 && abs(fitted.h - 4) < 0.15, "g \(fitted.g) h \(fitted.h)")
-    }
-
-    static func spread(_ x: [Double]) -> Double {
-        let m = x.reduce(0, +) / Double(x.count)
-        return (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1)).squareRoot()
     }
 }

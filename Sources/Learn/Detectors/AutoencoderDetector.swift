@@ -59,8 +59,8 @@ enum NormalOperation {
         }
     }
 
-    /// Means and standard deviations per column (a constant column gets scale 1).
-    static func standardisation(_ rows: [[Double]]) -> (means: [Double], scales: [Double]) {
+    /// The rows standardised by their columns' means and standard deviations (a constant column gets scale 1).
+    static func standardised(_ rows: [[Double]]) -> (z: [[Double]], means: [Double], scales: [Double]) {
         let d = rows.first?.count ?? 0
         let n = Double(rows.count)
         let means = (0..<d).map { j in rows.reduce(0) { $0 + $1[j] } / n }
@@ -68,7 +68,7 @@ enum NormalOperation {
             let v = rows.reduce(0) { $0 + ($1[j] - means[j]) * ($1[j] - means[j]) } / max(n - 1, 1)
             return v > 1e-24 ? v.squareRoot() : 1
         }
-        return (means, scales)
+        return (rows.map { row in (0..<d).map { (row[$0] - means[$0]) / scales[$0] } }, means, scales)
     }
 
     /// Row t of the result is rows[t + lags] followed by the `lags` rows before it.
@@ -82,8 +82,7 @@ enum NormalOperation {
     /// fit that scores it (h-block cross-validation), so the block is as new to the fit as a later run is.
     static func decorrelationLag(_ rows: [[Double]], maximum: Int) -> Int {
         guard let d = rows.first?.count, maximum >= 1, rows.count > 2 * maximum else { return 0 }
-        let (means, scales) = standardisation(rows)
-        let z = rows.map { r in (0..<d).map { (r[$0] - means[$0]) / scales[$0] } }
+        let z = standardised(rows).z
         let n = Double(rows.count)
         for lag in 1...maximum {
             var sum = 0.0
@@ -109,7 +108,8 @@ enum NormalOperation {
 /// Small data: the network's size follows the rows (bottleneck and hidden width shrink with fewer rows), AdamW's
 /// weight decay keeps the weights small, and early stopping watches the last fifth of the rows in time order (a
 /// random fifth would sit between training rows of an autocorrelated process and stop too late). The limit is set
-/// on time-ordered held-out folds as PCA's (`DetectorCalibration`), and the calibration says how sure it is.
+/// on time-ordered held-out folds (`DetectorCalibration`; without PCA's h-block gap, as the fold networks already err
+/// cautious), and the calibration says how sure it is.
 ///
 /// Trained with Learn's layers, then kept as plain weights (in model.json, like the PCA detector's parameters): the
 /// forward pass is a few small matrix products per sample.
@@ -152,10 +152,11 @@ public struct AutoencoderDetector: AnomalyDetector, Codable, Equatable {
         let all = errors.flatMap { $0 }
         let r = HeldOutLimit.autocorrelation(all)
         let limit = HeldOutLimit.limit(
-            all, rate: falseAlarmRate, effectiveRows: Double(all.count) * (1 - r) / (1 + r))
+            all, rate: falseAlarmRate, effectiveRows: HeldOutLimit.effectiveRows(all.count, autocorrelation: r))
         detector.limit = limit.value
         detector.calibration = HeldOutLimit.calibration(
-            folds: errors, limit: limit.value, rate: falseAlarmRate, method: limit.method, autocorrelation: r)
+            rows: rows.count, folds: errors, limit: limit.value, rate: falseAlarmRate, method: limit.method,
+            autocorrelation: r)
         return detector
     }
 
@@ -164,8 +165,8 @@ public struct AutoencoderDetector: AnomalyDetector, Codable, Equatable {
         -> AutoencoderDetector
     {
         let d = variables.count
-        let (means, scales) = NormalOperation.standardisation(rows)
-        let z = Tensor(rows.map { row in (0..<d).map { Float((row[$0] - means[$0]) / scales[$0]) } })
+        let (standardised, means, scales) = NormalOperation.standardised(rows)
+        let z = Tensor(standardised.map { $0.map(Float.init) })
         // The bottleneck forces the network to learn the variables' structure; with few rows it must be small.
         let hidden = max(4, min(max(8, d), rows.count / 25))
         let bottleneck = max(1, min(max(2, d / 4), rows.count / 150))

@@ -83,14 +83,20 @@ enum HeldOutLimit {
         return den > 0 ? min(max(num / den, -0.99), 0.999) : 0
     }
 
-    /// The calibration record: the folds' exceedance rates at the final limit and a t interval over them.
+    /// Independent samples a series of `count` with lag-1 autocorrelation `r` is worth: count * (1 - r) / (1 + r).
+    static func effectiveRows(_ count: Int, autocorrelation r: Double) -> Double {
+        Double(count) * (1 - r) / (1 + r)
+    }
+
+    /// The calibration record for `rows` training rows: the folds' exceedance rates at the final limit and a t
+    /// interval over them.
     static func calibration(
-        folds: [[Double]], limit: Double, rate: Double, method: String, autocorrelation r: Double
+        rows: Int, folds: [[Double]], limit: Double, rate: Double, method: String, autocorrelation r: Double
     ) -> DetectorCalibration {
-        let rows = folds.reduce(0) { $0 + $1.count }
-        let effective = Double(rows) * (1 - r) / (1 + r)
+        let scored = folds.reduce(0) { $0 + $1.count }
+        let effective = effectiveRows(scored, autocorrelation: r)
         let rates = folds.map { f in Double(f.filter { $0 > limit }.count) / Double(max(f.count, 1)) }
-        let held = Double(folds.reduce(0) { $0 + $1.filter { $0 > limit }.count }) / Double(max(rows, 1))
+        let held = Double(folds.reduce(0) { $0 + $1.filter { $0 > limit }.count }) / Double(max(scored, 1))
         let k = Double(rates.count)
         let mean = rates.reduce(0, +) / k
         let sd = k > 1 ? (rates.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (k - 1)).squareRoot() : mean

@@ -88,6 +88,7 @@ public struct PCADetector: Sendable, Codable, Equatable {
         try NormalOperation.check(
             detector: "PCA", variables: variables, rows: rows, falseAlarmRate: falseAlarmRate,
             minimumRows: 2 * d + 40)
+        guard folds >= 2 else { throw LearnError("calibration needs at least 2 folds, got \(folds)") }
         let lags = lags ?? chooseLags(rows)
         guard lags >= 0 && lags <= 10 else { throw LearnError("lags must be 0 to 10, got \(lags)") }
         guard rows.count - lags >= max(2 * d * (lags + 1), 20 * folds) else {
@@ -99,7 +100,6 @@ public struct PCADetector: Sendable, Codable, Equatable {
             variables: variables, rows: rows, lags: lags, falseAlarmRate: falseAlarmRate,
             keep: .variance(varianceToKeep))
         // Held-out statistics: a model of the same size fitted without each time-ordered block scores the block.
-        guard folds >= 2 else { throw LearnError("calibration needs at least 2 folds, got \(folds)") }
         var t2: [[Double]] = []
         var q: [[Double]] = []
         // Rows within the decorrelation lag of a block stay out of the fit that scores it (h-block): without this
@@ -121,16 +121,15 @@ public struct PCADetector: Sendable, Codable, Equatable {
         let allT2 = t2.flatMap { $0 }
         let allQ = q.flatMap { $0 }
         let r = max(HeldOutLimit.autocorrelation(allT2), HeldOutLimit.autocorrelation(allQ))
-        let effective = Double(allT2.count) * (1 - r) / (1 + r)
+        let effective = HeldOutLimit.effectiveRows(allT2.count, autocorrelation: r)
         let t2Limit = HeldOutLimit.limit(allT2, rate: each, effectiveRows: effective)
         let qLimit = HeldOutLimit.limit(allQ, rate: each, effectiveRows: effective)
         detector.t2Scale = max(t2Limit.value, 1e-12)
         detector.qScale = max(qLimit.value, 1e-12)
         let scores = zip(t2, q).map { a, b in zip(a, b).map { max($0 / detector.t2Scale, $1 / detector.qScale) } }
         detector.calibration = HeldOutLimit.calibration(
-            folds: scores, limit: 1, rate: falseAlarmRate,
+            rows: rows.count, folds: scores, limit: 1, rate: falseAlarmRate,
             method: t2Limit.method == "box" || qLimit.method == "box" ? "box" : "quantile", autocorrelation: r)
-        detector.calibration?.rows = rows.count
         return detector
     }
 
@@ -145,8 +144,7 @@ public struct PCADetector: Sendable, Codable, Equatable {
         variables: [String], rows: [[Double]], lags: Int, falseAlarmRate: Double, keep: Size, skipping cut: Int? = nil
     ) throws -> PCADetector {
         let d = variables.count
-        let (means, scales) = NormalOperation.standardisation(rows)
-        let z = rows.map { row in (0..<d).map { (row[$0] - means[$0]) / scales[$0] } }
+        let (z, means, scales) = NormalOperation.standardised(rows)
         var lagged = NormalOperation.lagged(z, lags: lags)
         if let cut, lags > 0, cut >= lags, cut - lags < lagged.count {
             // The lagged rows of the `lags` samples after the gap would reach back across it.
@@ -191,13 +189,11 @@ public struct PCADetector: Sendable, Codable, Equatable {
     public static func chooseLags(_ rows: [[Double]], maximum: Int = 3) -> Int {
         guard let d = rows.first?.count, rows.count > 10 * (maximum + 1) else { return 0 }
         let bound = 2 / Double(rows.count).squareRoot()
-        var medians = [Double](repeating: 0, count: maximum + 1)
-        for k in 1...maximum {
-            var values = (0..<d).map { j in abs(partialAutocorrelation(rows.map { $0[j] }, maximum)[k]) }
-            values.sort()
-            medians[k] = values[d / 2]
-        }
-        return (1...maximum).last { medians[$0] > bound && medians[$0] > 0.1 } ?? 0
+        let pacf = (0..<d).map { j in partialAutocorrelation(rows.map { $0[j] }, maximum) }
+        return (1...maximum).last { k in
+            let median = pacf.map { abs($0[k]) }.sorted()[d / 2]
+            return median > bound && median > 0.1
+        } ?? 0
     }
 
     /// Partial autocorrelations 0...maximum (Durbin-Levinson on the sample autocorrelations).
@@ -229,6 +225,8 @@ public struct PCADetector: Sendable, Codable, Equatable {
     func statistics(_ x: [Double]) -> (t2: Double, q: Double, z: [Double], scores: [Double]) {
         let d = variables.count
         let width = components.first?.count ?? d
+        precondition(
+            x.count == width, "the detector takes \(width) values (\(lags) lags of \(d) variables), got \(x.count)")
         var z = [Double](repeating: 0, count: width)
         for i in 0..<width { z[i] = (x[i] - means[i % d]) / scales[i % d] }
         var t2 = 0.0
@@ -259,10 +257,9 @@ public struct PCADetector: Sendable, Codable, Equatable {
         var phiZ = z.map { $0 / qScale }
         var diagonal = [Double](repeating: 1 / qScale, count: width)
         for (a, p) in components.enumerated() {
-            let t = scores[a] * (1 / (eigenvalues[a] * t2Scale) - 1 / qScale)
             let w = 1 / (eigenvalues[a] * t2Scale) - 1 / qScale
             for j in 0..<width {
-                phiZ[j] += t * p[j]
+                phiZ[j] += w * scores[a] * p[j]
                 diagonal[j] += w * p[j] * p[j]
             }
         }

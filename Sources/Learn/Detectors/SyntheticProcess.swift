@@ -76,6 +76,13 @@ public struct SyntheticProcess: Sendable {
         case correlation
     }
 
+    /// Variable `j`'s signal spread (sample standard deviation) in `rows`: the unit of a fault's size.
+    public static func spread(of j: Int, in rows: [[Double]]) -> Double {
+        let n = Double(rows.count)
+        let mean = rows.reduce(0) { $0 + $1[j] } / n
+        return (rows.reduce(0) { $0 + ($1[j] - mean) * ($1[j] - mean) } / max(n - 1, 1)).squareRoot()
+    }
+
     /// A run with `fault` on `variable` from `start` on; `spread` is the variable's standard deviation in normal
     /// operation. Returns the rows and a 0/1 label per row.
     public func run(
