@@ -62,4 +62,83 @@ import Testing
         ])
         #expect(lags.status != 0 && lags.stderr.contains("--lags takes 0 to 10 or auto"), "\(lags.stderr)")
     }
+
+    /// The pipeline scores a dynamic-PCA detector with each machine's own window of samples: every reading's score
+    /// equals `predict`'s on the same machine's series, and the fault's alarm names the faulty sensor.
+    @Test func thePipelineKeepsEachMachinesLags() async throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let process = SyntheticProcess(variables: 12, seed: 5)
+        let train = process.run(rows: 500, seed: 1)
+        try Self.csv(process.variables, train).write(toFile: dir + "/normal.csv", atomically: true, encoding: .utf8)
+        var yaml =
+            "process: unit\nsite: s1\nideal_cycle_s: 10\nlines:\n  - name: l1\n    machines: [m1, m2]\nvariables:\n"
+        for v in process.variables { yaml += "  \(v): {unit: bar, min: -1000, max: 1000}\n" }
+        try yaml.write(toFile: dir + "/unit.yaml", atomically: true, encoding: .utf8)
+        let registry = dir + "/models"
+        let trained = try await CLI.run([
+            "train", "--detector", "pca", "--lags", "2", "--config", dir + "/unit.yaml", "--data", dir + "/normal.csv",
+            "--false-alarm-rate", "0.01", "--name", "unit-health", "--registry", registry,
+        ])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(try await CLI.run(["models", "promote", "unit-health@v1", "--registry", registry]).status == 0)
+
+        // Two machines interleaved: m1 normal, m2 with a step of three spreads on x5 from its 60th reading.
+        let spread = SyntheticProcess.spread(of: 4, in: train)
+        let series = [
+            "s1/l1/m1": process.run(rows: 120, seed: 7),
+            "s1/l1/m2": process.run(rows: 120, seed: 8, fault: .step, variable: 4, start: 60, spread: spread, size: 3)
+                .rows,
+        ]
+        var jsonl = ""
+        for i in 0..<120 {
+            for machine in series.keys.sorted() {
+                let values = zip(process.variables, series[machine]![i]).map {
+                    "\"\($0)\":\(String(format: "%.5f", $1))"
+                }
+                jsonl +=
+                    "{\"machine\":\"\(machine)\",\"ts\":\"2026-01-01T00:\(String(format: "%02d", i / 60)):\(String(format: "%02d", i % 60)).000Z\",\"seq\":\(i + 1),\"values\":{\(values.joined(separator: ","))}}\n"
+            }
+        }
+        try jsonl.write(toFile: dir + "/readings.jsonl", atomically: true, encoding: .utf8)
+        let bus = "embedded://\(dir)/log"
+        #expect(
+            try await CLI.run(["import", dir + "/readings.jsonl", "--config", dir + "/unit.yaml", "--bus", bus]).status
+                == 0)
+        let run = try await CLI.run([
+            "run", "--config", dir + "/unit.yaml", "--bus", bus, "--registry", registry, "--model", "unit-health",
+            "--exit-when-idle", "1s", "--json",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let predictions = try await CLI.run([
+            "tail", "predictions", "--bus", bus, "--from-beginning", "--exit-at-end",
+        ]).stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(predictions.count == 240)
+        for machine in series.keys.sorted() {
+            let ours = predictions.filter { $0["machine"] as? String == machine }
+                .sorted { ($0["seq"] as? Int ?? 0) < ($1["seq"] as? Int ?? 0) }
+                .compactMap { ($0["anomaly"] as? [String: Any])?["score"] as? Double }
+            try Self.csv(process.variables, series[machine]!).write(
+                toFile: dir + "/series.csv", atomically: true, encoding: .utf8)
+            let predicted = try await CLI.run([
+                "predict", "--model", "unit-health", "--data", dir + "/series.csv", "--out", dir + "/scores.csv",
+                "--registry", registry,
+            ])
+            #expect(predicted.status == 0, "\(predicted.stderr)")
+            let header = try String(contentsOfFile: dir + "/scores.csv", encoding: .utf8).split(separator: "\n")
+            let column = header[0].split(separator: ",").firstIndex(of: "anomaly_score")!
+            let batch = header.dropFirst().map { Double($0.split(separator: ",")[column])! }
+            #expect(ours.count == 120 && batch.count == 120)
+            let worst = zip(ours, batch).map { abs($0 - $1) / max(abs($1), 1e-3) }.max() ?? 1
+            #expect(worst < 1e-3, "\(machine): pipeline and batch scores differ by up to \(worst)")
+        }
+        let alerts = try await CLI.run(["tail", "alerts", "--bus", bus, "--from-beginning", "--exit-at-end"]).stdout
+        let raised = alerts.split(separator: "\n").filter {
+            $0.contains("\"kind\":\"anomaly\"") && $0.contains("\"status\":\"raised\"")
+        }
+        #expect(raised.contains { $0.contains("s1/l1/m2") && $0.contains("\"variable\":\"x5\"") }, "\(raised)")
+    }
 }
