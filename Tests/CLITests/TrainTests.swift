@@ -149,6 +149,32 @@ import Testing
         #expect(exported.status == 0)
         #expect(
             FileManager.default.contents(atPath: dir + "/again.onnx") == FileManager.default.contents(atPath: fixture))
+        // A sequence model (Conv1D and LSTMs on 10 steps of 3 channels) takes rows of 30 values, time-major, and
+        // scores them as TensorFlow does.
+        let fixtures = URL(fileURLWithPath: fixture).deletingLastPathComponent()
+        let sequence = try await CLI.run([
+            "models", "import", fixtures.appendingPathComponent("keras_conv_lstm.onnx").path, "--name", "seq", "--task",
+            "regression", "--registry", registry,
+        ])
+        #expect(sequence.status == 0 && sequence.stdout.contains("30 inputs, 2 outputs"), "\(sequence.stderr)")
+        let expected =
+            (try JSONSerialization.jsonObject(
+                with: Data(contentsOf: fixtures.appendingPathComponent("keras_outputs.json"))) as! [String: Any])[
+                "conv_lstm"] as! [String: Any]
+        let inputs = expected["inputs"] as! [[Double]]
+        let names = (0..<30).map { "v\($0)" }
+        try
+            (names.joined(separator: ",") + "\n"
+            + inputs.map { $0.map { "\($0)" }.joined(separator: ",") }
+            .joined(separator: "\n") + "\n").write(toFile: dir + "/seq.csv", atomically: true, encoding: .utf8)
+        let scored = try await CLI.run([
+            "predict", "--model", "seq", "--data", dir + "/seq.csv", "--out", dir + "/seq-out.csv", "--registry",
+            registry,
+        ])
+        #expect(scored.status == 0, "\(scored.stderr)")
+        let lines = try String(contentsOfFile: dir + "/seq-out.csv", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == inputs.count + 1)
+
         let garbage = try await CLI.run(["models", "import", dir + "/in.csv", "--name", "bad", "--registry", registry])
         #expect(garbage.status == 1 && garbage.stderr.contains("is not an ONNX model"))
         #expect(!FileManager.default.fileExists(atPath: registry + "/bad"))

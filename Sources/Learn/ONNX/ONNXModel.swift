@@ -2,8 +2,11 @@ import Foundation
 import ONNXProto
 
 /// A model imported from ONNX (for instance a Keras model converted by tf2onnx), run by a small interpreter over
-/// the operators MLPs use: Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Erf,
-/// BatchNormalization, Flatten, Reshape, Identity, Cast (to float), Dropout (identity). Tensors of rank 1 and 2.
+/// the operators of MLPs (Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Erf,
+/// BatchNormalization, Flatten, Reshape, Identity, Cast, Dropout) and of sequence models (Conv, GRU, LSTM and the
+/// shape operators converters put around them: Transpose, Unsqueeze, Squeeze, Shape, Slice, Concat, Expand), on
+/// tensors of any rank. A model whose input is (batch, steps, channels) takes rows of steps * channels values, each
+/// sequence time-major, as Millstream's sequence models do.
 public struct ONNXModel: Sendable {
     struct Node: Sendable {
         var op: String
@@ -13,19 +16,23 @@ public struct ONNXModel: Sendable {
         var floats: [String: Float]
         var ints: [String: Int]
         var intLists: [String: [Int]]
+        var strings: [String: [String]]
     }
 
     public static let supportedOperators = [
         "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "Erf",
-        "BatchNormalization", "Flatten", "Reshape", "Identity", "Cast", "Dropout",
+        "BatchNormalization", "Flatten", "Reshape", "Identity", "Cast", "Dropout", "Conv", "GRU", "LSTM", "Transpose",
+        "Unsqueeze", "Squeeze", "Shape", "Slice", "Concat", "Expand",
     ]
 
     let nodes: [Node]
     let constants: [String: ONNXTensor]
     public let inputName: String
     public let outputName: String
-    /// The input's feature count (nil if the file leaves it open).
+    /// The input's feature count per row (nil if the file leaves it open): steps * channels for a sequence input.
     public let inputSize: Int?
+    /// The input's shape after the batch axis ([features], or [steps, channels] for a sequence).
+    let inputShape: [Int]?
     public let producer: String
     public let opset: Int
 
@@ -54,25 +61,33 @@ public struct ONNXModel: Sendable {
                 continue
             }
             guard Self.supportedOperators.contains(n.opType) else {
+                // tf2onnx writes Keras 3's GRU as a while loop (its LSTM becomes ONNX's LSTM).
+                let hint =
+                    graph.node.contains { $0.opType == "Loop" }
+                    ? " (the graph has a Loop, as tf2onnx writes a Keras GRU: convert an LSTM, or export GRU models from Millstream)"
+                    : ""
                 throw LearnError(
-                    "\(source): operator '\(n.opType)' (node '\(n.name)') is not supported; supported: \(Self.supportedOperators.joined(separator: ", "))"
+                    "\(source): operator '\(n.opType)' (node '\(n.name)') is not supported\(hint); supported: \(Self.supportedOperators.joined(separator: ", "))"
                 )
             }
             var floats: [String: Float] = [:]
             var ints: [String: Int] = [:]
             var lists: [String: [Int]] = [:]
+            var strings: [String: [String]] = [:]
             for a in n.attribute {
                 switch a.type {
                 case .float: floats[a.name] = a.f
                 case .int: ints[a.name] = Int(a.i)
                 case .ints: lists[a.name] = a.ints.map { Int($0) }
+                case .string: strings[a.name] = [String(decoding: a.s, as: UTF8.self)]
+                case .strings: strings[a.name] = a.strings.map { String(decoding: $0, as: UTF8.self) }
                 default: break
                 }
             }
             nodes.append(
                 Node(
                     op: n.opType, name: n.name, inputs: n.input, outputs: n.output, floats: floats, ints: ints,
-                    intLists: lists))
+                    intLists: lists, strings: strings))
         }
         let inputs = graph.input.filter { constants[$0.name] == nil }
         guard inputs.count == 1, let output = graph.output.first else {
@@ -85,9 +100,15 @@ public struct ONNXModel: Sendable {
         self.constants = constants
         self.inputName = inputs[0].name
         self.outputName = output.name
-        if dims.count == 2, case .dimValue(let v)? = dims[1].value {
-            self.inputSize = Int(v)
+        let known = dims.dropFirst().compactMap { d -> Int? in
+            if case .dimValue(let v)? = d.value { return Int(v) }
+            return nil
+        }
+        if dims.count >= 2 && known.count == dims.count - 1 {
+            self.inputShape = known
+            self.inputSize = known.reduce(1, *)
         } else {
+            self.inputShape = nil
             self.inputSize = nil
         }
         self.producer = model.producerName + (model.producerVersion.isEmpty ? "" : " " + model.producerVersion)
@@ -100,7 +121,7 @@ public struct ONNXModel: Sendable {
             throw LearnError("the ONNX model takes \(inputSize) features per row, got \(x.columns)")
         }
         var values = constants
-        values[inputName] = ONNXTensor(shape: [x.rows, x.columns], values: x.scalars)
+        values[inputName] = ONNXTensor(shape: [x.rows] + (inputShape ?? [x.columns]), values: x.scalars)
         for node in nodes {
             let result = try run(node, values)
             for (name, tensor) in zip(node.outputs, result) where !name.isEmpty { values[name] = tensor }
@@ -108,7 +129,9 @@ public struct ONNXModel: Sendable {
         guard let out = values[outputName] else {
             throw LearnError("the ONNX graph never computes its output '\(outputName)'")
         }
-        return try out.matrix()
+        // One row per sample, whatever the output's rank.
+        return out.shape.count == 2 || out.shape.count == 1
+            ? try out.matrix() : Tensor(rows: x.rows, columns: out.count / max(x.rows, 1), scalars: out.values)
     }
 
     private func run(_ node: Node, _ values: [String: ONNXTensor]) throws -> [ONNXTensor] {
@@ -120,8 +143,25 @@ public struct ONNXModel: Sendable {
             }
             return t
         }
+        /// An optional input: absent or named "".
+        func optional(_ i: Int) -> ONNXTensor? {
+            i < node.inputs.count && !node.inputs[i].isEmpty ? values[node.inputs[i]] : nil
+        }
+        /// Axes from the second input (opset 13) or the `axes` attribute (earlier opsets).
+        func axes() throws -> [Int]? {
+            if let t = optional(1) { return t.integers ?? t.values.map { Int($0) } }
+            return node.intLists["axes"]
+        }
         switch node.op {
-        case "Identity", "Dropout", "Cast": return [try input(0)]
+        case "Identity", "Dropout": return [try input(0)]
+        case "Cast":
+            let t = try input(0)
+            switch node.ints["to"] ?? 1 {
+            case 1: return [ONNXTensor(shape: t.shape, values: t.values)]  // float
+            case 6, 7: return [ONNXTensor(shape: t.shape, integers: t.values.map { $0.isFinite ? Int($0) : 0 })]
+            case 9: return [ONNXTensor(shape: t.shape, integers: t.values.map { $0 != 0 ? 1 : 0 })]  // bool
+            case let to: throw LearnError("ONNX Cast '\(node.name)' to type \(to) is not supported")
+            }
         case "Relu": return [try input(0).map { max($0, 0) }]
         case "LeakyRelu":
             let alpha = node.floats["alpha"] ?? 0.01
@@ -132,8 +172,7 @@ public struct ONNXModel: Sendable {
         case "Softmax":
             var t = try input(0)
             let axis = node.ints["axis"] ?? (opset >= 13 ? -1 : 1)
-            guard t.shape.count <= 2, axis == -1 || axis == t.shape.count - 1 || (axis == 1 && t.shape.count == 2)
-            else {
+            guard axis == -1 || axis == t.shape.count - 1 else {
                 throw LearnError("ONNX Softmax over axis \(axis) of a rank-\(t.shape.count) tensor is not supported")
             }
             let width = t.shape.last ?? 1
@@ -153,13 +192,16 @@ public struct ONNXModel: Sendable {
                 }
             return [try ONNXTensor.broadcast(try input(0), try input(1), op)]
         case "MatMul":
-            let a = try input(0).matrix(), b = try input(1).matrix()
-            guard a.columns == b.rows else {
-                throw LearnError("ONNX MatMul '\(node.name)': \(a.shape) x \(b.shape) do not fit")
+            // (..., K) x (K, N): the leading axes of the first operand are rows.
+            let x = try input(0)
+            let b = try input(1).matrix()
+            guard let k = x.shape.last, x.shape.count >= 2, k == b.rows else {
+                throw LearnError("ONNX MatMul '\(node.name)': \(x.shape) x \(b.shape) do not fit")
             }
+            let a = Tensor(rows: x.count / k, columns: k, scalars: x.values)
             var c = Tensor(rows: a.rows, columns: b.columns)
             BLAS.gemm(a, b, into: &c)
-            return [ONNXTensor(c)]
+            return [ONNXTensor(shape: x.shape.dropLast() + [b.columns], values: c.scalars)]
         case "Gemm":
             let a = try input(0).matrix(), b = try input(1).matrix()
             let transA = node.ints["transA"] == 1, transB = node.ints["transB"] == 1
@@ -176,11 +218,12 @@ public struct ONNXModel: Sendable {
             let scale = try input(1), bias = try input(2), mean = try input(3), variance = try input(4)
             let epsilon = node.floats["epsilon"] ?? 1e-5
             let channels = x.shape.count > 1 ? x.shape[1] : x.shape[0]
-            guard x.shape.count <= 2, scale.values.count == channels else {
+            let inner = x.shape.count > 2 ? x.shape[2...].reduce(1, *) : 1
+            guard scale.values.count == channels else {
                 throw LearnError("ONNX BatchNormalization '\(node.name)' over shape \(x.shape) is not supported")
             }
             for i in x.values.indices {
-                let c = i % channels
+                let c = (i / inner) % channels
                 x.values[i] =
                     (x.values[i] - mean.values[c]) / (variance.values[c] + epsilon).squareRoot() * scale.values[c]
                     + bias.values[c]
@@ -193,7 +236,9 @@ public struct ONNXModel: Sendable {
             return [ONNXTensor(shape: [rows, x.values.count / max(rows, 1)], values: x.values)]
         case "Reshape":
             let x = try input(0)
-            let requested = try input(1).integers
+            guard let requested = try input(1).integers else {
+                throw LearnError("ONNX Reshape '\(node.name)': the shape is not an integer tensor")
+            }
             var shape = requested.enumerated().map { i, d in d == 0 && i < x.shape.count ? x.shape[i] : d }
             if let unknown = shape.firstIndex(of: -1) {
                 let known = shape.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
@@ -202,99 +247,59 @@ public struct ONNXModel: Sendable {
             guard shape.reduce(1, *) == x.values.count else {
                 throw LearnError("ONNX Reshape '\(node.name)': \(x.shape) cannot become \(requested)")
             }
-            return [ONNXTensor(shape: shape, values: x.values)]
+            return [x.reshaped(shape)]
+        case "Transpose":
+            let x = try input(0)
+            return [try x.transposed(node.intLists["perm"] ?? Array((0..<x.shape.count).reversed()))]
+        case "Unsqueeze":
+            let x = try input(0)
+            let rank = x.shape.count + (try axes()?.count ?? 0)
+            var shape = x.shape
+            for a in try (axes() ?? []).map({ try ONNXTensor.axis($0, rank: rank, op: "Unsqueeze") }).sorted() {
+                shape.insert(1, at: a)
+            }
+            return [x.reshaped(shape)]
+        case "Squeeze":
+            let x = try input(0)
+            let drop = try axes().map { try $0.map { try ONNXTensor.axis($0, rank: x.shape.count, op: "Squeeze") } }
+            if let drop, let bad = drop.first(where: { x.shape[$0] != 1 }) {
+                throw LearnError("ONNX Squeeze '\(node.name)': axis \(bad) of \(x.shape) is not 1")
+            }
+            // Without axes, every axis of length 1 goes.
+            let kept = x.shape.indices.filter { a in drop.map { !$0.contains(a) } ?? (x.shape[a] != 1) }
+            return [x.reshaped(kept.map { x.shape[$0] })]
+        case "Shape":
+            let x = try input(0)
+            let r = x.shape.count
+            func clamped(_ v: Int) -> Int { min(max(v < 0 ? v + r : v, 0), r) }
+            let start = clamped(node.ints["start"] ?? 0), end = max(clamped(node.ints["end"] ?? r), start)
+            return [ONNXTensor(shape: [end - start], integers: Array(x.shape[start..<end]))]
+        case "Slice":
+            func ints(_ i: Int) -> [Int]? { optional(i).map { $0.integers ?? $0.values.map { Int($0) } } }
+            guard let starts = ints(1), let ends = ints(2) else {
+                throw LearnError("ONNX Slice '\(node.name)' needs starts and ends inputs (opset 10 or later)")
+            }
+            return [try input(0).sliced(starts: starts, ends: ends, axes: ints(3), steps: ints(4))]
+        case "Concat":
+            let parts = try node.inputs.indices.map { try input($0) }
+            return [try ONNXTensor.concatenated(parts, axis: node.ints["axis"] ?? 0)]
+        case "Expand":
+            let x = try input(0)
+            guard let shape = try input(1).integers else {
+                throw LearnError("ONNX Expand '\(node.name)': the shape is not an integer tensor")
+            }
+            let target = ONNXTensor(shape: shape, values: [Float](repeating: 0, count: shape.reduce(1, *)))
+            var out = try ONNXTensor.broadcast(x, target) { a, _ in a }
+            out.integers = x.integers.map { _ in out.values.map { Int($0) } }
+            return [out]
+        case "Conv":
+            return [try ONNXSequenceOperators.conv(try input(0), try input(1), optional(2), attributes: node)]
+        case "GRU":
+            return try ONNXSequenceOperators.gru(node, node.inputs.indices.map(optional))
+        case "LSTM":
+            return try ONNXSequenceOperators.lstm(node, node.inputs.indices.map(optional))
         default:
             throw LearnError("ONNX operator '\(node.op)' is not supported")
         }
-    }
-}
-
-/// A float tensor of any rank inside the ONNX interpreter (integer tensors keep their values for shapes).
-struct ONNXTensor: Sendable {
-    var shape: [Int]
-    var values: [Float]
-    var integers: [Int] = []
-
-    init(shape: [Int], values: [Float]) {
-        self.shape = shape
-        self.values = values
-    }
-
-    init(_ t: Tensor) { self.init(shape: [t.rows, t.columns], values: t.scalars) }
-
-    init(_ proto: Onnx_TensorProto, source: String) throws {
-        shape = proto.dims.map { Int($0) }
-        let count = shape.reduce(1, *)
-        switch proto.dataType {
-        case Int32(Onnx_TensorProto.DataType.float.rawValue):
-            if !proto.rawData.isEmpty {
-                guard proto.rawData.count == count * 4 else {
-                    throw LearnError(
-                        "\(source): tensor '\(proto.name)' has \(proto.rawData.count) bytes for \(count) floats")
-                }
-                values = [Float](repeating: 0, count: count)
-                values.withUnsafeMutableBytes { dst in proto.rawData.withUnsafeBytes { dst.copyMemory(from: $0) } }
-            } else {
-                values = proto.floatData
-            }
-        case Int32(Onnx_TensorProto.DataType.int64.rawValue):
-            if !proto.rawData.isEmpty {
-                integers = proto.rawData.withUnsafeBytes { raw in
-                    (0..<count).map {
-                        Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)))
-                    }
-                }
-            } else {
-                integers = proto.int64Data.map { Int($0) }
-            }
-            values = integers.map { Float($0) }
-        default:
-            throw LearnError(
-                "\(source): tensor '\(proto.name)' has ONNX data type \(proto.dataType); only float32 and int64 are supported"
-            )
-        }
-        guard values.count == count else {
-            throw LearnError("\(source): tensor '\(proto.name)' has \(values.count) values for shape \(shape)")
-        }
-    }
-
-    func map(_ f: (Float) -> Float) -> ONNXTensor {
-        var t = self
-        t.values = values.map(f)
-        return t
-    }
-
-    func matrix() throws -> Tensor {
-        switch shape.count {
-        case 1: return Tensor(rows: 1, columns: shape[0], scalars: values)
-        case 2: return Tensor(rows: shape[0], columns: shape[1], scalars: values)
-        default: throw LearnError("a rank-\(shape.count) tensor \(shape) where a matrix is needed")
-        }
-    }
-
-    /// Element-wise with numpy broadcasting, for ranks up to 2.
-    static func broadcast(_ a: ONNXTensor, _ b: ONNXTensor, _ op: (Float, Float) -> Float) throws -> ONNXTensor {
-        let rank = max(a.shape.count, b.shape.count)
-        guard rank <= 2 else { throw LearnError("broadcasting rank-\(rank) tensors is not supported") }
-        func padded(_ s: [Int]) -> [Int] { Array(repeating: 1, count: rank - s.count) + s }
-        let sa = padded(a.shape), sb = padded(b.shape)
-        var shape: [Int] = []
-        for (x, y) in zip(sa, sb) {
-            guard x == y || x == 1 || y == 1 else {
-                throw LearnError("shapes \(a.shape) and \(b.shape) do not broadcast")
-            }
-            shape.append(max(x, y))
-        }
-        let rows = rank == 2 ? shape[0] : 1, cols = shape.last ?? 1
-        var out = [Float](repeating: 0, count: rows * cols)
-        let aRows = rank == 2 ? sa[0] : 1, aCols = sa.last ?? 1, bRows = rank == 2 ? sb[0] : 1, bCols = sb.last ?? 1
-        for r in 0..<rows {
-            for c in 0..<cols {
-                out[r * cols + c] = op(
-                    a.values[(aRows == 1 ? 0 : r) * aCols + (aCols == 1 ? 0 : c)],
-                    b.values[(bRows == 1 ? 0 : r) * bCols + (bCols == 1 ? 0 : c)])
-            }
-        }
-        return ONNXTensor(shape: shape, values: out)
     }
 }
