@@ -32,6 +32,22 @@ import Testing
         #expect(worst < 1e-5, "max abs difference \(worst)")
     }
 
+    /// ONNX's GRU without `linear_before_reset` and an LSTM with peepholes and initial states (no converter writes
+    /// them from Keras; Fixtures/make_recurrent_fixture.py builds the graph) give onnxruntime's numbers.
+    @Test func recurrentOperatorsMatchOnnxruntime() throws {
+        let expected =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: Self.fixtures.appendingPathComponent("onnx_recurrent.json"))) as! [String: Any]
+        let inputs = (expected["inputs"] as! [[Double]]).map { $0.map(Float.init) }
+        let outputs = (expected["outputs"] as! [[Double]]).map { $0.map(Float.init) }
+        let model = try ONNXModel(bytes: try bytes("onnx_recurrent.onnx"), source: "recurrent")
+        #expect(model.inputSize == 18)
+        let got = try model.predict(Tensor(inputs))
+        var worst: Float = 0
+        for r in outputs.indices { for c in outputs[r].indices { worst = max(worst, abs(got[r, c] - outputs[r][c])) } }
+        #expect(got.rows == outputs.count && worst < 1e-5, "max abs difference \(worst)")
+    }
+
     @Test func unsupportedOperatorsAndGarbageAreNamed() throws {
         var model = Onnx_ModelProto()
         var node = Onnx_NodeProto()
