@@ -82,6 +82,17 @@ import Testing
         d.engine = .pca
         d.detector = detector
         try t.registry.register(ModelFile(description: d, weights: [:]), as: "normal")
+        // Dynamic PCA: a request's instances are a series, scored as `checkSeries` scores it.
+        var state = 0.0
+        let series = (0..<600).map { _ -> [Double] in
+            state = 0.9 * state + rng.normal()
+            return [state, 2 * state + 0.1 * rng.normal(), rng.normal()]
+        }
+        let dynamic = try PCADetector.fit(variables: ["a", "b", "c"], rows: series, falseAlarmRate: 0.05, lags: 2)
+        d.detector = dynamic
+        try t.registry.register(ModelFile(description: d, weights: [:]), as: "dynamic")
+        let probe = Array(series.suffix(4))
+        let probeScores = dynamic.checkSeries(probe).map(\.score)
         let viewer = t.token[.viewer]!
         try await t.test { client in
             let named = try await client.call(
@@ -109,6 +120,14 @@ import Testing
                 .post, "/v1/models/normal:predict", token: viewer,
                 json: ["inputs": ["a": [0.1, 1], "b": [0.2, -2], "c": [0, 0.5]]])
             #expect(((columnar.json["outputs"] as? [String: Any])?["alarm"] as? [Bool]) == [false, true])
+            let lagged = try await client.call(
+                .post, "/v1/models/dynamic:predict", token: viewer,
+                json: ["instances": probe.map { ["a": $0[0], "b": $0[1], "c": $0[2]] }])
+            let scores = (lagged.json["predictions"] as? [[String: Any]] ?? []).compactMap { $0["score"] as? Double }
+            #expect(scores.count == 4, "\(lagged.text)")
+            #expect(
+                zip(scores, probeScores).allSatisfy { abs($0 - $1) < 1e-6 * max(1, abs($1)) },
+                "\(scores) \(probeScores)")
         }
     }
 

@@ -85,8 +85,8 @@ struct ServedModel: Sendable {
             let y = try graph.predict(x)
             return (0..<y.rows).map { y.row($0) }
         case .detector(let detector):
-            return instances.map { i in
-                let check = detector.check(i.numbers.map { $0[0] })
+            // A request's instances are a series in time order (dynamic PCA reads the previous ones).
+            return detector.checkSeries(instances.map { i in i.numbers.map { $0[0] } }).map { check in
                 let top = check.contributions.indices.max { check.contributions[$0] < check.contributions[$1] } ?? 0
                 return [Float(check.score), check.alarm ? 1 : 0, Float(top)]
             }
