@@ -28,7 +28,10 @@ struct Bench {
         case "learn-fit": try LearnBench.fitOnly()
         case "cmapss":
             try CMAPSSBench.run(
-                data: options["data"] ?? "../shared/data/cmapss", seeds: Int(options["seeds"] ?? "") ?? 5)
+                data: options["data"] ?? "data/cmapss", seeds: Int(options["seeds"] ?? "") ?? 5,
+                window: Int(options["window"] ?? "") ?? 80, age: options["age"] != "no",
+                ensemble: Int(options["ensemble"] ?? "") ?? 5)
+        case "cmapss-select": try CMAPSSBench.select(data: options["data"] ?? "data/cmapss")
         case "pipeline":
             try await PipelineBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, kafka: (options["bus"] ?? "embedded") == "kafka")

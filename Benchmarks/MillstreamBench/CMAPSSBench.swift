@@ -1,7 +1,7 @@
 import Foundation
 import Learn
 
-/// Remaining useful life on NASA C-MAPSS FD001 (../shared/data/cmapss, or --data DIR): Millstream's window MLP over
+/// Remaining useful life on NASA C-MAPSS FD001 (data/cmapss, or --data DIR): Millstream's window MLP over
 /// five seeds beside Keras 3 with the same architecture, the same window features and the same procedure (splits by
 /// engine, Adam, early stopping), one run on this machine (docs/learn.md, examples/cmapss/README.md).
 enum CMAPSSBench {
@@ -25,14 +25,18 @@ enum CMAPSSBench {
         return (units, time, columns)
     }
 
-    static func run(data: String, seeds: Int) throws {
-        print("cmapss: FD001 remaining life, window 30 (last, mean, slope, EWMA of 14 sensors), MLP 64-64, RUL cap 125")
+    /// Window 80 with the engine's age and 5 averaged networks: the settings `select` picks on engines held out of
+    /// the training file (never on the test set).
+    static func run(data: String, seeds: Int, window length: Int = 80, age: Bool = true, ensemble: Int = 5) throws {
+        print(
+            "cmapss: FD001 remaining life, window \(length) (last, mean, slope, EWMA of 14 sensors)\(age ? " and the engine's age" : ""), MLP 64-64\(ensemble > 1 ? " x \(ensemble) averaged" : ""), RUL cap 125"
+        )
         let names = sensors.map { "s\($0)" }
         let train = try read(data + "/train_FD001.txt")
         let test = try read(data + "/test_FD001.txt")
         let truth = try String(contentsOfFile: data + "/RUL_FD001.txt", encoding: .utf8).split(separator: "\n")
             .compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        let window = try WindowSpec(variables: names, length: 30)
+        let window = try WindowSpec(variables: names, length: length, age: age)
         let history = ModelFile.HistorySpec(unit: "unit", time: "cycle", window: window, cap: 125)
         let target = try TimeToEvent.remainingLife(units: train.units, time: train.time, cap: 125)
         let table = TabularData(
@@ -50,6 +54,7 @@ enum CMAPSSBench {
             spec.hiddenLayers = [64, 64]
             spec.epochs = 60
             spec.seed = UInt64(seed)
+            spec.ensemble = ensemble
             var result: TrainingResult?
             let t = try seconds {
                 result = try Trainer.train(
@@ -78,6 +83,7 @@ enum CMAPSSBench {
                 try write(truth.map(Float.init), dir + "/y_test.bin")
                 try JSONSerialization.data(withJSONObject: [
                     "features": xTrain.columns, "train_rows": xTrain.rows, "test_rows": lastRows.count, "seeds": seeds,
+                    "ensemble": ensemble,
                 ]).write(to: URL(fileURLWithPath: dir + "/meta.json"))
                 exported = true
             }
@@ -112,6 +118,46 @@ enum CMAPSSBench {
         print(
             String(format: "  fit: millstream %.1fx faster than keras (mean over seeds, each to early stopping)", ratio)
         )
+    }
+
+    /// The settings' choice on the training file alone: for each window length, with and without the age, the RMSE
+    /// over every reading of the engines `train` holds out (a fifth, whole engines) over seeds 0-2. The test file
+    /// plays no part.
+    static func select(data: String) throws {
+        let names = sensors.map { "s\($0)" }
+        let train = try read(data + "/train_FD001.txt")
+        let target = try TimeToEvent.remainingLife(units: train.units, time: train.time, cap: 125)
+        let table = TabularData(
+            numericNames: names, numeric: train.columns, targetName: "rul", target: target.map { "\($0)" })
+        print("cmapss select: RMSE on engines held out of train_FD001.txt (every reading), MLP 64-64, seeds 0-2")
+        for ensemble in [1, 5] {
+            for length in [30, 45, 60, 80, 100] {
+                for age in [false, true] where ensemble == 1 || age {
+                    var rmse: [Double] = []
+                    for seed in 0..<3 {
+                        var spec = TrainingSpec()
+                        spec.task = .regression
+                        spec.hiddenLayers = [64, 64]
+                        spec.epochs = 60
+                        spec.seed = UInt64(seed)
+                        spec.ensemble = ensemble
+                        let history = ModelFile.HistorySpec(
+                            unit: "unit", time: "cycle",
+                            window: try WindowSpec(variables: names, length: length, age: age),
+                            cap: 125)
+                        let result = try Trainer.train(
+                            history: table, units: train.units, time: train.time, history: history, spec: spec,
+                            metadata: .init(created: "bench", codeVersion: "bench"))
+                        rmse.append(result.testMetrics["mse"].map { $0.squareRoot() } ?? .nan)
+                    }
+                    print(
+                        String(
+                            format: "  window %3d  age %@  ensemble %d  held-out RMSE %.2f (%@)", length,
+                            age ? "yes" : "no ", ensemble, rmse.reduce(0, +) / 3,
+                            rmse.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+                }
+            }
+        }
     }
 
     static func write(_ values: [Float], _ path: String) throws {

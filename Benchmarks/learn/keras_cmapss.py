@@ -4,7 +4,8 @@ Usage: keras_cmapss.py DIR
 Reads x_train.bin, y_train.bin, units.bin, x_test.bin, y_test.bin and meta.json (float32); per seed: splits the
 engines as Millstream's trainer does (20 % test, then 20 % of the rest for validation, whole engines), fits Dense
 64-64-1 (ReLU, Adam 1e-3, MSE, batch 32, at most 60 epochs, early stopping with patience 10 restoring the best
-weights), and writes keras.json: RMSE, PHM08 score and fit seconds per seed.
+weights) `ensemble` times from different initial weights and averages their predictions, as Millstream's
+`--ensemble` does, and writes keras.json: RMSE, PHM08 score and fit seconds (all members) per seed.
 """
 import json
 import os
@@ -45,19 +46,23 @@ for seed in range(meta["seeds"]):
     valid, train = set(rest[:n_valid]), set(rest[n_valid:])
     t_mask = np.array([u in train for u in units])
     v_mask = np.array([u in valid for u in units])
-    model = keras.Sequential([
-        keras.Input((f,)),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(1),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    start = time.perf_counter()
-    model.fit(
-        x[t_mask], y[t_mask], validation_data=(x[v_mask], y[v_mask]), epochs=60, batch_size=32, verbose=0,
-        callbacks=[keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)])
-    seconds = time.perf_counter() - start
-    p = model.predict(x_test, verbose=0)[:, 0].astype(np.float64)
+    seconds = 0.0
+    p = np.zeros(len(x_test))
+    for member in range(meta.get("ensemble", 1)):
+        keras.utils.set_random_seed(seed * 1000 + member)
+        model = keras.Sequential([
+            keras.Input((f,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1),
+        ])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        start = time.perf_counter()
+        model.fit(
+            x[t_mask], y[t_mask], validation_data=(x[v_mask], y[v_mask]), epochs=60, batch_size=32, verbose=0,
+            callbacks=[keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)])
+        seconds += time.perf_counter() - start
+        p += model.predict(x_test, verbose=0)[:, 0].astype(np.float64) / meta.get("ensemble", 1)
     d = p - y_test
     score = float(np.sum(np.where(d < 0, np.exp(-d / 13) - 1, np.exp(d / 10) - 1)))
     runs.append({"rmse": float(np.sqrt(np.mean(d * d))), "score": score, "fit_seconds": seconds})

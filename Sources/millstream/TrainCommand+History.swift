@@ -20,6 +20,11 @@ struct HistoryOptions: ParsableArguments {
     @Option(help: "Window statistics, comma separated: last, mean, slope, ewma, min, max, std.")
     var windowStatistics = "last,mean,slope,ewma"
     @Option(help: "Span of the window's EWMA (alpha = 2 / (span + 1)).") var ewmaSpan: Double = 10
+    @Flag(
+        help:
+            "Add the unit's age (its readings so far, the cycle count for C-MAPSS) as an input; statistics windows only."
+    )
+    var age = false
     @Option(help: "--task rul: the cap of the remaining-life target (piecewise linear).") var rulCap: Double = 125
     @Option(help: "--task failure_within: the horizon, in the time column's units.") var horizon: Double?
     @Option(
@@ -97,7 +102,7 @@ struct HistoryOptions: ParsableArguments {
             return s
         }
         return try WindowSpec(
-            variables: variables, length: window, layout: layout, statistics: statistics, ewmaSpan: ewmaSpan)
+            variables: variables, length: window, layout: layout, statistics: statistics, ewmaSpan: ewmaSpan, age: age)
     }
 
     /// Trains on the table's histories: the window covers every numeric input; the target is the capped remaining

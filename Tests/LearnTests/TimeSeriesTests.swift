@@ -22,6 +22,26 @@ import Testing
 
     func pow2(_ x: Double) -> Double { x * x }
 
+    /// The age feature is the unit's readings so far (not the window's), last; a caller that knows more history
+    /// gives it; model files from before it load without it; a sequence window refuses it.
+    @Test func ageIsTheReadingsSoFar() throws {
+        let spec = try WindowSpec(variables: ["a"], length: 2, statistics: [.last], age: true)
+        var state = WindowState(spec)
+        for v in [1.0, 2, 4, 8, 16] { state.append([v]) }
+        #expect(spec.featureNames == ["a.last", "age"] && spec.featureCount == 2)
+        #expect(state.features(spec) == [16, 5])
+        var out = [0.0, 0]
+        state.features(spec, into: &out, age: 120)
+        #expect(out == [16, 120])
+        let old = Data(
+            #"{"variables":["a"],"length":2,"layout":"statistics","statistics":["last"],"ewmaSpan":10}"#.utf8)
+        #expect(try JSONDecoder().decode(WindowSpec.self, from: old).age == false)
+        #expect(try JSONDecoder().decode(WindowSpec.self, from: JSONEncoder().encode(spec)) == spec)
+        #expect { try WindowSpec(variables: ["a"], length: 2, layout: .sequence, age: true) } throws: {
+            "\($0)".contains("the age feature is for statistics windows")
+        }
+    }
+
     @Test func sequenceLayoutPadsWithTheOldestReading() throws {
         let spec = try WindowSpec(variables: ["a", "b"], length: 3, layout: .sequence)
         var state = WindowState(spec)

@@ -178,6 +178,26 @@ import Testing
             return Array(wear[first...r])
         }
         let sequences = rows.map(readings)
+        // With the unit's age as an input: a client sends only the last 8 readings and the age (no EWMA, which runs
+        // over the whole history).
+        let agedHistory = ModelFile.HistorySpec(
+            unit: "unit", time: "t",
+            window: try WindowSpec(variables: ["wear"], length: 8, statistics: [.last, .mean, .slope], age: true),
+            cap: 30)
+        let aged = try Trainer.train(
+            history: TabularData(
+                numericNames: ["wear", "load"], numeric: [wear, load], categoricalNames: ["kind"], categorical: [kind],
+                targetName: "rul", target: target.map { "\($0)" }),
+            units: units, time: time, history: agedHistory, spec: spec,
+            metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
+        try t.registry.register(aged.model, as: "life-aged")
+        let agedPre = aged.model.description.preprocessing!
+        let agedNumeric = try agedHistory.numericInputs(agedPre.numericInputs, units: units, time: time) {
+            columns[$0]!
+        }
+        let agedExpected = try aged.model.makeModel().predict(
+            try agedPre.transform(
+                numeric: agedNumeric.map { c in rows.map { c[$0] } }, categoricalValues: [rows.map { kind[$0] }]))
         let loads = rows.map { load[$0] }
         let kinds = rows.map { kind[$0] }
         let viewer = t.token[.viewer]!
@@ -213,6 +233,21 @@ import Testing
                 .post, "/v1/models/life:predict", token: viewer,
                 json: ["instances": [["wear": [Double](), "load": 0, "kind": "A"]]])
             #expect(empty.status == .badRequest)
+            let agedAnswer = try await client.call(
+                .post, "/v1/models/life-aged:predict", token: viewer,
+                json: [
+                    "instances": rows.indices.map {
+                        [
+                            "wear": Array(sequences[$0].suffix(8)), "load": loads[$0], "kind": kinds[$0],
+                            "age": sequences[$0].count,
+                        ]
+                    }
+                ])
+            let agedGot = agedAnswer.json["predictions"] as? [[Double]] ?? []
+            #expect(agedGot.count == rows.count, "\(agedAnswer.text)")
+            for k in rows.indices where k < agedGot.count {
+                #expect(abs((agedGot[k].first ?? .nan) - Double(agedExpected[k, 0])) < 1e-5)
+            }
             #expect((empty.json["error"] as? String ?? "").contains("instances[0].wear must be a list of 1 to"))
         }
     }

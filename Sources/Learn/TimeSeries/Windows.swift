@@ -35,10 +35,13 @@ public struct WindowSpec: Sendable, Codable, Equatable {
     public var layout: Layout
     public var statistics: [Statistic]
     public var ewmaSpan: Double
+    /// One more feature, "age": the unit's readings so far (its age in readings; the cycle for C-MAPSS). Statistics
+    /// layout only.
+    public var age: Bool
 
     public init(
         variables: [String], length: Int, layout: Layout = .statistics,
-        statistics: [Statistic] = [.last, .mean, .slope, .ewma], ewmaSpan: Double = 10
+        statistics: [Statistic] = [.last, .mean, .slope, .ewma], ewmaSpan: Double = 10, age: Bool = false
     ) throws {
         guard !variables.isEmpty else { throw LearnError("a window needs at least one variable") }
         guard Set(variables).count == variables.count else {
@@ -51,22 +54,39 @@ public struct WindowSpec: Sendable, Codable, Equatable {
             throw LearnError("a statistics window needs at least one statistic (last, mean, slope, ewma, ...)")
         }
         guard ewmaSpan >= 1 else { throw LearnError("the EWMA span must be at least 1, got \(ewmaSpan)") }
+        guard !age || layout == .statistics else {
+            throw LearnError("the age feature is for statistics windows (a sequence window is the sequence alone)")
+        }
         self.variables = variables
         self.length = length
         self.layout = layout
         self.statistics = statistics
         self.ewmaSpan = ewmaSpan
+        self.age = age
+    }
+
+    enum CodingKeys: String, CodingKey { case variables, length, layout, statistics, ewmaSpan, age }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            variables: c.decode([String].self, forKey: .variables), length: c.decode(Int.self, forKey: .length),
+            layout: c.decode(Layout.self, forKey: .layout), statistics: c.decode([Statistic].self, forKey: .statistics),
+            ewmaSpan: c.decode(Double.self, forKey: .ewmaSpan),
+            age: c.decodeIfPresent(Bool.self, forKey: .age) ?? false)  // model files written before the age feature
     }
 
     /// The names of the features a window yields, in the order `WindowState.features` writes them.
     public var featureNames: [String] {
         switch layout {
-        case .statistics: variables.flatMap { v in statistics.map { "\(v).\($0.rawValue)" } }
+        case .statistics: variables.flatMap { v in statistics.map { "\(v).\($0.rawValue)" } } + (age ? ["age"] : [])
         case .sequence: (0..<length).flatMap { t in variables.map { "\($0)[t-\(length - 1 - t)]" } }
         }
     }
 
-    public var featureCount: Int { layout == .sequence ? length * variables.count : variables.count * statistics.count }
+    public var featureCount: Int {
+        layout == .sequence ? length * variables.count : variables.count * statistics.count + (age ? 1 : 0)
+    }
 }
 
 /// The recent history of one unit: a ring of the last `length` readings and a running EWMA per variable. Small,
@@ -108,7 +128,9 @@ public struct WindowState: Sendable, Codable, Equatable {
     @inline(__always) func value(_ i: Int, _ j: Int) -> Double { ring[((start + i) % length) * variableCount + j] }
 
     /// Writes the window's features (`spec.featureCount` values, `spec.featureNames` order) at `offset` of `out`.
-    public func features(_ spec: WindowSpec, into out: inout [Double], at offset: Int = 0) {
+    /// `age`: the unit's readings so far when the caller knows more of its history than this state saw (serving a
+    /// window cut from a longer history); default, the readings appended.
+    public func features(_ spec: WindowSpec, into out: inout [Double], at offset: Int = 0, age: Double? = nil) {
         precondition(count > 0, "a window's features need at least one reading")
         var k = offset
         if spec.layout == .sequence {
@@ -157,6 +179,7 @@ public struct WindowState: Sendable, Codable, Equatable {
                 k += 1
             }
         }
+        if spec.age { out[k] = age ?? Double(seen) }
     }
 
     public func features(_ spec: WindowSpec) -> [Double] {

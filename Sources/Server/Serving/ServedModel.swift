@@ -55,6 +55,8 @@ struct ServedModel: Sendable {
                         Input(name: $0, width: 1, categorical: false, sequence: history.window.length)
                     }
                     + history.rawNames.map { Input(name: $0, width: 1, categorical: false) }
+                    // The unit's age: a window of recent readings does not tell how long its history is.
+                    + (history.window.age ? [Input(name: "age", width: 1, categorical: false)] : [])
                     + pre.categorical.map { Input(name: $0.name, width: 1, categorical: true) }
             } else if let pre = d.preprocessing {
                 inputs =
@@ -140,7 +142,8 @@ struct ServedModel: Sendable {
             for j in variables.indices { reading[j] = i.numbers[j][t] }
             state.append(reading)
         }
-        state.features(history.window, into: &features)
+        let age = history.window.age ? i.numbers[variables.count + history.rawNames.count][0] : nil
+        state.features(history.window, into: &features, age: age)
         let raw = Dictionary(
             uniqueKeysWithValues: history.rawNames.enumerated().map { ($1, i.numbers[variables.count + $0][0]) })
         _ = history.fill(&numeric, features: features, raw: { raw[$0] })
