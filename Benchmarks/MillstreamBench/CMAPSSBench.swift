@@ -49,12 +49,7 @@ enum CMAPSSBench {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for seed in 0..<seeds {
-            var spec = TrainingSpec()
-            spec.task = .regression
-            spec.hiddenLayers = [64, 64]
-            spec.epochs = 60
-            spec.seed = UInt64(seed)
-            spec.ensemble = ensemble
+            let spec = Self.spec(seed: seed, ensemble: ensemble)
             var result: TrainingResult?
             let t = try seconds {
                 result = try Trainer.train(
@@ -135,12 +130,7 @@ enum CMAPSSBench {
                 for age in [false, true] where ensemble == 1 || age {
                     var rmse: [Double] = []
                     for seed in 0..<3 {
-                        var spec = TrainingSpec()
-                        spec.task = .regression
-                        spec.hiddenLayers = [64, 64]
-                        spec.epochs = 60
-                        spec.seed = UInt64(seed)
-                        spec.ensemble = ensemble
+                        let spec = Self.spec(seed: seed, ensemble: ensemble)
                         let history = ModelFile.HistorySpec(
                             unit: "unit", time: "cycle",
                             window: try WindowSpec(variables: names, length: length, age: age),
@@ -158,6 +148,17 @@ enum CMAPSSBench {
                 }
             }
         }
+    }
+
+    /// Dense 64-64 for the capped remaining life, at most 60 epochs.
+    static func spec(seed: Int, ensemble: Int) -> TrainingSpec {
+        var spec = TrainingSpec()
+        spec.task = .regression
+        spec.hiddenLayers = [64, 64]
+        spec.epochs = 60
+        spec.seed = UInt64(seed)
+        spec.ensemble = ensemble
+        return spec
     }
 
     static func write(_ values: [Float], _ path: String) throws {

@@ -12,13 +12,19 @@ import Testing
             }.joined(separator: "\n") + "\n"
     }
 
-    @Test func dynamicPCATrainsReportsAndEvaluates() async throws {
-        let dir = temporaryDirectory()
+    /// 500 rows of a 12-variable test process in DIR/normal.csv.
+    static func normalOperation(in dir: String) throws -> (SyntheticProcess, [[Double]]) {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let process = SyntheticProcess(variables: 12, seed: 5)
         let train = process.run(rows: 500, seed: 1)
-        try Self.csv(process.variables, train).write(toFile: dir + "/normal.csv", atomically: true, encoding: .utf8)
+        try csv(process.variables, train).write(toFile: dir + "/normal.csv", atomically: true, encoding: .utf8)
+        return (process, train)
+    }
+
+    @Test func dynamicPCATrainsReportsAndEvaluates() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (process, train) = try Self.normalOperation(in: dir)
         let spread = SyntheticProcess.spread(of: 4, in: train)
         let faulty = process.run(rows: 800, seed: 2, fault: .step, variable: 4, start: 400, spread: spread, size: 3)
         try Self.csv(process.variables, faulty.rows, labels: faulty.labels).write(
@@ -67,11 +73,8 @@ import Testing
     /// equals `predict`'s on the same machine's series, and the fault's alarm names the faulty sensor.
     @Test func thePipelineKeepsEachMachinesLags() async throws {
         let dir = temporaryDirectory()
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let process = SyntheticProcess(variables: 12, seed: 5)
-        let train = process.run(rows: 500, seed: 1)
-        try Self.csv(process.variables, train).write(toFile: dir + "/normal.csv", atomically: true, encoding: .utf8)
+        let (process, train) = try Self.normalOperation(in: dir)
         var yaml =
             "process: unit\nsite: s1\nideal_cycle_s: 10\nlines:\n  - name: l1\n    machines: [m1, m2]\nvariables:\n"
         for v in process.variables { yaml += "  \(v): {unit: bar, min: -1000, max: 1000}\n" }

@@ -153,26 +153,29 @@ import Testing
             }
         }
         let target = try TimeToEvent.remainingLife(units: units, time: time, cap: 30)
-        let window = try WindowSpec(variables: ["wear"], length: 8)
         var spec = TrainingSpec()
         spec.task = .regression
         spec.epochs = 3
-        let history = ModelFile.HistorySpec(unit: "unit", time: "t", window: window, cap: 30)
-        let trained = try Trainer.train(
-            history: TabularData(
-                numericNames: ["wear", "load"], numeric: [wear, load], categoricalNames: ["kind"], categorical: [kind],
-                targetName: "rul", target: target.map { "\($0)" }),
-            units: units, time: time, history: history, spec: spec,
-            metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
-        try t.registry.register(trained.model, as: "life")
-        // What evaluate scores: the window features of every row, then the preprocessing.
-        let pre = trained.model.description.preprocessing!
         let columns = ["wear": wear, "load": load]
-        let numeric = try history.numericInputs(pre.numericInputs, units: units, time: time) { columns[$0]! }
         let rows = [3, 20, 45]  // unit u0: its 4th reading, its 21st (a full window), and u1's 6th (u0 has 40)
-        let expected = try trained.model.makeModel().predict(
-            try pre.transform(
-                numeric: numeric.map { c in rows.map { c[$0] } }, categoricalValues: [rows.map { kind[$0] }]))
+        /// Trains and registers a model of histories with `window`; returns what evaluate scores at `rows`: the
+        /// window features of every row, then the preprocessing.
+        func register(_ window: WindowSpec, as name: String) throws -> Tensor {
+            let history = ModelFile.HistorySpec(unit: "unit", time: "t", window: window, cap: 30)
+            let trained = try Trainer.train(
+                history: TabularData(
+                    numericNames: ["wear", "load"], numeric: [wear, load], categoricalNames: ["kind"],
+                    categorical: [kind], targetName: "rul", target: target.map { "\($0)" }),
+                units: units, time: time, history: history, spec: spec,
+                metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
+            try t.registry.register(trained.model, as: name)
+            let pre = trained.model.description.preprocessing!
+            let numeric = try history.numericInputs(pre.numericInputs, units: units, time: time) { columns[$0]! }
+            return try trained.model.makeModel().predict(
+                try pre.transform(
+                    numeric: numeric.map { c in rows.map { c[$0] } }, categoricalValues: [rows.map { kind[$0] }]))
+        }
+        let expected = try register(try WindowSpec(variables: ["wear"], length: 8), as: "life")
         func readings(_ r: Int) -> [Double] {
             let first = units.firstIndex(of: units[r])!
             return Array(wear[first...r])
@@ -180,24 +183,9 @@ import Testing
         let sequences = rows.map(readings)
         // With the unit's age as an input: a client sends only the last 8 readings and the age (no EWMA, which runs
         // over the whole history).
-        let agedHistory = ModelFile.HistorySpec(
-            unit: "unit", time: "t",
-            window: try WindowSpec(variables: ["wear"], length: 8, statistics: [.last, .mean, .slope], age: true),
-            cap: 30)
-        let aged = try Trainer.train(
-            history: TabularData(
-                numericNames: ["wear", "load"], numeric: [wear, load], categoricalNames: ["kind"], categorical: [kind],
-                targetName: "rul", target: target.map { "\($0)" }),
-            units: units, time: time, history: agedHistory, spec: spec,
-            metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
-        try t.registry.register(aged.model, as: "life-aged")
-        let agedPre = aged.model.description.preprocessing!
-        let agedNumeric = try agedHistory.numericInputs(agedPre.numericInputs, units: units, time: time) {
-            columns[$0]!
-        }
-        let agedExpected = try aged.model.makeModel().predict(
-            try agedPre.transform(
-                numeric: agedNumeric.map { c in rows.map { c[$0] } }, categoricalValues: [rows.map { kind[$0] }]))
+        let agedExpected = try register(
+            try WindowSpec(variables: ["wear"], length: 8, statistics: [.last, .mean, .slope], age: true),
+            as: "life-aged")
         let loads = rows.map { load[$0] }
         let kinds = rows.map { kind[$0] }
         let viewer = t.token[.viewer]!
