@@ -5,13 +5,16 @@ import Testing
 /// Alarm management through the real pipeline and bus: `simulate --labels`, a lead-time model from the stream's own
 /// history, `run`, then `alarms report` against the alerts topic; and the `alarms evaluate` benchmark in small.
 @Suite(.serialized) struct AlarmsTests {
+    /// Both runs start at a fixed time: a simulation that ends "now" follows the hall's daily temperature cycle from
+    /// the hour the test runs, and whether a warning is active when a machine goes down depended on it.
     @Test func theJournalLosesNoAlarmAndTheReportCountsIt() async throws {
         let dir = temporaryDirectory()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let history = "embedded://\(dir)/history"
         let sim = try await CLI.run([
-            "simulate", "--machines", "10", "--duration", "2d", "--fast", "--seed", "7", "--bus", history,
+            "simulate", "--machines", "10", "--duration", "2d", "--fast", "--seed", "7", "--start",
+            "2026-03-02T00:00:00Z", "--bus", history,
         ])
         #expect(sim.status == 0, "\(sim.stderr)")
         let snap = try await CLI.run(["dataset", "snapshot", "--bus", history, "--out", dir, "--name", "h"])
@@ -25,7 +28,8 @@ import Testing
 
         let bus = "embedded://\(dir)/plant"
         let day = try await CLI.run([
-            "simulate", "--machines", "10", "--duration", "12h", "--fast", "--seed", "8", "--labels", "--bus", bus,
+            "simulate", "--machines", "10", "--duration", "12h", "--fast", "--seed", "8", "--start",
+            "2026-03-04T00:00:00Z", "--labels", "--bus", bus,
         ])
         #expect(day.status == 0, "\(day.stderr)")
         // The forecast as the alarm model: it drives the warnings and rides along in each prediction.
