@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -35,6 +36,8 @@ let package = Package(
             name: "Kafka",
             dependencies: [
                 "KafkaWire", "Primitives", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
             ],
@@ -79,6 +82,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -93,6 +97,7 @@ let package = Package(
                 "Bus", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives", "Pipeline", "Analytics",
                 "Server",
                 "Optimizer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,6 +133,7 @@ let package = Package(
             name: "KafkaTests",
             dependencies: [
                 "Kafka", "KafkaWire", "TestSupport", "Primitives", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Peer"],  // confluent-kafka, the second client of the interop tests (run from .venv)
             swiftSettings: strict),

@@ -1,8 +1,8 @@
+import Crypto
 import KafkaWire
 public import NIOCore
 import NIOSSL
 import NIOTLS
-import Primitives
 
 /// How a connection authenticates: plaintext, or SASL on top.
 public struct KafkaSecurity: Sendable {
@@ -115,7 +115,7 @@ extension KafkaConnection {
         }
     }
 
-    private func scramExchange<H: HashFunction>(_ scram: inout SCRAMClient<H>) async throws {
+    private func scramExchange<H: SCRAMHash>(_ scram: inout SCRAMClient<H>) async throws {
         let serverFirst = String(decoding: try await saslRound(Array(scram.clientFirst().utf8)), as: UTF8.self)
         let final = try scram.clientFinal(serverFirst: serverFirst)
         let serverFinal = String(decoding: try await saslRound(Array(final.utf8)), as: UTF8.self)

@@ -1,9 +1,37 @@
+public import Crypto
+import CryptoExtras
 import Foundation
-public import Primitives
+
+/// The hashes SCRAM runs on (swift-crypto's SHA-256 and SHA-512) with the three operations it needs: H, HMAC and
+/// Hi (PBKDF2 with HMAC, RFC 8018).
+public protocol SCRAMHash: Crypto.HashFunction {
+    static var pbkdf2Function: KDF.Insecure.PBKDF2.HashFunction { get }
+}
+
+extension Crypto.SHA256: SCRAMHash { public static var pbkdf2Function: KDF.Insecure.PBKDF2.HashFunction { .sha256 } }
+extension Crypto.SHA512: SCRAMHash { public static var pbkdf2Function: KDF.Insecure.PBKDF2.HashFunction { .sha512 } }
+
+extension SCRAMHash {
+    public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] { Array(hash(data: Array(bytes))) }
+
+    /// HMAC (RFC 2104).
+    public static func hmac(key: [UInt8], _ message: some Sequence<UInt8>) -> [UInt8] {
+        Array(HMAC<Self>.authenticationCode(for: Array(message), using: SymmetricKey(data: key)))
+    }
+
+    /// SCRAM's Hi(password, salt, iterations): PBKDF2 with HMAC, one digest long. The broker sets the iterations
+    /// (Kafka's minimum is 4,096), so the library's floor for stored passwords does not apply.
+    public static func pbkdf2(password: [UInt8], salt: [UInt8], iterations: Int) throws -> [UInt8] {
+        let key = try KDF.Insecure.PBKDF2.deriveKey(
+            from: password, salt: salt, using: pbkdf2Function, outputByteCount: Digest.byteCount,
+            unsafeUncheckedRounds: iterations)
+        return key.withUnsafeBytes { Array($0) }
+    }
+}
 
 /// The client side of SCRAM (RFC 5802) with SHA-256 or SHA-512 (RFC 7677), as Kafka's SASL/SCRAM uses it: no
 /// channel binding, no extensions. The password is used as given (SASLprep is the identity for ASCII passwords).
-public struct SCRAMClient<H: HashFunction>: Sendable {
+public struct SCRAMClient<H: SCRAMHash>: Sendable {
     public let user: String
     let password: String
     public let nonce: String
@@ -44,7 +72,7 @@ public struct SCRAMClient<H: HashFunction>: Sendable {
         }
         let withoutProof = "c=biws,r=\(serverNonce)"  // biws: base64("n,,")
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
-        let salted = H.pbkdf2(password: Array(password.utf8), salt: [UInt8](salt), iterations: iterations)
+        let salted = try H.pbkdf2(password: Array(password.utf8), salt: [UInt8](salt), iterations: iterations)
         let clientKey = H.hmac(key: salted, Array("Client Key".utf8))
         let storedKey = H.hash(clientKey)
         let clientSignature = H.hmac(key: storedKey, authMessage)

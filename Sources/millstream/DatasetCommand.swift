@@ -2,6 +2,7 @@ import ArgumentParser
 import Bus
 import Foundation
 import Plant
+import Crypto
 import Primitives
 
 extension Millstream {
@@ -54,7 +55,7 @@ extension Millstream.Dataset {
                 collector.add($0.value)
             }
             let csv = collector.csv(variables: process.variables.map(\.name))
-            let sha = SHA256.hex(csv)
+            let sha = SHA256.hash(data: csv).hexString
             let fileName = name ?? "readings-\(sha.prefix(12))"
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let csvPath = (out as NSString).appendingPathComponent(fileName + ".csv")

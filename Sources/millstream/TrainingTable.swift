@@ -1,6 +1,7 @@
 import Foundation
 import Learn
 import Plant
+import Crypto
 import Primitives
 import Tabular
 
@@ -54,7 +55,7 @@ struct TrainingTable {
         let (table, bytes) = try Self.read(path: path, header: header)
         self.table = table
         source = path
-        sha256 = SHA256.hex(bytes)
+        sha256 = SHA256.hash(data: bytes).hexString
         let targetColumn = try target.map { try table.column($0) }
         let extraColumns = try extraTargets.map { try table.column($0) }
         for name in drop { _ = try table.column(name) }

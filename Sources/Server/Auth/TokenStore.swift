@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 import Primitives
 import Synchronization
 
@@ -54,7 +55,7 @@ public final class TokenStore: Sendable {
         let token = "ms_\(id)_\(secret)"
         let expires = validFor.map { now.timeIntervalSince1970 + Double($0.components.seconds) }
         let entry = Entry(
-            id: id, name: name, role: role, sha256: SHA256.hex(Array(token.utf8)),
+            id: id, name: name, role: role, sha256: SHA256.hash(data: Array(token.utf8)).hexString,
             created: ISO8601DateFormatter().string(from: now), expires: expires)
         try update { $0[id] = entry }
         return token
@@ -93,7 +94,7 @@ public final class TokenStore: Sendable {
         let parts = token.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "ms", parts[1].count == 8, parts[2].count == 64 else { return .unknown }
         guard let entry = state.withLock({ $0.entries[String(parts[1])] }) else { return .unknown }
-        let presented = Array(SHA256.hex(Array(token.utf8)).utf8)
+        let presented = Array(SHA256.hash(data: Array(token.utf8)).hexString.utf8)
         let stored = Array(entry.sha256.utf8)
         guard presented.count == stored.count else { return .unknown }
         var difference: UInt8 = 0
