@@ -158,7 +158,12 @@ public struct ONNXModel: Sendable {
             let t = try input(0)
             switch node.ints["to"] ?? 1 {
             case 1: return [ONNXTensor(shape: t.shape, values: t.values)]  // float
-            case 6, 7: return [ONNXTensor(shape: t.shape, integers: t.values.map { $0.isFinite ? Int($0) : 0 })]
+            case 6, 7:
+                if let ints = t.integers { return [ONNXTensor(shape: t.shape, integers: ints)] }
+                if let bad = t.values.first(where: { !($0.isFinite && abs($0) < 9.2e18) }) {
+                    throw LearnError("ONNX Cast '\(node.name)': \(bad) does not fit an integer")
+                }
+                return [ONNXTensor(shape: t.shape, integers: t.values.map { Int($0) })]
             case 9: return [ONNXTensor(shape: t.shape, integers: t.values.map { $0 != 0 ? 1 : 0 })]  // bool
             case let to: throw LearnError("ONNX Cast '\(node.name)' to type \(to) is not supported")
             }
