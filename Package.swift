@@ -12,7 +12,7 @@ let package = Package(
         .executable(name: "millstream", targets: ["millstream"]),
         .executable(name: "millstream-bench", targets: ["MillstreamBench"]),
         .library(name: "EventLog", targets: ["EventLog"]),
-        .library(name: "Bus", targets: ["Bus"]),
+        .library(name: "Bus", targets: ["Bus", "BusEmbedded", "BusKafka", "Buses"]),
         .library(name: "Plant", targets: ["Plant"]),
         .library(name: "Learn", targets: ["Learn"]),
     ],
@@ -27,11 +27,14 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
         .target(name: "CRC32C"),
-        .target(name: "Primitives", swiftSettings: strict),
+        .target(
+            name: "Primitives", dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: strict),
         .target(
             name: "Kafka",
             dependencies: [
@@ -56,32 +59,52 @@ let package = Package(
         .target(
             name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["README.md"]),
-        .target(name: "Learn", dependencies: ["CBLAS", "Primitives", "ONNXProto"], swiftSettings: strict),
+        .target(
+            name: "Learn",
+            dependencies: [
+                "CBLAS", "Primitives", "ONNXProto", .product(name: "RealModule", package: "swift-numerics"),
+            ], swiftSettings: strict),
         .target(name: "Registry", dependencies: ["Learn"], swiftSettings: strict),
         .target(name: "EventLog", dependencies: ["CRC32C"], swiftSettings: strict),
         .target(
             name: "Plant",
-            dependencies: ["Tabular", "Primitives", "Analytics", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "Tabular", "Primitives", "Analytics", .product(name: "Yams", package: "Yams"),
+                .product(name: "RealModule", package: "swift-numerics"),
+            ],
             swiftSettings: strict
         ),
-        .target(name: "Bus", dependencies: ["EventLog", "Kafka", "KafkaWire"], swiftSettings: strict),
+        // The bus protocol and its types; implementations in modules of their own, opened by URL in Buses.
+        .target(name: "Bus", swiftSettings: strict),
+        .target(
+            name: "BusEmbedded",
+            dependencies: ["Bus", "EventLog", "Primitives", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict),
+        .target(name: "BusKafka", dependencies: ["Bus", "Kafka", "KafkaWire"], swiftSettings: strict),
+        .target(name: "Buses", dependencies: ["Bus", "BusEmbedded", "BusKafka"], swiftSettings: strict),
         .target(name: "Analytics", swiftSettings: strict),
+        // Every topic's name, key and record type, with the one JSON encoder and strict decoder they all use.
+        .target(name: "Topics", dependencies: ["Plant"], swiftSettings: strict),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Bus", "Plant", "Analytics", "Learn", "Registry", "EventLog", "Optimizer",
+                "Bus", "Plant", "Analytics", "Learn", "Registry", "Optimizer", "Topics",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         // Setpoint recommendations (gradient and derivative-free solvers over a risk model) and the closed-loop
         // evaluation on the simulator.
-        .target(name: "Optimizer", dependencies: ["Learn", "Plant", "Primitives"], swiftSettings: strict),
+        .target(
+            name: "Optimizer",
+            dependencies: [
+                "Learn", "Plant", "Primitives", "Topics", .product(name: "RealModule", package: "swift-numerics"),
+            ], swiftSettings: strict),
         // The HTTP edge: plant API, TensorFlow Serving's predict API, dashboard, /metrics, tokens and roles.
         .target(
             name: "Server",
             dependencies: [
-                "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives",
+                "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -90,11 +113,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            // The dashboard's files, embedded in the binary (one file to deploy); linted and formatted by the tests.
+            resources: [
+                .embedInCode("Dashboard/Assets/index.html"), .embedInCode("Dashboard/Assets/app.js"),
+                .embedInCode("Dashboard/Assets/app.css"), .embedInCode("Dashboard/Assets/login.html"),
+                .embedInCode("Dashboard/Assets/login.css"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "millstream",
             dependencies: [
-                "Bus", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives", "Pipeline", "Analytics",
+                "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
+                "Pipeline", "Analytics", "Topics",
                 "Server",
                 "Optimizer",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -107,7 +137,8 @@ let package = Package(
         .executableTarget(
             name: "MillstreamBench",
             dependencies: [
-                "EventLog", "Bus", "Plant", "Learn", "Primitives", "Pipeline", "Registry", "Tabular", "Kafka",
+                "EventLog", "Bus", "Buses", "BusEmbedded", "Plant", "Topics", "Learn", "Primitives", "Pipeline",
+                "Registry", "Tabular", "Kafka",
                 "TestSupport", "Server", "Optimizer", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,10 +154,16 @@ let package = Package(
             exclude: ["Fixtures"],  // read by path: the ONNX files, TensorFlow's outputs and the script that made them
             swiftSettings: strict),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Learn"], swiftSettings: strict),
-        .testTarget(name: "BusTests", dependencies: ["Bus", "EventLog", "KafkaWire"], swiftSettings: strict),
-        .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
         .testTarget(
-            name: "OptimizerTests", dependencies: ["Optimizer", "Learn", "Plant", "Primitives"], swiftSettings: strict),
+            name: "BusTests", dependencies: ["Bus", "Buses", "BusEmbedded", "EventLog", "Primitives"],
+            swiftSettings: strict),
+        .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
+        .testTarget(name: "TopicsTests", dependencies: ["Topics", "Plant"], swiftSettings: strict),
+        .testTarget(
+            name: "OptimizerTests",
+            dependencies: [
+                "Optimizer", "Learn", "Plant", "Primitives", .product(name: "RealModule", package: "swift-numerics"),
+            ], swiftSettings: strict),
         // Real peers for the tests: a Tansu broker from the project venv on a free loopback port.
         .target(name: "TestSupport", dependencies: ["Kafka"], swiftSettings: strict),
         .testTarget(
@@ -143,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Bus", "Registry", "Learn", "Plant", "Primitives",
+                "Server", "Bus", "BusEmbedded", "Registry", "Learn", "Plant", "Primitives", "Topics",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),

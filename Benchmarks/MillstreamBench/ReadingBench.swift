@@ -1,5 +1,6 @@
 import Foundation
 import Plant
+import Topics
 
 /// Decoding readings: Millstream's strict byte-level decoder beside Foundation's JSONSerialization and JSONDecoder.
 enum ReadingBench {
@@ -48,6 +49,42 @@ enum ReadingBench {
             }
         }
         print(String(format: "simulate + encode: %.0f readings/s", Double(count) / encode))
+        print("  (sink \(sink))")
+        try records(count: count / 4)
+    }
+
+    /// Topic records (the pipeline writes a prediction per reading; the server reads them all): the Topics module's
+    /// encoder and decoder beside Foundation's JSONEncoder and JSONDecoder on the same Codable type.
+    static func records(count: Int) throws {
+        let record = PredictionRecord(
+            machine: "plant1/line1/m07", ts: "2026-11-25T06:00:00.123Z", seq: 12_345, state: "running", product: "M",
+            risk: 0.0123, failure: false, model: "failure@v3",
+            anomaly: .init(score: 0.41, alarm: false, topVariable: "torque_nm"),
+            features: [
+                "power_w": 6543.2, "temp_diff_k": 10.1, "strain_minnm": 5000, "air_temp_k_ewma": 300.1,
+                "process_temp_k_ewma": 310.2, "rpm_ewma": 1500.2, "torque_nm_ewma": 40.1, "tool_wear_min_ewma": 108,
+            ],
+            source: SourceRef(topic: "readings", partition: 3, offset: 123_456))
+        let bytes = record.encoded()
+        print("prediction records: \(count) of \(bytes.count) B")
+        var sink = 0
+        let ours = seconds { for _ in 0..<count { sink &+= record.encoded().count } }
+        let encoder = JSONEncoder()
+        let foundation = try seconds { for _ in 0..<count { sink &+= try encoder.encode(record).count } }
+        row(
+            "encode", ours: Double(count) / ours, peer: Double(count) / foundation, peerName: "JSONEncoder",
+            unit: "/s")
+        let oursDecode = try seconds {
+            for _ in 0..<count { sink &+= try Topics.predictions.decode(bytes).features.entries.count }
+        }
+        let data = Data(bytes)
+        let decoder = JSONDecoder()
+        let foundationDecode = try seconds {
+            for _ in 0..<count { sink &+= try decoder.decode(PredictionRecord.self, from: data).features.entries.count }
+        }
+        row(
+            "decode (strict)", ours: Double(count) / oursDecode, peer: Double(count) / foundationDecode,
+            peerName: "JSONDecoder", unit: "/s")
         print("  (sink \(sink))")
     }
 }

@@ -1,4 +1,27 @@
-public import EventLog
+/// A named header value, as in Kafka.
+public struct RecordHeader: Sendable, Hashable {
+    public var name: String
+    public var value: [UInt8]
+
+    public init(name: String, value: [UInt8]) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A topic and partition, the unit of assignment and of committed offsets.
+public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int
+
+    public init(topic: String, partition: Int) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.topic, a.partition) < (b.topic, b.partition) }
+    public var description: String { "\(topic)/\(partition)" }
+}
 
 /// A record to send: optional key (it picks the partition), value, headers, timestamp (ms since the epoch).
 public struct BusRecord: Sendable, Hashable {
@@ -50,6 +73,11 @@ public struct ConsumedRecord: Sendable, Hashable {
 public struct RecordPosition: Sendable, Hashable {
     public var partition: Int
     public var offset: Int64
+
+    public init(partition: Int, offset: Int64) {
+        self.partition = partition
+        self.offset = offset
+    }
 }
 
 /// A topic's partitions and their offsets.
@@ -60,10 +88,22 @@ public struct TopicDescription: Sendable, Equatable {
         public var latestOffset: Int64
         public var sizeBytes: Int64?
         public var records: Int64 { latestOffset - earliestOffset }
+
+        public init(partition: Int, earliestOffset: Int64, latestOffset: Int64, sizeBytes: Int64? = nil) {
+            self.partition = partition
+            self.earliestOffset = earliestOffset
+            self.latestOffset = latestOffset
+            self.sizeBytes = sizeBytes
+        }
     }
 
     public var name: String
     public var partitions: [Partition]
+
+    public init(name: String, partitions: [Partition]) {
+        self.name = name
+        self.partitions = partitions
+    }
     public var records: Int64 { partitions.reduce(0) { $0 + $1.records } }
 }
 
@@ -86,7 +126,9 @@ public struct ConsumerOptions: Sendable {
     }
 }
 
-/// The one streaming abstraction the rest of Millstream uses, with an embedded and a Kafka adapter.
+/// The one streaming abstraction the rest of Millstream uses. Its implementations live in modules of their own
+/// (BusEmbedded on the embedded log, BusKafka on a Kafka cluster; Buses opens either from a URL), so code that only
+/// uses the protocol links neither.
 public protocol MessageBus: Sendable {
     /// The URL it was opened with, for messages.
     var url: BusURL { get }

@@ -3,6 +3,8 @@ import Synchronization
 
 #if canImport(Glibc)
     import Glibc
+#elseif canImport(Darwin)
+    import Darwin
 #endif
 
 /// The embedded durable log: topics of partitioned, append-only record logs in one directory, plus the committed
@@ -196,7 +198,7 @@ public final class EventLog: Sendable {
     }
 
     /// Durably records `offsets` (the next offset to read, per partition) for `group`.
-    public func commit(group: String, offsets: [TopicPartition: Int64]) throws {
+    public func commit(group: String, offsets: [LogTopicPartition: Int64]) throws {
         guard !configuration.readOnly else {
             throw EventLogError(.readOnly, "the log at \(directory) is open read-only")
         }
@@ -204,7 +206,7 @@ public final class EventLog: Sendable {
     }
 
     /// The offsets last committed by `group`.
-    public func committedOffsets(group: String) throws -> [TopicPartition: Int64] {
+    public func committedOffsets(group: String) throws -> [LogTopicPartition: Int64] {
         if configuration.readOnly {
             let path = directory + "/groups/" + group + ".offsets"
             guard FileSystem.exists(path) else { return [:] }

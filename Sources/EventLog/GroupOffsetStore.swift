@@ -2,7 +2,7 @@ import CRC32C
 import Synchronization
 
 /// A topic and partition, the unit of assignment and of committed offsets.
-public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct LogTopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var topic: String
     public var partition: Int
 
@@ -28,7 +28,7 @@ final class GroupOffsetStore: Sendable {
     let compactBytes: Int64
 
     private struct State {
-        var offsets: [TopicPartition: Int64]
+        var offsets: [LogTopicPartition: Int64]
         var file: FileRef
         var size: Int64
     }
@@ -49,16 +49,16 @@ final class GroupOffsetStore: Sendable {
         state = Mutex(State(offsets: offsets, file: file, size: Int64(valid)))
     }
 
-    var offsets: [TopicPartition: Int64] { state.withLock { $0.offsets } }
+    var offsets: [LogTopicPartition: Int64] { state.withLock { $0.offsets } }
 
     /// Reads the committed offsets in a store file without opening it for writing.
-    static func replay(path: String) throws -> [TopicPartition: Int64] {
+    static func replay(path: String) throws -> [LogTopicPartition: Int64] {
         parse(try FileSystem.readAll(path)[...]).offsets
     }
 
     /// Replays the frames in `raw`; returns the offsets and the length of the valid prefix.
-    private static func parse(_ raw: ArraySlice<UInt8>) -> (offsets: [TopicPartition: Int64], valid: Int) {
-        var offsets: [TopicPartition: Int64] = [:]
+    private static func parse(_ raw: ArraySlice<UInt8>) -> (offsets: [LogTopicPartition: Int64], valid: Int) {
+        var offsets: [LogTopicPartition: Int64] = [:]
         var valid = 0
         raw.withUnsafeBytes { bytes in
             var reader = ByteReader(bytes)
@@ -77,7 +77,7 @@ final class GroupOffsetStore: Sendable {
         return (offsets, valid)
     }
 
-    func commit(_ offsets: [TopicPartition: Int64]) throws {
+    func commit(_ offsets: [LogTopicPartition: Int64]) throws {
         guard !offsets.isEmpty else { return }
         try state.withLock { state in
             let frame = Self.frame(offsets)
@@ -103,7 +103,7 @@ final class GroupOffsetStore: Sendable {
         }
     }
 
-    private static func frame(_ offsets: [TopicPartition: Int64]) -> [UInt8] {
+    private static func frame(_ offsets: [LogTopicPartition: Int64]) -> [UInt8] {
         var payload: [UInt8] = []
         payload.appendVarint(UInt64(offsets.count))
         for (tp, offset) in offsets.sorted(by: { $0.key < $1.key }) {
@@ -121,16 +121,16 @@ final class GroupOffsetStore: Sendable {
         return frame
     }
 
-    private static func decode(_ payload: UnsafeRawBufferPointer) -> [(TopicPartition, Int64)]? {
+    private static func decode(_ payload: UnsafeRawBufferPointer) -> [(LogTopicPartition, Int64)]? {
         var reader = ByteReader(payload)
         guard let count = reader.readVarint(), count <= UInt64(payload.count) else { return nil }
-        var entries: [(TopicPartition, Int64)] = []
+        var entries: [(LogTopicPartition, Int64)] = []
         for _ in 0..<count {
             guard let length = reader.readVarint(), let name = reader.readBytes(Int(length)),
                 let partition = reader.readVarint(), let offset = reader.readZigZag()
             else { return nil }
             entries.append(
-                (TopicPartition(topic: String(decoding: name, as: UTF8.self), partition: Int(partition)), offset))
+                (LogTopicPartition(topic: String(decoding: name, as: UTF8.self), partition: Int(partition)), offset))
         }
         return entries
     }

@@ -1,5 +1,6 @@
 public import KafkaWire
 import NIOCore
+import Primitives
 
 /// A record to produce.
 public struct KafkaProducerRecord: Sendable {

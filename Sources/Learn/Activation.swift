@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// Element-wise (and, for softmax, row-wise) activation functions, with Keras's names and defaults.
 public enum Activation: String, Sendable, Codable, CaseIterable {
@@ -26,7 +24,7 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
             case .relu: Self.relu(p.baseAddress!, p.count)
             case .leakyRelu: for i in p.indices { p[i] = p[i] < 0 ? p[i] * Self.leakySlope : p[i] }
             case .gelu: for i in p.indices { p[i] = Self.gelu(p[i]) }
-            case .tanh: for i in p.indices { p[i] = Glibc.tanhf(p[i]) }
+            case .tanh: for i in p.indices { p[i] = Float.tanh(p[i]) }
             case .sigmoid: for i in p.indices { p[i] = Self.sigmoid(p[i]) }
             case .softmax:
                 guard columns > 0 else { return }
@@ -52,8 +50,8 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
                     case .gelu:
                         for i in 0..<n {
                             let x = z[i]
-                            let pdf = Glibc.expf(-0.5 * x * x) * 0.398_942_28
-                            g[i] *= 0.5 * (1 + Glibc.erff(x * 0.707_106_77)) + x * pdf
+                            let pdf = Float.exp(-0.5 * x * x) * 0.398_942_28
+                            g[i] *= 0.5 * (1 + Float.erf(x * 0.707_106_77)) + x * pdf
                         }
                     case .tanh: for i in 0..<n { g[i] *= 1 - y[i] * y[i] }
                     case .sigmoid: for i in 0..<n { g[i] *= y[i] * (1 - y[i]) }
@@ -118,20 +116,20 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
 
     @inline(__always) static func sigmoid(_ x: Float) -> Float {
         x >= 0
-            ? 1 / (1 + Glibc.expf(-x))
+            ? 1 / (1 + Float.exp(-x))
             : {
-                let e = Glibc.expf(x); return e / (1 + e)
+                let e = Float.exp(x); return e / (1 + e)
             }()
     }
 
-    @inline(__always) static func gelu(_ x: Float) -> Float { 0.5 * x * (1 + Glibc.erff(x * 0.707_106_77)) }
+    @inline(__always) static func gelu(_ x: Float) -> Float { 0.5 * x * (1 + Float.erf(x * 0.707_106_77)) }
 
     @inline(__always) static func softmax(_ row: UnsafeMutableBufferPointer<Float>) {
         var maximum = -Float.infinity
         for v in row { maximum = max(maximum, v) }
         var sum: Float = 0
         for i in row.indices {
-            row[i] = Glibc.expf(row[i] - maximum)
+            row[i] = Float.exp(row[i] - maximum)
             sum += row[i]
         }
         for i in row.indices { row[i] /= sum }

@@ -43,6 +43,8 @@ enum BLAS {
 
 #if canImport(Glibc)
     import Glibc
+#elseif canImport(Darwin)
+    import Darwin
 #endif
 
 func getenvValue(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

@@ -1,3 +1,5 @@
+import RealModule
+
 /// A trained model frozen for scoring: dropout removed, batch normalization folded into an affine map, kernels laid
 /// out for dot products. Immutable and Sendable: share one across tasks. `predict(_:into:scratch:)` allocates
 /// nothing, for scoring one reading at a time in the stream.
@@ -210,7 +212,7 @@ public struct InferenceModel: Sendable {
                     for k in 0..<n {
                         let z = Activation.sigmoid(xw[k] + hu[k])
                         let r = Activation.sigmoid(xw[n + k] + hu[n + k])
-                        let hat = tanhf(xw[2 * n + k] + r * hu[2 * n + k])
+                        let hat = Float.tanh(xw[2 * n + k] + r * hu[2 * n + k])
                         h[k] = z * h[k] + (1 - z) * hat
                     }
                     if g.returnSequences { for k in 0..<n { y[t * n + k] = h[k] } }
@@ -275,8 +277,4 @@ public struct InferenceModel: Sendable {
     }
 }
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-@inline(__always) func tanhDouble(_ x: Double) -> Double { tanh(x) }
+@inline(__always) func tanhDouble(_ x: Double) -> Double { Double.tanh(x) }

@@ -1,8 +1,5 @@
 import Plant
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// What may change on a machine, within which limits, and what a change is worth: the process config's
 /// controllable variables and `optimizer:` section, bound to the inputs of one risk model.
@@ -41,7 +38,7 @@ public struct OptimizationProblem: Sendable {
         /// The production rate relative to the nominal rate at the setpoints `points[offset ..< offset + controls]`.
         public func rate(_ points: [Double], offset: Int = 0) -> Double {
             var rate = 1.0
-            for t in terms { rate *= pow(points[offset + t.control] / t.nominal, t.elasticity) }
+            for t in terms { rate *= Double.pow(points[offset + t.control] / t.nominal, t.elasticity) }
             return rate
         }
 
@@ -116,7 +113,7 @@ public struct OptimizationProblem: Sendable {
         guard let t = throughput, let term = t.terms.first(where: { $0.control == c }) else {
             return -Double.infinity...Double.infinity
         }
-        let bound = term.nominal * pow(t.floor, 1 / (Double(t.terms.count) * term.elasticity))
+        let bound = term.nominal * Double.pow(t.floor, 1 / (Double(t.terms.count) * term.elasticity))
         return term.elasticity > 0 ? bound...Double.infinity : -Double.infinity...bound
     }
 

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// The outcome of one search.
 enum SolveResult {
@@ -24,8 +22,8 @@ extension SetpointOptimizer {
         var points = [free.map { c in unit(current[c], ranges[c]) }]
         if let previous, Self.supDistance(previous, points[0]) >= options.tolerance { points.append(previous) }
         var phi = 2.0
-        for _ in 0..<30 { phi = pow(1 + phi, 1 / Double(d + 1)) }
-        let alpha = (1...d).map { 1 / pow(phi, Double($0)) }
+        for _ in 0..<30 { phi = Double.pow(1 + phi, 1 / Double(d + 1)) }
+        let alpha = (1...d).map { 1 / Double.pow(phi, Double($0)) }
         for j in 1..<max(1, options.starts) {
             points.append((0..<d).map { i in (0.5 + alpha[i] * Double(j)).truncatingRemainder(dividingBy: 1) })
         }

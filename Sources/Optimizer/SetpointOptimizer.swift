@@ -1,9 +1,6 @@
 import Learn
 import Plant
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// Recommends setpoint changes and maintenance for one machine at a time: minimizes the expected failure cost minus
 /// the rate gain over the machine's recent spread around its setpoints, within the guardrails of the problem.
@@ -258,9 +255,9 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     static func normalStrata(_ count: Int) -> [(z: Double, mass: Double, rank: Double)] {
         guard count >= 3 else { return [] }
         let half = count / 2
-        let ratio = pow(0.0014, 1 / Double(max(1, half - 1)))
+        let ratio = Double.pow(0.0014, 1 / Double(max(1, half - 1)))
         var lower: [Double] = []  // tail probabilities at the boundaries below 0, from the middle outwards
-        for i in 1..<half { lower.append(0.5 * pow(ratio, Double(i))) }
+        for i in 1..<half { lower.append(0.5 * Double.pow(ratio, Double(i))) }
         var boundaries = [-Double.infinity] + lower.reversed().map { Distributions.normalQuantile($0) }
         if count % 2 == 1 {
             boundaries.append(Distributions.normalQuantile(0.5 - 0.5 / Double(count)));
@@ -269,8 +266,10 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             boundaries.append(0)
         }
         boundaries += lower.map { -Distributions.normalQuantile($0) } + [Double.infinity]
-        func pdf(_ z: Double) -> Double { z.isInfinite ? 0 : exp(-z * z / 2) / (2 * Double.pi).squareRoot() }
-        func cdf(_ z: Double) -> Double { z == -.infinity ? 0 : z == .infinity ? 1 : 0.5 * erfc(-z / 2.0.squareRoot()) }
+        func pdf(_ z: Double) -> Double { z.isInfinite ? 0 : Double.exp(-z * z / 2) / (2 * Double.pi).squareRoot() }
+        func cdf(_ z: Double) -> Double {
+            z == -.infinity ? 0 : z == .infinity ? 1 : 0.5 * Double.erfc(-z / 2.0.squareRoot())
+        }
         return (0..<(boundaries.count - 1)).map { j in
             let (a, b) = (boundaries[j], boundaries[j + 1])
             let mass = cdf(b) - cdf(a)

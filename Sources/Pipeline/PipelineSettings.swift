@@ -1,22 +1,23 @@
 import Analytics
 import Optimizer
 import Plant
+import Topics
 
 /// How a pipeline worker processes readings.
 public struct PipelineSettings: Sendable {
     public var process: ProcessConfig
-    public var inputTopic = "readings"
-    public var predictionsTopic = "predictions"
-    public var alertsTopic = "alerts"
-    public var kpisTopic = "kpis"
-    public var deadLettersTopic = "dead-letters"
-    public var checkpointsTopic = "pipeline-checkpoints"
+    public var inputTopic = Topics.readings.name
+    public var predictionsTopic = Topics.predictions.name
+    public var alertsTopic = Topics.alerts.name
+    public var kpisTopic = Topics.kpis.name
+    public var deadLettersTopic = Topics.deadLetters.name
+    public var checkpointsTopic = Topics.pipelineCheckpoints
     /// Setpoint recommendations, and the setpoint changes closed loop makes (what the plant applies).
-    public var recommendationsTopic = "recommendations"
-    public var setpointsTopic = "setpoints"
+    public var recommendationsTopic = Topics.recommendations.name
+    public var setpointsTopic = Topics.setpoints.name
     /// Switches closed loop on and off while workers run: `{"closed_loop":false}` (the server's
     /// POST /api/optimizer/closed-loop writes it); the latest record wins.
-    public var controlTopic = "optimizer-control"
+    public var controlTopic = Topics.optimizerControl.name
     /// Apply recommendations without an operator (within the guardrails); from the config's `optimizer.closed_loop`
     /// or `millstream run --closed-loop`, and switched by records on the control topic.
     public var closedLoop = false

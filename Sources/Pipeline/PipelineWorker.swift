@@ -1,5 +1,4 @@
 import Bus
-import EventLog
 import Foundation
 import Learn
 import Logging
@@ -7,6 +6,7 @@ import Plant
 import Registry
 import ServiceLifecycle
 import Synchronization
+import Topics
 
 /// Live figures of a worker, for the demo panel and metrics.
 public final class PipelineStats: Sendable {
@@ -72,12 +72,7 @@ public struct PipelineWorker: Service {
     }
 
     /// `{"closed_loop":true|false,...}` -> the switch; nil for anything else.
-    static func closedLoopSwitch(_ value: [UInt8]) -> Bool? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
-            let number = object["closed_loop"] as? NSNumber, String(cString: number.objCType) == "c"
-        else { return nil }
-        return number.boolValue
-    }
+    static func closedLoopSwitch(_ value: [UInt8]) -> Bool? { try? Topics.optimizerControl.decode(value).closedLoop }
 
     static let sourcePartition = "src-partition"
     static let sourceOffset = "src-offset"

@@ -1,5 +1,6 @@
 import Optimizer
 import Plant
+import Topics
 
 extension ReadingProcessor {
     /// Feeds the machine's optimizer context and, for live readings (not older than the settings' maximum age by
@@ -40,7 +41,8 @@ extension ReadingProcessor {
                 let violations = Guardrails.violations(
                     of: change, problem: r.problem, context: tracker.optimizer!, now: now)
                 if violations.isEmpty {
-                    let record = change.encoded(by: "closed_loop", recommendation: recommendation.id, at: now)
+                    let record = SetpointRecord(change, by: "closed_loop", recommendation: recommendation.id, at: now)
+                        .encoded()
                     out.append(PipelineOutput(topic: settings.setpointsTopic, key: key, value: record, timestamp: now))
                     tracker.optimizer!.setpointsChanged(
                         recommendation.changes.map { c in
@@ -63,7 +65,7 @@ extension ReadingProcessor {
             out.append(
                 PipelineOutput(
                     topic: settings.recommendationsTopic, key: key,
-                    value: recommendation.encoded(mode: applied ? "closed_loop" : "advisory"), timestamp: now))
+                    value: recommendation.record(mode: applied ? "closed_loop" : "advisory").encoded(), timestamp: now))
             events.recommendations += 1
         }
     }

@@ -4,6 +4,8 @@ import Foundation
 import Learn
 import Optimizer
 import Plant
+import Primitives
+import Topics
 
 /// Turns reading records into predictions, alerts, KPIs and dead letters, keeping per-machine state.
 ///
@@ -165,7 +167,7 @@ public struct ReadingProcessor: Sendable {
                     events: &events,
                     message: { _ in
                         "\(key.replacingOccurrences(of: "/", with: " ")) on \(reading.machine) back to normal"
-                    }, evidence: { _ in })
+                    }, evidence: { AlertEvidence() })
             }
         } else if tracker.runningSince == nil {
             tracker.runningSince =
@@ -230,83 +232,47 @@ public struct ReadingProcessor: Sendable {
                 risk, forecast: false, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
         }
 
-        var p = JSONObject()
-        p.string("machine", reading.machine)
-        p.string("ts", Timestamp.format(reading.timestamp))
-        p.integer("seq", reading.sequence)
-        p.string("state", reading.state.rawValue)
-        p.string("product", reading.product)
-        p.number("risk", risk)
-        p.raw(
-            "failure",
-            risk.map { Array(($0 >= (scorer?.threshold ?? 0.5) ? "true" : "false").utf8) } ?? Array("null".utf8))
-        p.string("model", risk == nil && anomaly == nil && estimate == nil ? nil : modelLabel)
-        if let estimate, let scorer {
-            p.object("estimate") { e in
-                e.string("target", scorer.target)
-                e.number("value", estimate)
-            }
-        }
+        var features = NamedValues()
+        let inputs = variableNames.map { reading[$0] ?? .nan }
+        for d in derived { features.append(d.name, d.expression.evaluate(inputs)) }
+        for (name, value) in tracker.ewma.sorted(by: { $0.key < $1.key }) { features.append(name + "_ewma", value) }
+        var modes: NamedValues?
         if risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
-            p.object("modes") { m in
-                for (i, label) in scorer.modeLabels.enumerated() { m.number(label, Double(output[i + 1])) }
-            }
+            modes = NamedValues(scorer.modeLabels.enumerated().map { ($1, Double(output[$0 + 1])) })
         }
-        if let forecast, let forecaster {
-            p.object("forecast") { f in
-                f.number("probability", forecast)
-                f.number("horizon_min", forecaster.horizon)
-                f.string("model", forecaster.label)
-            }
-        }
-        if let anomaly {
-            p.object("anomaly") { a in
-                a.number("score", anomaly.ratio)  // 1 is the alarm limit
-                a.bool("alarm", anomaly.alarm)
-                a.string("top_variable", anomaly.top)
-            }
-        }
-        p.object("features") { f in
-            let inputs = variableNames.map { reading[$0] ?? .nan }
-            for d in derived { f.number(d.name, d.expression.evaluate(inputs)) }
-            for (name, value) in tracker.ewma.sorted(by: { $0.key < $1.key }) { f.number(name + "_ewma", value) }
-        }
-        p.raw("source", JSONObject.source(source))
+        let prediction = PredictionRecord(
+            machine: reading.machine, ts: Timestamp.format(reading.timestamp), seq: reading.sequence,
+            state: reading.state.rawValue, product: reading.product, risk: risk,
+            failure: risk.map { $0 >= (scorer?.threshold ?? 0.5) },
+            model: risk == nil && anomaly == nil && estimate == nil ? nil : modelLabel,
+            estimate: estimate.flatMap { value in scorer.map { .init(target: $0.target, value: value) } },
+            modes: modes,
+            forecast: forecast.flatMap { p in
+                forecaster.map { .init(probability: p, horizonMinutes: $0.horizon, model: $0.label) }
+            },
+            anomaly: anomaly.map { .init(score: $0.ratio, alarm: $0.alarm, topVariable: $0.top) },
+            features: features, source: source)
         out.append(
             PipelineOutput(
-                topic: settings.predictionsTopic, key: key, value: p.finished(), timestamp: reading.timestamp))
+                topic: settings.predictionsTopic, key: key, value: prediction.encoded(), timestamp: reading.timestamp))
         events.predictions += 1
         if let risk { events.lastRisk[reading.machine] = risk }
 
         if tracker.readings % settings.kpiEvery == 0 {
-            var k = JSONObject()
-            k.string("machine", reading.machine)
-            k.string("ts", Timestamp.format(reading.timestamp))
-            for (name, window) in [("hour", tracker.hour), ("shift", tracker.shift)] {
+            func figures(_ window: RollingOEE) -> KPIRecord.Figures {
                 let f = window.total(now: reading.timestamp).figures(
                     idealCycleSeconds: settings.process.idealCycleSeconds)
-                k.object(name) { o in
-                    o.number("availability", f.availability)
-                    o.number("performance", f.performance)
-                    o.number("quality", f.quality)
-                    o.number("oee", f.oee)
-                    o.integer("good", Int64(f.goodUnits))
-                    o.integer("scrap", Int64(f.scrapUnits))
-                    var reasons: [UInt8] = [UInt8(ascii: "[")]
-                    for (i, d) in f.downtime.enumerated() {
-                        if i > 0 { reasons.append(UInt8(ascii: ",")) }
-                        var r = JSONObject()
-                        r.string("reason", d.reason)
-                        r.number("seconds", d.seconds)
-                        reasons += r.finished()
-                    }
-                    o.raw("downtime", reasons + [UInt8(ascii: "]")])
-                }
-                if name == "hour" { events.oee[reading.machine] = f.oee }
+                return KPIRecord.Figures(
+                    availability: f.availability, performance: f.performance, quality: f.quality, oee: f.oee,
+                    good: f.goodUnits, scrap: f.scrapUnits,
+                    downtime: f.downtime.map { .init(reason: $0.reason, seconds: $0.seconds) })
             }
-            k.raw("source", JSONObject.source(source))
+            let kpi = KPIRecord(
+                machine: reading.machine, ts: Timestamp.format(reading.timestamp), hour: figures(tracker.hour),
+                shift: figures(tracker.shift), source: source)
+            events.oee[reading.machine] = kpi.hour.oee
             out.append(
-                PipelineOutput(topic: settings.kpisTopic, key: key, value: k.finished(), timestamp: reading.timestamp))
+                PipelineOutput(topic: settings.kpisTopic, key: key, value: kpi.encoded(), timestamp: reading.timestamp))
         }
         machines[reading.machine] = tracker
     }
@@ -315,17 +281,12 @@ public struct ReadingProcessor: Sendable {
         value: [UInt8], reason: String, message: String, source: SourcePosition, now: Int64,
         into out: inout [PipelineOutput]
     ) {
-        var d = JSONObject()
-        d.string("reason", reason)
-        d.string("error", message)
-        if let text = String(validating: value, as: UTF8.self) {
-            d.string("original", text)
-        } else {
-            d.string("original_base64", Data(value).base64EncodedString())
-        }
-        d.string("ts", Timestamp.format(now))
-        d.raw("source", JSONObject.source(source))
-        out.append(PipelineOutput(topic: settings.deadLettersTopic, key: [], value: d.finished(), timestamp: now))
+        let text = String(validating: value, as: UTF8.self)
+        let d = DeadLetterRecord(
+            reason: reason, error: message, original: text,
+            originalBase64: text == nil ? Data(value).base64EncodedString() : nil, ts: Timestamp.format(now),
+            source: source)
+        out.append(PipelineOutput(topic: settings.deadLettersTopic, key: [], value: d.encoded(), timestamp: now))
     }
 
     /// One variable's control chart as the config asks for it.
@@ -399,12 +360,10 @@ public struct ReadingProcessor: Sendable {
                 default: "\(variable) back in control on \(reading.machine)"
                 }
             }
-        ) { e in
-            e.number("value", value)
-            e.number("center", limits.center)
-            e.number("lcl", limits.lower)
-            e.number("ucl", limits.upper)
-            e.raw("rules", Array(("[" + violations.map { "\"\($0)\"" }.joined(separator: ",") + "]").utf8))
+        ) {
+            AlertEvidence(
+                numbers: ["value": value, "center": limits.center, "lcl": limits.lower, "ucl": limits.upper],
+                rules: violations)
         }
     }
 
@@ -465,24 +424,14 @@ public struct ReadingProcessor: Sendable {
                 if let advice { text += ". Advice: \(advice)" }
                 return text
             }
-        ) { e in
-            e.number("risk", risk)
-            e.number("limit", limit)
-            if let horizon { e.number("horizon_min", horizon) }
-            if let mode { e.string("mode", mode) }
-            for m in reading.values { e.number(m.name, m.value) }
-            if !drivers.isEmpty {
-                var list: [UInt8] = [UInt8(ascii: "[")]
-                for (i, d) in drivers.enumerated() {
-                    if i > 0 { list.append(UInt8(ascii: ",")) }
-                    var c = JSONObject()
-                    c.string("input", d.name)
-                    c.number("value", d.value)
-                    c.number("effect", d.effect)
-                    list += c.finished()
-                }
-                e.raw("contributions", list + [UInt8(ascii: "]")])
-            }
+        ) {
+            var numbers: NamedValues = ["risk": risk, "limit": limit]
+            if let horizon { numbers.append("horizon_min", horizon) }
+            for m in reading.values { numbers.append(m.name, m.value) }
+            return AlertEvidence(
+                numbers: numbers, mode: mode,
+                contributions: drivers.isEmpty
+                    ? nil : drivers.map { .init(input: $0.name, value: $0.value, effect: $0.effect) })
         }
     }
 
@@ -506,9 +455,8 @@ public struct ReadingProcessor: Sendable {
                 return
                     "unusual operation on \(reading.machine) (score \(String(format: "%.1f", ratio)) x the limit, model \(label)), mostly \(top ?? "?")"
             }
-        ) { e in
-            e.number("score", ratio)
-            if let top { e.string("top_variable", top) }
+        ) {
+            AlertEvidence(numbers: ["score": ratio], topVariable: top)
         }
     }
 
@@ -521,7 +469,7 @@ public struct ReadingProcessor: Sendable {
         _ key: String, class className: String, variable: String? = nil, condition: (AlarmPoint) -> Bool,
         suppression: AlarmPoint.Suppression? = nil, severity: String, reading: Reading,
         tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
-        events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: (inout JSONObject) -> Void
+        events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: () -> AlertEvidence
     ) {
         guard
             let event = alarmEvent(
@@ -565,7 +513,7 @@ public struct ReadingProcessor: Sendable {
     private func writeAlarm(
         _ event: AlarmPoint.Event, key: String, class className: String, variable: String? = nil, severity: String,
         reading: Reading, tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
-        events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: (inout JSONObject) -> Void
+        events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: () -> AlertEvidence
     ) {
         let alarmClass = settings.alarms[className]
         let t = reading.timestamp
@@ -594,32 +542,21 @@ public struct ReadingProcessor: Sendable {
             (status, raisedAt, reason) = ("suppressed", at, why)
         }
         let kind = className
-        var a = JSONObject()
-        a.string(
-            "id",
-            "\(reading.machine)/\(kind)/\(variable.map { $0 + "/" } ?? "")\(raisedAt)\(status == "suppressed" ? "/suppressed" : "")"
-        )
-        a.string("machine", reading.machine)
-        a.string("ts", Timestamp.format(t))
-        a.string("kind", kind)
-        a.string("severity", severity)
-        a.string("priority", alarmClass.priority.rawValue)
-        a.string("status", status)
-        if let variable { a.string("variable", variable) }
-        if status == "cleared" { a.string("raised_at", Timestamp.format(raisedAt)) }
-        if let reason { a.string("reason", reason) }
-        if alarmClass.latched { a.bool("latched", true) }
-        a.string(
-            "message",
+        let text =
             status == "suppressed"
-                ? "\(message(.raised(at: t))) [suppressed: \(reason ?? "?")]"
-                : message(event)
-                    + (status == "cleared" && reason != nil ? " (\(reason!))" : ""))
-        if status != "cleared" { a.object("evidence", evidence) }
-        a.raw("source", JSONObject.source(source))
+            ? "\(message(.raised(at: t))) [suppressed: \(reason ?? "?")]"
+            : message(event) + (status == "cleared" && reason != nil ? " (\(reason!))" : "")
+        let alert = AlertRecord(
+            id:
+                "\(reading.machine)/\(kind)/\(variable.map { $0 + "/" } ?? "")\(raisedAt)\(status == "suppressed" ? "/suppressed" : "")",
+            machine: reading.machine, ts: Timestamp.format(t), kind: kind, severity: severity,
+            priority: alarmClass.priority.rawValue, status: status, variable: variable,
+            raisedAt: status == "cleared" ? Timestamp.format(raisedAt) : nil, reason: reason,
+            latched: alarmClass.latched ? true : nil, message: text, evidence: status != "cleared" ? evidence() : nil,
+            source: source)
         out.append(
             PipelineOutput(
-                topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: a.finished(), timestamp: t))
+                topic: settings.alertsTopic, key: Array(reading.machine.utf8), value: alert.encoded(), timestamp: t))
         switch status {
         case "raised": events.alerts += 1
         case "suppressed": events.suppressedAlarms += 1

@@ -1,8 +1,5 @@
 import Primitives
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// The generating rules of the AI4I 2020 dataset (Matzka 2020), fitted to the published data where the paper gives
 /// no number, plus what a plant has and the dataset does not (downtime, tool changes, scrap, cycle time).
@@ -144,14 +141,14 @@ public struct MachineSimulator: Sendable {
 
     /// Starts the next material lot: its hardness and length.
     mutating func newLot() {
-        lotFactor = exp(physics.lotTorqueSD * lots.normal())
+        lotFactor = Double.exp(physics.lotTorqueSD * lots.normal())
         lotRemaining = physics.lotParts
     }
 
     /// The day's ambient cycle at `now` (ms since the epoch), added to both temperatures as measured.
     func ambient(_ now: Int64) -> Double {
         guard physics.ambientAmplitude != 0 else { return 0 }
-        return physics.ambientAmplitude * sin(2 * .pi * Double(now % 86_400_000) / 86_400_000)
+        return physics.ambientAmplitude * Double.sin(2 * .pi * Double(now % 86_400_000) / 86_400_000)
     }
 
     mutating func setSetpoints(speed: Double?, torque: Double?) {
@@ -167,8 +164,8 @@ public struct MachineSimulator: Sendable {
         let ambientK = ambient(now)
         var airK = ((air + ambientK) * 10).rounded() / 10
         var processK = ((air + ambientK + delta) * 10).rounded() / 10
-        var cycle = p.baseCycleSeconds * pow(nominalSpeed / speedSetpoint, p.cycleSpeedExponent)
-        if p.cycleTorqueExponent != 0 { cycle *= pow(nominalTorque / torqueTarget, p.cycleTorqueExponent) }
+        var cycle = p.baseCycleSeconds * Double.pow(nominalSpeed / speedSetpoint, p.cycleSpeedExponent)
+        if p.cycleTorqueExponent != 0 { cycle *= Double.pow(nominalTorque / torqueTarget, p.cycleTorqueExponent) }
         sequence += 1
         if now < downUntil {
             let reading = Reading(
@@ -196,10 +193,13 @@ public struct MachineSimulator: Sendable {
             }
         }
         var load = torqueTarget * lotFactor
-        if p.wornToolTorque > 0 { load *= 1 + p.wornToolTorque * pow(min(1, wear / toolLifetime), p.wornToolExponent) }
+        if p.wornToolTorque > 0 {
+            load *= 1 + p.wornToolTorque * Double.pow(min(1, wear / toolLifetime), p.wornToolExponent)
+        }
         let torque = ((max(p.torqueFloor, load + p.torqueSD * rng.normal())) * 10).rounded() / 10
         let rpm =
-            (speedSetpoint * pow(torque / torqueTarget, p.speedTorqueExponent) * exp(p.speedNoise * rng.normal()))
+            (speedSetpoint * Double.pow(torque / torqueTarget, p.speedTorqueExponent)
+            * Double.exp(p.speedNoise * rng.normal()))
             .rounded()
         let recordedWear = wear
         var failure: FailureModes = []

@@ -1,3 +1,5 @@
+import RealModule
+
 /// xoshiro256** seeded through SplitMix64: fast, good-quality, and identical on every platform for a seed.
 public struct RandomSource: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
@@ -41,7 +43,7 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
             let v = 2 * uniform() - 1
             let s = u * u + v * v
             if s > 0 && s < 1 {
-                let f = (-2 * _log(s) / s).squareRoot()
+                let f = (-2 * Double.log(s) / s).squareRoot()
                 spareNormal = v * f
                 return u * f
             }
@@ -54,9 +56,3 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
     /// Standard normal as Float.
     public mutating func normalFloat() -> Float { Float(normal()) }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-@inline(__always) func _log(_ x: Double) -> Double { log(x) }

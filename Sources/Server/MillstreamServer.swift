@@ -80,7 +80,8 @@ public struct MillstreamServer {
         RegistryRoutes(registry: registry, audit: audit, maxBodyBytes: limit).register(on: &routes)
         PlantRoutes(view: view, bus: bus, audit: audit, maxBodyBytes: limit).register(on: &routes)
         AdminRoutes(tokens: tokens, audit: audit, maxBodyBytes: limit).register(on: &routes)
-        DashboardRoutes(secureCookies: options.tlsCertificate != nil).register(on: &routes)
+        DashboardRoutes(tokens: tokens, secureCookies: options.tlsCertificate != nil, maxBodyBytes: limit).register(
+            on: &routes)
         self.endpoints = routes.endpoints
         self.router = router
     }

@@ -1,11 +1,13 @@
 import Analytics
 import ArgumentParser
 import Bus
+import Buses
 import Foundation
 import Learn
 import Pipeline
 import Plant
 import Registry
+import Topics
 
 extension Millstream {
     struct Alarms: AsyncParsableCommand {
@@ -76,11 +78,10 @@ extension Millstream.Alarms {
             var modes: [String: [String]] = [:]
             if let labels {
                 _ = try await Millstream.Dataset.Snapshot.readAll(bus, topic: labels, busText: busOptions.bus) { r in
-                    guard let o = try? JSONSerialization.jsonObject(with: Data(r.value)) as? [String: Any],
-                        let machine = o["machine"] as? String, let seq = o["seq"] as? Int,
-                        let m = o["modes"] as? [String], !m.isEmpty
-                    else { return }
-                    modes["\(machine)/\(seq)"] = m.map { $0.lowercased() }
+                    guard let label = try? Topics.labels.decode(r.value), let m = label.modes, !m.isEmpty else {
+                        return
+                    }
+                    modes["\(label.machine)/\(label.seq)"] = m.map { $0.lowercased() }
                 }
             }
             var failures = FailureFinder()
@@ -117,17 +118,15 @@ extension Millstream.Alarms {
 }
 
 extension AlarmRecord {
-    /// An alert record of the pipeline (`{"machine":...,"kind":...,"status":"raised",...}`); nil for anything else.
+    /// An alert record of the pipeline; nil for anything else.
     init?(json: [UInt8]) {
-        guard let o = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
-            let machine = o["machine"] as? String, let kind = o["kind"] as? String,
-            let status = (o["status"] as? String).flatMap(Status.init(rawValue:)),
-            let time = (o["ts"] as? String).flatMap(Timestamp.parse)
+        guard let a = try? Topics.alerts.decode(json), let status = Status(rawValue: a.status),
+            let time = Timestamp.parse(a.ts)
         else { return nil }
         self.init(
-            machine: machine, kind: kind, variable: o["variable"] as? String,
-            priority: (o["priority"] as? String).flatMap(AlarmPriority.init(rawValue:)) ?? .low, status: status,
-            time: time, raisedAt: (o["raised_at"] as? String).flatMap(Timestamp.parse), reason: o["reason"] as? String)
+            machine: a.machine, kind: a.kind, variable: a.variable,
+            priority: a.priority.flatMap(AlarmPriority.init(rawValue:)) ?? .low, status: status, time: time,
+            raisedAt: a.raisedAt.flatMap(Timestamp.parse), reason: a.reason)
     }
 }
 

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Bus
+import Buses
+import Crypto
 import Foundation
 import Plant
-import Crypto
 import Primitives
+import Topics
 
 extension Millstream {
     struct Dataset: AsyncParsableCommand {
@@ -145,14 +147,11 @@ extension Millstream.Dataset {
             var out: [String: Bool] = [:]
             var bad = 0
             _ = try await readAll(bus, topic: topic, busText: busText) { r in
-                guard let object = try? JSONSerialization.jsonObject(with: Data(r.value)) as? [String: Any],
-                    let machine = object["machine"] as? String, let seq = object["seq"] as? Int,
-                    let failure = object["failure"] as? Int
-                else {
+                guard let label = try? Topics.labels.decode(r.value) else {
                     bad += 1
                     return
                 }
-                out["\(machine)/\(seq)"] = failure == 1
+                out["\(label.machine)/\(label.seq)"] = label.failure == 1
             }
             if out.isEmpty {
                 throw CommandError(

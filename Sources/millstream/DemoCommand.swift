@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import Buses
 import Foundation
 import Learn
 import Logging
@@ -88,7 +89,8 @@ extension Millstream {
             var metrics: ServerMetrics?
             let dashboard = DashboardAddress()
             if !noServer {
-                // A fresh admin token each start, valid for a day, printed with the dashboard's sign-in link.
+                // A fresh admin token each start, valid for a day, printed with the dashboard's address (the browser signs in
+                // with it on the form: a token never goes in a URL).
                 let tokens = try TokenStore(path: server.tokens)
                 let token = try tokens.create(
                     name: "demo-admin", role: .admin, validFor: .seconds(86_400))
@@ -100,8 +102,8 @@ extension Millstream {
                     arguments: server, tokens: tokens, process: process, bus: bus, registry: registry,
                     logger: serverLogger, clockScale: scale
                 ) { port in
-                    dashboard.set("\(scheme)://\(host):\(port)/?token=\(token)")
-                    Terminal.error("dashboard: \(scheme)://\(host):\(port)/?token=\(token)")
+                    dashboard.set("\(scheme)://\(host):\(port)/   (sign in with the admin token)")
+                    Terminal.error("dashboard: \(scheme)://\(host):\(port)/")
                     Terminal.error("admin token (valid 24 h; `millstream tokens create` makes others): \(token)")
                 }
                 extra = stack.services
@@ -265,7 +267,7 @@ struct LivePanel: Service {
     }
 }
 
-/// The dashboard's sign-in link, once the server has its port.
+/// The dashboard's address, once the server has its port.
 final class DashboardAddress: Sendable {
     private let url = Mutex<String?>(nil)
     func set(_ value: String) { url.withLock { $0 = value } }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import Buses
 import Foundation
 import Plant
 import Tabular

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import Buses
 import EventLog
 import Foundation
 import Logging

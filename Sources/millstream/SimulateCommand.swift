@@ -1,5 +1,7 @@
 import ArgumentParser
 import Bus
+import BusEmbedded
+import Buses
 import EventLog
 import Foundation
 import Logging

@@ -4,6 +4,7 @@ import Logging
 import Plant
 import ServiceLifecycle
 import Synchronization
+import Topics
 
 /// Figures of a simulation run, shared between the runner and whoever reports on it.
 final class SimulationStats: Sendable {
@@ -119,7 +120,9 @@ struct SimulationRunner: Service {
             produced += batch
             if let setpoints {
                 for record in try await setpoints.poll(maxRecords: 1000, timeout: .zero) {
-                    if let change = try? SetpointChange.decode(record.value), (try? simulator.apply(change)) != nil {
+                    if let change = try? Topics.setpoints.decode(record.value).change,
+                        (try? simulator.apply(change)) != nil
+                    {
                         stats.update { $0.setpointsApplied += 1 }
                     }
                 }
@@ -155,16 +158,10 @@ struct SimulationRunner: Service {
 
     /// The truth about one product, for the `labels` topic (failures arrive later than readings in a real plant).
     private func label(_ s: SimulatedReading) -> [UInt8] {
-        var out: [UInt8] = Array(#"{"machine":"#.utf8)
-        JSONWriter.string(s.reading.machine, into: &out)
-        out.append(contentsOf: #","seq":"#.utf8)
-        JSONWriter.integer(s.reading.sequence ?? 0, into: &out)
-        out.append(contentsOf: #","failure":"#.utf8)
-        out.append(contentsOf: (s.failure.isEmpty ? "0" : "1").utf8)
-        out.append(contentsOf: #","modes":["#.utf8)
-        out.append(contentsOf: s.failure.names.map { "\"\($0)\"" }.joined(separator: ",").utf8)
-        out.append(contentsOf: "]}".utf8)
-        return out
+        LabelRecord(
+            machine: s.reading.machine, seq: s.reading.sequence ?? 0, failure: s.failure.isEmpty ? 0 : 1,
+            modes: s.failure.names
+        ).encoded()
     }
 }
 

@@ -1,6 +1,9 @@
 import Bus
+import BusEmbedded
+import Buses
 import EventLog
 import Foundation
+import Primitives
 import Testing
 
 @Suite struct EmbeddedBusTests {

@@ -1,4 +1,5 @@
 import Bus
+import Primitives
 import Testing
 
 @Suite struct PartitionerTests {

@@ -38,9 +38,11 @@ final class LiveDemo: Sendable {
                 throw CLIError("the demo did not print its dashboard address: \(text)")
             }
             let text = String(decoding: FileManager.default.contents(atPath: err) ?? Data(), as: UTF8.self)
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("dashboard: ") }),
+            let lines = text.split(separator: "\n")
+            if let line = lines.first(where: { $0.hasPrefix("dashboard: ") }),
                 let url = URLComponents(string: String(line.dropFirst("dashboard: ".count))), let port = url.port,
-                let token = url.queryItems?.first(where: { $0.name == "token" })?.value
+                let tokenLine = lines.first(where: { $0.hasPrefix("admin token") }),
+                let token = tokenLine.split(separator: " ").last.map(String.init), token.hasPrefix("ms_")
             {
                 found = (port, token)
             } else {

@@ -33,12 +33,18 @@ import Testing
 
     /// Opens pages in headless Chromium (Browser/browse.py drives it over the DevTools protocol), waiting until
     /// `wait` holds in each; returns each page's DOM.
-    func browse(_ steps: [(url: String, wait: String)], profile: String, screenshot: String) async throws -> [String] {
+    /// `then` runs after the page is saved (a form filled in and sent); a step without a URL stays on the page.
+    func browse(
+        _ steps: [(url: String?, wait: String, then: String?)], profile: String, screenshot: String, shotAt: Int = 0
+    ) async throws -> [String] {
         let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
         var json: [[String: Any]] = []
         for (i, step) in steps.enumerated() {
-            var s: [String: Any] = ["url": step.url, "wait": step.wait, "timeout": 30, "dom": "\(profile)-\(i).html"]
-            if i == 0 { s["screenshot"] = screenshot }
+            var s: [String: Any] = [
+                "url": step.url ?? NSNull(), "wait": step.wait, "timeout": 30, "dom": "\(profile)-\(i).html",
+            ]
+            if let then = step.then { s["then"] = then }
+            if i == shotAt { s["screenshot"] = screenshot }
             json.append(s)
         }
         let arguments = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
@@ -50,22 +56,28 @@ import Testing
         }
     }
 
-    /// The page a user sees: signed in by the demo's link, machines listed, an alert shown, charts drawn.
+    /// The page a user sees: the sign-in form, then, signed in with the demo's token (sent by POST, as a user's
+    /// browser does), machines listed, an alert shown, charts drawn.
     func checkDashboard(_ demo: LiveDemo) async throws {
         let screenshot = demo.directory + "/dashboard.png"
+        let signIn =
+            "document.querySelector('input[name=token]').value = '\(demo.token)'; document.querySelector('form').submit()"
         let pages = try await browse(
             [
-                ("\(demo.base)/?token=\(demo.token)", "document.querySelectorAll('tr.machine-row').length >= 5"),
+                ("\(demo.base)/", "document.querySelector('form[action=\"/login\"] input[name=token]')", signIn),
+                (nil, "document.querySelectorAll('tr.machine-row').length >= 5", nil),
                 (
                     "\(demo.base)/#/machine/plant1%2Fline1%2Fm01",
-                    "document.querySelector('#spc-facts').textContent.includes('centre')"
+                    "document.querySelector('#spc-facts').textContent.includes('centre')", nil
                 ),
                 (
                     "\(demo.base)/#/alerts",
-                    "document.querySelectorAll('#alarm-kpis .tile').length >= 8 && document.querySelector('#alert-groups').children.length > 0"
+                    "document.querySelectorAll('#alarm-kpis .tile').length >= 8 && document.querySelector('#alert-groups').children.length > 0",
+                    nil
                 ),
-            ], profile: demo.directory + "/chromium", screenshot: screenshot)
-        let (plant, machine, alarms) = (pages[0], pages[1], pages[2])
+            ], profile: demo.directory + "/chromium", screenshot: screenshot, shotAt: 1)
+        #expect(pages[0].contains("Sign in") && !pages[0].contains(demo.token))
+        let (plant, machine, alarms) = (pages[1], pages[2], pages[3])
         // The alerts view: the alarm-system KPIs, and the alerts grouped by priority then machine, each with its
         // priority and the operator's buttons (or none at this moment).
         #expect(alarms.contains("alarms per operator per 10 min (mean)") && alarms.contains("suppressed by design"))
@@ -85,11 +97,17 @@ import Testing
         #expect(machine.contains("UCL") && machine.contains("centre "), "the control chart has no limits")
         let png = FileManager.default.contents(atPath: screenshot) ?? Data()
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 20_000, "screenshot of \(png.count) bytes")
-        // Without the token a browser gets the sign-in form, not the plant.
+        // Without the token a browser gets the sign-in form, not the plant; a wrong token gets it again, saying why.
         let anonymous = try await browse(
-            [("\(demo.base)/", "document.body && document.body.innerText.includes('Access token')")],
-            profile: demo.directory + "/chromium2", screenshot: demo.directory + "/signin.png")
+            [
+                (
+                    "\(demo.base)/", "document.body && document.body.innerText.includes('Access token')",
+                    "document.querySelector('input[name=token]').value = 'ms_wrong'; document.querySelector('form').submit()"
+                ),
+                (nil, "document.querySelector('p.problem')", nil),
+            ], profile: demo.directory + "/chromium2", screenshot: demo.directory + "/signin.png")
         #expect(!anonymous[0].contains("plant1/line1"))
+        #expect(anonymous[1].contains("not valid") && !anonymous[1].contains("plant1/line1"))
     }
 
     /// A real Prometheus (Debian's) scrapes /metrics with a viewer token; its HTTP API answers a Millstream series,

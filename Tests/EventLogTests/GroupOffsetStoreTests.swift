@@ -7,8 +7,8 @@ import Testing
     @Test func commitsSurviveReopenAndATornLastFrame() throws {
         try withTemporaryDirectory { dir in
             var log = try EventLog.open(directory: dir)
-            let a = TopicPartition(topic: "readings", partition: 0)
-            let b = TopicPartition(topic: "readings", partition: 3)
+            let a = LogTopicPartition(topic: "readings", partition: 0)
+            let b = LogTopicPartition(topic: "readings", partition: 3)
             try log.commit(group: "pipeline", offsets: [a: 10, b: 5])
             try log.commit(group: "pipeline", offsets: [a: 25])
             try log.close()
@@ -31,8 +31,8 @@ import Testing
     @Test func compactsWhenLarge() throws {
         try withTemporaryDirectory { dir in
             let store = try GroupOffsetStore(group: "g", directory: dir, syncEachCommit: false, compactBytes: 1024)
-            let a = TopicPartition(topic: "t", partition: 0)
-            let b = TopicPartition(topic: "t", partition: 1)
+            let a = LogTopicPartition(topic: "t", partition: 0)
+            let b = LogTopicPartition(topic: "t", partition: 1)
             try store.commit([b: 7])
             for i in 0..<2_000 { try store.commit([a: Int64(i)]) }
             let size = try FileManager.default.attributesOfItem(atPath: dir + "/g.offsets")[.size] as! Int

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import KafkaWire
+import Primitives
 import TestSupport
 import Testing
 

@@ -1,10 +1,7 @@
 import Optimizer
 import Plant
+import RealModule
 import Testing
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Bounds, steps, minimum intervals and the throughput floor hold in closed loop whatever the model says: models
 /// that pull every setpoint to an extreme, that oscillate wildly, or that are noise, drive simulated machines for
@@ -13,11 +10,11 @@ import Testing
     static let adversaries: [(String, FunctionModel)] = [
         (
             "wants the lowest speed and torque",
-            FunctionModel { x in 1 / (1 + exp(-(x[2] - 1500 + 10 * (x[3] - 40)) / 50)) }
+            FunctionModel { x in 1 / (1 + Double.exp(-(x[2] - 1500 + 10 * (x[3] - 40)) / 50)) }
         ),
-        ("wants the highest speed", FunctionModel(gradients: false) { x in 1 / (1 + exp((x[2] - 5000) / 300)) }),
-        ("oscillates", FunctionModel { x in 0.5 + 0.5 * sin(x[2] / 7) * cos(x[3] * 3) }),
-        ("noise", FunctionModel { x in abs(sin(x[2] * 12_345.678 + x[3] * 9_876.5)) }),
+        ("wants the highest speed", FunctionModel(gradients: false) { x in 1 / (1 + Double.exp((x[2] - 5000) / 300)) }),
+        ("oscillates", FunctionModel { x in 0.5 + 0.5 * Double.sin(x[2] / 7) * Double.cos(x[3] * 3) }),
+        ("noise", FunctionModel { x in abs(Double.sin(x[2] * 12_345.678 + x[3] * 9_876.5)) }),
         ("huge gradients", FunctionModel { x in min(1, max(0, (x[3] - 30) * 1e6)) }),
     ]
 
@@ -36,7 +33,7 @@ import Testing
         var changedAt: [String: [String: Int64]] = [:]
         var applied = 0
         let limits = Dictionary(uniqueKeysWithValues: config.controllables.map { ($0.name, $0.controllable!) })
-        let floorRPM = 1510 * pow(0.95, 1 / 0.3)
+        let floorRPM = 1510 * Double.pow(0.95, 1 / 0.3)
         while simulator.now < 3 * 3_600_000 {
             let s = simulator.next()
             let id = s.reading.machine

@@ -1,15 +1,14 @@
 import Optimizer
 import Plant
+import RealModule
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
+private func square(_ x: Double) -> Double { x * x }
 
 @Suite struct SetpointOptimizerTests {
     /// A bowl with its bottom inside the allowed box: rpm 1560 and torque 37 Nm.
     static let bowl = { @Sendable (x: [Double]) -> Double in
-        0.01 + 0.02 * pow((x[2] - 1560) / 100, 2) + 0.02 * pow((x[3] - 37) / 5, 2)
+        0.01 + 0.02 * square((x[2] - 1560) / 100) + 0.02 * square((x[3] - 37) / 5)
     }
 
     @Test(arguments: [true, false])
@@ -72,7 +71,7 @@ import Testing
 
     @Test func theStepLimitBindsWhenTheOptimumIsFar() throws {
         // Lowest risk at the top of the range: one step of 100 rpm and 5 Nm per change.
-        let model = FunctionModel { x in 0.5 / (1 + exp((x[2] - 2000) / 200)) + 0.01 * (60 - x[3]) / 40 }
+        let model = FunctionModel { x in 0.5 / (1 + Double.exp((x[2] - 2000) / 200)) + 0.01 * (60 - x[3]) / 40 }
         let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
         var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "far@v1")
         let r = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).recommendation)
@@ -125,7 +124,7 @@ import Testing
         let r = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).recommendation)
         #expect(r.changes.map(\.variable) == ["rpm"])
         #expect(r.changes[0].to == 1610)
-        #expect(abs(r.rateChange - (pow(1610.0 / 1510, 0.3) - 1)) < 1e-9)
+        #expect(abs(r.rateChange - (Double.pow(1610.0 / 1510, 0.3) - 1)) < 1e-9)
     }
 
     /// With the rate a product of speed and feed (the shipped milling config), flat risk raises both by one step,
@@ -137,17 +136,17 @@ import Testing
         let r = try #require(optimizer.recommend(Fixture.context(problem, model: model), now: 1_000_000).recommendation)
         #expect(
             Dictionary(uniqueKeysWithValues: r.changes.map { ($0.variable, $0.to) }) == ["rpm": 1610, "torque_nm": 45])
-        #expect(abs(r.rateChange - (pow(1610.0 / 1510, 0.3) * pow(45.0 / 40, 0.3) - 1)) < 1e-9)
+        #expect(abs(r.rateChange - (Double.pow(1610.0 / 1510, 0.3) * Double.pow(45.0 / 40, 0.3) - 1)) < 1e-9)
         let speed = problem.allowedRange(0, current: 1300, lastChange: nil, now: 0)
         let torque = problem.allowedRange(1, current: 36, lastChange: nil, now: 0)
-        #expect(abs(speed.lowerBound - 1510 * pow(0.95, 1 / 0.6)) < 1e-9)
-        #expect(abs(torque.lowerBound - 40 * pow(0.95, 1 / 0.6)) < 1e-9)
+        #expect(abs(speed.lowerBound - 1510 * Double.pow(0.95, 1 / 0.6)) < 1e-9)
+        #expect(abs(torque.lowerBound - 40 * Double.pow(0.95, 1 / 0.6)) < 1e-9)
         #expect(problem.rate([speed.lowerBound, torque.lowerBound]) >= 0.95 - 1e-12)
     }
 
     @Test func aWornToolIsChangedWhenItsExcessRiskOutweighsTheDowntime() throws {
         // Risk climbs steeply past 180 min of wear; setpoints do not matter.
-        let model = FunctionModel { x in 0.003 + 0.2 / (1 + exp(-(x[4] - 190) / 6)) }
+        let model = FunctionModel { x in 0.003 + 0.2 / (1 + Double.exp(-(x[4] - 190) / 6)) }
         let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
         var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "wear@v1")
         let young = Fixture.context(problem, model: model, wear: 120)

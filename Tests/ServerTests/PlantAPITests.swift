@@ -5,6 +5,7 @@ import Learn
 import Plant
 import Primitives
 import Testing
+import Topics
 
 @testable import Server
 
@@ -84,7 +85,7 @@ import Testing
             #expect(active.json["active"] as? Int == 0)
         }
         // The two actions are on the bus (a restarted server replays them) and in the audit log.
-        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.alertActions]))
+        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.alertActions.name]))
         let actions = try await consumer.poll(maxRecords: 10, timeout: .seconds(1))
         #expect(actions.count == 2)
         let fresh = PlantView(process: .milling())
@@ -184,7 +185,7 @@ import Testing
             #expect(metrics.json["per_operator_per_10_min"] != nil)
         }
         #expect(t.audit.entries.contains { $0["action"] == "POST /api/alerts/{id}/shelve" })
-        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.alertActions]))
+        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.alertActions.name]))
         let actions = try await consumer.poll(maxRecords: 10, timeout: .seconds(1))
         let shelveAction = actions.compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any]

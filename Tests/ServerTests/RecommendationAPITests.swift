@@ -3,6 +3,7 @@ import Foundation
 import HummingbirdTesting
 import Plant
 import Testing
+import Topics
 
 @testable import Server
 
@@ -64,12 +65,12 @@ import Testing
                 try await client.call(.get, "/api/recommendations?status=maybe", token: viewer).status == .badRequest)
         }
         // The setpoint change went to the plant, the decision to the actions topic.
-        let setpoints = try await t.bus.consumer(ConsumerOptions(topics: [Topics.setpoints]))
+        let setpoints = try await t.bus.consumer(ConsumerOptions(topics: [Topics.setpoints.name]))
         let changes = try await setpoints.poll(maxRecords: 10, timeout: .seconds(1))
         #expect(changes.count == 1)
-        let change = try SetpointChange.decode(changes[0].value)
+        let change = try Topics.setpoints.decode(changes[0].value).change
         #expect(change.machine == Self.machine && change.values == [Measurement("rpm", 1560)] && change.changeTool)
-        let actions = try await t.bus.consumer(ConsumerOptions(topics: [Topics.recommendationActions]))
+        let actions = try await t.bus.consumer(ConsumerOptions(topics: [Topics.recommendationActions.name]))
         let recorded = try await actions.poll(maxRecords: 10, timeout: .seconds(1))
         #expect(recorded.count == 1)
         // A restarted server sees the same statuses.
@@ -101,8 +102,8 @@ import Testing
                 try await client.call(.post, "/api/optimizer/closed-loop", token: op, json: ["enabled": "no"]).status
                     == .badRequest)
         }
-        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.optimizerControl]))
+        let consumer = try await t.bus.consumer(ConsumerOptions(topics: [Topics.optimizerControl.name]))
         let records = try await consumer.poll(maxRecords: 10, timeout: .seconds(1))
-        #expect(records.map { JSONValue(bytes: $0.value)?["closed_loop"]?.bool } == [true, false])
+        #expect(records.map { try? Topics.optimizerControl.decode($0.value).closedLoop } == [true, false])
     }
 }

@@ -1,4 +1,5 @@
 import Bus
+import BusEmbedded
 import Foundation
 import HTTPTypes
 import Hummingbird

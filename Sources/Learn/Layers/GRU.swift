@@ -1,13 +1,10 @@
 import Primitives
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// A gated recurrent unit over time, as Keras's `GRU` with its defaults (tanh, sigmoid gates, `reset_after`):
 ///
 ///     z = σ(x Wz + bz + h Uz + rz),  r = σ(x Wr + br + h Ur + rr)
-///     ĥ = tanh(x Wh + bh + r ⊙ (h Uh + rh)),  h' = z ⊙ h + (1 - z) ⊙ ĥ
+///     ĥ = Double.tanh(x Wh + bh + r ⊙ (h Uh + rh)),  h' = z ⊙ h + (1 - z) ⊙ ĥ
 ///
 /// Inputs are rank-2, each sample its sequence time-major (as `Conv1D` and `WindowSpec.Layout.sequence`). Weights
 /// have Keras's layout and gate order (z, r, h): kernel (channels, 3 units), recurrent kernel (units, 3 units), bias
@@ -107,7 +104,7 @@ public final class GRU: Layer {
                     let z = Activation.sigmoid(projected.scalars[p + k] + hu.scalars[q + k])
                     let reset = Activation.sigmoid(projected.scalars[p + units + k] + hu.scalars[q + units + k])
                     let rc = hu.scalars[q + 2 * units + k]
-                    let hat = tanhf(projected.scalars[p + 2 * units + k] + reset * rc)
+                    let hat = Float.tanh(projected.scalars[p + 2 * units + k] + reset * rc)
                     let previous = h.scalars[b * units + k]
                     next.scalars[b * units + k] = z * previous + (1 - z) * hat
                     g.scalars[q + k] = z

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// A loss over a batch: its value (the weighted mean over samples, as Keras's sum-over-batch-size reduction) and
 /// its gradient with respect to the model's output.
@@ -38,7 +36,7 @@ public struct BinaryCrossEntropy: Loss {
                 let i = r * k + c
                 let p = min(max(output.scalars[i], probabilityEpsilon), 1 - probabilityEpsilon)
                 let y = target.scalars[i]
-                total += Double(w * -(y * logf(p) + (1 - y) * logf(1 - p)))
+                total += Double(w * -(y * Float.log(p) + (1 - y) * Float.log(1 - p)))
                 gradient.scalars[i] = w * (output.scalars[i] - y) / scale  // w.r.t. the sigmoid's input
             }
         }
@@ -61,7 +59,7 @@ public struct SparseCategoricalCrossEntropy: Loss {
             let label = Int(target.scalars[r])
             precondition(label >= 0 && label < output.columns, "class label \(label) outside 0..<\(output.columns)")
             let w = weights?[r] ?? 1
-            total += Double(-w * logf(min(max(output[r, label], probabilityEpsilon), 1)))
+            total += Double(-w * Float.log(min(max(output[r, label], probabilityEpsilon), 1)))
             for c in 0..<output.columns {
                 gradient[r, c] = w * (output[r, c] - (c == label ? 1 : 0)) / n
             }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// Where the training data lies in the space of the numeric inputs: their mean and covariance, and how far
 /// (Mahalanobis distance) the training rows reach. An optimizer keeps its candidates inside, where the model has

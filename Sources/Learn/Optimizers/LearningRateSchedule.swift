@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// The learning rate at each optimizer step.
 public protocol LearningRateSchedule: Sendable {
@@ -29,7 +27,7 @@ public struct ExponentialDecay: LearningRateSchedule {
     public func rate(step: Int) -> Float {
         var p = Float(step) / Float(decaySteps)
         if staircase { p = p.rounded(.down) }
-        return initial * powf(decayRate, p)
+        return initial * Float.pow(decayRate, p)
     }
 }
 
@@ -44,7 +42,7 @@ public struct CosineDecay: LearningRateSchedule {
     }
     public func rate(step: Int) -> Float {
         let t = Float(min(step, decaySteps)) / Float(decaySteps)
-        let cosine = 0.5 * (1 + cosf(.pi * t))
+        let cosine = 0.5 * (1 + Float.cos(.pi * t))
         return initial * ((1 - alpha) * cosine + alpha)
     }
 }

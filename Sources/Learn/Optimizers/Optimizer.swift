@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// Updates parameters from their gradients. One optimizer instance trains one model (it keeps per-parameter slots).
 public protocol Optimizer: AnyObject {
@@ -74,7 +72,7 @@ public class Adam: Optimizer {
     public func update(_ parameters: [Parameter], step: Int) {
         let lr = schedule.rate(step: step)
         let t = Float(step + 1)
-        let alpha = lr * (1 - powf(beta2, t)).squareRoot() / (1 - powf(beta1, t))
+        let alpha = lr * (1 - Float.pow(beta2, t)).squareRoot() / (1 - Float.pow(beta1, t))
         let (beta1, beta2, epsilon) = (self.beta1, self.beta2, self.epsilon)
         let wd = decay * lr
         for p in parameters where p.trainable {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 extension FeatureExpression {
     /// The value and the directional derivative along `tangent` (forward-mode differentiation of the stack program).
@@ -39,9 +37,9 @@ extension FeatureExpression {
                     case .sqrt:
                         let r = x.squareRoot()
                         stack[top] = (r, dx / (2 * r))
-                    case .log: stack[top] = (Glibc.log(x), dx / x)
+                    case .log: stack[top] = (Double.log(x), dx / x)
                     case .exp:
-                        let e = Glibc.exp(x)
+                        let e = Double.exp(x)
                         stack[top] = (e, e * dx)
                     case .min, .max, .pow:
                         top -= 1
@@ -60,8 +58,8 @@ extension FeatureExpression {
 
     /// d(a^b) = a^b (db ln a + b da / a), with the constant-exponent case kept finite at a <= 0.
     private static func power(_ a: Double, _ da: Double, _ b: Double, _ db: Double) -> (Double, Double) {
-        let value = Glibc.pow(a, b)
-        if db == 0 { return (value, da == 0 ? 0 : b * Glibc.pow(a, b - 1) * da) }
-        return (value, value * (db * Glibc.log(a) + (da == 0 ? 0 : b * da / a)))
+        let value = FeatureExpression.power(a, b)
+        if db == 0 { return (value, da == 0 ? 0 : b * power(a, b - 1) * da) }
+        return (value, value * (db * Double.log(a) + (da == 0 ? 0 : b * da / a)))
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import RealModule
 
 /// An arithmetic expression over named inputs, e.g. `torque_nm * rpm * 2 * pi / 60`.
 ///
@@ -74,19 +72,20 @@ public struct FeatureExpression: Sendable, Equatable, CustomStringConvertible {
                     case .subtract: stack[top] = a - b
                     case .multiply: stack[top] = a * b
                     case .divide: stack[top] = a / b
-                    default: stack[top] = Glibc.pow(a, b)
+                    default: stack[top] = FeatureExpression.power(a, b)
                     }
                 case .call(let f):
                     switch f {
                     case .abs: stack[top] = Swift.abs(stack[top])
                     case .sqrt: stack[top] = stack[top].squareRoot()
-                    case .log: stack[top] = Glibc.log(stack[top])
-                    case .exp: stack[top] = Glibc.exp(stack[top])
+                    case .log: stack[top] = Double.log(stack[top])
+                    case .exp: stack[top] = Double.exp(stack[top])
                     case .min, .max, .pow:
                         let b = stack[top]
                         top -= 1
                         let a = stack[top]
-                        stack[top] = f == .min ? Swift.min(a, b) : f == .max ? Swift.max(a, b) : Glibc.pow(a, b)
+                        stack[top] =
+                            f == .min ? Swift.min(a, b) : f == .max ? Swift.max(a, b) : FeatureExpression.power(a, b)
                     }
                 }
             }
@@ -225,11 +224,20 @@ public struct FeatureExpression: Sendable, Equatable, CustomStringConvertible {
             } else if name == "pi" {
                 out.append(.push(Double.pi))
             } else if name == "e" {
-                out.append(.push(M_E))
+                out.append(.push(Double.exp(1)))
             } else {
                 position = start
                 throw error("unknown name '\(name)' (inputs: \(variables.joined(separator: ", ")))")
             }
         }
+    }
+}
+
+extension FeatureExpression {
+    /// `a` to the power `b` as C's `pow`: a negative base with a whole exponent, and 0⁰, have a value (RealModule's
+    /// real `pow` is defined for a positive base only).
+    @inline(__always) static func power(_ a: Double, _ b: Double) -> Double {
+        if let n = Int(exactly: b) { return Double.pow(a, n) }
+        return Double.pow(a, b)
     }
 }

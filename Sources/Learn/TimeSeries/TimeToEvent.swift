@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import RealModule
 
 /// Targets for time to event, from histories of units.
 public enum TimeToEvent {
@@ -42,7 +38,7 @@ public struct RULMetrics: Sendable, Codable, Equatable {
     public var count: Int
     public var rmse: Double
     public var mae: Double
-    /// Saxena et al. 2008: sum over units of exp(-d/13) - 1 for early predictions (d < 0), exp(d/10) - 1 for late
+    /// Saxena et al. 2008: sum over units of Double.exp(-d/13) - 1 for early predictions (d < 0), Double.exp(d/10) - 1 for late
     /// ones, d = predicted - true. Late predictions cost more: a unit fails before it was expected to.
     public var score: Double
     public var alarmBelow: Double
@@ -64,7 +60,7 @@ public struct RULMetrics: Sendable, Codable, Equatable {
             let d = p - a
             se += d * d
             ae += abs(d)
-            s += d < 0 ? exp(-d / 13) - 1 : exp(d / 10) - 1
+            s += d < 0 ? Double.exp(-d / 13) - 1 : Double.exp(d / 10) - 1
             switch (p <= alarmBelow, a <= alarmBelow) {
             case (true, true): tp += 1
             case (true, false): fp += 1

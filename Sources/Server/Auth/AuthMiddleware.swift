@@ -28,7 +28,8 @@ struct AuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// The bearer token, else the cookie, else (only on the dashboard's login link `GET /?token=`) the query.
+    /// The bearer token, else the dashboard's session cookie. Never the URL: a token in a query string ends up in
+    /// browser history, proxies' logs and Referer headers.
     static func presentedToken(_ request: Request) -> String? {
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
@@ -36,9 +37,6 @@ struct AuthMiddleware: RouterMiddleware {
                 return parts[1].trimmingCharacters(in: .whitespaces)
             }
             return ""  // some other scheme: not valid here
-        }
-        if request.method == .get, request.uri.path == "/", let token = request.uri.queryParameters["token"] {
-            return String(token)
         }
         if let cookie = request.cookies[cookieName] { return cookie.value }
         return nil

@@ -46,8 +46,7 @@ struct ErrorMiddleware: RouterMiddleware {
             if error.status == .unauthorized, request.uri.path == "/",
                 request.headers[.accept]?.contains("text/html") == true
             {
-                return DashboardRoutes.page(
-                    DashboardPage.login, type: "text/html; charset=utf-8", status: .unauthorized)
+                return DashboardRoutes.signInForm(problem: context.credentialProblem)
             }
             throw error
         } catch let error as HTTPError {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Topics
 
 /// JSON in and out of handlers. Foundation's serializer: the API's answers are small and its work is not the hot path.
 enum JSON {
@@ -56,6 +57,15 @@ enum JSON {
         Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: encode(value))))
+    }
+
+    /// A topic record (or part of one) as the dictionaries and arrays `encode` takes: one encoder for the record,
+    /// whether it goes on the bus or into an answer.
+    static func any(_ record: some Encodable) -> Any {
+        guard let bytes = try? RecordEncoder.encode(record),
+            let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        else { return NSNull() }
+        return object
     }
 
     /// Foundation gives JSON booleans as NSNumber too; their type code is "c" (no JSON number decodes to a char).

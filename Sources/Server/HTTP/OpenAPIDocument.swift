@@ -193,25 +193,46 @@ enum OpenAPIDocument {
                 "401": { $ref: "#/components/responses/Error" }
           /:
             get:
-              summary: The live dashboard (viewer); GET /?token=... signs a browser in with a cookie
-              parameters:
-                - { name: token, in: query, required: false, schema: { type: string } }
+              summary: The live dashboard (viewer); a browser without a session gets the sign-in form
               responses:
-                "200": { description: The page, content: { text/html: { schema: { type: string } } } }
-                "303": { description: Signed in; go to / }
+                "200": { description: The page (ETag; 304 when If-None-Match matches), content: { text/html: { schema: { type: string } } } }
+                "304": { description: Not modified }
                 "401": { description: No session (browsers get a sign-in form) }
           /app.js:
             get:
               summary: The dashboard's script (viewer)
               responses:
-                "200": { description: JavaScript, content: { text/javascript: { schema: { type: string } } } }
+                "200": { description: JavaScript (ETag), content: { text/javascript: { schema: { type: string } } } }
+                "304": { description: Not modified }
                 "401": { $ref: "#/components/responses/Error" }
           /app.css:
             get:
               summary: The dashboard's style sheet (viewer)
               responses:
-                "200": { description: CSS, content: { text/css: { schema: { type: string } } } }
+                "200": { description: CSS (ETag), content: { text/css: { schema: { type: string } } } }
+                "304": { description: Not modified }
                 "401": { $ref: "#/components/responses/Error" }
+          /login.css:
+            get:
+              summary: The sign-in form's style sheet (none)
+              responses:
+                "200": { description: CSS (ETag), content: { text/css: { schema: { type: string } } } }
+                "304": { description: Not modified }
+          /login:
+            post:
+              summary: Sign a browser in (none); the token comes in the form body, never in the URL
+              requestBody:
+                content:
+                  application/x-www-form-urlencoded:
+                    schema: { type: object, properties: { token: { type: string } }, required: [token] }
+              responses:
+                "303": { description: Signed in; the session cookie is set; go to / }
+                "401": { description: The token is missing, unknown, revoked or expired; the form again, saying which }
+          /logout:
+            post:
+              summary: Sign a browser out (none); clears the session cookie
+              responses:
+                "303": { description: Signed out; go to / }
           /v1/models/{name}:
             parameters: [{ $ref: "#/components/parameters/ModelName" }]
             get:

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Hummingbird
 import Plant
+import Topics
 
 extension PlantRoutes {
     /// Recommendations (list, approve, reject) and the closed-loop switch.
@@ -77,23 +78,17 @@ extension PlantRoutes {
         let millis = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         let ts = Timestamp.format(millis)
         if verb == "approve" {
-            let values = (entry.record["changes"]?.arrayValue ?? []).compactMap { change -> Plant.Measurement? in
-                guard let name = change["variable"]?.string, let to = change["to"]?.number else { return nil }
-                return Plant.Measurement(name, to)
-            }
-            let tool = (entry.record["maintenance"]?.arrayValue ?? []).contains { $0.string == "tool_change" }
-            let change = SetpointChange(machine: entry.machine, values: values, changeTool: tool)
-            try await send(
-                change.encoded(by: who, recommendation: id, at: millis), key: entry.machine, to: Topics.setpoints)
+            let setpoint = SetpointRecord(
+                machine: entry.machine, values: NamedValues(entry.record.changes.map { ($0.variable, $0.to) }),
+                changeTool: entry.record.maintenance.contains("tool_change"), by: who, recommendation: id,
+                ts: Timestamp.format(millis))
+            try await send(setpoint.encoded(), key: entry.machine, to: Topics.setpoints.name)
         }
-        var action: [String: Any] = [
-            "id": UUID().uuidString, "recommendation": id, "machine": entry.machine, "action": verb, "by": who,
-            "ts": ts,
-        ]
-        if let note { action["note"] = note }
-        let bytes = JSON.encode(action)
-        try await send(bytes, key: entry.machine, to: Topics.recommendationActions)
-        await view.recordDecision(JSONValue(bytes: bytes) ?? .null)
+        let action = RecommendationActionRecord(
+            id: UUID().uuidString, recommendation: id, machine: entry.machine, action: verb, by: who, ts: ts,
+            note: note)
+        try await send(action.encoded(), key: entry.machine, to: Topics.recommendationActions.name)
+        await view.recordDecision(action)
         return Self.json(try await view.recommendationJSON(id))
     }
 
@@ -105,18 +100,11 @@ extension PlantRoutes {
         if enabled.boolValue, (context.identity?.role ?? .viewer) < .engineer {
             throw APIError(.forbidden, "switching closed loop on needs the engineer role; operators can switch it off")
         }
-        var record: [String: Any] = [
-            "closed_loop": enabled.boolValue, "by": context.identity?.name ?? "?",
-            "ts": Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())),
-        ]
-        if let note { record["note"] = note }
-        let bytes = JSON.encode(record)
-        try await send(bytes, key: "closed-loop", to: Topics.optimizerControl)
-        await view.applyControl(JSONValue(bytes: bytes) ?? .null)
+        let record = OptimizerControlRecord(
+            closedLoop: enabled.boolValue, by: context.identity?.name ?? "?",
+            ts: Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())), note: note)
+        try await send(record.encoded(), key: "closed-loop", to: Topics.optimizerControl.name)
+        await view.applyControl(record)
         return Self.json(await view.optimizerJSON())
     }
-}
-
-extension JSONValue {
-    var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import Plant
 import ServiceLifecycle
+import Topics
 
 /// The plant API: machines, alerts (acknowledge, clear), KPIs, SPC charts, model monitoring, live events.
 struct PlantRoutes {
@@ -143,28 +144,23 @@ struct PlantRoutes {
         }
         try await view.check(action: verb, alert: id)
         let who = context.identity?.name ?? "?"
-        var action: [String: Any] = [
-            "id": UUID().uuidString, "alert": id, "action": verb, "by": who,
-            "ts": Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())),
-        ]
-        if let note { action["note"] = note }
-        if verb == "shelve" {
-            action["minutes"] = minutes
-            action["until"] = Timestamp.format(
-                Int64((Date().timeIntervalSince1970 * 1000).rounded()) + Int64(minutes * 60_000))
-        }
-        let bytes = JSON.encode(action)
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        let action = AlertActionRecord(
+            id: UUID().uuidString, alert: id, action: verb, by: who, ts: Timestamp.format(now), note: note,
+            minutes: verb == "shelve" ? minutes : nil,
+            until: verb == "shelve" ? Timestamp.format(now + Int64(minutes * 60_000)) : nil)
+        let bytes = action.encoded()
         do {
             let producer = try await bus.producer()
             _ = try await producer.send(
                 [BusRecord(key: Array(id.utf8), value: bytes, timestamp: Int64(Date().timeIntervalSince1970 * 1000))],
-                to: Topics.alertActions)
+                to: Topics.alertActions.name)
             try await producer.flush()
         } catch {
             throw APIError(
                 .serviceUnavailable, "the action could not be recorded on \(bus.url) (\(error)); nothing was changed")
         }
-        await view.record(action: JSONValue(bytes: bytes) ?? .null)
+        await view.record(action: action)
         return Self.json(try await view.alertJSON(id))
     }
 

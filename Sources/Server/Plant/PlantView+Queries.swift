@@ -1,6 +1,7 @@
 import Analytics
 import Foundation
 import Plant
+import Topics
 
 /// The view's answers, encoded as JSON inside the actor (Foundation's JSON objects are not Sendable).
 extension PlantView {
@@ -13,8 +14,8 @@ extension PlantView {
         row["risk"] = m.risk ?? NSNull()
         row["failure"] = m.failure ?? NSNull()
         row["model"] = m.model ?? NSNull()
-        row["oee"] = m.kpi?["hour"]?["oee"]?.number ?? NSNull()
-        if let anomaly = m.anomaly, anomaly != .null { row["anomaly"] = anomaly.any }
+        row["oee"] = m.kpi?.hour.oee ?? NSNull()
+        if let anomaly = m.anomaly { row["anomaly"] = JSON.any(anomaly) }
         return row
     }
 
@@ -29,7 +30,7 @@ extension PlantView {
         }
         var row = machineRow(m)
         row["features"] = m.features
-        row["kpi"] = m.kpi?.any ?? NSNull()
+        row["kpi"] = m.kpi.map(JSON.any) ?? NSNull()
         row["risk_history"] = m.risks.map { [$0.millis, $0.value] as [Any] }
         row["values"] = m.values.mapValues { $0.map { [$0.millis, $0.value] as [Any] } }
         row["variables"] = process.variables.map { v -> [String: Any] in
@@ -47,7 +48,8 @@ extension PlantView {
     func alertRow(_ a: Alert) -> [String: Any] {
         var o: [String: Any] = [
             "id": a.id, "machine": a.machine, "ts": a.ts, "kind": a.kind, "severity": a.severity, "status": a.status,
-            "message": a.message, "evidence": a.evidence.any, "source": a.source.any,
+            "message": a.message, "evidence": a.evidence.map(JSON.any) ?? NSNull(),
+            "source": a.source.map(JSON.any) ?? NSNull(),
             "acknowledged": a.acknowledgedBy != nil, "occurrences": a.occurrences, "last_ts": a.lastTs,
         ]
         o["variable"] = a.variable ?? NSNull()
@@ -119,22 +121,16 @@ extension PlantView {
         for m in sortedMachines {
             guard let k = m.kpi else { continue }
             rows.append([
-                "machine": m.id, "line": m.line ?? NSNull(), "ts": k["ts"]?.any ?? NSNull(),
-                "hour": k["hour"]?.any ?? NSNull(), "shift": k["shift"]?.any ?? NSNull(),
+                "machine": m.id, "line": m.line ?? NSNull(), "ts": k.ts, "hour": JSON.any(k.hour),
+                "shift": JSON.any(k.shift),
             ])
-            if let hour = k["hour"], let oee = hour["oee"]?.number {
-                var l = lines[m.line ?? "-"] ?? (0, 0, 0, 0)
-                l.oee += oee
-                l.n += 1
-                l.good += hour["good"]?.number ?? 0
-                l.scrap += hour["scrap"]?.number ?? 0
-                lines[m.line ?? "-"] = l
-            }
-            if case .array(let reasons) = k["shift"]?["downtime"] ?? .null {
-                for r in reasons {
-                    if let reason = r["reason"]?.string { downtime[reason, default: 0] += r["seconds"]?.number ?? 0 }
-                }
-            }
+            var l = lines[m.line ?? "-"] ?? (0, 0, 0, 0)
+            l.oee += k.hour.oee
+            l.n += 1
+            l.good += Double(k.hour.good)
+            l.scrap += Double(k.hour.scrap)
+            lines[m.line ?? "-"] = l
+            for r in k.shift.downtime { downtime[r.reason, default: 0] += r.seconds }
         }
         let lineRows = lines.sorted { $0.key < $1.key }.map { name, l -> [String: Any] in
             ["line": name, "oee": l.oee / Double(max(1, l.n)), "machines": l.n, "good": l.good, "scrap": l.scrap]
@@ -224,7 +220,7 @@ extension PlantView {
     func summary() -> [String: Any] {
         var states: [String: Int] = [:]
         for m in machines.values { states[m.state, default: 0] += 1 }
-        let oees = machines.values.compactMap { $0.kpi?["hour"]?["oee"]?.number }
+        let oees = machines.values.compactMap { $0.kpi?.hour.oee }
         let risky = machines.values.filter { $0.risk != nil }.sorted { $0.risk! > $1.risk! }.prefix(5)
         let latency = latencies.percentiles([0.5, 0.99])
         return [
@@ -237,7 +233,7 @@ extension PlantView {
             "latency_p50_ms": latency.map { $0[0] * 1000 } ?? NSNull(),
             "latency_p99_ms": latency.map { $0[1] * 1000 } ?? NSNull(),
             "riskiest": Array(risky).map { ["machine": $0.id, "risk": $0.risk!] as [String: Any] },
-            "records_seen": recordsSeen,
+            "records_seen": recordsSeen, "unreadable_records": unreadable,
         ]
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Topics
 
 /// One recommendation as the dashboard and the API show it.
 struct RecommendationEntry: Sendable {
@@ -6,7 +7,7 @@ struct RecommendationEntry: Sendable {
     var machine: String
     var ts: String
     /// The worker's record, as written.
-    var record: JSONValue
+    var record: RecommendationRecord
     /// pending, approved, rejected, applied (closed loop) or superseded (a newer one for the machine came).
     var status: String
     var decidedBy: String?
@@ -17,11 +18,12 @@ struct RecommendationEntry: Sendable {
 extension PlantView {
     static let recommendationsKept = 2_000
 
-    func applyRecommendation(_ v: JSONValue) {
-        guard let id = v["id"]?.string, let machine = v["machine"]?.string, recommendations[id] == nil else { return }
-        let closedLoop = v["mode"]?.string == "closed_loop"
+    func applyRecommendation(_ v: RecommendationRecord) {
+        let (id, machine) = (v.id, v.machine)
+        guard recommendations[id] == nil else { return }
+        let closedLoop = v.mode == "closed_loop"
         var entry = RecommendationEntry(
-            id: id, machine: machine, ts: v["ts"]?.string ?? "", record: v, status: closedLoop ? "applied" : "pending")
+            id: id, machine: machine, ts: v.ts, record: v, status: closedLoop ? "applied" : "pending")
         if closedLoop { entry.decidedBy = "closed_loop" }
         if let older = pendingRecommendation[machine], recommendations[older]?.status == "pending" {
             recommendations[older]?.status = "superseded"
@@ -38,25 +40,24 @@ extension PlantView {
         if let decision = pendingDecisions.removeValue(forKey: id) { applyDecision(decision) }
     }
 
-    func applyDecision(_ v: JSONValue) {
-        guard let id = v["recommendation"]?.string, let action = v["action"]?.string else { return }
+    func applyDecision(_ v: RecommendationActionRecord) {
+        let (id, action) = (v.recommendation, v.action)
         guard recommendations[id] != nil else {
             pendingDecisions[id] = v
             return
         }
         guard recommendations[id]?.status == "pending" || recommendations[id]?.status == "superseded" else { return }
         recommendations[id]?.status = action == "approve" ? "approved" : "rejected"
-        recommendations[id]?.decidedBy = v["by"]?.string
-        recommendations[id]?.decidedTs = v["ts"]?.string
-        recommendations[id]?.note = v["note"]?.string
+        recommendations[id]?.decidedBy = v.by
+        recommendations[id]?.decidedTs = v.ts
+        recommendations[id]?.note = v.note
         if let machine = recommendations[id]?.machine, pendingRecommendation[machine] == id {
             pendingRecommendation[machine] = nil
         }
     }
 
-    func applyControl(_ v: JSONValue) {
-        guard let enabled = v["closed_loop"]?.bool else { return }
-        closedLoop = (enabled, v["by"]?.string ?? "?", v["ts"]?.string ?? "")
+    func applyControl(_ v: OptimizerControlRecord) {
+        closedLoop = (v.closedLoop, v.by ?? "?", v.ts ?? "")
     }
 
     /// Refuses a decision on a recommendation that is unknown, already decided, or not the machine's latest.
@@ -76,10 +77,10 @@ extension PlantView {
         }
     }
 
-    func recordDecision(_ v: JSONValue) { applyDecision(v) }
+    func recordDecision(_ v: RecommendationActionRecord) { applyDecision(v) }
 
     func recommendationRow(_ r: RecommendationEntry) -> [String: Any] {
-        var row = (r.record.any as? [String: Any]) ?? [:]
+        var row = (JSON.any(r.record) as? [String: Any]) ?? [:]
         row["status"] = r.status
         row["decided_by"] = r.decidedBy ?? NSNull()
         row["decided_ts"] = r.decidedTs ?? NSNull()

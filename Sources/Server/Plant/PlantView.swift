@@ -2,6 +2,7 @@ import Analytics
 import Bus
 import Foundation
 import Plant
+import Topics
 
 /// The plant as the pipeline's output topics tell it: each machine's latest state, risk and KPIs, recent sensor
 /// values, the alerts with their acknowledgements, dead letters, and model outcomes once labels arrive.
@@ -24,9 +25,9 @@ public actor PlantView {
         var failure: Bool?
         var model: String?
         var modes: [String: Double] = [:]
-        var anomaly: JSONValue?
+        var anomaly: PredictionRecord.Anomaly?
         var features: [String: Double] = [:]
-        var kpi: JSONValue?
+        var kpi: KPIRecord?
         var predictions = 0
         var risks: [Point] = []
         var values: [String: [Point]] = [:]
@@ -41,8 +42,8 @@ public actor PlantView {
         var severity: String
         var variable: String?
         var message: String
-        var evidence: JSONValue
-        var source: JSONValue
+        var evidence: AlertEvidence?
+        var source: SourceRef?
         var status = "raised"
         var clearedTs: String?
         var clearedBy: String?
@@ -83,7 +84,7 @@ public actor PlantView {
     /// The open alert of (machine, kind, variable), which a "cleared" record closes.
     var openAlert: [String: String] = [:]
     /// Operator actions that arrived before their alert (replay order across topics is not guaranteed).
-    var pendingActions: [String: [JSONValue]] = [:]
+    var pendingActions: [String: [AlertActionRecord]] = [:]
     var appliedActions: Set<String> = []
     var deadLetters: [String: Int] = [:]
     /// Recommendations by id, in arrival order, with operators' decisions.
@@ -92,7 +93,7 @@ public actor PlantView {
     /// The latest pending recommendation per machine (older ones are superseded).
     var pendingRecommendation: [String: String] = [:]
     /// Decisions that arrived before their recommendation.
-    var pendingDecisions: [String: JSONValue] = [:]
+    var pendingDecisions: [String: RecommendationActionRecord] = [:]
     /// The closed-loop switch as the control topic last said (nil: never switched; the workers' settings decide).
     var closedLoop: (enabled: Bool, by: String, ts: String)?
     var predictionCount = 0
@@ -116,6 +117,8 @@ public actor PlantView {
     var outcomes: [String: Outcomes] = [:]
     var latencies = LatencyWindow()
     var recordsSeen = 0
+    /// Records that did not decode as their topic's type, by topic (each is skipped; the count is in the summary).
+    var unreadable: [String: Int] = [:]
     var lastExpiry: Int64 = 0
     /// The newest running values of each variable over all machines, and the newest risks per model: the live side
     /// of the drift checks.
@@ -149,22 +152,31 @@ public actor PlantView {
         for r in records {
             recordsSeen += 1
             switch r.topic {
-            case Topics.readings: applyReading(r)
-            case Topics.predictions: if let v = JSONValue(bytes: r.value) { applyPrediction(v, now: now) }
-            case Topics.alerts: if let v = JSONValue(bytes: r.value) { applyAlert(v) }
-            case Topics.kpis: if let v = JSONValue(bytes: r.value) { applyKPI(v) }
-            case Topics.deadLetters:
-                let reason = JSONValue(bytes: r.value)?["reason"]?.string ?? "unknown"
+            case Topics.readings.name: applyReading(r)
+            case Topics.predictions.name: read(r, Topics.predictions) { applyPrediction($0, now: now) }
+            case Topics.alerts.name: read(r, Topics.alerts, applyAlert)
+            case Topics.kpis.name: read(r, Topics.kpis, applyKPI)
+            case Topics.deadLetters.name:
+                let reason = (try? Topics.deadLetters.decode(r.value).reason) ?? "unknown"
                 deadLetters[reason, default: 0] += 1
                 metrics?.deadLetter(reason: reason)
-            case Topics.alertActions: if let v = JSONValue(bytes: r.value) { applyAction(v) }
-            case Topics.labels: if let v = JSONValue(bytes: r.value) { applyLabel(v) }
-            case Topics.recommendations: if let v = JSONValue(bytes: r.value) { applyRecommendation(v) }
-            case Topics.recommendationActions: if let v = JSONValue(bytes: r.value) { applyDecision(v) }
-            case Topics.optimizerControl: if let v = JSONValue(bytes: r.value) { applyControl(v) }
+            case Topics.alertActions.name: read(r, Topics.alertActions, applyAction)
+            case Topics.labels.name: read(r, Topics.labels, applyLabel)
+            case Topics.recommendations.name: read(r, Topics.recommendations, applyRecommendation)
+            case Topics.recommendationActions.name: read(r, Topics.recommendationActions, applyDecision)
+            case Topics.optimizerControl.name: read(r, Topics.optimizerControl, applyControl)
             default: break
             }
         }
+    }
+
+    /// Decodes a record of `topic` and applies it; one that does not decode is counted and skipped.
+    private func read<R>(_ r: ConsumedRecord, _ topic: Topic<R>, _ apply: (R) -> Void) {
+        guard let record = try? topic.decode(r.value) else {
+            unreadable[topic.name, default: 0] += 1
+            return
+        }
+        apply(record)
     }
 
     static func push(_ v: Double, into window: inout [Double]) {
@@ -185,28 +197,22 @@ public actor PlantView {
                 driftFlagged.insert(key)
                 let psi = String(format: "%.2f", f.psi ?? 0)
                 applyAlert(
-                    .object([
-                        "id": .string("\(id)/\(now)"), "machine": .string("plant"),
-                        "ts": .string(Timestamp.format(now)),
-                        "kind": .string("drift"), "severity": .string("warning"), "status": .string("raised"),
-                        "priority": .string(AlarmPriority.of(.minor, respondWithinMinutes: 60).rawValue),
-                        "variable": .string(f.name),
-                        "message": .string(
-                            "\(f.name) drifted from the training data of \(report.model) (PSI \(psi), KS \(String(format: "%.2f", f.ks ?? 0)))"
-                        ),
-                        "evidence": .object([
-                            "psi": .number(f.psi ?? 0), "ks": .number(f.ks ?? 0), "live_mean": .number(f.liveMean),
-                            "reference_mean": .number(f.referenceMean),
-                        ]),
-                    ]))
+                    AlertRecord(
+                        id: "\(id)/\(now)", machine: "plant", ts: Timestamp.format(now), kind: "drift",
+                        severity: "warning", priority: AlarmPriority.of(.minor, respondWithinMinutes: 60).rawValue,
+                        status: "raised", variable: f.name,
+                        message:
+                            "\(f.name) drifted from the training data of \(report.model) (PSI \(psi), KS \(String(format: "%.2f", f.ks ?? 0)))",
+                        evidence: AlertEvidence(numbers: [
+                            "psi": f.psi ?? 0, "ks": f.ks ?? 0, "live_mean": f.liveMean,
+                            "reference_mean": f.referenceMean,
+                        ])))
             } else if !f.drifted && driftFlagged.contains(key) && (f.psi ?? 0) < DriftReport.psiThreshold / 2 {
                 driftFlagged.remove(key)
                 applyAlert(
-                    .object([
-                        "id": .string("\(id)/\(now)/clear"), "machine": .string("plant"),
-                        "ts": .string(Timestamp.format(now)),
-                        "kind": .string("drift"), "status": .string("cleared"), "variable": .string(f.name),
-                    ]))
+                    AlertRecord(
+                        id: "\(id)/\(now)/clear", machine: "plant", ts: Timestamp.format(now), kind: "drift",
+                        severity: nil, priority: nil, status: "cleared", variable: f.name, message: nil))
             }
         }
     }
@@ -233,21 +239,20 @@ public actor PlantView {
         machines[reading.machine] = m
     }
 
-    private func applyPrediction(_ p: JSONValue, now: Int64) {
-        guard let id = p["machine"]?.string else { return }
+    private func applyPrediction(_ p: PredictionRecord, now: Int64) {
+        let id = p.machine
         var m = status(of: id)
-        let ts = p["ts"]?.string ?? ""
-        let millis = Timestamp.parse(ts) ?? 0
+        let millis = Timestamp.parse(p.ts) ?? 0
         m.millis = millis
-        m.ts = ts
-        m.state = p["state"]?.string ?? m.state
-        m.product = p["product"]?.string
-        m.risk = p["risk"]?.number
-        m.failure = p["failure"]?.bool
-        m.model = p["model"]?.string ?? m.model
-        m.modes = p["modes"]?.object?.compactMapValues(\.number) ?? [:]
-        m.anomaly = p["anomaly"]
-        m.features = p["features"]?.object?.compactMapValues(\.number) ?? m.features
+        m.ts = p.ts
+        m.state = p.state
+        m.product = p.product
+        m.risk = p.risk
+        m.failure = p.failure
+        m.model = p.model ?? m.model
+        m.modes = p.modes?.dictionary ?? [:]
+        m.anomaly = p.anomaly
+        m.features = p.features.dictionary
         m.predictions += 1
         if let risk = m.risk {
             append(Point(millis: millis, value: risk), to: &m.risks)
@@ -264,8 +269,8 @@ public actor PlantView {
             latencies.add(latency)
             metrics?.endToEnd(seconds: latency)
         }
-        if let seq = p["seq"]?.number, let model = m.model, let failure = m.failure {
-            let key = "\(id)#\(Int64(seq))"
+        if let seq = p.seq, let model = m.model, let failure = m.failure {
+            let key = "\(id)#\(seq)"
             if let actual = labelsFirst.removeValue(forKey: key) {
                 count(predicted: failure, actual: actual, model: model)
                 return
@@ -278,10 +283,9 @@ public actor PlantView {
         }
     }
 
-    private func applyLabel(_ l: JSONValue) {
-        guard let id = l["machine"]?.string, let seq = l["seq"]?.number else { return }
-        let key = "\(id)#\(Int64(seq))"
-        let actual = (l["failure"]?.number ?? 0) > 0 || l["failure"]?.bool == true
+    private func applyLabel(_ l: LabelRecord) {
+        let key = "\(l.machine)#\(l.seq)"
+        let actual = l.failure > 0
         guard let predicted = awaitingLabel.removeValue(forKey: key) else {
             // The label came first (the simulator writes it with the reading): hold it for the prediction.
             if labelsFirst.updateValue(actual, forKey: key) == nil { labelsFirstOrder.append(key) }
@@ -309,66 +313,63 @@ public actor PlantView {
         metrics?.outcome(model: model, figures: Self.figures(o.recent.suffix(10_000)))
     }
 
-    private func applyKPI(_ k: JSONValue) {
-        guard let id = k["machine"]?.string else { return }
-        var m = status(of: id)
+    private func applyKPI(_ k: KPIRecord) {
+        var m = status(of: k.machine)
         m.kpi = k
-        machines[id] = m
-        if let oee = k["hour"]?["oee"]?.number { metrics?.oee(machine: id, value: oee) }
+        machines[k.machine] = m
+        metrics?.oee(machine: k.machine, value: k.hour.oee)
     }
 
-    private func applyAlert(_ a: JSONValue) {
-        guard let id = a["id"]?.string, let machine = a["machine"]?.string, let kind = a["kind"]?.string else { return }
-        let variable = a["variable"]?.string
+    private func applyAlert(_ a: AlertRecord) {
+        let (id, machine, kind, variable, ts) = (a.id, a.machine, a.kind, a.variable, a.ts)
         let incident = "\(machine)|\(kind)|\(variable ?? "")"
-        let ts = a["ts"]?.string ?? ""
         let millis = Timestamp.parse(ts) ?? 0
-        let priority = a["priority"]?.string.flatMap(AlarmPriority.init(rawValue:)) ?? .low
+        let priority = a.priority.flatMap(AlarmPriority.init(rawValue:)) ?? .low
         var entry = AlarmRecord(
             machine: machine, kind: kind, variable: variable, priority: priority,
-            status: AlarmRecord.Status(rawValue: a["status"]?.string ?? "raised") ?? .raised, time: millis,
-            raisedAt: a["raised_at"]?.string.flatMap(Timestamp.parse), reason: a["reason"]?.string)
+            status: AlarmRecord.Status(rawValue: a.status) ?? .raised, time: millis,
+            raisedAt: a.raisedAt.flatMap(Timestamp.parse), reason: a.reason)
         // A raise of a shelved condition is not annunciated: journaled as shelved.
         let shelvedNow = (shelved[incident] ?? .min) > millis
         if entry.status == .raised && shelvedNow { entry.status = .shelved }
         addToJournal(entry)
-        switch a["status"]?.string {
+        switch a.status {
         case "cleared":
             if let open = openAlert.removeValue(forKey: incident), var alert = alerts[open], alert.status == "raised" {
                 alert.status = "cleared"
                 alert.clearedTs = ts
                 alert.clearedBy = "pipeline"
-                alert.clearReason = a["reason"]?.string
+                alert.clearReason = a.reason
                 alerts[open] = alert
             }
             return
         case "suppressed":
             // Kept from the operator by design (machine state, start-up, first-out): counted with the reason, not
             // listed.
-            let reason = a["reason"]?.string.map { AlarmKPIs.reasonKind($0) } ?? "unknown"
+            let reason = a.reason.map { AlarmKPIs.reasonKind($0) } ?? "unknown"
             suppressedAlarms["\(kind)|\(reason)", default: 0] += 1
             return
         default: break
         }
         guard alerts[id] == nil else { return }
-        let severity = a["severity"]?.string ?? "warning"
+        let severity = a.severity ?? "warning"
         expireQuietSPC(now: millis)
         // A repeat while the incident is open is folded into it (no alarm floods).
         if let open = openAlert[incident], var existing = alerts[open], existing.status == "raised" {
             existing.occurrences += 1
             existing.lastMillis = millis
             existing.lastTs = ts
-            existing.message = a["message"]?.string ?? existing.message
-            existing.evidence = a["evidence"] ?? existing.evidence
+            existing.message = a.message ?? existing.message
+            existing.evidence = a.evidence ?? existing.evidence
             if severity == "critical" { existing.severity = severity }
             alerts[open] = existing
             return
         }
         alerts[id] = Alert(
             id: id, machine: machine, millis: millis, ts: ts, kind: kind, severity: severity,
-            variable: variable, message: a["message"]?.string ?? "", evidence: a["evidence"] ?? .null,
-            source: a["source"] ?? .null, lastMillis: millis, lastTs: ts, priority: a["priority"]?.string,
-            latched: a["latched"]?.bool ?? false, shelvedUntil: shelvedNow ? shelved[incident] : nil)
+            variable: variable, message: a.message ?? "", evidence: a.evidence, source: a.source, lastMillis: millis,
+            lastTs: ts, priority: a.priority, latched: a.latched ?? false,
+            shelvedUntil: shelvedNow ? shelved[incident] : nil)
         alertOrder.append(id)
         openAlert[incident] = id
         alertCounts["\(kind)|\(severity)", default: 0] += 1
@@ -408,18 +409,16 @@ public actor PlantView {
     }
 
     /// An operator's acknowledge or clear, as recorded on the `alert-actions` topic.
-    private func applyAction(_ action: JSONValue) {
-        guard let alertID = action["alert"]?.string, let verb = action["action"]?.string,
-            let actionID = action["id"]?.string
-        else { return }
+    private func applyAction(_ action: AlertActionRecord) {
+        let (alertID, verb, actionID) = (action.alert, action.action, action.id)
         guard !appliedActions.contains(actionID) else { return }
         guard var alert = alerts[alertID] else {
             pendingActions[alertID, default: []].append(action)
             return
         }
         appliedActions.insert(actionID)
-        let who = action["by"]?.string ?? "?"
-        let ts = action["ts"]?.string ?? ""
+        let who = action.by
+        let ts = action.ts
         switch verb {
         case "acknowledge":
             if alert.acknowledgedBy == nil {
@@ -434,7 +433,7 @@ public actor PlantView {
                 openAlert = openAlert.filter { $0.value != alertID }
             }
         case "shelve":
-            guard let until = action["until"]?.string.flatMap(Timestamp.parse) else { return }
+            guard let until = action.until.flatMap(Timestamp.parse) else { return }
             alert.shelvedUntil = until
             alert.shelvedBy = who
             shelved["\(alert.machine)|\(alert.kind)|\(alert.variable ?? "")"] = until
@@ -470,7 +469,7 @@ public actor PlantView {
     }
 
     /// Records an action made through this server at once (its record on the bus applies again as a no-op).
-    func record(action: JSONValue) { applyAction(action) }
+    func record(action: AlertActionRecord) { applyAction(action) }
 
     static func figures(_ recent: some Collection<UInt8>) -> (
         precision: Double?, recall: Double?, f1: Double?, count: Int
@@ -490,28 +489,6 @@ public actor PlantView {
         if let p = precision, let r = recall { f1 = p + r > 0 ? 2 * p * r / (p + r) : 0 }
         return (precision, recall, f1, recent.count)
     }
-}
-
-/// The topics the server reads and writes.
-public enum Topics {
-    public static let readings = "readings"
-    public static let predictions = "predictions"
-    public static let alerts = "alerts"
-    public static let kpis = "kpis"
-    public static let deadLetters = "dead-letters"
-    public static let labels = "labels"
-    /// Operators' acknowledgements and clears, so every server (and a restarted one) sees them.
-    public static let alertActions = "alert-actions"
-    /// The optimizer's recommendations (from the workers), operators' approvals and rejections, the setpoint changes
-    /// the plant applies, and the closed-loop switch.
-    public static let recommendations = "recommendations"
-    public static let recommendationActions = "recommendation-actions"
-    public static let setpoints = "setpoints"
-    public static let optimizerControl = "optimizer-control"
-    public static let followed = [
-        readings, predictions, alerts, kpis, deadLetters, labels, alertActions, recommendations,
-        recommendationActions, optimizerControl,
-    ]
 }
 
 /// The last few thousand end-to-end latencies, for percentiles on the dashboard.

@@ -4,6 +4,7 @@ import Logging
 import Registry
 import ServiceLifecycle
 import Synchronization
+import Topics
 
 /// Follows the pipeline's topics into a `PlantView`, and refreshes the bus gauges (topic sizes, consumer lag).
 ///
@@ -35,7 +36,7 @@ public struct PlantViewService: Service {
     }
 
     static let pollSize = 5_000
-    static let recentTopics: Set<String> = [Topics.readings, Topics.predictions, Topics.labels]
+    static let recentTopics: Set<String> = [Topics.readings.name, Topics.predictions.name, Topics.labels.name]
 
     public func run() async throws {
         let consumer = try await openConsumer()
@@ -104,12 +105,15 @@ public struct PlantViewService: Service {
 
     private func refreshGauges() async {
         guard let metrics else { return }
-        for topic in [Topics.readings, Topics.predictions, Topics.alerts, Topics.kpis, Topics.deadLetters] {
+        for topic in [
+            Topics.readings.name, Topics.predictions.name, Topics.alerts.name, Topics.kpis.name,
+            Topics.deadLetters.name,
+        ] {
             if let d = try? await bus.describeTopic(topic) { metrics.topicRecords(topic, d.records) }
         }
-        if let lags = try? await bus.groupLag("pipeline", topic: Topics.readings) {
+        if let lags = try? await bus.groupLag("pipeline", topic: Topics.readings.name) {
             for l in lags {
-                metrics.consumerLag(group: "pipeline", topic: Topics.readings, partition: l.partition, lag: l.lag)
+                metrics.consumerLag(group: "pipeline", topic: Topics.readings.name, partition: l.partition, lag: l.lag)
             }
         }
         if let drift {

@@ -2,8 +2,10 @@
 
     python3 browse.py CHROMIUM PROFILE_DIR STEPS_JSON
 
-STEPS_JSON is a list of {"url", "wait" (a JavaScript expression), "timeout" (s), "dom" (file), "screenshot" (file)}:
-each step opens the URL, waits until the expression is true (exit 2 if it never is), then saves the DOM and a PNG.
+STEPS_JSON is a list of {"url", "wait" (a JavaScript expression), "timeout" (s), "dom" (file), "screenshot" (file),
+"then" (a JavaScript statement)}: each step opens the URL (or stays on the page when the URL is null), waits until the
+expression is true (exit 2 if it never is), saves the DOM and a PNG, then runs "then" (e.g. fills in a form and
+submits it, as a user would).
 Used by Tests/CLITests/ServeLiveTests.swift to look at the dashboard as a browser renders it.
 """
 import base64
@@ -76,7 +78,8 @@ def main():
         browser.call("Emulation.setDeviceMetricsOverride",
                      {"width": 1400, "height": 1800, "deviceScaleFactor": 1, "mobile": False}, session=session)
         for step in steps:
-            browser.call("Page.navigate", {"url": step["url"]}, session=session)
+            if step.get("url"):
+                browser.call("Page.navigate", {"url": step["url"]}, session=session)
             deadline = time.time() + step.get("timeout", 30)
             while True:
                 result = browser.call("Runtime.evaluate",
@@ -101,6 +104,8 @@ def main():
                 shot = browser.call("Page.captureScreenshot", {"format": "png"}, session=session)
                 with open(step["screenshot"], "wb") as f:
                     f.write(base64.b64decode(shot["data"]))
+            if step.get("then"):
+                browser.call("Runtime.evaluate", {"expression": step["then"]}, session=session)
     finally:
         browser.close()
 

@@ -1,4 +1,4 @@
-import EventLog
+import Bus
 import Synchronization
 
 /// Consumer-group membership for consumers in this process (the embedded bus): range assignment per topic,

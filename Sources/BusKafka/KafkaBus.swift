@@ -1,4 +1,4 @@
-import EventLog
+public import Bus
 import Kafka
 import KafkaWire
 import Synchronization

@@ -1,10 +1,20 @@
-import EventLog
+public import Bus
+public import EventLog
+import Primitives
+import NIOPosix
 import Synchronization
 
 /// The bus on one machine: the embedded durable log, with consumer groups coordinated inside this process.
+///
+/// The log's calls block on file I/O (writes, fsync, reads that miss the page cache), so every one that can touch
+/// the disk runs on NIO's blocking-I/O thread pool, never on Swift's cooperative pool, whose few threads the
+/// pipeline's and the server's tasks share.
 public final class EmbeddedBus: MessageBus {
     public let url: BusURL
+    /// The log itself, for tools that write history in bulk (the simulator's backfill).
     public let log: EventLog
+    /// Where blocking log calls run.
+    let io = NIOThreadPool.singleton
     let coordinator: GroupCoordinator
     private let memberCounter = Atomic<Int>(0)
 
@@ -43,7 +53,7 @@ public final class EmbeddedBus: MessageBus {
     public func createTopic(_ name: String, partitions: Int) async throws {
         var settings = log.configuration.defaultTopic
         settings.partitions = partitions
-        try log.createTopic(name, configuration: settings)
+        _ = try await io.blocking { [log, settings] in try log.createTopic(name, configuration: settings) }
     }
 
     public func topicNames() async throws -> [String] { try log.topicNames() }
@@ -64,12 +74,13 @@ public final class EmbeddedBus: MessageBus {
         let committed = try log.committedOffsets(group: group)
         return try await describeTopic(topic).partitions.map {
             PartitionLag(
-                partition: $0.partition, committed: committed[TopicPartition(topic: topic, partition: $0.partition)],
+                partition: $0.partition,
+                committed: committed[LogTopicPartition(topic: topic, partition: $0.partition)],
                 earliest: $0.earliestOffset, latest: $0.latestOffset)
         }
     }
 
-    public func producer() async throws -> any MessageProducer { EmbeddedProducer(log: log) }
+    public func producer() async throws -> any MessageProducer { EmbeddedProducer(log: log, io: io) }
 
     public func consumer(_ options: ConsumerOptions) async throws -> any MessageConsumer {
         guard !options.topics.isEmpty else { throw BusError("a consumer needs at least one topic") }
@@ -89,22 +100,30 @@ public final class EmbeddedBus: MessageBus {
         }
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            try log.syncIfDue()
+            try await io.blocking { [log] in try log.syncIfDue() }
         }
     }
 
-    public func close() async throws { try log.close() }
+    public func close() async throws { try await io.blocking { [log] in try log.close() } }
 }
 
 /// Appends to the embedded log; records are acknowledged when the append returns (fsynced per the URL's policy).
 final class EmbeddedProducer: MessageProducer {
     let log: EventLog
+    let io: NIOThreadPool
     private let sticky = Atomic<Int>(0)
 
-    init(log: EventLog) { self.log = log }
+    init(log: EventLog, io: NIOThreadPool) {
+        self.log = log
+        self.io = io
+    }
 
     func send(_ records: [BusRecord], to topicName: String) async throws -> [RecordPosition] {
         guard !records.isEmpty else { return [] }
+        return try await io.blocking { try self.append(records, to: topicName) }
+    }
+
+    private func append(_ records: [BusRecord], to topicName: String) throws -> [RecordPosition] {
         let topic = try log.topic(topicName, create: true)
         let count = topic.partitions.count
         // Records without a key or partition go together to one partition that changes with every send.
@@ -129,7 +148,9 @@ final class EmbeddedProducer: MessageProducer {
             let result = try topic.partitions[p].append(
                 indices.lazy.map { i in
                     let r = records[i]
-                    return Record(key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp)
+                    return Record(
+                        key: r.key, value: r.value, headers: r.headers.map { .init(name: $0.name, value: $0.value) },
+                        timestamp: r.timestamp)
                 })
             for (n, i) in indices.enumerated() {
                 positions[i] = RecordPosition(partition: p, offset: result.baseOffset + Int64(n))
@@ -138,7 +159,7 @@ final class EmbeddedProducer: MessageProducer {
         return positions
     }
 
-    func flush() async throws { try log.sync() }
+    func flush() async throws { try await io.blocking { [log] in try log.sync() } }
 }
 
 /// Reads assigned partitions of the embedded log, waking on appends made in this process.
@@ -195,7 +216,7 @@ final class EmbeddedConsumer: MessageConsumer {
             }
             let partition = try bus.log.topic(tp.topic, create: true).partition(tp.partition)
             let start = options.start == .earliest ? partition.earliestOffset : partition.latestOffset
-            positions[tp] = max(committed[tp] ?? start, partition.earliestOffset)
+            positions[tp] = max(committed[tp.logPartition] ?? start, partition.earliestOffset)
         }
         state.withLock {
             $0.generation = generation
@@ -212,7 +233,7 @@ final class EmbeddedConsumer: MessageConsumer {
             let versions = try options.topics.map {
                 try bus.log.topic($0, create: !bus.log.configuration.readOnly).notifier.version
             }
-            let records = try readAvailable(maxRecords: maxRecords)
+            let records = try await bus.io.blocking { try self.readAvailable(maxRecords: maxRecords) }
             if !records.isEmpty { return records }
             let left = deadline - .now
             if left <= .zero || Task.isCancelled { return [] }
@@ -253,7 +274,7 @@ final class EmbeddedConsumer: MessageConsumer {
                 out.append(
                     ConsumedRecord(
                         topic: tp.topic, partition: tp.partition, offset: r.offset, timestamp: r.timestamp, key: r.key,
-                        value: r.value, headers: r.headers))
+                        value: r.value, headers: r.headers.map { RecordHeader(name: $0.name, value: $0.value) }))
                 taken += 1
             }
             if taken > 0 {
@@ -273,7 +294,8 @@ final class EmbeddedConsumer: MessageConsumer {
             throw BusError(
                 "cannot commit \(tp) for group \(group): the partition is no longer assigned to this consumer")
         }
-        try bus.log.commit(group: group, offsets: offsets)
+        let logOffsets = Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.logPartition, $0.value) })
+        try await bus.io.blocking { [log = bus.log] in try log.commit(group: group, offsets: logOffsets) }
     }
 
     func assignment() async throws -> [TopicPartition] {
@@ -300,11 +322,25 @@ final class EmbeddedConsumer: MessageConsumer {
     }
 }
 
-/// Opens the bus a URL names.
-public func openBus(_ text: String, readOnly: Bool = false) throws -> any MessageBus {
-    let url = try BusURL(text)
-    switch url.kind {
-    case .embedded: return try EmbeddedBus(url: url, readOnly: readOnly)
-    case .kafka: return try KafkaBus(url: url, readOnly: readOnly)
+/// The bus's header (the log has one of the same shape).
+typealias RecordHeader = Bus.RecordHeader
+
+extension TopicPartition {
+    /// The same partition in the log's terms.
+    var logPartition: LogTopicPartition { .init(topic: topic, partition: partition) }
+}
+
+extension NIOThreadPool {
+    /// Runs blocking log work on the pool and waits for it. Unlike `runIfActive`, a cancelled caller still gets its
+    /// work done: a service that is shutting down must still append, flush and close what it was acknowledged for.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            submit { state in
+                guard case .active = state else {
+                    return continuation.resume(throwing: BusError("the embedded log's I/O threads have stopped"))
+                }
+                continuation.resume(with: Result(catching: body))
+            }
+        }
     }
 }

@@ -1,4 +1,0 @@
-import KafkaWire
-
-/// Kafka's murmur2 partitioner (defined with the protocol in KafkaWire): the embedded bus places keys where Kafka does.
-public typealias Partitioner = KafkaWire.Partitioner
