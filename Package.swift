@@ -93,13 +93,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        // Setpoint recommendations (gradient and derivative-free solvers over a risk model) and the closed-loop
-        // evaluation on the simulator.
+        // Setpoint recommendations: gradient and derivative-free solvers over a risk model, guardrails, explanations.
         .target(
             name: "Optimizer",
             dependencies: [
                 "Learn", "Plant", "Primitives", "Topics", .product(name: "RealModule", package: "swift-numerics"),
             ], swiftSettings: strict),
+        // The closed-loop evaluation of a policy on the simulator (the optimizer against the plant's baselines) and
+        // its SVG trace plot; only `millstream optimize evaluate` and the benchmarks use it.
+        .target(
+            name: "OptimizerEvaluation", dependencies: ["Optimizer", "Learn", "Plant", "Primitives"],
+            swiftSettings: strict),
         // The HTTP edge: plant API, TensorFlow Serving's predict API, dashboard, /metrics, tokens and roles.
         .target(
             name: "Server",
@@ -126,7 +130,7 @@ let package = Package(
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 "Pipeline", "Analytics", "Topics",
                 "Server",
-                "Optimizer",
+                "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -162,7 +166,8 @@ let package = Package(
         .testTarget(
             name: "OptimizerTests",
             dependencies: [
-                "Optimizer", "Learn", "Plant", "Primitives", .product(name: "RealModule", package: "swift-numerics"),
+                "Optimizer", "OptimizerEvaluation", "Learn", "Plant", "Primitives",
+                .product(name: "RealModule", package: "swift-numerics"),
             ], swiftSettings: strict),
         // Real peers for the tests: a Tansu broker from the project venv on a free loopback port.
         .target(name: "TestSupport", dependencies: ["Kafka"], swiftSettings: strict),

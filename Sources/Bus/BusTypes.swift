@@ -197,9 +197,26 @@ public protocol MessageConsumer: Sendable {
     func close() async throws
 }
 
-/// A bus problem: what and where.
+/// A bus problem: what and where, and of which kind (what a caller can do about it).
 public struct BusError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The bus URL or one of its options is wrong: fix the configuration.
+        case invalidURL
+        /// The call asks for something the bus cannot do (no topics, a partition that does not exist, no group).
+        case invalidRequest
+        /// The partition is not (or no longer) this consumer's: a rebalance moved it.
+        case notAssigned
+        /// The bus cannot be reached or stopped working; trying again later may succeed.
+        case unavailable
+        /// The broker refused the request for good (authentication, authorization, a record too large).
+        case refused
+    }
+
+    public let kind: Kind
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, kind: Kind) {
+        self.message = message
+        self.kind = kind
+    }
     public var description: String { message }
 }

@@ -14,7 +14,9 @@ public struct BusURL: Sendable, Equatable, CustomStringConvertible {
     public init(_ text: String) throws {
         self.text = text
         guard let separator = text.firstRange(of: "://") else {
-            throw BusError("bus URL '\(text)' has no scheme: use embedded://PATH or kafka://HOST:PORT[,HOST:PORT]")
+            throw BusError(
+                "bus URL '\(text)' has no scheme: use embedded://PATH or kafka://HOST:PORT[,HOST:PORT]",
+                kind: .invalidURL)
         }
         let scheme = text[..<separator.lowerBound].lowercased()
         var rest = String(text[separator.upperBound...])
@@ -23,7 +25,7 @@ public struct BusURL: Sendable, Equatable, CustomStringConvertible {
             for pair in rest[rest.index(after: q)...].split(separator: "&") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, !parts[0].isEmpty else {
-                    throw BusError("bus URL '\(text)': option '\(pair)' is not name=value")
+                    throw BusError("bus URL '\(text)': option '\(pair)' is not name=value", kind: .invalidURL)
                 }
                 options[String(parts[0])] = String(parts[1])
             }
@@ -32,20 +34,28 @@ public struct BusURL: Sendable, Equatable, CustomStringConvertible {
         self.options = options
         switch scheme {
         case "embedded":
-            guard !rest.isEmpty else { throw BusError("bus URL '\(text)' names no directory: embedded://PATH") }
+            guard !rest.isEmpty else {
+                throw BusError("bus URL '\(text)' names no directory: embedded://PATH", kind: .invalidURL)
+            }
             kind = .embedded(path: rest)
         case "kafka":
             let hosts = rest.split(separator: ",").map(String.init)
-            guard !hosts.isEmpty else { throw BusError("bus URL '\(text)' names no broker: kafka://HOST:PORT") }
+            guard !hosts.isEmpty else {
+                throw BusError("bus URL '\(text)' names no broker: kafka://HOST:PORT", kind: .invalidURL)
+            }
             for host in hosts {
                 guard let colon = host.lastIndex(of: ":"), let port = Int(host[host.index(after: colon)...]),
                     (1...65535).contains(port), colon != host.startIndex
-                else { throw BusError("bus URL '\(text)': '\(host)' is not HOST:PORT with a port from 1 to 65535") }
+                else {
+                    throw BusError(
+                        "bus URL '\(text)': '\(host)' is not HOST:PORT with a port from 1 to 65535", kind: .invalidURL)
+                }
             }
             kind = .kafka(bootstrap: hosts)
         default:
             throw BusError(
-                "unknown bus scheme '\(scheme)' in '\(text)': use embedded://PATH or kafka://HOST:PORT[,HOST:PORT]")
+                "unknown bus scheme '\(scheme)' in '\(text)': use embedded://PATH or kafka://HOST:PORT[,HOST:PORT]",
+                kind: .unavailable)
         }
     }
 }

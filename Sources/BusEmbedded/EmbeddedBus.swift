@@ -1,7 +1,7 @@
 public import Bus
 public import EventLog
-import Primitives
 import NIOPosix
+import Primitives
 import Synchronization
 
 /// The bus on one machine: the embedded durable log, with consumer groups coordinated inside this process.
@@ -21,7 +21,9 @@ public final class EmbeddedBus: MessageBus {
     /// Opens (or creates) the log at the URL's path. Options: `fsync=batch|never|<N>ms` (default 100ms),
     /// `partitions=N` for auto-created topics (default 8).
     public init(url: BusURL, readOnly: Bool = false) throws {
-        guard case .embedded(let path) = url.kind else { throw BusError("\(url) is not an embedded:// URL") }
+        guard case .embedded(let path) = url.kind else {
+            throw BusError("\(url) is not an embedded:// URL", kind: .invalidURL)
+        }
         var configuration = EventLog.Configuration(readOnly: readOnly)
         for (name, value) in url.options {
             switch name {
@@ -31,17 +33,21 @@ public final class EmbeddedBus: MessageBus {
                 case "never": configuration.fsync = .never
                 default:
                     guard value.hasSuffix("ms"), let ms = Int(value.dropLast(2)), ms > 0 else {
-                        throw BusError("bus URL '\(url)': fsync=\(value) is not batch, never or a time like 100ms")
+                        throw BusError(
+                            "bus URL '\(url)': fsync=\(value) is not batch, never or a time like 100ms",
+                            kind: .invalidURL)
                     }
                     configuration.fsync = .interval(.milliseconds(ms))
                 }
             case "partitions":
                 guard let n = Int(value), (1...10_000).contains(n) else {
-                    throw BusError("bus URL '\(url)': partitions=\(value) is not a number from 1 to 10000")
+                    throw BusError(
+                        "bus URL '\(url)': partitions=\(value) is not a number from 1 to 10000", kind: .invalidURL)
                 }
                 configuration.defaultTopic.partitions = n
             default:
-                throw BusError("bus URL '\(url)': unknown option '\(name)' (known: fsync, partitions)")
+                throw BusError(
+                    "bus URL '\(url)': unknown option '\(name)' (known: fsync, partitions)", kind: .invalidURL)
             }
         }
         self.url = url
@@ -83,7 +89,9 @@ public final class EmbeddedBus: MessageBus {
     public func producer() async throws -> any MessageProducer { EmbeddedProducer(log: log, io: io) }
 
     public func consumer(_ options: ConsumerOptions) async throws -> any MessageConsumer {
-        guard !options.topics.isEmpty else { throw BusError("a consumer needs at least one topic") }
+        guard !options.topics.isEmpty else {
+            throw BusError("a consumer needs at least one topic", kind: .invalidRequest)
+        }
         let member = "member-\(memberCounter.wrappingAdd(1, ordering: .relaxed).newValue)"
         let consumer = try EmbeddedConsumer(bus: self, options: options, member: member)
         if let group = options.group {
@@ -133,7 +141,9 @@ final class EmbeddedProducer: MessageProducer {
             let p: Int
             if let explicit = record.partition {
                 guard (0..<count).contains(explicit) else {
-                    throw BusError("partition \(explicit) does not exist in topic \(topicName) (0..<\(count))")
+                    throw BusError(
+                        "partition \(explicit) does not exist in topic \(topicName) (0..<\(count))",
+                        kind: .invalidRequest)
                 }
                 p = explicit
             } else if let key = record.key {
@@ -288,11 +298,12 @@ final class EmbeddedConsumer: MessageConsumer {
 
     func commit(_ offsets: [TopicPartition: Int64]) async throws {
         guard let group = options.group else {
-            throw BusError("this consumer has no group, so it has nowhere to commit offsets")
+            throw BusError("this consumer has no group, so it has nowhere to commit offsets", kind: .invalidRequest)
         }
         for tp in offsets.keys where !bus.coordinator.owns(group: group, member: member, tp) {
             throw BusError(
-                "cannot commit \(tp) for group \(group): the partition is no longer assigned to this consumer")
+                "cannot commit \(tp) for group \(group): the partition is no longer assigned to this consumer",
+                kind: .notAssigned)
         }
         let logOffsets = Dictionary(uniqueKeysWithValues: offsets.map { ($0.key.logPartition, $0.value) })
         try await bus.io.blocking { [log = bus.log] in try log.commit(group: group, offsets: logOffsets) }
@@ -307,7 +318,7 @@ final class EmbeddedConsumer: MessageConsumer {
         try refreshAssignment()
         try state.withLock { state in
             guard state.positions[partition] != nil else {
-                throw BusError("\(partition) is not assigned to this consumer")
+                throw BusError("\(partition) is not assigned to this consumer", kind: .notAssigned)
             }
             state.positions[partition] = offset
         }
@@ -337,7 +348,8 @@ extension NIOThreadPool {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             submit { state in
                 guard case .active = state else {
-                    return continuation.resume(throwing: BusError("the embedded log's I/O threads have stopped"))
+                    return continuation.resume(
+                        throwing: BusError("the embedded log's I/O threads have stopped", kind: .unavailable))
                 }
                 continuation.resume(with: Result(catching: body))
             }

@@ -18,88 +18,19 @@ public final class KafkaBus: MessageBus {
     let fetchMaxWait: Duration
 
     public init(url: BusURL, readOnly: Bool = false) throws {
-        guard case .kafka(let bootstrap) = url.kind else { throw BusError("\(url) is not a kafka:// URL") }
-        var partitions: Int32 = 8
-        var acks: Int16 = -1
-        var compression = RecordBatch.Compression.none
-        var clientID = "millstream"
-        var user: String?
-        var password: String?
-        var sasl: String?
-        var tls = false
-        var idempotent = true
-        // Tansu does not answer a waiting fetch when data arrives (it waits the full time): a short wait keeps
-        // latency low there. On Apache Kafka, which answers at once, fetch-wait=500 polls less when idle.
-        var fetchWait = 20
-        var caFile: String?
-        for (name, value) in url.options {
-            switch name {
-            case "partitions":
-                guard let n = Int32(value), (1...10_000).contains(n) else {
-                    throw BusError("bus URL '\(url)': partitions=\(value) is not a number from 1 to 10000")
-                }
-                partitions = n
-            case "acks":
-                switch value {
-                case "all", "-1": acks = -1
-                case "1": acks = 1
-                case "0": acks = 0
-                default: throw BusError("bus URL '\(url)': acks=\(value) is not all, 1 or 0")
-                }
-            case "compression":
-                switch value {
-                case "none": compression = .none
-                case "gzip": compression = .gzip
-                default: throw BusError("bus URL '\(url)': compression=\(value) is not none or gzip")
-                }
-            case "client": clientID = value
-            case "fetch-wait":
-                guard let ms = Int(value.hasSuffix("ms") ? String(value.dropLast(2)) : value), (1...60_000).contains(ms)
-                else { throw BusError("bus URL '\(url)': fetch-wait=\(value) is not a time like 100ms") }
-                fetchWait = ms
-            case "idempotent":
-                guard ["true", "false"].contains(value) else {
-                    throw BusError("bus URL '\(url)': idempotent=\(value) is not true or false")
-                }
-                idempotent = value == "true"
-            case "sasl": sasl = value.lowercased()
-            case "user": user = value
-            case "password": password = value
-            case "tls":
-                guard ["true", "false"].contains(value) else {
-                    throw BusError("bus URL '\(url)': tls=\(value) is not true or false")
-                }
-                tls = value == "true"
-            case "ca": caFile = value
-            default:
-                throw BusError(
-                    "bus URL '\(url)': unknown option '\(name)' (known: partitions, acks, idempotent, fetch-wait, compression, client, tls, ca, sasl, user, password)"
-                )
-            }
+        guard case .kafka(let bootstrap) = url.kind else {
+            throw BusError("\(url) is not a kafka:// URL", kind: .invalidURL)
         }
-        var security = KafkaSecurity.plaintext
-        if tls || caFile != nil { security.tls = KafkaSecurity.TLS(caFile: caFile) }
-        if let sasl {
-            guard let user, let password else {
-                throw BusError("bus URL '\(url)': sasl=\(sasl) needs user=... and password=...")
-            }
-            switch sasl {
-            case "plain": security.sasl = .plain(user: user, password: password)
-            case "scram-sha-256": security.sasl = .scramSHA256(user: user, password: password)
-            case "scram-sha-512": security.sasl = .scramSHA512(user: user, password: password)
-            default:
-                throw BusError(
-                    "bus URL '\(url)': sasl=\(sasl) is not a known mechanism (plain, scram-sha-256, scram-sha-512)")
-            }
-        }
+        let options = try KafkaBusOptions(url)
         self.url = url
-        self.configuration = KafkaClientConfiguration(bootstrap: bootstrap, clientID: clientID, security: security)
+        self.configuration = KafkaClientConfiguration(
+            bootstrap: bootstrap, clientID: options.clientID, security: try options.security(url))
         self.client = try KafkaClient(configuration)
         self.producerConfiguration = KafkaProducerConfiguration(
-            acks: acks, idempotent: idempotent, compression: compression)
-        self.defaultPartitions = partitions
+            acks: options.acks, idempotent: options.idempotent, compression: options.compression)
+        self.defaultPartitions = options.partitions
         self.readOnly = readOnly
-        self.fetchMaxWait = .milliseconds(fetchWait)
+        self.fetchMaxWait = .milliseconds(options.fetchWait)
     }
 
     public func createTopic(_ name: String, partitions: Int) async throws {
@@ -148,7 +79,9 @@ public final class KafkaBus: MessageBus {
     }
 
     public func consumer(_ options: ConsumerOptions) async throws -> any MessageConsumer {
-        guard !options.topics.isEmpty else { throw BusError("a consumer needs at least one topic") }
+        guard !options.topics.isEmpty else {
+            throw BusError("a consumer needs at least one topic", kind: .invalidRequest)
+        }
         for t in options.topics { try await mapErrors { try await ensureTopic(t) } }
         // Its own connections: a fetch waiting at the broker holds up whatever else is queued on its connection.
         let consumer = KafkaConsumer(
@@ -177,7 +110,7 @@ func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let e as KafkaError {
-        throw BusError(e.message)
+        throw BusError(e.message, kind: e.retriable ? .unavailable : .refused)
     }
 }
 
@@ -259,5 +192,84 @@ final class KafkaBusConsumer: MessageConsumer {
             try await consumer.close()
             await consumer.client.close()
         }
+    }
+}
+
+/// The options of a `kafka://` URL, with their defaults.
+struct KafkaBusOptions {
+    var partitions: Int32 = 8
+    var acks: Int16 = -1
+    var compression = RecordBatch.Compression.none
+    var clientID = "millstream"
+    var user: String?
+    var password: String?
+    var sasl: String?
+    var tls = false
+    var idempotent = true
+    /// Tansu does not answer a waiting fetch when data arrives (it waits the full time): a short wait keeps latency
+    /// low there. On Apache Kafka, which answers at once, fetch-wait=500 polls less when idle.
+    var fetchWait = 20
+    var caFile: String?
+
+    init(_ url: BusURL) throws {
+        func invalid(_ message: String) -> BusError { BusError("bus URL '\(url)': \(message)", kind: .invalidURL) }
+        func flag(_ name: String, _ value: String) throws -> Bool {
+            guard ["true", "false"].contains(value) else { throw invalid("\(name)=\(value) is not true or false") }
+            return value == "true"
+        }
+        for (name, value) in url.options {
+            switch name {
+            case "partitions":
+                guard let n = Int32(value), (1...10_000).contains(n) else {
+                    throw invalid("partitions=\(value) is not a number from 1 to 10000")
+                }
+                partitions = n
+            case "acks":
+                guard let a = ["all": -1, "-1": -1, "1": 1, "0": 0][value] else {
+                    throw invalid("acks=\(value) is not all, 1 or 0")
+                }
+                acks = Int16(a)
+            case "compression":
+                guard let c = ["none": RecordBatch.Compression.none, "gzip": .gzip][value] else {
+                    throw invalid("compression=\(value) is not none or gzip")
+                }
+                compression = c
+            case "client": clientID = value
+            case "fetch-wait":
+                guard let ms = Int(value.hasSuffix("ms") ? String(value.dropLast(2)) : value), (1...60_000).contains(ms)
+                else { throw invalid("fetch-wait=\(value) is not a time like 100ms") }
+                fetchWait = ms
+            case "idempotent": idempotent = try flag(name, value)
+            case "sasl": sasl = value.lowercased()
+            case "user": user = value
+            case "password": password = value
+            case "tls": tls = try flag(name, value)
+            case "ca": caFile = value
+            default:
+                throw invalid(
+                    "unknown option '\(name)' (known: partitions, acks, idempotent, fetch-wait, compression, client, tls, ca, sasl, user, password)"
+                )
+            }
+        }
+    }
+
+    /// TLS (with the system's CAs or `ca=FILE`) and SASL as the options ask.
+    func security(_ url: BusURL) throws -> KafkaSecurity {
+        var security = KafkaSecurity.plaintext
+        if tls || caFile != nil { security.tls = KafkaSecurity.TLS(caFile: caFile) }
+        guard let sasl else { return security }
+        guard let user, let password else {
+            throw BusError("bus URL '\(url)': sasl=\(sasl) needs user=... and password=...", kind: .invalidURL)
+        }
+        switch sasl {
+        case "plain": security.sasl = .plain(user: user, password: password)
+        case "scram-sha-256": security.sasl = .scramSHA256(user: user, password: password)
+        case "scram-sha-512": security.sasl = .scramSHA512(user: user, password: password)
+        default:
+            throw BusError(
+                "bus URL '\(url)': sasl=\(sasl) is not a known mechanism (plain, scram-sha-256, scram-sha-512)",
+                kind: .invalidURL)
+        }
+        return security
     }
 }

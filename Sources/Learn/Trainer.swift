@@ -116,8 +116,45 @@ public enum Trainer {
     public static func train(
         _ data: TabularData, spec: TrainingSpec, metadata: ModelFile.Metadata, onEpoch: (EpochLog) -> Void = { _ in }
     ) throws -> TrainingResult {
-        guard data.rows >= 10 else {
-            throw LearnError("\(data.rows) rows are too few to train and test a model (need at least 10)")
+        try check(spec, rows: data.rows)
+        let targets = try Targets(data, spec: spec)
+        let sets = try DataSets(data, targets: targets, spec: spec)
+        let (layers, loss) = try network(spec, targets: targets, inputs: sets.preprocessing.featureCount)
+        let (model, history) = try fitEnsemble(
+            layers, loss: loss, sets: sets, task: targets.task, spec: spec, onEpoch: onEpoch)
+        let evaluation = evaluate(model, sets: sets, targets: targets)
+        var meta = metadata
+        meta.hyperparameters.merge(spec.hyperparameters) { $1 }
+        meta.metrics = evaluation.metrics
+        meta.datasetRows = data.rows
+        var description = ModelFile.Description(
+            task: targets.task, inputSize: sets.preprocessing.featureCount, outputSize: model.outputSize,
+            layers: model.configurations, preprocessing: sets.preprocessing, target: data.targetName,
+            classes: targets.classes, threshold: evaluation.threshold, metadata: meta)
+        if targets.task == .multilabel {
+            description.labels = targets.names
+            description.thresholds = evaluation.thresholds
+        }
+        // What the training data looked like, for drift checks on live data (docs/server.md).
+        description.reference = Dictionary(
+            uniqueKeysWithValues: zip(data.numericNames, data.numeric).map { ($0, ReferenceDistribution($1)) })
+        // Where the training inputs lie, jointly: the optimizer's trust region (docs/optimizer.md).
+        description.support = InputSupport.fit(names: data.numericNames, columns: data.numeric)
+        if targets.task == .binary || targets.task == .multilabel {
+            let validation = model.predict(sets.xValid)
+            description.predictionReference = ReferenceDistribution(
+                (0..<validation.rows).map { Double(validation[$0, 0]) })
+        }
+        return TrainingResult(
+            model: ModelFile(description: description, model: model), history: history,
+            testMetrics: evaluation.metrics, binary: evaluation.binary, report: evaluation.report,
+            trainRows: sets.trainRows, validationRows: sets.validationRows, testRows: sets.testRows)
+    }
+
+    /// The spec's limits and enough rows.
+    static func check(_ spec: TrainingSpec, rows: Int) throws {
+        guard rows >= 10 else {
+            throw LearnError("\(rows) rows are too few to train and test a model (need at least 10)")
         }
         guard !spec.hiddenLayers.contains(where: { $0 < 1 }) else {
             throw LearnError("every layer needs at least 1 unit")
@@ -126,22 +163,70 @@ public enum Trainer {
         guard spec.testSplit > 0 && spec.testSplit < 0.9, spec.validationSplit > 0 && spec.validationSplit < 0.9 else {
             throw LearnError("test and validation splits must be above 0 and below 0.9")
         }
-        let distinct = Array(Set(data.target)).sorted { (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1) }
-        let task: ModelFile.Task =
-            spec.task ?? (!data.extraTargets.isEmpty ? .multilabel : nil)
-            ?? (distinct.count == 2
-                ? .binary
-                : distinct.allSatisfy { Double($0) != nil } && distinct.count > 20 ? .regression : .multiclass)
+        guard spec.ensemble >= 1 && spec.ensemble <= 50 else {
+            throw LearnError("ensemble must be from 1 to 50 members, got \(spec.ensemble)")
+        }
+        guard spec.ensemble == 1 || !spec.batchNormalization else {
+            throw LearnError("ensembles are merged from Dense and Dropout layers; leave out batch normalization")
+        }
+    }
+
+    /// What the model learns: the task (asked for, or read from the target's values), the classes, and one label per
+    /// row (for multi-label targets, a row of 0/1 per label as well).
+    struct Targets {
+        let task: ModelFile.Task
         var classes: [String] = []
+        /// One per row: the class index, the number, or (multi-label) the first label, which splits are stratified on.
         var labels: [Float]
-        /// Multi-label targets, row-major: rows x (1 + extra targets).
-        var labelMatrix: [Float] = []
-        let labelNames = [data.targetName] + data.extraTargets.map(\.name)
-        switch task {
-        case .multilabel:
-            let all = [data.target] + data.extraTargets.map(\.values)
-            var columns: [[Float]] = []
-            for (name, values) in zip(labelNames, all) {
+        /// Multi-label targets, row-major: rows x names.count.
+        var matrix: [Float] = []
+        let names: [String]
+
+        init(_ data: TabularData, spec: TrainingSpec) throws {
+            let distinct = Array(Set(data.target)).sorted {
+                (Double($0) ?? .infinity, $0) < (Double($1) ?? .infinity, $1)
+            }
+            task =
+                spec.task ?? (!data.extraTargets.isEmpty ? .multilabel : nil)
+                ?? (distinct.count == 2
+                    ? .binary
+                    : distinct.allSatisfy { Double($0) != nil } && distinct.count > 20 ? .regression : .multiclass)
+            names = [data.targetName] + data.extraTargets.map(\.name)
+            switch task {
+            case .multilabel:
+                let columns = try Self.multilabel(data, names: names)
+                classes = ["0", "1"]
+                labels = columns[0]  // stratify (and bin) on the first label
+                matrix = (0..<data.rows).flatMap { r in columns.map { $0[r] } }
+            case .binary, .multiclass:
+                guard distinct.count >= 2 else {
+                    throw LearnError(
+                        "target '\(data.targetName)' has a single class (\(distinct.first ?? "none")): there is nothing to learn"
+                    )
+                }
+                guard task == .multiclass || distinct.count == 2 else {
+                    throw LearnError(
+                        "a binary target needs exactly 2 classes; '\(data.targetName)' has \(distinct.count)")
+                }
+                classes = distinct
+                let index = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, Float($0)) })
+                labels = data.target.map { index[$0]! }
+            case .anomaly:
+                throw LearnError(
+                    "anomaly detectors learn without a target: use PCADetector (millstream train --detector pca)")
+            case .regression:
+                labels = try data.target.enumerated().map { i, v in
+                    guard let x = Float(v), x.isFinite else {
+                        throw LearnError("target '\(data.targetName)' row \(i + 1): '\(v)' is not a number")
+                    }
+                    return x
+                }
+            }
+        }
+
+        /// Each label's column of 0 and 1; every label must be 1 somewhere.
+        static func multilabel(_ data: TabularData, names: [String]) throws -> [[Float]] {
+            try zip(names, [data.target] + data.extraTargets.map(\.values)).map { name, values in
                 guard values.count == data.rows else {
                     throw LearnError("target '\(name)' has \(values.count) values for \(data.rows) rows")
                 }
@@ -154,102 +239,94 @@ public enum Trainer {
                 guard column.contains(1) else {
                     throw LearnError("multi-label target '\(name)' is never 1: there is nothing to learn")
                 }
-                columns.append(column)
-            }
-            classes = ["0", "1"]
-            labels = columns[0]  // stratify (and bin) on the first label
-            labelMatrix = (0..<data.rows).flatMap { r in columns.map { $0[r] } }
-        case .binary, .multiclass:
-            guard distinct.count >= 2 else {
-                throw LearnError(
-                    "target '\(data.targetName)' has a single class (\(distinct.first ?? "none")): there is nothing to learn"
-                )
-            }
-            guard task == .multiclass || distinct.count == 2 else {
-                throw LearnError("a binary target needs exactly 2 classes; '\(data.targetName)' has \(distinct.count)")
-            }
-            classes = distinct
-            let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Float($0)) })
-            labels = data.target.map { index[$0]! }
-        case .anomaly:
-            throw LearnError(
-                "anomaly detectors learn without a target: use PCADetector (millstream train --detector pca)")
-        case .regression:
-            labels = try data.target.enumerated().map { i, v in
-                guard let x = Float(v), x.isFinite else {
-                    throw LearnError("target '\(data.targetName)' row \(i + 1): '\(v)' is not a number")
-                }
-                return x
+                return column
             }
         }
-        if let groups = data.groups, groups.count != data.rows {
-            throw LearnError("\(groups.count) unit labels for \(data.rows) rows")
-        }
-        var rng = RandomSource(seed: spec.seed)
-        let split =
-            if let groups = data.groups {
-                try groupSplit(groups, spec: spec, rng: &rng)
-            } else {
-                try stratifiedSplit(labels: labels, task: task, classes: classes, spec: spec, rng: &rng)
-            }
-        let (validIdx, testIdx) = (split.validation, split.test)
-        var trainIdx = split.train
-        trainIdx.shuffle(using: &rng)
-        func columns<T>(_ cols: [[T]], _ idx: [Int]) -> [[T]] { cols.map { c in idx.map { c[$0] } } }
-        let preprocessing = try Preprocessing.fit(
-            numericInputs: data.numericNames, numeric: columns(data.numeric, trainIdx), derived: data.derived,
-            categoricalInputs: data.categoricalNames, categoricalValues: columns(data.categorical, trainIdx),
-            categories: data.categories, scaling: spec.scaling, bins: spec.bins,
-            labels: task == .regression ? nil : trainIdx.map { Int(labels[$0]) }, hidden: Set(spec.hiddenInputs))
-        func features(_ idx: [Int]) throws -> Tensor {
-            try preprocessing.transform(
-                numeric: columns(data.numeric, idx), categoricalValues: columns(data.categorical, idx))
-        }
-        func targets(_ idx: [Int]) -> Tensor {
+
+        /// The rows' targets as the network's output tensor.
+        func tensor(_ idx: [Int]) -> Tensor {
             if task == .multilabel {
-                let k = labelNames.count
-                return Tensor(
-                    rows: idx.count, columns: k, scalars: idx.flatMap { labelMatrix[($0 * k)..<($0 * k + k)] })
+                let k = names.count
+                return Tensor(rows: idx.count, columns: k, scalars: idx.flatMap { matrix[($0 * k)..<($0 * k + k)] })
             }
             return Tensor(rows: idx.count, columns: 1, scalars: idx.map { labels[$0] })
         }
-        let (xTrain, yTrain) = (try features(trainIdx), targets(trainIdx))
-        let (xValid, yValid) = (try features(validIdx), targets(validIdx))
-        let (xTest, yTest) = (try features(testIdx), targets(testIdx))
+    }
 
-        var layers = try convolutions(spec, inputs: preprocessing.featureCount)
+    /// The rows split into training, validation and test sets (by unit when the data has units, else stratified),
+    /// the preprocessing fitted on the training rows, and each set as tensors.
+    struct DataSets {
+        let preprocessing: Preprocessing
+        let xTrain: Tensor, yTrain: Tensor
+        let xValid: Tensor, yValid: Tensor
+        let xTest: Tensor, yTest: Tensor
+        var trainRows: Int { xTrain.rows }
+        var validationRows: Int { xValid.rows }
+        var testRows: Int { xTest.rows }
+
+        init(_ data: TabularData, targets: Targets, spec: TrainingSpec) throws {
+            if let groups = data.groups, groups.count != data.rows {
+                throw LearnError("\(groups.count) unit labels for \(data.rows) rows")
+            }
+            var rng = RandomSource(seed: spec.seed)
+            let split =
+                if let groups = data.groups {
+                    try Trainer.groupSplit(groups, spec: spec, rng: &rng)
+                } else {
+                    try Trainer.stratifiedSplit(
+                        labels: targets.labels, task: targets.task, classes: targets.classes, spec: spec, rng: &rng)
+                }
+            var trainIdx = split.train
+            trainIdx.shuffle(using: &rng)
+            func columns<T>(_ cols: [[T]], _ idx: [Int]) -> [[T]] { cols.map { c in idx.map { c[$0] } } }
+            let preprocessing = try Preprocessing.fit(
+                numericInputs: data.numericNames, numeric: columns(data.numeric, trainIdx), derived: data.derived,
+                categoricalInputs: data.categoricalNames, categoricalValues: columns(data.categorical, trainIdx),
+                categories: data.categories, scaling: spec.scaling, bins: spec.bins,
+                labels: targets.task == .regression ? nil : trainIdx.map { Int(targets.labels[$0]) },
+                hidden: Set(spec.hiddenInputs))
+            func features(_ idx: [Int]) throws -> Tensor {
+                try preprocessing.transform(
+                    numeric: columns(data.numeric, idx), categoricalValues: columns(data.categorical, idx))
+            }
+            self.preprocessing = preprocessing
+            (xTrain, yTrain) = (try features(trainIdx), targets.tensor(trainIdx))
+            (xValid, yValid) = (try features(split.validation), targets.tensor(split.validation))
+            (xTest, yTest) = (try features(split.test), targets.tensor(split.test))
+        }
+    }
+
+    /// The spec's layers and the head and loss the task needs.
+    static func network(_ spec: TrainingSpec, targets: Targets, inputs: Int) throws -> ([any Layer], any Loss) {
+        var layers = try convolutions(spec, inputs: inputs)
         for units in spec.hiddenLayers {
             layers.append(Dense(units, activation: spec.activation))
             if spec.batchNormalization { layers.append(BatchNormalization()) }
             if spec.dropout > 0 { layers.append(Dropout(spec.dropout)) }
         }
-        let loss: any Loss
-        switch task {
+        switch targets.task {
         case .binary:
-            layers.append(Dense(1, activation: .sigmoid))
-            loss = BinaryCrossEntropy()
+            return (layers + [Dense(1, activation: .sigmoid)], BinaryCrossEntropy())
         case .multiclass:
-            layers.append(Dense(classes.count, activation: .softmax))
-            loss = SparseCategoricalCrossEntropy()
+            return (layers + [Dense(targets.classes.count, activation: .softmax)], SparseCategoricalCrossEntropy())
         case .multilabel:
-            layers.append(Dense(labelNames.count, activation: .sigmoid))
-            loss = BinaryCrossEntropy()
+            return (layers + [Dense(targets.names.count, activation: .sigmoid)], BinaryCrossEntropy())
         case .regression, .anomaly:
-            layers.append(Dense(1))
-            loss = MeanSquaredError()
+            return (layers + [Dense(1)], MeanSquaredError())
         }
-        guard spec.ensemble >= 1 && spec.ensemble <= 50 else {
-            throw LearnError("ensemble must be from 1 to 50 members, got \(spec.ensemble)")
-        }
-        guard spec.ensemble == 1 || !spec.batchNormalization else {
-            throw LearnError("ensembles are merged from Dense and Dropout layers; leave out batch normalization")
-        }
+    }
+
+    /// Trains `spec.ensemble` members (each from its own seed) and averages them into one model.
+    static func fitEnsemble(
+        _ layers: [any Layer], loss: any Loss, sets: DataSets, task: ModelFile.Task, spec: TrainingSpec,
+        onEpoch: (EpochLog) -> Void
+    ) throws -> (Sequential, History) {
         var classWeight: [Int: Float]?
         if spec.balancedClassWeights && task != .regression && task != .multilabel {
             // Keras / scikit-learn "balanced": n / (classes x count of the class).
             var counts = [Int: Int]()
-            for i in 0..<yTrain.rows { counts[Int(yTrain.scalars[i]), default: 0] += 1 }
-            classWeight = counts.mapValues { Float(yTrain.rows) / Float(counts.count * $0) }
+            for i in 0..<sets.yTrain.rows { counts[Int(sets.yTrain.scalars[i]), default: 0] += 1 }
+            classWeight = counts.mapValues { Float(sets.yTrain.rows) / Float(counts.count * $0) }
         }
         var members: [Sequential] = []
         var history = History()
@@ -258,16 +335,16 @@ public enum Trainer {
             let memberLayers = try layers.map { layer -> any Layer in
                 member == 0 ? layer : layer.configuration.makeLayer()
             }
-            let model = try Sequential(memberLayers, inputSize: preprocessing.featureCount, seed: memberSeed)
+            let model = try Sequential(memberLayers, inputSize: sets.preprocessing.featureCount, seed: memberSeed)
             let optimizer: any Optimizer =
                 spec.weightDecay > 0
                 ? AdamW(learningRate: Constant(spec.learningRate), weightDecay: spec.weightDecay)
                 : Adam(learningRate: Constant(spec.learningRate))
             let h = try model.fit(
-                x: xTrain, y: yTrain, loss: loss, optimizer: optimizer,
+                x: sets.xTrain, y: sets.yTrain, loss: loss, optimizer: optimizer,
                 options: FitOptions(
-                    epochs: spec.epochs, batchSize: spec.batchSize, validationData: (xValid, yValid), seed: memberSeed,
-                    classWeight: classWeight,
+                    epochs: spec.epochs, batchSize: spec.batchSize, validationData: (sets.xValid, sets.yValid),
+                    seed: memberSeed, classWeight: classWeight,
                     earlyStopping: EarlyStopping(
                         monitor: spec.monitor ?? (task == .binary ? "val_pr_auc" : "val_loss"), patience: spec.patience)
                 ),
@@ -279,98 +356,91 @@ public enum Trainer {
             if member == 0 { history = h } else { history.epochs += h.epochs }
             members.append(model)
         }
-        let model = try Sequential.averaging(members)
+        return (try Sequential.averaging(members), history)
+    }
 
+    /// The test set's figures for the task, with the thresholds chosen on the validation set.
+    struct Evaluation {
         var metrics: [String: Double] = [:]
         var binary: BinaryMetrics?
         var report: ClassificationReport?
         var threshold = 0.5
         var thresholds: [Double]?
-        let testOutput = model.predict(xTest)
-        switch task {
+    }
+
+    static func evaluate(_ model: Sequential, sets: DataSets, targets: Targets) -> Evaluation {
+        let testOutput = model.predict(sets.xTest)
+        var e = Evaluation()
+        switch targets.task {
         case .multilabel:
-            // Per label: the F1-best threshold on validation, metrics on test.
-            let validOutput = model.predict(xValid)
-            let k = labelNames.count
-            func column(_ t: Tensor, _ c: Int) -> [Float] { (0..<t.rows).map { t[$0, c] } }
-            thresholds = (0..<k).map { c in
-                BinaryMetrics.bestThreshold(scores: column(validOutput, c), labels: column(yValid, c).map { Int($0) })
-            }
-            for c in 0..<k {
-                let m = BinaryMetrics(
-                    scores: column(testOutput, c), labels: column(yTest, c).map { Int($0) }, threshold: thresholds![c])
-                let suffix = c == 0 ? "" : "_" + labelNames[c]
-                metrics["f1" + suffix] = m.f1
-                metrics["roc_auc" + suffix] = m.rocAUC
-                metrics["pr_auc" + suffix] = m.prAUC
-                if c == 0 {
-                    binary = m
-                    metrics.merge(["precision": m.precision, "recall": m.recall, "accuracy": m.accuracy]) { $1 }
-                    report = ClassificationReport(
-                        predicted: column(testOutput, 0).map { Double($0) >= thresholds![0] ? 1 : 0 },
-                        actual: column(yTest, 0).map { Int($0) }, labels: classes)
-                }
-            }
-            threshold = thresholds![0]
-            metrics["threshold"] = threshold
+            e = evaluateMultilabel(model, testOutput: testOutput, sets: sets, targets: targets)
         case .binary:
-            threshold = BinaryMetrics.bestThreshold(
-                scores: model.predict(xValid).scalars, labels: yValid.scalars.map { Int($0) })
+            e.threshold = BinaryMetrics.bestThreshold(
+                scores: model.predict(sets.xValid).scalars, labels: sets.yValid.scalars.map { Int($0) })
             let m = BinaryMetrics(
-                scores: testOutput.scalars, labels: yTest.scalars.map { Int($0) }, threshold: threshold)
-            binary = m
-            metrics = [
+                scores: testOutput.scalars, labels: sets.yTest.scalars.map { Int($0) }, threshold: e.threshold)
+            e.binary = m
+            e.metrics = [
                 "f1": m.f1, "precision": m.precision, "recall": m.recall, "accuracy": m.accuracy, "roc_auc": m.rocAUC,
-                "pr_auc": m.prAUC, "threshold": threshold,
+                "pr_auc": m.prAUC, "threshold": e.threshold,
             ]
-            report = ClassificationReport(
-                predicted: testOutput.scalars.map { Double($0) >= threshold ? 1 : 0 },
-                actual: yTest.scalars.map { Int($0) }, labels: classes)
+            e.report = ClassificationReport(
+                predicted: testOutput.scalars.map { Double($0) >= e.threshold ? 1 : 0 },
+                actual: sets.yTest.scalars.map { Int($0) }, labels: targets.classes)
         case .multiclass:
             let predicted = (0..<testOutput.rows).map { r in
                 (0..<testOutput.columns).max { testOutput[r, $0] < testOutput[r, $1] }!
             }
-            let r = ClassificationReport(predicted: predicted, actual: yTest.scalars.map { Int($0) }, labels: classes)
-            report = r
-            metrics = ["accuracy": r.accuracy, "macro_f1": r.macro.f1, "weighted_f1": r.weighted.f1]
+            let r = ClassificationReport(
+                predicted: predicted, actual: sets.yTest.scalars.map { Int($0) }, labels: targets.classes)
+            e.report = r
+            e.metrics = ["accuracy": r.accuracy, "macro_f1": r.macro.f1, "weighted_f1": r.weighted.f1]
         case .regression, .anomaly:
-            var se = 0.0, ae = 0.0
+            var se = 0.0
+            var ae = 0.0
             for i in 0..<testOutput.rows {
-                let d = Double(testOutput.scalars[i] - yTest.scalars[i])
+                let d = Double(testOutput.scalars[i] - sets.yTest.scalars[i])
                 se += d * d
                 ae += abs(d)
             }
             let mse = se / Double(testOutput.rows)
-            metrics = ["mse": mse, "rmse": mse.squareRoot(), "mae": ae / Double(testOutput.rows)]
+            e.metrics = ["mse": mse, "rmse": mse.squareRoot(), "mae": ae / Double(testOutput.rows)]
         }
-        var meta = metadata
-        meta.hyperparameters.merge(spec.hyperparameters) { $1 }
-        meta.metrics = metrics
-        meta.datasetRows = data.rows
-        var description = ModelFile.Description(
-            task: task, inputSize: preprocessing.featureCount, outputSize: model.outputSize,
-            layers: model.configurations,
-            preprocessing: preprocessing, target: data.targetName, classes: classes, threshold: threshold,
-            metadata: meta)
-        if task == .multilabel {
-            description.labels = labelNames
-            description.thresholds = thresholds
-        }
-        // What the training data looked like, for drift checks on live data (docs/server.md).
-        description.reference = Dictionary(
-            uniqueKeysWithValues: zip(data.numericNames, data.numeric).map { ($0, ReferenceDistribution($1)) })
-        // Where the training inputs lie, jointly: the optimizer's trust region (docs/optimizer.md).
-        description.support = InputSupport.fit(names: data.numericNames, columns: data.numeric)
-        if task == .binary || task == .multilabel {
-            let validation = model.predict(xValid)
-            description.predictionReference = ReferenceDistribution(
-                (0..<validation.rows).map { Double(validation[$0, 0]) })
-        }
-        return TrainingResult(
-            model: ModelFile(description: description, model: model), history: history, testMetrics: metrics,
-            binary: binary,
-            report: report, trainRows: trainIdx.count, validationRows: validIdx.count, testRows: testIdx.count)
+        return e
     }
+
+    /// Per label: the F1-best threshold on validation, metrics on test (the first label's without a suffix).
+    static func evaluateMultilabel(_ model: Sequential, testOutput: Tensor, sets: DataSets, targets: Targets)
+        -> Evaluation
+    {
+        var e = Evaluation()
+        let validOutput = model.predict(sets.xValid)
+        func column(_ t: Tensor, _ c: Int) -> [Float] { (0..<t.rows).map { t[$0, c] } }
+        let thresholds = targets.names.indices.map { c in
+            BinaryMetrics.bestThreshold(
+                scores: column(validOutput, c), labels: column(sets.yValid, c).map { Int($0) })
+        }
+        for c in targets.names.indices {
+            let m = BinaryMetrics(
+                scores: column(testOutput, c), labels: column(sets.yTest, c).map { Int($0) }, threshold: thresholds[c])
+            let suffix = c == 0 ? "" : "_" + targets.names[c]
+            e.metrics["f1" + suffix] = m.f1
+            e.metrics["roc_auc" + suffix] = m.rocAUC
+            e.metrics["pr_auc" + suffix] = m.prAUC
+            if c == 0 {
+                e.binary = m
+                e.metrics.merge(["precision": m.precision, "recall": m.recall, "accuracy": m.accuracy]) { $1 }
+                e.report = ClassificationReport(
+                    predicted: column(testOutput, 0).map { Double($0) >= thresholds[0] ? 1 : 0 },
+                    actual: column(sets.yTest, 0).map { Int($0) }, labels: targets.classes)
+            }
+        }
+        e.thresholds = thresholds
+        e.threshold = thresholds[0]
+        e.metrics["threshold"] = e.threshold
+        return e
+    }
+
     /// The sequence stack the spec asks for (convolutions, then GRUs), checked against the input width.
     static func convolutions(_ spec: TrainingSpec, inputs: Int) throws -> [any Layer] {
         guard !spec.convolutionFilters.isEmpty || !spec.recurrentUnits.isEmpty else { return [] }

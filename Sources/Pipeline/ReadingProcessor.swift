@@ -132,13 +132,50 @@ public struct ReadingProcessor: Sendable {
         machines = all
     }
 
+    /// What the models made of one running reading.
+    struct Scores {
+        var risk: Double?
+        var forecast: Double?
+        var estimate: Double?
+        var anomaly: (ratio: Double, alarm: Bool, top: String?)?
+    }
+
     private mutating func track(
         _ reading: Reading, source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
         events: inout ProcessorEvents,
         tracker: inout MachineTracker
     ) {
-        let key = Array(reading.machine.utf8)
-        // OEE: time since the previous reading counts for the previous state.
+        updateState(reading, source: source, into: &out, events: &events, tracker: &tracker)
+        let scores =
+            reading.state == .running
+            ? score(reading, source: source, into: &out, events: &events, tracker: &tracker) : Scores()
+        tracker.lastRisk = scores.risk ?? tracker.lastRisk
+        if recommender != nil {
+            recommend(reading, tracker: &tracker, now: now, into: &out, events: &events)
+        }
+        if let forecast = scores.forecast {
+            riskAlert(
+                forecast, forecast: true, reading: reading, tracker: &tracker, source: source, into: &out,
+                events: &events)
+        } else if let risk = scores.risk, forecaster == nil {
+            riskAlert(
+                risk, forecast: false, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
+        }
+        writePrediction(reading, scores, tracker: tracker, source: source, into: &out)
+        events.predictions += 1
+        if let risk = scores.risk { events.lastRisk[reading.machine] = risk }
+        if tracker.readings % settings.kpiEvery == 0 {
+            writeKPIs(reading, tracker: tracker, source: source, into: &out, events: &events)
+        }
+        machines[reading.machine] = tracker
+    }
+
+    /// OEE time (the time since the previous reading counts for the previous state), the machine's state, and its
+    /// alarms while it does not run: they return to normal (suppressed by state) or their off-delay runs.
+    private mutating func updateState(
+        _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
+        tracker: inout MachineTracker
+    ) {
         let duration = tracker.lastTimestamp.map { min(max(0, reading.timestamp - $0), 3_600_000) } ?? 0
         let previousState = tracker.lastState ?? reading.state.rawValue
         tracker.hour.add(
@@ -149,132 +186,136 @@ public struct ReadingProcessor: Sendable {
         let seenBefore = tracker.lastState != nil
         tracker.lastState = reading.state.rawValue
         tracker.readings += 1
-        if reading.state != .running {
-            tracker.runningSince = nil
-            for (variable, chart) in charts where chart.restartAfter.contains(reading.state.rawValue) {
-                tracker.spc[variable] = nil
+        guard reading.state != .running else {
+            if tracker.runningSince == nil {
+                tracker.runningSince = seenBefore && previousState != "running" ? reading.timestamp : .min
             }
-            // Not evaluated while the machine does not run: the alarms return to normal (suppressed by state) or
-            // their off-delay runs.
-            for key in (tracker.alarms ?? [:]).keys.sorted() {
-                let className = String(Self.alarmClassName(key))
-                let byState = settings.alarms[className].suppressInStates.contains(reading.state.rawValue)
-                updateAlarm(
-                    key, class: className, condition: { _ in false },
-                    suppression: byState
-                        ? AlarmPoint.Suppression("machine \(reading.state.rawValue)", clearsActive: true) : nil,
-                    severity: "info", reading: reading, tracker: &tracker, source: source, into: &out,
-                    events: &events,
-                    message: { _ in
-                        "\(key.replacingOccurrences(of: "/", with: " ")) on \(reading.machine) back to normal"
-                    }, evidence: { AlertEvidence() })
-            }
-        } else if tracker.runningSince == nil {
-            tracker.runningSince =
-                seenBefore && previousState != "running" ? reading.timestamp : .min
+            return
         }
+        tracker.runningSince = nil
+        for (variable, chart) in charts where chart.restartAfter.contains(reading.state.rawValue) {
+            tracker.spc[variable] = nil
+        }
+        for key in (tracker.alarms ?? [:]).keys.sorted() {
+            let className = String(Self.alarmClassName(key))
+            let byState = settings.alarms[className].suppressInStates.contains(reading.state.rawValue)
+            updateAlarm(
+                key, class: className, condition: { _ in false },
+                suppression: byState
+                    ? AlarmPoint.Suppression("machine \(reading.state.rawValue)", clearsActive: true) : nil,
+                severity: "info", reading: reading, tracker: &tracker, source: source, into: &out,
+                events: &events,
+                message: { _ in
+                    "\(key.replacingOccurrences(of: "/", with: " ")) on \(reading.machine) back to normal"
+                }, evidence: { AlertEvidence() })
+        }
+    }
 
-        var risk: Double?
-        var forecast: Double?
-        var estimate: Double?
-        var anomaly: (ratio: Double, alarm: Bool, top: String?)?
-        if reading.state == .running {
-            for m in reading.values {
-                var w = tracker.windows[m.name] ?? []
-                w.append(m.value)
-                if w.count > settings.window { w.removeFirst(w.count - settings.window) }
-                tracker.windows[m.name] = w
-                tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
-                if let chart = charts[m.name] {
-                    checkSPC(
-                        chart, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
-                        events: &events)
-                }
-            }
-            if let scorer, scratch != nil {
-                let value = scorer.score(reading, scratch: &scratch!, window: &tracker.history)
-                if scorer.regression { estimate = value } else { risk = value }
-            }
-            if let forecaster, forecastScratch != nil {
-                forecast = forecaster.score(reading, scratch: &forecastScratch!, window: &tracker.forecastWindow)
-            }
-            if let (d, label) = detector {
-                let values = d.variables.map { reading[$0] ?? .nan }
-                if values.allSatisfy(\.isFinite) {
-                    var sample = values
-                    if d.lags > 0 {
-                        // The machine's latest samples, oldest first, taken as the batch path takes a series.
-                        var recent = (tracker.detectorHistory ?? []) + [values]
-                        if recent.count > d.lags + 1 { recent.removeFirst(recent.count - d.lags - 1) }
-                        sample = d.sample(recent, at: recent.count - 1)
-                        tracker.detectorHistory = recent
-                    }
-                    let result = d.check(sample)
-                    let top = result.contributions.indices.max { result.contributions[$0] < result.contributions[$1] }
-                        .map { d.variables[$0] }
-                    anomaly = (result.score / d.limit, result.alarm, top)
-                    anomalyAlert(
-                        result.alarm, ratio: result.score / d.limit, top: top, label: label, reading: reading,
-                        tracker: &tracker, source: source, into: &out, events: &events)
-                }
+    /// A running reading: the rolling windows and SPC, then the failure model, the alarm model and the detector.
+    private mutating func score(
+        _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
+        tracker: inout MachineTracker
+    ) -> Scores {
+        var scores = Scores()
+        for m in reading.values {
+            var w = tracker.windows[m.name] ?? []
+            w.append(m.value)
+            if w.count > settings.window { w.removeFirst(w.count - settings.window) }
+            tracker.windows[m.name] = w
+            tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
+            if let chart = charts[m.name] {
+                checkSPC(
+                    chart, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
+                    events: &events)
             }
         }
-        tracker.lastRisk = risk ?? tracker.lastRisk
-        if recommender != nil {
-            recommend(reading, tracker: &tracker, now: now, into: &out, events: &events)
+        if let scorer, scratch != nil {
+            let value = scorer.score(reading, scratch: &scratch!, window: &tracker.history)
+            if scorer.regression { scores.estimate = value } else { scores.risk = value }
         }
-        if let forecast {
-            riskAlert(
-                forecast, forecast: true, reading: reading, tracker: &tracker, source: source, into: &out,
-                events: &events)
-        } else if let risk, forecaster == nil {
-            riskAlert(
-                risk, forecast: false, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
+        if let forecaster, forecastScratch != nil {
+            scores.forecast = forecaster.score(reading, scratch: &forecastScratch!, window: &tracker.forecastWindow)
         }
+        scores.anomaly = checkDetector(reading, source: source, into: &out, events: &events, tracker: &tracker)
+        return scores
+    }
 
+    /// The anomaly detector on the reading (with the machine's previous samples for a dynamic one), and its alarm.
+    private mutating func checkDetector(
+        _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
+        tracker: inout MachineTracker
+    ) -> (ratio: Double, alarm: Bool, top: String?)? {
+        guard let (d, label) = detector else { return nil }
+        let values = d.variables.map { reading[$0] ?? .nan }
+        guard values.allSatisfy(\.isFinite) else { return nil }
+        var sample = values
+        if d.lags > 0 {
+            // The machine's latest samples, oldest first, taken as the batch path takes a series.
+            var recent = (tracker.detectorHistory ?? []) + [values]
+            if recent.count > d.lags + 1 { recent.removeFirst(recent.count - d.lags - 1) }
+            sample = d.sample(recent, at: recent.count - 1)
+            tracker.detectorHistory = recent
+        }
+        let result = d.check(sample)
+        let top = result.contributions.indices.max { result.contributions[$0] < result.contributions[$1] }
+            .map { d.variables[$0] }
+        anomalyAlert(
+            result.alarm, ratio: result.score / d.limit, top: top, label: label, reading: reading, tracker: &tracker,
+            source: source, into: &out, events: &events)
+        return (result.score / d.limit, result.alarm, top)
+    }
+
+    /// The reading's record on the predictions topic.
+    private func writePrediction(
+        _ reading: Reading, _ scores: Scores, tracker: MachineTracker, source: SourcePosition,
+        into out: inout [PipelineOutput]
+    ) {
         var features = NamedValues()
         let inputs = variableNames.map { reading[$0] ?? .nan }
         for d in derived { features.append(d.name, d.expression.evaluate(inputs)) }
         for (name, value) in tracker.ewma.sorted(by: { $0.key < $1.key }) { features.append(name + "_ewma", value) }
         var modes: NamedValues?
-        if risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
+        if scores.risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
             modes = NamedValues(scorer.modeLabels.enumerated().map { ($1, Double(output[$0 + 1])) })
         }
         let prediction = PredictionRecord(
             machine: reading.machine, ts: Timestamp.format(reading.timestamp), seq: reading.sequence,
-            state: reading.state.rawValue, product: reading.product, risk: risk,
-            failure: risk.map { $0 >= (scorer?.threshold ?? 0.5) },
-            model: risk == nil && anomaly == nil && estimate == nil ? nil : modelLabel,
-            estimate: estimate.flatMap { value in scorer.map { .init(target: $0.target, value: value) } },
+            state: reading.state.rawValue, product: reading.product, risk: scores.risk,
+            failure: scores.risk.map { $0 >= (scorer?.threshold ?? 0.5) },
+            model: scores.risk == nil && scores.anomaly == nil && scores.estimate == nil ? nil : modelLabel,
+            estimate: scores.estimate.flatMap { value in scorer.map { .init(target: $0.target, value: value) } },
             modes: modes,
-            forecast: forecast.flatMap { p in
+            forecast: scores.forecast.flatMap { p in
                 forecaster.map { .init(probability: p, horizonMinutes: $0.horizon, model: $0.label) }
             },
-            anomaly: anomaly.map { .init(score: $0.ratio, alarm: $0.alarm, topVariable: $0.top) },
+            anomaly: scores.anomaly.map { .init(score: $0.ratio, alarm: $0.alarm, topVariable: $0.top) },
             features: features, source: source)
         out.append(
             PipelineOutput(
-                topic: settings.predictionsTopic, key: key, value: prediction.encoded(), timestamp: reading.timestamp))
-        events.predictions += 1
-        if let risk { events.lastRisk[reading.machine] = risk }
+                topic: settings.predictionsTopic, key: Array(reading.machine.utf8), value: prediction.encoded(),
+                timestamp: reading.timestamp))
+    }
 
-        if tracker.readings % settings.kpiEvery == 0 {
-            func figures(_ window: RollingOEE) -> KPIRecord.Figures {
-                let f = window.total(now: reading.timestamp).figures(
-                    idealCycleSeconds: settings.process.idealCycleSeconds)
-                return KPIRecord.Figures(
-                    availability: f.availability, performance: f.performance, quality: f.quality, oee: f.oee,
-                    good: f.goodUnits, scrap: f.scrapUnits,
-                    downtime: f.downtime.map { .init(reason: $0.reason, seconds: $0.seconds) })
-            }
-            let kpi = KPIRecord(
-                machine: reading.machine, ts: Timestamp.format(reading.timestamp), hour: figures(tracker.hour),
-                shift: figures(tracker.shift), source: source)
-            events.oee[reading.machine] = kpi.hour.oee
-            out.append(
-                PipelineOutput(topic: settings.kpisTopic, key: key, value: kpi.encoded(), timestamp: reading.timestamp))
+    /// The machine's OEE over the hour and the shift, on the KPIs topic.
+    private func writeKPIs(
+        _ reading: Reading, tracker: MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents
+    ) {
+        func figures(_ window: RollingOEE) -> KPIRecord.Figures {
+            let f = window.total(now: reading.timestamp).figures(idealCycleSeconds: settings.process.idealCycleSeconds)
+            return KPIRecord.Figures(
+                availability: f.availability, performance: f.performance, quality: f.quality, oee: f.oee,
+                good: f.goodUnits, scrap: f.scrapUnits,
+                downtime: f.downtime.map { .init(reason: $0.reason, seconds: $0.seconds) })
         }
-        machines[reading.machine] = tracker
+        let kpi = KPIRecord(
+            machine: reading.machine, ts: Timestamp.format(reading.timestamp), hour: figures(tracker.hour),
+            shift: figures(tracker.shift), source: source)
+        events.oee[reading.machine] = kpi.hour.oee
+        out.append(
+            PipelineOutput(
+                topic: settings.kpisTopic, key: Array(reading.machine.utf8), value: kpi.encoded(),
+                timestamp: reading.timestamp))
     }
 
     private func deadLetter(

@@ -251,24 +251,50 @@ extension Millstream.Alarms {
             Terminal.error(
                 "evaluate: \(machines) machines x \(Self.g(hours)) h on seed \(seed) (model trained in \(String(format: "%.1f", seconds)) s)"
             )
+            let end = start + Int64(hours * 3_600_000)
+            let (journals, failures) = try replay(
+                process, model: file, version: version.version, start: start, end: end)
+            let ids = Array(process.machineIDs.prefix(machines))
+            let results = journals.map {
+                AlarmKPIs.compute($0, failures: failures, machines: ids, start: start, end: end, options: options)
+            }
+            let report = Findings(
+                collectorRows: collector.rows, collectorFailures: collector.failureCount, trained: trained,
+                seconds: seconds, arguments: arguments, failures: failures.count, results: results)
+            if output.json { printJSON(report, options: options) } else { printText(report, options: options) }
+        }
+
+        /// What the evaluation found, for printing.
+        struct Findings {
+            let collectorRows: Int
+            let collectorFailures: Int
+            let trained: TrainingResult
+            let seconds: Double
+            let arguments: [String]
+            let failures: Int
+            /// With alarm management, without, and the engineer's rule in place of the forecast.
+            let results: [AlarmKPIs]
+        }
+
+        /// The evaluated period through the pipeline's processing, with and without alarm management, and the
+        /// plant engineer's rule through the same conditioning as the forecast: warn while the process runs less
+        /// than --rule-delta K above the air (heat dissipation fails below 8.6 K) or the tool has more than
+        /// --rule-wear min of wear (overstrain and tool failures come with wear). Returns the three alarm journals and
+        /// the failures.
+        func replay(_ process: ProcessConfig, model file: ModelFile, version: Int, start: Int64, end: Int64) throws
+            -> (journals: [[AlarmRecord]], failures: [FailureEvent])
+        {
             var managed = PipelineSettings(process: process)
             var unmanaged = PipelineSettings(process: Self.everyChartTest(process))
             unmanaged.alarms = Self.unmanaged(process.alarms)
-            // The plant engineer's rule, through the same conditioning as the forecast: warn while the process runs
-            // less than --rule-delta K above the air (heat dissipation fails below 8.6 K) or the tool has more than
-            // --rule-wear min of wear (overstrain and tool failures come with wear).
-            var rule = (point: [String: AlarmPoint](), runningSince: [String: Int64](), records: [AlarmRecord]())
-            let riskClass = process.alarms["failure_risk"]
-            var runs = [
-                try ReadingProcessor(settings: managed), try ReadingProcessor(settings: unmanaged),
-            ]
-            for i in runs.indices { try runs[i].use(model: file, name: "lead", version: version.version) }
             managed.closedLoop = false
+            var runs = [try ReadingProcessor(settings: managed), try ReadingProcessor(settings: unmanaged)]
+            for i in runs.indices { try runs[i].use(model: file, name: "lead", version: version) }
+            var rule = EngineerRule(riskClass: process.alarms["failure_risk"], delta: ruleDelta, wear: ruleWear)
             var journals: [[AlarmRecord]] = [[], []]
             var failures: [FailureEvent] = []
             var plant = try PlantSimulator(
                 config: process, machines: machines, seed: seed, start: start, profile: profile)
-            let end = start + Int64(hours * 3_600_000)
             var out: [PipelineOutput] = []
             var events = ProcessorEvents()
             var offset: Int64 = 0
@@ -281,23 +307,7 @@ extension Millstream.Alarms {
                             machine: s.reading.machine, time: s.reading.timestamp,
                             modes: s.failure.names.map { $0.lowercased() }))
                 }
-                let r = s.reading
-                if r.state == .running {
-                    if rule.runningSince[r.machine] == nil { rule.runningSince[r.machine] = r.timestamp }
-                    let warm = Double(r.timestamp - rule.runningSince[r.machine]!) >= riskClass.startupSeconds * 1000
-                    let hot = (r["process_temp_k"] ?? .infinity) - (r["air_temp_k"] ?? 0) < ruleDelta
-                    let worn = (r["tool_wear_min"] ?? 0) > ruleWear
-                    let event = rule.point[r.machine, default: AlarmPoint()].update(
-                        condition: hot || worn, at: r.timestamp, class: riskClass,
-                        suppression: warm ? nil : .init("starting up", clearsActive: true))
-                    rule.records += Self.records(event, machine: r.machine, priority: riskClass.priority)
-                } else {
-                    rule.runningSince[r.machine] = nil
-                    let event = rule.point[r.machine, default: AlarmPoint()].update(
-                        condition: false, at: r.timestamp, class: riskClass,
-                        suppression: .init("machine \(r.state.rawValue)", clearsActive: true))
-                    rule.records += Self.records(event, machine: r.machine, priority: riskClass.priority)
-                }
+                rule.add(s.reading)
                 let value = ReadingEncoder.encode(s.reading)
                 let source = SourcePosition(topic: "readings", partition: 0, offset: offset)
                 offset += 1
@@ -312,63 +322,93 @@ extension Millstream.Alarms {
                     }
                 }
             }
-            let ids = Array(process.machineIDs.prefix(machines))
-            let results = (journals + [rule.records]).map {
-                AlarmKPIs.compute($0, failures: failures, machines: ids, start: start, end: end, options: options)
+            return (journals + [rule.records], failures)
+        }
+
+        /// The plant engineer's rule as an alarm point per machine.
+        struct EngineerRule {
+            let riskClass: AlarmClass
+            let delta: Double
+            let wear: Double
+            var point: [String: AlarmPoint] = [:]
+            var runningSince: [String: Int64] = [:]
+            var records: [AlarmRecord] = []
+
+            mutating func add(_ r: Reading) {
+                let event: AlarmPoint.Event?
+                if r.state == .running {
+                    if runningSince[r.machine] == nil { runningSince[r.machine] = r.timestamp }
+                    let warm = Double(r.timestamp - runningSince[r.machine]!) >= riskClass.startupSeconds * 1000
+                    let hot = (r["process_temp_k"] ?? .infinity) - (r["air_temp_k"] ?? 0) < delta
+                    let worn = (r["tool_wear_min"] ?? 0) > wear
+                    event = point[r.machine, default: AlarmPoint()].update(
+                        condition: hot || worn, at: r.timestamp, class: riskClass,
+                        suppression: warm ? nil : .init("starting up", clearsActive: true))
+                } else {
+                    runningSince[r.machine] = nil
+                    event = point[r.machine, default: AlarmPoint()].update(
+                        condition: false, at: r.timestamp, class: riskClass,
+                        suppression: .init("machine \(r.state.rawValue)", clearsActive: true))
+                }
+                records += Evaluate.records(event, machine: r.machine, priority: riskClass.priority)
             }
+        }
+
+        func printJSON(_ report: Findings, options: AlarmKPIs.Options) {
+            let results = report.results
             let goal = Self.goal(results[0])
-            let sideBySide = Self.sideBySide(results)
-            if output.json {
-                print(
-                    Terminal.jsonLine([
-                        "seed": seed, "machines": machines, "hours": hours, "profile": profile.rawValue,
-                        "history_days": historyDays, "history_rows": collector.rows,
-                        "history_failures": collector.failureCount,
-                        "model": [
-                            "train": "millstream train " + arguments.joined(separator: " "),
-                            "seconds": seconds, "metrics": trained.testMetrics,
-                        ],
-                        "failures": failures.count, "managed": results[0].json, "unmanaged": results[1].json,
-                        "rule": [
-                            "what": "process - air < \(Self.g(ruleDelta)) K or tool wear > \(Self.g(ruleWear)) min",
-                            "forecast": results[2].json["failure_forecast"] ?? NSNull(),
-                        ],
-                        "goal": goal.map { ["what": $0.what, "met": $0.met] },
-                        "side_by_side": sideBySide.map { row -> [String: Any] in
-                            [
-                                "figure": row.figure, "peer": row.peer, "ours": row.ours as Any? ?? NSNull(),
-                                "theirs": row.theirs as Any? ?? NSNull(), "ratio": row.ratio as Any? ?? NSNull(),
-                            ]
-                        },
-                    ]))
-            } else {
-                print(
-                    "lead-time model: \(collector.rows) running readings, \(collector.failureCount) failures of seed \(seed + 1000); test "
-                        + trained.testMetrics.sorted { $0.key < $1.key }.map {
-                            "\($0.key) \(String(format: "%.3f", $0.value))"
-                        }.joined(separator: ", "))
-                print(results[0].text(title: "with alarm management", options: options))
-                print(
-                    results[1].text(
-                        title: "without alarm management (every chart test on every part, no conditioning)",
-                        options: options))
-                print(
-                    "the rule \"process - air < \(Self.g(ruleDelta)) K or tool wear > \(Self.g(ruleWear)) min\" in place of the forecast:"
-                )
-                let forecastLines = results[2].text(title: "", options: options).split(separator: "\n").drop {
-                    !$0.hasPrefix("  failure-risk")
-                }
-                print(forecastLines.joined(separator: "\n"))
-                print("side by side (ours / the peer's, same run):")
-                for row in sideBySide {
-                    func f(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "-" }
-                    print(
-                        "  \(row.figure.padding(toLength: 46, withPad: " ", startingAt: 0)) \(f(row.ours)) / \(f(row.theirs)) (\(row.peer))   ratio \(row.ratio.map { String(format: "%.2f", $0) } ?? "-")"
-                    )
-                }
-                print("goal:")
-                for g in goal { print("  \(g.met ? "met    " : "NOT met") \(g.what)") }
+            print(
+                Terminal.jsonLine([
+                    "seed": seed, "machines": machines, "hours": hours, "profile": profile.rawValue,
+                    "history_days": historyDays, "history_rows": report.collectorRows,
+                    "history_failures": report.collectorFailures,
+                    "model": [
+                        "train": "millstream train " + report.arguments.joined(separator: " "),
+                        "seconds": report.seconds, "metrics": report.trained.testMetrics,
+                    ],
+                    "failures": report.failures, "managed": results[0].json, "unmanaged": results[1].json,
+                    "rule": [
+                        "what": "process - air < \(Self.g(ruleDelta)) K or tool wear > \(Self.g(ruleWear)) min",
+                        "forecast": results[2].json["failure_forecast"] ?? NSNull(),
+                    ],
+                    "goal": goal.map { ["what": $0.what, "met": $0.met] },
+                    "side_by_side": Self.sideBySide(results).map { row -> [String: Any] in
+                        [
+                            "figure": row.figure, "peer": row.peer, "ours": row.ours as Any? ?? NSNull(),
+                            "theirs": row.theirs as Any? ?? NSNull(), "ratio": row.ratio as Any? ?? NSNull(),
+                        ]
+                    },
+                ]))
+        }
+
+        func printText(_ report: Findings, options: AlarmKPIs.Options) {
+            let results = report.results
+            print(
+                "lead-time model: \(report.collectorRows) running readings, \(report.collectorFailures) failures of seed \(seed + 1000); test "
+                    + report.trained.testMetrics.sorted { $0.key < $1.key }.map {
+                        "\($0.key) \(String(format: "%.3f", $0.value))"
+                    }.joined(separator: ", "))
+            print(results[0].text(title: "with alarm management", options: options))
+            print(
+                results[1].text(
+                    title: "without alarm management (every chart test on every part, no conditioning)",
+                    options: options))
+            print(
+                "the rule \"process - air < \(Self.g(ruleDelta)) K or tool wear > \(Self.g(ruleWear)) min\" in place of the forecast:"
+            )
+            let forecastLines = results[2].text(title: "", options: options).split(separator: "\n").drop {
+                !$0.hasPrefix("  failure-risk")
             }
+            print(forecastLines.joined(separator: "\n"))
+            print("side by side (ours / the peer's, same run):")
+            for row in Self.sideBySide(results) {
+                func f(_ x: Double?) -> String { x.map { String(format: "%.3g", $0) } ?? "-" }
+                print(
+                    "  \(row.figure.padding(toLength: 46, withPad: " ", startingAt: 0)) \(f(row.ours)) / \(f(row.theirs)) (\(row.peer))   ratio \(row.ratio.map { String(format: "%.2f", $0) } ?? "-")"
+                )
+            }
+            print("goal:")
+            for g in Self.goal(results[0]) { print("  \(g.met ? "met    " : "NOT met") \(g.what)") }
         }
 
         /// A raise or a return to normal as a journal record.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Optimizer
+import OptimizerEvaluation
 import Plant
 import Primitives
 

@@ -1,7 +1,8 @@
+import Optimizer
 import Plant
 import Testing
 
-@testable import Optimizer
+@testable import OptimizerEvaluation
 
 /// The closed-loop evaluation on a short run of the realistic plant: four policies on one seed's random streams,
 /// baselines tuned and the model trained on another seed, the optimizer asked at the pipeline's cadence.

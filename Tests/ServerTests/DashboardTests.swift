@@ -71,4 +71,41 @@ import Testing
             #expect(DashboardAsset.script.bytes == Array(script.utf8))
         }
     }
+
+    /// The files pass Biome's linter and formatter (scripts/lint-dashboard); a file with a lint error or out of format
+    /// is refused (a copy with both, checked the same way).
+    @Test func assetsPassTheLinterAndTheFormatter() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+            .standardized.path
+        func lint(_ arguments: [String], in directory: String) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: repository + "/.venv/bin/biome")
+            process.arguments = arguments
+            process.currentDirectoryURL = URL(fileURLWithPath: directory)
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        }
+        let (status, output) = try lint(
+            ["check", "--error-on-warnings", "Sources/Server/Dashboard/Assets"], in: repository)
+        #expect(status == 0, "scripts/lint-dashboard: \(output)")
+        #expect(output.contains("Checked 5 files"), "\(output)")
+        // The same rules find real problems: an unused variable, and code out of format.
+        let bad = NSTemporaryDirectory() + "lint-probe-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: bad, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        let configuration = try String(contentsOfFile: repository + "/biome.json", encoding: .utf8)
+            .replacingOccurrences(
+                of: #""includes": ["Sources/Server/Dashboard/Assets/**"]"#, with: #""includes": ["**"]"#)
+        try configuration.write(toFile: bad + "/biome.json", atomically: true, encoding: .utf8)
+        try "let unused = 1\nfunction f(){return  2}\nf();\n".write(
+            toFile: bad + "/probe.js", atomically: true, encoding: .utf8)
+        let (badStatus, badOutput) = try lint(["check", "--error-on-warnings", "probe.js"], in: bad)
+        #expect(
+            badStatus != 0 && badOutput.contains("noUnusedVariables") && badOutput.contains("format"), "\(badOutput)")
+    }
 }

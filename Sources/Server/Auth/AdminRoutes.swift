@@ -53,7 +53,7 @@ struct AdminRoutes {
             let token: String
             do {
                 token = try tokens.create(name: name, role: role, validFor: validFor)
-            } catch let error as TokenError {
+            } catch let error as TokenError where error.kind == .invalidRequest {
                 throw APIError.badRequest(error.message)
             }
             return JSON.response(["token": token, "name": name, "role": role.rawValue], status: .created)

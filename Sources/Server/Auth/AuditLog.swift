@@ -20,7 +20,9 @@ public final class AuditLog: Sendable {
             if !FileManager.default.fileExists(atPath: path) {
                 guard
                     FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-                else { throw TokenError("cannot create the audit log \(path): no permission or no space") }
+                else {
+                    throw TokenError("cannot create the audit log \(path): no permission or no space", kind: .storage)
+                }
             }
         }
     }

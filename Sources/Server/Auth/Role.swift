@@ -17,7 +17,8 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     public init(parsing text: String) throws {
         guard let role = Role(rawValue: text.lowercased()) else {
             throw TokenError(
-                "unknown role '\(text)'; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                "unknown role '\(text)'; roles are \(Role.allCases.map(\.rawValue).joined(separator: ", "))",
+                kind: .invalidRequest)
         }
         self = role
     }

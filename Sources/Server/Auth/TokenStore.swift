@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 import Primitives
 import Synchronization
 
@@ -47,7 +47,8 @@ public final class TokenStore: Sendable {
     /// Makes a new token, stores its hash and returns the token text (the only time it is seen).
     public func create(name: String, role: Role, validFor: Duration? = nil, now: Date = Date()) throws -> String {
         guard !name.isEmpty, name.count <= 100, !name.contains(where: { $0.isNewline }) else {
-            throw TokenError("a token name must be 1 to 100 characters on one line, got '\(name)'")
+            throw TokenError(
+                "a token name must be 1 to 100 characters on one line, got '\(name)'", kind: .invalidRequest)
         }
         var rng = SystemRandomNumberGenerator()
         let id = Self.hex((0..<4).map { _ in UInt8.random(in: 0...255, using: &rng) })
@@ -125,9 +126,9 @@ public final class TokenStore: Sendable {
             guard
                 FileManager.default.createFile(
                     atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
-            else { throw TokenError("cannot write \(temporary): no permission or no space") }
+            else { throw TokenError("cannot write \(temporary): no permission or no space", kind: .storage) }
             guard rename(temporary, path) == 0 else {
-                throw TokenError("cannot replace \(path): \(String(cString: strerror(errno)))")
+                throw TokenError("cannot replace \(path): \(String(cString: strerror(errno)))", kind: .storage)
             }
             s = (entries, Self.modificationDate(path))
         }
@@ -147,22 +148,22 @@ public final class TokenStore: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { return ([], nil) }
         let modified = modificationDate(path)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw TokenError("cannot read the tokens file \(path): no permission")
+            throw TokenError("cannot read the tokens file \(path): no permission", kind: .storage)
         }
         do {
             let file = try JSONDecoder().decode(File.self, from: data)
             guard file.format == "millstream-tokens" else {
-                throw TokenError("\(path) is not a Millstream tokens file (format '\(file.format)')")
+                throw TokenError("\(path) is not a Millstream tokens file (format '\(file.format)')", kind: .storage)
             }
             var seen = Set<String>()
             for e in file.tokens where !seen.insert(e.id).inserted {
-                throw TokenError("\(path): token id \(e.id) appears twice")
+                throw TokenError("\(path): token id \(e.id) appears twice", kind: .storage)
             }
             return (file.tokens, modified)
         } catch let error as TokenError {
             throw error
         } catch {
-            throw TokenError("\(path) is not a valid tokens file: \(error)")
+            throw TokenError("\(path) is not a valid tokens file: \(error)", kind: .storage)
         }
     }
 

@@ -227,7 +227,7 @@ enum OpenAPIDocument {
                     schema: { type: object, properties: { token: { type: string } }, required: [token] }
               responses:
                 "303": { description: Signed in; the session cookie is set; go to / }
-                "401": { description: The token is missing, unknown, revoked or expired; the form again, saying which }
+                "401": { description: "The token is missing, unknown, revoked or expired: the form again, saying which" }
           /logout:
             post:
               summary: Sign a browser out (none); clears the session cookie

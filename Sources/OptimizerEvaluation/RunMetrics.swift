@@ -1,3 +1,4 @@
+import Optimizer
 import Plant
 
 /// What one simulated run produced, for the comparison of `millstream optimize evaluate`.

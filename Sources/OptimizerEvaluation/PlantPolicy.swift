@@ -1,3 +1,4 @@
+import Optimizer
 import Plant
 
 /// How a plant runs its milling machines without Millstream: the rules a maintenance engineer would write, which the

@@ -1,3 +1,4 @@
+import Optimizer
 import Learn
 import Plant
 import Primitives

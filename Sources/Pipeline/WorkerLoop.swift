@@ -1,0 +1,201 @@
+import Bus
+import Foundation
+import Logging
+
+/// One worker's consumers and producer and what it knows between batches: its partitions, the next input offset per
+/// partition, which outputs a recovery found already written, and whether a checkpoint is due.
+struct WorkerLoop {
+    let worker: PipelineWorker
+    let consumer: any MessageConsumer
+    let producer: any MessageProducer
+    /// Closed loop on or off, as the latest control record says; read from the start so a restarted worker obeys
+    /// the last switch.
+    let control: any MessageConsumer
+    let partitionCount: Int
+    /// Outputs of source partition p go to partition p (mod the topic's count) of each output topic, so each output
+    /// partition holds one source partition's outputs in source order: after a crash, what was written is an exact
+    /// prefix per (topic, source partition), whatever bus and however many brokers.
+    let outputPartitions: [String: Int]
+    var assigned = Set<Int>()
+    /// Per output topic and source partition: the last source offset whose outputs in that topic are written.
+    var suppress: [String: [Int: Int64]] = [:]
+    var next: [Int: Int64] = [:]
+    var lastCheckpoint = ContinuousClock.now
+    var dirty = false
+    var idleSince: ContinuousClock.Instant?
+    var waitingLogged = false
+
+    var settings: PipelineSettings { worker.settings }
+    var logger: Logger { worker.logger }
+
+    init(worker: PipelineWorker) async throws {
+        self.worker = worker
+        let bus = worker.bus
+        let settings = worker.settings
+        partitionCount = try await bus.describeTopic(settings.inputTopic).partitions.count
+        consumer = try await bus.consumer(
+            ConsumerOptions(group: settings.group, topics: [settings.inputTopic], start: .earliest))
+        producer = try await bus.producer()
+        control = try await bus.consumer(ConsumerOptions(topics: [settings.controlTopic], start: .earliest))
+        var outputPartitions: [String: Int] = [:]
+        for topic in settings.outputTopics {
+            outputPartitions[topic] = max(1, try await bus.describeTopic(topic).partitions.count)
+        }
+        self.outputPartitions = outputPartitions
+    }
+
+    /// Applies closed-loop switches that arrived since the last batch.
+    func followControl(_ processor: inout ReadingProcessor) async throws {
+        for record in try await control.poll(maxRecords: 100, timeout: .zero) {
+            guard let switched = PipelineWorker.closedLoopSwitch(record.value) else {
+                logger.warning("\(settings.controlTopic) offset \(record.offset): not a closed-loop switch, ignored")
+                continue
+            }
+            if switched != processor.closedLoop {
+                processor.closedLoop = switched
+                logger.notice("closed loop \(switched ? "on" : "off")")
+            }
+            worker.stats.update { $0.closedLoop = switched }
+        }
+    }
+
+    /// (Re)assignment: forgets the machines of partitions lost, recovers the partitions that are new to this worker.
+    mutating func followAssignment(_ processor: inout ReadingProcessor) async throws {
+        let now = Set(try await consumer.assignment().filter { $0.topic == settings.inputTopic }.map(\.partition))
+        guard now != assigned else { return }
+        let gained = now.subtracting(assigned)
+        logger.info(
+            "partitions of \(settings.inputTopic) now \(now.sorted()) (gained \(gained.sorted()), lost \(assigned.subtracting(now).sorted()))"
+        )
+        processor.forget(machinesOf: assigned.subtracting(now), partitionCount: partitionCount)
+        if !gained.isEmpty {
+            let recovered = try await worker.recover(
+                gained, processor: &processor, consumer: consumer, partitionCount: partitionCount)
+            suppress.merge(recovered.suppress) { old, new in old.merging(new) { $1 } }
+            next.merge(recovered.next) { $1 }
+        }
+        assigned = now
+    }
+
+    /// Processes a batch: outputs sent (those a recovery found already written left out), figures counted, and a
+    /// checkpoint when one is due.
+    mutating func process(_ records: [ConsumedRecord], _ processor: inout ReadingProcessor) async throws {
+        idleSince = nil
+        var batch = Batch()
+        let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        for record in records { score(record, &processor, now: wall, into: &batch) }
+        var byTopic: [String: [BusRecord]] = [:]
+        for (o, (headers, source)) in zip(batch.outputs, batch.headers) {
+            byTopic[o.topic, default: []].append(
+                BusRecord(
+                    key: o.key.isEmpty ? nil : o.key, value: o.value, headers: headers, timestamp: o.timestamp,
+                    partition: source % (outputPartitions[o.topic] ?? 1)))
+        }
+        // The output topics are independent (recovery suppresses per topic): sent together, in one request per
+        // broker on Kafka.
+        _ = try await producer.send(byTopic.map { ($0.key, $0.value) })
+        dirty = true
+        if let problem = batch.events.lastOptimizerProblem {
+            let held = batch.events.optimizerProblems.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }
+            logger.warning("optimizer held \(held.joined(separator: ", ")); latest: \(problem)")
+        }
+        worker.stats.add(batch.events, processed: records.count, replayed: batch.replayed)
+        if ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval { try await checkpoint(processor) }
+    }
+
+    /// What one batch produced.
+    struct Batch {
+        var outputs: [PipelineOutput] = []
+        /// Per output: its source headers and source partition.
+        var headers: [([RecordHeader], Int)] = []
+        var events = ProcessorEvents()
+        var replayed = 0
+    }
+
+    /// One reading through the processor; outputs emitted before a crash are dropped (state rebuilt, the output not
+    /// repeated), the others get their source headers.
+    private mutating func score(
+        _ record: ConsumedRecord, _ processor: inout ReadingProcessor, now: Int64, into batch: inout Batch
+    ) {
+        let source = SourcePosition(topic: record.topic, partition: record.partition, offset: record.offset)
+        let before = batch.outputs.count
+        processor.process(value: record.value, source: source, now: now, into: &batch.outputs, events: &batch.events)
+        next[record.partition] = record.offset + 1
+        var dropped = false
+        var k = before
+        while k < batch.outputs.count {
+            if let limit = suppress[batch.outputs[k].topic]?[record.partition], record.offset <= limit {
+                batch.outputs.remove(at: k)
+                dropped = true
+            } else {
+                k += 1
+            }
+        }
+        if dropped { batch.replayed += 1 }
+        let h = [
+            RecordHeader(name: PipelineWorker.sourcePartition, value: Array(String(record.partition).utf8)),
+            RecordHeader(name: PipelineWorker.sourceOffset, value: Array(String(record.offset).utf8)),
+        ]
+        for _ in before..<batch.outputs.count { batch.headers.append((h, record.partition)) }
+    }
+
+    /// No input: checkpoints what is pending (not more often than a busy worker would); with `exitWhenIdle`, true
+    /// once the whole group has nothing left.
+    mutating func idle(_ processor: ReadingProcessor) async throws -> Bool {
+        if dirty && ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval {
+            try await checkpoint(processor)
+        }
+        worker.stats.update { $0.caughtUp = true }
+        guard let idle = worker.options.exitWhenIdle else { return false }
+        if idleSince == nil { idleSince = .now }
+        guard ContinuousClock.now - idleSince! >= idle else { return false }
+        // Idle means the group has nothing left, not that this member's polls came back empty: a member that was
+        // SIGKILLed still holds its partitions until its session expires, and a member that joined late may not own
+        // them yet.
+        if dirty { try await checkpoint(processor) }
+        let behind = try await worker.bus.groupLag(settings.group, topic: settings.inputTopic).filter { $0.lag > 0 }
+        if behind.isEmpty { return true }
+        if !waitingLogged {
+            logger.info(
+                "idle, but the group still has \(behind.reduce(0) { $0 + $1.lag }) readings to process on partitions \(behind.map(\.partition).sorted()) (another member's, or not yet assigned): waiting"
+            )
+            waitingLogged = true
+        }
+        idleSince = .now
+        return false
+    }
+
+    mutating func checkpoint(_ processor: ReadingProcessor) async throws {
+        try await worker.checkpoint(processor, assigned, next, partitionCount, producer, consumer)
+        dirty = false
+        lastCheckpoint = .now
+    }
+
+    /// The last checkpoint if anything is pending, then the consumers leave.
+    func finish(_ processor: ReadingProcessor) async throws {
+        if dirty { try await worker.checkpoint(processor, assigned, next, partitionCount, producer, consumer) }
+        try await control.close()
+        try await consumer.close()
+    }
+}
+
+extension PipelineStats {
+    /// Adds a batch's figures.
+    func add(_ events: ProcessorEvents, processed: Int, replayed: Int) {
+        update { s in
+            s.processed += processed
+            s.firstBatchDone = s.firstBatchDone ?? .now
+            s.lastBatchDone = .now
+            s.replayed += replayed
+            s.events.predictions += events.predictions
+            s.events.alerts += events.alerts
+            s.events.recommendations += events.recommendations
+            s.events.setpointChanges += events.setpointChanges
+            s.events.optimizerProblems.merge(events.optimizerProblems, uniquingKeysWith: +)
+            s.events.deadLetters.merge(events.deadLetters, uniquingKeysWith: +)
+            s.events.lastRisk.merge(events.lastRisk) { $1 }
+            s.events.oee.merge(events.oee) { $1 }
+            s.caughtUp = false
+        }
+    }
+}
