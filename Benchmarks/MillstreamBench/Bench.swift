@@ -24,6 +24,7 @@ struct Bench {
         case "eventlog":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
+        case "topic-records": try ReadingBench.records(count: Int(options["records"] ?? "") ?? 50_000)
         case "learn": try LearnBench.run()
         case "learn-fit": try LearnBench.fitOnly()
         case "cmapss":

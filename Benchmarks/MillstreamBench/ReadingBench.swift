@@ -69,11 +69,15 @@ enum ReadingBench {
         print("prediction records: \(count) of \(bytes.count) B")
         var sink = 0
         let ours = seconds { for _ in 0..<count { sink &+= record.encoded().count } }
+        let codable = try seconds { for _ in 0..<count { sink &+= try RecordEncoder.encode(record).count } }
         let encoder = JSONEncoder()
         let foundation = try seconds { for _ in 0..<count { sink &+= try encoder.encode(record).count } }
         row(
-            "encode", ours: Double(count) / ours, peer: Double(count) / foundation, peerName: "JSONEncoder",
-            unit: "/s")
+            "encode (predictions' writer)", ours: Double(count) / ours, peer: Double(count) / foundation,
+            peerName: "JSONEncoder", unit: "/s")
+        row(
+            "encode (RecordEncoder, Codable)", ours: Double(count) / codable, peer: Double(count) / foundation,
+            peerName: "JSONEncoder", unit: "/s")
         let oursDecode = try seconds {
             for _ in 0..<count { sink &+= try Topics.predictions.decode(bytes).features.entries.count }
         }
@@ -85,6 +89,16 @@ enum ReadingBench {
         row(
             "decode (strict)", ours: Double(count) / oursDecode, peer: Double(count) / foundationDecode,
             peerName: "JSONDecoder", unit: "/s")
+        // What the plant view did before the Topics module: JSONSerialization, then reads from the dictionary.
+        let untyped = try seconds {
+            for _ in 0..<count {
+                let o = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+                sink &+= (o["features"] as? [String: Any])?.count ?? 0
+            }
+        }
+        row(
+            "decode (strict)", ours: Double(count) / oursDecode, peer: Double(count) / untyped,
+            peerName: "JSONSerialization (untyped)", unit: "/s")
         print("  (sink \(sink))")
     }
 }

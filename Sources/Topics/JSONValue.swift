@@ -253,6 +253,32 @@ struct JSONTreeParser {
         }
     }
 
+    private static let exactPowersOfTen: [Double] = (0...22).map { Double("1e\($0)")! }
+
+    /// Clinger's fast path: a decimal with at most 15 significant digits and no exponent is its digits (an exact
+    /// integer below 2^53) divided by an exact power of ten, one correctly rounded division. Anything else: nil.
+    static func fastDouble(_ text: ArraySlice<UInt8>) -> Double? {
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fraction = 0
+        var seenPoint = false
+        var negative = false
+        for c in text {
+            switch c {
+            case UInt8(ascii: "-"): negative = true
+            case UInt8(ascii: "."): seenPoint = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                mantissa = mantissa &* 10 &+ UInt64(c &- UInt8(ascii: "0"))
+                if mantissa > 0 { digits += 1 }
+                if seenPoint { fraction += 1 }
+            default: return nil  // an exponent
+            }
+        }
+        guard digits <= 15, fraction <= 22 else { return nil }
+        let value = Double(mantissa) / exactPowersOfTen[fraction]
+        return negative ? -value : value
+    }
+
     private mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
         guard i + 4 <= bytes.count else { throw error("short \\u escape") }
         var v: UInt32 = 0
@@ -291,6 +317,7 @@ struct JSONTreeParser {
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(current) else { throw error("invalid number") }
             while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(current) { i += 1 }
         }
+        if let d = Self.fastDouble(bytes[start..<i]) { return d }
         guard let d = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw error("invalid number") }
         return d
     }

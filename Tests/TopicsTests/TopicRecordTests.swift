@@ -108,6 +108,48 @@ import Topics
         #expect(try Topics.predictions.decode(built.encoded()) == built)
     }
 
+    /// Predictions' own writer (the hot path) writes exactly what the Codable encoder writes.
+    @Test func thePredictionWriterMatchesTheCodableEncoder() throws {
+        var records = [try Topics.predictions.decode(Self.bytes("predictions"))]
+        records.append(
+            PredictionRecord(
+                machine: "m \"1\"\n", ts: "t", seq: nil, state: "down", product: nil, risk: nil, failure: nil,
+                model: nil, features: [:], source: nil))
+        records.append(
+            PredictionRecord(
+                machine: "m2", ts: "t", seq: -3, state: "running", product: "L", risk: .nan, failure: true,
+                model: "m@v2", estimate: .init(target: "wear", value: 1e-7),
+                modes: ["TWF": 1e300, "HDF": -0.0], forecast: .init(probability: 1, horizonMinutes: nil, model: "f"),
+                anomaly: .init(score: 2.5, alarm: true, topVariable: nil), features: ["x": .infinity, "y": 1.25],
+                source: SourceRef(topic: "readings", partition: 7, offset: 1 << 40)))
+        for r in records {
+            #expect(r.encoded() == (try RecordEncoder.encode(r)), "\(String(decoding: r.encoded(), as: UTF8.self))")
+            // And the predictions' reader reads what the Codable decoder reads (NaN aside).
+            let mine = try PredictionRecord.decode(r.encoded())
+            let codable = try RecordDecoder.decode(PredictionRecord.self, from: r.encoded())
+            #expect(mine.encoded() == codable.encoded())
+        }
+        // The same errors, with the same paths.
+        let broken = [
+            Self.fixtures["predictions"]!.replacingOccurrences(of: #""score":0.4"#, with: #""score":"high""#),
+            Self.fixtures["predictions"]!.replacingOccurrences(of: #""seq":12345,"#, with: #""seq":1.5,"#),
+            #"{"machine":"m","ts":"t","state":"running","features":{"a":true}}"#,
+            #"{"machine":"m","ts":"t","state":"running"}"#, #"{"machine":"m","ts":"t","features":{}}"#,
+            #"[1]"#, #"{"machine":"m","ts":"t","state":"s","features":{},"source":{"topic":"r","partition":1}}"#,
+        ]
+        for text in broken {
+            func message(_ decode: () throws -> PredictionRecord) -> String {
+                do {
+                    _ = try decode()
+                    return "decoded"
+                } catch { return "\(error)" }
+            }
+            let mine = message { try PredictionRecord.decode(Array(text.utf8)) }
+            let codable = message { try RecordDecoder.decode(PredictionRecord.self, from: Array(text.utf8)) }
+            #expect(mine == codable && mine != "decoded", "\(text)")
+        }
+    }
+
     /// The encoder writes fields in declaration order, nil as null and non-finite numbers as null.
     @Test func theEncodedFormIsFixed() {
         let label = LabelRecord(machine: "m1", seq: 7, failure: 0, modes: nil)
