@@ -59,6 +59,42 @@ public final class Sequential {
         guard x.rows == y.rows, x.rows > 0 else {
             throw LearnError("x has \(x.rows) rows and y has \(y.rows); they must match and not be empty")
         }
+        try prepareHead(for: loss)
+        let (trainX, trainY, validation) = try Self.holdOut(x, y, options: options)
+        let weights: [Float]? = options.classWeight.map { table in
+            (0..<trainY.rows).map { table[Int(trainY.scalars[$0 * trainY.columns])] ?? 1 }
+        }
+        var shuffler = RandomSource(seed: options.seed ^ 0x5EED_5A17)
+        var order = Array(0..<trainX.rows)
+        var history = History()
+        var step = 0
+        var stopper = options.earlyStopping.map { Stopper(rule: $0) }
+        let parameters = self.parameters
+        for epoch in 0..<options.epochs {
+            let started = ContinuousClock.now
+            if options.shuffle { order.shuffle(using: &shuffler) }
+            var log = try trainEpoch(
+                epoch, order: order, x: trainX, y: trainY, weights: weights, loss: loss, optimizer: optimizer,
+                options: options, step: &step)
+            if let (vx, vy) = validation { measure(&log, vx, vy, loss: loss) }
+            log.duration = ContinuousClock.now - started
+            history.epochs.append(log)
+            onEpoch(log)
+            if try stopper?.stops(after: log, epoch: epoch, parameters: parameters) == true {
+                history.stoppedEarly = true
+                break
+            }
+        }
+        if let stopper, stopper.rule.restoreBestWeights, let best = stopper.best {
+            for (p, w) in zip(parameters, best.weights) { p.value = w }
+            history.bestEpoch = best.epoch + 1
+        }
+        return history
+    }
+
+    /// A loss with a fused activation (cross-entropy on a sigmoid or softmax) takes its gradient before the last
+    /// layer's activation.
+    private func prepareHead(for loss: any Loss) throws {
         if let fused = loss.fusedActivation {
             guard let last = layers.last as? Dense, last.activation == fused else {
                 throw LearnError("\(loss.name) expects the last layer to be Dense with activation \(fused.rawValue)")
@@ -67,98 +103,99 @@ public final class Sequential {
         } else if let last = layers.last as? Dense {
             last.gradientIsPreActivation = false
         }
-        // Validation: given, or the last fraction of the data (Keras takes it before shuffling).
-        var trainX = x
-        var trainY = y
-        var validation = options.validationData
-        if validation == nil && options.validationSplit > 0 {
-            let count = Int((Double(x.rows) * options.validationSplit).rounded(.down))
-            guard count > 0 && count < x.rows else {
-                throw LearnError("validationSplit \(options.validationSplit) leaves no training or no validation rows")
-            }
-            let cut = x.rows - count
-            validation = (x.gathering(rows: cut..<x.rows), y.gathering(rows: cut..<x.rows))
-            trainX = x.gathering(rows: 0..<cut)
-            trainY = y.gathering(rows: 0..<cut)
+    }
+
+    /// The training rows and the validation data: given, or the last fraction of the rows (Keras takes it before
+    /// shuffling).
+    static func holdOut(_ x: Tensor, _ y: Tensor, options: FitOptions) throws -> (Tensor, Tensor, (Tensor, Tensor)?) {
+        guard options.validationData == nil && options.validationSplit > 0 else {
+            return (x, y, options.validationData)
         }
+        let count = Int((Double(x.rows) * options.validationSplit).rounded(.down))
+        guard count > 0 && count < x.rows else {
+            throw LearnError("validationSplit \(options.validationSplit) leaves no training or no validation rows")
+        }
+        let cut = x.rows - count
+        return (
+            x.gathering(rows: 0..<cut), y.gathering(rows: 0..<cut),
+            (x.gathering(rows: cut..<x.rows), y.gathering(rows: cut..<x.rows))
+        )
+    }
+
+    /// One pass over the training rows in `order`, a step per batch.
+    private func trainEpoch(
+        _ epoch: Int, order: [Int], x: Tensor, y: Tensor, weights: [Float]?, loss: any Loss, optimizer: any Optimizer,
+        options: FitOptions, step: inout Int
+    ) throws -> EpochLog {
         let classification = loss.fusedActivation != nil
-        let weights: [Float]? = options.classWeight.map { table in
-            (0..<trainY.rows).map { table[Int(trainY.scalars[$0 * trainY.columns])] ?? 1 }
-        }
-        var shuffler = RandomSource(seed: options.seed ^ 0x5EED_5A17)
-        var order = Array(0..<trainX.rows)
-        var history = History()
-        var step = 0
-        var best: (value: Double, epoch: Int, weights: [[Float]])?
         let parameters = self.parameters
-        for epoch in 0..<options.epochs {
-            let started = ContinuousClock.now
-            if options.shuffle { order.shuffle(using: &shuffler) }
-            var totalLoss = 0.0
-            var correct = 0
-            var start = 0
-            while start < order.count {
-                let end = min(order.count, start + options.batchSize)
-                let indices = order[start..<end]
-                var batch = trainX.gathering(rows: indices)
-                for layer in layers { batch = layer.forward(batch, training: true, rng: &rng) }
-                let target = trainY.gathering(rows: indices)
-                let w = weights.map { all in indices.map { all[$0] } }
-                let (value, gradient) = loss.evaluate(output: batch, target: target, weights: w)
-                guard value.isFinite else {
-                    throw LearnError(
-                        "the loss became \(value) at epoch \(epoch + 1), step \(step + 1): lower the learning rate or check the data for extreme values"
-                    )
-                }
-                totalLoss += value * Double(indices.count)
-                if classification { correct += Self.correctCount(batch, target) }
-                var g = gradient
-                for layer in layers.reversed() { g = layer.backward(g) }
-                optimizer.update(parameters, step: step)
-                step += 1
-                start = end
+        var totalLoss = 0.0
+        var correct = 0
+        var start = 0
+        while start < order.count {
+            let end = min(order.count, start + options.batchSize)
+            let indices = order[start..<end]
+            var batch = x.gathering(rows: indices)
+            for layer in layers { batch = layer.forward(batch, training: true, rng: &rng) }
+            let target = y.gathering(rows: indices)
+            let w = weights.map { all in indices.map { all[$0] } }
+            let (value, gradient) = loss.evaluate(output: batch, target: target, weights: w)
+            guard value.isFinite else {
+                throw LearnError(
+                    "the loss became \(value) at epoch \(epoch + 1), step \(step + 1): lower the learning rate or check the data for extreme values"
+                )
             }
-            var log = EpochLog(
-                epoch: epoch + 1, epochs: options.epochs, values: ["loss": totalLoss / Double(order.count)])
-            if classification { log.values["accuracy"] = Double(correct) / Double(order.count) }
-            if let (vx, vy) = validation {
-                let output = predict(vx)
-                log.values["val_loss"] = loss.evaluate(output: output, target: vy, weights: nil).value
-                if classification {
-                    log.values["val_accuracy"] = Double(Self.correctCount(output, vy)) / Double(vx.rows)
-                }
-                if classification && output.columns == 1 {
-                    // Ranking quality of the rare class: a steadier guide than the loss when labels are noisy.
-                    log.values["val_pr_auc"] = BinaryMetrics.averagePrecision(
-                        scores: output.scalars, labels: vy.scalars.map { Int($0) })
-                }
-            }
-            log.duration = ContinuousClock.now - started
-            history.epochs.append(log)
-            onEpoch(log)
-            if let stopping = options.earlyStopping {
-                guard let current = log.values[stopping.monitor] else {
-                    throw LearnError(
-                        "early stopping monitors '\(stopping.monitor)', which is not logged (logged: \(log.values.keys.sorted().joined(separator: ", ")))"
-                    )
-                }
-                let better =
-                    stopping.mode == .min
-                    ? current < (best?.value ?? .infinity) - stopping.minDelta
-                    : current > (best?.value ?? -.infinity) + stopping.minDelta
-                if better {
-                    best = (current, epoch, stopping.restoreBestWeights ? parameters.map(\.value) : [])
-                } else if let b = best, epoch - b.epoch >= stopping.patience {
-                    history.stoppedEarly = true
-                    break
-                }
-            }
+            totalLoss += value * Double(indices.count)
+            if classification { correct += Self.correctCount(batch, target) }
+            var g = gradient
+            for layer in layers.reversed() { g = layer.backward(g) }
+            optimizer.update(parameters, step: step)
+            step += 1
+            start = end
         }
-        if let best, let stopping = options.earlyStopping, stopping.restoreBestWeights {
-            for (p, w) in zip(parameters, best.weights) { p.value = w }
-            history.bestEpoch = best.epoch + 1
+        var log = EpochLog(epoch: epoch + 1, epochs: options.epochs, values: ["loss": totalLoss / Double(order.count)])
+        if classification { log.values["accuracy"] = Double(correct) / Double(order.count) }
+        return log
+    }
+
+    /// The validation figures of an epoch.
+    private func measure(_ log: inout EpochLog, _ vx: Tensor, _ vy: Tensor, loss: any Loss) {
+        let classification = loss.fusedActivation != nil
+        let output = predict(vx)
+        log.values["val_loss"] = loss.evaluate(output: output, target: vy, weights: nil).value
+        if classification {
+            log.values["val_accuracy"] = Double(Self.correctCount(output, vy)) / Double(vx.rows)
         }
-        return history
+        if classification && output.columns == 1 {
+            // Ranking quality of the rare class: a steadier guide than the loss when labels are noisy.
+            log.values["val_pr_auc"] = BinaryMetrics.averagePrecision(
+                scores: output.scalars, labels: vy.scalars.map { Int($0) })
+        }
+    }
+
+    /// Early stopping: the best epoch so far (and its weights, when they are to be restored).
+    struct Stopper {
+        let rule: EarlyStopping
+        var best: (value: Double, epoch: Int, weights: [[Float]])?
+
+        /// Whether training stops after this epoch: no improvement by minDelta for `patience` epochs.
+        mutating func stops(after log: EpochLog, epoch: Int, parameters: [Parameter]) throws -> Bool {
+            guard let current = log.values[rule.monitor] else {
+                throw LearnError(
+                    "early stopping monitors '\(rule.monitor)', which is not logged (logged: \(log.values.keys.sorted().joined(separator: ", ")))"
+                )
+            }
+            let better =
+                rule.mode == .min
+                ? current < (best?.value ?? .infinity) - rule.minDelta
+                : current > (best?.value ?? -.infinity) + rule.minDelta
+            if better {
+                best = (current, epoch, rule.restoreBestWeights ? parameters.map(\.value) : [])
+                return false
+            }
+            guard let b = best else { return false }
+            return epoch - b.epoch >= rule.patience
+        }
     }
 
     static func correctCount(_ output: Tensor, _ target: Tensor) -> Int {

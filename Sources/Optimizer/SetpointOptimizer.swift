@@ -115,29 +115,9 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         var best = current
         let free = problem.controls.indices.filter { ranges[$0].lowerBound < ranges[$0].upperBound }
         if !free.isEmpty {
-            let explore = warm.map { $0.searches + 1 >= (options.explorationInterval ?? 1) } ?? true
-            let startPoints = starts(
-                current: current, free: free, ranges: ranges, warm: warm?.setpoints, explore: explore)
-            solves += 1
-            let solved =
-                usesGradients
-                ? solveByGradient(from: startPoints, current: current, free: free, ranges: ranges)
-                : solveByPatternSearch(from: startPoints, current: current, free: free, ranges: ranges)
-            switch solved {
-            case .found(let point):
-                warm = .init(setpoints: point, searches: explore ? 0 : warm!.searches + 1)
-                best = quantized(point, ranges: ranges)
-            case .notFinite(let point):
-                warm = nil
-                return notFinite(context, at: point)
-            case .notConverged(let iterations):
-                warm = nil
-                return .hold(
-                    Hold(
-                        kind: .notConverged,
-                        message:
-                            "\(context.machine): the \(usesGradients ? "gradient" : "pattern") search did not settle within \(iterations) iterations; setpoints left as they are"
-                    ))
+            switch search(context, current: current, free: free, ranges: ranges, warm: &warm) {
+            case .success(let point): best = point
+            case .failure(let hold): return hold.decision
             }
         }
         // The chosen point, and each maintenance action done at it.
@@ -150,20 +130,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             setpointGain = 0
         }
         let riskAtBest = setpointGain > 0 ? there.risk[0] : here.risk[0]
-        var maintenance: [String] = []
-        var riskAfter = riskAtBest
-        for (a, action) in problem.maintenance.enumerated() {
-            guard let reset = objective(points: best, count: 1, reset: (action.input, action.value), gradient: false)
-            else { return notFinite(context, at: best) }
-            let excess = riskAtBest - reset.risk[0]
-            // Age replacement: act when the excess failure cost per part of the worn state, over the parts made
-            // since the last action, outweighs the action's downtime.
-            if excess > 0
-                && problem.failureCost * excess * Double(max(1, context.partsSinceMaintenance[a])) >= action.downtime
-            {
-                maintenance.append(action.name)
-                riskAfter = min(riskAfter, reset.risk[0])
-            }
+        guard let (maintenance, riskAfter) = maintenance(at: best, risk: riskAtBest, context: context) else {
+            return notFinite(context, at: best)
         }
         let changes = problem.controls.indices.compactMap { c -> Recommendation.Change? in
             guard best[c] != current[c] else { return nil }
@@ -193,6 +161,66 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         recommendation.contributions = contributions(latest: latest, context: context)
         recommendation.explanation = explain(recommendation)
         return .recommend(recommendation)
+    }
+
+    /// Why a search gave no point, as the decision to return.
+    struct SearchStopped: Error {
+        let decision: Decision
+    }
+
+    /// Searches the free setpoints from the starts (the warm start's point between explorations) and returns the
+    /// best point on the setpoints' grid, or why there is none.
+    private mutating func search(
+        _ context: MachineContext, current: [Double], free: [Int], ranges: [ClosedRange<Double>],
+        warm: inout MachineContext.WarmStart?
+    ) -> Result<[Double], SearchStopped> {
+        let explore = warm.map { $0.searches + 1 >= (options.explorationInterval ?? 1) } ?? true
+        let startPoints = starts(current: current, free: free, ranges: ranges, warm: warm?.setpoints, explore: explore)
+        solves += 1
+        let solved =
+            usesGradients
+            ? solveByGradient(from: startPoints, current: current, free: free, ranges: ranges)
+            : solveByPatternSearch(from: startPoints, current: current, free: free, ranges: ranges)
+        switch solved {
+        case .found(let point):
+            warm = .init(setpoints: point, searches: explore ? 0 : warm!.searches + 1)
+            return .success(quantized(point, ranges: ranges))
+        case .notFinite(let point):
+            warm = nil
+            return .failure(SearchStopped(decision: notFinite(context, at: point)))
+        case .notConverged(let iterations):
+            warm = nil
+            return .failure(
+                SearchStopped(
+                    decision: .hold(
+                        Hold(
+                            kind: .notConverged,
+                            message:
+                                "\(context.machine): the \(usesGradients ? "gradient" : "pattern") search did not settle within \(iterations) iterations; setpoints left as they are"
+                        ))))
+        }
+    }
+
+    /// The maintenance actions worth doing at `point` (age replacement: when the excess failure cost per part of the
+    /// worn state, over the parts made since the last action, outweighs the action's downtime) and the risk after
+    /// them; nil when the model's answer is not finite.
+    private mutating func maintenance(at point: [Double], risk: Double, context: MachineContext) -> (
+        [String], Double
+    )? {
+        var maintenance: [String] = []
+        var riskAfter = risk
+        for (a, action) in problem.maintenance.enumerated() {
+            guard let reset = objective(points: point, count: 1, reset: (action.input, action.value), gradient: false)
+            else { return nil }
+            let excess = risk - reset.risk[0]
+            if excess > 0
+                && problem.failureCost * excess * Double(max(1, context.partsSinceMaintenance[a])) >= action.downtime
+            {
+                maintenance.append(action.name)
+                riskAfter = min(riskAfter, reset.risk[0])
+            }
+        }
+        return (maintenance, riskAfter)
     }
 
     private func notFinite(_ context: MachineContext, at point: [Double]) -> Decision {

@@ -182,16 +182,7 @@ public struct MachineSimulator: Sendable {
             * rng.normal()
         airK = ((air + ambientK) * 10).rounded() / 10
         processK = ((air + ambientK + delta) * 10).rounded() / 10
-        // Product type by share.
-        var pick = rng.uniform() * shareTotal
-        var product = products[products.count - 1]
-        for candidate in products {
-            pick -= candidate.share
-            if pick < 0 {
-                product = candidate
-                break
-            }
-        }
+        let product = pickProduct()
         var load = torqueTarget * lotFactor
         if p.wornToolTorque > 0 {
             load *= 1 + p.wornToolTorque * Double.pow(min(1, wear / toolLifetime), p.wornToolExponent)
@@ -202,49 +193,101 @@ public struct MachineSimulator: Sendable {
             * Double.exp(p.speedNoise * rng.normal()))
             .rounded()
         let recordedWear = wear
+        let power = MillingPhysics.power(torque: torque, rpm: rpm)
+        let conditions = failures(
+            airK: airK, processK: processK, rpm: rpm, torque: torque, power: power, product: product)
+        var failure = conditions.0
+        let draws = eventDraws()
+        if draws.randomFailure < p.randomFailureProbability { failure.insert(.rnf) }
+        var scrapProbability = p.baseScrap
+        if recordedWear > 180 { scrapProbability += p.wornToolScrap * min(1, (recordedWear - 180) / 60) }
+        if power < p.powerRange.lowerBound + 500 || power > p.powerRange.upperBound - 500 {
+            scrapProbability += p.powerEdgeScrap
+        }
+        let scrap = !failure.isEmpty || draws.scrap < scrapProbability
+        wear += p.wearPerProduct[product.name] ?? 3
+        let cycleNoise = 1 + p.cycleNoise * rng.normal()
+        var next = now + Int64(max(1, cycle * cycleNoise) * 1000)
+        stopAfterPart(failure: failure, toolChange: conditions.toolChange, draws: draws, next: next)
+        if downUntil > now { next = min(next, downUntil) }
+        let reading = Reading(
+            machine: id, timestamp: now, sequence: sequence,
+            values: [
+                Measurement("air_temp_k", airK), Measurement("process_temp_k", processK), Measurement("rpm", rpm),
+                Measurement("torque_nm", torque), Measurement("tool_wear_min", recordedWear),
+            ], product: product.name, state: .running, good: scrap ? 0 : 1, scrap: scrap ? 1 : 0,
+            setpoints: setpointValues)
+        return (reading, failure, next)
+    }
+
+    /// The product type, drawn by share.
+    private mutating func pickProduct() -> ProductType {
+        var pick = rng.uniform() * shareTotal
+        for candidate in products {
+            pick -= candidate.share
+            if pick < 0 { return candidate }
+        }
+        return products[products.count - 1]
+    }
+
+    /// The failure modes the part's conditions cause (random failures aside), and whether the tool is due for a
+    /// planned change instead of breaking.
+    private func failures(
+        airK: Double, processK: Double, rpm: Double, torque: Double, power: Double, product: ProductType
+    )
+        -> (FailureModes, toolChange: Bool)
+    {
+        let p = physics
         var failure: FailureModes = []
         var toolChange = false
         if wear >= toolLimit {
             if toolBreaks { failure.insert(.twf) } else { toolChange = true }
         }
         if delta(airK, processK) < p.heatDeltaLimit && rpm < p.heatSpeedLimit { failure.insert(.hdf) }
-        let power = MillingPhysics.power(torque: torque, rpm: rpm)
         if !p.powerRange.contains(power) { failure.insert(.pwf) }
-        if recordedWear * torque > (p.overstrainLimit[product.name] ?? 12_000) { failure.insert(.osf) }
-        // Every running product draws these three, whatever happens (common random numbers).
-        let randomFailureDraw = events.uniform()
-        let scrapDraw = events.uniform()
-        let repairScale = 0.5 + events.uniform()
-        if randomFailureDraw < p.randomFailureProbability { failure.insert(.rnf) }
+        if wear * torque > (p.overstrainLimit[product.name] ?? 12_000) { failure.insert(.osf) }
+        return (failure, toolChange)
+    }
+
+    /// What every running product draws from the event stream, whatever happens (common random numbers): a random
+    /// failure, scrap, the repair's length and, in profiles with short stops, a stop and its length.
+    struct EventDraws {
+        var randomFailure: Double
+        var scrap: Double
+        var repairScale: Double
+        var minorStopMinutes = 0.0
+    }
+
+    private mutating func eventDraws() -> EventDraws {
+        let p = physics
+        var draws = EventDraws(
+            randomFailure: events.uniform(), scrap: events.uniform(), repairScale: 0.5 + events.uniform())
         // Short stops draw only in profiles that have them, so the AI4I profile's streams stay as they were.
-        var minorStop = 0.0
         if p.minorStopProbability > 0 {
             let stopDraw = events.uniform()
             let lengthDraw = events.uniform()
             if stopDraw < p.minorStopProbability {
-                minorStop =
+                draws.minorStopMinutes =
                     p.minorStopMinutes.lowerBound + (p.minorStopMinutes.upperBound - p.minorStopMinutes.lowerBound)
                     * lengthDraw
             }
         }
+        return draws
+    }
 
-        var scrapProbability = p.baseScrap
-        if recordedWear > 180 { scrapProbability += p.wornToolScrap * min(1, (recordedWear - 180) / 60) }
-        if power < p.powerRange.lowerBound + 500 || power > p.powerRange.upperBound - 500 {
-            scrapProbability += p.powerEdgeScrap
-        }
-        let scrap = !failure.isEmpty || scrapDraw < scrapProbability
-        wear += p.wearPerProduct[product.name] ?? 3
-        let cycleNoise = 1 + p.cycleNoise * rng.normal()
-        var next = now + Int64(max(1, cycle * cycleNoise) * 1000)
-        // Downtime after this part: a repair or a tool change, then a changeover if the lot ends, else a short stop.
+    /// Downtime after the part that ends at `next`: a repair or a tool change, then a changeover if the lot ends,
+    /// else a short stop.
+    private mutating func stopAfterPart(
+        failure: FailureModes, toolChange: Bool, draws: EventDraws, next: Int64
+    ) {
+        let p = physics
         var stopMinutes = 0.0
         if !failure.isEmpty {
-            stopMinutes = (failure.names.compactMap { p.repairMinutes[$0] }.max() ?? 30) * repairScale
+            stopMinutes = (failure.names.compactMap { p.repairMinutes[$0] }.max() ?? 30) * draws.repairScale
             downState = .down
             if failure.contains(.twf) { newTool() }  // as in the dataset, only a tool wear failure replaces the tool
         } else if toolChange {
-            stopMinutes = p.plannedToolChangeMinutes * repairScale
+            stopMinutes = p.plannedToolChangeMinutes * draws.repairScale
             downState = .toolChange
             toolChanges += 1
             newTool()
@@ -257,20 +300,11 @@ public struct MachineSimulator: Sendable {
                 stopMinutes += p.setupMinutes
             }
         }
-        if stopMinutes == 0 && minorStop > 0 {
-            stopMinutes = minorStop
+        if stopMinutes == 0 && draws.minorStopMinutes > 0 {
+            stopMinutes = draws.minorStopMinutes
             downState = .idle
         }
         if stopMinutes > 0 { downUntil = next + Int64(stopMinutes * 60_000) }
-        if downUntil > now { next = min(next, downUntil) }
-        let reading = Reading(
-            machine: id, timestamp: now, sequence: sequence,
-            values: [
-                Measurement("air_temp_k", airK), Measurement("process_temp_k", processK), Measurement("rpm", rpm),
-                Measurement("torque_nm", torque), Measurement("tool_wear_min", recordedWear),
-            ], product: product.name, state: .running, good: scrap ? 0 : 1, scrap: scrap ? 1 : 0,
-            setpoints: setpointValues)
-        return (reading, failure, next)
     }
 
     /// The setpoints as a reading reports them.

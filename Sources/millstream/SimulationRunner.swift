@@ -55,7 +55,7 @@ struct SimulationRunner: Service {
         let producer = try await bus.producer()
         let setpoints =
             options.applySetpoints
-            ? try await bus.consumer(ConsumerOptions(topics: ["setpoints"], start: .latest)) : nil
+            ? try await bus.consumer(ConsumerOptions(topics: [Topics.setpoints.name], start: .latest)) : nil
         var simulator = simulatorStart
         var injector = BadReadingInjector(fraction: options.badFraction, seed: options.seed)
         let clock = ContinuousClock()
@@ -65,33 +65,15 @@ struct SimulationRunner: Service {
         var records: [BusRecord] = []
         var labels: [BusRecord] = []
         records.reserveCapacity(1000)
-        var failures: [String: Int] = [:]
-        var failedProducts = 0
-        var good = 0
-        var scrap = 0
-        var states: [String: MachineState] = [:]
+        var tally = Tally()
         var lastStats = begin
 
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if let count = options.count, produced >= count { break }
-            var batch: Int64 = 1000
-            if let count = options.count { batch = min(batch, count - produced) }
-            if let rate = options.rate {
-                if let d = options.duration, clock.now - begin >= d { break }
-                let elapsed = clock.now - begin
-                let due =
-                    Int64(
-                        Double(elapsed.components.seconds) * rate + Double(elapsed.components.attoseconds) * 1e-18
-                            * rate) - produced
-                if due <= 0 {
-                    try? await Task.sleep(for: .milliseconds(max(1, min(50, Int(1000 / rate)))))
-                    continue
-                }
-                batch = min(batch, due)
-            } else if let d = options.duration {
-                let limit = simulatedStart + Int64(d.components.seconds * 1000)
-                if simulator.now >= limit { break }
-            }
+            guard
+                let batch = await nextBatch(
+                    produced: produced, elapsed: clock.now - begin, simulated: simulator.now - simulatedStart)
+            else { break }
+            if batch == 0 { continue }
             records.removeAll(keepingCapacity: true)
             labels.removeAll(keepingCapacity: true)
             let wall = currentMilliseconds()
@@ -102,13 +84,7 @@ struct SimulationRunner: Service {
                 let key = Array(s.reading.machine.utf8)
                 let (bytes, bad) = injector.encode(s.reading)
                 records.append(BusRecord(key: key, value: bytes, timestamp: s.reading.timestamp))
-                states[s.reading.machine] = s.reading.state
-                good += s.reading.good
-                scrap += s.reading.scrap
-                if !s.failure.isEmpty {
-                    failedProducts += 1
-                    for name in s.failure.names { failures[name, default: 0] += 1 }
-                }
+                tally.add(s)
                 if options.labelsTopic != nil, s.reading.state == .running, bad == nil {
                     labels.append(BusRecord(key: key, value: label(s), timestamp: s.reading.timestamp))
                 }
@@ -118,40 +94,80 @@ struct SimulationRunner: Service {
                 _ = try await producer.send(labels, to: labelsTopic)
             }
             produced += batch
-            if let setpoints {
-                for record in try await setpoints.poll(maxRecords: 1000, timeout: .zero) {
-                    if let change = try? Topics.setpoints.decode(record.value).change,
-                        (try? simulator.apply(change)) != nil
-                    {
-                        stats.update { $0.setpointsApplied += 1 }
-                    }
-                }
-            }
+            if let setpoints { try await apply(setpoints, to: &simulator) }
             if clock.now - lastStats >= .milliseconds(50) || options.rate != nil {
                 lastStats = clock.now
-                publish(produced, injector.counts, failures, failedProducts, good, scrap, states, simulator.now)
+                publish(produced, injector.counts, tally, simulator.now)
             }
         }
         try await producer.flush()
-        publish(produced, injector.counts, failures, failedProducts, good, scrap, states, simulator.now)
+        publish(produced, injector.counts, tally, simulator.now)
         stats.update { $0.finished = true }
         try await setpoints?.close()
     }
 
+    /// How many readings to make now: nil when the run is over (count, duration), 0 when a paced run must wait.
+    private func nextBatch(produced: Int64, elapsed: Duration, simulated: Int64) async -> Int64? {
+        if let count = options.count, produced >= count { return nil }
+        var batch: Int64 = 1000
+        if let count = options.count { batch = min(batch, count - produced) }
+        if let rate = options.rate {
+            if let d = options.duration, elapsed >= d { return nil }
+            let due =
+                Int64(
+                    Double(elapsed.components.seconds) * rate + Double(elapsed.components.attoseconds) * 1e-18 * rate)
+                - produced
+            if due <= 0 {
+                try? await Task.sleep(for: .milliseconds(max(1, min(50, Int(1000 / rate)))))
+                return 0
+            }
+            return min(batch, due)
+        }
+        if let d = options.duration, simulated >= Int64(d.components.seconds * 1000) { return nil }
+        return batch
+    }
+
+    /// Setpoint changes that arrived (approved or from closed loop), applied to the simulated machines.
+    private func apply(_ setpoints: any MessageConsumer, to simulator: inout PlantSimulator) async throws {
+        for record in try await setpoints.poll(maxRecords: 1000, timeout: .zero) {
+            if let change = try? Topics.setpoints.decode(record.value).change, (try? simulator.apply(change)) != nil {
+                stats.update { $0.setpointsApplied += 1 }
+            }
+        }
+    }
+
+    /// What the simulated plant made so far.
+    struct Tally {
+        var failures: [String: Int] = [:]
+        var failedProducts = 0
+        var good = 0
+        var scrap = 0
+        var states: [String: MachineState] = [:]
+
+        mutating func add(_ s: SimulatedReading) {
+            states[s.reading.machine] = s.reading.state
+            good += s.reading.good
+            scrap += s.reading.scrap
+            if !s.failure.isEmpty {
+                failedProducts += 1
+                for name in s.failure.names { failures[name, default: 0] += 1 }
+            }
+        }
+    }
+
     private func publish(
-        _ produced: Int64, _ bad: [BadReadingInjector.Kind: Int], _ failures: [String: Int], _ failed: Int, _ good: Int,
-        _ scrap: Int, _ states: [String: MachineState], _ time: Int64
+        _ produced: Int64, _ bad: [BadReadingInjector.Kind: Int], _ tally: Tally, _ time: Int64
     ) {
         let durable = durableCount() ?? produced
         stats.update {
             $0.produced = produced
             $0.durable = durable
             $0.bad = bad
-            $0.failures = failures
-            $0.failedProducts = failed
-            $0.good = good
-            $0.scrap = scrap
-            $0.states = states
+            $0.failures = tally.failures
+            $0.failedProducts = tally.failedProducts
+            $0.good = tally.good
+            $0.scrap = tally.scrap
+            $0.states = tally.states
             $0.simulatedTime = time
         }
     }

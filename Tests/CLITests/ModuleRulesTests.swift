@@ -47,13 +47,9 @@ import Testing
     /// now. A new long function, or one of these growing, fails here.
     static let longFunctionsLeft: [String: Int] = [
         "Learn/ONNX/ONNXExport.swift:onnx": 178, "Learn/ONNX/ONNXModel.swift:run": 173,
-        "Kafka/KafkaProducer.swift:sendRound": 123, "Analytics/Alarms/AlarmKPIs.swift:compute": 122,
-        "Kafka/KafkaProducer.swift:send": 121, "Plant/MillingPhysics.swift:step": 115,
-        "Learn/Sequential.swift:fit": 112, "Plant/ReadingDecoder.swift:number": 103,
-        "Optimizer/SetpointOptimizer.swift:recommend": 99, "Plant/ReadingDecoder.swift:reading": 97,
-        "EventLog/PartitionLog.swift:append": 97, "Learn/Preprocessing/Preprocessing.swift:fit": 95,
-        "Plant/OptimizerSettings+YAML.swift:optimizerSettings": 88, "millstream/SimulationRunner.swift:run": 86,
-        "EventLog/PartitionLog.swift:openSegment": 86, "Server/Plant/PlantRoutes.swift:register": 83,
+        "Kafka/KafkaProducer.swift:sendRound": 123, "Kafka/KafkaProducer.swift:send": 121,
+        "Plant/ReadingDecoder.swift:number": 103, "Plant/ReadingDecoder.swift:reading": 97,
+        "EventLog/PartitionLog.swift:append": 97, "EventLog/PartitionLog.swift:openSegment": 86,
     ]
 
     /// Each function's (or initializer's) length in lines, from its declaration to its closing brace (string

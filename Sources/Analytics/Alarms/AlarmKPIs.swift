@@ -147,13 +147,42 @@ public struct AlarmKPIs: Sendable, Equatable {
         }
         let cells = perWindow.flatMap { $0 }
         let floods = cells.filter { $0 > o.floodThreshold }.count
-
-        func counted(_ names: [String]) -> [Count] {
-            Dictionary(grouping: names, by: { $0 }).map { Count(name: $0.key, count: $0.value.count) }
-                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }
+        let (episodes, open) = Self.episodes(records, raised: raised, start: start, end: end)
+        let fleeting = episodes.filter { e in
+            e.cleared.map { Double($0 - e.raised) < o.fleetingSeconds * 1000 } ?? false
         }
+        .count
+        let top = Array(counted(raised.map(\.condition)).prefix(10))
+        let forecast = failures.map {
+            Self.forecast(raised: raised, episodes: episodes, failures: $0, start: start, end: end, options: o)
+        }
+        let suppressed = inPeriod.filter { $0.status == .suppressed }
+        return AlarmKPIs(
+            start: start, end: end, machines: machinesSorted.count, operators: operators, windows: windows,
+            annunciated: raised.count,
+            byPriority: AlarmPriority.allCases.reversed().map { p in
+                Count(name: p.rawValue, count: raised.filter { $0.priority == p }.count)
+            },
+            suppressed: suppressed.count,
+            suppressedByReason: counted(suppressed.map { "\($0.kind): \(reasonKind($0.reason))" }),
+            shelved: inPeriod.filter { $0.status == .shelved }.count,
+            meanPerOperatorPerWindow: Double(raised.count) / Double(operators * windows),
+            peakPerOperatorPerWindow: cells.max() ?? 0,
+            floodPercent: 100 * Double(floods) / Double(cells.count),
+            chatteringConditions: chattering(raised, options: o), fleeting: fleeting, standing: open.count,
+            stale: open.values.filter { Double(end - $0) > o.staleHours * 3_600_000 }.count, top: top,
+            topShare: raised.isEmpty ? 0 : Double(top.reduce(0) { $0 + $1.count }) / Double(raised.count),
+            forecast: forecast)
+    }
 
-        // Chattering: one condition raised `chatterCount` times within `chatterSeconds`.
+    /// Names counted, most frequent first.
+    static func counted(_ names: [String]) -> [Count] {
+        Dictionary(grouping: names, by: { $0 }).map { Count(name: $0.key, count: $0.value.count) }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.name < $1.name }
+    }
+
+    /// Conditions that chattered: raised `chatterCount` times within `chatterSeconds`.
+    static func chattering(_ raised: [AlarmRecord], options o: Options) -> Int {
         var chattering = 0
         for (_, times) in Dictionary(grouping: raised, by: \.condition).mapValues({ $0.map(\.time) }) {
             let span = Int64(o.chatterSeconds * 1000)
@@ -162,9 +191,18 @@ public struct AlarmKPIs: Sendable, Equatable {
                 chattering += 1
             }
         }
-        // Episodes: raise to return (or still open at the end).
+        return chattering
+    }
+
+    typealias Episode = (condition: String, machine: String, kind: String, raised: Int64, cleared: Int64?)
+
+    /// Episodes raised in the period: raise to return (or still open at the end), and the conditions open at the end
+    /// with when they were raised.
+    static func episodes(_ records: [AlarmRecord], raised: [AlarmRecord], start: Int64, end: Int64) -> (
+        [Episode], [String: Int64]
+    ) {
         var open: [String: Int64] = [:]
-        var episodes: [(condition: String, machine: String, kind: String, raised: Int64, cleared: Int64?)] = []
+        var episodes: [Episode] = []
         for r in records.sorted(by: { $0.time < $1.time }) where r.time < end {
             switch r.status {
             case .raised: open[r.condition] = r.time
@@ -182,71 +220,52 @@ public struct AlarmKPIs: Sendable, Equatable {
             let (machine, kind) = machineOf[condition] ?? ("", "")
             episodes.append((condition, machine, kind, at, nil))
         }
-        let fleeting = episodes.filter { e in
-            e.cleared.map { Double($0 - e.raised) < o.fleetingSeconds * 1000 } ?? false
-        }
-        .count
-        let standing = open.count
-        let stale = open.values.filter { Double(end - $0) > o.staleHours * 3_600_000 }.count
-        let top = Array(counted(raised.map(\.condition)).prefix(10))
+        return (episodes, open)
+    }
 
-        var forecast: Forecast?
-        if let failures {
-            let horizon = Int64(o.horizonMinutes * 60_000)
-            let lead = Int64(o.minimumLeadMinutes * 60_000)
-            let alarms = raised.filter { $0.kind == o.forecastClass }
-            let failuresByMachine = Dictionary(grouping: failures, by: \.machine).mapValues { $0.map(\.time).sorted() }
-            let right = alarms.filter { a in
-                (failuresByMachine[a.machine] ?? []).contains { $0 > a.time && $0 <= a.time + horizon }
-            }.count
-            let forecastEpisodes = Dictionary(grouping: episodes.filter { $0.kind == o.forecastClass }, by: \.machine)
-            var groups: [String: (failures: Int, leads: [Double])] = [:]
-            var modes: [String: (failures: Int, leads: [Double])] = [:]
-            for f in failures where f.time >= start && f.time < end {
-                let group =
-                    f.modes.isEmpty
-                    ? "unknown" : f.modes.contains(where: o.buildUpModes.contains) ? "build_up" : "other"
-                let warnAt = f.time - lead
-                // The episode active `lead` before the failure (raised by then, not returned to normal by then).
-                let warning = (forecastEpisodes[f.machine] ?? []).filter {
-                    $0.raised <= warnAt && ($0.cleared ?? .max) >= warnAt
-                }.map(\.raised).max()
-                groups[group, default: (0, [])].failures += 1
-                if let warning { groups[group]!.leads.append(Double(f.time - warning) / 60_000) }
-                for mode in Set(f.modes) {
-                    modes[mode, default: (0, [])].failures += 1
-                    if let warning { modes[mode]!.leads.append(Double(f.time - warning) / 60_000) }
-                }
+    /// The failure forecast's figures: its alarms followed by a failure within the horizon (precision), and per
+    /// group and mode the failures warned at least the minimum lead before (recall) with the median lead.
+    static func forecast(
+        raised: [AlarmRecord], episodes: [Episode], failures: [FailureEvent], start: Int64, end: Int64,
+        options o: Options
+    ) -> Forecast {
+        let horizon = Int64(o.horizonMinutes * 60_000)
+        let lead = Int64(o.minimumLeadMinutes * 60_000)
+        let alarms = raised.filter { $0.kind == o.forecastClass }
+        let failuresByMachine = Dictionary(grouping: failures, by: \.machine).mapValues { $0.map(\.time).sorted() }
+        let right = alarms.filter { a in
+            (failuresByMachine[a.machine] ?? []).contains { $0 > a.time && $0 <= a.time + horizon }
+        }.count
+        let forecastEpisodes = Dictionary(grouping: episodes.filter { $0.kind == o.forecastClass }, by: \.machine)
+        var groups: [String: (failures: Int, leads: [Double])] = [:]
+        var modes: [String: (failures: Int, leads: [Double])] = [:]
+        for f in failures where f.time >= start && f.time < end {
+            let group =
+                f.modes.isEmpty
+                ? "unknown" : f.modes.contains(where: o.buildUpModes.contains) ? "build_up" : "other"
+            let warnAt = f.time - lead
+            // The episode active `lead` before the failure (raised by then, not returned to normal by then).
+            let warning = (forecastEpisodes[f.machine] ?? []).filter {
+                $0.raised <= warnAt && ($0.cleared ?? .max) >= warnAt
+            }.map(\.raised).max()
+            groups[group, default: (0, [])].failures += 1
+            if let warning { groups[group]!.leads.append(Double(f.time - warning) / 60_000) }
+            for mode in Set(f.modes) {
+                modes[mode, default: (0, [])].failures += 1
+                if let warning { modes[mode]!.leads.append(Double(f.time - warning) / 60_000) }
             }
-            func group(_ name: String, _ g: (failures: Int, leads: [Double])) -> Forecast.Group {
-                .init(
-                    name: name, failures: g.failures, warned: g.leads.count,
-                    recall: g.failures == 0 ? nil : Double(g.leads.count) / Double(g.failures),
-                    medianLeadMinutes: median(g.leads))
-            }
-            forecast = Forecast(
-                alarms: alarms.count, rightAlarms: right,
-                precision: alarms.isEmpty ? nil : Double(right) / Double(alarms.count),
-                groups: ["build_up", "other", "unknown"].compactMap { name in groups[name].map { group(name, $0) } },
-                modes: modes.keys.sorted().map { group($0, modes[$0]!) })
         }
-
-        let suppressed = inPeriod.filter { $0.status == .suppressed }
-        return AlarmKPIs(
-            start: start, end: end, machines: machinesSorted.count, operators: operators, windows: windows,
-            annunciated: raised.count,
-            byPriority: AlarmPriority.allCases.reversed().map { p in
-                Count(name: p.rawValue, count: raised.filter { $0.priority == p }.count)
-            },
-            suppressed: suppressed.count,
-            suppressedByReason: counted(suppressed.map { "\($0.kind): \(reasonKind($0.reason))" }),
-            shelved: inPeriod.filter { $0.status == .shelved }.count,
-            meanPerOperatorPerWindow: Double(raised.count) / Double(operators * windows),
-            peakPerOperatorPerWindow: cells.max() ?? 0,
-            floodPercent: 100 * Double(floods) / Double(cells.count),
-            chatteringConditions: chattering, fleeting: fleeting, standing: standing, stale: stale, top: top,
-            topShare: raised.isEmpty ? 0 : Double(top.reduce(0) { $0 + $1.count }) / Double(raised.count),
-            forecast: forecast)
+        func group(_ name: String, _ g: (failures: Int, leads: [Double])) -> Forecast.Group {
+            .init(
+                name: name, failures: g.failures, warned: g.leads.count,
+                recall: g.failures == 0 ? nil : Double(g.leads.count) / Double(g.failures),
+                medianLeadMinutes: median(g.leads))
+        }
+        return Forecast(
+            alarms: alarms.count, rightAlarms: right,
+            precision: alarms.isEmpty ? nil : Double(right) / Double(alarms.count),
+            groups: ["build_up", "other", "unknown"].compactMap { name in groups[name].map { group(name, $0) } },
+            modes: modes.keys.sorted().map { group($0, modes[$0]!) })
     }
 
     /// "machine down" from "machine down (state down)"-like reasons: the part before a parenthesis.

@@ -109,43 +109,10 @@ public struct Preprocessing: Sendable, Equatable {
                 throw LearnError(
                     "preprocessing: feature '\(name)' has non-finite values (check the data and the expression)")
             }
-            switch scaling {
-            case .piecewiseLinearTree, .treeSteps:
-                let classes = (labels!.max() ?? 0) + 1
-                edges.append(
-                    TreeBinning.edges(
-                        values: column, labels: labels!, classes: classes, leaves: bins,
-                        minLeaf: max(2, column.count / 2000)))
-                let mean = column.reduce(0, +) / Double(column.count)
-                let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(column.count)
-                offsets.append(scaling == .treeSteps ? mean : 0)
-                factors.append(scaling == .treeSteps && variance > 0 ? 1 / variance.squareRoot() : 1)
-            case .piecewiseLinear:
-                let sorted = column.sorted()
-                var e: [Double] = []
-                for q in 0...bins {
-                    let v = sorted[
-                        min(sorted.count - 1, Int((Double(q) / Double(bins) * Double(sorted.count - 1)).rounded()))]
-                    if e.last.map({ v > $0 }) ?? true { e.append(v) }
-                }
-                if e.count < 2 { e.append(e[0] + 1) }
-                edges.append(e)
-                offsets.append(0)
-                factors.append(1)
-            case .none:
-                offsets.append(0)
-                factors.append(1)
-            case .standard:
-                let mean = column.reduce(0, +) / Double(column.count)
-                let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(column.count)
-                offsets.append(mean)
-                factors.append(variance > 0 ? 1 / variance.squareRoot() : 1)
-            case .minMax:
-                let lo = column.min()!
-                let hi = column.max()!
-                offsets.append(lo)
-                factors.append(hi > lo ? 1 / (hi - lo) : 1)
-            }
+            let fitted = Self.scale(column, scaling: scaling, bins: bins, labels: labels)
+            offsets.append(fitted.offset)
+            factors.append(fitted.factor)
+            if let e = fitted.edges { edges.append(e) }
         }
         // A hidden input's own column is always 0: it reaches the model only through the derived features.
         for (i, name) in numericInputs.enumerated() where hidden.contains(name) {
@@ -159,6 +126,44 @@ public struct Preprocessing: Sendable, Equatable {
             numericInputs: numericInputs, derived: expressions, categorical: cats, scaling: scaling, offsets: offsets,
             factors: factors,
             edges: [.piecewiseLinear, .piecewiseLinearTree, .treeSteps].contains(scaling) ? edges : nil)
+    }
+
+    /// One column's scaling: offset and factor, and the bin edges for the piecewise scalings.
+    static func scale(_ column: [Double], scaling: Scaling, bins: Int, labels: [Int]?) -> (
+        offset: Double, factor: Double, edges: [Double]?
+    ) {
+        func moments() -> (mean: Double, sd: Double) {
+            let mean = column.reduce(0, +) / Double(column.count)
+            let variance = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(column.count)
+            return (mean, variance.squareRoot())
+        }
+        switch scaling {
+        case .piecewiseLinearTree, .treeSteps:
+            let classes = (labels!.max() ?? 0) + 1
+            let edges = TreeBinning.edges(
+                values: column, labels: labels!, classes: classes, leaves: bins, minLeaf: max(2, column.count / 2000))
+            let (mean, sd) = moments()
+            return (scaling == .treeSteps ? mean : 0, scaling == .treeSteps && sd > 0 ? 1 / sd : 1, edges)
+        case .piecewiseLinear:
+            let sorted = column.sorted()
+            var e: [Double] = []
+            for q in 0...bins {
+                let v = sorted[
+                    min(sorted.count - 1, Int((Double(q) / Double(bins) * Double(sorted.count - 1)).rounded()))]
+                if e.last.map({ v > $0 }) ?? true { e.append(v) }
+            }
+            if e.count < 2 { e.append(e[0] + 1) }
+            return (0, 1, e)
+        case .none:
+            return (0, 1, nil)
+        case .standard:
+            let (mean, sd) = moments()
+            return (mean, sd > 0 ? 1 / sd : 1, nil)
+        case .minMax:
+            let lo = column.min()!
+            let hi = column.max()!
+            return (lo, hi > lo ? 1 / (hi - lo) : 1, nil)
+        }
     }
 
     init(

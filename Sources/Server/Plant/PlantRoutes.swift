@@ -33,6 +33,14 @@ struct PlantRoutes {
     }
 
     func register(on routes: inout RouteTable) {
+        registerMachines(on: &routes)
+        registerAlerts(on: &routes)
+        registerFigures(on: &routes)
+        registerRecommendations(on: &routes)
+    }
+
+    /// The plant summary, the machines, their trends and control charts.
+    private func registerMachines(on routes: inout RouteTable) {
         let view = self.view
         routes.add(.get, "/api/summary", role: .viewer, "Plant summary: machines by state, OEE, alerts, latency") {
             _, _ in
@@ -56,6 +64,11 @@ struct PlantRoutes {
                 try await view.spcJSON(
                     machine: try Self.parameter(c, "id"), variable: try Self.parameter(c, "variable"), rules: rules))
         }
+    }
+
+    /// The alerts and operators' actions on them.
+    private func registerAlerts(on routes: inout RouteTable) {
+        let view = self.view
         routes.add(
             .get, "/api/alerts", role: .viewer, "Alerts, newest first (status=raised|cleared|all, machine, limit)"
         ) {
@@ -77,6 +90,11 @@ struct PlantRoutes {
                 try await self.act(verb, try Self.parameter(c, "id"), request, c)
             }
         }
+    }
+
+    /// The alarm-system KPIs, OEE, model outcomes and the live event stream.
+    private func registerFigures(on routes: inout RouteTable) {
+        let view = self.view
         routes.add(
             .get, "/api/alarms", role: .viewer,
             "Alarm-system KPIs over the last hours (hours=24): per operator per 10 min, floods, chattering, standing, suppressed, shelved, top 10, the failure forecast's precision and recall"
@@ -113,7 +131,6 @@ struct PlantRoutes {
             }
             return Self.events(view, count: count)
         }
-        registerRecommendations(on: &routes)
     }
 
     /// Validates the action against the view, writes it to the `alert-actions` topic (durable), then applies it.
