@@ -111,78 +111,16 @@ public final class PartitionLog: Sendable {
             let startSize = segment.size
             let base = segment.nextOffset
             state.scratch.removeAll(keepingCapacity: true)
-            var batchStarts: [(position: Int, next: Int64, maxTimestamp: Int64)] = []
-            var offset = base
-            var group = records.startIndex
-            var groupBytes = 0
-            var index = records.startIndex
-            // Split into batches of about 1 MiB so readers can start mid-way and a batch never nears the limit.
-            func flushGroup(upTo end: C.Index) {
-                guard group != end else { return }
-                let start = state.scratch.count
-                let slice = records[group..<end]
-                RecordBatch.encode(slice, baseOffset: offset, into: &state.scratch)
-                offset += Int64(slice.count)
-                let maxTs = slice.reduce(Int64.min) { max($0, $1.timestamp) }
-                batchStarts.append((start, offset, maxTs))
-                group = end
-                groupBytes = 0
-            }
-            while index != records.endIndex {
-                let record = records[index]
-                let size = record.value.count + (record.key?.count ?? 0) + 16
-                if size > RecordBatch.maxBatchBytes - 4096 {
-                    throw EventLogError(
-                        .invalidArgument,
-                        "record of \(size) bytes for \(label) exceeds the largest record the log takes "
-                            + "(\(RecordBatch.maxBatchBytes - 4096) bytes)")
-                }
-                if groupBytes + size > (1 << 20) { flushGroup(upTo: index) }
-                groupBytes += size
-                index = records.index(after: index)
-            }
-            flushGroup(upTo: records.endIndex)
-
+            let batches = try encode(records, from: base, into: &state.scratch)
             do {
                 try state.scratch.withUnsafeBytes { try segment.log.write($0, at: startSize) }
             } catch {
                 try? segment.log.truncate(to: startSize)  // keep the file equal to what the log acknowledges
                 throw error
             }
-            var lastIndexed = segment.index.last?.position ?? -Int64(configuration.indexIntervalBytes)
-            var previousMax = segment.maxTimestamp
-            for batch in batchStarts {
-                let position = startSize + Int64(batch.position)
-                if position - lastIndexed >= Int64(configuration.indexIntervalBytes) {
-                    // segment.nextOffset is this batch's base offset here
-                    segment.index.append(
-                        IndexEntry(offset: segment.nextOffset, position: position, maxTimestamp: previousMax))
-                    lastIndexed = position
-                }
-                segment.nextOffset = batch.next
-                previousMax = max(previousMax, batch.maxTimestamp)
-            }
-            segment.maxTimestamp = previousMax
             segment.size = startSize + Int64(state.scratch.count)
-            if segment.index.count - segment.persistedIndexEntries >= 256 { try segment.persistIndex() }
-
-            var durable = false
-            switch fsync {
-            case .everyBatch:
-                try segment.log.sync()
-                durable = true
-            case .interval(let interval):
-                // The bus's flusher fsyncs outside this lock; inline only if no flusher has run for a while.
-                if ContinuousClock.now - state.lastSync >= interval * 4 {
-                    try segment.log.sync()
-                    durable = true
-                }
-            case .never: break
-            }
-            if durable {
-                state.lastSync = .now
-                state.durableOffset = segment.nextOffset
-            }
+            try index(batches, at: startSize, in: &segment)
+            let durable = try syncAsPolicyAsks(&state, segment)
             if segment.size >= Int64(configuration.segmentBytes) {
                 try segment.persistIndex()
                 if fsync != .never { try segment.log.sync() }
@@ -190,10 +128,93 @@ public final class PartitionLog: Sendable {
                 segment = try Self.createSegment(base: segment.nextOffset, in: directory)
                 try Self.applyRetention(&state.segments, configuration, label: label)
             }
-            return AppendResult(baseOffset: base, nextOffset: offset, durable: durable)
+            return AppendResult(baseOffset: base, nextOffset: batches.last?.next ?? base, durable: durable)
         }
         notifier.notify()
         return result
+    }
+
+    /// Where each encoded batch starts in the buffer, the offset after it and its newest timestamp.
+    typealias EncodedBatch = (position: Int, next: Int64, maxTimestamp: Int64)
+
+    /// Encodes the records as batches of about 1 MiB (so readers can start mid-way and a batch never nears the
+    /// limit), offsets from `base`; a record too large for the log is refused before anything is written.
+    private func encode<C: Collection<Record>>(_ records: C, from base: Int64, into scratch: inout [UInt8]) throws
+        -> [EncodedBatch]
+    {
+        var batches: [EncodedBatch] = []
+        var offset = base
+        var group = records.startIndex
+        var groupBytes = 0
+        var index = records.startIndex
+        func flushGroup(upTo end: C.Index) {
+            guard group != end else { return }
+            let start = scratch.count
+            let slice = records[group..<end]
+            RecordBatch.encode(slice, baseOffset: offset, into: &scratch)
+            offset += Int64(slice.count)
+            let maxTs = slice.reduce(Int64.min) { max($0, $1.timestamp) }
+            batches.append((start, offset, maxTs))
+            group = end
+            groupBytes = 0
+        }
+        while index != records.endIndex {
+            let record = records[index]
+            let size = record.value.count + (record.key?.count ?? 0) + 16
+            if size > RecordBatch.maxBatchBytes - 4096 {
+                throw EventLogError(
+                    .invalidArgument,
+                    "record of \(size) bytes for \(label) exceeds the largest record the log takes "
+                        + "(\(RecordBatch.maxBatchBytes - 4096) bytes)")
+            }
+            if groupBytes + size > (1 << 20) { flushGroup(upTo: index) }
+            groupBytes += size
+            index = records.index(after: index)
+        }
+        flushGroup(upTo: records.endIndex)
+        return batches
+    }
+
+    /// Advances the segment past the written batches: the sparse index gets an entry every `indexIntervalBytes`,
+    /// and is persisted every 256 entries.
+    private func index(_ batches: [EncodedBatch], at startSize: Int64, in segment: inout Segment) throws {
+        var lastIndexed = segment.index.last?.position ?? -Int64(configuration.indexIntervalBytes)
+        var previousMax = segment.maxTimestamp
+        for batch in batches {
+            let position = startSize + Int64(batch.position)
+            if position - lastIndexed >= Int64(configuration.indexIntervalBytes) {
+                // segment.nextOffset is this batch's base offset here
+                segment.index.append(
+                    IndexEntry(offset: segment.nextOffset, position: position, maxTimestamp: previousMax))
+                lastIndexed = position
+            }
+            segment.nextOffset = batch.next
+            previousMax = max(previousMax, batch.maxTimestamp)
+        }
+        segment.maxTimestamp = previousMax
+        if segment.index.count - segment.persistedIndexEntries >= 256 { try segment.persistIndex() }
+    }
+
+    /// fsyncs as the policy asks: every batch, or inline only if the bus's flusher (which fsyncs outside this lock)
+    /// has not run for a while. Returns whether the append is durable.
+    private func syncAsPolicyAsks(_ state: inout State, _ segment: Segment) throws -> Bool {
+        var durable = false
+        switch fsync {
+        case .everyBatch:
+            try segment.log.sync()
+            durable = true
+        case .interval(let interval):
+            if ContinuousClock.now - state.lastSync >= interval * 4 {
+                try segment.log.sync()
+                durable = true
+            }
+        case .never: break
+        }
+        if durable {
+            state.lastSync = .now
+            state.durableOffset = segment.nextOffset
+        }
+        return durable
     }
 
     /// fsyncs everything appended so far (and the index). Cheap when nothing is pending.
@@ -394,34 +415,25 @@ public final class PartitionLog: Sendable {
             log: log, indexFile: index)
     }
 
-    /// Opens a segment and recovers it: trusts the index as far as it matches the log, then scans and checks every
-    /// batch after it. A torn or corrupt tail is cut off (when writable) and noted.
-    static func openSegment(
-        base: Int64, in directory: String, writable: Bool, _ configuration: TopicConfiguration, _ notes: inout [String]
-    ) throws -> Segment {
-        let logPath = directory + "/" + Segment.fileName(base, "log")
-        let indexPath = directory + "/" + Segment.fileName(base, "index")
-        let log = try FileRef.open(logPath, writable: writable)
-        let fileSize = try log.size()
-        let indexFile: FileRef? =
-            writable
-            ? try FileRef.open(indexPath, writable: true, create: true)
-            : (FileSystem.exists(indexPath) ? try FileRef.open(indexPath, writable: false) : nil)
+    /// The entries of a segment's index file.
+    static func readIndex(_ indexFile: FileRef, base: Int64) throws -> [IndexEntry] {
         var entries: [IndexEntry] = []
-        if let indexFile {
-            var raw: [UInt8] = []
-            let n = try indexFile.read(at: 0, count: Int(try indexFile.size()), into: &raw)
-            raw.withUnsafeBytes { bytes in
-                var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
-                while reader.remaining >= IndexEntry.size {
-                    let rel = reader.readLittleEndian(UInt32.self)!
-                    let position = reader.readLittleEndian(UInt32.self)!
-                    let ts = reader.readLittleEndian(Int64.self)!
-                    entries.append(IndexEntry(offset: base + Int64(rel), position: Int64(position), maxTimestamp: ts))
-                }
+        var raw: [UInt8] = []
+        let n = try indexFile.read(at: 0, count: Int(try indexFile.size()), into: &raw)
+        raw.withUnsafeBytes { bytes in
+            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+            while reader.remaining >= IndexEntry.size {
+                let rel = reader.readLittleEndian(UInt32.self)!
+                let position = reader.readLittleEndian(UInt32.self)!
+                let ts = reader.readLittleEndian(Int64.self)!
+                entries.append(IndexEntry(offset: base + Int64(rel), position: Int64(position), maxTimestamp: ts))
             }
         }
-        // Keep index entries only while each points at a batch with the offset it claims.
+        return entries
+    }
+
+    /// The index entries up to the first that does not point, in order, at a batch with the offset it claims.
+    static func trusted(_ entries: [IndexEntry], in log: FileRef, fileSize: Int64) throws -> [IndexEntry] {
         var header: [UInt8] = []
         var trusted = 0
         for entry in entries {
@@ -437,7 +449,24 @@ public final class PartitionLog: Sendable {
             guard ok else { break }
             trusted += 1
         }
-        entries.removeLast(entries.count - trusted)
+        return Array(entries.prefix(trusted))
+    }
+
+    /// Opens a segment and recovers it: trusts the index as far as it matches the log, then scans and checks every
+    /// batch after it. A torn or corrupt tail is cut off (when writable) and noted.
+    static func openSegment(
+        base: Int64, in directory: String, writable: Bool, _ configuration: TopicConfiguration, _ notes: inout [String]
+    ) throws -> Segment {
+        let logPath = directory + "/" + Segment.fileName(base, "log")
+        let indexPath = directory + "/" + Segment.fileName(base, "index")
+        let log = try FileRef.open(logPath, writable: writable)
+        let fileSize = try log.size()
+        let indexFile: FileRef? =
+            writable
+            ? try FileRef.open(indexPath, writable: true, create: true)
+            : (FileSystem.exists(indexPath) ? try FileRef.open(indexPath, writable: false) : nil)
+        var entries = try indexFile.map { try readIndex($0, base: base) } ?? []
+        entries = try trusted(entries, in: log, fileSize: fileSize)
         // The last trusted entry is re-scanned so its batch's CRC is checked too.
         let resume = entries.popLast()
         var segment = Segment(

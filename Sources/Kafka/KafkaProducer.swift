@@ -137,8 +137,47 @@ public actor KafkaProducer {
         }
         guard !records.isEmpty else { return groups.map { _ in [] } }
         if configuration.idempotent && !idempotenceAsked { await initProducerID() }
+        var (pendingQueues, partitions) = try await accumulate(groups, records: records, starts: starts)
+        var results = [KafkaRecordMetadata](
+            repeating: KafkaRecordMetadata(partition: 0, offset: -1), count: records.count)
+        let deadline = ContinuousClock.now + client.configuration.retryTimeout
+        var backoff = client.configuration.retryBackoff
+        var lastError: KafkaError?
+        let names = Set(groups.map(\.topic)).sorted().joined(separator: ", ")
+        while !pendingQueues.isEmpty {
+            // One round: the next batch of every partition, grouped by leader, in flight together.
+            let outcome = try await sendRound(&pendingQueues, records: records, partitions: partitions)
+            var failed: [KafkaTopicPartition: [Batch]] = [:]
+            let outOfOrderOnly = try await settle(outcome, results: &results, failed: &failed, lastError: &lastError)
+            guard !failed.isEmpty else { continue }
+            // Failed batches go back to the front of their partition's queue, still in order.
+            for (tp, batches) in failed { pendingQueues[tp] = batches + (pendingQueues[tp] ?? []) }
+            guard ContinuousClock.now < deadline else {
+                throw KafkaError(
+                    "producing to '\(names)': gave up after \(client.configuration.retryTimeout): \(lastError?.message ?? "")",
+                    code: lastError?.code)
+            }
+            if outOfOrderOnly {
+                // Waiting for earlier batches (or re-sending under a new producer id): no need to back off long.
+                try await Task.sleep(for: .milliseconds(5))
+            } else {
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(1))
+                for topic in Set(failed.keys.map(\.topic)) {
+                    await client.invalidateTopic(topic)
+                    partitions[topic] = (try? await client.partitions(of: topic, refresh: true)) ?? partitions[topic]
+                }
+            }
+        }
+        return groups.indices.map { g in Array(results[starts[g]..<starts[g] + groups[g].records.count]) }
+    }
+
+    /// The accumulator: each group's records by partition (explicit, by key, else one sticky partition per send),
+    /// cut into batches of at most `maxBatchBytes` in record order; and the topics' partitions.
+    private func accumulate(
+        _ groups: [(topic: String, records: [KafkaProducerRecord])], records: [KafkaProducerRecord], starts: [Int]
+    ) async throws -> ([KafkaTopicPartition: [Batch]], [String: [PartitionInfo]]) {
         var partitions: [String: [PartitionInfo]] = [:]
-        // Batches of at most maxBatchBytes, in record order per partition.
         var queues: [KafkaTopicPartition: [Batch]] = [:]
         for (g, group) in groups.enumerated() where !group.records.isEmpty {
             let topic = group.topic
@@ -162,91 +201,78 @@ public actor KafkaProducer {
                 byPartition[p, default: []].append(starts[g] + i)
             }
             for (p, indices) in byPartition {
-                let tp = KafkaTopicPartition(topic, p)
-                var current: [Int] = []
-                var bytes = 0
-                for i in indices {
-                    let r = records[i]
-                    let size =
-                        (r.key?.count ?? 0) + (r.value?.count ?? 0)
-                        + r.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) + 4 } + 16
-                    guard size + 61 <= configuration.maxBatchBytes else {
-                        throw KafkaError(
-                            "record \(i - starts[g]) for '\(topic)' is \(size) bytes, more than the largest batch (\(configuration.maxBatchBytes) bytes)",
-                            code: .named(10))
-                    }
-                    if bytes + size > configuration.maxBatchBytes && !current.isEmpty {
-                        queues[tp, default: []].append(Batch(topic: topic, partition: p, indices: current))
-                        current = []
-                        bytes = 0
-                    }
-                    current.append(i)
-                    bytes += size
-                }
-                queues[tp, default: []].append(Batch(topic: topic, partition: p, indices: current))
+                queues[KafkaTopicPartition(topic, p)] = try batches(
+                    indices, topic: topic, partition: p, records: records, first: starts[g])
             }
         }
-        var results = [KafkaRecordMetadata](
-            repeating: KafkaRecordMetadata(partition: 0, offset: -1), count: records.count)
-        let deadline = ContinuousClock.now + client.configuration.retryTimeout
-        var backoff = client.configuration.retryBackoff
-        var pendingQueues = queues
-        var lastError: KafkaError?
-        let names = Set(groups.map(\.topic)).sorted().joined(separator: ", ")
-        while !pendingQueues.isEmpty {
-            // One round: the next batch of every partition, grouped by leader, in flight together.
-            var failed: [KafkaTopicPartition: [Batch]] = [:]
-            var outOfOrderOnly = true
-            let outcome = try await sendRound(&pendingQueues, records: records, partitions: partitions)
-            for (batch, result) in outcome {
-                switch result {
-                case .success(let base):
-                    if batch.identity == identity { outstanding[batch.topic]?[batch.partition]?.remove(batch.sequence) }
-                    for (k, i) in batch.indices.enumerated() {
-                        results[i] = KafkaRecordMetadata(
-                            partition: batch.partition, offset: base < 0 ? -1 : base + Int64(k))
-                    }
-                case .failure(let error):
-                    guard error.retriable else { throw error }
-                    lastError = error
-                    retries += 1
-                    if error.code?.code == 45 || error.code?.code == 59 {
-                        // Out of order while every earlier batch of the partition is acknowledged: the broker lost
-                        // step with our sequence, and this batch was not written. Start over with a new producer id
-                        // (KIP-360). Otherwise an earlier batch is still on its way: try again shortly.
-                        let earliest = outstanding[batch.topic]?[batch.partition]?.min()
-                        if batch.identity == identity && earliest == batch.sequence { await resetIdentity() }
-                    } else {
-                        outOfOrderOnly = false
-                    }
-                    failed[KafkaTopicPartition(batch.topic, batch.partition), default: []].append(batch)
-                }
-            }
-            if !failed.isEmpty {
-                // Failed batches go back to the front of their partition's queue, still in order.
-                for (tp, batches) in failed { pendingQueues[tp] = batches + (pendingQueues[tp] ?? []) }
-                guard ContinuousClock.now < deadline else {
-                    throw KafkaError(
-                        "producing to '\(names)': gave up after \(client.configuration.retryTimeout): \(lastError?.message ?? "")",
-                        code: lastError?.code)
-                }
-                if outOfOrderOnly {
-                    // Waiting for earlier batches (or re-sending under a new producer id): no need to back off long.
-                    try await Task.sleep(for: .milliseconds(5))
-                } else {
-                    try await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(1))
-                    for topic in Set(failed.keys.map(\.topic)) {
-                        await client.invalidateTopic(topic)
-                        partitions[topic] =
-                            (try? await client.partitions(of: topic, refresh: true)) ?? partitions[topic]
-                    }
-                }
-            }
-        }
-        return groups.indices.map { g in Array(results[starts[g]..<starts[g] + groups[g].records.count]) }
+        return (queues, partitions)
     }
 
+    /// One partition's records cut into batches of at most `maxBatchBytes`; a record larger than a batch is refused.
+    private func batches(
+        _ indices: [Int], topic: String, partition p: Int32, records: [KafkaProducerRecord], first: Int
+    ) throws -> [Batch] {
+        var out: [Batch] = []
+        var current: [Int] = []
+        var bytes = 0
+        for i in indices {
+            let r = records[i]
+            let size =
+                (r.key?.count ?? 0) + (r.value?.count ?? 0)
+                + r.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) + 4 } + 16
+            guard size + 61 <= configuration.maxBatchBytes else {
+                throw KafkaError(
+                    "record \(i - first) for '\(topic)' is \(size) bytes, more than the largest batch (\(configuration.maxBatchBytes) bytes)",
+                    code: .named(10))
+            }
+            if bytes + size > configuration.maxBatchBytes && !current.isEmpty {
+                out.append(Batch(topic: topic, partition: p, indices: current))
+                current = []
+                bytes = 0
+            }
+            current.append(i)
+            bytes += size
+        }
+        out.append(Batch(topic: topic, partition: p, indices: current))
+        return out
+    }
+
+    /// Records a round's outcome: positions of the batches written, the failed ones in `failed` (a failure that
+    /// cannot be retried is thrown). Returns whether every failure was an out-of-order one.
+    private func settle(
+        _ outcome: [(Batch, Result<Int64, KafkaError>)], results: inout [KafkaRecordMetadata],
+        failed: inout [KafkaTopicPartition: [Batch]], lastError: inout KafkaError?
+    ) async throws -> Bool {
+        var outOfOrderOnly = true
+        for (batch, result) in outcome {
+            switch result {
+            case .success(let base):
+                if batch.identity == identity { outstanding[batch.topic]?[batch.partition]?.remove(batch.sequence) }
+                for (k, i) in batch.indices.enumerated() {
+                    results[i] = KafkaRecordMetadata(
+                        partition: batch.partition, offset: base < 0 ? -1 : base + Int64(k))
+                }
+            case .failure(let error):
+                guard error.retriable else { throw error }
+                lastError = error
+                retries += 1
+                if error.code?.code == 45 || error.code?.code == 59 {
+                    // Out of order while every earlier batch of the partition is acknowledged: the broker lost step
+                    // with our sequence, and this batch was not written. Start over with a new producer id (KIP-360).
+                    // Otherwise an earlier batch is still on its way: try again shortly.
+                    let earliest = outstanding[batch.topic]?[batch.partition]?.min()
+                    if batch.identity == identity && earliest == batch.sequence { await resetIdentity() }
+                } else {
+                    outOfOrderOnly = false
+                }
+                failed[KafkaTopicPartition(batch.topic, batch.partition), default: []].append(batch)
+            }
+        }
+        return outOfOrderOnly
+    }
+
+    /// The sender: the next batch of every partition, grouped by leader, one produce request per leader in flight
+    /// together (within each leader's in-flight limit); then the answers.
     private func sendRound(
         _ queues: inout [KafkaTopicPartition: [Batch]], records: [KafkaProducerRecord],
         partitions: [String: [PartitionInfo]]
@@ -260,115 +286,122 @@ public actor KafkaProducer {
             byLeader[leader, default: []].append(batch)
         }
         var outcome: [(Batch, Result<Int64, KafkaError>)] = []
-        var futures: [(Int32, [Batch], EventLoopFuture<ByteBuffer>?, KafkaError?)] = []
+        var inFlight: [(Int32, [Batch], EventLoopFuture<ByteBuffer>)] = []
         for (leader, batches) in byLeader {
-            guard leader >= 0 else {
-                for b in batches {
-                    outcome.append(
-                        (b, .failure(KafkaError("\(b.topic)[\(b.partition)] has no leader", code: .named(5)))))
-                }
-                continue
-            }
-            let connection: KafkaConnection
-            do {
-                connection = try await client.connection(to: leader)
-            } catch let e as KafkaError {
-                for b in batches { outcome.append((b, .failure(e))) }
-                continue
-            }
-            await acquireSlot(leader)
-            // From here to the enqueue nothing suspends: sequence numbers go out in the order they were given.
-            var encoded: [Batch] = []
-            for var b in batches {
-                batchesSent += 1
-                if b.encoded == nil || b.identity != identity {
-                    b.identity = identity
-                    b.sequence = nextSequence(b)
-                    b.encoded = encode(b, records)
-                }
-                encoded.append(b)
-            }
-            let request = ProduceRequest(
-                acks: configuration.acks, timeoutMs: configuration.requestTimeoutMs,
-                topics: Dictionary(grouping: encoded, by: \.topic).sorted { $0.key < $1.key }.map { topic, batches in
-                    ProduceRequest.Topic(
-                        name: topic,
-                        partitions: batches.map { ProduceRequest.Partition(index: $0.partition, records: $0.encoded!) })
-                })
-            do {
-                let v = try connection.version(of: .produce, supported: ProduceRequest.versions)
-                var body = ByteBuffer()
-                request.write(to: &body, version: v)
-                if configuration.acks == 0 {
-                    try await connection.sendWithoutResponse(.produce, version: v, body: body)
-                    releaseSlot(leader)
-                    for b in encoded { outcome.append((b, .success(-1))) }
-                } else {
-                    futures.append((leader, encoded, connection.enqueue(.produce, version: v, body: body), nil))
-                }
-            } catch let e as KafkaError {
-                releaseSlot(leader)
-                for b in encoded { outcome.append((b, .failure(e))) }
+            switch try await dispatch(batches, to: leader, records: records) {
+            case .done(let results): outcome += results
+            case .waiting(let sent, let future): inFlight.append((leader, sent, future))
             }
         }
-        for (leader, batches, future, _) in futures {
-            guard let future else { continue }
-            do {
-                var response = try await future.get()
-                releaseSlot(leader)
-                let decoded = try ProduceResponse.read(from: &response, version: ProduceRequest.versions.upperBound)
-                for b in batches {
-                    guard
-                        let p = decoded.topics.first(where: { $0.name == b.topic })?.partitions.first(where: {
-                            $0.index == b.partition
-                        })
-                    else {
-                        outcome.append(
-                            (
-                                b,
-                                .failure(
-                                    KafkaError("the broker's answer lacks \(b.topic)[\(b.partition)]", retriable: true))
-                            ))
-                        continue
-                    }
-                    switch p.errorCode {
-                    case 0, 46:  // NONE; DUPLICATE_SEQUENCE_NUMBER: an earlier try was written
-                        outcome.append((b, .success(p.baseOffset)))
-                    case 45, 59:
-                        // OUT_OF_ORDER_SEQUENCE_NUMBER: an earlier batch is still on its way, or the broker lost step;
-                        // UNKNOWN_PRODUCER_ID: the broker forgot the producer (a restart, expired state). Retried.
-                        outcome.append(
-                            (
-                                b,
-                                .failure(
-                                    KafkaError.broker(
-                                        p.errorCode, "\(b.topic)[\(b.partition)]", message: p.errorMessage
-                                    )
-                                    .retriableCopy)
-                            ))
-                    default:
-                        var message = p.errorMessage
-                        if let re = p.recordErrors.first {
-                            message = (message.map { $0 + "; " } ?? "") + "record \(re.batchIndex): \(re.message ?? "")"
-                        }
-                        outcome.append(
-                            (
-                                b,
-                                .failure(
-                                    KafkaError.broker(
-                                        p.errorCode, "producing to '\(b.topic)' partition \(b.partition)",
-                                        message: message))
-                            ))
-                    }
-                }
-            } catch {
-                releaseSlot(leader)
-                let e = (error as? KafkaError) ?? KafkaError("\(error)", retriable: true)
-                if e.retriable { await client.invalidate(leader) }
-                for b in batches { outcome.append((b, .failure(e))) }
-            }
+        for (leader, batches, future) in inFlight {
+            outcome += await answers(for: batches, from: leader, future)
         }
         return outcome
+    }
+
+    /// What sending to one leader came to: outcomes known at once, or a request in flight.
+    private enum Dispatched {
+        case done([(Batch, Result<Int64, KafkaError>)])
+        case waiting([Batch], EventLoopFuture<ByteBuffer>)
+    }
+
+    /// Encodes the leader's batches (with their sequence numbers) and puts one produce request on its connection.
+    private func dispatch(_ batches: [Batch], to leader: Int32, records: [KafkaProducerRecord]) async throws
+        -> Dispatched
+    {
+        guard leader >= 0 else {
+            return .done(
+                batches.map { b in
+                    (b, .failure(KafkaError("\(b.topic)[\(b.partition)] has no leader", code: .named(5))))
+                })
+        }
+        let connection: KafkaConnection
+        do {
+            connection = try await client.connection(to: leader)
+        } catch let e as KafkaError {
+            return .done(batches.map { ($0, .failure(e)) })
+        }
+        await acquireSlot(leader)
+        // From here to the enqueue nothing suspends: sequence numbers go out in the order they were given.
+        var encoded: [Batch] = []
+        for var b in batches {
+            batchesSent += 1
+            if b.encoded == nil || b.identity != identity {
+                b.identity = identity
+                b.sequence = nextSequence(b)
+                b.encoded = encode(b, records)
+            }
+            encoded.append(b)
+        }
+        let request = ProduceRequest(
+            acks: configuration.acks, timeoutMs: configuration.requestTimeoutMs,
+            topics: Dictionary(grouping: encoded, by: \.topic).sorted { $0.key < $1.key }.map { topic, batches in
+                ProduceRequest.Topic(
+                    name: topic,
+                    partitions: batches.map { ProduceRequest.Partition(index: $0.partition, records: $0.encoded!) })
+            })
+        do {
+            let v = try connection.version(of: .produce, supported: ProduceRequest.versions)
+            var body = ByteBuffer()
+            request.write(to: &body, version: v)
+            guard configuration.acks == 0 else {
+                return .waiting(encoded, connection.enqueue(.produce, version: v, body: body))
+            }
+            try await connection.sendWithoutResponse(.produce, version: v, body: body)
+            releaseSlot(leader)
+            return .done(encoded.map { ($0, .success(-1)) })
+        } catch let e as KafkaError {
+            releaseSlot(leader)
+            return .done(encoded.map { ($0, .failure(e)) })
+        }
+    }
+
+    /// The leader's answer for each batch of a request.
+    private func answers(for batches: [Batch], from leader: Int32, _ future: EventLoopFuture<ByteBuffer>) async
+        -> [(Batch, Result<Int64, KafkaError>)]
+    {
+        do {
+            var response = try await future.get()
+            releaseSlot(leader)
+            let decoded = try ProduceResponse.read(from: &response, version: ProduceRequest.versions.upperBound)
+            return batches.map { b in
+                guard
+                    let p = decoded.topics.first(where: { $0.name == b.topic })?.partitions.first(where: {
+                        $0.index == b.partition
+                    })
+                else {
+                    return (
+                        b, .failure(KafkaError("the broker's answer lacks \(b.topic)[\(b.partition)]", retriable: true))
+                    )
+                }
+                return (b, Self.result(of: p, for: b))
+            }
+        } catch {
+            releaseSlot(leader)
+            let e = (error as? KafkaError) ?? KafkaError("\(error)", retriable: true)
+            if e.retriable { await client.invalidate(leader) }
+            return batches.map { ($0, .failure(e)) }
+        }
+    }
+
+    /// One partition's answer: its base offset, or the error (out of order and unknown producer are retried).
+    private static func result(of p: ProduceResponse.Partition, for b: Batch) -> Result<Int64, KafkaError> {
+        switch p.errorCode {
+        case 0, 46:  // NONE; DUPLICATE_SEQUENCE_NUMBER: an earlier try was written
+            return .success(p.baseOffset)
+        case 45, 59:
+            // OUT_OF_ORDER_SEQUENCE_NUMBER: an earlier batch is still on its way, or the broker lost step;
+            // UNKNOWN_PRODUCER_ID: the broker forgot the producer (a restart, expired state). Retried.
+            return .failure(
+                KafkaError.broker(p.errorCode, "\(b.topic)[\(b.partition)]", message: p.errorMessage).retriableCopy)
+        default:
+            var message = p.errorMessage
+            if let re = p.recordErrors.first {
+                message = (message.map { $0 + "; " } ?? "") + "record \(re.batchIndex): \(re.message ?? "")"
+            }
+            return .failure(
+                KafkaError.broker(p.errorCode, "producing to '\(b.topic)' partition \(b.partition)", message: message))
+        }
     }
 
     /// The batch's base sequence (-1 without idempotence), recorded as outstanding until acknowledged.

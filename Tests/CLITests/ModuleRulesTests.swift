@@ -44,12 +44,12 @@ import Testing
     }
 
     /// Functions longer than 80 lines, by "file:name": the ones still to split (issue 19), each at most as long as
-    /// now. A new long function, or one of these growing, fails here.
+    /// now. A new long function, or one of these growing, fails here. Left: the ONNX exporter and the interpreter's
+    /// operator switch, and the reading decoder's scanner (the pipeline's hottest code: split only with its
+    /// benchmark beside).
     static let longFunctionsLeft: [String: Int] = [
         "Learn/ONNX/ONNXExport.swift:onnx": 178, "Learn/ONNX/ONNXModel.swift:run": 173,
-        "Kafka/KafkaProducer.swift:sendRound": 123, "Kafka/KafkaProducer.swift:send": 121,
         "Plant/ReadingDecoder.swift:number": 103, "Plant/ReadingDecoder.swift:reading": 97,
-        "EventLog/PartitionLog.swift:append": 97, "EventLog/PartitionLog.swift:openSegment": 86,
     ]
 
     /// Each function's (or initializer's) length in lines, from its declaration to its closing brace (string
