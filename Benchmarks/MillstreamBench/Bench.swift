@@ -59,7 +59,7 @@ struct Bench {
             try ReadingBench.run(count: 200_000)
         default:
             print(
-                "unknown benchmark '\(what)': eventlog, readings, learn, cmapss, detectors, pipeline, kafka, serve, optimize or all"
+                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, kafka, serve, optimize or all"
             )
             exit(2)
         }
