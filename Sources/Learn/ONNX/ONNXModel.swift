@@ -1,5 +1,6 @@
 import Foundation
 import ONNXProto
+import RealModule
 
 /// A model imported from ONNX (for instance a Keras model converted by tf2onnx), run by a small interpreter over
 /// the operators of MLPs (Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Erf,
@@ -135,7 +136,40 @@ public struct ONNXModel: Sendable {
     }
 
     private func run(_ node: Node, _ values: [String: ONNXTensor]) throws -> [ONNXTensor] {
-        func input(_ i: Int) throws -> ONNXTensor {
+        let input = NodeInputs(node: node, values: values)
+        switch node.op {
+        case "Identity", "Dropout": return [try input(0)]
+        case "Cast": return [try Self.cast(try input(0), node)]
+        case "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Erf", "Softmax": return [try activation(try input(0), node)]
+        case "Add", "Sub", "Mul", "Div":
+            let op: (Float, Float) -> Float =
+                switch node.op {
+                case "Add": (+)
+                case "Sub": (-)
+                case "Mul": (*)
+                default: (/)
+                }
+            return [try ONNXTensor.broadcast(try input(0), try input(1), op)]
+        case "MatMul", "Gemm", "BatchNormalization": return [try Self.linear(node, input)]
+        case "Flatten", "Reshape", "Transpose", "Unsqueeze", "Squeeze": return [try Self.reshape(node, input)]
+        case "Shape", "Slice", "Concat", "Expand": return [try Self.select(node, input)]
+        case "Conv":
+            return [try ONNXSequenceOperators.conv(try input(0), try input(1), input.optional(2), attributes: node)]
+        case "GRU":
+            return try ONNXSequenceOperators.gru(node, node.inputs.indices.map(input.optional))
+        case "LSTM":
+            return try ONNXSequenceOperators.lstm(node, node.inputs.indices.map(input.optional))
+        default:
+            throw LearnError("ONNX operator '\(node.op)' is not supported")
+        }
+    }
+
+    /// A node's inputs by position, with errors that name the node.
+    struct NodeInputs {
+        let node: Node
+        let values: [String: ONNXTensor]
+
+        func callAsFunction(_ i: Int) throws -> ONNXTensor {
             guard i < node.inputs.count, let t = values[node.inputs[i]] else {
                 throw LearnError(
                     "ONNX node '\(node.name)' (\(node.op)) reads '\(i < node.inputs.count ? node.inputs[i] : "?")', which is not computed"
@@ -143,39 +177,45 @@ public struct ONNXModel: Sendable {
             }
             return t
         }
+
         /// An optional input: absent or named "".
         func optional(_ i: Int) -> ONNXTensor? {
             i < node.inputs.count && !node.inputs[i].isEmpty ? values[node.inputs[i]] : nil
         }
+
+        /// Integers from an optional input (given as integers or as floats).
+        func integers(_ i: Int) -> [Int]? { optional(i).map { $0.integers ?? $0.values.map { Int($0) } } }
+
         /// Axes from the second input (opset 13) or the `axes` attribute (earlier opsets).
-        func axes() throws -> [Int]? {
-            if let t = optional(1) { return t.integers ?? t.values.map { Int($0) } }
-            return node.intLists["axes"]
-        }
-        switch node.op {
-        case "Identity", "Dropout": return [try input(0)]
-        case "Cast":
-            let t = try input(0)
-            switch node.ints["to"] ?? 1 {
-            case 1: return [ONNXTensor(shape: t.shape, values: t.values)]  // float
-            case 6, 7:
-                if let ints = t.integers { return [ONNXTensor(shape: t.shape, integers: ints)] }
-                if let bad = t.values.first(where: { !($0.isFinite && abs($0) < 9.2e18) }) {
-                    throw LearnError("ONNX Cast '\(node.name)': \(bad) does not fit an integer")
-                }
-                return [ONNXTensor(shape: t.shape, integers: t.values.map { Int($0) })]
-            case 9: return [ONNXTensor(shape: t.shape, integers: t.values.map { $0 != 0 ? 1 : 0 })]  // bool
-            case let to: throw LearnError("ONNX Cast '\(node.name)' to type \(to) is not supported")
+        func axes() -> [Int]? { integers(1) ?? node.intLists["axes"] }
+    }
+
+    static func cast(_ t: ONNXTensor, _ node: Node) throws -> ONNXTensor {
+        switch node.ints["to"] ?? 1 {
+        case 1: return ONNXTensor(shape: t.shape, values: t.values)  // float
+        case 6, 7:
+            if let ints = t.integers { return ONNXTensor(shape: t.shape, integers: ints) }
+            if let bad = t.values.first(where: { !($0.isFinite && abs($0) < 9.2e18) }) {
+                throw LearnError("ONNX Cast '\(node.name)': \(bad) does not fit an integer")
             }
-        case "Relu": return [try input(0).map { max($0, 0) }]
+            return ONNXTensor(shape: t.shape, integers: t.values.map { Int($0) })
+        case 9: return ONNXTensor(shape: t.shape, integers: t.values.map { $0 != 0 ? 1 : 0 })  // bool
+        case let to: throw LearnError("ONNX Cast '\(node.name)' to type \(to) is not supported")
+        }
+    }
+
+    /// Element-wise activations, and softmax over the last axis.
+    private func activation(_ t: ONNXTensor, _ node: Node) throws -> ONNXTensor {
+        switch node.op {
+        case "Relu": return t.map { max($0, 0) }
         case "LeakyRelu":
             let alpha = node.floats["alpha"] ?? 0.01
-            return [try input(0).map { $0 < 0 ? $0 * alpha : $0 }]
-        case "Sigmoid": return [try input(0).map(Activation.sigmoid)]
-        case "Tanh": return [try input(0).map { Foundation.tanh($0) }]
-        case "Erf": return [try input(0).map { Foundation.erf($0) }]
-        case "Softmax":
-            var t = try input(0)
+            return t.map { $0 < 0 ? $0 * alpha : $0 }
+        case "Sigmoid": return t.map(Activation.sigmoid)
+        case "Tanh": return t.map { Float.tanh($0) }
+        case "Erf": return t.map { Float.erf($0) }
+        default:
+            var t = t
             let axis = node.ints["axis"] ?? (opset >= 13 ? -1 : 1)
             guard axis == -1 || axis == t.shape.count - 1 else {
                 throw LearnError("ONNX Softmax over axis \(axis) of a rank-\(t.shape.count) tensor is not supported")
@@ -186,16 +226,13 @@ public struct ONNXModel: Sendable {
                     Activation.softmax(UnsafeMutableBufferPointer(rebasing: p[r * width..<(r + 1) * width]))
                 }
             }
-            return [t]
-        case "Add", "Sub", "Mul", "Div":
-            let op: (Float, Float) -> Float =
-                switch node.op {
-                case "Add": (+)
-                case "Sub": (-)
-                case "Mul": (*)
-                default: (/)
-                }
-            return [try ONNXTensor.broadcast(try input(0), try input(1), op)]
+            return t
+        }
+    }
+
+    /// MatMul, Gemm and (inference) batch normalization.
+    static func linear(_ node: Node, _ input: NodeInputs) throws -> ONNXTensor {
+        switch node.op {
         case "MatMul":
             // (..., K) x (K, N): the leading axes of the first operand are rows.
             let x = try input(0)
@@ -206,10 +243,12 @@ public struct ONNXModel: Sendable {
             let a = Tensor(rows: x.count / k, columns: k, scalars: x.values)
             var c = Tensor(rows: a.rows, columns: b.columns)
             BLAS.gemm(a, b, into: &c)
-            return [ONNXTensor(shape: x.shape.dropLast() + [b.columns], values: c.scalars)]
+            return ONNXTensor(shape: x.shape.dropLast() + [b.columns], values: c.scalars)
         case "Gemm":
-            let a = try input(0).matrix(), b = try input(1).matrix()
-            let transA = node.ints["transA"] == 1, transB = node.ints["transB"] == 1
+            let a = try input(0).matrix()
+            let b = try input(1).matrix()
+            let transA = node.ints["transA"] == 1
+            let transB = node.ints["transB"] == 1
             var c = Tensor(rows: transA ? a.columns : a.rows, columns: transB ? b.rows : b.columns)
             BLAS.gemm(a, transposeA: transA, b, transposeB: transB, into: &c, alpha: node.floats["alpha"] ?? 1)
             var out = ONNXTensor(c)
@@ -217,10 +256,13 @@ public struct ONNXModel: Sendable {
                 let beta = node.floats["beta"] ?? 1
                 out = try ONNXTensor.broadcast(out, try input(2).map { $0 * beta }, +)
             }
-            return [out]
-        case "BatchNormalization":
+            return out
+        default:
             var x = try input(0)
-            let scale = try input(1), bias = try input(2), mean = try input(3), variance = try input(4)
+            let scale = try input(1)
+            let bias = try input(2)
+            let mean = try input(3)
+            let variance = try input(4)
             let epsilon = node.floats["epsilon"] ?? 1e-5
             let channels = x.shape.count > 1 ? x.shape[1] : x.shape[0]
             let inner = x.shape.count > 2 ? x.shape[2...].reduce(1, *) : 1
@@ -233,14 +275,19 @@ public struct ONNXModel: Sendable {
                     (x.values[i] - mean.values[c]) / (variance.values[c] + epsilon).squareRoot() * scale.values[c]
                     + bias.values[c]
             }
-            return [x]
+            return x
+        }
+    }
+
+    /// Operators that change a tensor's shape, not its values.
+    static func reshape(_ node: Node, _ input: NodeInputs) throws -> ONNXTensor {
+        let x = try input(0)
+        switch node.op {
         case "Flatten":
-            let x = try input(0)
             let axis = node.ints["axis"] ?? 1
             let rows = x.shape.prefix(axis).reduce(1, *)
-            return [ONNXTensor(shape: [rows, x.values.count / max(rows, 1)], values: x.values)]
+            return ONNXTensor(shape: [rows, x.values.count / max(rows, 1)], values: x.values)
         case "Reshape":
-            let x = try input(0)
             guard let requested = try input(1).integers else {
                 throw LearnError("ONNX Reshape '\(node.name)': the shape is not an integer tensor")
             }
@@ -252,43 +299,48 @@ public struct ONNXModel: Sendable {
             guard shape.reduce(1, *) == x.values.count else {
                 throw LearnError("ONNX Reshape '\(node.name)': \(x.shape) cannot become \(requested)")
             }
-            return [x.reshaped(shape)]
+            return x.reshaped(shape)
         case "Transpose":
-            let x = try input(0)
-            return [try x.transposed(node.intLists["perm"] ?? Array((0..<x.shape.count).reversed()))]
+            return try x.transposed(node.intLists["perm"] ?? Array((0..<x.shape.count).reversed()))
         case "Unsqueeze":
-            let x = try input(0)
-            let rank = x.shape.count + (try axes()?.count ?? 0)
+            let rank = x.shape.count + (input.axes()?.count ?? 0)
             var shape = x.shape
-            for a in try (axes() ?? []).map({ try ONNXTensor.axis($0, rank: rank, op: "Unsqueeze") }).sorted() {
+            for a in try (input.axes() ?? []).map({ try ONNXTensor.axis($0, rank: rank, op: "Unsqueeze") }).sorted() {
                 shape.insert(1, at: a)
             }
-            return [x.reshaped(shape)]
-        case "Squeeze":
-            let x = try input(0)
-            let drop = try axes().map { try $0.map { try ONNXTensor.axis($0, rank: x.shape.count, op: "Squeeze") } }
+            return x.reshaped(shape)
+        default:  // Squeeze
+            let drop = try input.axes().map {
+                try $0.map { try ONNXTensor.axis($0, rank: x.shape.count, op: "Squeeze") }
+            }
             if let drop, let bad = drop.first(where: { x.shape[$0] != 1 }) {
                 throw LearnError("ONNX Squeeze '\(node.name)': axis \(bad) of \(x.shape) is not 1")
             }
             // Without axes, every axis of length 1 goes.
             let kept = x.shape.indices.filter { a in drop.map { !$0.contains(a) } ?? (x.shape[a] != 1) }
-            return [x.reshaped(kept.map { x.shape[$0] })]
+            return x.reshaped(kept.map { x.shape[$0] })
+        }
+    }
+
+    /// Operators that take parts of tensors or put them together: Shape, Slice, Concat, Expand.
+    static func select(_ node: Node, _ input: NodeInputs) throws -> ONNXTensor {
+        switch node.op {
         case "Shape":
             let x = try input(0)
             let r = x.shape.count
             func clamped(_ v: Int) -> Int { min(max(v < 0 ? v + r : v, 0), r) }
-            let start = clamped(node.ints["start"] ?? 0), end = max(clamped(node.ints["end"] ?? r), start)
-            return [ONNXTensor(shape: [end - start], integers: Array(x.shape[start..<end]))]
+            let start = clamped(node.ints["start"] ?? 0)
+            let end = max(clamped(node.ints["end"] ?? r), start)
+            return ONNXTensor(shape: [end - start], integers: Array(x.shape[start..<end]))
         case "Slice":
-            func ints(_ i: Int) -> [Int]? { optional(i).map { $0.integers ?? $0.values.map { Int($0) } } }
-            guard let starts = ints(1), let ends = ints(2) else {
+            guard let starts = input.integers(1), let ends = input.integers(2) else {
                 throw LearnError("ONNX Slice '\(node.name)' needs starts and ends inputs (opset 10 or later)")
             }
-            return [try input(0).sliced(starts: starts, ends: ends, axes: ints(3), steps: ints(4))]
+            return try input(0).sliced(starts: starts, ends: ends, axes: input.integers(3), steps: input.integers(4))
         case "Concat":
             let parts = try node.inputs.indices.map { try input($0) }
-            return [try ONNXTensor.concatenated(parts, axis: node.ints["axis"] ?? 0)]
-        case "Expand":
+            return try ONNXTensor.concatenated(parts, axis: node.ints["axis"] ?? 0)
+        default:  // Expand
             let x = try input(0)
             guard let shape = try input(1).integers else {
                 throw LearnError("ONNX Expand '\(node.name)': the shape is not an integer tensor")
@@ -296,15 +348,7 @@ public struct ONNXModel: Sendable {
             let target = ONNXTensor(shape: shape, values: [Float](repeating: 0, count: shape.reduce(1, *)))
             var out = try ONNXTensor.broadcast(x, target) { a, _ in a }
             out.integers = x.integers.map { _ in out.values.map { Int($0) } }
-            return [out]
-        case "Conv":
-            return [try ONNXSequenceOperators.conv(try input(0), try input(1), optional(2), attributes: node)]
-        case "GRU":
-            return try ONNXSequenceOperators.gru(node, node.inputs.indices.map(optional))
-        case "LSTM":
-            return try ONNXSequenceOperators.lstm(node, node.inputs.indices.map(optional))
-        default:
-            throw LearnError("ONNX operator '\(node.op)' is not supported")
+            return out
         }
     }
 }
