@@ -52,8 +52,8 @@ private struct JSONScanner {
 
     // MARK: reading
 
-    mutating func reading() throws(ReadingError) -> Reading {
-        try expect(UInt8(ascii: "{"), "'{' to start a reading")
+    /// The fields of a reading as they are read.
+    struct Fields {
         var machine: String?
         var ts: Int64?
         var seq: Int64?
@@ -63,7 +63,13 @@ private struct JSONScanner {
         var state: MachineState = .running
         var good = 0
         var scrap = 0
+        /// One bit per field seen: a field twice is an error.
         var seen: UInt16 = 0
+    }
+
+    mutating func reading() throws(ReadingError) -> Reading {
+        try expect(UInt8(ascii: "{"), "'{' to start a reading")
+        var fields = Fields()
         if peek() == UInt8(ascii: "}") {
             i += 1
         } else {
@@ -71,61 +77,12 @@ private struct JSONScanner {
                 let keyStart = i
                 let key = try rawString("a field name")
                 try expect(UInt8(ascii: ":"), "':' after a field name")
-                let bit: UInt16
-                switch key {
-                case "machine":
-                    bit = 1
-                    machine = try stringValue(field: "machine")
-                    if machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
-                case "ts":
-                    bit = 2
-                    let text = try stringValue(field: "ts")
-                    guard let parsed = Timestamp.parse(text) else {
-                        throw fail(
-                            .badTimestamp, "ts: '\(text)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
-                    }
-                    ts = parsed
-                case "seq":
-                    bit = 4
-                    seq = try integerValue(field: "seq")
-                case "values":
-                    bit = 8
-                    values = try valuesObject(field: "values")
-                case "setpoints":
-                    bit = 256
-                    setpoints = try valuesObject(field: "setpoints")
-                case "product":
-                    bit = 16
-                    if peek() == UInt8(ascii: "n") {
-                        try literal("null")
-                    } else {
-                        product = try stringValue(field: "product")
-                    }
-                case "state":
-                    bit = 32
-                    let text = try stringValue(field: "state")
-                    guard let s = MachineState(rawValue: text) else {
-                        throw fail(
-                            .badState,
-                            "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))"
-                        )
-                    }
-                    state = s
-                case "good":
-                    bit = 64
-                    good = Int(try integerValue(field: "good"))
-                case "scrap":
-                    bit = 128
-                    scrap = Int(try integerValue(field: "scrap"))
-                default:
-                    bit = 0
-                    try skipValue()
-                }
+                let bit = try field(key, into: &fields)
                 if bit != 0 {
-                    if seen & bit != 0 {
+                    if fields.seen & bit != 0 {
                         throw fail(.malformed, "malformed JSON: field '\(key)' appears twice (byte \(keyStart))")
                     }
-                    seen |= bit
+                    fields.seen |= bit
                 }
                 skipSpace()
                 guard i < b.count else { throw malformed("',' or '}'") }
@@ -142,12 +99,64 @@ private struct JSONScanner {
         }
         skipSpace()
         guard i == b.count else { throw malformed("the end of the reading") }
-        guard let machine else { throw fail(.missingField, "missing field 'machine'") }
-        guard let ts else { throw fail(.missingField, "missing field 'ts'") }
-        guard let values else { throw fail(.missingField, "missing field 'values'") }
+        guard let machine = fields.machine else { throw fail(.missingField, "missing field 'machine'") }
+        guard let ts = fields.ts else { throw fail(.missingField, "missing field 'ts'") }
+        guard let values = fields.values else { throw fail(.missingField, "missing field 'values'") }
         return Reading(
-            machine: machine, timestamp: ts, sequence: seq, values: values, product: product, state: state, good: good,
-            scrap: scrap, setpoints: setpoints)
+            machine: machine, timestamp: ts, sequence: fields.seq, values: values, product: fields.product,
+            state: fields.state, good: fields.good, scrap: fields.scrap, setpoints: fields.setpoints)
+    }
+
+    /// Reads the value of field `key`; returns the field's bit (0 for a field the format does not know, skipped).
+    @inline(__always)
+    mutating func field(_ key: String, into f: inout Fields) throws(ReadingError) -> UInt16 {
+        switch key {
+        case "machine":
+            f.machine = try stringValue(field: "machine")
+            if f.machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
+            return 1
+        case "ts":
+            let text = try stringValue(field: "ts")
+            guard let parsed = Timestamp.parse(text) else {
+                throw fail(.badTimestamp, "ts: '\(text)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
+            }
+            f.ts = parsed
+            return 2
+        case "seq":
+            f.seq = try integerValue(field: "seq")
+            return 4
+        case "values":
+            f.values = try valuesObject(field: "values")
+            return 8
+        case "setpoints":
+            f.setpoints = try valuesObject(field: "setpoints")
+            return 256
+        case "product":
+            if peek() == UInt8(ascii: "n") {
+                try literal("null")
+            } else {
+                f.product = try stringValue(field: "product")
+            }
+            return 16
+        case "state":
+            let text = try stringValue(field: "state")
+            guard let s = MachineState(rawValue: text) else {
+                throw fail(
+                    .badState,
+                    "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            f.state = s
+            return 32
+        case "good":
+            f.good = Int(try integerValue(field: "good"))
+            return 64
+        case "scrap":
+            f.scrap = Int(try integerValue(field: "scrap"))
+            return 128
+        default:
+            try skipValue()
+            return 0
+        }
     }
 
     mutating func valuesObject(field: String) throws(ReadingError) -> [Measurement] {
@@ -206,7 +215,47 @@ private struct JSONScanner {
         skipSpace()
         let start = i
         guard i < b.count else { throw malformed("a number for \(field)") }
-        let c0 = b[i]
+        try rejectNonNumber(b[i], field: field)
+        var negative = false
+        if b[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        var d = DecimalDigits()
+        try wholePart(&d, field: field, start: start)
+        try fractionPart(&d, field: field, start: start)
+        try exponentPart(&d, field: field, start: start)
+        if i < b.count, !isDelimiter(b[i]) {
+            throw fail(.notANumber, "\(field): malformed number at byte \(start)")
+        }
+        var value: Double
+        if d.digits <= 15 && d.exponent >= -22 && d.exponent <= 22 {
+            value = Double(d.mantissa)
+            value = d.exponent < 0 ? value / Self.exactPowers[-d.exponent] : value * Self.exactPowers[d.exponent]
+            if negative { value = -value }
+        } else {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+            value = Double(text) ?? .nan  // the text carries its sign
+        }
+        guard value.isFinite else {
+            throw fail(
+                .notFinite,
+                "\(field): \(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)) is too large to be a finite number"
+            )
+        }
+        return value
+    }
+
+    /// A number's digits so far: up to 19 significant digits, and the power of ten they are scaled by.
+    struct DecimalDigits {
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
+    }
+
+    /// Text, NaN, Infinity, null, booleans, objects and arrays where a number belongs, each with its own message.
+    @inline(__always)
+    mutating func rejectNonNumber(_ c0: UInt8, field: String) throws(ReadingError) {
         if c0 == UInt8(ascii: "\"") {
             let text = try rawString("text")
             if ["nan", "inf", "infinity", "-inf", "-infinity", "+inf"].contains(text.lowercased()) {
@@ -224,14 +273,11 @@ private struct JSONScanner {
         {
             throw fail(.notANumber, "\(field): expected a number, found \(describeValueStart())")
         }
-        var negative = false
-        if c0 == UInt8(ascii: "-") {
-            negative = true
-            i += 1
-        }
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var exponent = 0
+    }
+
+    /// The digits before the point (no leading zeros).
+    @inline(__always)
+    mutating func wholePart(_ d: inout DecimalDigits, field: String, start: Int) throws(ReadingError) {
         guard i < b.count, b[i] >= 48, b[i] <= 57 else {
             throw fail(.notANumber, "\(field): malformed number at byte \(start)")
         }
@@ -240,70 +286,56 @@ private struct JSONScanner {
             if i < b.count, b[i] >= 48, b[i] <= 57 {
                 throw fail(.notANumber, "\(field): numbers may not have leading zeros (byte \(start))")
             }
-        } else {
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                if digits < 19 {
-                    mantissa = mantissa * 10 + UInt64(b[i] - 48)
-                    digits += 1
-                } else {
-                    exponent += 1
-                    digits += 1
-                }
-                i += 1
-            }
+            return
         }
-        if i < b.count, b[i] == UInt8(ascii: ".") {
+        while i < b.count, b[i] >= 48, b[i] <= 57 {
+            if d.digits < 19 {
+                d.mantissa = d.mantissa * 10 + UInt64(b[i] - 48)
+            } else {
+                d.exponent += 1
+            }
+            d.digits += 1
             i += 1
-            let fractionStart = i
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                if digits < 19 {
-                    mantissa = mantissa * 10 + UInt64(b[i] - 48)
-                    if mantissa != 0 { digits += 1 }
-                    exponent -= 1
-                }
-                i += 1
-            }
-            guard i > fractionStart else {
-                throw fail(.notANumber, "\(field): a digit must follow '.' (byte \(start))")
-            }
         }
-        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+    }
+
+    /// The digits after a point, if there is one (at least one digit).
+    @inline(__always)
+    mutating func fractionPart(_ d: inout DecimalDigits, field: String, start: Int) throws(ReadingError) {
+        guard i < b.count, b[i] == UInt8(ascii: ".") else { return }
+        i += 1
+        let fractionStart = i
+        while i < b.count, b[i] >= 48, b[i] <= 57 {
+            if d.digits < 19 {
+                d.mantissa = d.mantissa * 10 + UInt64(b[i] - 48)
+                if d.mantissa != 0 { d.digits += 1 }
+                d.exponent -= 1
+            }
             i += 1
-            var expNegative = false
-            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
-                expNegative = b[i] == UInt8(ascii: "-")
-                i += 1
-            }
-            let expStart = i
-            var e = 0
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                if e < 100_000 { e = e * 10 + Int(b[i] - 48) }
-                i += 1
-            }
-            guard i > expStart else {
-                throw fail(.notANumber, "\(field): a digit must follow the exponent (byte \(start))")
-            }
-            exponent += expNegative ? -e : e
         }
-        if i < b.count, !isDelimiter(b[i]) {
-            throw fail(.notANumber, "\(field): malformed number at byte \(start)")
+        guard i > fractionStart else { throw fail(.notANumber, "\(field): a digit must follow '.' (byte \(start))") }
+    }
+
+    /// An exponent, if there is one (a sign, then at least one digit).
+    @inline(__always)
+    mutating func exponentPart(_ d: inout DecimalDigits, field: String, start: Int) throws(ReadingError) {
+        guard i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") else { return }
+        i += 1
+        var expNegative = false
+        if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            expNegative = b[i] == UInt8(ascii: "-")
+            i += 1
         }
-        var value: Double
-        if digits <= 15 && exponent >= -22 && exponent <= 22 {
-            value = Double(mantissa)
-            value = exponent < 0 ? value / Self.exactPowers[-exponent] : value * Self.exactPowers[exponent]
-            if negative { value = -value }
-        } else {
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
-            value = Double(text) ?? .nan  // the text carries its sign
+        let expStart = i
+        var e = 0
+        while i < b.count, b[i] >= 48, b[i] <= 57 {
+            if e < 100_000 { e = e * 10 + Int(b[i] - 48) }
+            i += 1
         }
-        guard value.isFinite else {
-            throw fail(
-                .notFinite,
-                "\(field): \(String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<i]), as: UTF8.self)) is too large to be a finite number"
-            )
+        guard i > expStart else {
+            throw fail(.notANumber, "\(field): a digit must follow the exponent (byte \(start))")
         }
-        return value
+        d.exponent += expNegative ? -e : e
     }
 
     @inline(__always) func isDelimiter(_ c: UInt8) -> Bool {
