@@ -51,6 +51,9 @@ let package = Package(
             name: "KafkaWire",
             dependencies: ["CRC32C", "CKafkaCodecs", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
+        // MQTT 3.1.1 and 5.0 control packets and their codecs; no I/O (the connectors' client is apart).
+        .target(
+            name: "MQTTWire", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
         // zlib, LZ4, Zstandard and Snappy from Debian (-dev packages installed by scripts/bootstrap).
         .systemLibrary(name: "CKafkaCodecs"),
         // OpenBLAS (Debian libopenblas-dev) for GEMM.
@@ -163,6 +166,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics"], swiftSettings: strict),
         .testTarget(name: "TopicsTests", dependencies: ["Topics", "Plant"], swiftSettings: strict),
+        .testTarget(
+            name: "MQTTWireTests", dependencies: ["MQTTWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         .testTarget(
             name: "OptimizerTests",
             dependencies: [
