@@ -172,8 +172,8 @@ struct WorkerLoop {
     }
 
     /// The last checkpoint if anything is pending, then the consumers leave.
-    func finish(_ processor: ReadingProcessor) async throws {
-        if dirty { try await worker.checkpoint(processor, assigned, next, partitionCount, producer, consumer) }
+    mutating func finish(_ processor: ReadingProcessor) async throws {
+        if dirty { try await checkpoint(processor) }
         try await control.close()
         try await consumer.close()
     }

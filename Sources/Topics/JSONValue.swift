@@ -1,5 +1,4 @@
-/// A parsed JSON value: what the record decoder reads, and what free-form fields (a request's body, evidence from
-/// an older writer) hold.
+/// A parsed JSON value: what the record decoder reads.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -7,17 +6,6 @@ public enum JSONValue: Sendable, Hashable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
-
-    public subscript(key: String) -> JSONValue? {
-        if case .object(let o) = self { return o[key] }
-        return nil
-    }
-
-    public var string: String? { if case .string(let s) = self { s } else { nil } }
-    public var number: Double? { if case .number(let d) = self { d } else { nil } }
-    public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
-    public var object: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
-    public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
 
     /// What kind of value it is, for messages ("a string", "null").
     public var kind: String {
@@ -35,51 +23,6 @@ public enum JSONValue: Sendable, Hashable {
     public init(parsing bytes: [UInt8]) throws(JSONSyntaxError) {
         var parser = JSONTreeParser(bytes)
         self = try parser.document()
-    }
-}
-
-extension JSONValue: Codable {
-    public init(from decoder: any Decoder) throws {
-        if let d = decoder as? ValueDecoder {
-            self = d.value
-            return
-        }
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let n = try? c.decode(Double.self) {
-            self = .number(n)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([JSONValue].self) {
-            self = .array(a)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .number(let n): try c.encode(n)
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(NamedJSON(o.sorted { $0.key < $1.key }))
-        }
-    }
-}
-
-/// An object's members in a fixed order, so that encoding a `JSONValue` gives the same bytes every time.
-private struct NamedJSON: Encodable {
-    let members: [(String, JSONValue)]
-    init(_ members: [(String, JSONValue)]) { self.members = members }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: NameKey.self)
-        for (name, value) in members { try c.encode(value, forKey: NameKey(name)) }
     }
 }
 

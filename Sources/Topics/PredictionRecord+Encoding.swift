@@ -107,15 +107,7 @@ struct ObjectWriter {
 /// decoder (the same errors, checked by TopicRecordTests) without the runtime's generic containers.
 extension PredictionRecord {
     public static func decode(_ bytes: [UInt8]) throws(RecordError) -> PredictionRecord {
-        let value: JSONValue
-        do { value = try JSONValue(parsing: bytes) } catch { throw RecordError("not JSON: \(error)") }
-        do {
-            return try PredictionRecord(value)
-        } catch let error as DecodingError {
-            throw RecordError(describing: error)
-        } catch {
-            throw RecordError("\(error)")
-        }
+        try RecordDecoder.read(bytes, PredictionRecord.init)
     }
 
     init(_ value: JSONValue) throws {

@@ -7,14 +7,16 @@
 /// `JSONDecoder` with the Codable types, and predictions' own reader is 2.1 times (`millstream-bench topic-records`).
 public enum RecordDecoder {
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(RecordError) -> T {
-        let value: JSONValue
-        do { value = try JSONValue(parsing: bytes) } catch { throw RecordError("not JSON: \(error)") }
-        return try decode(type, from: value)
+        try read(bytes) { try T(from: ValueDecoder(value: $0, codingPath: [])) }
     }
 
-    public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws(RecordError) -> T {
+    /// Parses the bytes and builds a value from the tree; a syntax error and a decoding error (missing field, wrong
+    /// kind) become a `RecordError` that says where.
+    static func read<T>(_ bytes: [UInt8], _ build: (JSONValue) throws -> T) throws(RecordError) -> T {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: bytes) } catch { throw RecordError("not JSON: \(error)") }
         do {
-            return try T(from: ValueDecoder(value: value, codingPath: []))
+            return try build(value)
         } catch let error as RecordError {
             throw error
         } catch let error as DecodingError {

@@ -86,13 +86,4 @@ public enum Topics {
         readings.name, predictions.name, alerts.name, kpis.name, deadLetters.name, labels.name, alertActions.name,
         recommendations.name, recommendationActions.name, optimizerControl.name,
     ]
-
-    /// Every topic with its key, for `topics` listings and docs.
-    public static let all: [(name: String, key: String)] = [
-        (readings.name, readings.key), (predictions.name, predictions.key), (alerts.name, alerts.key),
-        (kpis.name, kpis.key), (deadLetters.name, deadLetters.key), (labels.name, labels.key),
-        (alertActions.name, alertActions.key), (recommendations.name, recommendations.key),
-        (recommendationActions.name, recommendationActions.key), (setpoints.name, setpoints.key),
-        (optimizerControl.name, optimizerControl.key), (pipelineCheckpoints, "pipeline group"),
-    ]
 }
