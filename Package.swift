@@ -38,14 +38,20 @@ let package = Package(
         .target(
             name: "Kafka",
             dependencies: [
-                "KafkaWire", "Primitives", .product(name: "NIOCore", package: "swift-nio"),
+                "KafkaWire", "Primitives", "ClientTLS", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
+        // TLS from a client (trust roots, server name, client certificate), shared by the Kafka and MQTT clients.
+        .target(
+            name: "ClientTLS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ], swiftSettings: strict),
         // Kafka protocol values and codecs; no I/O.
         .target(
             name: "KafkaWire",
@@ -54,6 +60,13 @@ let package = Package(
         // MQTT 3.1.1 and 5.0 control packets and their codecs; no I/O (the connectors' client is apart).
         .target(
             name: "MQTTWire", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
+        // The MQTT client on SwiftNIO: sessions, QoS 0-2, keep-alive, TLS, back-pressure on what it receives.
+        .target(
+            name: "MQTT",
+            dependencies: [
+                "MQTTWire", "ClientTLS", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ], swiftSettings: strict),
         // zlib, LZ4, Zstandard and Snappy from Debian (-dev packages installed by scripts/bootstrap).
         .systemLibrary(name: "CKafkaCodecs"),
         // OpenBLAS (Debian libopenblas-dev) for GEMM.
@@ -170,13 +183,17 @@ let package = Package(
             name: "MQTTWireTests", dependencies: ["MQTTWire", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         .testTarget(
+            name: "MQTTTests", dependencies: ["MQTT", "MQTTWire", "TestSupport"],
+            exclude: ["Peer"],  // paho-mqtt, the second client of the interop tests (run from .venv)
+            swiftSettings: strict),
+        .testTarget(
             name: "OptimizerTests",
             dependencies: [
                 "Optimizer", "OptimizerEvaluation", "Learn", "Plant", "Primitives",
                 .product(name: "RealModule", package: "swift-numerics"),
             ], swiftSettings: strict),
         // Real peers for the tests: a Tansu broker from the project venv on a free loopback port.
-        .target(name: "TestSupport", dependencies: ["Kafka"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Kafka", "MQTT"], swiftSettings: strict),
         .testTarget(
             name: "KafkaTests",
             dependencies: [

@@ -1,8 +1,7 @@
+public import ClientTLS
 import Crypto
 import KafkaWire
 public import NIOCore
-import NIOSSL
-import NIOTLS
 
 /// How a connection authenticates: plaintext, or SASL on top.
 public struct KafkaSecurity: Sendable {
@@ -22,16 +21,8 @@ public struct KafkaSecurity: Sendable {
         }
     }
 
-    /// TLS to the broker: the certificate must chain to `caFile` (PEM) or, without one, to the system's trust store,
-    /// and name the host connected to.
-    public struct TLS: Sendable {
-        public var caFile: String?
-        public var serverName: String?
-        public init(caFile: String? = nil, serverName: String? = nil) {
-            self.caFile = caFile
-            self.serverName = serverName
-        }
-    }
+    /// TLS to the broker (the shared client TLS settings).
+    public typealias TLS = ClientTLS
 
     public var tls: TLS?
     public var sasl: SASL?
@@ -46,45 +37,11 @@ public struct KafkaSecurity: Sendable {
     /// Adds what the security settings need in front of Kafka's framing.
     func configure(_ channel: any Channel, host: String, handshake: EventLoopPromise<Void>?) throws {
         guard let tls, let handshake else { return }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        if let caFile = tls.caFile {
-            do {
-                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
-            } catch {
-                throw KafkaError("cannot read the CA certificates in \(caFile): \(error)")
-            }
+        do {
+            try tls.configure(channel, host: host, handshake: handshake)
+        } catch let error as ClientTLS.SetupError {
+            throw KafkaError(error.description)
         }
-        let context = try NIOSSLContext(configuration: configuration)
-        let name = tls.serverName ?? host
-        // An IP address is checked against the certificate's IP entries; SNI carries host names only.
-        let isAddress = name.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
-        let handler = try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : name)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatcher(handshake))
-    }
-}
-
-/// Completes `promise` when the TLS handshake finishes, fails it with the TLS error otherwise.
-final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    let promise: EventLoopPromise<Void>
-
-    init(_ promise: EventLoopPromise<Void>) { self.promise = promise }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event { promise.succeed() }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(error)
-        context.fireErrorCaught(error)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(KafkaError("the connection closed during the TLS handshake"))
-        context.fireChannelInactive()
     }
 }
 

@@ -32,6 +32,7 @@ public struct MQTTProperties: Sendable, Equatable, ExpressibleByArrayLiteral {
     public static let contentType: UInt8 = 0x03
     public static let sessionExpiry: UInt8 = 0x11
     public static let reasonString: UInt8 = 0x1F
+    public static let serverKeepAlive: UInt8 = 0x13
     public static let receiveMaximum: UInt8 = 0x21
     public static let topicAlias: UInt8 = 0x23
     public static let userProperty: UInt8 = 0x26

@@ -5,54 +5,11 @@ import Testing
 
 /// TLS through a real TLS terminator (Debian's stunnel4) in front of the broker, which advertises stunnel's port.
 @Suite(.serialized) struct TLSTests {
-    /// Runs a command, failing the test with its output if it fails.
-    static func sh(_ arguments: [String], in directory: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = arguments
-        p.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let message = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw KafkaError("\(arguments.joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))")
-        }
-    }
-
-    /// A CA and a server certificate for 127.0.0.1 signed by it; and a second CA that signed nothing.
-    static func certificates(in dir: String) throws {
-        try sh(
-            [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                "/CN=Millstream test CA",
-                "-keyout", "ca.key", "-out", "ca.pem",
-            ], in: dir)
-        try sh(
-            [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Someone else",
-                "-keyout", "other.key", "-out", "other.pem",
-            ], in: dir)
-        try sh(
-            [
-                "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-                "-out", "server.csr",
-            ], in: dir)
-        try "subjectAltName = IP:127.0.0.1\n".write(toFile: dir + "/san.ext", atomically: true, encoding: .utf8)
-        try sh(
-            [
-                "openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "2", "-extfile", "san.ext", "-out", "server.pem",
-            ], in: dir)
-    }
-
     @Test func produceAndConsumeOverTLS() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Self.certificates(in: dir)
+        try TestCertificates.make(in: dir)
 
         let tlsPort = TansuBroker.freePort()
         let broker = try TansuBroker(advertisedPort: tlsPort)
