@@ -120,6 +120,14 @@ let package = Package(
         .target(
             name: "OptimizerEvaluation", dependencies: ["Optimizer", "Learn", "Plant", "Primitives"],
             swiftSettings: strict),
+        // `millstream connect`: machine protocols (MQTT; OPC UA and Modbus TCP to come) mapped to readings on the bus.
+        .target(
+            name: "Connectors",
+            dependencies: [
+                "Bus", "Plant", "Topics", "MQTT", "MQTTWire", "ClientTLS", .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
         // The HTTP edge: plant API, TensorFlow Serving's predict API, dashboard, /metrics, tokens and roles.
         .target(
             name: "Server",
@@ -144,7 +152,7 @@ let package = Package(
             name: "millstream",
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
-                "Pipeline", "Analytics", "Topics",
+                "Pipeline", "Analytics", "Topics", "Connectors", "MQTT",
                 "Server",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -185,6 +193,10 @@ let package = Package(
         .testTarget(
             name: "MQTTTests", dependencies: ["MQTT", "MQTTWire", "TestSupport"],
             exclude: ["Peer"],  // paho-mqtt, the second client of the interop tests (run from .venv)
+            swiftSettings: strict),
+        .testTarget(
+            name: "ConnectorsTests",
+            dependencies: ["Connectors", "MQTT", "Plant", "Bus", "Buses", "Topics", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "OptimizerTests",

@@ -141,6 +141,12 @@ public final class MQTTConnection: Sendable {
         return answer.futureResult
     }
 
+    /// Publishes messages in order and returns when the broker has them all (each as `publish` would).
+    public func publish(_ messages: [(topic: String, payload: [UInt8])], qos: MQTTQoS = .atLeastOnce) async throws {
+        let futures = messages.map { publishing($0.topic, payload: $0.payload, qos: qos) }
+        for f in futures { try await f.get() }
+    }
+
     /// Acknowledges QoS 1 and 2 messages (PUBACK or PUBREC), in the order received; QoS 0 ones are skipped.
     public func acknowledge(_ messages: [MQTTMessage]) {
         let acks = messages.compactMap { m in m.packetID.map { (packetID: $0, qos: m.qos) } }

@@ -1,5 +1,5 @@
 import Analytics
-import Yams
+package import Yams
 
 extension YAMLReader {
     /// The `alarms:` section: `machines_per_operator`, then one mapping per alarm class (`failure_risk`, `spc`,

@@ -1,4 +1,4 @@
-import Yams
+package import Yams
 
 extension YAMLReader {
     /// The `optimizer:` section; every name it uses must be a variable of the config.

@@ -1,5 +1,5 @@
 import Analytics
-import Yams
+package import Yams
 
 extension ProcessConfig {
     /// Parses and checks a process configuration; every error names the file, line and column.
@@ -17,7 +17,7 @@ extension ProcessConfig {
             root, "",
             allowed: [
                 "process", "description", "site", "ideal_cycle_s", "lines", "products", "variables", "csv", "features",
-                "optimizer", "alarms",
+                "optimizer", "alarms", "connectors",
             ])
         let process = try y.string(y.required(top, "process", in: root, ""), "process")
         let site = try y.name(y.required(top, "site", in: root, ""), "site")
@@ -46,15 +46,17 @@ extension ProcessConfig {
 }
 
 /// Typed access to a YAML node tree with errors that carry the node's line and column.
-struct YAMLReader {
-    let source: String
+package struct YAMLReader {
+    package let source: String
 
-    func error(_ node: Node, _ path: String, _ message: String) -> ConfigError {
+    package init(source: String) { self.source = source }
+
+    package func error(_ node: Node, _ path: String, _ message: String) -> ConfigError {
         let place = node.mark.map { "\($0.line):\($0.column)" } ?? "?"
         return ConfigError("\(source):\(place): \(path.isEmpty ? "" : path + ": ")\(message)")
     }
 
-    func orderedMapping(_ node: Node, _ path: String) throws -> [(String, Node)] {
+    package func orderedMapping(_ node: Node, _ path: String) throws -> [(String, Node)] {
         guard let mapping = node.mapping else { throw error(node, path, "expected a mapping (key: value lines)") }
         var seen = Set<String>()
         var result: [(String, Node)] = []
@@ -66,7 +68,7 @@ struct YAMLReader {
         return result
     }
 
-    func mapping(_ node: Node, _ path: String, allowed: [String]) throws -> [String: Node] {
+    package func mapping(_ node: Node, _ path: String, allowed: [String]) throws -> [String: Node] {
         var result: [String: Node] = [:]
         for (name, value) in try orderedMapping(node, path) {
             guard allowed.contains(name) else {
@@ -80,23 +82,23 @@ struct YAMLReader {
         return result
     }
 
-    func required(_ fields: [String: Node], _ key: String, in node: Node, _ path: String) throws -> Node {
+    package func required(_ fields: [String: Node], _ key: String, in node: Node, _ path: String) throws -> Node {
         guard let value = fields[key] else { throw error(node, path, "missing required key '\(key)'") }
         return value
     }
 
-    func sequence(_ node: Node, _ path: String) throws -> [Node] {
+    package func sequence(_ node: Node, _ path: String) throws -> [Node] {
         guard let sequence = node.sequence else { throw error(node, path, "expected a list") }
         return Array(sequence)
     }
 
-    func string(_ node: Node, _ path: String) throws -> String {
+    package func string(_ node: Node, _ path: String) throws -> String {
         guard let scalar = node.scalar else { throw error(node, path, "expected text, found a \(kind(node))") }
         return scalar.string
     }
 
     /// A name usable in ids and topic keys: letters, digits, '-', '_', '.'.
-    func name(_ node: Node, _ path: String) throws -> String {
+    package func name(_ node: Node, _ path: String) throws -> String {
         let text = try string(node, path)
         let ok =
             !text.isEmpty
@@ -107,7 +109,7 @@ struct YAMLReader {
         return text
     }
 
-    func number(_ node: Node, _ path: String) throws -> Double {
+    package func number(_ node: Node, _ path: String) throws -> Double {
         guard let scalar = node.scalar else { throw error(node, path, "expected a number, found a \(kind(node))") }
         guard scalar.style == .plain, let value = Double(scalar.string), value.isFinite else {
             throw error(node, path, "expected a number, found '\(scalar.string)'")
@@ -115,12 +117,12 @@ struct YAMLReader {
         return value
     }
 
-    func optionalNumber(_ node: Node, _ path: String) throws -> Double? {
+    package func optionalNumber(_ node: Node, _ path: String) throws -> Double? {
         if let scalar = node.scalar, scalar.style == .plain, ["null", "~", ""].contains(scalar.string) { return nil }
         return try number(node, path)
     }
 
-    func integer(_ node: Node, _ path: String) throws -> Int {
+    package func integer(_ node: Node, _ path: String) throws -> Int {
         let value = try number(node, path)
         guard value == value.rounded(), abs(value) < 1e15 else {
             throw error(node, path, "expected a whole number, found \(value)")

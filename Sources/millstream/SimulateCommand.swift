@@ -2,9 +2,11 @@ import ArgumentParser
 import Bus
 import BusEmbedded
 import Buses
+import Connectors
 import EventLog
 import Foundation
 import Logging
+import MQTT
 import Plant
 import ServiceLifecycle
 
@@ -55,6 +57,16 @@ extension Millstream {
 
         @Option(help: "Simulated start time with --fast (ISO 8601, e.g. 2026-01-01T00:00:00Z).")
         var start: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Publish the readings to this MQTT broker (mqtt://HOST[:PORT]) instead of the bus, QoS 1.",
+                discussion: "`millstream connect` brings them to the bus (docs/connectors.md); labels stay on the bus.")
+        )
+        var mqtt: String?
+
+        @Option(help: "The MQTT topic of a machine's readings, from its id's levels {site}, {line} and {machine}.")
+        var mqttTopic = "{site}/{line}/{machine}/telemetry"
 
         @Flag(help: "Also write the true failure of each product to the `labels` topic.")
         var labels = false
@@ -108,18 +120,30 @@ extension Millstream {
             let simulator = try PlantSimulator(
                 config: process, machines: machines, seed: seed, start: startTime, profile: profile)
             let stats = SimulationStats()
-            let durable = durableCounter(bus: bus, topic: topic)
+            let target = try mqtt.map { try mqttTarget($0) }
+            // Readings published to MQTT are durable as the broker acknowledges them.
+            var durable = durableCounter(bus: bus, topic: topic)
+            if target != nil { durable = { nil } }
             let runner = SimulationRunner(
                 bus: bus, simulatorStart: simulator,
                 options: .init(
                     topic: topic, count: count, duration: durationValue, rate: paceRate, badFraction: badFraction,
-                    seed: seed, labelsTopic: labels ? "labels" : nil),
+                    seed: seed, labelsTopic: labels ? "labels" : nil, mqtt: target),
                 stats: stats, durableCount: durable)
             let reporter = ProgressReporter(stats: stats, total: count, mode: progress)
             try await runServices([BusService(bus: bus), runner, reporter], main: 1)
             try await bus.close()
             Terminal.endStatus()
             report(stats.snapshot, elapsed: ContinuousClock.now - stats.started)
+        }
+
+        private func mqttTarget(_ url: String) throws -> SimulationRunner.MQTTTarget {
+            guard let u = URLComponents(string: url), u.scheme == "mqtt", let host = u.host, !host.isEmpty else {
+                throw ValidationError("--mqtt \(url) is not mqtt://HOST[:PORT]")
+            }
+            return SimulationRunner.MQTTTarget(
+                client: MQTTClientOptions(host: host, port: u.port ?? 1883, clientID: "millstream-simulator-\(seed)"),
+                topic: NameTemplate(mqttTopic))
         }
 
         private func report(_ s: SimulationStats.Snapshot, elapsed: Duration) {

@@ -1,6 +1,8 @@
 import Bus
+import Connectors
 import Foundation
 import Logging
+import MQTT
 import Plant
 import ServiceLifecycle
 import Synchronization
@@ -42,6 +44,20 @@ struct SimulationRunner: Service {
         var seed: UInt64 = 1
         var labelsTopic: String?
         var applySetpoints = true
+        /// Readings go to an MQTT broker instead of the bus, on topics made from the machine id's levels.
+        var mqtt: MQTTTarget?
+    }
+
+    struct MQTTTarget: Sendable {
+        var client: MQTTClientOptions
+        /// `{site}/{line}/{machine}/telemetry`: the levels of the machine id "site/line/machine".
+        var topic: NameTemplate
+
+        func topic(for machine: String) -> String {
+            let levels = machine.split(separator: "/").map(String.init)
+            guard levels.count == 3 else { return topic.fill(["machine": machine]) }
+            return topic.fill(["site": levels[0], "line": levels[1], "machine": levels[2]])
+        }
     }
 
     let bus: any MessageBus
@@ -53,6 +69,8 @@ struct SimulationRunner: Service {
 
     func run() async throws {
         let producer = try await bus.producer()
+        var mqtt: MQTTConnection?
+        if let target = options.mqtt { mqtt = try await MQTTConnection.connect(target.client) }
         let setpoints =
             options.applySetpoints
             ? try await bus.consumer(ConsumerOptions(topics: [Topics.setpoints.name], start: .latest)) : nil
@@ -89,7 +107,12 @@ struct SimulationRunner: Service {
                     labels.append(BusRecord(key: key, value: label(s), timestamp: s.reading.timestamp))
                 }
             }
-            _ = try await producer.send(records, to: options.topic)
+            if let mqtt, let target = options.mqtt {
+                try await mqtt.publish(
+                    records.map { (target.topic(for: String(decoding: $0.key!, as: UTF8.self)), $0.value) })
+            } else {
+                _ = try await producer.send(records, to: options.topic)
+            }
             if let labelsTopic = options.labelsTopic, !labels.isEmpty {
                 _ = try await producer.send(labels, to: labelsTopic)
             }
@@ -101,6 +124,7 @@ struct SimulationRunner: Service {
             }
         }
         try await producer.flush()
+        await mqtt?.disconnect()
         publish(produced, injector.counts, tally, simulator.now)
         stats.update { $0.finished = true }
         try await setpoints?.close()

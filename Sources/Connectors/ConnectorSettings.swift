@@ -1,0 +1,150 @@
+import ClientTLS
+import Foundation
+public import MQTT
+import MQTTWire
+public import Plant
+import Yams
+
+/// The `connectors:` section of a process config: which machine protocols `millstream connect` reads and how their
+/// data points map to the config's machines and variables.
+public struct ConnectorSettings: Sendable {
+    public var mqtt: MQTTSourceSettings?
+
+    public init(mqtt: MQTTSourceSettings? = nil) { self.mqtt = mqtt }
+
+    /// Reads the section from a process config file's text (nothing configured when it has none); errors name the
+    /// file, line and column. Variables must be the config's.
+    public static func load(yaml text: String, source: String, process: ProcessConfig) throws -> ConnectorSettings {
+        guard let root = try Yams.compose(yaml: text), let section = root.mapping?["connectors"] else {
+            return ConnectorSettings()
+        }
+        let y = YAMLReader(source: source)
+        let fields = try y.mapping(section, "connectors", allowed: ["mqtt"])
+        return ConnectorSettings(mqtt: try fields["mqtt"].map { try y.mqttSource($0, process: process) })
+    }
+}
+
+/// An MQTT source: the broker, the session and the topics whose JSON messages become readings.
+public struct MQTTSourceSettings: Sendable {
+    public var client: MQTTClientOptions
+    public var qos: MQTTQoS
+    public var mappings: [JSONReadingMapping]
+
+    public init(client: MQTTClientOptions, qos: MQTTQoS = .atLeastOnce, mappings: [JSONReadingMapping]) {
+        self.client = client
+        self.qos = qos
+        self.mappings = mappings
+    }
+}
+
+extension YAMLReader {
+    func mqttSource(_ node: Node, process: ProcessConfig) throws -> MQTTSourceSettings {
+        let path = "connectors.mqtt"
+        let f = try mapping(
+            node, path,
+            allowed: [
+                "url", "version", "client_id", "username", "password_env", "ca_file", "cert_file", "key_file", "qos",
+                "session_expiry_s", "keep_alive_s", "receive_maximum", "topics",
+            ])
+        let urlNode = try required(f, "url", in: node, path)
+        let url = try string(urlNode, path + ".url")
+        guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["mqtt", "mqtts"].contains(scheme),
+            let host = parsed.host, !host.isEmpty
+        else { throw error(urlNode, path + ".url", "'\(url)' is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]") }
+        var client = MQTTClientOptions(
+            host: host, port: parsed.port ?? (scheme == "mqtts" ? 8883 : 1883),
+            clientID: try f["client_id"].map { try string($0, path + ".client_id") } ?? "millstream-connect",
+            cleanStart: false, sessionExpirySeconds: 86_400)
+        if let v = f["version"] {
+            switch try string(v, path + ".version") {
+            case "5", "5.0": client.version = .v5
+            case "3.1.1", "311": client.version = .v311
+            case let other: throw error(v, path + ".version", "'\(other)' is not 5 or 3.1.1")
+            }
+        }
+        client.username = try f["username"].map { try string($0, path + ".username") }
+        if let env = f["password_env"] {
+            let name = try string(env, path + ".password_env")
+            guard let password = ProcessInfo.processInfo.environment[name] else {
+                throw error(env, path + ".password_env", "the environment variable \(name) is not set")
+            }
+            client.password = password
+        }
+        if scheme == "mqtts" || f["ca_file"] != nil {
+            client.tls = ClientTLS(
+                caFile: try f["ca_file"].map { try string($0, path + ".ca_file") },
+                certificateFile: try f["cert_file"].map { try string($0, path + ".cert_file") },
+                keyFile: try f["key_file"].map { try string($0, path + ".key_file") })
+        }
+        if let s = f["session_expiry_s"] {
+            client.sessionExpirySeconds = UInt32(try integer(s, path, 0...Int(UInt32.max)))
+        }
+        if let s = f["keep_alive_s"] { client.keepAliveSeconds = UInt16(try integer(s, path, 0...65535)) }
+        if let s = f["receive_maximum"] { client.receiveMaximum = UInt16(try integer(s, path, 1...65535)) }
+        let qos = try f["qos"].map { MQTTQoS(rawValue: UInt8(try integer($0, path + ".qos", 0...2)))! } ?? .atLeastOnce
+        let topicsNode = try required(f, "topics", in: node, path)
+        let mappings = try sequence(topicsNode, path + ".topics").enumerated().map {
+            try jsonMapping($1, "\(path).topics[\($0)]", process: process)
+        }
+        guard !mappings.isEmpty else { throw error(topicsNode, path + ".topics", "must list at least one topic") }
+        return MQTTSourceSettings(client: client, qos: qos, mappings: mappings)
+    }
+
+    private func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) throws -> Int {
+        let value = try integer(node, path)
+        guard range.contains(value) else {
+            throw error(node, path, "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    func jsonMapping(_ node: Node, _ path: String, process: ProcessConfig) throws -> JSONReadingMapping {
+        let f = try mapping(
+            node, path,
+            allowed: [
+                "topic", "machine", "values", "setpoints", "timestamp", "timestamp_unit", "state", "product", "good",
+                "scrap", "sequence",
+            ])
+        let topicNode = try required(f, "topic", in: node, path)
+        let topic: TopicPattern
+        do { topic = try TopicPattern(try string(topicNode, path + ".topic")) } catch let e as MappingError {
+            throw error(topicNode, path + ".topic", e.message)
+        }
+        let machineNode = try required(f, "machine", in: node, path)
+        let machine = NameTemplate(try string(machineNode, path + ".machine"))
+        for name in machine.names where !topic.names.contains(name) {
+            throw error(machineNode, path + ".machine", "{\(name)} is not a level of the topic \(topic)")
+        }
+        func fields(_ key: String) throws -> [(variable: String, field: FieldPath)] {
+            guard let n = f[key] else { return [] }
+            return try orderedMapping(n, path + "." + key).map { (variable, fieldNode) in
+                guard process.variable(variable) != nil else {
+                    throw error(
+                        fieldNode, "\(path).\(key).\(variable)",
+                        "the process config has no variable \(variable) (it has "
+                            + process.variables.map(\.name).joined(separator: ", ") + ")")
+                }
+                return (variable, FieldPath(try string(fieldNode, "\(path).\(key).\(variable)")))
+            }
+        }
+        let valuesNode = try required(f, "values", in: node, path)
+        let values = try fields("values")
+        guard !values.isEmpty else { throw error(valuesNode, path + ".values", "must map at least one variable") }
+        var unit = JSONReadingMapping.TimeUnit.milliseconds
+        if let u = f["timestamp_unit"] {
+            let text = try string(u, path + ".timestamp_unit")
+            guard let parsed = JSONReadingMapping.TimeUnit(rawValue: text) else {
+                throw error(u, path + ".timestamp_unit", "'\(text)' is not ms or s")
+            }
+            unit = parsed
+        }
+        func field(_ key: String) throws -> FieldPath? {
+            try f[key].map { FieldPath(try string($0, path + "." + key)) }
+        }
+        return JSONReadingMapping(
+            topic: topic, machine: machine, values: values, setpoints: try fields("setpoints"),
+            timestamp: try field("timestamp"), timeUnit: unit, state: try field("state"),
+            product: try field("product"), good: try field("good"), scrap: try field("scrap"),
+            sequence: try field("sequence"))
+    }
+}

@@ -1,0 +1,159 @@
+public import Bus
+import Foundation
+public import Logging
+public import MQTT
+import MQTTWire
+import Plant
+public import ServiceLifecycle
+import Topics
+
+/// Reads an MQTT broker's telemetry into the readings topic: subscribes to each mapping's topics in a persistent
+/// session, turns every message into a reading (or a dead letter that says why not), writes each received batch to
+/// the bus and only then acknowledges it, so a message the broker counts as delivered is on the bus. A lost broker is
+/// reconnected with exponential backoff; the session's queued messages follow. Back-pressure: the bus's pace sets how
+/// fast batches are taken, and the client stops reading the socket while they wait.
+public struct MQTTSource: Service {
+    public let settings: MQTTSourceSettings
+    /// The machines of the process config (a reading of any other is a dead letter); empty: any machine.
+    public let machines: Set<String>
+    public let bus: any MessageBus
+    public let stats: ConnectorStats
+    public var readingsTopic = Topics.readings.name
+    public var deadLettersTopic = Topics.deadLetters.name
+    public var backoff = Backoff()
+    let logger: Logger
+
+    public init(
+        settings: MQTTSourceSettings, machines: Set<String>, bus: any MessageBus, stats: ConnectorStats = .init(),
+        logger: Logger = Logger(label: "millstream.connect.mqtt")
+    ) {
+        self.settings = settings
+        self.machines = machines
+        self.bus = bus
+        self.stats = stats
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let producer = try await bus.producer()
+        try await cancelWhenGracefulShutdown { [backoff] in
+            var backoff = backoff
+            while !Task.isCancelled {
+                do {
+                    try await session(producer, backoff: &backoff)
+                } catch let error as MQTTError where !error.retriable && stats.snapshot.connections == 0 {
+                    throw error  // refused at the start (credentials, a filter): a configuration to fix
+                } catch {
+                    if Task.isCancelled { return }
+                    let delay = backoff.next()
+                    stats.update { $0.lastError = "\(error)" }
+                    logger.warning(
+                        "MQTT source lost its session; reconnecting",
+                        metadata: [
+                            "endpoint": "\(settings.client.endpoint)", "error": "\(error)", "retry_in": "\(delay)",
+                        ])
+                    try? await Task.sleep(for: delay)
+                }
+            }
+        }
+    }
+
+    private func session(_ producer: any MessageProducer, backoff: inout Backoff) async throws {
+        let connection = try await MQTTConnection.connect(settings.client)
+        stats.update { $0.connections += 1 }
+        logger.info(
+            "MQTT source connected",
+            metadata: [
+                "endpoint": "\(settings.client.endpoint)", "client_id": "\(settings.client.clientID)",
+                "session_present": "\(connection.connAck.sessionPresent)",
+            ])
+        do {
+            try await connection.subscribe(settings.mappings.map { .init($0.topic.filter, qos: settings.qos) })
+            backoff.reset()
+            for try await batch in connection.messages {
+                try await write(batch, producer)
+                connection.acknowledge(batch)
+            }
+        } catch {
+            await connection.disconnect()
+            throw error
+        }
+        await connection.disconnect()
+        if !Task.isCancelled {
+            throw MQTTError("the session with \(settings.client.endpoint) ended", retriable: true)
+        }
+    }
+
+    /// Maps a batch and writes its readings and dead letters in one send.
+    private func write(_ batch: [MQTTMessage], _ producer: any MessageProducer) async throws {
+        var readings: [BusRecord] = []
+        var dead: [BusRecord] = []
+        var reasons: [String: Int] = [:]
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        for message in batch {
+            do {
+                let reading = try map(message, now: now)
+                readings.append(BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now))
+            } catch {
+                reasons[error.reason, default: 0] += 1
+                let record = DeadLetterRecord(
+                    reason: error.reason,
+                    error: "\(settings.client.endpoint) topic \(message.topic): \(error.message)",
+                    original: String(validating: message.payload, as: UTF8.self), originalBase64: nil,
+                    ts: Timestamp.format(now), source: nil)
+                dead.append(BusRecord(key: nil, value: record.encoded(), timestamp: now))
+            }
+        }
+        var groups: [(topic: String, records: [BusRecord])] = []
+        if !readings.isEmpty { groups.append((readingsTopic, readings)) }
+        if !dead.isEmpty { groups.append((deadLettersTopic, dead)) }
+        if !groups.isEmpty { _ = try await producer.send(groups) }
+        stats.update {
+            $0.received += batch.count
+            $0.readings += readings.count
+            $0.deadLetters.merge(reasons, uniquingKeysWith: +)
+        }
+    }
+
+    struct Unmappable: Error {
+        let reason: String
+        let message: String
+    }
+
+    private func map(_ message: MQTTMessage, now: Int64) throws(Unmappable) -> Reading {
+        for mapping in settings.mappings {
+            guard let captured = mapping.topic.match(message.topic) else { continue }
+            let reading: Reading
+            do {
+                reading = try mapping.reading(captured: captured, payload: message.payload, receivedAt: now)
+            } catch {
+                throw Unmappable(reason: "unmappable", message: error.message)
+            }
+            guard machines.isEmpty || machines.contains(reading.machine) else {
+                throw Unmappable(
+                    reason: "unknown_machine",
+                    message: "machine \(reading.machine) (from \(mapping.machine.text)) is not in the process config")
+            }
+            return reading
+        }
+        throw Unmappable(reason: "unmappable", message: "no mapping's topic matches")
+    }
+}
+
+/// Exponential backoff with full jitter between reconnection attempts: 100 ms doubling to 30 s.
+public struct Backoff: Sendable {
+    public var initial: Duration = .milliseconds(100)
+    public var maximum: Duration = .seconds(30)
+    private var attempt = 0
+
+    public init() {}
+
+    public mutating func next() -> Duration {
+        let ceiling = min(maximum, initial * (1 << min(attempt, 20)))
+        attempt += 1
+        return ceiling * Double.random(in: 0.5...1.0)
+    }
+
+    public mutating func reset() { attempt = 0 }
+
+}

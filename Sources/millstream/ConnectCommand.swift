@@ -1,0 +1,84 @@
+import ArgumentParser
+import Bus
+import Buses
+import Connectors
+import Foundation
+import Logging
+import ServiceLifecycle
+
+extension Millstream {
+    struct Connect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read machines' own protocols (MQTT) into the readings topic, as the process config maps them.",
+            discussion: """
+                The `connectors:` section of the process config names the broker and maps each topic's messages to \
+                a machine and its variables (docs/connectors.md). Messages that cannot become readings go to the \
+                dead-letters topic with the reason. A message is acknowledged to the broker only after its reading \
+                is on the bus; a lost broker is reconnected with backoff, and the persistent session's queued \
+                messages follow. Stop with Ctrl-C (SIGINT) or SIGTERM.
+
+                Examples:
+                  millstream connect --config plant.yaml --bus embedded://./data
+                  millstream connect --connectors examples/connectors/mqtt.yaml --bus embedded://./data
+                  MQTT_PASSWORD=... millstream connect --config plant.yaml --bus kafka://broker:9092
+                """)
+
+        @Option(help: "Process configuration (YAML); default: the built-in milling process.")
+        var config: String?
+
+        @Option(help: "A YAML file with the `connectors:` section, when it is not in the process config.")
+        var connectors: String?
+
+        @OptionGroup var busOptions: BusOptions
+
+        @Option(help: "Print the connector's figures every this long (0: only at the end).")
+        var statsEvery = "10s"
+
+        func run() async throws {
+            var (process, text, source) = try loadProcessConfigText(config)
+            if let connectors {
+                guard let data = FileManager.default.contents(atPath: connectors) else {
+                    throw CommandError("cannot read connectors file \(connectors): no such file or no permission")
+                }
+                text = String(decoding: data, as: UTF8.self)
+                source = connectors
+            }
+            let settings = try ConnectorSettings.load(yaml: text, source: source, process: process)
+            guard let mqtt = settings.mqtt else {
+                throw CommandError("\(source) has no connectors: section with a source (see docs/connectors.md)")
+            }
+            let interval = try parseDuration(statsEvery, option: "--stats-every")
+            let bus = try openBus(busOptions.bus)
+            let stats = ConnectorStats()
+            let connector = MQTTSource(settings: mqtt, machines: Set(process.machineIDs), bus: bus, stats: stats)
+            var services: [any Service] = [BusService(bus: bus), connector]
+            if interval > .zero { services.append(StatsPrinter(stats: stats, every: interval)) }
+            print(
+                "connect: reading \(mqtt.client.endpoint) (\(mqtt.mappings.map(\.topic.text).joined(separator: ", ")))")
+            try await runServices(services, main: 1)
+            try await bus.close()
+            print(Self.summary(stats.snapshot))
+        }
+
+        static func summary(_ s: ConnectorStats.Snapshot) -> String {
+            let dead = s.deadLetters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            return "connect: \(grouped(s.received)) messages, \(grouped(s.readings)) readings, "
+                + "\(grouped(s.deadLetters.values.reduce(0, +))) dead letters\(dead.isEmpty ? "" : " (\(dead))"), "
+                + "\(s.connections) connections"
+        }
+    }
+}
+
+/// Prints the connector's figures at an interval while it runs.
+struct StatsPrinter: Service {
+    let stats: ConnectorStats
+    let every: Duration
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: every)
+            if Task.isCancelled { return }
+            print(Millstream.Connect.summary(stats.snapshot))
+        }
+    }
+}
