@@ -15,7 +15,7 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|kafka|serve|optimize|all] [--records N] [--dir PATH]"
+                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|kafka|mqtt|serve|optimize|all] [--records N] [--dir PATH]"
             )
             exit(2)
         }
@@ -47,6 +47,10 @@ struct Bench {
                 autoencoder: options["autoencoder"] != "no", disturbance: Double(options["disturbance"] ?? "") ?? 0.3,
                 noise: Double(options["noise"] ?? "") ?? 0.2)
         case "detectors-data": try DetectorData.write(directory: options["dir"] ?? "detector-example")
+        case "mqtt":
+            try await MQTTBench.run(
+                count: Int(options["records"] ?? "") ?? 200_000, rate: Int(options["rate"] ?? "") ?? 1_000,
+                seconds: Int(options["seconds"] ?? "") ?? 10)
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "optimize":
             try OptimizeBench.run(
@@ -59,7 +63,7 @@ struct Bench {
             try ReadingBench.run(count: 200_000)
         default:
             print(
-                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, kafka, serve, optimize or all"
+                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, kafka, mqtt, serve, optimize or all"
             )
             exit(2)
         }

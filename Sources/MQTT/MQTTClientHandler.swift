@@ -60,6 +60,9 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     /// Why the connection ends, when it is not our own DISCONNECT.
     private var failure: MQTTError?
     private var disconnecting = false
+    /// The consumer has the most batches it may have waiting; `paused`: the socket is not being read.
+    private var consumerBehind = false
+    private var paused = false
     private var finished = false
 
     init(codec: MQTTCodec, endpoint: String, keepAliveSeconds: UInt16, source: Source) {
@@ -72,6 +75,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     // MARK: outbound
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        defer { updateReading(context) }
         switch unwrapOutboundIn(data) {
         case .connect(let connect, let answer):
             connecting = answer
@@ -131,6 +135,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let packet = unwrapInboundIn(data)
+        defer { updateReading(context) }
         switch packet {
         case .connack(let ack): connected(ack, context: context)
         case .publish(let publish): batch.append(MQTTMessage(publish))
@@ -166,7 +171,27 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         let messages = batch
         batch = []
         if source.yield(messages) == .stopProducing {
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            consumerBehind = true
+            updateReading(context)
+        }
+    }
+
+    /// Reading stops while the consumer is behind, unless an answer the client waits for (CONNACK, SUBACK, a PUBACK,
+    /// a PINGRESP) may be behind the messages in the socket: then it goes on (the broker's receive maximum still
+    /// bounds the QoS 1 and 2 messages buffered), or a consumer that subscribes before it reads would wait forever.
+    private func updateReading(_ context: ChannelHandlerContext) {
+        let pause = consumerBehind && connecting == nil && waiting.isEmpty && pingSent == nil
+        guard pause != paused else { return }
+        paused = pause
+        context.channel.setOption(ChannelOptions.autoRead, value: !pause).whenComplete { _ in }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is MQTTReadDelegate.Resume {
+            consumerBehind = false
+            updateReading(context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 
@@ -226,6 +251,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
             context.close(promise: nil)
         } else if pingSent == nil, now - lastWrite >= interval {
             pingSent = now
+            updateReading(context)
             send(.pingreq, context: context, promise: nil)
             context.flush()
         }
@@ -272,13 +298,14 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     }
 }
 
-/// Starts reading the socket again when the consumer has caught up, and closes the connection when it stops
+/// Tells the handler (on its event loop) when the consumer has caught up, and closes the connection when it stops
 /// consuming altogether.
 public struct MQTTReadDelegate: NIOAsyncSequenceProducerDelegate {
+    struct Resume {}
     let channel: any Channel
 
     public func produceMore() {
-        channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        channel.pipeline.fireUserInboundEventTriggered(Resume())
     }
 
     public func didTerminate() {

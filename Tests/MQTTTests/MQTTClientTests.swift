@@ -159,6 +159,29 @@ import Testing
         await pub.disconnect()
     }
 
+    /// A session with thousands of messages queued floods the connection the moment it is accepted; the consumer
+    /// subscribes before it reads. The SUBACK is behind the messages in the socket: reading must go on until it comes.
+    @Test func subscribingIntoAFloodDoesNotWaitForever() async throws {
+        let broker = try Mosquitto()
+        defer { broker.remove() }
+        try await broker.ready()
+        var o = Self.options(broker, id: "flooded")
+        o.cleanStart = false
+        o.sessionExpirySeconds = 600
+        o.bufferedBatches = 2
+        let first = try await MQTTConnection.connect(o)
+        try await first.subscribe([.init("queued/#")])
+        await first.disconnect()
+        let pub = try await MQTTConnection.connect(Self.options(broker, id: "pub"))
+        try await pub.publish((0..<3000).map { ("queued/x", Array("q\($0)".utf8)) })
+        await pub.disconnect()
+
+        let again = try await MQTTConnection.connect(o)
+        try await again.subscribe([.init("queued/#"), .init("other/#")])
+        let got = try await Self.receive(3000, from: again)
+        #expect(got.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<3000).map { "q\($0)" })
+    }
+
     /// A consumer that reads slowly holds the socket back instead of buffering without bound, and loses nothing.
     @Test func aSlowConsumerLosesNothing() async throws {
         let broker = try Mosquitto()
