@@ -7,8 +7,9 @@ import MQTTWire
 import Plant
 import TestSupport
 
-/// Millstream's MQTT client against paho-mqtt 2 (Benchmarks/mqtt/paho_side.py) on one Mosquitto 2.0 (Debian) on
-/// loopback, MQTT 5, QoS 1, the same messages: readings in the wire format's JSON.
+/// Millstream's MQTT client against paho-mqtt 2 (Benchmarks/mqtt/paho_side.py) and, for ingest, Debian's
+/// mosquitto_sub (libmosquitto, in C) on one Mosquitto 2.0 (Debian) on loopback, MQTT 5, QoS 1, the same messages:
+/// readings in the wire format's JSON.
 /// - ingest: `count` messages queued for each client's persistent session while it is away, then drained; the rate
 ///   from the first message to the last, every message acknowledged. Also the connector (`millstream connect`'s
 ///   MQTT source) draining the same messages into the embedded bus (mapped, encoded, written, then acknowledged).
@@ -41,6 +42,7 @@ enum MQTTBench {
         try await ours.subscribe([.init("bench/#", qos: .atLeastOnce)])
         await ours.disconnect()
         _ = try peer(["session", host, "\(broker.port)", "paho-drain"])
+        _ = try mosquittoSub(port: broker.port, ["-E"])
         let settings = MQTTSourceSettings(
             client: options("ms-connector"),
             mappings: [
@@ -65,9 +67,12 @@ enum MQTTBench {
 
         let drained = try await drain(options("ms-drain"), count: count)
         let paho = try peer(["drain", host, "\(broker.port)", "paho-drain", "\(count)"])["rate"]!
+        let mosquitto = Double(count) / (try mosquittoSub(port: broker.port, ["-C", "\(count)"]))
         let connector = try await connectorDrain(settings, count: count)
         row("ingest (drain a queued session)", ours: drained, peer: paho, peerName: "paho-mqtt", unit: "msg/s")
+        row("ingest (drain a queued session)", ours: drained, peer: mosquitto, peerName: "mosquitto_sub", unit: "msg/s")
         row("connector into the embedded bus", ours: connector, peer: paho, peerName: "paho-mqtt", unit: "msg/s")
+        row("connector into the embedded bus", ours: connector, peer: mosquitto, peerName: "mosquitto_sub", unit: "msg/s")
 
         let (oursLatency, pahoLatency) = try await latency(
             broker: broker, publisher: publisher, rate: rate, seconds: seconds)
@@ -194,6 +199,25 @@ enum MQTTBench {
             await sub.disconnect()
             return (ours, peer)
         }
+    }
+
+    /// Debian's mosquitto_sub (libmosquitto, C) in the same persistent-session role, output to /dev/null; its wall
+    /// time in seconds (connection and all).
+    static func mosquittoSub(port: Int, _ arguments: [String]) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        process.arguments =
+            ["-h", "127.0.0.1", "-p", "\(port)", "-V", "5", "-q", "1", "-c", "-i", "mosq-drain", "-x", "3600"]
+            + ["-t", "bench/#"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        let started = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            print("mosquitto_sub failed (scripts/bench mqtt installs Debian's mosquitto-clients)")
+            exit(1)
+        }
+        return (ContinuousClock.now - started).seconds
     }
 
     static func peer(_ arguments: [String]) throws -> [String: Double] {
