@@ -83,3 +83,27 @@ func row(_ name: String, ours: Double, peer: Double, peerName: String, unit: Str
         name.padding(toLength: 34, withPad: " ", startingAt: 0)
             + String(format: "%12.0f %@   %@ %12.0f %@   ratio %.2f", ours, unit, peerName, peer, unit, ratio))
 }
+
+/// Runs a benchmark's Python side from the project venv; its last output, a JSON object of numbers (empty: none).
+/// Exits the benchmark with `failure` when the script fails.
+func pythonPeer(_ script: String, _ arguments: [String], failure: String) throws -> [String: Double] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
+    process.arguments = [script] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        print(failure)
+        exit(1)
+    }
+    if data.isEmpty { return [:] }
+    guard let result = try JSONSerialization.jsonObject(with: data) as? [String: Double] else {
+        print(failure + ": it printed no figures")
+        exit(1)
+    }
+    return result
+}

@@ -86,22 +86,9 @@ enum KafkaBench {
     }
 
     static func peer(_ arguments: [String]) throws -> [String: Double] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
-        process.arguments = ["Benchmarks/kafka/confluent_side.py"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-            let result = try JSONSerialization.jsonObject(with: data) as? [String: Double]
-        else {
-            print("the confluent-kafka side failed (is confluent-kafka in .venv? run scripts/bootstrap)")
-            exit(1)
-        }
-        return result
+        try pythonPeer(
+            "Benchmarks/kafka/confluent_side.py", arguments,
+            failure: "the confluent-kafka side failed (is confluent-kafka in .venv? run scripts/bootstrap)")
     }
 }
 

@@ -221,19 +221,8 @@ enum MQTTBench {
     }
 
     static func peer(_ arguments: [String]) throws -> [String: Double] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
-        process.arguments = ["Benchmarks/mqtt/paho_side.py"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            print("the paho-mqtt side failed (is paho-mqtt in .venv? run scripts/bootstrap)")
-            exit(1)
-        }
-        if data.isEmpty { return [:] }
-        return try JSONSerialization.jsonObject(with: data) as? [String: Double] ?? [:]
+        try pythonPeer(
+            "Benchmarks/mqtt/paho_side.py", arguments,
+            failure: "the paho-mqtt side failed (is paho-mqtt in .venv? run scripts/bootstrap)")
     }
 }

@@ -138,7 +138,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         defer { updateReading(context) }
         switch packet {
         case .connack(let ack): connected(ack, context: context)
-        case .publish(let publish): batch.append(MQTTMessage(publish))
+        case .publish(let publish): batch.append(publish)
         case .puback(let ack): finishPublish(ack, context: context)
         case .pubrec(let ack):
             if ack.reason >= 0x80 {

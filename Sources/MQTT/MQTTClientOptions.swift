@@ -77,25 +77,7 @@ public struct MQTTClientOptions: Sendable {
     }
 }
 
-/// An application message received from the broker. QoS 1 and 2 messages stay unacknowledged until the consumer
-/// calls `MQTTConnection.acknowledge` (after it has kept them), so a crash before then has the broker send them again.
-public struct MQTTMessage: Sendable, Equatable {
-    public var topic: String
-    public var payload: [UInt8]
-    public var qos: MQTTQoS
-    public var retain: Bool
-    /// Set on a message the broker sends again (it may have reached this client before).
-    public var duplicate: Bool
-    public var packetID: UInt16?
-    public var properties: MQTTProperties
-
-    init(_ p: MQTTPublish) {
-        topic = p.topic
-        payload = p.payload
-        qos = p.qos
-        retain = p.retain
-        duplicate = p.duplicate
-        packetID = p.packetID
-        properties = p.properties
-    }
-}
+/// An application message received from the broker: the PUBLISH as it came. QoS 1 and 2 messages stay
+/// unacknowledged until the consumer calls `MQTTConnection.acknowledge` (after it has kept them), so a crash before
+/// then has the broker send them again (with `duplicate` set).
+public typealias MQTTMessage = MQTTPublish
