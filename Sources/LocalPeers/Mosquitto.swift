@@ -2,7 +2,7 @@ import Foundation
 import MQTT
 
 /// A real MQTT broker (Mosquitto 2 from Debian, installed by scripts/bootstrap) on free loopback ports, started for a
-/// test and stopped after it. Sessions persist in its own directory across `restart()`. With `users` it refuses
+/// test, a benchmark or `millstream demo --source mqtt`, and stopped after it. Sessions persist in its own directory across `restart()`. With `users` it refuses
 /// anonymous clients; with `tls` it also listens for TLS on `tlsPort` with the certificates of `TestCertificates`.
 public final class Mosquitto: @unchecked Sendable {
     public let port: Int
@@ -16,8 +16,8 @@ public final class Mosquitto: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw MQTTError("Mosquitto is not installed: run scripts/bootstrap (it installs Debian's mosquitto)")
         }
-        port = TansuBroker.freePort()
-        tlsPort = tls ? TansuBroker.freePort() : 0
+        port = freeLoopbackPort()
+        tlsPort = tls ? freeLoopbackPort() : 0
         directory =
             FileManager.default.temporaryDirectory.appendingPathComponent("mosquitto-\(UUID().uuidString)")
             .path
@@ -61,7 +61,11 @@ public final class Mosquitto: @unchecked Sendable {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Its own process group: a Ctrl-C at the terminal stops `millstream demo`, which then stops the broker after
+        // the services that use it, not the broker under them.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -117,4 +121,22 @@ public final class Mosquitto: @unchecked Sendable {
     }
 
     public var log: String { (try? String(contentsOfFile: directory + "/mosquitto.log", encoding: .utf8)) ?? "" }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick).
+public func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
