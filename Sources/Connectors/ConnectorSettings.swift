@@ -29,11 +29,17 @@ public struct MQTTSourceSettings: Sendable {
     public var client: MQTTClientOptions
     public var qos: MQTTQoS
     public var mappings: [JSONReadingMapping]
+    /// Setpoint changes back to the machines (nil: none are written).
+    public var setpoints: MQTTSinkSettings?
 
-    public init(client: MQTTClientOptions, qos: MQTTQoS = .atLeastOnce, mappings: [JSONReadingMapping]) {
+    public init(
+        client: MQTTClientOptions, qos: MQTTQoS = .atLeastOnce, mappings: [JSONReadingMapping],
+        setpoints: MQTTSinkSettings? = nil
+    ) {
         self.client = client
         self.qos = qos
         self.mappings = mappings
+        self.setpoints = setpoints
     }
 }
 
@@ -44,7 +50,7 @@ extension YAMLReader {
             node, path,
             allowed: [
                 "url", "version", "client_id", "username", "password_env", "ca_file", "cert_file", "key_file", "qos",
-                "session_expiry_s", "keep_alive_s", "receive_maximum", "topics",
+                "session_expiry_s", "keep_alive_s", "receive_maximum", "topics", "setpoints",
             ])
         let urlNode = try required(f, "url", in: node, path)
         let url = try string(urlNode, path + ".url")
@@ -87,7 +93,33 @@ extension YAMLReader {
             try jsonMapping($1, "\(path).topics[\($0)]", process: process)
         }
         guard !mappings.isEmpty else { throw error(topicsNode, path + ".topics", "must list at least one topic") }
-        return MQTTSourceSettings(client: client, qos: qos, mappings: mappings)
+        return MQTTSourceSettings(
+            client: client, qos: qos, mappings: mappings,
+            setpoints: try f["setpoints"].map { try mqttSink($0, path + ".setpoints", client: client) })
+    }
+
+    /// `setpoints: {topic: plant1/{line}/{machine}/cmd, confirm_within_s: 30, tolerance: 0.001}`: the sink, with a
+    /// client id of its own (`<client_id>-setpoints`: two sessions of one id would take each other over).
+    func mqttSink(_ node: Node, _ path: String, client: MQTTClientOptions) throws -> MQTTSinkSettings {
+        let f = try mapping(node, path, allowed: ["topic", "confirm_within_s", "tolerance"])
+        let topicNode = try required(f, "topic", in: node, path)
+        let topic = NameTemplate(try string(topicNode, path + ".topic"))
+        for name in topic.names where !["site", "line", "machine"].contains(name) {
+            throw error(topicNode, path + ".topic", "{\(name)} is not {site}, {line} or {machine}")
+        }
+        var sinkClient = client
+        sinkClient.clientID = client.clientID + "-setpoints"
+        var sink = MQTTSinkSettings(client: sinkClient, topic: topic)
+        if let c = f["confirm_within_s"] {
+            let seconds = try number(c, path + ".confirm_within_s")
+            guard seconds > 0 else { throw error(c, path + ".confirm_within_s", "must be above 0") }
+            sink.confirmWithin = .milliseconds(Int64(seconds * 1000))
+        }
+        if let t = f["tolerance"] {
+            sink.tolerance = try number(t, path + ".tolerance")
+            guard sink.tolerance >= 0 else { throw error(t, path + ".tolerance", "must be 0 or more") }
+        }
+        return sink
     }
 
     private func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) throws -> Int {

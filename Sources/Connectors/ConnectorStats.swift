@@ -11,6 +11,8 @@ public final class ConnectorStats: Sendable {
         public var deadLetters: [String: Int] = [:]
         /// Connections made (the first and every reconnection).
         public var connections = 0
+        /// Setpoint writes by state (sending, written, confirmed, unconfirmed, refused).
+        public var setpointWrites: [String: Int] = [:]
         /// The last connection or protocol error, as logged.
         public var lastError: String?
     }

@@ -519,6 +519,46 @@ public struct SetpointRecord: TopicRecord, Codable, Hashable {
     }
 }
 
+/// What a connector did with a setpoint change (`setpoint-writes`, keyed by machine): the audit trail of writes to
+/// the machines, and what makes a write happen once across restarts (the latest state of each id).
+public struct SetpointWriteRecord: TopicRecord, Codable, Hashable {
+    public enum State: String, Codable, Sendable {
+        /// About to be written (a restart finding only this reads the machine back before writing again).
+        case sending
+        /// Written to the machine; the read-back is pending.
+        case written
+        /// The machine reported the new setpoints.
+        case confirmed
+        /// The machine did not report them within the confirmation time.
+        case unconfirmed
+        /// Not written: outside the guardrails, or not a setpoint of the process.
+        case refused
+    }
+
+    /// The recommendation's id, or `setpoints/<partition>/<offset>` for a change without one.
+    public var id: String
+    public var machine: String
+    public var values: NamedValues
+    public var state: State
+    public var reason: String?
+    /// Where it was written (`mqtt://host:port topic ...`).
+    public var endpoint: String
+    public var ts: String
+
+    public init(
+        id: String, machine: String, values: NamedValues, state: State, reason: String? = nil, endpoint: String,
+        ts: String
+    ) {
+        self.id = id
+        self.machine = machine
+        self.values = values
+        self.state = state
+        self.reason = reason
+        self.endpoint = endpoint
+        self.ts = ts
+    }
+}
+
 /// The closed-loop switch (`optimizer-control`, key "closed-loop"; the latest record wins).
 public struct OptimizerControlRecord: TopicRecord, Codable, Hashable {
     public var closedLoop: Bool

@@ -76,6 +76,8 @@ public enum Topics {
         "recommendation-actions", key: "machine")
     /// Setpoint changes for the machines to apply (approved, or made in closed loop).
     public static let setpoints = Topic<SetpointRecord>("setpoints", key: "machine")
+    /// The connectors' audit of setpoint writes to the machines (and their once-only bookkeeping).
+    public static let setpointWrites = Topic<SetpointWriteRecord>("setpoint-writes", key: "machine")
     /// The closed-loop switch.
     public static let optimizerControl = Topic<OptimizerControlRecord>("optimizer-control", key: "closed-loop")
     /// The pipeline workers' checkpoints: their own format (machine state), read only by workers.

@@ -52,6 +52,10 @@ extension Millstream {
             let stats = ConnectorStats()
             let connector = MQTTSource(settings: mqtt, machines: Set(process.machineIDs), bus: bus, stats: stats)
             var services: [any Service] = [BusService(bus: bus), connector]
+            if let sink = mqtt.setpoints {
+                services.append(MQTTSetpointSink(settings: sink, process: process, bus: bus, stats: stats))
+                print("connect: writing setpoint changes to \(sink.client.endpoint) topic \(sink.topic.text)")
+            }
             if interval > .zero { services.append(StatsPrinter(stats: stats, every: interval)) }
             print(
                 "connect: reading \(mqtt.client.endpoint) (\(mqtt.mappings.map(\.topic.text).joined(separator: ", ")))")
@@ -62,9 +66,11 @@ extension Millstream {
 
         static func summary(_ s: ConnectorStats.Snapshot) -> String {
             let dead = s.deadLetters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let writes = s.setpointWrites.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             return "connect: \(grouped(s.received)) messages, \(grouped(s.readings)) readings, "
                 + "\(grouped(s.deadLetters.values.reduce(0, +))) dead letters\(dead.isEmpty ? "" : " (\(dead))"), "
                 + "\(s.connections) connections"
+                + (writes.isEmpty ? "" : "; setpoint writes: " + writes.joined(separator: ", "))
         }
     }
 }

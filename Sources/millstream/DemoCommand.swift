@@ -72,7 +72,7 @@ extension Millstream {
             let simulator = try PlantSimulator(
                 config: process, machines: machines, seed: seed, start: currentMilliseconds(), profile: profile)
             let stats = SimulationStats()
-            let (broker, connector) = try await startSource(process, bus: bus)
+            let (broker, connectors) = try await startSource(process, bus: bus)
             defer { broker?.remove() }
             // Readings published to MQTT are durable as the broker acknowledges them.
             var durable = durableCounter(bus: bus, topic: "readings")
@@ -131,7 +131,7 @@ extension Millstream {
                     LivePanel(
                         stats: stats, pipeline: worker.stats, bus: bus, machines: machines, metrics: metrics,
                         dashboard: dashboard),
-                ] + (connector.map { [$0] } ?? []) + extra,
+                ] + connectors + extra,
                 main: 2)
             try await bus.close()
             let s = stats.snapshot
@@ -145,9 +145,9 @@ extension Millstream {
 
         /// With `--source mqtt`: a Mosquitto on a free port and the connector that reads it into the bus.
         private func startSource(_ process: ProcessConfig, bus: any MessageBus) async throws
-            -> (Mosquitto?, MQTTSource?)
+            -> (Mosquitto?, [any Service])
         {
-            guard source == .mqtt else { return (nil, nil) }
+            guard source == .mqtt else { return (nil, []) }
             let broker = try Mosquitto()
             try await broker.ready()
             let topic = try TopicPattern("plant1/{line}/{machine}/telemetry")
@@ -160,18 +160,28 @@ extension Millstream {
                 ])
             var logger = Logger(label: "millstream.connect.mqtt")
             logger.logLevel = .warning  // the live panel owns the terminal
-            Terminal.error("readings through MQTT: Mosquitto at mqtt://127.0.0.1:\(broker.port), topics \(topic)")
+            Terminal.error(
+                "through MQTT: Mosquitto at mqtt://127.0.0.1:\(broker.port), readings on \(topic), setpoint commands on \(Self.commands.text)"
+            )
+            var sinkClient = settings.client
+            sinkClient.clientID += "-setpoints"
+            let sink = MQTTSinkSettings(client: sinkClient, topic: Self.commands)
             return (
                 broker,
-                MQTTSource(settings: settings, machines: Set(process.machineIDs), bus: bus, logger: logger)
+                [
+                    MQTTSource(settings: settings, machines: Set(process.machineIDs), bus: bus, logger: logger),
+                    MQTTSetpointSink(settings: sink, process: process, bus: bus, logger: logger),
+                ]
             )
         }
 
         static func publishing(_ broker: Mosquitto) -> SimulationRunner.MQTTTarget {
             SimulationRunner.MQTTTarget(
                 client: MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "millstream-simulator"),
-                topic: NameTemplate("{site}/{line}/{machine}/telemetry"))
+                topic: NameTemplate("{site}/{line}/{machine}/telemetry"), commands: commands)
         }
+
+        static let commands = NameTemplate("{site}/{line}/{machine}/cmd")
 
         /// Trains and promotes the lead-time model of the failure warnings ("fails within 30 min", from a simulated
         /// history of this plant on seed + 1000) if the registry has none in production; its name, or nil without one.

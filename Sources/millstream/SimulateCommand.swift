@@ -68,6 +68,12 @@ extension Millstream {
         @Option(help: "The MQTT topic of a machine's readings, from its id's levels {site}, {line} and {machine}.")
         var mqttTopic = "{site}/{line}/{machine}/telemetry"
 
+        @Option(
+            help:
+                "With --mqtt: the machines take setpoint commands on this topic (e.g. {site}/{line}/{machine}/cmd, as `connect` writes them) instead of from the bus."
+        )
+        var mqttCommands: String?
+
         @Flag(help: "Also write the true failure of each product to the `labels` topic.")
         var labels = false
 
@@ -143,7 +149,7 @@ extension Millstream {
             }
             return SimulationRunner.MQTTTarget(
                 client: MQTTClientOptions(host: host, port: u.port ?? 1883, clientID: "millstream-simulator-\(seed)"),
-                topic: NameTemplate(mqttTopic))
+                topic: NameTemplate(mqttTopic), commands: mqttCommands.map(NameTemplate.init))
         }
 
         private func report(_ s: SimulationStats.Snapshot, elapsed: Duration) {

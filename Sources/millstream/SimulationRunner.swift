@@ -52,12 +52,11 @@ struct SimulationRunner: Service {
         var client: MQTTClientOptions
         /// `{site}/{line}/{machine}/telemetry`: the levels of the machine id "site/line/machine".
         var topic: NameTemplate
+        /// Where the machines take setpoint commands (`{site}/{line}/{machine}/cmd`, as the connector's sink writes
+        /// them); nil: setpoint changes come from the bus.
+        var commands: NameTemplate?
 
-        func topic(for machine: String) -> String {
-            let levels = machine.split(separator: "/").map(String.init)
-            guard levels.count == 3 else { return topic.fill(["machine": machine]) }
-            return topic.fill(["site": levels[0], "line": levels[1], "machine": levels[2]])
-        }
+        func topic(for machine: String) -> String { topic.fill(machineID: machine) }
     }
 
     let bus: any MessageBus
@@ -68,11 +67,26 @@ struct SimulationRunner: Service {
     let durableCount: @Sendable () -> Int64?
 
     func run() async throws {
+        guard let target = options.mqtt, let commands = target.commands else { return try await simulate(inbox: nil) }
+        var client = target.client
+        client.clientID += "-commands"
+        let connection = try await MQTTConnection.connect(client)
+        try await connection.subscribe([.init(commands.filter)])
+        let inbox = CommandInbox()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await inbox.read(connection) }
+            try await simulate(inbox: inbox)
+            group.cancelAll()
+        }
+        await connection.disconnect()
+    }
+
+    private func simulate(inbox: CommandInbox?) async throws {
         let producer = try await bus.producer()
         var mqtt: MQTTConnection?
         if let target = options.mqtt { mqtt = try await MQTTConnection.connect(target.client) }
         let setpoints =
-            options.applySetpoints
+            options.applySetpoints && inbox == nil
             ? try await bus.consumer(ConsumerOptions(topics: [Topics.setpoints.name], start: .latest)) : nil
         var simulator = simulatorStart
         var injector = BadReadingInjector(fraction: options.badFraction, seed: options.seed)
@@ -118,6 +132,9 @@ struct SimulationRunner: Service {
             }
             produced += batch
             if let setpoints { try await apply(setpoints, to: &simulator) }
+            for change in inbox?.take() ?? [] where (try? simulator.apply(change)) != nil {
+                stats.update { $0.setpointsApplied += 1 }
+            }
             if clock.now - lastStats >= .milliseconds(50) || options.rate != nil {
                 lastStats = clock.now
                 publish(produced, injector.counts, tally, simulator.now)
@@ -202,6 +219,26 @@ struct SimulationRunner: Service {
             machine: s.reading.machine, seq: s.reading.sequence ?? 0, failure: s.failure.isEmpty ? 0 : 1,
             modes: s.failure.names
         ).encoded()
+    }
+}
+
+/// Setpoint commands the simulated machines received over MQTT, waiting for the simulation loop to apply them.
+final class CommandInbox: Sendable {
+    private let queue = Mutex<[SetpointChange]>([])
+
+    /// Reads commands until cancelled; each is acknowledged once it is queued.
+    func read(_ connection: MQTTConnection) async throws {
+        for try await batch in connection.messages {
+            let changes = batch.compactMap { try? SetpointCommand.decode($0.payload).change }
+            queue.withLock { $0 += changes }
+            connection.acknowledge(batch)
+        }
+    }
+
+    func take() -> [SetpointChange] {
+        queue.withLock { q in
+            defer { q = [] }; return q
+        }
     }
 }
 

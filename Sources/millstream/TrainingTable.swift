@@ -1,7 +1,7 @@
+import Crypto
 import Foundation
 import Learn
 import Plant
-import Crypto
 import Primitives
 import Tabular
 
