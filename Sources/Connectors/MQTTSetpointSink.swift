@@ -104,9 +104,12 @@ public struct MQTTSetpointSink: Service {
 
     /// The latest state of every id written before (the whole audit topic).
     func auditHistory() async throws -> [String: SetpointWriteRecord.State] {
-        if try await !bus.topicNames().contains(Topics.setpointWrites.name) {
+        let existing = try await bus.topicNames()
+        if !existing.contains(Topics.setpointWrites.name) {
             try await bus.createTopic(Topics.setpointWrites.name, partitions: 1)
         }
+        // The changes' topic, so that the group has its partitions from the start (the pipeline writes it later).
+        if !existing.contains(Topics.setpoints.name) { try await bus.createTopic(Topics.setpoints.name, partitions: 8) }
         let end = try await bus.describeTopic(Topics.setpointWrites.name).records
         var history: [String: SetpointWriteRecord.State] = [:]
         guard end > 0 else { return history }
@@ -134,7 +137,7 @@ public struct MQTTSetpointSink: Service {
         var writer = Writer(sink: self, connection: connection, producer: producer)
         do {
             while !Task.isCancelled {
-                for r in try await readings.poll(maxRecords: 10_000, timeout: .zero) {
+                for r in try await readings.poll(maxRecords: 10_000, timeout: .milliseconds(20)) {
                     if let reading = try? Topics.readings.decode(r.value) { try await writer.observe(reading, &state) }
                 }
                 let changes = try await setpoints.poll(maxRecords: 100, timeout: .milliseconds(100))

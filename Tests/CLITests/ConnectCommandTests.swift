@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import TestSupport
 import Testing
 
@@ -93,5 +94,73 @@ import Testing
         let unset = try await CLI.run(["connect", "--connectors", wrongPassword, "--bus", "embedded://\(dir)/bus"])
         #expect(unset.status == 1)
         #expect(unset.stderr.contains("the environment variable MQTT_PASSWORD is not set"))
+    }
+
+    /// The loop through both brokers, each command a process: the simulator publishes to Mosquitto and takes setpoint
+    /// commands there; connect reads its readings into a Kafka-compatible broker (Tansu) and writes the setpoint change
+    /// put on `setpoints` back as a command; the simulated machine applies it and reports it, and connect confirms.
+    @Test func aSetpointChangeReachesTheSimulatedMachineAndIsConfirmed() async throws {
+        let mosquitto = try Mosquitto()
+        defer { mosquitto.remove() }
+        try await mosquitto.ready()
+        let kafka = try TansuBroker()
+        defer { kafka.stop() }
+        try await kafka.ready()
+        let bus = "kafka://127.0.0.1:\(kafka.port)"
+        let dir = NSTemporaryDirectory() + "connect-loop-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try connectors(port: mosquitto.port, in: dir) {
+            $0 + "    setpoints: {topic: \"{site}/{line}/{machine}/cmd\", confirm_within_s: 60}\n"
+        }
+        func start(_ arguments: [String]) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLI.binary)
+            p.arguments = arguments
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let connect = try start(["connect", "--connectors", config, "--bus", bus, "--stats-every", "10s"])
+        let simulate = try start([
+            "simulate", "--machines", "2", "--rate", "20", "--duration", "120s", "--mqtt",
+            "mqtt://127.0.0.1:\(mosquitto.port)", "--mqtt-commands", "{site}/{line}/{machine}/cmd", "--bus", bus,
+            "--progress", "none",
+        ])
+        defer {
+            for p in [connect, simulate] where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+        let client = try KafkaClient(KafkaClientConfiguration(bootstrap: ["127.0.0.1:\(kafka.port)"]))
+        let started = ContinuousClock.now
+        func records(_ topic: String) async -> Int64 {
+            (try? await client.describeTopic(topic).partitions.reduce(0) { $0 + $1.latestOffset }) ?? 0
+        }
+        while await records("readings") < 20, ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let change = #"{"machine":"plant1/line1/m01","values":{"rpm":1560},"by":"test","recommendation":"loop-1"}"#
+        // The sink makes the topics it reads and writes.
+        while try await !client.listTopics().contains("setpoints"), ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let producer = KafkaProducer(client: client)
+        _ = try await producer.send(
+            [KafkaProducerRecord(key: Array("plant1/line1/m01".utf8), value: Array(change.utf8), timestamp: 0)],
+            to: "setpoints")
+        var writes = ""
+        while !writes.contains("\"state\":\"confirmed\""), ContinuousClock.now - started < .seconds(90) {
+            try await Task.sleep(for: .milliseconds(500))
+            writes = try await CLI.run(["tail", "setpoint-writes", "--from-beginning", "--exit-at-end", "--bus", bus])
+                .stdout
+        }
+        await client.close()
+        let states = writes.split(separator: "\n").compactMap { line in
+            line.range(of: #""state":"[a-z]+""#, options: .regularExpression).map {
+                String(line[$0].dropFirst(9).dropLast())
+            }
+        }
+        #expect(states == ["sending", "written", "confirmed"], "\(writes)")
+        #expect(writes.contains("\"id\":\"loop-1\"") && writes.contains("topic plant1/line1/m01/cmd"))
     }
 }
