@@ -29,12 +29,15 @@ import Topics
         "setpoints":
             #"{"machine":"plant1/line1/m07","values":{"rpm":1600,"torque_nm":38},"change_tool":false,"by":"closed_loop","recommendation":"r1","ts":"2026-11-25T06:00:00.123Z"}"#,
         "optimizer-control": #"{"by":"eng","closed_loop":true,"ts":"2026-11-25T06:00:00.123Z"}"#,
+        "setpoint-writes":
+            #"{"id":"r1","machine":"plant1/line1/m07","values":{"rpm":1600},"state":"refused","reason":"rpm from 1450 to 1600 is a step larger than 100","endpoint":"mqtt://broker:1883 topic plant1/line1/m07/cmd","ts":"2026-11-25T06:00:00.123Z"}"#,
     ]
 
     static func bytes(_ topic: String) -> [UInt8] { Array(fixtures[topic]!.utf8) }
 
     @Test func everyTopicDecodesFromItsFixture() throws {
-        #expect(Set(Self.fixtures.keys) == Set(Topics.followed + [Topics.setpoints.name]))
+        #expect(
+            Set(Self.fixtures.keys) == Set(Topics.followed + [Topics.setpoints.name, Topics.setpointWrites.name]))
         let reading = try Topics.readings.decode(Self.bytes("readings"))
         #expect(reading.machine == "plant1/line1/m07" && reading["rpm"] == 1551 && reading.sequence == 12345)
 
@@ -78,6 +81,13 @@ import Topics
         #expect(minimal.change == SetpointChange(machine: "m1", values: [Measurement("rpm", 1600)]))
 
         #expect(try Topics.optimizerControl.decode(Self.bytes("optimizer-control")).closedLoop)
+
+        let w = try Topics.setpointWrites.decode(Self.bytes("setpoint-writes"))
+        #expect(w.state == .refused && w.values["rpm"] == 1600 && w.reason?.hasPrefix("rpm from 1450") == true)
+        #expect(throws: RecordError.self) {
+            try Topics.setpointWrites.decode(
+                Array(Self.fixtures["setpoint-writes"]!.replacingOccurrences(of: "refused", with: "maybe").utf8))
+        }
     }
 
     /// Decoding a fixture and encoding it again gives a record that decodes to the same value, for every topic.
@@ -97,6 +107,7 @@ import Topics
         try roundTrip(Topics.recommendationActions)
         try roundTrip(Topics.setpoints)
         try roundTrip(Topics.optimizerControl)
+        try roundTrip(Topics.setpointWrites)
         // Predictions hold a NaN feature (NaN is not equal to itself): compare the rest.
         var p = try Topics.predictions.decode(Self.bytes("predictions"))
         p.features = ["power_w": 6543.2, "rpm_ewma": 1500.2]
