@@ -81,24 +81,11 @@ public struct MQTTSetpointSink: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            var backoff = Backoff()
-            while !Task.isCancelled {
-                do {
-                    var state = try await SinkState(history: try await auditHistory())
-                    try await session(&state, backoff: &backoff)
-                } catch {
-                    if Task.isCancelled { return }
-                    let delay = backoff.next()
-                    stats.update { $0.lastError = "\(error)" }
-                    logger.warning(
-                        "setpoint sink lost its session; reconnecting",
-                        metadata: [
-                            "endpoint": "\(settings.client.endpoint)", "error": "\(error)", "retry_in": "\(delay)",
-                        ])
-                    try? await Task.sleep(for: delay)
-                }
-            }
+        try await reconnecting(
+            "setpoint sink", endpoint: settings.client.endpoint, stats: stats, logger: logger, backoff: Backoff()
+        ) { backoff in
+            var state = SinkState(history: try await auditHistory())
+            try await session(&state, backoff: &backoff)
         }
     }
 

@@ -36,25 +36,10 @@ public struct MQTTSource: Service {
 
     public func run() async throws {
         let producer = try await bus.producer()
-        try await cancelWhenGracefulShutdown { [backoff] in
-            var backoff = backoff
-            while !Task.isCancelled {
-                do {
-                    try await session(producer, backoff: &backoff)
-                } catch let error as MQTTError where !error.retriable && stats.snapshot.connections == 0 {
-                    throw error  // refused at the start (credentials, a filter): a configuration to fix
-                } catch {
-                    if Task.isCancelled { return }
-                    let delay = backoff.next()
-                    stats.update { $0.lastError = "\(error)" }
-                    logger.warning(
-                        "MQTT source lost its session; reconnecting",
-                        metadata: [
-                            "endpoint": "\(settings.client.endpoint)", "error": "\(error)", "retry_in": "\(delay)",
-                        ])
-                    try? await Task.sleep(for: delay)
-                }
-            }
+        try await reconnecting(
+            "MQTT source", endpoint: settings.client.endpoint, stats: stats, logger: logger, backoff: backoff
+        ) { backoff in
+            try await session(producer, backoff: &backoff)
         }
     }
 
@@ -137,6 +122,33 @@ public struct MQTTSource: Service {
             return reading
         }
         throw Unmappable(reason: "unmappable", message: "no mapping's topic matches")
+    }
+}
+
+/// Runs `session` until cancelled, and again after each failure once a backoff has passed; the failure is logged
+/// with the endpoint and kept as the stats' last error. A broker that refuses the very first connection for good
+/// (credentials, a filter it refuses) ends it with that error: a configuration to fix, not to retry.
+func reconnecting(
+    _ what: String, endpoint: String, stats: ConnectorStats, logger: Logger, backoff start: Backoff,
+    _ session: @escaping @Sendable (inout Backoff) async throws -> Void
+) async throws {
+    try await cancelWhenGracefulShutdown {
+        var backoff = start
+        while !Task.isCancelled {
+            do {
+                try await session(&backoff)
+            } catch let error as MQTTError where !error.retriable && stats.snapshot.connections == 0 {
+                throw error
+            } catch {
+                if Task.isCancelled { return }
+                let delay = backoff.next()
+                stats.update { $0.lastError = "\(error)" }
+                logger.warning(
+                    "\(what) lost its session; reconnecting",
+                    metadata: ["endpoint": "\(endpoint)", "error": "\(error)", "retry_in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+            }
+        }
     }
 }
 
