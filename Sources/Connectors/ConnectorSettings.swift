@@ -2,6 +2,7 @@ import ClientTLS
 import Foundation
 public import MQTT
 import MQTTWire
+import Modbus
 public import Plant
 import Yams
 
@@ -9,8 +10,12 @@ import Yams
 /// data points map to the config's machines and variables.
 public struct ConnectorSettings: Sendable {
     public var mqtt: MQTTSourceSettings?
+    public var modbus: [ModbusDeviceSettings]
 
-    public init(mqtt: MQTTSourceSettings? = nil) { self.mqtt = mqtt }
+    public init(mqtt: MQTTSourceSettings? = nil, modbus: [ModbusDeviceSettings] = []) {
+        self.mqtt = mqtt
+        self.modbus = modbus
+    }
 
     /// Reads the section from a process config file's text (nothing configured when it has none); errors name the
     /// file, line and column. Variables must be the config's.
@@ -19,8 +24,14 @@ public struct ConnectorSettings: Sendable {
             return ConnectorSettings()
         }
         let y = YAMLReader(source: source)
-        let fields = try y.mapping(section, "connectors", allowed: ["mqtt"])
-        return ConnectorSettings(mqtt: try fields["mqtt"].map { try y.mqttSource($0, process: process) })
+        let fields = try y.mapping(section, "connectors", allowed: ["mqtt", "modbus"])
+        let modbus = try fields["modbus"].map { node in
+            try y.sequence(node, "connectors.modbus").enumerated().map {
+                try y.modbusDevice($1, "connectors.modbus[\($0)]", process: process)
+            }
+        }
+        return ConnectorSettings(
+            mqtt: try fields["mqtt"].map { try y.mqttSource($0, process: process) }, modbus: modbus ?? [])
     }
 }
 
@@ -178,5 +189,61 @@ extension YAMLReader {
             timestamp: try field("timestamp"), timeUnit: unit, state: try field("state"),
             product: try field("product"), good: try field("good"), scrap: try field("scrap"),
             sequence: try field("sequence"))
+    }
+}
+
+extension YAMLReader {
+    /// `{url: modbus://HOST:PORT, unit: 1, machine: ID, interval_ms: 1000, points: {variable: {table, address, type,
+    /// order, scale, offset}}}`.
+    func modbusDevice(_ node: Node, _ path: String, process: ProcessConfig) throws -> ModbusDeviceSettings {
+        let f = try mapping(node, path, allowed: ["url", "unit", "machine", "interval_ms", "points"])
+        let urlNode = try required(f, "url", in: node, path)
+        let url = try string(urlNode, path + ".url")
+        guard let u = URLComponents(string: url), u.scheme == "modbus", let host = u.host, !host.isEmpty else {
+            throw error(urlNode, path + ".url", "'\(url)' is not modbus://HOST[:PORT]")
+        }
+        let machineNode = try required(f, "machine", in: node, path)
+        let machine = try string(machineNode, path + ".machine")
+        guard process.machineIDs.contains(machine) else {
+            throw error(machineNode, path + ".machine", "\(machine) is not a machine of the process config")
+        }
+        var device = ModbusDeviceSettings(host: host, port: u.port ?? 502, machine: machine, points: [])
+        if let n = f["unit"] { device.unit = UInt8(try integer(n, path + ".unit", 0...255)) }
+        if let n = f["interval_ms"] {
+            device.interval = .milliseconds(try integer(n, path + ".interval_ms", 10...86_400_000))
+        }
+        let pointsNode = try required(f, "points", in: node, path)
+        device.points = try orderedMapping(pointsNode, path + ".points").map { variable, p in
+            guard process.variable(variable) != nil else {
+                throw error(p, "\(path).points.\(variable)", "the process config has no variable \(variable)")
+            }
+            return (variable, try modbusPoint(p, "\(path).points.\(variable)"))
+        }
+        guard !device.points.isEmpty else {
+            throw error(pointsNode, path + ".points", "must map at least one variable")
+        }
+        return device
+    }
+
+    func modbusPoint(_ node: Node, _ path: String) throws -> ModbusPoint {
+        let f = try mapping(node, path, allowed: ["table", "address", "type", "order", "scale", "offset"])
+        func choice<T: RawRepresentable<String>>(_ key: String, _ all: [T], _ fallback: T) throws -> T {
+            guard let n = f[key] else { return fallback }
+            let text = try string(n, path + "." + key)
+            guard let v = T(rawValue: text) else {
+                throw error(
+                    n, path + "." + key, "'\(text)' is not one of " + all.map(\.rawValue).joined(separator: ", "))
+            }
+            return v
+        }
+        let table = try choice("table", ModbusTable.allCases, ModbusTable.holdingRegisters)
+        let address = try integer(try required(f, "address", in: node, path), path + ".address", 0...65535)
+        var point = ModbusPoint(
+            table: table, address: UInt16(address), type: try choice("type", ModbusValueType.allCases, .uint16),
+            order: try choice("order", ModbusByteOrder.allCases, .abcd))
+        if let n = f["scale"] { point.scale = try number(n, path + ".scale") }
+        if let n = f["offset"] { point.offset = try number(n, path + ".offset") }
+        guard address + point.count <= 65536 else { throw error(node, path, "runs past address 65535") }
+        return point
     }
 }

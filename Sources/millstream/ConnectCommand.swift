@@ -44,21 +44,32 @@ extension Millstream {
                 source = connectors
             }
             let settings = try ConnectorSettings.load(yaml: text, source: source, process: process)
-            guard let mqtt = settings.mqtt else {
+            guard settings.mqtt != nil || !settings.modbus.isEmpty else {
                 throw CommandError("\(source) has no connectors: section with a source (see docs/connectors.md)")
             }
             let interval = try parseDuration(statsEvery, option: "--stats-every")
             let bus = try openBus(busOptions.bus)
             let stats = ConnectorStats()
-            let connector = MQTTSource(settings: mqtt, machines: Set(process.machineIDs), bus: bus, stats: stats)
-            var services: [any Service] = [BusService(bus: bus), connector]
-            if let sink = mqtt.setpoints {
-                services.append(MQTTSetpointSink(settings: sink, process: process, bus: bus, stats: stats))
-                print("connect: writing setpoint changes to \(sink.client.endpoint) topic \(sink.topic.text)")
+            var sources: [any Service] = []
+            if let mqtt = settings.mqtt {
+                sources.append(MQTTSource(settings: mqtt, machines: Set(process.machineIDs), bus: bus, stats: stats))
+                print(
+                    "connect: reading \(mqtt.client.endpoint) (\(mqtt.mappings.map(\.topic.text).joined(separator: ", ")))"
+                )
+                if let sink = mqtt.setpoints {
+                    sources.append(MQTTSetpointSink(settings: sink, process: process, bus: bus, stats: stats))
+                    print("connect: writing setpoint changes to \(sink.client.endpoint) topic \(sink.topic.text)")
+                }
             }
+            if !settings.modbus.isEmpty {
+                sources.append(ModbusSource(devices: settings.modbus, bus: bus, stats: stats))
+                for d in settings.modbus {
+                    print("connect: polling \(d.endpoint) unit \(d.unit) every \(d.interval) for \(d.machine)")
+                }
+            }
+            let connector = ConnectorGroup(services: sources)
+            var services: [any Service] = [BusService(bus: bus), connector]
             if interval > .zero { services.append(StatsPrinter(stats: stats, every: interval)) }
-            print(
-                "connect: reading \(mqtt.client.endpoint) (\(mqtt.mappings.map(\.topic.text).joined(separator: ", ")))")
             try await runServices(services, main: 1)
             try await bus.close()
             print(Self.summary(stats.snapshot))
@@ -71,6 +82,18 @@ extension Millstream {
                 + "\(grouped(s.deadLetters.values.reduce(0, +))) dead letters\(dead.isEmpty ? "" : " (\(dead))"), "
                 + "\(s.connections) connections"
                 + (writes.isEmpty ? "" : "; setpoint writes: " + writes.joined(separator: ", "))
+        }
+    }
+}
+
+/// The configured sources and sinks as one service: all run until shutdown; the first to fail ends the others.
+struct ConnectorGroup: Service {
+    let services: [any Service]
+
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for s in services { group.addTask { try await s.run() } }
+            try await group.waitForAll()
         }
     }
 }
