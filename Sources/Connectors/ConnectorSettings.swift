@@ -194,9 +194,9 @@ extension YAMLReader {
 
 extension YAMLReader {
     /// `{url: modbus://HOST:PORT, unit: 1, machine: ID, interval_ms: 1000, points: {variable: {table, address, type,
-    /// order, scale, offset}}}`.
+    /// order, scale, offset}}, setpoints: {...}}`.
     func modbusDevice(_ node: Node, _ path: String, process: ProcessConfig) throws -> ModbusDeviceSettings {
-        let f = try mapping(node, path, allowed: ["url", "unit", "machine", "interval_ms", "points"])
+        let f = try mapping(node, path, allowed: ["url", "unit", "machine", "interval_ms", "points", "setpoints"])
         let urlNode = try required(f, "url", in: node, path)
         let url = try string(urlNode, path + ".url")
         guard let u = URLComponents(string: url), u.scheme == "modbus", let host = u.host, !host.isEmpty else {
@@ -222,7 +222,26 @@ extension YAMLReader {
         guard !device.points.isEmpty else {
             throw error(pointsNode, path + ".points", "must map at least one variable")
         }
+        if let sp = f["setpoints"] { device.setpoints = try modbusSetpoints(sp, path + ".setpoints", process: process) }
         return device
+    }
+
+    /// `setpoints: {variable: {table: holding, address, type, ...}}`: where setpoint changes are written.
+    func modbusSetpoints(_ node: Node, _ path: String, process: ProcessConfig) throws
+        -> [(variable: String, point: ModbusPoint)]
+    {
+        try orderedMapping(node, path).map { variable, p in
+            let at = "\(path).\(variable)"
+            guard process.variable(variable)?.controllable != nil else {
+                throw error(p, at, "\(variable) is not a setpoint (controllable) of the process config")
+            }
+            let point = try modbusPoint(p, at)
+            guard point.table == .holdingRegisters || point.table == .coils else {
+                throw error(
+                    p, at, "a setpoint must be a holding register or a coil (\(point.table.rawValue) is read-only)")
+            }
+            return (variable, point)
+        }
     }
 
     func modbusPoint(_ node: Node, _ path: String) throws -> ModbusPoint {

@@ -15,6 +15,8 @@ public struct ModbusDeviceSettings: Sendable {
     public var interval: Duration
     /// Variable name and where its value is.
     public var points: [(variable: String, point: ModbusPoint)]
+    /// Setpoint name and the holding register (or coil) a setpoint change is written to.
+    public var setpoints: [(variable: String, point: ModbusPoint)] = []
 
     public init(
         host: String, port: Int = 502, unit: UInt8 = 1, machine: String, interval: Duration = .seconds(1),
@@ -176,6 +178,71 @@ public struct ModbusSource: Service {
             }
             next = max(next + device.interval, clock.now)
             try await Task.sleep(until: next)
+        }
+    }
+}
+
+/// Setpoint changes written to Modbus registers (function 6 or 16, or 5 for a coil) and read back at once.
+public struct ModbusSetpointTarget: SetpointTarget {
+    public let devices: [ModbusDeviceSettings]
+    public var confirmWithin: Duration = .seconds(30)
+    public var tolerance: Double = 1e-3
+
+    public init(devices: [ModbusDeviceSettings]) { self.devices = devices.filter { !$0.setpoints.isEmpty } }
+
+    public var endpoint: String { devices.map(\.endpoint).joined(separator: ", ") }
+
+    public func open() async throws -> any SetpointWriter {
+        var connections: [String: ModbusConnection] = [:]
+        do {
+            for d in devices where connections[d.endpoint] == nil {
+                connections[d.endpoint] = try await ModbusConnection.connect(host: d.host, port: d.port)
+            }
+        } catch {
+            for c in connections.values { await c.close() }
+            throw error
+        }
+        return Writer(devices: devices, connections: connections, tolerance: tolerance)
+    }
+
+    struct Writer: SetpointWriter {
+        let devices: [ModbusDeviceSettings]
+        let connections: [String: ModbusConnection]
+        let tolerance: Double
+
+        func device(_ machine: String, _ variables: [String]) -> ModbusDeviceSettings? {
+            devices.first { d in
+                d.machine == machine && variables.allSatisfy { v in d.setpoints.contains { $0.variable == v } }
+            }
+        }
+
+        func place(of machine: String, variables: [String]) -> String? {
+            guard let d = device(machine, variables) else { return nil }
+            let where_ = d.setpoints.filter { variables.contains($0.variable) }.map {
+                "\($0.point.table.rawValue) \($0.point.address) (\($0.variable))"
+            }
+            return "\(d.endpoint) unit \(d.unit) " + where_.joined(separator: ", ")
+        }
+
+        /// Writes each value, then reads the registers back: true when every one holds what was written.
+        func write(_ command: SetpointCommand) async throws -> Bool {
+            let names = command.setpoints.entries.map(\.name)
+            guard let d = device(command.machine, names), let c = connections[d.endpoint] else {
+                throw ModbusError("no Modbus device takes \(names.joined(separator: ", ")) of \(command.machine)")
+            }
+            var same = true
+            for e in command.setpoints.entries {
+                let point = d.setpoints.first { $0.variable == e.name }!.point
+                try await c.write(e.value, to: point, unit: d.unit)
+                let back = try await c.read(point.table, address: point.address, count: point.count, unit: d.unit)
+                let v = point.table.isBits ? point.value(bit: back[0] != 0) : point.value(registers: back)
+                same = same && abs(v - e.value) <= tolerance * max(abs(e.value), 1e-9)
+            }
+            return same
+        }
+
+        func close() async {
+            for c in connections.values { await c.close() }
         }
     }
 }

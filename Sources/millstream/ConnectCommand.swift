@@ -51,13 +51,14 @@ extension Millstream {
             let bus = try openBus(busOptions.bus)
             let stats = ConnectorStats()
             var sources: [any Service] = []
+            var targets: [any SetpointTarget] = []
             if let mqtt = settings.mqtt {
                 sources.append(MQTTSource(settings: mqtt, machines: Set(process.machineIDs), bus: bus, stats: stats))
                 print(
                     "connect: reading \(mqtt.client.endpoint) (\(mqtt.mappings.map(\.topic.text).joined(separator: ", ")))"
                 )
                 if let sink = mqtt.setpoints {
-                    sources.append(MQTTSetpointSink(settings: sink, process: process, bus: bus, stats: stats))
+                    targets.append(MQTTSetpointTarget(sink))
                     print("connect: writing setpoint changes to \(sink.client.endpoint) topic \(sink.topic.text)")
                 }
             }
@@ -66,6 +67,18 @@ extension Millstream {
                 for d in settings.modbus {
                     print("connect: polling \(d.endpoint) unit \(d.unit) every \(d.interval) for \(d.machine)")
                 }
+                let target = ModbusSetpointTarget(devices: settings.modbus)
+                if !target.devices.isEmpty {
+                    targets.append(target)
+                    print("connect: writing setpoint changes to \(target.endpoint)")
+                }
+            }
+            // One sink for every target: one audit trail, and each change written once, where its machine is.
+            if !targets.isEmpty {
+                sources.append(
+                    SetpointSink(
+                        target: targets.count == 1 ? targets[0] : SetpointTargets(targets), process: process, bus: bus,
+                        stats: stats))
             }
             let connector = ConnectorGroup(services: sources)
             var services: [any Service] = [BusService(bus: bus), connector]

@@ -170,7 +170,7 @@ extension Millstream {
                 broker,
                 [
                     MQTTSource(settings: settings, machines: Set(process.machineIDs), bus: bus, logger: logger),
-                    MQTTSetpointSink(settings: sink, process: process, bus: bus, logger: logger),
+                    SetpointSink(target: MQTTSetpointTarget(sink), process: process, bus: bus, logger: logger),
                 ]
             )
         }

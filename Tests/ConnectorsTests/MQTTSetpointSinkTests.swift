@@ -67,7 +67,7 @@ import Topics
                     commands.count(batch.count)
                 }
             }
-            let sink = MQTTSetpointSink(settings: settings, process: .milling(), bus: bus)
+            let sink = SetpointSink(target: MQTTSetpointTarget(settings), process: .milling(), bus: bus)
             try await withThrowingTaskGroup(of: Void.self) { first in
                 first.addTask { try await sink.run() }
                 _ = try await producer.send(
@@ -90,7 +90,7 @@ import Topics
                 ts: "")
             _ = try await producer.send(
                 [BusRecord(key: nil, value: audit.encoded(), timestamp: 0)], to: Topics.setpointWrites.name)
-            let restarted = MQTTSetpointSink(settings: settings, process: .milling(), bus: bus)
+            let restarted = SetpointSink(target: MQTTSetpointTarget(settings), process: .milling(), bus: bus)
             group.addTask { try await restarted.run() }
             _ = try await producer.send(
                 [Self.change("r1", rpm: 1550), Self.change("r4", rpm: 1550), Self.change("r5", rpm: 1600)],

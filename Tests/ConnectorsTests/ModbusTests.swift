@@ -162,4 +162,64 @@ import Topics
             try ConnectorSettings.load(yaml: bad, source: "plant.yaml", process: .milling())
         } throws: { "\($0)".contains("'int12' is not one of bool, int16, uint16, int32, uint32, float32") }
     }
+
+    /// A setpoint change written to the device's holding registers and read back at once; a change for a variable
+    /// the device has no register for is refused, naming the target.
+    @Test func setpointsAreWrittenToRegistersAndReadBack() async throws {
+        let device = try await Device()
+        defer { device.stop() }
+        let yaml =
+            ProcessConfig.millingYAML + """
+
+                connectors:
+                  modbus:
+                    - url: modbus://127.0.0.1:\(device.port)
+                      machine: plant1/line1/m02
+                      points: {rpm: {table: holding, address: 0, type: float32}}
+                      setpoints: {rpm: {table: holding, address: 5, type: float32}}
+                """
+        let settings = try ConnectorSettings.load(yaml: yaml, source: "plant.yaml", process: .milling())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("modbus-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bus = try openBus("embedded://\(dir)?partitions=1&fsync=never")
+        let producer = try await bus.producer()
+        let changes = [
+            SetpointRecord(machine: "plant1/line1/m02", values: ["rpm": 1550], recommendation: "m1"),
+            SetpointRecord(machine: "plant1/line1/m02", values: ["torque_nm": 42], recommendation: "m2"),
+        ]
+        _ = try await producer.send(
+            changes.map { BusRecord(key: Array($0.machine.utf8), value: $0.encoded(), timestamp: 0) },
+            to: Topics.setpoints.name)
+        let sink = SetpointSink(target: ModbusSetpointTarget(devices: settings.modbus), process: .milling(), bus: bus)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await sink.run() }
+            let start = ContinuousClock.now
+            while sink.stats.snapshot.setpointWrites["confirmed"] != 1
+                || sink.stats.snapshot.setpointWrites["refused"] != 1
+            {
+                if ContinuousClock.now - start > .seconds(30) { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            group.cancelAll()
+        }
+        #expect(sink.stats.snapshot.setpointWrites == ["sending": 1, "written": 1, "confirmed": 1, "refused": 1])
+        let c = try await ModbusConnection.connect(host: "127.0.0.1", port: device.port)
+        let setpoint = ModbusPoint(table: .holdingRegisters, address: 5, type: .float32)
+        #expect(setpoint.value(registers: try await c.read(.holdingRegisters, address: 5, count: 2)) == 1550)
+        await c.close()
+
+        let consumer = try await bus.consumer(ConsumerOptions(topics: [Topics.setpointWrites.name]))
+        let writes = try await consumer.poll(maxRecords: 10, timeout: .seconds(5)).map {
+            try Topics.setpointWrites.decode($0.value)
+        }
+        #expect(
+            writes.map { "\($0.id) \($0.state.rawValue)" } == [
+                "m1 sending", "m1 written", "m1 confirmed", "m2 refused",
+            ])
+        try #require(writes.count == 4)
+        #expect(writes[0].endpoint == "modbus://127.0.0.1:\(device.port) unit 1 holding 5 (rpm)")
+        #expect(writes[2].reason == "read back from the device")
+        #expect(writes[3].reason?.contains("has no place for these setpoints of plant1/line1/m02") == true)
+        try await bus.close()
+    }
 }

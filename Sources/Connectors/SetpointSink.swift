@@ -56,13 +56,36 @@ public struct SetpointCommand: Codable, Sendable {
     }
 }
 
+/// Where a setpoint sink writes: a protocol's way to hand machines their new setpoints.
+public protocol SetpointTarget: Sendable {
+    /// For logs: `mqtt://host:1883`.
+    var endpoint: String { get }
+    /// How long a written change may take to show in the machine's readings before it is `unconfirmed`.
+    var confirmWithin: Duration { get }
+    /// Relative difference under which a reported setpoint equals the commanded one.
+    var tolerance: Double { get }
+    func open() async throws -> any SetpointWriter
+}
+
+/// An open target (one session).
+public protocol SetpointWriter: Sendable {
+    /// Where a machine's setpoints go (`mqtt://host:1883 topic plant1/line1/m01/cmd`); nil when this target cannot
+    /// write `variables` of that machine.
+    func place(of machine: String, variables: [String]) -> String?
+    /// Writes the command; true when the write itself was read back equal (Modbus registers), false when the
+    /// machine's readings are to confirm it (MQTT).
+    func write(_ command: SetpointCommand) async throws -> Bool
+    func close() async
+}
+
 /// Writes the plant's setpoint changes (the `setpoints` topic: approved recommendations and closed loop) to the
-/// machines as MQTT commands (QoS 1), after the guardrails of the process config; each write is audited on
-/// `setpoint-writes` and confirmed when a reading of the machine reports the new setpoints. Once only: before a
-/// command goes out its id is recorded as `sending`, after it as `written`; a restart skips ids already written and
-/// reads a `sending` one's machine back, writing again only if the machine does not have the values.
-public struct MQTTSetpointSink: Service {
-    public let settings: MQTTSinkSettings
+/// machines through a target (MQTT commands, Modbus registers), after the guardrails of the process config; each
+/// write is audited on `setpoint-writes` and confirmed by reading back (the registers, or a reading of the machine
+/// that reports the new setpoints). Once only: before a command goes out its id is recorded as `sending`, after it as
+/// `written`; a restart skips ids already written and reads a `sending` one's machine back, writing again only if the
+/// machine does not have the values.
+public struct SetpointSink: Service {
+    public let target: any SetpointTarget
     public let process: ProcessConfig
     public let bus: any MessageBus
     public let stats: ConnectorStats
@@ -70,10 +93,10 @@ public struct MQTTSetpointSink: Service {
     let logger: Logger
 
     public init(
-        settings: MQTTSinkSettings, process: ProcessConfig, bus: any MessageBus, stats: ConnectorStats = .init(),
+        target: any SetpointTarget, process: ProcessConfig, bus: any MessageBus, stats: ConnectorStats = .init(),
         logger: Logger = Logger(label: "millstream.connect.setpoints")
     ) {
-        self.settings = settings
+        self.target = target
         self.process = process
         self.bus = bus
         self.stats = stats
@@ -82,7 +105,7 @@ public struct MQTTSetpointSink: Service {
 
     public func run() async throws {
         try await reconnecting(
-            "setpoint sink", endpoint: settings.client.endpoint, stats: stats, logger: logger, backoff: Backoff()
+            "setpoint sink", endpoint: target.endpoint, stats: stats, logger: logger, backoff: Backoff()
         ) { backoff in
             var state = SinkState(history: try await auditHistory())
             try await session(&state, backoff: &backoff)
@@ -115,7 +138,7 @@ public struct MQTTSetpointSink: Service {
     }
 
     private func session(_ state: inout SinkState, backoff: inout Backoff) async throws {
-        let connection = try await MQTTConnection.connect(settings.client)
+        let connection = try await target.open()
         stats.update { $0.connections += 1 }
         let producer = try await bus.producer()
         let setpoints = try await bus.consumer(ConsumerOptions(group: group, topics: [Topics.setpoints.name]))
@@ -144,13 +167,13 @@ public struct MQTTSetpointSink: Service {
     }
 
     /// Ends a session: the consumers leave (the group's partition goes to the next sink at once), then the broker.
-    private func close(_ connection: MQTTConnection, _ consumers: (any MessageConsumer)...) async {
+    private func close(_ connection: any SetpointWriter, _ consumers: (any MessageConsumer)...) async {
         for c in consumers { try? await c.close() }
-        await connection.disconnect()
+        await connection.close()
     }
 }
 
-extension MQTTSetpointSink {
+extension SetpointSink {
     /// A reader of the readings topic from its last 10,000 records per partition on, so that the setpoints each
     /// machine reported lately are known before the first change is checked against them.
     func recentReadings() async throws -> any MessageConsumer {
@@ -171,11 +194,11 @@ struct SinkState {
     var pending: [String: (record: SetpointWriteRecord, deadline: ContinuousClock.Instant)] = [:]
 }
 
-extension MQTTSetpointSink {
+extension SetpointSink {
     /// One session's writing: the command, the audit records, the read-back.
     struct Writer {
-        let sink: MQTTSetpointSink
-        let connection: MQTTConnection
+        let sink: SetpointSink
+        let connection: any SetpointWriter
         let producer: any MessageProducer
 
         func handle(_ r: ConsumedRecord, _ state: inout SinkState) async throws {
@@ -201,10 +224,13 @@ extension MQTTSetpointSink {
             let command = SetpointCommand(
                 id: id, machine: change.machine, setpoints: change.values, changeTool: change.changeTool,
                 ts: Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())))
-            try await connection.publish(
-                topic(change.machine), payload: try RecordEncoder.encode(command), qos: .atLeastOnce)
+            let readBack = try await connection.write(command)
             let written = try await audit(id, change, .written, nil, &state)
-            state.pending[change.machine] = (written, .now + sink.settings.confirmWithin)
+            if readBack {
+                try await record(written, .confirmed, "read back from the device", &state)
+            } else {
+                state.pending[change.machine] = (written, .now + sink.target.confirmWithin)
+            }
         }
 
         /// A reading: the machine's reported setpoints, and the confirmation of a pending write they match.
@@ -226,7 +252,7 @@ extension MQTTSetpointSink {
                     "the machine did not report the new setpoints",
                     metadata: ["machine": "\(machine)", "id": "\(p.record.id)"])
                 try await record(
-                    p.record, .unconfirmed, "no reading with the new setpoints within \(sink.settings.confirmWithin)",
+                    p.record, .unconfirmed, "no reading with the new setpoints within \(sink.target.confirmWithin)",
                     &state)
             }
         }
@@ -234,6 +260,9 @@ extension MQTTSetpointSink {
         /// Why a change may not be written (nil: it may): a variable that is not a setpoint, a value outside its
         /// range, a step larger than the process allows from what the machine reports.
         func guardrails(_ change: SetpointRecord, reported: [String: Double]?) -> String? {
+            guard connection.place(of: change.machine, variables: change.values.entries.map(\.name)) != nil else {
+                return "\(sink.target.endpoint) has no place for these setpoints of \(change.machine)"
+            }
             for e in change.values.entries {
                 guard let c = sink.process.variable(e.name)?.controllable else {
                     return "\(e.name) is not a setpoint of the process"
@@ -252,11 +281,9 @@ extension MQTTSetpointSink {
             guard let reported else { return false }
             return target.entries.allSatisfy { e in
                 guard let v = reported[e.name] else { return false }
-                return abs(v - e.value) <= sink.settings.tolerance * max(abs(e.value), 1e-9)
+                return abs(v - e.value) <= sink.target.tolerance * max(abs(e.value), 1e-9)
             }
         }
-
-        func topic(_ machine: String) -> String { sink.settings.topic.fill(machineID: machine) }
 
         @discardableResult
         func audit(
@@ -265,7 +292,8 @@ extension MQTTSetpointSink {
         ) async throws -> SetpointWriteRecord {
             let w = SetpointWriteRecord(
                 id: id, machine: change.machine, values: change.values, state: s, reason: reason,
-                endpoint: "\(connection.endpoint) topic \(topic(change.machine))", ts: "")
+                endpoint: connection.place(of: change.machine, variables: change.values.entries.map(\.name))
+                    ?? sink.target.endpoint, ts: "")
             return try await record(w, s, reason, &state)
         }
 
@@ -309,5 +337,80 @@ extension NameTemplate {
         let levels = machineID.split(separator: "/").map(String.init)
         guard levels.count == 3 else { return fill(["machine": machineID]) }
         return fill(["site": levels[0], "line": levels[1], "machine": levels[2]])
+    }
+}
+
+/// MQTT commands (QoS 1) on a topic per machine; confirmed by the machine's readings.
+public struct MQTTSetpointTarget: SetpointTarget {
+    public let settings: MQTTSinkSettings
+    public init(_ settings: MQTTSinkSettings) { self.settings = settings }
+    public var endpoint: String { settings.client.endpoint }
+    public var confirmWithin: Duration { settings.confirmWithin }
+    public var tolerance: Double { settings.tolerance }
+
+    public func open() async throws -> any SetpointWriter {
+        Writer(settings: settings, connection: try await MQTTConnection.connect(settings.client))
+    }
+
+    struct Writer: SetpointWriter {
+        let settings: MQTTSinkSettings
+        let connection: MQTTConnection
+
+        func place(of machine: String, variables: [String]) -> String? {
+            "\(connection.endpoint) topic \(settings.topic.fill(machineID: machine))"
+        }
+
+        func write(_ command: SetpointCommand) async throws -> Bool {
+            try await connection.publish(
+                settings.topic.fill(machineID: command.machine), payload: try RecordEncoder.encode(command),
+                qos: .atLeastOnce)
+            return false
+        }
+
+        func close() async { await connection.disconnect() }
+    }
+}
+
+/// Several targets as one (MQTT for some machines, Modbus for others): a machine's change goes to the first target
+/// that has a place for it, so one sink, one audit trail and one once-only bookkeeping cover them all.
+public struct SetpointTargets: SetpointTarget {
+    public let targets: [any SetpointTarget]
+
+    public init(_ targets: [any SetpointTarget]) { self.targets = targets }
+
+    public var endpoint: String { targets.map(\.endpoint).joined(separator: ", ") }
+    public var confirmWithin: Duration { targets.map(\.confirmWithin).max() ?? .seconds(30) }
+    public var tolerance: Double { targets.first?.tolerance ?? 1e-3 }
+
+    public func open() async throws -> any SetpointWriter {
+        var writers: [any SetpointWriter] = []
+        do {
+            for t in targets { writers.append(try await t.open()) }
+        } catch {
+            for w in writers { await w.close() }
+            throw error
+        }
+        return Writer(writers: writers)
+    }
+
+    struct Writer: SetpointWriter {
+        let writers: [any SetpointWriter]
+
+        func place(of machine: String, variables: [String]) -> String? {
+            writers.lazy.compactMap { $0.place(of: machine, variables: variables) }.first
+        }
+
+        func write(_ command: SetpointCommand) async throws -> Bool {
+            let names = command.setpoints.entries.map(\.name)
+            guard let w = writers.first(where: { $0.place(of: command.machine, variables: names) != nil }) else {
+                throw MappingError(
+                    "no target takes the setpoints \(names.joined(separator: ", ")) of \(command.machine)")
+            }
+            return try await w.write(command)
+        }
+
+        func close() async {
+            for w in writers { await w.close() }
+        }
     }
 }
