@@ -63,6 +63,14 @@ import Testing
                 var j = i
                 while j < lines.count, j < i + 12 || started {
                     let code = Self.code(String(lines[j]))
+                    // A protocol's requirement has no body: a next declaration or the protocol's end comes first.
+                    let trimmed = code.trimmingCharacters(in: .whitespaces)
+                    if !started, j > i,
+                        ["func ", "init", "var ", "let ", "}", "public ", "static ", "@", "associatedtype "].contains(
+                            where: { trimmed.hasPrefix($0) })
+                    {
+                        break
+                    }
                     let opens = code.filter { $0 == "{" }.count
                     let closes = code.filter { $0 == "}" }.count
                     if started {
