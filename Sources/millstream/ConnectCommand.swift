@@ -4,6 +4,7 @@ import Buses
 import Connectors
 import Foundation
 import Logging
+import Server
 import ServiceLifecycle
 
 extension Millstream {
@@ -31,8 +32,19 @@ extension Millstream {
 
         @OptionGroup var busOptions: BusOptions
 
-        @Option(help: "Print the connector's figures every this long (0: only at the end).")
+        @Option(help: "Print the connector's figures every this long.")
         var statsEvery = "10s"
+
+        @Option(help: "Serve /healthz, /readyz and /metrics on this port (0: off), for probes and Prometheus.")
+        var healthPort = 0
+        @Option(help: "Address of the health port.") var healthHost = "127.0.0.1"
+        @Option(help: "Tokens file: /metrics on the health port needs a viewer token.") var tokens = "./millstream-tokens.json"
+
+        func validate() throws {
+            guard (0...65535).contains(healthPort) else {
+                throw ValidationError("--health-port \(healthPort) must be from 0 to 65535")
+            }
+        }
 
         func run() async throws {
             var (process, text, source) = try loadProcessConfigText(config)
@@ -83,6 +95,17 @@ extension Millstream {
             let connector = ConnectorGroup(services: sources)
             var services: [any Service] = [BusService(bus: bus), connector]
             if interval > .zero { services.append(StatsPrinter(stats: stats, every: interval)) }
+            if healthPort > 0 {
+                var o = ServerOptions()
+                o.host = healthHost
+                o.port = healthPort
+                o.version = Millstream.configuration.version
+                let metrics = ServerMetrics(version: o.version)
+                let health = HealthServer(options: o, tokens: try TokenStore(path: tokens), metrics: metrics) {
+                    stats.snapshot.connections > 0
+                }
+                services += [health.application(), ConnectorGauges(stats: stats, metrics: metrics)]
+            }
             try await runServices(services, main: 1)
             try await bus.close()
             print(Self.summary(stats.snapshot))
@@ -107,6 +130,22 @@ struct ConnectorGroup: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for s in services { group.addTask { try await s.run() } }
             try await group.waitForAll()
+        }
+    }
+}
+
+/// Copies the connectors' figures into their metrics every two seconds.
+struct ConnectorGauges: Service {
+    let stats: ConnectorStats
+    let metrics: ServerMetrics
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let s = stats.snapshot
+            metrics.connector(
+                received: s.received, readings: s.readings, deadLetters: s.deadLetters, connections: s.connections,
+                setpointWrites: s.setpointWrites)
+            try? await Task.sleep(for: .seconds(2))
         }
     }
 }

@@ -26,10 +26,14 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = try connectors(port: broker.port, in: dir)
 
+        let token = try await CLI.run(["tokens", "create", "--role", "viewer", "--tokens", dir + "/tokens.json"])
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let health = TansuBroker.freePort()
         let connect = Process()
         connect.executableURL = URL(fileURLWithPath: CLI.binary)
         connect.arguments = [
             "connect", "--connectors", config, "--bus", "embedded://\(dir)/bus", "--stats-every", "200ms",
+            "--health-port", "\(health)", "--tokens", dir + "/tokens.json",
         ]
         let out = dir + "/connect.out"
         FileManager.default.createFile(atPath: out, contents: nil)
@@ -51,8 +55,23 @@ import Testing
         while !printed().contains("connect: 1,000 messages"), ContinuousClock.now - started < .seconds(90) {
             try await Task.sleep(for: .milliseconds(50))
         }
-        let last = printed().split(separator: "\n").last.map(String.init) ?? ""
+        while !printed().split(separator: "\n").contains(where: {
+            $0.hasPrefix("connect: 1,000 messages") && $0.hasSuffix("connections")
+        }), ContinuousClock.now - started < .seconds(90) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // A whole line (connect may be writing the next one as it is read).
+        let last =
+            printed().split(separator: "\n").last {
+                $0.hasPrefix("connect: 1,000 messages") && $0.hasSuffix("connections")
+            }
+            .map(String.init) ?? ""
         #expect(last.hasPrefix("connect: 1,000 messages"), "\(printed())")
+        // The same figures for Prometheus (copied every 2 s).
+        try await Task.sleep(for: .milliseconds(2500))
+        let (status, body) = try await HTTP.get("http://127.0.0.1:\(health)/metrics", token: token)
+        #expect(status == 200)
+        #expect(String(decoding: body, as: UTF8.self).contains("millstream_connector_messages_count 1000.0"))
         // Killed: what it acknowledged to the broker is durable on its bus.
         kill(connect.processIdentifier, SIGKILL)
         connect.waitUntilExit()

@@ -190,5 +190,30 @@ public final class ServerMetrics: Sendable {
             .set(Double(lag))
     }
 
+    /// Figures of `millstream connect`'s sources and setpoint sink, as gauges.
+    public func connector(
+        received: Int, readings: Int, deadLetters: [String: Int], connections: Int, setpointWrites: [String: Int]
+    ) {
+        registry.makeGauge(descriptor: name("connector_messages", "count", "Messages (or polls) the connectors received"))
+            .set(Double(received))
+        registry.makeGauge(descriptor: name("connector_readings", "count", "Readings the connectors wrote to the bus"))
+            .set(Double(readings))
+        registry.makeGauge(
+            descriptor: name("connector_connections", "count", "Connections the connectors made (reconnections included)")
+        ).set(Double(connections))
+        for (reason, n) in deadLetters {
+            registry.makeGauge(
+                descriptor: name("connector_dead_letters", "count", "Messages the connectors set aside, by reason"),
+                labels: [("reason", reason)]
+            ).set(Double(n))
+        }
+        for (state, n) in setpointWrites {
+            registry.makeGauge(
+                descriptor: name("connector_setpoint_writes", "count", "Setpoint changes by the state they reached"),
+                labels: [("state", state)]
+            ).set(Double(n))
+        }
+    }
+
     public func text() -> [UInt8] { registry.emitToBuffer() }
 }
