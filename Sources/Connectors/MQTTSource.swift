@@ -81,10 +81,11 @@ public struct MQTTSource: Service {
                 readings.append(BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now))
             } catch {
                 reasons[error.reason, default: 0] += 1
+                let text = String(validating: message.payload, as: UTF8.self)
                 let record = DeadLetterRecord(
                     reason: error.reason,
                     error: "\(settings.client.endpoint) topic \(message.topic): \(error.message)",
-                    original: String(validating: message.payload, as: UTF8.self), originalBase64: nil,
+                    original: text, originalBase64: text == nil ? Data(message.payload).base64EncodedString() : nil,
                     ts: Timestamp.format(now), source: nil)
                 dead.append(BusRecord(key: nil, value: record.encoded(), timestamp: now))
             }

@@ -42,11 +42,12 @@ import Topics
             try await Task.sleep(for: .milliseconds(200))
             for i in 0..<100 { try await pub.publish("factory/line1/m01/telemetry", payload: Self.message("m01", i)) }
             try await pub.publish("factory/line1/m01/telemetry", payload: Array("{not json".utf8))
+            try await pub.publish("factory/line1/m01/telemetry", payload: [0xFF, 0xFE])
             try await pub.publish("factory/line9/m99/telemetry", payload: Self.message("m99", 0))
             await pub.disconnect()
 
             // The broker restarts; the source reconnects to its persistent session and goes on.
-            while source.stats.snapshot.received < 102 { try await Task.sleep(for: .milliseconds(20)) }
+            while source.stats.snapshot.received < 103 { try await Task.sleep(for: .milliseconds(20)) }
             try await broker.restart()
             let again = try await MQTTConnection.connect(
                 MQTTClientOptions(host: "127.0.0.1", port: broker.port, clientID: "plc"))
@@ -61,19 +62,21 @@ import Topics
         }
         let stats = source.stats.snapshot
         #expect(stats.readings == 200)
-        #expect(stats.deadLetters == ["unmappable": 1, "unknown_machine": 1])
+        #expect(stats.deadLetters == ["unmappable": 2, "unknown_machine": 1])
         #expect(stats.lastError?.contains("127.0.0.1:\(broker.port)") == true)
 
         let consumer = try await bus.consumer(ConsumerOptions(topics: [Topics.readings.name, Topics.deadLetters.name]))
         var got: [ConsumedRecord] = []
-        while got.count < 202 { got += try await consumer.poll(maxRecords: 1000, timeout: .seconds(5)) }
+        while got.count < 203 { got += try await consumer.poll(maxRecords: 1000, timeout: .seconds(5)) }
         let readings = try got.filter { $0.topic == Topics.readings.name }.map { try Topics.readings.decode($0.value) }
         #expect(readings.map { Int($0["tool_wear_min"]!) } == Array(0..<200))
         #expect(readings.allSatisfy { $0.machine == "plant1/line1/m01" })
         let dead = try got.filter { $0.topic == Topics.deadLetters.name }.map {
             try Topics.deadLetters.decode($0.value)
         }
-        #expect(dead.map(\.reason).sorted() == ["unknown_machine", "unmappable"])
+        #expect(dead.map(\.reason).sorted() == ["unknown_machine", "unmappable", "unmappable"])
+        // Bytes that are not text are kept in base64.
+        #expect(dead.contains { $0.original == nil && $0.originalBase64 == "//4=" })
         #expect(
             dead.first { $0.reason == "unmappable" }?.error.contains(
                 "topic factory/line1/m01/telemetry: the payload is not JSON") == true)
