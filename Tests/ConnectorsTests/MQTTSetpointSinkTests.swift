@@ -29,7 +29,7 @@ import Topics
     static func until(_ what: String, _ condition: () async throws -> Bool) async throws {
         let start = ContinuousClock.now
         while try await !condition() {
-            if ContinuousClock.now - start > .seconds(30) { throw MQTTError("timed out waiting for \(what)") }
+            if ContinuousClock.now - start > .seconds(120) { throw MQTTError("timed out waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

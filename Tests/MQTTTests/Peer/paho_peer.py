@@ -50,7 +50,7 @@ def subscribe(host, port, topic_filter, count, qos, version):
     c.on_message = on_message
     c.connect(host, port)
     c.loop_start()
-    if not done.wait(timeout=60):
+    if not done.wait(timeout=180):
         sys.exit(f"paho: {len(received)} of {count} messages arrived")
     c.disconnect()
     c.loop_stop()
