@@ -46,13 +46,9 @@ enum MQTTBench {
         let settings = MQTTSourceSettings(
             client: options("ms-connector"),
             mappings: [
-                JSONReadingMapping(
+                .readingFormat(
                     topic: try TopicPattern("bench/{machine}"), machine: NameTemplate("plant1/line1/{machine}"),
-                    values: ["air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min"].map {
-                        ($0, FieldPath("values." + $0))
-                    }, setpoints: ["rpm", "torque_nm"].map { ($0, FieldPath("setpoints." + $0)) },
-                    timestamp: FieldPath("ts"), state: FieldPath("state"), product: FieldPath("product"),
-                    good: FieldPath("good"), scrap: FieldPath("scrap"), sequence: FieldPath("seq"))
+                    process: .milling())
             ])
         let sessionOnly = try await MQTTConnection.connect(settings.client)
         try await sessionOnly.subscribe([.init("bench/#", qos: .atLeastOnce)])

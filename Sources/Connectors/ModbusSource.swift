@@ -1,5 +1,4 @@
 public import Bus
-import Foundation
 public import Logging
 public import Modbus
 import Plant
@@ -167,7 +166,7 @@ public struct ModbusSource: Service {
         while !Task.isCancelled {
             let values = try await read(device, connection, refused: &refused)
             backoff.reset()
-            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            let now = Timestamp.now()
             let reading = Reading(machine: device.machine, timestamp: now, values: values.compactMap { $0 })
             _ = try await producer.send(
                 [BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now)],

@@ -1,5 +1,4 @@
 public import Bus
-import Foundation
 public import Logging
 public import MQTT
 import MQTTWire
@@ -223,7 +222,7 @@ extension SetpointSink {
             try await audit(id, change, .sending, nil, &state)
             let command = SetpointCommand(
                 id: id, machine: change.machine, setpoints: change.values, changeTool: change.changeTool,
-                ts: Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded())))
+                ts: Timestamp.format(Timestamp.now()))
             let readBack = try await connection.write(command)
             let written = try await audit(id, change, .written, nil, &state)
             if readBack {
@@ -304,8 +303,8 @@ extension SetpointSink {
             var w = write
             w.state = s
             w.reason = reason
-            w.ts = Timestamp.format(Int64((Date().timeIntervalSince1970 * 1000).rounded()))
-            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            let now = Timestamp.now()
+            w.ts = Timestamp.format(now)
             _ = try await producer.send(
                 [BusRecord(key: Array(w.machine.utf8), value: w.encoded(), timestamp: now)],
                 to: Topics.setpointWrites.name)

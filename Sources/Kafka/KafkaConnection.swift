@@ -58,7 +58,7 @@ public final class KafkaConnection: Sendable {
         let tlsReady = security.tls == nil ? nil : group.any().makePromise(of: Void.self)
         do {
             channel = try await ClientBootstrap(group: group)
-                .connectTimeout(timeout.timeAmount)
+                .connectTimeout(TimeAmount(timeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -74,7 +74,7 @@ public final class KafkaConnection: Sendable {
             throw KafkaError("cannot connect to Kafka broker \(address): \(error)", retriable: true)
         }
         if let tlsReady {
-            let deadline = channel.eventLoop.scheduleTask(in: timeout.timeAmount) {
+            let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 tlsReady.fail(KafkaError("no TLS handshake within \(timeout)"))
             }
             do {
@@ -86,9 +86,9 @@ public final class KafkaConnection: Sendable {
                 throw KafkaError("TLS handshake with Kafka broker \(address) failed: \(error)", retriable: true)
             }
         }
-        let rt = requestTimeout.timeAmount
+        let rt = TimeAmount(requestTimeout)
         do {
-            let versions = try await handshake(channel, address: address, timeout: timeout.timeAmount)
+            let versions = try await handshake(channel, address: address, timeout: TimeAmount(timeout))
             let connection = KafkaConnection(
                 host: host, port: port, channel: channel, versions: versions, requestTimeout: rt)
             if let sasl = security.sasl { try await connection.authenticate(sasl) }
@@ -184,7 +184,8 @@ public final class KafkaConnection: Sendable {
     public func enqueue(_ key: ApiKey, version: Int16, body: ByteBuffer, timeout: Duration? = nil)
         -> EventLoopFuture<ByteBuffer>
     {
-        Self.write(channel, address: address, key, version, body, timeout: timeout?.timeAmount ?? requestTimeout)
+        Self.write(
+            channel, address: address, key, version, body, timeout: timeout.map(TimeAmount.init) ?? requestTimeout)
     }
 
     /// Sends a request whose answer the broker does not send (Produce with acks 0).

@@ -91,9 +91,3 @@ extension KafkaConnection {
         return r.bytes
     }
 }
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
-    }
-}

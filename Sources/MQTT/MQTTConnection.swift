@@ -40,7 +40,7 @@ public final class MQTTConnection: Sendable {
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
-                .connectTimeout(options.connectTimeout.timeAmount)
+                .connectTimeout(TimeAmount(options.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -89,7 +89,7 @@ public final class MQTTConnection: Sendable {
         _ timeout: Duration, on channel: any Channel, _ promise: EventLoopPromise<T>, what: String
     ) async throws -> T {
         let endpoint = "\(channel.remoteAddress.map { "\($0)" } ?? "broker")"
-        let deadline = channel.eventLoop.scheduleTask(in: timeout.timeAmount) {
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             promise.fail(MQTTError("no \(what) from \(endpoint) within \(timeout)", retriable: true))
         }
         defer { deadline.cancel() }
@@ -175,11 +175,5 @@ public final class MQTTConnection: Sendable {
 
     private func lost(_ error: any Error) -> MQTTError {
         error as? MQTTError ?? MQTTError("connection to MQTT broker \(endpoint) is closed: \(error)", retriable: true)
-    }
-}
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
     }
 }

@@ -87,12 +87,13 @@ public final class ModbusConnection: Sendable {
     public let host: String
     public let port: Int
     private let channel: any Channel
-    private let timeout: Duration
+    /// How long a request waits for its answer.
+    private let timeout: TimeAmount
 
     public var endpoint: String { "modbus://\(host):\(port)" }
     public var isActive: Bool { channel.isActive }
 
-    private init(host: String, port: Int, channel: any Channel, timeout: Duration) {
+    private init(host: String, port: Int, channel: any Channel, timeout: TimeAmount) {
         self.host = host
         self.port = port
         self.channel = channel
@@ -105,11 +106,7 @@ public final class ModbusConnection: Sendable {
         let endpoint = "modbus://\(host):\(port)"
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(
-                    .nanoseconds(
-                        Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds
-                            / 1_000_000_000)
-                )
+                .connectTimeout(TimeAmount(timeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -118,7 +115,7 @@ public final class ModbusConnection: Sendable {
                     }
                 }
                 .connect(host: host, port: port).get()
-            return ModbusConnection(host: host, port: port, channel: channel, timeout: timeout)
+            return ModbusConnection(host: host, port: port, channel: channel, timeout: TimeAmount(timeout))
         } catch {
             throw ModbusError("cannot connect to Modbus device \(endpoint): \(error)", retriable: true)
         }
@@ -128,11 +125,9 @@ public final class ModbusConnection: Sendable {
     /// address and the exception.
     public func send(_ request: ModbusRequest, unit: UInt8 = 1) async throws -> ModbusResponse {
         let promise = channel.eventLoop.makePromise(of: ModbusResponse.self)
-        let t = TimeAmount.nanoseconds(
-            Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         do {
             try await channel.writeAndFlush(
-                ModbusClientHandler.Pending(unit: unit, request: request, promise: promise, timeout: t))
+                ModbusClientHandler.Pending(unit: unit, request: request, promise: promise, timeout: timeout))
         } catch {
             promise.fail(error)
             throw ModbusError("connection to Modbus device \(endpoint) is closed: \(error)", retriable: true)

@@ -250,7 +250,7 @@ struct BusService: Service {
     }
 }
 
-func currentMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+func currentMilliseconds() -> Int64 { Timestamp.now() }
 
 /// Runs services until the one marked `main` finishes or SIGINT / SIGTERM arrives, then shuts the rest down in reverse
 /// order (the bus last, so everything written is flushed).
