@@ -82,9 +82,15 @@ def main():
                 browser.call("Page.navigate", {"url": step["url"]}, session=session)
             deadline = time.time() + step.get("timeout", 30)
             while True:
-                result = browser.call("Runtime.evaluate",
-                                      {"expression": f"Boolean({step['wait']})", "returnByValue": True},
-                                      session=session)
+                try:
+                    result = browser.call("Runtime.evaluate",
+                                          {"expression": f"Boolean({step['wait']})", "returnByValue": True},
+                                          session=session)
+                except RuntimeError as error:
+                    # The previous step's action (a form's POST) is still navigating: not there yet.
+                    if "navigated or closed" not in str(error):
+                        raise
+                    result = {}
                 if result.get("result", {}).get("value") is True:
                     break
                 if time.time() > deadline:
