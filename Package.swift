@@ -71,10 +71,20 @@ let package = Package(
         .systemLibrary(name: "CKafkaCodecs"),
         // OpenBLAS (Debian libopenblas-dev) for GEMM.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // ONNX message types, generated once from onnx.proto by scripts/generate-onnx-proto and committed.
+        // ONNX message types, generated once from onnx.proto by scripts/generate-proto onnx and committed.
         .target(
             name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["README.md"]),
+        // Sparkplug B payload types, generated once from our sparkplug_b.proto by scripts/generate-proto and committed.
+        .target(
+            name: "SparkplugProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["README.md", "sparkplug_b.proto"]),
+        // Sparkplug B without I/O: the topic namespace, payloads, and the host application's view of edge nodes
+        // (births, deaths, aliases, sequence numbers, rebirth requests).
+        .target(
+            name: "Sparkplug",
+            dependencies: ["SparkplugProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
         .target(
             name: "Learn",
             dependencies: [
@@ -123,13 +133,16 @@ let package = Package(
         // Modbus TCP: the MBAP frame and PDUs (no I/O), value layouts, and a client on SwiftNIO.
         .target(
             name: "Modbus",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict),
-        // `millstream connect`: machine protocols (MQTT; OPC UA and Modbus TCP to come) mapped to readings on the bus.
+        // `millstream connect`: machine protocols (MQTT, Sparkplug B, Modbus TCP; OPC UA to come) mapped to readings on the bus.
         .target(
             name: "Connectors",
             dependencies: [
-                "Bus", "Plant", "Topics", "MQTT", "MQTTWire", "ClientTLS", "Modbus", .product(name: "Yams", package: "Yams"),
+                "Bus", "Plant", "Topics", "MQTT", "MQTTWire", "ClientTLS", "Modbus", "Sparkplug",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
@@ -199,10 +212,11 @@ let package = Package(
             name: "MQTTTests", dependencies: ["MQTT", "MQTTWire", "TestSupport"],
             exclude: ["Peer"],  // paho-mqtt, the second client of the interop tests (run from .venv)
             swiftSettings: strict),
+        .testTarget(name: "SparkplugTests", dependencies: ["Sparkplug", "SparkplugProto"], swiftSettings: strict),
         .testTarget(
             name: "ConnectorsTests",
             dependencies: [
-                "Connectors", "MQTT", "Modbus", "Plant", "Bus", "Buses", "Topics", "TestSupport",
+                "Connectors", "MQTT", "Modbus", "Sparkplug", "Plant", "Bus", "Buses", "Topics", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Peer"],  // pymodbus's server, the Modbus device of the tests (run from .venv)

@@ -10,10 +10,14 @@ import Yams
 /// data points map to the config's machines and variables.
 public struct ConnectorSettings: Sendable {
     public var mqtt: MQTTSourceSettings?
+    public var sparkplug: SparkplugSettings?
     public var modbus: [ModbusDeviceSettings]
 
-    public init(mqtt: MQTTSourceSettings? = nil, modbus: [ModbusDeviceSettings] = []) {
+    public init(
+        mqtt: MQTTSourceSettings? = nil, sparkplug: SparkplugSettings? = nil, modbus: [ModbusDeviceSettings] = []
+    ) {
         self.mqtt = mqtt
+        self.sparkplug = sparkplug
         self.modbus = modbus
     }
 
@@ -24,14 +28,15 @@ public struct ConnectorSettings: Sendable {
             return ConnectorSettings()
         }
         let y = YAMLReader(source: source)
-        let fields = try y.mapping(section, "connectors", allowed: ["mqtt", "modbus"])
+        let fields = try y.mapping(section, "connectors", allowed: ["mqtt", "sparkplug", "modbus"])
         let modbus = try fields["modbus"].map { node in
             try y.sequence(node, "connectors.modbus").enumerated().map {
                 try y.modbusDevice($1, "connectors.modbus[\($0)]", process: process)
             }
         }
         return ConnectorSettings(
-            mqtt: try fields["mqtt"].map { try y.mqttSource($0, process: process) }, modbus: modbus ?? [])
+            mqtt: try fields["mqtt"].map { try y.mqttSource($0, process: process) },
+            sparkplug: try fields["sparkplug"].map { try y.sparkplug($0, process: process) }, modbus: modbus ?? [])
     }
 }
 
@@ -55,14 +60,35 @@ public struct MQTTSourceSettings: Sendable {
 }
 
 extension YAMLReader {
+    static let mqttClientKeys = [
+        "url", "version", "client_id", "username", "password_env", "ca_file", "cert_file", "key_file", "keep_alive_s",
+        "receive_maximum",
+    ]
+
     func mqttSource(_ node: Node, process: ProcessConfig) throws -> MQTTSourceSettings {
         let path = "connectors.mqtt"
         let f = try mapping(
-            node, path,
-            allowed: [
-                "url", "version", "client_id", "username", "password_env", "ca_file", "cert_file", "key_file", "qos",
-                "session_expiry_s", "keep_alive_s", "receive_maximum", "topics", "setpoints",
-            ])
+            node, path, allowed: Self.mqttClientKeys + ["qos", "session_expiry_s", "topics", "setpoints"])
+        var client = try mqttClient(f, node, path, clientID: "millstream-connect")
+        client.cleanStart = false
+        client.sessionExpirySeconds = 86_400
+        if let s = f["session_expiry_s"] {
+            client.sessionExpirySeconds = UInt32(try integer(s, path, 0...Int(UInt32.max)))
+        }
+        let qos = try f["qos"].map { MQTTQoS(rawValue: UInt8(try integer($0, path + ".qos", 0...2)))! } ?? .atLeastOnce
+        let topicsNode = try required(f, "topics", in: node, path)
+        let mappings = try sequence(topicsNode, path + ".topics").enumerated().map {
+            try jsonMapping($1, "\(path).topics[\($0)]", process: process)
+        }
+        guard !mappings.isEmpty else { throw error(topicsNode, path + ".topics", "must list at least one topic") }
+        return MQTTSourceSettings(
+            client: client, qos: qos, mappings: mappings,
+            setpoints: try f["setpoints"].map { try mqttSink($0, path + ".setpoints", client: client) })
+    }
+
+    /// The broker and session options shared by the MQTT and Sparkplug sources: url, version, client id, password,
+    /// TLS, keep-alive, receive maximum.
+    func mqttClient(_ f: [String: Node], _ node: Node, _ path: String, clientID: String) throws -> MQTTClientOptions {
         let urlNode = try required(f, "url", in: node, path)
         let url = try string(urlNode, path + ".url")
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["mqtt", "mqtts"].contains(scheme),
@@ -70,8 +96,7 @@ extension YAMLReader {
         else { throw error(urlNode, path + ".url", "'\(url)' is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]") }
         var client = MQTTClientOptions(
             host: host, port: parsed.port ?? (scheme == "mqtts" ? 8883 : 1883),
-            clientID: try f["client_id"].map { try string($0, path + ".client_id") } ?? "millstream-connect",
-            cleanStart: false, sessionExpirySeconds: 86_400)
+            clientID: try f["client_id"].map { try string($0, path + ".client_id") } ?? clientID)
         if let v = f["version"] {
             switch try string(v, path + ".version") {
             case "5", "5.0": client.version = .v5
@@ -93,20 +118,9 @@ extension YAMLReader {
                 certificateFile: try f["cert_file"].map { try string($0, path + ".cert_file") },
                 keyFile: try f["key_file"].map { try string($0, path + ".key_file") })
         }
-        if let s = f["session_expiry_s"] {
-            client.sessionExpirySeconds = UInt32(try integer(s, path, 0...Int(UInt32.max)))
-        }
         if let s = f["keep_alive_s"] { client.keepAliveSeconds = UInt16(try integer(s, path, 0...65535)) }
         if let s = f["receive_maximum"] { client.receiveMaximum = UInt16(try integer(s, path, 1...65535)) }
-        let qos = try f["qos"].map { MQTTQoS(rawValue: UInt8(try integer($0, path + ".qos", 0...2)))! } ?? .atLeastOnce
-        let topicsNode = try required(f, "topics", in: node, path)
-        let mappings = try sequence(topicsNode, path + ".topics").enumerated().map {
-            try jsonMapping($1, "\(path).topics[\($0)]", process: process)
-        }
-        guard !mappings.isEmpty else { throw error(topicsNode, path + ".topics", "must list at least one topic") }
-        return MQTTSourceSettings(
-            client: client, qos: qos, mappings: mappings,
-            setpoints: try f["setpoints"].map { try mqttSink($0, path + ".setpoints", client: client) })
+        return client
     }
 
     /// `setpoints: {topic: plant1/{line}/{machine}/cmd, confirm_within_s: 30, tolerance: 0.001}`: the sink, with a
@@ -133,7 +147,7 @@ extension YAMLReader {
         return sink
     }
 
-    private func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) throws -> Int {
+    func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) throws -> Int {
         let value = try integer(node, path)
         guard range.contains(value) else {
             throw error(node, path, "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
@@ -264,5 +278,74 @@ extension YAMLReader {
         if let n = f["offset"] { point.offset = try number(n, path + ".offset") }
         guard address + point.count <= 65536 else { throw error(node, path, "runs past address 65535") }
         return point
+    }
+}
+
+extension YAMLReader {
+    /// `sparkplug: {url, group, host_id, machine: plant1/{node}/{device}, metrics: {variable: metric name},
+    /// setpoints: {...}, state, product, good, scrap, commands: {confirm_within_s, tolerance}}` and the broker's keys.
+    func sparkplug(_ node: Node, process: ProcessConfig) throws -> SparkplugSettings {
+        let path = "connectors.sparkplug"
+        let f = try mapping(
+            node, path,
+            allowed: Self.mqttClientKeys + [
+                "qos", "group", "host_id", "machine", "metrics", "setpoints", "state", "product", "good", "scrap",
+                "commands",
+            ])
+        // A host application's session is clean (Sparkplug 3.0, 7.4): what it missed, a rebirth gives it again.
+        let client = try mqttClient(f, node, path, clientID: "millstream-sparkplug-host")
+        let machineNode = try required(f, "machine", in: node, path)
+        let machine = NameTemplate(try string(machineNode, path + ".machine"))
+        for name in machine.names where !["group", "node", "device"].contains(name) {
+            throw error(machineNode, path + ".machine", "{\(name)} is not {group}, {node} or {device}")
+        }
+        guard machine.names.contains("node") else {
+            throw error(machineNode, path + ".machine", "must name the edge node ({node}) so that machines differ")
+        }
+        func metrics(_ key: String, setpoint: Bool) throws -> [(variable: String, metric: String)] {
+            guard let n = f[key] else { return [] }
+            return try orderedMapping(n, path + "." + key).map { (variable, metricNode) in
+                let at = "\(path).\(key).\(variable)"
+                guard let v = process.variable(variable) else {
+                    throw error(metricNode, at, "the process config has no variable \(variable)")
+                }
+                if setpoint && v.controllable == nil {
+                    throw error(metricNode, at, "\(variable) is not a setpoint (controllable) of the process config")
+                }
+                return (variable, try string(metricNode, at))
+            }
+        }
+        let metricsNode = try required(f, "metrics", in: node, path)
+        let values = try metrics("metrics", setpoint: false)
+        guard !values.isEmpty else { throw error(metricsNode, path + ".metrics", "must map at least one variable") }
+        let mapping = SparkplugMapping(
+            machine: machine, values: values, setpoints: try metrics("setpoints", setpoint: true),
+            state: try f["state"].map { try string($0, path + ".state") },
+            product: try f["product"].map { try string($0, path + ".product") },
+            good: try f["good"].map { try string($0, path + ".good") },
+            scrap: try f["scrap"].map { try string($0, path + ".scrap") })
+        var settings = SparkplugSettings(
+            client: client,
+            qos: try f["qos"].map { MQTTQoS(rawValue: UInt8(try integer($0, path + ".qos", 0...2)))! } ?? .atLeastOnce,
+            group: try f["group"].map { try string($0, path + ".group") } ?? "+",
+            hostID: try f["host_id"].map { try string($0, path + ".host_id") }, mapping: mapping)
+        if let c = f["commands"] {
+            let cf = try self.mapping(c, path + ".commands", allowed: ["confirm_within_s", "tolerance"])
+            var commands = SparkplugCommandSettings()
+            if let n = cf["confirm_within_s"] {
+                let seconds = try number(n, path + ".commands.confirm_within_s")
+                guard seconds > 0 else { throw error(n, path + ".commands.confirm_within_s", "must be above 0") }
+                commands.confirmWithin = .milliseconds(Int64(seconds * 1000))
+            }
+            if let n = cf["tolerance"] {
+                commands.tolerance = try number(n, path + ".commands.tolerance")
+                guard commands.tolerance >= 0 else { throw error(n, path + ".commands.tolerance", "must be 0 or more") }
+            }
+            guard !mapping.setpoints.isEmpty else {
+                throw error(c, path + ".commands", "commands need setpoints: map the setpoint metrics")
+            }
+            settings.commands = commands
+        }
+        return settings
     }
 }

@@ -1,7 +1,7 @@
 public import Bus
 import Foundation
 public import Logging
-public import MQTT
+import MQTT
 import MQTTWire
 import Plant
 public import ServiceLifecycle
@@ -81,13 +81,11 @@ public struct MQTTSource: Service {
                 readings.append(BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now))
             } catch {
                 reasons[error.reason, default: 0] += 1
-                let text = String(validating: message.payload, as: UTF8.self)
-                let record = DeadLetterRecord(
-                    reason: error.reason,
-                    error: "\(settings.client.endpoint) topic \(message.topic): \(error.message)",
-                    original: text, originalBase64: text == nil ? Data(message.payload).base64EncodedString() : nil,
-                    ts: Timestamp.format(now), source: nil)
-                dead.append(BusRecord(key: nil, value: record.encoded(), timestamp: now))
+                dead.append(
+                    DeadLetterRecord.connector(
+                        reason: error.reason,
+                        error: "\(settings.client.endpoint) topic \(message.topic): \(error.message)",
+                        payload: message.payload, now: now))
             }
         }
         var groups: [(topic: String, records: [BusRecord])] = []
@@ -99,11 +97,6 @@ public struct MQTTSource: Service {
             $0.readings += readings.count
             $0.deadLetters.merge(reasons, uniquingKeysWith: +)
         }
-    }
-
-    struct Unmappable: Error {
-        let reason: String
-        let message: String
     }
 
     private func map(_ message: MQTTMessage, now: Int64) throws(Unmappable) -> Reading {

@@ -10,7 +10,8 @@ import ServiceLifecycle
 extension Millstream {
     struct Connect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Read machines' own protocols (MQTT) into the readings topic, as the process config maps them.",
+            abstract:
+                "Read machines' own protocols (MQTT, Sparkplug B, Modbus TCP) into the readings topic; write setpoints back.",
             discussion: """
                 The `connectors:` section of the process config names the broker and maps each topic's messages to \
                 a machine and its variables (docs/connectors.md). Messages that cannot become readings go to the \
@@ -38,7 +39,8 @@ extension Millstream {
         @Option(help: "Serve /healthz, /readyz and /metrics on this port (0: off), for probes and Prometheus.")
         var healthPort = 0
         @Option(help: "Address of the health port.") var healthHost = "127.0.0.1"
-        @Option(help: "Tokens file: /metrics on the health port needs a viewer token.") var tokens = "./millstream-tokens.json"
+        @Option(help: "Tokens file: /metrics on the health port needs a viewer token.") var tokens =
+            "./millstream-tokens.json"
 
         func validate() throws {
             guard (0...65535).contains(healthPort) else {
@@ -56,7 +58,7 @@ extension Millstream {
                 source = connectors
             }
             let settings = try ConnectorSettings.load(yaml: text, source: source, process: process)
-            guard settings.mqtt != nil || !settings.modbus.isEmpty else {
+            guard settings.mqtt != nil || settings.sparkplug != nil || !settings.modbus.isEmpty else {
                 throw CommandError("\(source) has no connectors: section with a source (see docs/connectors.md)")
             }
             let interval = try parseDuration(statsEvery, option: "--stats-every")
@@ -72,6 +74,20 @@ extension Millstream {
                 if let sink = mqtt.setpoints {
                     targets.append(MQTTSetpointTarget(sink))
                     print("connect: writing setpoint changes to \(sink.client.endpoint) topic \(sink.topic.text)")
+                }
+            }
+            if let sparkplug = settings.sparkplug {
+                let directory = SparkplugDirectory()
+                sources.append(
+                    SparkplugSource(
+                        settings: sparkplug, machines: Set(process.machineIDs), bus: bus, directory: directory,
+                        stats: stats))
+                print(
+                    "connect: Sparkplug B host\(sparkplug.hostID.map { " \($0)" } ?? "") on \(sparkplug.client.endpoint), "
+                        + "group \(sparkplug.group), machines \(sparkplug.mapping.machine.text)")
+                if sparkplug.commands != nil {
+                    targets.append(SparkplugSetpointTarget(settings: sparkplug, directory: directory))
+                    print("connect: writing setpoint changes as Sparkplug commands (DCMD/NCMD)")
                 }
             }
             if !settings.modbus.isEmpty {

@@ -176,7 +176,7 @@ extension Millstream.Models {
             if let onnx = file.onnx {
                 bytes = onnx
             } else {
-                bytes = try file.makeModel().onnx(producerVersion: Millstream.configuration.version ?? "")
+                bytes = try file.makeModel().onnx(producerVersion: Millstream.configuration.version)
             }
             do {
                 try Data(bytes).write(to: URL(fileURLWithPath: out))
