@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -130,6 +132,21 @@ let package = Package(
         .target(
             name: "OptimizerEvaluation", dependencies: ["Optimizer", "Learn", "Plant", "Primitives"],
             swiftSettings: strict),
+        // OPC UA's binary encoding, services and transport framing (OPC 10000-4 and -6); no I/O.
+        .target(
+            name: "OPCUAWire", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict),
+        // The OPC UA client on SwiftNIO: secure channel (None, Basic256Sha256), sessions, services, subscriptions.
+        .target(
+            name: "OPCUA",
+            dependencies: [
+                "OPCUAWire", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ], swiftSettings: strict),
         // Modbus TCP: the MBAP frame and PDUs (no I/O), value layouts, and a client on SwiftNIO.
         .target(
             name: "Modbus",
@@ -212,6 +229,11 @@ let package = Package(
             name: "MQTTTests", dependencies: ["MQTT", "MQTTWire", "TestSupport"],
             exclude: ["Peer"],  // paho-mqtt, the second client of the interop tests (run from .venv)
             swiftSettings: strict),
+        .testTarget(
+            name: "OPCUAWireTests", dependencies: ["OPCUAWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "OPCUATests", dependencies: ["OPCUA", "OPCUAWire", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SparkplugTests", dependencies: ["Sparkplug", "SparkplugProto"], swiftSettings: strict),
         .testTarget(
             name: "ConnectorsTests",
