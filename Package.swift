@@ -154,11 +154,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        // `millstream connect`: machine protocols (MQTT, Sparkplug B, Modbus TCP; OPC UA to come) mapped to readings on the bus.
+        // `millstream connect`: machine protocols (MQTT, Sparkplug B, OPC UA, Modbus TCP) mapped to readings on the bus.
         .target(
             name: "Connectors",
             dependencies: [
-                "Bus", "Plant", "Topics", "MQTT", "MQTTWire", "ClientTLS", "Modbus", "Sparkplug",
+                "Bus", "Plant", "Topics", "MQTT", "MQTTWire", "ClientTLS", "Modbus", "Sparkplug", "OPCUA", "OPCUAWire",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,6 +3,7 @@ import Foundation
 public import MQTT
 import MQTTWire
 import Modbus
+import OPCUA
 public import Plant
 import Yams
 
@@ -11,13 +12,16 @@ import Yams
 public struct ConnectorSettings: Sendable {
     public var mqtt: MQTTSourceSettings?
     public var sparkplug: SparkplugSettings?
+    public var opcua: [OPCUAServerSettings]
     public var modbus: [ModbusDeviceSettings]
 
     public init(
-        mqtt: MQTTSourceSettings? = nil, sparkplug: SparkplugSettings? = nil, modbus: [ModbusDeviceSettings] = []
+        mqtt: MQTTSourceSettings? = nil, sparkplug: SparkplugSettings? = nil, opcua: [OPCUAServerSettings] = [],
+        modbus: [ModbusDeviceSettings] = []
     ) {
         self.mqtt = mqtt
         self.sparkplug = sparkplug
+        self.opcua = opcua
         self.modbus = modbus
     }
 
@@ -28,15 +32,21 @@ public struct ConnectorSettings: Sendable {
             return ConnectorSettings()
         }
         let y = YAMLReader(source: source)
-        let fields = try y.mapping(section, "connectors", allowed: ["mqtt", "sparkplug", "modbus"])
+        let fields = try y.mapping(section, "connectors", allowed: ["mqtt", "sparkplug", "opcua", "modbus"])
         let modbus = try fields["modbus"].map { node in
             try y.sequence(node, "connectors.modbus").enumerated().map {
                 try y.modbusDevice($1, "connectors.modbus[\($0)]", process: process)
             }
         }
+        let opcua = try fields["opcua"].map { node in
+            try y.sequence(node, "connectors.opcua").enumerated().map {
+                try y.opcuaServer($1, "connectors.opcua[\($0)]", process: process, baseDirectory: source)
+            }
+        }
         return ConnectorSettings(
             mqtt: try fields["mqtt"].map { try y.mqttSource($0, process: process) },
-            sparkplug: try fields["sparkplug"].map { try y.sparkplug($0, process: process) }, modbus: modbus ?? [])
+            sparkplug: try fields["sparkplug"].map { try y.sparkplug($0, process: process) }, opcua: opcua ?? [],
+            modbus: modbus ?? [])
     }
 }
 
@@ -347,5 +357,120 @@ extension YAMLReader {
             settings.commands = commands
         }
         return settings
+    }
+}
+
+extension YAMLReader {
+    /// `{url: opc.tcp://HOST:4840/PATH, security: none | basic256sha256, certificate, private_key,
+    /// server_certificate, username, password_env, publishing_interval_ms, sampling_interval_ms, machines: [{machine,
+    /// nodes: {variable: node id}, setpoints, writes, state, product, good, scrap}]}`. Files are relative to the
+    /// configuration's directory.
+    func opcuaServer(_ node: Node, _ path: String, process: ProcessConfig, baseDirectory source: String) throws
+        -> OPCUAServerSettings
+    {
+        let f = try mapping(
+            node, path,
+            allowed: [
+                "url", "security", "certificate", "private_key", "server_certificate", "application_uri", "username",
+                "password_env", "publishing_interval_ms", "sampling_interval_ms", "machines",
+            ])
+        let urlNode = try required(f, "url", in: node, path)
+        let url = try string(urlNode, path + ".url")
+        var client: OPCUAClientOptions
+        do { client = try OPCUAClientOptions(endpointURL: url) } catch {
+            throw self.error(urlNode, path + ".url", error.message)
+        }
+        if let a = f["application_uri"] { client.applicationURI = try string(a, path + ".application_uri") }
+        let base = URL(fileURLWithPath: source).deletingLastPathComponent()
+        func file(_ key: String) throws -> String? {
+            guard let n = f[key] else { return nil }
+            let name = try string(n, "\(path).\(key)")
+            let url = name.hasPrefix("/") ? URL(fileURLWithPath: name) : base.appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw error(n, "\(path).\(key)", "cannot read \(url.path)")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        let securityNode = f["security"]
+        switch try securityNode.map({ try string($0, path + ".security") }) ?? "none" {
+        case "none":
+            for key in ["certificate", "private_key", "server_certificate"] where f[key] != nil {
+                throw error(f[key]!, "\(path).\(key)", "only with security: basic256sha256")
+            }
+        case "basic256sha256":
+            guard let certificate = try file("certificate"), let key = try file("private_key") else {
+                throw error(
+                    securityNode!, path + ".security",
+                    "basic256sha256 needs certificate and private_key (this client's, PEM)")
+            }
+            client.security = .basic256Sha256(
+                OPCUAClientCertificate(
+                    certificatePEM: certificate, privateKeyPEM: key,
+                    trustedServerCertificatePEM: try file("server_certificate")))
+        case let other: throw error(securityNode!, path + ".security", "'\(other)' is not none or basic256sha256")
+        }
+        if let u = f["username"] {
+            let user = try string(u, path + ".username")
+            guard let env = f["password_env"] else { throw error(u, path, "a username needs password_env") }
+            let name = try string(env, path + ".password_env")
+            guard let password = ProcessInfo.processInfo.environment[name] else {
+                throw error(env, path + ".password_env", "the environment variable \(name) is not set")
+            }
+            client.identity = .userName(user, password: password)
+        }
+        let machinesNode = try required(f, "machines", in: node, path)
+        let machines = try sequence(machinesNode, path + ".machines").enumerated().map {
+            try opcuaMachine($1, "\(path).machines[\($0)]", process: process)
+        }
+        guard !machines.isEmpty else { throw error(machinesNode, path + ".machines", "must list at least one machine") }
+        var server = OPCUAServerSettings(client: client, machines: machines)
+        if let n = f["publishing_interval_ms"] {
+            server.publishingInterval = .milliseconds(try integer(n, path + ".publishing_interval_ms", 1...3_600_000))
+        }
+        if let n = f["sampling_interval_ms"] {
+            server.samplingInterval = .milliseconds(try integer(n, path + ".sampling_interval_ms", 0...3_600_000))
+        }
+        return server
+    }
+
+    func opcuaMachine(_ node: Node, _ path: String, process: ProcessConfig) throws -> OPCUAMachineMapping {
+        let f = try mapping(
+            node, path, allowed: ["machine", "nodes", "setpoints", "writes", "state", "product", "good", "scrap"])
+        let machineNode = try required(f, "machine", in: node, path)
+        let machine = try string(machineNode, path + ".machine")
+        guard process.machineIDs.contains(machine) else {
+            throw error(machineNode, path + ".machine", "\(machine) is not a machine of the process config")
+        }
+        func spec(_ n: Node, _ at: String) throws -> OPCUANodeSpec {
+            let s = OPCUANodeSpec(try string(n, at))
+            guard s.isValid else {
+                throw error(n, at, "'\(s)' is not a node id (i=85, ns=2;s=Machine/Speed, nsu=URI;s=..., ns=1;g=GUID)")
+            }
+            return s
+        }
+        func nodes(_ key: String, setpoint: Bool) throws -> [(variable: String, node: OPCUANodeSpec)] {
+            guard let n = f[key] else { return [] }
+            return try orderedMapping(n, path + "." + key).map { variable, v in
+                let at = "\(path).\(key).\(variable)"
+                guard let pv = process.variable(variable) else {
+                    throw error(v, at, "the process config has no variable \(variable)")
+                }
+                if setpoint && pv.controllable == nil {
+                    throw error(v, at, "\(variable) is not a setpoint (controllable) of the process config")
+                }
+                return (variable, try spec(v, at))
+            }
+        }
+        let nodesNode = try required(f, "nodes", in: node, path)
+        let values = try nodes("nodes", setpoint: false)
+        guard !values.isEmpty else { throw error(nodesNode, path + ".nodes", "must map at least one variable") }
+        let setpoints = try nodes("setpoints", setpoint: true)
+        return OPCUAMachineMapping(
+            machine: machine, values: values, setpoints: setpoints,
+            writes: f["writes"] == nil ? nil : try nodes("writes", setpoint: true),
+            state: try f["state"].map { try spec($0, path + ".state") },
+            product: try f["product"].map { try spec($0, path + ".product") },
+            good: try f["good"].map { try spec($0, path + ".good") },
+            scrap: try f["scrap"].map { try spec($0, path + ".scrap") })
     }
 }

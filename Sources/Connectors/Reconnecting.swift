@@ -1,5 +1,6 @@
 import Logging
 import MQTT
+import OPCUA
 import ServiceLifecycle
 
 /// Runs `session` until cancelled, and again after each failure once a backoff has passed; the failure is logged
@@ -15,6 +16,8 @@ func reconnecting(
             do {
                 try await session(&backoff)
             } catch let error as MQTTError where !error.retriable && stats.snapshot.connections == 0 {
+                throw error
+            } catch let error as OPCUAError where !error.retriable && stats.snapshot.connections == 0 {
                 throw error
             } catch {
                 if Task.isCancelled { return }

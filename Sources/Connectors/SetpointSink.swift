@@ -143,7 +143,7 @@ public struct SetpointSink: Service {
         let setpoints = try await bus.consumer(ConsumerOptions(group: group, topics: [Topics.setpoints.name]))
         let readings = try await recentReadings()
         backoff.reset()
-        var writer = Writer(sink: self, connection: connection, producer: producer)
+        let writer = Writer(sink: self, connection: connection, producer: producer)
         do {
             while !Task.isCancelled {
                 for r in try await readings.poll(maxRecords: 10_000, timeout: .milliseconds(20)) {
@@ -223,7 +223,13 @@ extension SetpointSink {
             let command = SetpointCommand(
                 id: id, machine: change.machine, setpoints: change.values, changeTool: change.changeTool,
                 ts: Timestamp.format(Timestamp.now()))
-            let readBack = try await connection.write(command)
+            let readBack: Bool
+            do {
+                readBack = try await connection.write(command)
+            } catch let refused as SetpointRefused {
+                try await audit(id, change, .refused, refused.reason, &state)
+                return
+            }
             let written = try await audit(id, change, .written, nil, &state)
             if readBack {
                 try await record(written, .confirmed, "read back from the device", &state)

@@ -273,7 +273,12 @@ public final class OPCUAConnection: Sendable {
         ).whenFailure { [endpoint] error in
             answer.fail(OPCUAError("\(endpoint): the connection is closed (\(error))", retriable: true))
         }
-        return try Self.response(R.self, try await answer.futureResult.get(), endpoint)
+        // A cancelled caller stops waiting (the answer, if it comes, is dropped).
+        return try await withTaskCancellationHandler {
+            try Self.response(R.self, try await answer.futureResult.get(), endpoint)
+        } onCancel: {
+            answer.fail(CancellationError())
+        }
     }
 
     private func renewIfDue() async throws {

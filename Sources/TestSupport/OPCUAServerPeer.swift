@@ -4,7 +4,7 @@ import LocalPeers
 /// asyncua's OPC UA server with a model of milling machines (Tests/ConnectorsTests/Peer/opcua_server.py, from the
 /// project venv) on a free port; commands on its stdin, events from its stdout; SIGKILLed by `stop`.
 public final class OPCUAServerPeer: @unchecked Sendable {
-    public let port = freeLoopbackPort()
+    public let port: Int
     public let directory: String?
     let process = Process()
     let input = Pipe()
@@ -15,8 +15,9 @@ public final class OPCUAServerPeer: @unchecked Sendable {
     /// `secure`: Basic256Sha256 only, with certificates written to a temporary directory (`directory`).
     public init(
         machines: [String] = ["m01"], secure: Bool = false, users: [String: String] = [:], rate: Int = 0,
-        periodMs: Int = 0
+        periodMs: Int = 0, port: Int? = nil
     ) async throws {
+        self.port = port ?? freeLoopbackPort()
         directory =
             secure
             ? FileManager.default.temporaryDirectory.appendingPathComponent("opcua-\(UUID().uuidString)").path : nil
@@ -25,7 +26,7 @@ public final class OPCUAServerPeer: @unchecked Sendable {
         }
         process.executableURL = TansuBroker.root.appendingPathComponent(".venv/bin/python")
         var arguments = [
-            TansuBroker.root.appendingPathComponent("Tests/ConnectorsTests/Peer/opcua_server.py").path, "\(port)",
+            TansuBroker.root.appendingPathComponent("Tests/ConnectorsTests/Peer/opcua_server.py").path, "\(self.port)",
             "--machines", machines.joined(separator: ","),
         ]
         if let directory { arguments += ["--secure", directory] }

@@ -4,6 +4,7 @@ import Buses
 import Connectors
 import Foundation
 import Logging
+import Plant
 import Server
 import ServiceLifecycle
 
@@ -58,56 +59,15 @@ extension Millstream {
                 source = connectors
             }
             let settings = try ConnectorSettings.load(yaml: text, source: source, process: process)
-            guard settings.mqtt != nil || settings.sparkplug != nil || !settings.modbus.isEmpty else {
+            guard
+                settings.mqtt != nil || settings.sparkplug != nil || !settings.opcua.isEmpty || !settings.modbus.isEmpty
+            else {
                 throw CommandError("\(source) has no connectors: section with a source (see docs/connectors.md)")
             }
             let interval = try parseDuration(statsEvery, option: "--stats-every")
             let bus = try openBus(busOptions.bus)
             let stats = ConnectorStats()
-            var sources: [any Service] = []
-            var targets: [any SetpointTarget] = []
-            if let mqtt = settings.mqtt {
-                sources.append(MQTTSource(settings: mqtt, machines: Set(process.machineIDs), bus: bus, stats: stats))
-                print(
-                    "connect: reading \(mqtt.client.endpoint) (\(mqtt.mappings.map(\.topic.text).joined(separator: ", ")))"
-                )
-                if let sink = mqtt.setpoints {
-                    targets.append(MQTTSetpointTarget(sink))
-                    print("connect: writing setpoint changes to \(sink.client.endpoint) topic \(sink.topic.text)")
-                }
-            }
-            if let sparkplug = settings.sparkplug {
-                let directory = SparkplugDirectory()
-                sources.append(
-                    SparkplugSource(
-                        settings: sparkplug, machines: Set(process.machineIDs), bus: bus, directory: directory,
-                        stats: stats))
-                print(
-                    "connect: Sparkplug B host\(sparkplug.hostID.map { " \($0)" } ?? "") on \(sparkplug.client.endpoint), "
-                        + "group \(sparkplug.group), machines \(sparkplug.mapping.machine.text)")
-                if sparkplug.commands != nil {
-                    targets.append(SparkplugSetpointTarget(settings: sparkplug, directory: directory))
-                    print("connect: writing setpoint changes as Sparkplug commands (DCMD/NCMD)")
-                }
-            }
-            if !settings.modbus.isEmpty {
-                sources.append(ModbusSource(devices: settings.modbus, bus: bus, stats: stats))
-                for d in settings.modbus {
-                    print("connect: polling \(d.endpoint) unit \(d.unit) every \(d.interval) for \(d.machine)")
-                }
-                let target = ModbusSetpointTarget(devices: settings.modbus)
-                if !target.devices.isEmpty {
-                    targets.append(target)
-                    print("connect: writing setpoint changes to \(target.endpoint)")
-                }
-            }
-            // One sink for every target: one audit trail, and each change written once, where its machine is.
-            if !targets.isEmpty {
-                sources.append(
-                    SetpointSink(
-                        target: targets.count == 1 ? targets[0] : SetpointTargets(targets), process: process, bus: bus,
-                        stats: stats))
-            }
+            let sources = Self.services(settings, process: process, bus: bus, stats: stats)
             let connector = ConnectorGroup(services: sources)
             var services: [any Service] = [BusService(bus: bus), connector]
             if interval > .zero { services.append(StatsPrinter(stats: stats, every: interval)) }
@@ -135,6 +95,71 @@ extension Millstream {
                 + "\(s.connections) connections"
                 + (writes.isEmpty ? "" : "; setpoint writes: " + writes.joined(separator: ", "))
         }
+    }
+}
+
+extension Millstream.Connect {
+    /// The sources the settings configure, and one setpoint sink for every target they name (one audit trail, each
+    /// change written once, where its machine is); each is announced on stdout.
+    static func services(
+        _ settings: ConnectorSettings, process: ProcessConfig, bus: any MessageBus, stats: ConnectorStats
+    ) -> [any Service] {
+        let machines = Set(process.machineIDs)
+        var sources: [any Service] = []
+        var targets: [any SetpointTarget] = []
+        if let mqtt = settings.mqtt {
+            sources.append(MQTTSource(settings: mqtt, machines: machines, bus: bus, stats: stats))
+            print(
+                "connect: reading \(mqtt.client.endpoint) (\(mqtt.mappings.map(\.topic.text).joined(separator: ", ")))")
+            if let sink = mqtt.setpoints {
+                targets.append(MQTTSetpointTarget(sink))
+                print("connect: writing setpoint changes to \(sink.client.endpoint) topic \(sink.topic.text)")
+            }
+        }
+        if let sparkplug = settings.sparkplug {
+            let directory = SparkplugDirectory()
+            sources.append(
+                SparkplugSource(settings: sparkplug, machines: machines, bus: bus, directory: directory, stats: stats))
+            print(
+                "connect: Sparkplug B host\(sparkplug.hostID.map { " \($0)" } ?? "") on \(sparkplug.client.endpoint), "
+                    + "group \(sparkplug.group), machines \(sparkplug.mapping.machine.text)")
+            if sparkplug.commands != nil {
+                targets.append(SparkplugSetpointTarget(settings: sparkplug, directory: directory))
+                print("connect: writing setpoint changes as Sparkplug commands (DCMD/NCMD)")
+            }
+        }
+        if !settings.opcua.isEmpty {
+            sources.append(OPCUASource(servers: settings.opcua, machines: machines, bus: bus, stats: stats))
+            for s in settings.opcua {
+                let policy = s.client.security.policyURI.split(separator: "#").last ?? ""
+                print(
+                    "connect: subscribing to \(s.client.endpointURL) (\(policy)) for "
+                        + s.machines.map(\.machine).joined(separator: ", "))
+            }
+            let target = OPCUASetpointTarget(servers: settings.opcua)
+            if !target.servers.isEmpty {
+                targets.append(target)
+                print("connect: writing setpoint changes to \(target.endpoint)")
+            }
+        }
+        if !settings.modbus.isEmpty {
+            sources.append(ModbusSource(devices: settings.modbus, bus: bus, stats: stats))
+            for d in settings.modbus {
+                print("connect: polling \(d.endpoint) unit \(d.unit) every \(d.interval) for \(d.machine)")
+            }
+            let target = ModbusSetpointTarget(devices: settings.modbus)
+            if !target.devices.isEmpty {
+                targets.append(target)
+                print("connect: writing setpoint changes to \(target.endpoint)")
+            }
+        }
+        if !targets.isEmpty {
+            sources.append(
+                SetpointSink(
+                    target: targets.count == 1 ? targets[0] : SetpointTargets(targets), process: process, bus: bus,
+                    stats: stats))
+        }
+        return sources
     }
 }
 

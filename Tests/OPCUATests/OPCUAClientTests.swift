@@ -79,6 +79,13 @@ import Testing
         let many = Array(repeating: Self.node("m01", "State"), count: 3000)
         let values = try await c.read(many)
         #expect(values.count == 3000 && values.allSatisfy { $0.value == .string("running") })
+        // A subscription's notifications come signed and encrypted too.
+        let sub = try await c.createSubscription(publishingInterval: .milliseconds(20))
+        _ = try await c.monitor(
+            subscription: sub.subscriptionID, [(Self.node("m01", "Torque"), 7)], samplingInterval: .zero)
+        var first: [OPCUAMonitoredItemNotification] = []
+        while first.isEmpty { first = try await c.publish(acknowledging: [], wait: .seconds(10)).dataChanges() }
+        #expect(first.first?.clientHandle == 7 && first.first?.value.value == .double(40))
         await c.close()
 
         // A wrong password, no security where the server demands it, and a server certificate other than the
