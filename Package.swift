@@ -201,7 +201,7 @@ let package = Package(
             name: "MillstreamBench",
             dependencies: [
                 "EventLog", "Bus", "Buses", "BusEmbedded", "Plant", "Topics", "Learn", "Primitives", "Pipeline",
-                "Registry", "Tabular", "Kafka", "MQTT", "MQTTWire", "Connectors",
+                "Registry", "Tabular", "Kafka", "MQTT", "MQTTWire", "Connectors", "OPCUA", "OPCUAWire",
                 "TestSupport", "Server", "Optimizer", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -15,7 +15,7 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|kafka|mqtt|serve|optimize|all] [--records N] [--dir PATH]"
+                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|kafka|mqtt|opcua|serve|optimize|all] [--records N] [--dir PATH]"
             )
             exit(2)
         }
@@ -51,6 +51,10 @@ struct Bench {
             try await MQTTBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, rate: Int(options["rate"] ?? "") ?? 1_000,
                 seconds: Int(options["seconds"] ?? "") ?? 10)
+        case "opcua":
+            try await OPCUABench.run(
+                rate: Int(options["rate"] ?? "") ?? 1_000, nodes: Int(options["nodes"] ?? "") ?? 100,
+                seconds: Int(options["seconds"] ?? "") ?? 10)
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "optimize":
             try OptimizeBench.run(
@@ -63,7 +67,7 @@ struct Bench {
             try ReadingBench.run(count: 200_000)
         default:
             print(
-                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, kafka, mqtt, serve, optimize or all"
+                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, kafka, mqtt, opcua, serve, optimize or all"
             )
             exit(2)
         }

@@ -12,9 +12,11 @@ public final class OPCUAServerPeer: @unchecked Sendable {
 
     public var endpoint: String { "opc.tcp://127.0.0.1:\(port)/millstream/" }
 
-    /// `secure`: Basic256Sha256 only, with certificates written to a temporary directory (`directory`).
+    /// `secure`: Basic256Sha256 only, with certificates written to a temporary directory (`directory`). `rate`: the
+    /// bench nodes (`benchNodes` of them) written that many times a second (0: as fast as the server can; -1: none).
     public init(
-        machines: [String] = ["m01"], secure: Bool = false, users: [String: String] = [:], rate: Int = 0,
+        machines: [String] = ["m01"], secure: Bool = false, users: [String: String] = [:], rate: Int = -1,
+        benchNodes: Int = 1,
         periodMs: Int = 0, port: Int? = nil
     ) async throws {
         self.port = port ?? freeLoopbackPort()
@@ -31,7 +33,7 @@ public final class OPCUAServerPeer: @unchecked Sendable {
         ]
         if let directory { arguments += ["--secure", directory] }
         if !users.isEmpty { arguments += ["--users", users.map { "\($0.key):\($0.value)" }.joined(separator: ",")] }
-        if rate > 0 { arguments += ["--rate", "\(rate)"] }
+        if rate >= 0 { arguments += ["--rate", "\(rate)", "--bench-nodes", "\(benchNodes)"] }
         if periodMs > 0 { arguments += ["--period-ms", "\(periodMs)"] }
         process.arguments = arguments
         process.standardInput = input

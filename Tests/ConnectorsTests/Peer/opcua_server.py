@@ -10,7 +10,9 @@ opcua_server.py PORT [--machines m01,m02] [--secure DIR] [--users NAME:PASSWORD]
   --secure DIR   also offers Basic256Sha256 SignAndEncrypt; writes a server certificate and key and a client
                  certificate and key (RSA 2048, PEM) into DIR; with --secure only, None is not offered
   --users N:P    user names and passwords only (no anonymous users)
-  --rate N       changes m01's Torque N times a second; each value is the time it was set (seconds since the epoch)
+  --rate N       N times a second (0: as fast as it can) writes the bench nodes, Objects/Bench/v0 ... (Double,
+                 string ids "bench/v<i>"), each value the time it was written (seconds since the epoch)
+  --bench-nodes N  how many bench nodes (default 1), all written at each tick
   --period-ms N  every N ms each machine's values move as a running machine's would (the demo)
   Prints {"event": "ready", "namespace": INDEX} once serving. Takes commands, one JSON object a line on stdin:
     {"do": "set", "machine": "m01", "name": "SpindleSpeed", "value": 1510}
@@ -102,7 +104,8 @@ async def main() -> None:
     p.add_argument("--machines", default="m01")
     p.add_argument("--secure")
     p.add_argument("--users")
-    p.add_argument("--rate", type=float, default=0)
+    p.add_argument("--rate", type=float, default=-1)
+    p.add_argument("--bench-nodes", type=int, default=1)
     p.add_argument("--period-ms", type=int, default=0)
     a = p.parse_args()
 
@@ -153,15 +156,28 @@ async def main() -> None:
                 if abs(sp - speed) > 1e-3:
                     await write(machine, "SpindleSpeed", sp)
 
+    bench = []
+    if a.rate >= 0:
+        folder = await server.nodes.objects.add_folder(ua.NodeId("Bench", ns), "Bench")
+        for i in range(a.bench_nodes):
+            bench.append(await folder.add_variable(ua.NodeId(f"bench/v{i}", ns), f"v{i}", ua.Variant(0.0, ua.VariantType.Double)))
+
     async def rate() -> None:
-        period = 1 / a.rate
+        period = 1 / a.rate if a.rate > 0 else 0
         next_at = time.perf_counter()
         while True:
             next_at += period
-            await write("m01", "Torque", time.time())
+            for node in bench:
+                # write_attribute_value: the server's own fast path (no service call per value).
+                await server.write_attribute_value(
+                    node.nodeid, ua.DataValue(ua.Variant(time.time(), ua.VariantType.Double),
+                                              SourceTimestamp=datetime.datetime.now(datetime.timezone.utc)))
             delay = next_at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            elif period == 0 or delay < -1:
+                next_at = time.perf_counter()
+                await asyncio.sleep(0)
 
     async def run_machines() -> None:
         i = 0
@@ -178,7 +194,7 @@ async def main() -> None:
 
     async with server:
         tasks = [asyncio.create_task(follow_setpoints())]
-        if a.rate:
+        if a.rate >= 0:
             tasks.append(asyncio.create_task(rate()))
         if a.period_ms:
             tasks.append(asyncio.create_task(run_machines()))
