@@ -187,7 +187,7 @@ let package = Package(
             name: "millstream",
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
-                "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "LocalPeers",
+                "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "OPCUA", "OPCUAWire", "LocalPeers",
                 "Server",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),

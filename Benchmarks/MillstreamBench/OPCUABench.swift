@@ -30,7 +30,9 @@ enum OPCUABench {
                 }
                 row("values received/s at \(rate)/s", ours["rate"]!, peer["rate"] ?? .nan, lowerIsBetter: false)
             } else {
-                row("values received/s, \(nodes) nodes flooded", ours["rate"]!, peer["rate"] ?? .nan, lowerIsBetter: false)
+                row(
+                    "values received/s, \(nodes) nodes flooded", ours["rate"]!, peer["rate"] ?? .nan,
+                    lowerIsBetter: false)
                 row(
                     "client CPU per value (µs)", ours["cpu_us_per_value"]!, peer["cpu_us_per_value"] ?? .nan,
                     lowerIsBetter: true)
@@ -47,7 +49,9 @@ enum OPCUABench {
     }
 
     /// Our client: subscribe, skip a second, count `seconds`.
-    static func measure(_ endpoint: String, nodes: Int, seconds: Int, publishMs: Double) async throws -> [String: Double] {
+    static func measure(_ endpoint: String, nodes: Int, seconds: Int, publishMs: Double) async throws -> [String:
+        Double]
+    {
         let c = try await OPCUAConnection.connect(try OPCUAClientOptions(endpointURL: endpoint))
         let sub = try await c.createSubscription(publishingInterval: .microseconds(Int64(publishMs * 1000)))
         _ = try await c.monitor(
@@ -76,7 +80,11 @@ enum OPCUABench {
                 if clock.now >= end { break }
                 let acks =
                     r.notifications.isEmpty
-                    ? [] : [OPCUASubscriptionAcknowledgement(subscriptionID: r.subscriptionID, sequenceNumber: r.sequenceNumber)]
+                    ? []
+                    : [
+                        OPCUASubscriptionAcknowledgement(
+                            subscriptionID: r.subscriptionID, sequenceNumber: r.sequenceNumber)
+                    ]
                 group.addTask { try await c.publish(acknowledging: acks, wait: .seconds(10)) }
             }
             group.cancelAll()

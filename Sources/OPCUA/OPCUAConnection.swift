@@ -299,8 +299,12 @@ public final class OPCUAConnection: Sendable {
 
     /// Writes values; one status per value.
     public func write(_ values: [(OPCUANodeID, OPCUAVariant)]) async throws -> [OPCUAStatusCode] {
-        try await send(OPCUAWriteRequest(header: header(), values: values.map { OPCUAWriteValue($0.0, $0.1) }))
-            .results
+        try await write(values.map { OPCUAWriteValue($0.0, $0.1) })
+    }
+
+    /// Writes values with their times; one status per value.
+    public func write(_ values: [OPCUAWriteValue]) async throws -> [OPCUAStatusCode] {
+        try await send(OPCUAWriteRequest(header: header(), values: values)).results
     }
 
     /// The node's hierarchical references, all of them (following continuation points).

@@ -182,9 +182,10 @@ public struct OPCUAWriteValue: Sendable, OPCUAEncodable {
     public var nodeID: OPCUANodeID
     public var value: OPCUADataValue
 
-    public init(_ nodeID: OPCUANodeID, _ value: OPCUAVariant) {
+    /// `sourceTimestamp` (ticks): when the value was sampled, for a writer that is the source (a simulator).
+    public init(_ nodeID: OPCUANodeID, _ value: OPCUAVariant, sourceTimestamp: Int64? = nil) {
         self.nodeID = nodeID
-        self.value = OPCUADataValue(value: value)
+        self.value = OPCUADataValue(value: value, sourceTimestamp: sourceTimestamp)
     }
 
     public func encode(to w: inout OPCUAWriter) {

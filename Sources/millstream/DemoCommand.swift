@@ -7,6 +7,7 @@ import Learn
 import LocalPeers
 import Logging
 import MQTT
+import OPCUA
 import Pipeline
 import Plant
 import Registry
@@ -44,9 +45,9 @@ extension Millstream {
         var historyDays: Double = 7
         @Option(
             help: ArgumentHelp(
-                "Where the readings come from: bus (the simulator writes them) or mqtt (through a real broker).",
+                "Where the readings come from: bus (the simulator writes them), mqtt (through a real broker) or opcua (through a real OPC UA server).",
                 discussion:
-                    "mqtt starts Debian's Mosquitto on a free port, has the simulator publish each machine's readings to it (QoS 1) and `millstream connect`'s MQTT source bring them to the bus (docs/connectors.md)."
+                    "mqtt starts Debian's Mosquitto on a free port, has the simulator publish each machine's readings to it (QoS 1) and `millstream connect`'s MQTT source bring them to the bus. opcua starts asyncua's OPC UA server (from the project venv) with a node per variable of each machine, has the simulator write its readings there and `connect`'s OPC UA source subscribe to them; setpoint changes are written to the machines' setpoint nodes, which the simulated machines follow (docs/connectors.md)."
             ))
         var source: ReadingSource = .bus
         @Flag(help: "Run without the HTTP server and dashboard.") var noServer = false
@@ -74,15 +75,17 @@ extension Millstream {
             let stats = SimulationStats()
             let (broker, connectors) = try await startSource(process, bus: bus)
             defer { broker?.remove() }
+            let (opcuaServer, opcuaConnectors) = try await startOPCUA(process, bus: bus)
+            defer { opcuaServer?.stop() }
             // Readings published to MQTT are durable as the broker acknowledges them.
             var durable = durableCounter(bus: bus, topic: "readings")
-            if broker != nil { durable = { nil } }
+            if broker != nil || opcuaServer != nil { durable = { nil } }
             let runner = SimulationRunner(
                 bus: bus, simulatorStart: simulator,
                 options: .init(
                     rate: ratePerMachine * Double(machines), badFraction: badFraction, seed: seed,
                     labelsTopic: "labels",
-                    mqtt: broker.map(Self.publishing)),
+                    mqtt: broker.map(Self.publishing), opcua: opcuaServer?.endpoint),
                 stats: stats, durableCount: durable)
             var options = PipelineWorker.Options()
             options.registry = registry
@@ -131,7 +134,7 @@ extension Millstream {
                     LivePanel(
                         stats: stats, pipeline: worker.stats, bus: bus, machines: machines, metrics: metrics,
                         dashboard: dashboard),
-                ] + connectors + extra,
+                ] + connectors + opcuaConnectors + extra,
                 main: 2)
             try await bus.close()
             let s = stats.snapshot
@@ -141,7 +144,47 @@ extension Millstream {
             )
         }
 
-        enum ReadingSource: String, ExpressibleByArgument, CaseIterable { case bus, mqtt }
+        enum ReadingSource: String, ExpressibleByArgument, CaseIterable { case bus, mqtt, opcua }
+
+        /// With `--source opcua`: asyncua's server with the demo's machines as nodes, and the OPC UA source and
+        /// setpoint target of `millstream connect` on it.
+        private func startOPCUA(_ process: ProcessConfig, bus: any MessageBus) async throws
+            -> (OPCUAServerPeer?, [any Service])
+        {
+            guard source == .opcua else { return (nil, []) }
+            let ids = Array(process.machineIDs.prefix(machines))
+            Terminal.error("demo: starting asyncua's OPC UA server with \(ids.count) machines ...")
+            let server: OPCUAServerPeer
+            do { server = try await OPCUAServerPeer(machines: ids, writable: true) } catch {
+                throw CommandError(
+                    "cannot start the demo's OPC UA server: \(error) (run from the repository: scripts/demo)")
+            }
+            func node(_ machine: String, _ name: String) -> OPCUANodeSpec { OPCUANodeSpec("ns=2;s=\(machine)/\(name)") }
+            var settings = OPCUAServerSettings(
+                client: try OPCUAClientOptions(endpointURL: server.endpoint, sessionName: "millstream-connect"),
+                machines: ids.map { m in
+                    OPCUAMachineMapping(
+                        machine: m, values: OPCUAPlantWriter.nodes.map { ($0.variable, node(m, $0.name)) },
+                        setpoints: OPCUAPlantWriter.setpoints.map { ($0.variable, node(m, $0.name)) },
+                        state: node(m, "State"), product: node(m, "Product"), good: node(m, "Good"),
+                        scrap: node(m, "Scrap"))
+                })
+            settings.publishingInterval = .milliseconds(50)
+            settings.samplingInterval = .zero
+            var logger = Logger(label: "millstream.connect.opcua")
+            logger.logLevel = .warning  // the live panel owns the terminal
+            Terminal.error(
+                "through OPC UA: asyncua's server at \(server.endpoint), a node per variable (ns=2;s=<machine>/<Name>), "
+                    + "setpoints written to <machine>/SpeedSetpoint and TorqueSetpoint")
+            return (
+                server,
+                [
+                    OPCUASource(servers: [settings], machines: Set(process.machineIDs), bus: bus, logger: logger),
+                    SetpointSink(
+                        target: OPCUASetpointTarget(servers: [settings]), process: process, bus: bus, logger: logger),
+                ]
+            )
+        }
 
         /// With `--source mqtt`: a Mosquitto on a free port and the connector that reads it into the bus.
         private func startSource(_ process: ProcessConfig, bus: any MessageBus) async throws

@@ -46,6 +46,9 @@ struct SimulationRunner: Service {
         var applySetpoints = true
         /// Readings go to an MQTT broker instead of the bus, on topics made from the machine id's levels.
         var mqtt: MQTTTarget?
+        /// Readings go to an OPC UA server's nodes instead of the bus (the demo's server: `OPCUAPlantWriter`), and
+        /// setpoint changes come from its setpoint nodes.
+        var opcua: String?
     }
 
     struct MQTTTarget: Sendable {
@@ -85,8 +88,12 @@ struct SimulationRunner: Service {
         let producer = try await bus.producer()
         var mqtt: MQTTConnection?
         if let target = options.mqtt { mqtt = try await MQTTConnection.connect(target.client) }
+        var opcua: OPCUAPlantWriter?
+        if let endpoint = options.opcua { opcua = try await OPCUAPlantWriter(endpoint: endpoint) }
+        var lastLook = clockNow()
+        var readings: [Reading] = []
         let setpoints =
-            options.applySetpoints && inbox == nil
+            options.applySetpoints && inbox == nil && options.opcua == nil
             ? try await bus.consumer(ConsumerOptions(topics: [Topics.setpoints.name], start: .latest)) : nil
         var simulator = simulatorStart
         var injector = BadReadingInjector(fraction: options.badFraction, seed: options.seed)
@@ -109,10 +116,12 @@ struct SimulationRunner: Service {
             records.removeAll(keepingCapacity: true)
             labels.removeAll(keepingCapacity: true)
             let wall = currentMilliseconds()
+            readings.removeAll(keepingCapacity: true)
             for _ in 0..<batch {
                 var s = simulator.next()
                 // Paced runs stamp readings with the wall clock: the plant's physics runs in compressed time.
                 if options.rate != nil { s.reading.timestamp = wall }
+                if opcua != nil { readings.append(s.reading) }
                 let key = Array(s.reading.machine.utf8)
                 let (bytes, bad) = injector.encode(s.reading)
                 records.append(BusRecord(key: key, value: bytes, timestamp: s.reading.timestamp))
@@ -121,7 +130,15 @@ struct SimulationRunner: Service {
                     labels.append(BusRecord(key: key, value: label(s), timestamp: s.reading.timestamp))
                 }
             }
-            if let mqtt, let target = options.mqtt {
+            if let opcua {
+                try await opcua.write(readings)
+                if clockNow() - lastLook >= .milliseconds(200) {
+                    lastLook = clockNow()
+                    for change in try await opcua.changes() where (try? simulator.apply(change)) != nil {
+                        stats.update { $0.setpointsApplied += 1 }
+                    }
+                }
+            } else if let mqtt, let target = options.mqtt {
                 try await mqtt.publish(
                     records.map { (target.topic(for: String(decoding: $0.key!, as: UTF8.self)), $0.value) })
             } else {
@@ -142,6 +159,7 @@ struct SimulationRunner: Service {
         }
         try await producer.flush()
         await mqtt?.disconnect()
+        await opcua?.close()
         publish(produced, injector.counts, tally, simulator.now)
         stats.update { $0.finished = true }
         try await setpoints?.close()
@@ -251,6 +269,8 @@ struct BusService: Service {
 }
 
 func currentMilliseconds() -> Int64 { Timestamp.now() }
+
+func clockNow() -> ContinuousClock.Instant { ContinuousClock.now }
 
 /// Runs services until the one marked `main` finishes or SIGINT / SIGTERM arrives, then shuts the rest down in reverse
 /// order (the bus last, so everything written is flushed).

@@ -44,7 +44,7 @@ import Topics
     }
 
     @Test func valuesBecomeReadingsBadOnesDeadLettersAndASetpointIsWrittenAndReadBack() async throws {
-        let server = try await OPCUAServerPeer()
+        let server = try await OPCUAServerPeer(root: TansuBroker.root)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opcua-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bus = try openBus("embedded://\(dir)?partitions=1&fsync=never")
@@ -87,7 +87,7 @@ import Topics
             // The server vanishes and comes back: the source reconnects and reads on.
             let before = source.stats.snapshot.readings
             server.stop()
-            let again = try await OPCUAServerPeer(port: server.port)
+            let again = try await OPCUAServerPeer(port: server.port, root: TansuBroker.root)
             restarted = again
             try await Self.until("the reconnection") { source.stats.snapshot.connections >= 2 }
             try await again.send(#"{"do": "set", "machine": "m01", "name": "ToolWear", "value": 9}"#)
@@ -116,7 +116,7 @@ import Topics
     }
 
     @Test func signAndEncryptWithAPasswordFromTheEnvironment() async throws {
-        let server = try await OPCUAServerPeer(secure: true, users: ["operator": "s3cret"])
+        let server = try await OPCUAServerPeer(secure: true, users: ["operator": "s3cret"], root: TansuBroker.root)
         defer { server.stop() }
         let variable = "OPCUA_TEST_PASSWORD_\(UInt32.random(in: 0...UInt32.max))"
         setenv(variable, "s3cret", 1)

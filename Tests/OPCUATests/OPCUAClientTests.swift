@@ -9,7 +9,7 @@ import Testing
     static func node(_ machine: String, _ name: String) -> OPCUANodeID { .string("\(machine)/\(name)", ns: 2) }
 
     @Test func browseReadWriteAndSubscribeWithoutSecurity() async throws {
-        let server = try await OPCUAServerPeer()
+        let server = try await OPCUAServerPeer(root: TansuBroker.root)
         defer { server.stop() }
         let c = try await OPCUAConnection.connect(try OPCUAClientOptions(endpointURL: server.endpoint))
         // Browse Objects (i=85) down to the machine's variables.
@@ -18,7 +18,7 @@ import Testing
         let machines = try await c.browse(plant.nodeID.nodeID)
         #expect(machines.map { $0.browseName.name } == ["m01"])
         let variables = try await c.browse(machines[0].nodeID.nodeID).compactMap(\.browseName.name)
-        #expect(variables.contains("SpindleSpeed") && variables.contains("SpeedSetpoint") && variables.count == 9)
+        #expect(variables.contains("SpindleSpeed") && variables.contains("SpeedSetpoint") && variables.count == 11)
 
         let values = try await c.read([
             Self.node("m01", "SpindleSpeed"), Self.node("m01", "State"), Self.node("m01", "Nope"),
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func signAndEncryptWithAUserAndPassword() async throws {
-        let server = try await OPCUAServerPeer(secure: true, users: ["operator": "s3cret"])
+        let server = try await OPCUAServerPeer(secure: true, users: ["operator": "s3cret"], root: TansuBroker.root)
         defer { server.stop() }
         let certificate = OPCUAClientCertificate(
             certificatePEM: try server.file("client_cert.pem"), privateKeyPEM: try server.file("client_key.pem"),
@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func aServerThatVanishesFailsWhatWaitsWithAClearError() async throws {
-        let server = try await OPCUAServerPeer()
+        let server = try await OPCUAServerPeer(root: TansuBroker.root)
         let c = try await OPCUAConnection.connect(try OPCUAClientOptions(endpointURL: server.endpoint))
         let sub = try await c.createSubscription(publishingInterval: .milliseconds(50))
         _ = try await c.monitor(

@@ -5,15 +5,17 @@ opcua_server.py PORT [--machines m01,m02] [--secure DIR] [--users NAME:PASSWORD]
   Serves opc.tcp://127.0.0.1:PORT/millstream/ with, under Objects/Plant, one object per machine and its variables
   (namespace urn:millstream:test-machines, string node ids "<machine>/<name>"):
     AirTemperature Double 300.1, ProcessTemperature Double 310.2, SpindleSpeed Float 1500, Torque Double 40,
-    ToolWear Int32 0, SpeedSetpoint Float 1500 (writable: the spindle follows it), State String "running",
-    Good UInt32 0, Scrap UInt32 0
+    ToolWear Int32 0, SpeedSetpoint Float 1500 (writable: when it changes the spindle follows),
+    TorqueSetpoint Double 40 (writable), Product String "M", State String "running", Good UInt32 0, Scrap UInt32 0
+  Machine ids may have slashes (plant1/line1/m01): the nodes are then "plant1/line1/m01/SpindleSpeed".
   --secure DIR   also offers Basic256Sha256 SignAndEncrypt; writes a server certificate and key and a client
                  certificate and key (RSA 2048, PEM) into DIR; with --secure only, None is not offered
   --users N:P    user names and passwords only (no anonymous users)
   --rate N       N times a second (0: as fast as it can) writes the bench nodes, Objects/Bench/v0 ... (Double,
                  string ids "bench/v<i>"), each value the time it was written (seconds since the epoch)
   --bench-nodes N  how many bench nodes (default 1), all written at each tick
-  --period-ms N  every N ms each machine's values move as a running machine's would (the demo)
+  --period-ms N  every N ms each machine's values move as a running machine's would
+  --writable     every variable takes writes (a plant simulator behind the server writes its readings there)
   Prints {"event": "ready", "namespace": INDEX} once serving. Takes commands, one JSON object a line on stdin:
     {"do": "set", "machine": "m01", "name": "SpindleSpeed", "value": 1510}
     {"do": "status", "machine": "m01", "name": "Torque", "status": "BadSensorFailure"}   (or Uncertain...)
@@ -41,6 +43,8 @@ VARIABLES = {
     "Torque": (40.0, ua.VariantType.Double),
     "ToolWear": (0, ua.VariantType.Int32),
     "SpeedSetpoint": (1500.0, ua.VariantType.Float),
+    "TorqueSetpoint": (40.0, ua.VariantType.Double),
+    "Product": ("M", ua.VariantType.String),
     "State": ("running", ua.VariantType.String),
     "Good": (0, ua.VariantType.UInt32),
     "Scrap": (0, ua.VariantType.UInt32),
@@ -107,6 +111,7 @@ async def main() -> None:
     p.add_argument("--rate", type=float, default=-1)
     p.add_argument("--bench-nodes", type=int, default=1)
     p.add_argument("--period-ms", type=int, default=0)
+    p.add_argument("--writable", action="store_true")
     a = p.parse_args()
 
     users = dict(u.split(":", 1) for u in a.users.split(",")) if a.users else None
@@ -131,7 +136,9 @@ async def main() -> None:
         obj = await plant.add_object(ua.NodeId(machine, ns), machine)
         for name, (value, kind) in VARIABLES.items():
             v = await obj.add_variable(ua.NodeId(f"{machine}/{name}", ns), name, ua.Variant(value, kind))
-            if name == "SpeedSetpoint":
+            if name.endswith("Setpoint"):
+                await v.set_writable()
+            elif a.writable:
                 await v.set_writable()
             nodes[(machine, name)] = v
 
@@ -148,13 +155,14 @@ async def main() -> None:
 
     async def follow_setpoints() -> None:
         # The machine applies a new speed setpoint: the spindle follows it.
+        last = {}
         while True:
             await asyncio.sleep(0.05)
             for machine in a.machines.split(","):
                 sp = await nodes[(machine, "SpeedSetpoint")].read_value()
-                speed = await nodes[(machine, "SpindleSpeed")].read_value()
-                if abs(sp - speed) > 1e-3:
+                if machine in last and abs(sp - last[machine]) > 1e-3:
                     await write(machine, "SpindleSpeed", sp)
+                last[machine] = sp
 
     bench = []
     if a.rate >= 0:

@@ -1,8 +1,8 @@
 import Foundation
-import LocalPeers
 
 /// asyncua's OPC UA server with a model of milling machines (Tests/ConnectorsTests/Peer/opcua_server.py, from the
-/// project venv) on a free port; commands on its stdin, events from its stdout; SIGKILLed by `stop`.
+/// project venv under `root`, the repository) on a free port; commands on its stdin, events from its stdout;
+/// SIGKILLed by `stop`. The tests, the benchmark and `demo --source opcua` start it.
 public final class OPCUAServerPeer: @unchecked Sendable {
     public let port: Int
     public let directory: String?
@@ -16,8 +16,8 @@ public final class OPCUAServerPeer: @unchecked Sendable {
     /// bench nodes (`benchNodes` of them) written that many times a second (0: as fast as the server can; -1: none).
     public init(
         machines: [String] = ["m01"], secure: Bool = false, users: [String: String] = [:], rate: Int = -1,
-        benchNodes: Int = 1,
-        periodMs: Int = 0, port: Int? = nil
+        benchNodes: Int = 1, periodMs: Int = 0, writable: Bool = false, port: Int? = nil,
+        root: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     ) async throws {
         self.port = port ?? freeLoopbackPort()
         directory =
@@ -26,19 +26,24 @@ public final class OPCUAServerPeer: @unchecked Sendable {
         if let directory {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        process.executableURL = TansuBroker.root.appendingPathComponent(".venv/bin/python")
+        process.executableURL = root.appendingPathComponent(".venv/bin/python")
         var arguments = [
-            TansuBroker.root.appendingPathComponent("Tests/ConnectorsTests/Peer/opcua_server.py").path, "\(self.port)",
+            root.appendingPathComponent("Tests/ConnectorsTests/Peer/opcua_server.py").path, "\(self.port)",
             "--machines", machines.joined(separator: ","),
         ]
         if let directory { arguments += ["--secure", directory] }
         if !users.isEmpty { arguments += ["--users", users.map { "\($0.key):\($0.value)" }.joined(separator: ",")] }
         if rate >= 0 { arguments += ["--rate", "\(rate)", "--bench-nodes", "\(benchNodes)"] }
         if periodMs > 0 { arguments += ["--period-ms", "\(periodMs)"] }
+        if writable { arguments.append("--writable") }
         process.arguments = arguments
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        guard FileManager.default.isExecutableFile(atPath: process.executableURL!.path) else {
+            throw Failed(
+                description: "no \(process.executableURL!.path): run scripts/bootstrap in the repository first")
+        }
         try process.run()
         _ = try await event("ready")
     }
