@@ -186,9 +186,7 @@ public struct OPCUASource: Service {
     private func resolve(_ server: OPCUAServerSettings, _ connection: OPCUAConnection) async throws -> [Item] {
         var namespaces: [String] = []
         if server.machines.contains(where: { $0.items.contains { $0.node.text.hasPrefix("nsu=") } }) {
-            if case .array(_, let uris, _)? = try await connection.read([.numeric(2255)]).first?.value {
-                namespaces = uris.map { if case .string(let s) = $0 { s ?? "" } else { "" } }
-            }
+            namespaces = try await connection.namespaces()
         }
         var items: [Item] = []
         for (m, machine) in server.machines.enumerated() {
@@ -347,28 +345,34 @@ public struct OPCUASetpointTarget: SetpointTarget {
 
     public func open() async throws -> any SetpointWriter {
         var connections: [OPCUAConnection] = []
+        var namespaces: [[String]] = []
         do {
             for s in servers {
                 var options = s.client
                 options.sessionName += "-setpoints"
-                connections.append(try await OPCUAConnection.connect(options))
+                let c = try await OPCUAConnection.connect(options)
+                connections.append(c)
+                namespaces.append(try await c.namespaces())
             }
         } catch {
             for c in connections { await c.close() }
             throw error
         }
-        return Writer(target: self, connections: connections)
+        return Writer(target: self, connections: connections, namespaces: namespaces)
     }
 
     final class Writer: SetpointWriter {
         let target: OPCUASetpointTarget
         let connections: [OPCUAConnection]
         /// Each written node's variant (its data type), read once.
+        /// Each server's namespace array, for `nsu=` node ids.
+        let namespaces: [[String]]
         let types = Mutex<[OPCUANodeID: OPCUAVariant]>([:])
 
-        init(target: OPCUASetpointTarget, connections: [OPCUAConnection]) {
+        init(target: OPCUASetpointTarget, connections: [OPCUAConnection], namespaces: [[String]]) {
             self.target = target
             self.connections = connections
+            self.namespaces = namespaces
         }
 
         func find(_ machine: String, _ variables: [String]) -> (Int, [(String, OPCUANodeSpec)])? {
@@ -393,8 +397,8 @@ public struct OPCUASetpointTarget: SetpointTarget {
             let connection = connections[i]
             let endpoint = target.servers[i].client.endpointURL
             let nodes = try specs.map { (v, spec) in
-                guard let id = spec.resolve([]) else {
-                    throw SetpointRefused("node \(spec) of \(v): use ns=, not nsu=, for writes")
+                guard let id = spec.resolve(namespaces[i]) else {
+                    throw SetpointRefused("node \(spec) of \(v): its namespace is not one of \(endpoint)'s")
                 }
                 return id
             }

@@ -307,6 +307,14 @@ public final class OPCUAConnection: Sendable {
         try await send(OPCUAWriteRequest(header: header(), values: values)).results
     }
 
+    /// The server's namespace array (Server.NamespaceArray, i=2255): index to URI.
+    public func namespaces() async throws -> [String] {
+        guard case .array(_, let uris, _)? = try await read([.numeric(2255)]).first?.value else {
+            throw OPCUAError("\(endpoint): the server's namespace array (i=2255) is not an array")
+        }
+        return uris.map { if case .string(let s) = $0 { s ?? "" } else { "" } }
+    }
+
     /// The node's hierarchical references, all of them (following continuation points).
     public func browse(_ node: OPCUANodeID) async throws -> [OPCUAReferenceDescription] {
         var result = try await send(OPCUABrowseRequest(header: header(), nodes: [OPCUABrowseDescription(nodeID: node)]))

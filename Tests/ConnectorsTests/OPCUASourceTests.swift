@@ -27,7 +27,8 @@ import Topics
                         rpm: ns=2;s=m01/SpindleSpeed
                         torque_nm: ns=2;s=m01/Torque
                         tool_wear_min: ns=2;s=m01/ToolWear
-                      setpoints: {rpm: ns=2;s=m01/SpeedSetpoint}
+                      setpoints:
+                        rpm: nsu=urn:millstream:test-machines;s=m01/SpeedSetpoint
                       state: ns=2;s=m01/State
                       good: ns=2;s=m01/Good
                       scrap: ns=2;s=m01/Scrap

@@ -94,9 +94,11 @@ def make_certificates(directory: str) -> None:
         )
         with open(os.path.join(directory, f"{name}_cert.pem"), "wb") as f:
             f.write(cert.public_bytes(serialization.Encoding.PEM))
+        # The server's key in the traditional RSA form, the client's in PKCS#8 (what openssl 3 writes): Millstream
+        # reads both.
+        form = serialization.PrivateFormat.TraditionalOpenSSL if server else serialization.PrivateFormat.PKCS8
         with open(os.path.join(directory, f"{name}_key.pem"), "wb") as f:
-            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                      serialization.NoEncryption()))
+            f.write(key.private_bytes(serialization.Encoding.PEM, form, serialization.NoEncryption()))
 
     one("server", "urn:millstream:test-server", True)
     one("client", "urn:millstream:connect", False)
