@@ -183,16 +183,7 @@ extension YAMLReader {
             throw error(machineNode, path + ".machine", "{\(name)} is not a level of the topic \(topic)")
         }
         func fields(_ key: String) throws -> [(variable: String, field: FieldPath)] {
-            guard let n = f[key] else { return [] }
-            return try orderedMapping(n, path + "." + key).map { (variable, fieldNode) in
-                guard process.variable(variable) != nil else {
-                    throw error(
-                        fieldNode, "\(path).\(key).\(variable)",
-                        "the process config has no variable \(variable) (it has "
-                            + process.variables.map(\.name).joined(separator: ", ") + ")")
-                }
-                return (variable, FieldPath(try string(fieldNode, "\(path).\(key).\(variable)")))
-            }
+            try variableMap(f, key, path, process: process) { FieldPath(try string($0, $1)) }.map { ($0, $1) }
         }
         let valuesNode = try required(f, "values", in: node, path)
         let values = try fields("values")
@@ -237,35 +228,28 @@ extension YAMLReader {
             device.interval = .milliseconds(try integer(n, path + ".interval_ms", 10...86_400_000))
         }
         let pointsNode = try required(f, "points", in: node, path)
-        device.points = try orderedMapping(pointsNode, path + ".points").map { variable, p in
-            guard process.variable(variable) != nil else {
-                throw error(p, "\(path).points.\(variable)", "the process config has no variable \(variable)")
-            }
-            return (variable, try modbusPoint(p, "\(path).points.\(variable)"))
+        device.points = try variableMap(f, "points", path, process: process) { try modbusPoint($0, $1) }.map {
+            ($0, $1)
         }
         guard !device.points.isEmpty else {
             throw error(pointsNode, path + ".points", "must map at least one variable")
         }
-        if let sp = f["setpoints"] { device.setpoints = try modbusSetpoints(sp, path + ".setpoints", process: process) }
+        device.setpoints = try modbusSetpoints(f, path, process: process)
         return device
     }
 
     /// `setpoints: {variable: {table: holding, address, type, ...}}`: where setpoint changes are written.
-    func modbusSetpoints(_ node: Node, _ path: String, process: ProcessConfig) throws
+    func modbusSetpoints(_ f: [String: Node], _ path: String, process: ProcessConfig) throws
         -> [(variable: String, point: ModbusPoint)]
     {
-        try orderedMapping(node, path).map { variable, p in
-            let at = "\(path).\(variable)"
-            guard process.variable(variable)?.controllable != nil else {
-                throw error(p, at, "\(variable) is not a setpoint (controllable) of the process config")
-            }
+        try variableMap(f, "setpoints", path, process: process, setpoints: true) { p, at in
             let point = try modbusPoint(p, at)
             guard point.table == .holdingRegisters || point.table == .coils else {
                 throw error(
                     p, at, "a setpoint must be a holding register or a coil (\(point.table.rawValue) is read-only)")
             }
-            return (variable, point)
-        }
+            return point
+        }.map { ($0, $1) }
     }
 
     func modbusPoint(_ node: Node, _ path: String) throws -> ModbusPoint {
@@ -313,17 +297,7 @@ extension YAMLReader {
             throw error(machineNode, path + ".machine", "must name the edge node ({node}) so that machines differ")
         }
         func metrics(_ key: String, setpoint: Bool) throws -> [(variable: String, metric: String)] {
-            guard let n = f[key] else { return [] }
-            return try orderedMapping(n, path + "." + key).map { (variable, metricNode) in
-                let at = "\(path).\(key).\(variable)"
-                guard let v = process.variable(variable) else {
-                    throw error(metricNode, at, "the process config has no variable \(variable)")
-                }
-                if setpoint && v.controllable == nil {
-                    throw error(metricNode, at, "\(variable) is not a setpoint (controllable) of the process config")
-                }
-                return (variable, try string(metricNode, at))
-            }
+            try variableMap(f, key, path, process: process, setpoints: setpoint) { try string($0, $1) }.map { ($0, $1) }
         }
         let metricsNode = try required(f, "metrics", in: node, path)
         let values = try metrics("metrics", setpoint: false)
@@ -449,17 +423,7 @@ extension YAMLReader {
             return s
         }
         func nodes(_ key: String, setpoint: Bool) throws -> [(variable: String, node: OPCUANodeSpec)] {
-            guard let n = f[key] else { return [] }
-            return try orderedMapping(n, path + "." + key).map { variable, v in
-                let at = "\(path).\(key).\(variable)"
-                guard let pv = process.variable(variable) else {
-                    throw error(v, at, "the process config has no variable \(variable)")
-                }
-                if setpoint && pv.controllable == nil {
-                    throw error(v, at, "\(variable) is not a setpoint (controllable) of the process config")
-                }
-                return (variable, try spec(v, at))
-            }
+            try variableMap(f, key, path, process: process, setpoints: setpoint) { try spec($0, $1) }.map { ($0, $1) }
         }
         let nodesNode = try required(f, "nodes", in: node, path)
         let values = try nodes("nodes", setpoint: false)
@@ -472,5 +436,29 @@ extension YAMLReader {
             product: try f["product"].map { try spec($0, path + ".product") },
             good: try f["good"].map { try spec($0, path + ".good") },
             scrap: try f["scrap"].map { try spec($0, path + ".scrap") })
+    }
+}
+
+extension YAMLReader {
+    /// `{variable: X, ...}` under `key` (empty when absent): each variable must be the process config's (a setpoint's
+    /// must be controllable); each X is read by `value` with the node and its path.
+    func variableMap<T>(
+        _ f: [String: Node], _ key: String, _ path: String, process: ProcessConfig, setpoints: Bool = false,
+        _ value: (Node, String) throws -> T
+    ) throws -> [(variable: String, value: T)] {
+        guard let n = f[key] else { return [] }
+        return try orderedMapping(n, path + "." + key).map { (variable, node) in
+            let at = "\(path).\(key).\(variable)"
+            guard let v = process.variable(variable) else {
+                throw error(
+                    node, at,
+                    "the process config has no variable \(variable) (it has "
+                        + process.variables.map(\.name).joined(separator: ", ") + ")")
+            }
+            if setpoints && v.controllable == nil {
+                throw error(node, at, "\(variable) is not a setpoint (controllable) of the process config")
+            }
+            return (variable, try value(node, at))
+        }
     }
 }
