@@ -19,8 +19,12 @@ public final class OPCUAConnection: Sendable {
         var requestHandle: UInt32 = 0
         var renewAt: ContinuousClock.Instant
         var renewing = false
+        var renewals = 0
         var closed = false
     }
+
+    /// How many times the channel's token was renewed.
+    public var renewals: Int { state.withLockedValue { $0.renewals } }
 
     public var endpoint: String { options.endpointURL }
     public var isActive: Bool { channel.isActive }
@@ -154,6 +158,7 @@ public final class OPCUAConnection: Sendable {
         let lifetime = Duration.milliseconds(Int64(response.revisedLifetime))
         state.withLockedValue {
             $0.renewAt = .now + lifetime * 0.75
+            if renew { $0.renewals += 1 }
             $0.renewing = false
         }
     }

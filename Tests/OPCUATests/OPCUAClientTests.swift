@@ -73,8 +73,15 @@ import Testing
         let options = try OPCUAClientOptions(
             endpointURL: server.endpoint, security: .basic256Sha256(certificate),
             identity: .userName("operator", password: "s3cret"))
-        let c = try await OPCUAConnection.connect(options)
-        #expect(try await c.read([Self.node("m01", "AirTemperature")]).first?.value == .double(300.1))
+        // A short channel lifetime: the token is renewed (new nonces, new keys) while the session goes on.
+        var shortLived = options
+        shortLived.channelLifetime = .seconds(2)
+        let c = try await OPCUAConnection.connect(shortLived)
+        for _ in 0..<8 {
+            #expect(try await c.read([Self.node("m01", "AirTemperature")]).first?.value == .double(300.1))
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(c.renewals >= 2)
         // Messages larger than one chunk go as several, each signed and encrypted.
         let many = Array(repeating: Self.node("m01", "State"), count: 3000)
         let values = try await c.read(many)
