@@ -90,9 +90,11 @@ import Topics
             server.stop()
             let again = try await OPCUAServerPeer(port: server.port, root: TansuBroker.root)
             restarted = again
-            try await Self.until("the reconnection") { source.stats.snapshot.connections >= 2 }
+            // The new subscription's first message carries every node's current value: a reading.
+            try await Self.until("the reconnection's first reading") { source.stats.snapshot.readings > before }
+            let after = source.stats.snapshot.readings
             try await again.send(#"{"do": "set", "machine": "m01", "name": "ToolWear", "value": 9}"#)
-            try await Self.until("a reading after it") { source.stats.snapshot.readings > before + 1 }
+            try await Self.until("a reading of the change") { source.stats.snapshot.readings > after }
             group.cancelAll()
         }
         restarted?.stop()
@@ -102,7 +104,7 @@ import Topics
         #expect(first["air_temp_k"] == 300.1 && first["process_temp_k"] == 310.2 && first["rpm"] == 1500)
         #expect(first.setpoints.first?.value == 1500)
         // The source's time is the server's SourceTimestamp of the change, not the arrival.
-        #expect(readings.map { $0["tool_wear_min"] }.contains(5))
+        #expect(readings.map { $0["tool_wear_min"] }.contains(5) && readings.last?["tool_wear_min"] == 9)
         #expect(readings.allSatisfy { $0["torque_nm"] != nil })
         let dead = try await Self.records(bus, Topics.deadLetters.name).map { try Topics.deadLetters.decode($0) }
         #expect(
