@@ -3,13 +3,13 @@ import OPCUA
 import OPCUAWire
 import TestSupport
 
-/// Millstream's OPC UA client against asyncua's client (Benchmarks/opcua/asyncua_side.py), one after the other on the
-/// same asyncua server (Tests/ConnectorsTests/Peer/opcua_server.py), SecurityPolicy None, on loopback. The server
+/// Millstream's OPC UA client against asyncua's client (Benchmarks/opcua/asyncua_side.py) on the same asyncua server (Tests/ConnectorsTests/Peer/opcua_server.py), SecurityPolicy None, on loopback. The server
 /// writes bench nodes whose values are the time they were written; each client subscribes to them (sampling 0, queue
 /// 100), skips the first second and counts for `seconds`.
 /// - latency: one node written `rate` times a second, publishing interval 1 ms: arrival minus the value's time.
-/// - rate: `nodes` nodes written as fast as the server can, publishing interval 10 ms: values received a second, and
-///   the client's CPU time per value (the server, in Python, bounds the rate; the CPU time is the client's own cost).
+/// - rate: `nodes` nodes written as fast as the server can, both clients subscribed at once, publishing interval
+///   10 ms: values received a second, and the client's CPU time per value (the server, in Python, bounds the rate;
+///   the CPU time is the client's own cost).
 enum OPCUABench {
     static func run(rate: Int, nodes: Int, seconds: Int) async throws {
         print(
@@ -18,10 +18,22 @@ enum OPCUABench {
         for (name, serverRate, count, publishMs) in [("latency", rate, 1, 1.0), ("rate", 0, nodes, 10.0)] {
             let server = try await OPCUAServerPeer(rate: serverRate, benchNodes: count)
             defer { server.stop() }
-            let ours = try await measure(server.endpoint, nodes: count, seconds: seconds, publishMs: publishMs)
-            let peer = try pythonPeer(
-                "Benchmarks/opcua/asyncua_side.py", [server.endpoint, "\(count)", "\(seconds)", "\(publishMs)"],
-                failure: "the asyncua client failed (is asyncua in .venv?)")
+            let arguments = [server.endpoint, "\(count)", "\(seconds)", "\(publishMs)"]
+            let failure = "the asyncua client failed (is asyncua in .venv?)"
+            let ours: [String: Double]
+            let peer: [String: Double]
+            if name == "rate" {
+                // Both subscribed at once: the same values are on offer to each (the server's pace is shared).
+                async let theirs = blocking {
+                    try pythonPeer("Benchmarks/opcua/asyncua_side.py", arguments, failure: failure)
+                }
+                try await Task.sleep(for: .seconds(1))  // Python's start-up, so that the windows overlap
+                ours = try await measure(server.endpoint, nodes: count, seconds: seconds, publishMs: publishMs)
+                peer = try await theirs
+            } else {
+                ours = try await measure(server.endpoint, nodes: count, seconds: seconds, publishMs: publishMs)
+                peer = try pythonPeer("Benchmarks/opcua/asyncua_side.py", arguments, failure: failure)
+            }
             if name == "latency" {
                 for (label, key) in [("p50", "p50_ms"), ("p99", "p99_ms")] {
                     row(
