@@ -11,7 +11,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let history = "embedded://\(dir)/history"
         let sim = try await CLI.run([
-            "simulate", "--machines", "20", "--duration", "2d", "--fast", "--seed", "1", "--bus", history, "--json",
+            "simulate", "--machines", "20", "--duration", "2d", "--fast", "--seed", "1", "--start",
+            "2026-05-01T00:00:00Z", "--bus", history, "--json",
         ])
         #expect(sim.status == 0, "\(sim.stderr)")
         let simulated = try JSONSerialization.jsonObject(with: Data(sim.stdout.utf8)) as? [String: Any]
@@ -83,7 +84,7 @@ import Testing
         let bus = "embedded://\(dir)/bus"
         let sim = try await CLI.run([
             "simulate", "--machines", "5", "--duration", "12h", "--fast", "--labels", "--bad-fraction", "0.01",
-            "--bus", bus, "--json",
+            "--start", "2026-05-01T00:00:00Z", "--bus", bus, "--json",
         ])
         #expect(sim.status == 0, "\(sim.stderr)")
         let simulated = try JSONSerialization.jsonObject(with: Data(sim.stdout.utf8)) as? [String: Any]

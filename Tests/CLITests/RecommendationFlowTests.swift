@@ -38,7 +38,8 @@ import Testing
         for (mode, flag) in [("advisory", "--no-closed-loop"), ("closed_loop", "--closed-loop")] {
             let bus = "embedded://\(dir)/\(mode)"
             let sim = try await CLI.run([
-                "simulate", "--machines", "4", "--count", "4000", "--fast", "--seed", "3", "--bus", bus,
+                "simulate", "--machines", "4", "--count", "4000", "--fast", "--seed", "3", "--start",
+                "2026-05-01T06:00:00Z", "--bus", bus,
             ])
             #expect(sim.status == 0, "\(sim.stderr)")
             let run = try await CLI.run([
@@ -79,8 +80,10 @@ import Testing
         // Closed loop switched off on the control topic: the next worker makes recommendations but changes nothing.
         let bus = "embedded://\(dir)/off"
         #expect(
-            try await CLI.run(["simulate", "--machines", "4", "--count", "3000", "--fast", "--seed", "4", "--bus", bus])
-                .status == 0)
+            try await CLI.run([
+                "simulate", "--machines", "4", "--count", "3000", "--fast", "--seed", "4", "--start",
+                "2026-05-01T06:00:00Z", "--bus", bus,
+            ]).status == 0)
         let log = try EventLog.open(directory: dir + "/off")
         if !(try log.topicNames().contains("optimizer-control")) {
             try log.createTopic("optimizer-control", configuration: .init(partitions: 1))

@@ -58,23 +58,37 @@ import Topics
             }
             await again.disconnect()
             while source.stats.snapshot.readings < 200 { try await Task.sleep(for: .milliseconds(20)) }
+            // With a redelivered batch counted twice, 200 readings may come before the last message: wait until
+            // nothing more arrives (the publisher is done; what the broker holds comes within milliseconds).
+            var last = -1
+            while source.stats.snapshot.received != last {
+                last = source.stats.snapshot.received
+                try await Task.sleep(for: .milliseconds(500))
+            }
             group.cancelAll()
         }
+        // At least once: every message arrives; one whose acknowledgement the restart cut off arrives again (the
+        // broker redelivers it, marked duplicate), so the batch before the restart may be there twice.
         let stats = source.stats.snapshot
-        #expect(stats.readings == 200)
-        #expect(stats.deadLetters == ["unmappable": 2, "unknown_machine": 1])
+        #expect(stats.readings >= 200)
+        #expect(Set(stats.deadLetters.keys) == ["unmappable", "unknown_machine"])
+        #expect(stats.deadLetters["unmappable"]! >= 2 && stats.deadLetters["unknown_machine"]! >= 1)
         #expect(stats.lastError?.contains("127.0.0.1:\(broker.port)") == true)
 
         let consumer = try await bus.consumer(ConsumerOptions(topics: [Topics.readings.name, Topics.deadLetters.name]))
         var got: [ConsumedRecord] = []
-        while got.count < 203 { got += try await consumer.poll(maxRecords: 1000, timeout: .seconds(5)) }
+        let expected = stats.readings + stats.deadLetters.values.reduce(0, +)
+        while got.count < expected { got += try await consumer.poll(maxRecords: 1000, timeout: .seconds(5)) }
         let readings = try got.filter { $0.topic == Topics.readings.name }.map { try Topics.readings.decode($0.value) }
-        #expect(readings.map { Int($0["tool_wear_min"]!) } == Array(0..<200))
+        let wear = readings.map { Int($0["tool_wear_min"]!) }
+        #expect(Set(wear) == Set(0..<200))
+        // In order, but for a repeat of the last batch before the restart.
+        #expect(wear.filter { $0 >= 100 } == Array(100..<200))
         #expect(readings.allSatisfy { $0.machine == "plant1/line1/m01" })
         let dead = try got.filter { $0.topic == Topics.deadLetters.name }.map {
             try Topics.deadLetters.decode($0.value)
         }
-        #expect(dead.map(\.reason).sorted() == ["unknown_machine", "unmappable", "unmappable"])
+        #expect(Set(dead.map(\.reason)) == ["unknown_machine", "unmappable"])
         // Bytes that are not text are kept in base64.
         #expect(dead.contains { $0.original == nil && $0.originalBase64 == "//4=" })
         #expect(
