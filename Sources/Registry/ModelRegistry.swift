@@ -14,12 +14,14 @@ public struct ModelVersion: Sendable, Equatable {
     public var path: String
 }
 
-/// "NAME", "NAME@v3" (or "NAME@3"), "NAME@production", "NAME@staging", "NAME@latest".
+/// "NAME", "NAME@v3" (or "NAME@3"), "NAME@production", "NAME@staging", "NAME@latest", or an alias the registry keeps
+/// beside the stages, "NAME@champion", "NAME@challenger" (any name of letters, digits, - and _).
 public struct ModelReference: Sendable, Equatable, CustomStringConvertible {
     public enum Selector: Sendable, Equatable {
         case latest
         case version(Int)
         case stage(Stage)
+        case alias(String)
     }
 
     public var name: String
@@ -40,8 +42,10 @@ public struct ModelReference: Sendable, Equatable, CustomStringConvertible {
             selector = .stage(stage)
         } else if let n = Int(s.hasPrefix("v") ? String(s.dropFirst()) : s), n >= 1 {
             selector = .version(n)
+        } else if ModelRegistry.isAlias(s) {
+            selector = .alias(s)
         } else {
-            throw LearnError("'\(text)': after @ give vN, latest, staging, production or archived")
+            throw LearnError("'\(text)': after @ give vN, latest, staging, production, archived or an alias")
         }
     }
 
@@ -50,6 +54,7 @@ public struct ModelReference: Sendable, Equatable, CustomStringConvertible {
         case .latest: name
         case .version(let n): "\(name)@v\(n)"
         case .stage(let s): "\(name)@\(s.rawValue)"
+        case .alias(let a): "\(name)@\(a)"
         }
     }
 }
@@ -110,6 +115,17 @@ public struct ModelRegistry: Sendable {
         case .latest: found = all.last
         case .version(let n): found = all.first { $0.version == n }
         case .stage(let s): found = all.last { $0.stage == s }
+        case .alias(let a):
+            let aliases = try aliases(of: reference.name)
+            guard let n = aliases[a] else {
+                throw LearnError(
+                    "\(reference.name) has no alias \(a) in registry \(root) (aliases: "
+                        + (aliases.isEmpty
+                            ? "none"
+                            : aliases.sorted { $0.key < $1.key }.map { "\($0.key) v\($0.value)" }
+                                .joined(separator: ", ")) + ")")
+            }
+            found = all.first { $0.version == n }
         }
         guard let found else {
             throw LearnError(
@@ -192,6 +208,63 @@ public struct ModelRegistry: Sendable {
         }
     }
 
+    /// An alias's name: letters, digits, - and _, up to 50, not a stage, `latest` or a version (`v3`, `3`).
+    public static func isAlias(_ s: String) -> Bool {
+        guard !s.isEmpty, s.count <= 50, Stage(rawValue: s) == nil, s != "latest",
+            s.unicodeScalars.allSatisfy({ c in
+                ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "-" || c == "_"
+            })
+        else { return false }
+        let digits = s.hasPrefix("v") ? s.dropFirst() : Substring(s)
+        return digits.isEmpty || !digits.allSatisfy(\.isNumber)
+    }
+
+    /// The model's aliases and the versions they name (`ROOT/NAME/aliases.json`).
+    public func aliases(of name: String) throws -> [String: Int] {
+        guard let data = FileManager.default.contents(atPath: "\(root)/\(name)/aliases.json") else { return [:] }
+        return try JSONDecoder().decode([String: Int].self, from: data)
+    }
+
+    /// Points an alias (champion, challenger, any name) at a version, moving it if it named another; audited in the
+    /// history. Stages are untouched: an alias is a name, not a place in the lifecycle.
+    public func setAlias(_ alias: String, of name: String, to version: Int) throws {
+        guard Self.isAlias(alias) else {
+            throw LearnError(
+                "alias '\(alias)' is invalid: letters, digits, - and _, not a stage, latest or a version number")
+        }
+        try withLock {
+            guard try versions(of: name).contains(where: { $0.version == version }) else {
+                throw LearnError("\(name) has no version v\(version) in registry \(root)")
+            }
+            var aliases = try aliases(of: name)
+            let before = aliases[alias]
+            aliases[alias] = version
+            try writeAliases(name, aliases)
+            let stage = try readStages(name)[version] ?? Stage.none
+            try appendHistory(
+                name, HistoryEntry(action: "alias", version: version, stage: stage, replaced: before, alias: alias))
+        }
+    }
+
+    /// Removes an alias; an error when the model has no such alias.
+    public func removeAlias(_ alias: String, of name: String) throws {
+        try withLock {
+            var aliases = try aliases(of: name)
+            guard let version = aliases.removeValue(forKey: alias) else {
+                throw LearnError("\(name) has no alias \(alias)")
+            }
+            try writeAliases(name, aliases)
+            let stage = try readStages(name)[version] ?? Stage.none
+            try appendHistory(name, HistoryEntry(action: "unalias", version: version, stage: stage, alias: alias))
+        }
+    }
+
+    private func writeAliases(_ name: String, _ aliases: [String: Int]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(aliases).write(to: URL(fileURLWithPath: "\(root)/\(name)/aliases.json"), options: .atomic)
+    }
+
     /// Puts back in production the version that was there before the current one; the current one is archived.
     @discardableResult
     public func rollback(_ name: String) throws -> Int {
@@ -265,15 +338,20 @@ public struct HistoryEntry: Sendable, Codable, Equatable {
     public var stage: Stage
     public var from: Stage?
     public var replaced: Int?
+    /// The alias an `alias` or `unalias` entry set or removed.
+    public var alias: String?
     public var user: String
 
-    init(action: String, version: Int, stage: Stage, from: Stage? = nil, replaced: Int? = nil) {
+    init(
+        action: String, version: Int, stage: Stage, from: Stage? = nil, replaced: Int? = nil, alias: String? = nil
+    ) {
         self.time = ISO8601DateFormatter().string(from: Date())
         self.action = action
         self.version = version
         self.stage = stage
         self.from = from
         self.replaced = replaced
+        self.alias = alias
         self.user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
     }
 }

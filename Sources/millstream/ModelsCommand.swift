@@ -6,8 +6,8 @@ import Registry
 extension Millstream {
     struct Models: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List, show, promote and roll back registered models.",
-            subcommands: [List.self, Show.self, Promote.self, Rollback.self, Import.self, Export.self])
+            abstract: "List, show, promote, alias and roll back registered models.",
+            subcommands: [List.self, Show.self, Promote.self, Alias.self, Rollback.self, Import.self, Export.self])
     }
 }
 
@@ -22,10 +22,12 @@ extension Millstream.Models {
             let r = try ModelRegistry(root: registry)
             var rows: [[String: Any]] = []
             for name in try r.names() {
+                let aliases = try r.aliases(of: name)
                 for v in try r.versions(of: name) {
                     let (file, _) = try r.load(ModelReference("\(name)@v\(v.version)"))
                     rows.append([
                         "name": name, "version": v.version, "stage": v.stage.rawValue,
+                        "aliases": aliases.filter { $0.value == v.version }.keys.sorted(),
                         "task": file.description.task.rawValue,
                         "created": file.description.metadata.created, "metrics": file.description.metadata.metrics,
                     ])
@@ -42,9 +44,10 @@ extension Millstream.Models {
                     ["f1", "accuracy", "mse"].first { metrics[$0] != nil }.map {
                         "\($0) \(String(format: "%.4f", metrics[$0]!))"
                     } ?? ""
+                let aliases = (row["aliases"] as! [String]).map { "@" + $0 }.joined(separator: " ")
                 print(
                     "\(row["name"]!)@v\(row["version"]!)\t\(row["stage"]!)\t\(row["task"]!)\t\(row["created"]!)\t\(headline)"
-                )
+                        + (aliases.isEmpty ? "" : "\t\(aliases)"))
             }
         }
     }
@@ -52,20 +55,23 @@ extension Millstream.Models {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A model version's description (model.json) and history.")
-        @Argument(help: "NAME, NAME@vN, NAME@production or NAME@staging.") var model: String
+        @Argument(help: "NAME, NAME@vN, NAME@production, NAME@staging or NAME@ALIAS.") var model: String
         @Option(help: "Registry directory.") var registry: String = "./models"
 
         func run() async throws {
             let r = try ModelRegistry(root: registry)
             let v = try r.resolve(try ModelReference(model))
-            print("\(v.name) v\(v.version) (\(v.stage.rawValue)) at \(v.path)")
+            let aliases = try r.aliases(of: v.name).filter { $0.value == v.version }.keys.sorted()
+            print(
+                "\(v.name) v\(v.version) (\(v.stage.rawValue)\(aliases.map { ", @" + $0 }.joined())) at \(v.path)")
             print(
                 String(decoding: FileManager.default.contents(atPath: v.path + "/model.json") ?? Data(), as: UTF8.self))
             print("history:")
             for h in try r.history(of: v.name) {
-                print(
-                    "  \(h.time) \(h.action) v\(h.version) -> \(h.stage.rawValue)\(h.replaced.map { " (replacing v\($0))" } ?? "") by \(h.user)"
-                )
+                let what =
+                    h.alias.map { "@\($0) -> v\(h.version)" + (h.replaced.map { " (was v\($0))" } ?? "") }
+                    ?? "v\(h.version) -> \(h.stage.rawValue)\(h.replaced.map { " (replacing v\($0))" } ?? "")"
+                print("  \(h.time) \(h.action) \(what) by \(h.user)")
             }
         }
     }
@@ -85,6 +91,37 @@ extension Millstream.Models {
             let v = try r.resolve(try ModelReference(model))
             try r.promote(v.name, version: v.version, to: target)
             print("\(v.name) v\(v.version) is now \(target.rawValue)")
+        }
+    }
+
+    struct Alias: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Point an alias (champion, challenger, any name) at a version, or remove it.",
+            discussion: """
+                An alias names a version beside its stage: NAME@champion resolves wherever a model reference is \
+                taken (run --model, serve, models show). Moving an alias is audited in the model's history.
+
+                Examples:
+                  millstream models alias failure@v3 champion
+                  millstream models alias failure@v5 challenger
+                  millstream models alias failure challenger --remove
+                """)
+        @Argument(help: "NAME@vN (or any reference) to point the alias at; NAME with --remove.") var model: String
+        @Argument(help: "The alias.") var alias: String
+        @Flag(help: "Remove the alias.") var remove = false
+        @Option(help: "Registry directory.") var registry: String = "./models"
+
+        func run() async throws {
+            let r = try ModelRegistry(root: registry)
+            if remove {
+                let name = try ModelReference(model).name
+                try r.removeAlias(alias, of: name)
+                print("\(name)@\(alias) removed")
+                return
+            }
+            let v = try r.resolve(try ModelReference(model))
+            try r.setAlias(alias, of: v.name, to: v.version)
+            print("\(v.name)@\(alias) is now v\(v.version)")
         }
     }
 
@@ -166,7 +203,7 @@ extension Millstream.Models {
             abstract: "Write a trained model as an ONNX file (opset 13) that onnxruntime and other runtimes run.",
             discussion:
                 "The file takes the model's feature vector (after preprocessing); `models show` lists the features.")
-        @Argument(help: "NAME, NAME@vN, NAME@production or NAME@staging.") var model: String
+        @Argument(help: "NAME, NAME@vN, NAME@production, NAME@staging or NAME@ALIAS.") var model: String
         @Option(help: "Output .onnx file.") var out: String
         @Option(help: "Registry directory.") var registry: String = "./models"
 

@@ -53,8 +53,21 @@ import Testing
         #expect(try await CLI.run(["models", "promote", "failure@v2", "--registry", registry]).status == 0)
         let rollback = try await CLI.run(["models", "rollback", "failure", "--registry", registry])
         #expect(rollback.stdout.contains("failure v1 is back in production"))
+        // An alias beside the stages: set, shown, resolved, removed.
+        let alias = try await CLI.run(["models", "alias", "failure@v2", "challenger", "--registry", registry])
+        #expect(alias.stdout.contains("failure@challenger is now v2"), "\(alias.stderr)")
+        let show = try await CLI.run(["models", "show", "failure@challenger", "--registry", registry])
+        #expect(show.stdout.hasPrefix("failure v2 (archived, @challenger)"))
+        #expect(show.stdout.contains("alias @challenger -> v2"))
         let list = try await CLI.run(["models", "list", "--registry", registry])
         #expect(list.stdout.contains("failure@v1\tproduction") && list.stdout.contains("failure@v2\tarchived"))
+        #expect(list.stdout.contains("\t@challenger"))
+        let removed = try await CLI.run([
+            "models", "alias", "failure", "challenger", "--remove", "--registry", registry,
+        ])
+        #expect(removed.stdout.contains("failure@challenger removed"))
+        let gone = try await CLI.run(["models", "show", "failure@challenger", "--registry", registry])
+        #expect(gone.status == 1 && gone.stderr.contains("failure has no alias challenger"))
     }
 
     /// Several 0/1 targets make one multi-label model: overall failure and each failure mode.

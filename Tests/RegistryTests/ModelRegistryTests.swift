@@ -47,7 +47,8 @@ import Testing
     @Test func badReferencesAndMissingThings() throws {
         try withRegistry { r, root in
             #expect { try ModelReference("bad name") } throws: { "\($0)".contains("is invalid") }
-            #expect { try ModelReference("m@yesterday") } throws: { "\($0)".contains("after @ give vN") }
+            #expect { try ModelReference("m@v0") } throws: { "\($0)".contains("after @ give vN") }
+            #expect { try ModelReference("m@no such") } throws: { "\($0)".contains("or an alias") }
             #expect { try r.resolve(ModelReference("nope")) } throws: { "\($0)".contains("no model named 'nope'") }
             try r.register(try model(threshold: 0.5), as: "m")
             #expect { try r.resolve(ModelReference("m@production")) } throws: {
@@ -63,6 +64,33 @@ import Testing
                 "\($0)".contains("m/v2/weights.safetensors is corrupt")
             }
             #expect(try r.load(ModelReference("m@production")).1.version == 1)
+        }
+    }
+
+    @Test func aliasesNameVersionsBesideTheStages() throws {
+        try withRegistry { r, _ in
+            for t in [0.1, 0.2, 0.3] { try r.register(try model(threshold: t), as: "failure") }
+            try r.promote("failure", version: 1, to: .production)
+            try r.setAlias("champion", of: "failure", to: 1)
+            try r.setAlias("challenger", of: "failure", to: 3)
+            #expect(try r.resolve(ModelReference("failure@champion")).version == 1)
+            #expect(try r.resolve(ModelReference("failure@challenger")).version == 3)
+            #expect(try r.aliases(of: "failure") == ["champion": 1, "challenger": 3])
+            // Moving an alias leaves the stages alone and is in the history with the version it left.
+            try r.setAlias("champion", of: "failure", to: 3)
+            #expect(try r.resolve(ModelReference("failure@champion")).version == 3)
+            #expect(try r.resolve(ModelReference("failure@production")).version == 1)
+            let moved = try #require(try r.history(of: "failure").last)
+            #expect(moved.action == "alias" && moved.alias == "champion" && moved.version == 3 && moved.replaced == 1)
+            try r.removeAlias("challenger", of: "failure")
+            #expect { try r.resolve(ModelReference("failure@challenger")) } throws: {
+                "\($0)".contains("failure has no alias challenger") && "\($0)".contains("aliases: champion v3")
+            }
+            #expect { try r.removeAlias("challenger", of: "failure") } throws: { "\($0)".contains("no alias") }
+            for bad in ["production", "latest", "v7", "12", "a b", ""] {
+                #expect(throws: (any Error).self) { try r.setAlias(bad, of: "failure", to: 1) }
+            }
+            #expect { try r.setAlias("shadow", of: "failure", to: 9) } throws: { "\($0)".contains("no version v9") }
         }
     }
 }
