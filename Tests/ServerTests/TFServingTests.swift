@@ -246,6 +246,7 @@ import Testing
         try t.importKeras("softmax", as: "quality", task: .multiclass)
         try t.importKeras("softmax", as: "quality", task: .multiclass)
         try t.registry.promote("quality", version: 1, to: .production)
+        try t.registry.setAlias("canary", of: "quality", to: 2)
         let viewer = t.token[.viewer]!
         try await t.test { client in
             let status = try await client.call(.get, "/v1/models/quality", token: viewer)
@@ -274,6 +275,9 @@ import Testing
             let byLabel = try await client.call(
                 .post, "/v1/models/quality/labels/production:predict", token: viewer, json: ["instances": inputs])
             #expect(Self.worst(byLabel.json["predictions"], outputs) < 1e-5)
+            // A registry alias is a version label too.
+            let canary = try await client.call(.get, "/v1/models/quality/labels/canary/metadata", token: viewer)
+            #expect((canary.json["model_spec"] as? [String: String])?["version"] == "2")
         }
     }
 

@@ -7,7 +7,8 @@ import Synchronization
 /// TensorFlow Serving's REST API over the model registry: status, metadata and predict, by version or label.
 ///
 /// Without a version or label, the production version answers (the one the pipeline scores), or the highest
-/// version when none is in production. Labels are the registry's stages (`production`, `staging`).
+/// version when none is in production. Labels are the registry's stages (`production`, `staging`) and the model's
+/// aliases (`champion`, `canary`, ...).
 final class ModelServer: Sendable {
     let registry: ModelRegistry
     /// Loaded models by directory, with model.json's modification time and when it was last looked at.
@@ -51,12 +52,18 @@ final class ModelServer: Sendable {
             }
             return v
         case .label(let label):
-            guard let stage = Stage(rawValue: label), stage == .production || stage == .staging else {
-                throw APIError.notFound(
-                    "Unrecognized servable version label: \(label) (labels are production and staging)")
+            // TensorFlow Serving's version labels are the registry's stages and the model's aliases.
+            if let stage = Stage(rawValue: label), stage == .production || stage == .staging {
+                guard let v = versions.first(where: { $0.stage == stage }) else {
+                    throw APIError.notFound("Servable not found for request: Label(\(name), \(label))")
+                }
+                return v
             }
-            guard let v = versions.first(where: { $0.stage == stage }) else {
-                throw APIError.notFound("Servable not found for request: Label(\(name), \(label))")
+            let aliases = (try? registry.aliases(of: name)) ?? [:]
+            guard let n = aliases[label], let v = versions.first(where: { $0.version == n }) else {
+                throw APIError.notFound(
+                    "Unrecognized servable version label: \(label) (labels are production, staging and the model's "
+                        + "aliases: \(aliases.isEmpty ? "none" : aliases.keys.sorted().joined(separator: ", ")))")
             }
             return v
         }
