@@ -80,9 +80,15 @@ public final class OPCUAServerPeer: @unchecked Sendable {
         try String(contentsOfFile: (directory ?? "") + "/" + name, encoding: .utf8)
     }
 
+    /// A server no one stopped (a test that failed half-way) does not outlive its peer.
+    deinit { stop() }
+
+    /// Kills the server (at once: it keeps nothing) and removes its certificates; a second call does nothing.
     public func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
         if let directory { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

@@ -46,6 +46,7 @@ import Topics
 
     @Test func valuesBecomeReadingsBadOnesDeadLettersAndASetpointIsWrittenAndReadBack() async throws {
         let server = try await OPCUAServerPeer(root: TansuBroker.root)
+        defer { server.stop() }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("opcua-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bus = try openBus("embedded://\(dir)?partitions=1&fsync=never")
@@ -55,6 +56,7 @@ import Topics
         let source = OPCUASource(servers: settings.opcua, machines: Set(process.machineIDs), bus: bus)
         let sink = SetpointSink(target: OPCUASetpointTarget(servers: settings.opcua), process: process, bus: bus)
         var restarted: OPCUAServerPeer?
+        defer { restarted?.stop() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await source.run() }
             group.addTask { try await sink.run() }
@@ -97,7 +99,6 @@ import Topics
             try await Self.until("a reading of the change") { source.stats.snapshot.readings > after }
             group.cancelAll()
         }
-        restarted?.stop()
         let readings = try await Self.records(bus, Topics.readings.name).map { try Topics.readings.decode($0) }
         let first = try #require(readings.first)
         #expect(first.machine == "plant1/line1/m01" && first.state == .running && first.product == nil)

@@ -126,6 +126,7 @@ import Testing
 
     @Test func aServerThatVanishesFailsWhatWaitsWithAClearError() async throws {
         let server = try await OPCUAServerPeer(root: TansuBroker.root)
+        defer { server.stop() }
         let c = try await OPCUAConnection.connect(try OPCUAClientOptions(endpointURL: server.endpoint))
         let sub = try await c.createSubscription(publishingInterval: .milliseconds(50))
         _ = try await c.monitor(
