@@ -71,32 +71,19 @@ public struct MQTTSource: Service {
 
     /// Maps a batch and writes its readings and dead letters in one send.
     private func write(_ batch: [MQTTMessage], _ producer: any MessageProducer) async throws {
-        var readings: [BusRecord] = []
-        var dead: [BusRecord] = []
-        var reasons: [String: Int] = [:]
-        let now = Timestamp.now()
+        var out = ConnectorBatch()
         for message in batch {
             do {
-                let reading = try map(message, now: now)
-                readings.append(BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now))
+                out.add(try map(message, now: out.now))
             } catch {
-                reasons[error.reason, default: 0] += 1
-                dead.append(
-                    DeadLetterRecord.connector(
-                        reason: error.reason,
-                        error: "\(settings.client.endpoint) topic \(message.topic): \(error.message)",
-                        payload: message.payload, now: now))
+                out.reject(
+                    error.reason, "\(settings.client.endpoint) topic \(message.topic): \(error.message)",
+                    original: message.payload)
             }
         }
-        var groups: [(topic: String, records: [BusRecord])] = []
-        if !readings.isEmpty { groups.append((readingsTopic, readings)) }
-        if !dead.isEmpty { groups.append((deadLettersTopic, dead)) }
-        if !groups.isEmpty { _ = try await producer.send(groups) }
-        stats.update {
-            $0.received += batch.count
-            $0.readings += readings.count
-            $0.deadLetters.merge(reasons, uniquingKeysWith: +)
-        }
+        try await out.write(
+            producer, readingsTopic: readingsTopic, deadLettersTopic: deadLettersTopic, stats: stats,
+            received: batch.count)
     }
 
     private func map(_ message: MQTTMessage, now: Int64) throws(Unmappable) -> Reading {

@@ -235,7 +235,8 @@ public struct OPCUASource: Service {
     ) async throws {
         guard !changes.isEmpty else { return }
         var changed: [Int: Int64] = [:]  // machine: latest source time
-        let now = Timestamp.now()
+        var out = ConnectorBatch()
+        let now = out.now
         for n in changes {
             let index = Int(n.clientHandle)
             guard index < state.items.count else { continue }
@@ -243,32 +244,18 @@ public struct OPCUASource: Service {
             let t = (n.value.sourceTimestamp ?? n.value.serverTimestamp).flatMap(OPCUADateTime.unixMilliseconds) ?? now
             changed[state.items[index].machine] = max(changed[state.items[index].machine] ?? .min, t)
         }
-        var readings: [BusRecord] = []
-        var dead: [BusRecord] = []
-        var reasons: [String: Int] = [:]
         for (m, time) in changed.sorted(by: { $0.key < $1.key }) {
             let mapping = state.server.machines[m]
             do {
-                let reading = try self.reading(mapping, m, state, timestamp: time)
-                readings.append(BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now))
+                out.add(try self.reading(mapping, m, state, timestamp: time))
             } catch {
-                reasons[error.reason, default: 0] += 1
-                dead.append(
-                    DeadLetterRecord.connector(
-                        reason: error.reason,
-                        error: "\(state.server.client.endpointURL) machine \(mapping.machine): \(error.message)",
-                        payload: Array(error.message.utf8), now: now))
+                let message = "\(state.server.client.endpointURL) machine \(mapping.machine): \(error.message)"
+                out.reject(error.reason, message, original: Array(error.message.utf8))
             }
         }
-        var groups: [(topic: String, records: [BusRecord])] = []
-        if !readings.isEmpty { groups.append((readingsTopic, readings)) }
-        if !dead.isEmpty { groups.append((deadLettersTopic, dead)) }
-        if !groups.isEmpty { _ = try await producer.send(groups) }
-        stats.update {
-            $0.received += changes.count
-            $0.readings += readings.count
-            $0.deadLetters.merge(reasons, uniquingKeysWith: +)
-        }
+        try await out.write(
+            producer, readingsTopic: readingsTopic, deadLettersTopic: deadLettersTopic, stats: stats,
+            received: changes.count)
     }
 
     private func reading(_ mapping: OPCUAMachineMapping, _ m: Int, _ state: SourceState, timestamp: Int64)

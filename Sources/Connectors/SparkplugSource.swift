@@ -102,18 +102,12 @@ public struct SparkplugSource: Service {
     private func write(_ batch: [MQTTMessage], _ host: inout SparkplugHost, _ producer: any MessageProducer)
         async throws -> [SparkplugNodeID]
     {
-        var readings: [BusRecord] = []
-        var dead: [BusRecord] = []
-        var reasons: [String: Int] = [:]
+        var out = ConnectorBatch()
         var rebirths: [SparkplugNodeID] = []
         var born: [String: SparkplugEntityID] = [:]
-        let now = Timestamp.now()
+        let now = out.now
         func reject(_ reason: String, _ message: String, _ original: MQTTMessage) {
-            reasons[reason, default: 0] += 1
-            dead.append(
-                DeadLetterRecord.connector(
-                    reason: reason, error: "\(settings.client.endpoint) \(message)", payload: original.payload,
-                    now: now))
+            out.reject(reason, "\(settings.client.endpoint) \(message)", original: original.payload)
         }
         for message in batch {
             let topic: SparkplugTopic
@@ -139,8 +133,7 @@ public struct SparkplugSource: Service {
                     do {
                         guard let reading = try settings.mapping.reading(s, machine: machine, receivedAt: now)
                         else { continue }
-                        readings.append(
-                            BusRecord(key: Array(machine.utf8), value: reading.encoded(), timestamp: now))
+                        out.add(reading)
                     } catch {
                         reject(error.reason, "topic \(topic): \(error.message)", message)
                     }
@@ -157,29 +150,10 @@ public struct SparkplugSource: Service {
             }
         }
         directory.update(host: host, machines: born)
-        var groups: [(topic: String, records: [BusRecord])] = []
-        if !readings.isEmpty { groups.append((readingsTopic, readings)) }
-        if !dead.isEmpty { groups.append((deadLettersTopic, dead)) }
-        if !groups.isEmpty { _ = try await producer.send(groups) }
-        stats.update {
-            $0.received += batch.count
-            $0.readings += readings.count
-            $0.deadLetters.merge(reasons, uniquingKeysWith: +)
-        }
+        try await out.write(
+            producer, readingsTopic: readingsTopic, deadLettersTopic: deadLettersTopic, stats: stats,
+            received: batch.count)
         return rebirths
-    }
-}
-
-extension DeadLetterRecord {
-    /// A connector's dead letter: the reason code, what and where, and the original message (as text when it is
-    /// UTF-8, else base64).
-    static func connector(reason: String, error: String, payload: [UInt8], now: Int64) -> BusRecord {
-        let text = String(validating: payload, as: UTF8.self)
-        let record = DeadLetterRecord(
-            reason: reason, error: error, original: text,
-            originalBase64: text == nil ? Data(payload).base64EncodedString() : nil, ts: Timestamp.format(now),
-            source: nil)
-        return BusRecord(key: nil, value: record.encoded(), timestamp: now)
     }
 }
 

@@ -134,15 +134,14 @@ struct Basic256Sha256Security: ChunkSecurity {
         if asymmetric { return try sealAsymmetric(header: header, plaintext: plaintext) }
         guard let keys else { throw OPCUAError("\(endpoint): no keys for the secure channel's token") }
         let padded = Self.padded(plaintext, signatureSize: 32, block: 16, extraPadding: false)
-        var chunk = header + padded + [UInt8](repeating: 0, count: 32)
-        chunk.setSize()
+        // AES-CBC without padding keeps the length: the chunk is the header, the padded plaintext and the signature.
+        let sized = header.withSize(header.count + padded.count + 32)
         let signature = HMAC<SHA256>.authenticationCode(
-            for: chunk[0..<(header.count + padded.count)], using: SymmetricKey(data: keys.clientSigning))
-        let toEncrypt = padded + Array(signature)
+            for: sized + padded, using: SymmetricKey(data: keys.clientSigning))
         let encrypted = try AES._CBC.encrypt(
-            toEncrypt, using: SymmetricKey(data: keys.clientEncrypting), iv: try AES._CBC.IV(ivBytes: keys.clientIV),
-            noPadding: true)
-        return header.withSize(header.count + encrypted.count) + encrypted
+            padded + Array(signature), using: SymmetricKey(data: keys.clientEncrypting),
+            iv: try AES._CBC.IV(ivBytes: keys.clientIV), noPadding: true)
+        return sized + encrypted
     }
 
     private func sealAsymmetric(header: [UInt8], plaintext: [UInt8]) throws -> [UInt8] {
@@ -260,16 +259,6 @@ struct Basic256Sha256Security: ChunkSecurity {
             throw OPCUAError(
                 "\(endpoint): the server's CreateSession signature does not verify (BadApplicationSignatureInvalid)")
         }
-    }
-}
-
-extension [UInt8] {
-    /// The chunk header with its size field set to `size`.
-    func withSize(_ size: Int) -> [UInt8] {
-        var out = self
-        let n = UInt32(size)
-        for i in 0..<4 { out[4 + i] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(i))) }
-        return out
     }
 }
 

@@ -52,9 +52,7 @@ struct NoSecurity: ChunkSecurity {
     func maxPlaintext(asymmetric: Bool, headerSize: Int, sendBufferSize: Int) -> Int { sendBufferSize - headerSize }
 
     func seal(header: [UInt8], plaintext: [UInt8], asymmetric: Bool, keys: SymmetricKeys?) -> [UInt8] {
-        var chunk = header + plaintext
-        chunk.setSize()
-        return chunk
+        header.withSize(header.count + plaintext.count) + plaintext
     }
 
     func open(chunk: [UInt8], headerSize: Int, asymmetric: Bool, keys: SymmetricKeys?) -> [UInt8] {
@@ -69,9 +67,11 @@ struct NoSecurity: ChunkSecurity {
 }
 
 extension [UInt8] {
-    /// Writes the chunk's length into its size field (bytes 4 to 7, little endian).
-    mutating func setSize() {
-        let n = UInt32(count)
-        for i in 0..<4 { self[4 + i] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(i))) }
+    /// The chunk header with its size field (bytes 4 to 7, little endian) set to `size`.
+    func withSize(_ size: Int) -> [UInt8] {
+        var out = self
+        let n = UInt32(size)
+        for i in 0..<4 { out[4 + i] = UInt8(truncatingIfNeeded: n >> (8 * UInt32(i))) }
+        return out
     }
 }

@@ -201,16 +201,13 @@ final class OPCUAClientHandler: ChannelDuplexHandler {
             }
         }
         let headerSize = 8 + chunk.body.readableBytes - r.remaining
-        var whole = [UInt8]()
-        whole.reserveCapacity(8 + chunk.body.readableBytes)
-        whole += Array(chunk.type.rawValue.utf8)
-        whole.append(chunk.flag)
-        let size = UInt32(8 + chunk.body.readableBytes)
-        for i in 0..<4 { whole.append(UInt8(truncatingIfNeeded: size >> (8 * UInt32(i)))) }
-        whole += chunk.body.readableBytesView
+        let whole =
+            (Array(chunk.type.rawValue.utf8) + [chunk.flag, 0, 0, 0, 0]).withSize(8 + chunk.body.readableBytes)
+            + chunk.body.readableBytesView
         let plain = try security.open(
             chunk: whole, headerSize: headerSize, asymmetric: asymmetric, keys: asymmetric ? nil : keys[token])
-        if !asymmetric && token == tokenID { keys = keys.filter { $0.key == token } }  // the old token is done
+        // The server uses the current token: the previous one's keys are done.
+        if !asymmetric && token == tokenID && keys.count > 1 { keys = [token: keys[token]!] }
         var p = OPCUAReader(ByteBuffer(bytes: plain))
         _ = try p.read(UInt32.self)  // sequence number
         let id = try p.read(UInt32.self)

@@ -144,7 +144,7 @@ public final class OPCUAConnection: Sendable {
         let clientNonce = security.makeNonce()
         let request = OPCUAOpenSecureChannelRequest(
             header: header(), renew: renew, securityMode: security.mode, clientNonce: clientNonce,
-            requestedLifetime: UInt32(options.channelLifetime.components.seconds * 1000))
+            requestedLifetime: UInt32(options.channelLifetime.milliseconds))
         var w = OPCUAWriter()
         request.encodeMessage(to: &w)
         let answer = channel.eventLoop.makePromise(of: ByteBuffer.self)
@@ -173,7 +173,7 @@ public final class OPCUAConnection: Sendable {
                     applicationName: "Millstream"),
                 endpointURL: endpoint, sessionName: options.sessionName, clientNonce: nonce.isEmpty ? nil : nonce,
                 clientCertificate: security.asymmetricHeader.senderCertificate,
-                requestedSessionTimeout: Double(options.sessionTimeout.components.seconds * 1000)))
+                requestedSessionTimeout: options.sessionTimeout.milliseconds))
         try security.verifyServerSignature(created.serverSignature, clientNonce: nonce)
         state.withLockedValue { $0.authenticationToken = created.authenticationToken }
         let token = try identityToken(created)
@@ -232,7 +232,7 @@ public final class OPCUAConnection: Sendable {
         return OPCUARequestHeader(
             authenticationToken: token,
             timestamp: OPCUADateTime.ticks(unixMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)),
-            requestHandle: handle, timeoutHint: UInt32(options.requestTimeout.components.seconds * 1000))
+            requestHandle: handle, timeoutHint: UInt32(options.requestTimeout.milliseconds))
     }
 
     static func response<R: OPCUARequest>(_: R.Type, _ body: ByteBuffer, _ endpoint: String) throws -> R.Response {

@@ -3,10 +3,8 @@ public import OPCUAWire
 extension OPCUAConnection {
     /// Creates a subscription that publishes at most every `publishingInterval`.
     public func createSubscription(publishingInterval: Duration) async throws -> OPCUACreateSubscriptionResponse {
-        let ms =
-            Double(publishingInterval.components.seconds) * 1000
-            + Double(publishingInterval.components.attoseconds) / 1e15
-        return try await send(OPCUACreateSubscriptionRequest(header: header(), publishingInterval: ms))
+        try await send(
+            OPCUACreateSubscriptionRequest(header: header(), publishingInterval: publishingInterval.milliseconds))
     }
 
     /// Monitors the nodes' values in the subscription, each item known by its client handle in notifications; one
@@ -14,9 +12,7 @@ extension OPCUAConnection {
     public func monitor(
         subscription: UInt32, _ items: [(node: OPCUANodeID, clientHandle: UInt32)], samplingInterval: Duration
     ) async throws -> [OPCUAMonitoredItemCreateResult] {
-        let ms =
-            Double(samplingInterval.components.seconds) * 1000
-            + Double(samplingInterval.components.attoseconds) / 1e15
+        let ms = samplingInterval.milliseconds
         let response = try await send(
             OPCUACreateMonitoredItemsRequest(
                 header: header(), subscriptionID: subscription,
@@ -60,5 +56,12 @@ extension OPCUAPublishResponse {
             if let s = try n.decode(OPCUAStatusChangeNotification.self) { return s.status }
         }
         return nil
+    }
+}
+
+extension Duration {
+    /// In milliseconds, as OPC UA's intervals are.
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }

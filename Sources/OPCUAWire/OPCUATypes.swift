@@ -52,8 +52,12 @@ public struct OPCUANodeID: Hashable, Sendable, CustomStringConvertible, OPCUACod
     /// A GUID's binary form: Data1 to Data3 (the first 4, 2 and 2 bytes of its text) little endian, Data4 as is.
     static func guidBytes(_ uuid: UUID) -> [UInt8] {
         let u = uuid.uuid
-        let raw = [u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7, u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15]
-        return Array(raw[0..<4].reversed()) + raw[4..<6].reversed() + raw[6..<8].reversed() + raw[8..<16]
+        return swappingGUIDOrder([u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7, u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15])
+    }
+
+    /// Text order to wire order and back (Data1 to Data3 reversed; its own inverse).
+    static func swappingGUIDOrder(_ b: [UInt8]) -> [UInt8] {
+        Array(b[0..<4].reversed()) + b[4..<6].reversed() + b[6..<8].reversed() + b[8..<16]
     }
 
     public var description: String {
@@ -62,8 +66,7 @@ public struct OPCUANodeID: Hashable, Sendable, CustomStringConvertible, OPCUACod
         case .numeric(let n): return prefix + "i=\(n)"
         case .string(let s): return prefix + "s=\(s)"
         case .guid(let b):
-            let d = Array(b[0..<4].reversed()) + b[4..<6].reversed() + b[6..<8].reversed() + b[8..<16]
-            let h = d.map { String($0, radix: 16).leftPadded(2) }.joined()
+            let h = Self.swappingGUIDOrder(b).map { String($0, radix: 16).leftPadded(2) }.joined()
             let parts = [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4)]
             return prefix + "g=" + parts.joined(separator: "-") + "-" + h.dropFirst(20)
         case .opaque(let b): return prefix + "b=" + Data(b).base64EncodedString()

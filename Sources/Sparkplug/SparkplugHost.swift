@@ -91,11 +91,7 @@ public struct SparkplugHost: Sendable {
         guard let seq = payload.seq else {
             return [.rejected(topic.entity, reason: "malformed", message: "\(topic): an NBIRTH without seq")]
         }
-        let bdSeq = payload.metrics.first { $0.name == "bdSeq" }.flatMap { m -> UInt64? in
-            if case .long(let v) = m.raw { return v }
-            if case .int(let v) = m.raw { return UInt64(v) }
-            return nil
-        }
+        let bdSeq = payload.bdSeq
         // A birth starts the node (and its devices) afresh: their births follow.
         var node = Node(bdSeq: bdSeq, lastSeq: seq)
         var events: [Event] = []
@@ -114,11 +110,7 @@ public struct SparkplugHost: Sendable {
     private mutating func nodeDeath(_ topic: SparkplugTopic, _ payload: SparkplugPayload) -> [Event] {
         let id = topic.entity.node
         guard var node = nodes[id], node.online else { return [] }
-        let bdSeq = payload.metrics.first { $0.name == "bdSeq" }.flatMap { m -> UInt64? in
-            if case .long(let v) = m.raw { return v }
-            if case .int(let v) = m.raw { return UInt64(v) }
-            return nil
-        }
+        let bdSeq = payload.bdSeq
         // A death certificate of an earlier session (its will published late) leaves the current one alive.
         if let b = node.bdSeq, let d = bdSeq, b != d { return [] }
         node.online = false
@@ -303,6 +295,16 @@ public struct SparkplugHost: Sendable {
 }
 
 extension SparkplugPayload {
+    /// The birth/death sequence number an NBIRTH and its NDEATH carry (the `bdSeq` metric).
+    var bdSeq: UInt64? {
+        guard let m = metrics.first(where: { $0.name == "bdSeq" }) else { return nil }
+        switch m.raw {
+        case .long(let v): return v
+        case .int(let v): return UInt64(v)
+        default: return nil
+        }
+    }
+
     /// The NCMD that asks an edge node for its births again.
     public static func rebirthRequest(timestamp: UInt64) -> SparkplugPayload {
         SparkplugPayload(

@@ -90,7 +90,6 @@ struct SimulationRunner: Service {
         if let target = options.mqtt { mqtt = try await MQTTConnection.connect(target.client) }
         var opcua: OPCUAPlantWriter?
         if let endpoint = options.opcua { opcua = try await OPCUAPlantWriter(endpoint: endpoint) }
-        var lastLook = clockNow()
         var readings: [Reading] = []
         let setpoints =
             options.applySetpoints && inbox == nil && options.opcua == nil
@@ -98,6 +97,7 @@ struct SimulationRunner: Service {
         var simulator = simulatorStart
         var injector = BadReadingInjector(fraction: options.badFraction, seed: options.seed)
         let clock = ContinuousClock()
+        var lastLook = clock.now
         let begin = clock.now
         let simulatedStart = simulator.now
         var produced: Int64 = 0
@@ -132,8 +132,8 @@ struct SimulationRunner: Service {
             }
             if let opcua {
                 try await opcua.write(readings)
-                if clockNow() - lastLook >= .milliseconds(200) {
-                    lastLook = clockNow()
+                if clock.now - lastLook >= .milliseconds(200) {
+                    lastLook = clock.now
                     for change in try await opcua.changes() where (try? simulator.apply(change)) != nil {
                         stats.update { $0.setpointsApplied += 1 }
                     }
@@ -269,8 +269,6 @@ struct BusService: Service {
 }
 
 func currentMilliseconds() -> Int64 { Timestamp.now() }
-
-func clockNow() -> ContinuousClock.Instant { ContinuousClock.now }
 
 /// Runs services until the one marked `main` finishes or SIGINT / SIGTERM arrives, then shuts the rest down in reverse
 /// order (the bus last, so everything written is flushed).
