@@ -145,16 +145,21 @@ extension YAMLReader {
         var sinkClient = client
         sinkClient.clientID = client.clientID + "-setpoints"
         var sink = MQTTSinkSettings(client: sinkClient, topic: topic)
+        try confirmation(f, path, within: &sink.confirmWithin, tolerance: &sink.tolerance)
+        return sink
+    }
+
+    /// A sink's `confirm_within_s` (above 0) and `tolerance` (0 or more), where given.
+    func confirmation(_ f: [String: Node], _ path: String, within: inout Duration, tolerance: inout Double) throws {
         if let c = f["confirm_within_s"] {
             let seconds = try number(c, path + ".confirm_within_s")
             guard seconds > 0 else { throw error(c, path + ".confirm_within_s", "must be above 0") }
-            sink.confirmWithin = .milliseconds(Int64(seconds * 1000))
+            within = .milliseconds(Int64(seconds * 1000))
         }
         if let t = f["tolerance"] {
-            sink.tolerance = try number(t, path + ".tolerance")
-            guard sink.tolerance >= 0 else { throw error(t, path + ".tolerance", "must be 0 or more") }
+            tolerance = try number(t, path + ".tolerance")
+            guard tolerance >= 0 else { throw error(t, path + ".tolerance", "must be 0 or more") }
         }
-        return sink
     }
 
     func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) throws -> Int {
@@ -316,15 +321,8 @@ extension YAMLReader {
         if let c = f["commands"] {
             let cf = try self.mapping(c, path + ".commands", allowed: ["confirm_within_s", "tolerance"])
             var commands = SparkplugCommandSettings()
-            if let n = cf["confirm_within_s"] {
-                let seconds = try number(n, path + ".commands.confirm_within_s")
-                guard seconds > 0 else { throw error(n, path + ".commands.confirm_within_s", "must be above 0") }
-                commands.confirmWithin = .milliseconds(Int64(seconds * 1000))
-            }
-            if let n = cf["tolerance"] {
-                commands.tolerance = try number(n, path + ".commands.tolerance")
-                guard commands.tolerance >= 0 else { throw error(n, path + ".commands.tolerance", "must be 0 or more") }
-            }
+            try confirmation(
+                cf, path + ".commands", within: &commands.confirmWithin, tolerance: &commands.tolerance)
             guard !mapping.setpoints.isEmpty else {
                 throw error(c, path + ".commands", "commands need setpoints: map the setpoint metrics")
             }
