@@ -28,6 +28,8 @@ struct MachineTracker: Codable, Sendable {
     var lastRisk: Double?
     /// The window of a model of histories (its running readings, oldest first).
     var history: MachineWindow?
+    /// The window of the challenger in shadow, when it is a model of histories.
+    var shadowWindow: MachineWindow?
     /// The window of the alarm model (`run --alarm-model`), when it is a model of histories.
     var forecastWindow: MachineWindow?
     /// What the optimizer knows of the machine, for the model it was built for.

@@ -8,13 +8,17 @@ struct ModelLoader {
     let registry: ModelRegistry?
     let model: String?
     let alarmModel: String?
+    let shadow: String?
     private var loadedVersion: Int?
     private var loadedAlarmVersion: Int?
+    /// The challenger in shadow ("failure@v4"), or the one that could not be scored (not tried again).
+    private var loadedShadow: String?
 
     init(options: PipelineWorker.Options) throws {
         registry = try options.registry.map { try ModelRegistry(root: $0) }
         model = options.model
         alarmModel = options.alarmModel
+        shadow = options.shadow
     }
 
     /// The version `name` resolves to (its production version unless it names one), when it is not the loaded one.
@@ -36,6 +40,38 @@ struct ModelLoader {
             try processor.use(forecaster: file, name: version.name, version: version.version)
             loadedAlarmVersion = version.version
             logger.info("failure alarms from \(version.name)@v\(version.version)")
+        }
+        try reloadShadow(into: &processor, stats: stats, logger: logger)
+    }
+
+    /// Follows the shadow reference (by default the model's `challenger` alias): a new version starts scoring, a
+    /// removed alias (the challenger promoted or rejected) stops it. A challenger that is the champion is not scored
+    /// twice; one the pipeline cannot score is logged once and left out.
+    private mutating func reloadShadow(
+        into processor: inout ReadingProcessor, stats: PipelineStats, logger: Logger
+    ) throws {
+        guard let registry, let shadow else { return }
+        let label = (try? registry.resolve(ModelReference(shadow))).map { "\($0.name)@v\($0.version)" }
+        guard let label, label != processor.modelLabel else {
+            if loadedShadow != nil {
+                try processor.use(shadow: nil, name: "", version: 0)
+                logger.info("shadow scoring of \(loadedShadow!) stopped (\(shadow) names no other version now)")
+                loadedShadow = nil
+                stats.update { $0.shadow = nil }
+            }
+            return
+        }
+        guard label != loadedShadow else { return }
+        loadedShadow = label
+        do {
+            let (file, version) = try registry.load(ModelReference(label))
+            try processor.use(shadow: file, name: version.name, version: version.version)
+            logger.info("\(label) scores in shadow beside \(processor.modelLabel ?? "no production model")")
+            stats.update { $0.shadow = label }
+        } catch {
+            try processor.use(shadow: nil, name: "", version: 0)
+            logger.warning("\(label) cannot be scored in shadow: \(error)")
+            stats.update { $0.shadow = nil }
         }
     }
 }

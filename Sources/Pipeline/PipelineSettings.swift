@@ -8,6 +8,8 @@ public struct PipelineSettings: Sendable {
     public var process: ProcessConfig
     public var inputTopic = Topics.readings.name
     public var predictionsTopic = Topics.predictions.name
+    /// A challenger's scores beside the champion's (shadow scoring).
+    public var shadowTopic = Topics.shadowPredictions.name
     public var alertsTopic = Topics.alerts.name
     public var kpisTopic = Topics.kpis.name
     public var deadLettersTopic = Topics.deadLetters.name
@@ -49,6 +51,9 @@ public struct PipelineSettings: Sendable {
 
     /// Every topic the worker writes per reading (exactly once, recovered after a crash).
     public var outputTopics: [String] {
-        [predictionsTopic, alertsTopic, kpisTopic, deadLettersTopic, recommendationsTopic, setpointsTopic]
+        [
+            predictionsTopic, shadowTopic, alertsTopic, kpisTopic, deadLettersTopic, recommendationsTopic,
+            setpointsTopic,
+        ]
     }
 }

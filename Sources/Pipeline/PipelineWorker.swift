@@ -15,6 +15,8 @@ public final class PipelineStats: Sendable {
         public var replayed = 0
         public var events = ProcessorEvents()
         public var model: String?
+        /// The challenger scored in shadow, if any.
+        public var shadow: String?
         public var lag: Int64 = 0
         public var recoveries: [String] = []
         public var caughtUp = false
@@ -46,6 +48,9 @@ public struct PipelineWorker: Service {
         /// A "fails within" model that drives the failure alarm (its production version, or NAME@vN); the main
         /// model keeps driving predictions and recommendations.
         public var alarmModel: String?
+        /// A model scored in shadow beside the production one (its records on the shadow topic, never alarms or
+        /// setpoints): a reference such as `failure@challenger`, followed as the alias moves or goes; nil: none.
+        public var shadow: String?
         public var batch = 2000
         /// Stop once caught up (no new input for this long, and no lag left in the group on any input partition)
         /// instead of waiting for more.

@@ -24,6 +24,10 @@ public struct ReadingProcessor: Sendable {
     /// predictions and recommendations): `run --alarm-model`.
     var forecaster: Scorer?
     var forecastScratch: Scorer.Scratch?
+    /// A challenger scored beside the production model on every running reading (its own topic; never alarms or
+    /// setpoints): the registry's `challenger` alias, or `run --shadow`.
+    var shadow: Scorer?
+    var shadowScratch: Scorer.Scratch?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
     var detector: (detector: any AnomalyDetector, label: String)?
     var machines: [String: MachineTracker] = [:]
@@ -61,6 +65,25 @@ public struct ReadingProcessor: Sendable {
         forecaster = s
         forecastScratch = s.makeScratch()
     }
+
+    /// Scores a challenger in shadow from now on (nil: stops). Only models the pipeline can score as it scores the
+    /// champion: trained by Millstream, with their preprocessing.
+    public mutating func use(shadow file: ModelFile?, name: String, version: Int) throws {
+        guard let file else {
+            shadow = nil
+            shadowScratch = nil
+            return
+        }
+        guard file.description.anomalyDetector == nil else {
+            throw LearnError("\(name) v\(version) is an anomaly detector: shadow scoring compares failure-risk models")
+        }
+        let s = try Scorer(name: name, version: version, file: file)
+        shadow = s
+        shadowScratch = s.makeScratch()
+    }
+
+    /// The challenger in shadow ("failure@v4"), if any.
+    public var shadowLabel: String? { shadow?.label }
 
     /// The model label in use ("failure@v3"), if any.
     public var modelLabel: String? { scorer?.label ?? detector?.label }
@@ -138,6 +161,8 @@ public struct ReadingProcessor: Sendable {
         var forecast: Double?
         var estimate: Double?
         var anomaly: (ratio: Double, alarm: Bool, top: String?)?
+        /// The challenger's output (a risk, or an estimate for a regression) when one is in shadow.
+        var shadow: Double?
     }
 
     private mutating func track(
@@ -162,6 +187,10 @@ public struct ReadingProcessor: Sendable {
                 risk, forecast: false, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
         }
         writePrediction(reading, scores, tracker: tracker, source: source, into: &out)
+        if let value = scores.shadow, let shadow {
+            writeShadow(reading, value, shadow: shadow, scores, source: source, into: &out)
+            events.shadowPredictions += 1
+        }
         events.predictions += 1
         if let risk = scores.risk { events.lastRisk[reading.machine] = risk }
         if tracker.readings % settings.kpiEvery == 0 {
@@ -233,6 +262,9 @@ public struct ReadingProcessor: Sendable {
             let value = scorer.score(reading, scratch: &scratch!, window: &tracker.history)
             if scorer.regression { scores.estimate = value } else { scores.risk = value }
         }
+        if let shadow, shadowScratch != nil {
+            scores.shadow = shadow.score(reading, scratch: &shadowScratch!, window: &tracker.shadowWindow)
+        }
         if let forecaster, forecastScratch != nil {
             scores.forecast = forecaster.score(reading, scratch: &forecastScratch!, window: &tracker.forecastWindow)
         }
@@ -293,6 +325,25 @@ public struct ReadingProcessor: Sendable {
         out.append(
             PipelineOutput(
                 topic: settings.predictionsTopic, key: Array(reading.machine.utf8), value: prediction.encoded(),
+                timestamp: reading.timestamp))
+    }
+
+    /// The challenger's record on the shadow topic, with the champion's decision on the same reading.
+    private func writeShadow(
+        _ reading: Reading, _ value: Double, shadow: Scorer, _ scores: Scores, source: SourcePosition,
+        into out: inout [PipelineOutput]
+    ) {
+        let championValue = scores.risk ?? scores.estimate
+        let record = ShadowPredictionRecord(
+            machine: reading.machine, ts: Timestamp.format(reading.timestamp), seq: reading.sequence,
+            model: shadow.label, risk: shadow.regression ? nil : value,
+            failure: shadow.regression ? nil : value >= shadow.threshold, estimate: shadow.regression ? value : nil,
+            champion: championValue == nil ? nil : modelLabel, championRisk: scores.risk,
+            championFailure: scores.risk.map { $0 >= (scorer?.threshold ?? 0.5) }, championEstimate: scores.estimate,
+            source: source)
+        out.append(
+            PipelineOutput(
+                topic: settings.shadowTopic, key: Array(reading.machine.utf8), value: record.encoded(),
                 timestamp: reading.timestamp))
     }
 
@@ -628,6 +679,8 @@ public struct ReadingProcessor: Sendable {
 /// What processing produced, for live figures and metrics.
 public struct ProcessorEvents: Sendable {
     public var predictions = 0
+    /// Records a challenger wrote in shadow.
+    public var shadowPredictions = 0
     public var recommendations = 0
     /// Setpoint changes closed loop made.
     public var setpointChanges = 0

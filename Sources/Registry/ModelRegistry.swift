@@ -188,7 +188,8 @@ public struct ModelRegistry: Sendable {
     }
 
     /// Moves a version to a stage. Promoting to production archives the version that was in production.
-    public func promote(_ name: String, version: Int, to stage: Stage) throws {
+    /// `by`: who asked (a server's user; else the process's); `note`: why (the evidence of a shadow promotion).
+    public func promote(_ name: String, version: Int, to stage: Stage, by: String? = nil, note: String? = nil) throws {
         try withLock {
             guard try versions(of: name).contains(where: { $0.version == version }) else {
                 throw LearnError("\(name) has no version v\(version)")
@@ -204,7 +205,8 @@ public struct ModelRegistry: Sendable {
             }
             stages[version] = stage
             try writeStages(name, stages)
-            try appendHistory(name, HistoryEntry(action: "promote", version: version, stage: stage, from: from))
+            try appendHistory(
+                name, HistoryEntry(action: "promote", version: version, stage: stage, from: from, note: note, by: by))
         }
     }
 
@@ -247,7 +249,7 @@ public struct ModelRegistry: Sendable {
     }
 
     /// Removes an alias; an error when the model has no such alias.
-    public func removeAlias(_ alias: String, of name: String) throws {
+    public func removeAlias(_ alias: String, of name: String, by: String? = nil, note: String? = nil) throws {
         try withLock {
             var aliases = try aliases(of: name)
             guard let version = aliases.removeValue(forKey: alias) else {
@@ -255,7 +257,51 @@ public struct ModelRegistry: Sendable {
             }
             try writeAliases(name, aliases)
             let stage = try readStages(name)[version] ?? Stage.none
-            try appendHistory(name, HistoryEntry(action: "unalias", version: version, stage: stage, alias: alias))
+            try appendHistory(
+                name, HistoryEntry(action: "unalias", version: version, stage: stage, alias: alias, note: note, by: by))
+        }
+    }
+
+    /// Settles the version the `challenger` alias names after its shadow run: promoted to production (the version in
+    /// production is archived, a `champion` alias follows) or rejected (archived); either way the alias is removed so
+    /// the pipeline stops scoring it. `note` is the evidence, kept in the history with who decided. Returns the version.
+    @discardableResult
+    public func settleChallenger(_ name: String, promote: Bool, by: String? = nil, note: String) throws -> Int {
+        try withLock {
+            var aliases = try aliases(of: name)
+            guard let version = aliases.removeValue(forKey: "challenger") else {
+                throw LearnError(
+                    "\(name) has no challenger: point the alias at a version first (models alias \(name)@vN challenger)"
+                )
+            }
+            var stages = try readStages(name)
+            let from = stages[version] ?? Stage.none
+            if promote {
+                for (v, s) in stages where s == .production && v != version {
+                    stages[v] = .archived
+                    try appendHistory(
+                        name, HistoryEntry(action: "archive", version: v, stage: .archived, from: .production, by: by))
+                }
+                stages[version] = .production
+                if let previous = aliases["champion"], previous != version {
+                    aliases["champion"] = version
+                    try appendHistory(
+                        name,
+                        HistoryEntry(
+                            action: "alias", version: version, stage: .production, replaced: previous,
+                            alias: "champion", by: by))
+                }
+            } else {
+                stages[version] = .archived
+            }
+            try writeStages(name, stages)
+            try writeAliases(name, aliases)
+            try appendHistory(
+                name,
+                HistoryEntry(
+                    action: promote ? "promote" : "reject", version: version, stage: stages[version]!, from: from,
+                    alias: "challenger", note: note, by: by))
+            return version
         }
     }
 
@@ -340,10 +386,13 @@ public struct HistoryEntry: Sendable, Codable, Equatable {
     public var replaced: Int?
     /// The alias an `alias` or `unalias` entry set or removed.
     public var alias: String?
+    /// Why: the live evidence a promotion or rejection rested on.
+    public var note: String?
     public var user: String
 
     init(
-        action: String, version: Int, stage: Stage, from: Stage? = nil, replaced: Int? = nil, alias: String? = nil
+        action: String, version: Int, stage: Stage, from: Stage? = nil, replaced: Int? = nil, alias: String? = nil,
+        note: String? = nil, by: String? = nil
     ) {
         self.time = ISO8601DateFormatter().string(from: Date())
         self.action = action
@@ -352,6 +401,7 @@ public struct HistoryEntry: Sendable, Codable, Equatable {
         self.from = from
         self.replaced = replaced
         self.alias = alias
-        self.user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        self.note = note
+        self.user = by ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
     }
 }

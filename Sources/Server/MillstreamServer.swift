@@ -21,6 +21,8 @@ public struct ServerOptions: Sendable {
     public var tlsCertificate: String?
     public var tlsKey: String?
     public var version = "0.1.0"
+    /// When a challenger in shadow may replace the champion (POST /api/models/{name}/challenger/promote).
+    public var promotion = PromotionPolicy()
 
     public init() {}
 }
@@ -78,6 +80,7 @@ public struct MillstreamServer {
         let models = ModelServer(registry: registry)
         models.register(on: &routes, maxBodyBytes: limit, metrics: metrics)
         RegistryRoutes(registry: registry, audit: audit, maxBodyBytes: limit).register(on: &routes)
+        ChallengerRoutes(registry: registry, view: view, audit: audit, policy: options.promotion).register(on: &routes)
         PlantRoutes(view: view, bus: bus, audit: audit, maxBodyBytes: limit).register(on: &routes)
         AdminRoutes(tokens: tokens, audit: audit, maxBodyBytes: limit).register(on: &routes)
         DashboardRoutes(tokens: tokens, secureCookies: options.tlsCertificate != nil, maxBodyBytes: limit).register(

@@ -141,6 +141,55 @@ public struct PredictionRecord: TopicRecord, Codable, Hashable {
     }
 }
 
+// MARK: - shadow predictions
+
+/// What a challenger made of a reading the champion scored (`shadow-predictions`, keyed by machine): scored in the
+/// pipeline beside the production model, exactly once, and never driving alarms or setpoints. It carries the
+/// champion's decision on the same reading, so the pair's outcomes can be counted on exactly the same labelled readings.
+public struct ShadowPredictionRecord: TopicRecord, Codable, Hashable {
+    public var machine: String
+    public var ts: String
+    public var seq: Int64?
+    /// The challenger ("failure@v4") and what it said: a risk and decision, or an estimate (regression).
+    public var model: String
+    public var risk: Double?
+    public var failure: Bool?
+    public var estimate: Double?
+    /// The model in production on the same reading, and what it said.
+    public var champion: String?
+    public var championRisk: Double?
+    public var championFailure: Bool?
+    public var championEstimate: Double?
+    public var source: SourceRef?
+
+    public init(
+        machine: String, ts: String, seq: Int64?, model: String, risk: Double?, failure: Bool?, estimate: Double?,
+        champion: String?, championRisk: Double?, championFailure: Bool?, championEstimate: Double?,
+        source: SourceRef?
+    ) {
+        self.machine = machine
+        self.ts = ts
+        self.seq = seq
+        self.model = model
+        self.risk = risk
+        self.failure = failure
+        self.estimate = estimate
+        self.champion = champion
+        self.championRisk = championRisk
+        self.championFailure = championFailure
+        self.championEstimate = championEstimate
+        self.source = source
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case machine, ts, seq, model, risk, failure, estimate, champion
+        case championRisk = "champion_risk"
+        case championFailure = "champion_failure"
+        case championEstimate = "champion_estimate"
+        case source
+    }
+}
+
 // MARK: - kpis
 
 /// A machine's OEE over the last hour and the shift (`kpis`, keyed by machine, every few dozen readings).

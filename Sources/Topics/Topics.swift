@@ -59,6 +59,8 @@ public enum Topics {
     public static let readings = Topic<Reading>("readings", key: "machine")
     /// What the pipeline made of each reading: risk, estimate, forecast, anomaly score, features.
     public static let predictions = Topic<PredictionRecord>("predictions", key: "machine")
+    /// A challenger's scores beside the champion's (shadow scoring): never alarms or setpoints.
+    public static let shadowPredictions = Topic<ShadowPredictionRecord>("shadow-predictions", key: "machine")
     /// Alarm events: raised, cleared, suppressed.
     public static let alerts = Topic<AlertRecord>("alerts", key: "machine")
     /// OEE per machine over the hour and the shift.
@@ -85,7 +87,8 @@ public enum Topics {
 
     /// The topics the plant view follows.
     public static let followed = [
-        readings.name, predictions.name, alerts.name, kpis.name, deadLetters.name, labels.name, alertActions.name,
+        readings.name, predictions.name, shadowPredictions.name, alerts.name, kpis.name, deadLetters.name, labels.name,
+        alertActions.name,
         recommendations.name, recommendationActions.name, optimizerControl.name,
     ]
 }

@@ -91,6 +91,7 @@ extension Millstream {
             options.registry = registry
             options.model = "failure"
             options.alarmModel = alarmModel
+            options.shadow = "failure@challenger"
             var quiet = Logger(label: "millstream.pipeline")
             quiet.logLevel = .warning  // the live panel owns the terminal
             // Paced, the plant runs in compressed time: a machine makes a part every 1/rate-per-machine seconds of the

@@ -69,9 +69,10 @@ extension Millstream.Models {
             print("history:")
             for h in try r.history(of: v.name) {
                 let what =
-                    h.alias.map { "@\($0) -> v\(h.version)" + (h.replaced.map { " (was v\($0))" } ?? "") }
-                    ?? "v\(h.version) -> \(h.stage.rawValue)\(h.replaced.map { " (replacing v\($0))" } ?? "")"
-                print("  \(h.time) \(h.action) \(what) by \(h.user)")
+                    h.action == "alias" || h.action == "unalias"
+                    ? "@\(h.alias ?? "?") -> v\(h.version)" + (h.replaced.map { " (was v\($0))" } ?? "")
+                    : "v\(h.version) -> \(h.stage.rawValue)\(h.replaced.map { " (replacing v\($0))" } ?? "")"
+                print("  \(h.time) \(h.action) \(what) by \(h.user)" + (h.note.map { ": \($0)" } ?? ""))
             }
         }
     }

@@ -29,6 +29,14 @@ extension Millstream {
         )
         var alarmModel: String?
         @Option(
+            help: ArgumentHelp(
+                "A model to score in shadow beside --model (default: --model's alias challenger, when it has one).",
+                discussion:
+                    "Its scores go to the topic shadow-predictions with the champion's on the same reading, exactly once; they never raise alarms or change setpoints. The worker follows the reference: point the alias at another version and it scores that one; remove it and shadow scoring stops."
+            ))
+        var shadow: String?
+        @Flag(help: "Score no challenger in shadow.") var noShadow = false
+        @Option(
             help:
                 "Stop once no new readings arrived for this long (e.g. 2s) and the group has none left on any partition, instead of running until Ctrl-C."
         )
@@ -58,7 +66,13 @@ extension Millstream {
         @OptionGroup var busOptions: BusOptions
         @OptionGroup var output: OutputOptions
 
+        /// `failure@production` -> `failure@challenger`.
+        static func challenger(of model: String) -> String {
+            String(model.prefix { $0 != "@" }) + "@challenger"
+        }
+
         func validate() throws {
+            if noShadow && shadow != nil { throw ValidationError("--shadow and --no-shadow exclude each other") }
             guard (0...65535).contains(healthPort) else {
                 throw ValidationError("--health-port \(healthPort) must be from 0 to 65535")
             }
@@ -71,6 +85,7 @@ extension Millstream {
             options.registry = registry
             options.model = model
             options.alarmModel = alarmModel
+            options.shadow = noShadow ? nil : shadow ?? model.map { Self.challenger(of: $0) }
             options.exitWhenIdle = try exitWhenIdle.map { try parseDuration($0, option: "--exit-when-idle") }
             var settings = PipelineSettings(process: process)
             if let closedLoop { settings.closedLoop = closedLoop }
@@ -106,6 +121,7 @@ extension Millstream {
                     Terminal.jsonLine([
                         "processed": s.processed, "replayed": s.replayed, "predictions": s.events.predictions,
                         "dead_letters": s.events.deadLetters, "alerts": s.events.alerts, "model": s.model ?? NSNull(),
+                        "shadow_predictions": s.events.shadowPredictions, "shadow": s.shadow ?? NSNull(),
                         "recoveries": s.recoveries,
                     ]))
             } else {

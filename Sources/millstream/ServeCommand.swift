@@ -20,12 +20,23 @@ struct ServerArguments: ParsableArguments {
     @Option(help: "Audit log of every state-changing request (JSON lines).") var auditLog = "./millstream-audit.log"
     @Option(help: "Largest request body in bytes; larger ones get 413.") var maxBodyBytes = ServerOptions
         .defaultMaxBodyBytes
+    @Option(help: "A challenger in shadow is promoted only after this many labelled readings both models scored.")
+    var promoteMinOutcomes = PromotionPolicy().minOutcomes
+    @Option(help: "... with at least this many failures among them.") var promoteMinFailures = PromotionPolicy()
+        .minFailures
+    @Option(help: "... and a live F1 at least this much above the champion's on them.") var promoteMargin =
+        PromotionPolicy().margin
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) must be from 0 to 65535") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard maxBodyBytes >= 1024 && maxBodyBytes <= 1 << 30 else {
             throw ValidationError("--max-body-bytes must be from 1024 to 1073741824")
+        }
+        guard promoteMinOutcomes >= 1, promoteMinFailures >= 0, (0...1).contains(promoteMargin) else {
+            throw ValidationError(
+                "--promote-min-outcomes must be at least 1, --promote-min-failures at least 0 and --promote-margin from 0 to 1"
+            )
         }
     }
 
@@ -37,6 +48,8 @@ struct ServerArguments: ParsableArguments {
         o.tlsKey = tlsKey
         o.maxBodyBytes = maxBodyBytes
         o.version = Millstream.configuration.version
+        o.promotion = PromotionPolicy(
+            minOutcomes: promoteMinOutcomes, minFailures: promoteMinFailures, margin: promoteMargin)
         return o
     }
 

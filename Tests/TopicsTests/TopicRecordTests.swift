@@ -13,6 +13,8 @@ import Topics
             #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"values":{"air_temp_k":300.1,"process_temp_k":310.2,"rpm":1551,"torque_nm":42.8,"tool_wear_min":108},"product":"M","state":"running","good":1,"scrap":0}"#,
         "predictions":
             #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"state":"running","product":"M","risk":0.0123,"failure":false,"model":"failure@v3","modes":{"TWF":0.001,"HDF":0.01},"forecast":{"probability":0.2,"horizon_min":30,"model":"lead@v1"},"anomaly":{"score":0.4,"alarm":false,"top_variable":"torque_nm"},"features":{"power_w":6543.2,"temp_diff_k":null,"rpm_ewma":1500.2},\#(source)}"#,
+        "shadow-predictions":
+            #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"model":"failure@v4","risk":0.61,"failure":true,"estimate":null,"champion":"failure@v3","champion_risk":0.42,"champion_failure":false,"champion_estimate":null,\#(source)}"#,
         "alerts":
             #"{"id":"plant1/line1/m07/failure_risk/1764050400123","machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","kind":"failure_risk","severity":"critical","priority":"high","status":"raised","latched":true,"message":"failure risk 60 % on plant1/line1/m07","evidence":{"risk":0.6,"limit":0.5,"horizon_min":30,"mode":"HDF","rpm":1380,"torque_nm":61.2,"contributions":[{"input":"torque_nm","value":61.2,"effect":0.21}]},\#(source)}"#,
         "kpis":
@@ -46,6 +48,10 @@ import Topics
         #expect(p.modes?["HDF"] == 0.01 && p.forecast?.horizonMinutes == 30 && p.anomaly?.topVariable == "torque_nm")
         #expect(p.features["power_w"] == 6543.2 && p.features["temp_diff_k"]!.isNaN)
         #expect(p.source == SourceRef(topic: "readings", partition: 3, offset: 123_456))
+
+        let shadow = try Topics.shadowPredictions.decode(Self.bytes("shadow-predictions"))
+        #expect(shadow.model == "failure@v4" && shadow.failure == true && shadow.champion == "failure@v3")
+        #expect(shadow.championRisk == 0.42 && shadow.championFailure == false && shadow.estimate == nil)
 
         let a = try Topics.alerts.decode(Self.bytes("alerts"))
         #expect(a.kind == "failure_risk" && a.priority == "high" && a.latched == true && a.variable == nil)
@@ -99,6 +105,7 @@ import Topics
         }
         try roundTrip(Topics.readings)
         try roundTrip(Topics.alerts)
+        try roundTrip(Topics.shadowPredictions)
         try roundTrip(Topics.kpis)
         try roundTrip(Topics.deadLetters)
         try roundTrip(Topics.labels)

@@ -337,6 +337,29 @@ enum OpenAPIDocument {
                 "200": { description: Done, content: { application/json: { schema: { type: object } } } }
                 "404": { $ref: "#/components/responses/Error" }
                 "409": { $ref: "#/components/responses/Error" }
+          /api/models/{name}/challenger:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            get:
+              summary: The challenger in shadow, its live outcomes and the champion's on the same readings, and the policy's verdict (viewer)
+              responses:
+                "200": { description: Evidence, content: { application/json: { schema: { type: object } } } }
+                "404": { $ref: "#/components/responses/Error" }
+          /api/models/{name}/challenger/promote:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            post:
+              summary: Promote the challenger when the promotion policy allows it (engineer)
+              responses:
+                "200": { description: Promoted, content: { application/json: { schema: { type: object } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
+          /api/models/{name}/challenger/reject:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            post:
+              summary: Reject the challenger; shadow scoring stops (engineer)
+              responses:
+                "200": { description: Rejected, content: { application/json: { schema: { type: object } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "409": { $ref: "#/components/responses/Error" }
           /api/summary:
             get:
               summary: The plant in figures (viewer)

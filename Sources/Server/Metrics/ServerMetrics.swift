@@ -73,6 +73,26 @@ public final class ServerMetrics: Sendable {
         ).set(Double(figures.count))
     }
 
+    /// A challenger's live F1 in shadow and the champion's on the same labelled readings.
+    func shadowOutcome(challenger: String, champion: String, challengerF1: Double?, championF1: Double?, labelled: Int)
+    {
+        let labels = [("model", challenger), ("champion", champion)]
+        for (metric, value, help) in [
+            ("shadow_f1", challengerF1, "Live F1 of a challenger in shadow on the readings it and the champion scored"),
+            (
+                "shadow_champion_f1", championF1,
+                "The champion's live F1 on the readings its challenger scored in shadow"
+            ),
+        ] {
+            guard let value else { continue }
+            registry.makeGauge(descriptor: name(metric, "ratio", help), labels: labels).set(value)
+        }
+        registry.makeGauge(
+            descriptor: name("shadow_labelled", "count", "Labelled readings both a challenger and its champion scored"),
+            labels: labels
+        ).set(Double(labelled))
+    }
+
     func drift(model: String, feature: String, psi: Double?, ks: Double?) {
         if let psi {
             registry.makeGauge(
@@ -194,12 +214,15 @@ public final class ServerMetrics: Sendable {
     public func connector(
         received: Int, readings: Int, deadLetters: [String: Int], connections: Int, setpointWrites: [String: Int]
     ) {
-        registry.makeGauge(descriptor: name("connector_messages", "count", "Messages (or polls) the connectors received"))
-            .set(Double(received))
+        registry.makeGauge(
+            descriptor: name("connector_messages", "count", "Messages (or polls) the connectors received")
+        )
+        .set(Double(received))
         registry.makeGauge(descriptor: name("connector_readings", "count", "Readings the connectors wrote to the bus"))
             .set(Double(readings))
         registry.makeGauge(
-            descriptor: name("connector_connections", "count", "Connections the connectors made (reconnections included)")
+            descriptor: name(
+                "connector_connections", "count", "Connections the connectors made (reconnections included)")
         ).set(Double(connections))
         for (reason, n) in deadLetters {
             registry.makeGauge(

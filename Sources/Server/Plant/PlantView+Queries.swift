@@ -196,22 +196,36 @@ extension PlantView {
     func monitoringJSON() -> [UInt8] {
         let rows = outcomes.sorted { $0.key < $1.key }.map { model, o -> [String: Any] in
             let rolling = Self.figures(o.recent.suffix(10_000))
-            let total = Self.figures(
-                [UInt8](repeating: 0, count: o.tp) + [UInt8](repeating: 1, count: o.fp)
-                    + [UInt8](repeating: 3, count: o.fn))
+            let t = o.total
             return [
-                "model": model, "labelled": o.tp + o.fp + o.tn + o.fn,
-                "confusion": ["tp": o.tp, "fp": o.fp, "tn": o.tn, "fn": o.fn],
-                "precision": total.precision ?? NSNull(), "recall": total.recall ?? NSNull(),
-                "f1": total.f1 ?? NSNull(),
+                "model": model, "labelled": t.labelled,
+                "confusion": ["tp": t.tp, "fp": t.fp, "tn": t.tn, "fn": t.fn],
+                "precision": t.precision ?? NSNull(), "recall": t.recall ?? NSNull(), "f1": t.f1 ?? NSNull(),
                 "rolling": [
                     "window": rolling.count, "precision": rolling.precision as Any? ?? NSNull(),
                     "recall": rolling.recall as Any? ?? NSNull(), "f1": rolling.f1 as Any? ?? NSNull(),
                 ] as [String: Any],
             ]
         }
+        // Each challenger in shadow beside the champion, on the same labelled readings.
+        let shadow = shadowOutcomes.values.sorted {
+            ($0.challenger, $0.champion ?? "") < ($1.challenger, $1.champion ?? "")
+        }
+        .map { t -> [String: Any] in
+            [
+                "challenger": t.challenger, "champion": t.champion ?? NSNull(),
+                "labelled": t.challengerOutcomes.labelled, "failures": t.challengerOutcomes.failures,
+                "challenger_f1": t.challengerOutcomes.f1 ?? NSNull(),
+                "challenger_precision": t.challengerOutcomes.precision ?? NSNull(),
+                "challenger_recall": t.challengerOutcomes.recall ?? NSNull(),
+                "champion_f1": t.championOutcomes.f1 ?? NSNull(),
+                "champion_precision": t.championOutcomes.precision ?? NSNull(),
+                "champion_recall": t.championOutcomes.recall ?? NSNull(),
+                "last": t.lastMillis > 0 ? Timestamp.format(t.lastMillis) : NSNull(),
+            ]
+        }
         return JSON.encode([
-            "models": rows, "awaiting_labels": awaitingLabel.count,
+            "models": rows, "shadow": shadow, "awaiting_labels": awaitingLabel.count,
             "drift": drift.values.sorted { $0.model < $1.model }.map(\.json),
             "drift_thresholds": ["psi": DriftReport.psiThreshold, "ks": DriftReport.ksThreshold],
         ])

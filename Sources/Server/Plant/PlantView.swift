@@ -2,6 +2,7 @@ import Analytics
 import Bus
 import Foundation
 import Plant
+import Registry
 import Topics
 
 /// The plant as the pipeline's output topics tell it: each machine's latest state, risk and KPIs, recent sensor
@@ -68,10 +69,26 @@ public actor PlantView {
     static let spcQuietMillis: Int64 = 10 * 60 * 1000
 
     /// The running tally of a model version's predictions against the labels that arrived later.
-    struct Outcomes: Sendable {
-        var tp = 0, fp = 0, tn = 0, fn = 0
+    struct Tally: Sendable {
+        var total = Outcomes()
         /// The last outcomes (true positive... as 0...3), for rolling figures.
         var recent: [UInt8] = []
+    }
+
+    /// A challenger in shadow and the champion, on the same labelled readings: the evidence for promotion.
+    struct ShadowTally: Sendable {
+        var challenger: String
+        var champion: String?
+        var challengerOutcomes = Outcomes()
+        var championOutcomes = Outcomes()
+        /// The newest reading both scored (ms).
+        var lastMillis: Int64 = 0
+    }
+
+    /// A decision waiting for its label.
+    enum Decision: Sendable {
+        case prediction(model: String, failure: Bool)
+        case shadow(challenger: String, champion: String?, failure: Bool, championFailure: Bool?, millis: Int64)
     }
 
     let process: ProcessConfig
@@ -108,13 +125,16 @@ public actor PlantView {
     static let journalDays: Int64 = 7
     /// Shelved conditions ("machine|kind|variable") and until when (ms).
     var shelved: [String: Int64] = [:]
-    /// Predictions awaiting their label, by "machine#seq".
-    var awaitingLabel: [String: (model: String, failure: Bool)] = [:]
+    /// Decisions (the production model's, a challenger's in shadow) awaiting their label, by "machine#seq".
+    var awaitingLabel: [String: [Decision]] = [:]
     var awaitingOrder: [String] = []
-    /// Labels that arrived before their prediction.
-    var labelsFirst: [String: Bool] = [:]
-    var labelsFirstOrder: [String] = []
-    var outcomes: [String: Outcomes] = [:]
+    /// The labels seen, by "machine#seq": a label may arrive before or after each model's decision on the reading.
+    var labels: [String: Bool] = [:]
+    var labelOrder: [String] = []
+    static let joinWindow = 200_000
+    var outcomes: [String: Tally] = [:]
+    /// By "challenger|champion".
+    var shadowOutcomes: [String: ShadowTally] = [:]
     var latencies = LatencyWindow()
     var recordsSeen = 0
     /// Records that did not decode as their topic's type, by topic (each is skipped; the count is in the summary).
@@ -154,6 +174,7 @@ public actor PlantView {
             switch r.topic {
             case Topics.readings.name: applyReading(r)
             case Topics.predictions.name: read(r, Topics.predictions) { applyPrediction($0, now: now) }
+            case Topics.shadowPredictions.name: read(r, Topics.shadowPredictions, applyShadow)
             case Topics.alerts.name: read(r, Topics.alerts, applyAlert)
             case Topics.kpis.name: read(r, Topics.kpis, applyKPI)
             case Topics.deadLetters.name:
@@ -270,47 +291,70 @@ public actor PlantView {
             metrics?.endToEnd(seconds: latency)
         }
         if let seq = p.seq, let model = m.model, let failure = m.failure {
-            let key = "\(id)#\(seq)"
-            if let actual = labelsFirst.removeValue(forKey: key) {
-                count(predicted: failure, actual: actual, model: model)
-                return
-            }
-            if awaitingLabel.updateValue((model, failure), forKey: key) == nil { awaitingOrder.append(key) }
-            if awaitingOrder.count > 200_000 {
-                for k in awaitingOrder.prefix(50_000) { awaitingLabel.removeValue(forKey: k) }
-                awaitingOrder.removeFirst(50_000)
-            }
+            join("\(id)#\(seq)", .prediction(model: model, failure: failure))
+        }
+    }
+
+    private func applyShadow(_ s: ShadowPredictionRecord) {
+        guard let seq = s.seq, let failure = s.failure else { return }
+        join(
+            "\(s.machine)#\(seq)",
+            .shadow(
+                challenger: s.model, champion: s.champion, failure: failure, championFailure: s.championFailure,
+                millis: Timestamp.parse(s.ts) ?? 0))
+    }
+
+    /// Counts a decision at once when its label is known, else keeps it until the label arrives (the newest
+    /// `joinWindow` readings).
+    private func join(_ key: String, _ decision: Decision) {
+        if let actual = labels[key] { return count(decision, actual: actual) }
+        if awaitingLabel[key] == nil { awaitingOrder.append(key) }
+        awaitingLabel[key, default: []].append(decision)
+        if awaitingOrder.count > Self.joinWindow {
+            for k in awaitingOrder.prefix(Self.joinWindow / 4) { awaitingLabel.removeValue(forKey: k) }
+            awaitingOrder.removeFirst(Self.joinWindow / 4)
         }
     }
 
     private func applyLabel(_ l: LabelRecord) {
         let key = "\(l.machine)#\(l.seq)"
         let actual = l.failure > 0
-        guard let predicted = awaitingLabel.removeValue(forKey: key) else {
-            // The label came first (the simulator writes it with the reading): hold it for the prediction.
-            if labelsFirst.updateValue(actual, forKey: key) == nil { labelsFirstOrder.append(key) }
-            if labelsFirstOrder.count > 200_000 {
-                for k in labelsFirstOrder.prefix(50_000) { labelsFirst.removeValue(forKey: k) }
-                labelsFirstOrder.removeFirst(50_000)
-            }
-            return
+        if labels.updateValue(actual, forKey: key) == nil { labelOrder.append(key) }
+        if labelOrder.count > Self.joinWindow {
+            for k in labelOrder.prefix(Self.joinWindow / 4) { labels.removeValue(forKey: k) }
+            labelOrder.removeFirst(Self.joinWindow / 4)
         }
-        count(predicted: predicted.failure, actual: actual, model: predicted.model)
+        for decision in awaitingLabel.removeValue(forKey: key) ?? [] { count(decision, actual: actual) }
     }
 
-    private func count(predicted: Bool, actual: Bool, model: String) {
-        var o = outcomes[model] ?? Outcomes()
-        let code: UInt8
-        switch (predicted, actual) {
-        case (true, true): o.tp += 1; code = 0
-        case (true, false): o.fp += 1; code = 1
-        case (false, false): o.tn += 1; code = 2
-        case (false, true): o.fn += 1; code = 3
+    private func count(_ decision: Decision, actual: Bool) {
+        switch decision {
+        case .prediction(let model, let predicted):
+            var o = outcomes[model] ?? Tally()
+            o.total.add(predicted: predicted, actual: actual)
+            o.recent.append(predicted ? (actual ? 0 : 1) : (actual ? 3 : 2))
+            if o.recent.count > 12_000 { o.recent.removeFirst(2_000) }
+            outcomes[model] = o
+            metrics?.outcome(model: model, figures: Self.figures(o.recent.suffix(10_000)))
+        case .shadow(let challenger, let champion, let predicted, let championPredicted, let millis):
+            let key = "\(challenger)|\(champion ?? "")"
+            var t = shadowOutcomes[key] ?? ShadowTally(challenger: challenger, champion: champion)
+            // Only readings both scored count: the pair's figures are on the same readings.
+            guard let championPredicted else { return }
+            t.challengerOutcomes.add(predicted: predicted, actual: actual)
+            t.championOutcomes.add(predicted: championPredicted, actual: actual)
+            t.lastMillis = max(t.lastMillis, millis)
+            shadowOutcomes[key] = t
+            metrics?.shadowOutcome(
+                challenger: challenger, champion: champion ?? "none", challengerF1: t.challengerOutcomes.f1,
+                championF1: t.championOutcomes.f1, labelled: t.challengerOutcomes.labelled)
         }
-        o.recent.append(code)
-        if o.recent.count > 12_000 { o.recent.removeFirst(2_000) }
-        outcomes[model] = o
-        metrics?.outcome(model: model, figures: Self.figures(o.recent.suffix(10_000)))
+    }
+
+    /// The paired outcomes of the model's newest challenger in shadow (by its name: "failure@v4" for "failure"),
+    /// against the champion it shadowed.
+    func shadowEvidence(challenger label: String) -> ShadowTally? {
+        shadowOutcomes.values.filter { $0.challenger == label }.max { $0.lastMillis < $1.lastMillis }
     }
 
     private func applyKPI(_ k: KPIRecord) {

@@ -372,6 +372,44 @@ async function loadModels() {
           `<tr><td>${esc(m.model)}</td><td>${m.labelled}</td><td>${f(m.precision)}</td><td>${f(m.recall)}</td><td>${f(m.f1)}</td><td>${f(m.rolling.f1)}</td></tr>`,
       )
       .join("") || "<tr><td colspan=6>no labels joined yet</td></tr>";
+  // Challengers in shadow beside their champion, on the same labelled readings, and what the promotion policy says.
+  const verdicts = {};
+  for (const name of new Set(mon.shadow.map((s) => s.challenger.split("@")[0]))) {
+    verdicts[name] = await api(`/api/models/${encodeURIComponent(name)}/challenger`).catch(() => null);
+  }
+  const fpr = (x, p, r) => `${f(x)} <span class="meta">(P ${f(p)}, R ${f(r)})</span>`;
+  $("#shadow tbody").innerHTML =
+    mon.shadow
+      .map((s) => {
+        const name = s.challenger.split("@")[0];
+        const v = verdicts[name];
+        const current = v && v.challenger === s.challenger;
+        return (
+          `<tr><td>${esc(s.challenger)}</td><td>${esc(s.champion ?? "-")}</td><td>${s.labelled} (${s.failures} failures)</td>` +
+          `<td>${fpr(s.challenger_f1, s.challenger_precision, s.challenger_recall)}</td>` +
+          `<td>${fpr(s.champion_f1, s.champion_precision, s.champion_recall)}</td>` +
+          `<td>${current ? `<b>${esc(v.decision)}</b>: ${esc(v.reason)}` : "settled"}</td><td>` +
+          (current
+            ? `<button data-act="promote" data-name="${esc(name)}" ${v.decision === "promote" ? "" : "disabled"} title="needs the engineer role">Promote</button>` +
+              `<button data-act="reject" data-name="${esc(name)}" title="needs the engineer role">Reject</button>`
+            : "") +
+          "</td></tr>"
+        );
+      })
+      .join("") || "<tr><td colspan=7>no challenger in shadow (millstream models alias NAME@vN challenger)</td></tr>";
+  document.querySelectorAll("#shadow button").forEach((b) => {
+    b.onclick = async () => {
+      try {
+        await api(`/api/models/${encodeURIComponent(b.dataset.name)}/challenger/${b.dataset.act}`, {
+          method: "POST",
+          body: "{}",
+        });
+        loadModels();
+      } catch (e) {
+        alert(e.message);
+      }
+    };
+  });
   $("#drift tbody").innerHTML =
     mon.drift
       .flatMap((r) =>

@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import Registry
+
+/// A model's challenger in shadow: the live evidence beside the champion's, and its promotion or rejection, which
+/// the policy gates (enough labelled outcomes, a margin of live F1) and the audit log and the model's history record.
+struct ChallengerRoutes {
+    let registry: ModelRegistry
+    let view: PlantView
+    let audit: AuditLog
+    let policy: PromotionPolicy
+
+    /// The challenger's version, the paired outcomes and what the policy says of them.
+    func evidence(_ name: String) async throws -> (
+        version: Int, json: [String: Any], decision: PromotionPolicy.Decision
+    ) {
+        guard ((try? registry.versions(of: name)) ?? []).isEmpty == false else {
+            throw APIError.notFound("no model '\(name)' in the registry")
+        }
+        guard let version = try registry.aliases(of: name)["challenger"] else {
+            throw APIError.notFound(
+                "\(name) has no challenger: point the alias at a version (millstream models alias \(name)@vN challenger) and run the pipeline"
+            )
+        }
+        let label = "\(name)@v\(version)"
+        let tally = await view.shadowEvidence(challenger: label)
+        let challenger = tally?.challengerOutcomes ?? Outcomes()
+        let champion = tally?.championOutcomes ?? Outcomes()
+        let decision = policy.decide(challenger: challenger, champion: champion)
+        let json: [String: Any] = [
+            "name": name, "challenger": label, "champion": tally?.champion ?? NSNull(),
+            "labelled": challenger.labelled, "failures": challenger.failures,
+            "challenger_figures": Self.figures(challenger), "champion_figures": Self.figures(champion),
+            "policy": [
+                "min_outcomes": policy.minOutcomes, "min_failures": policy.minFailures, "margin": policy.margin,
+            ],
+            "decision": decision.verdict, "reason": decision.reason,
+        ]
+        return (version, json, decision)
+    }
+
+    static func figures(_ o: Outcomes) -> [String: Any] {
+        [
+            "tp": o.tp, "fp": o.fp, "tn": o.tn, "fn": o.fn, "precision": o.precision ?? NSNull(),
+            "recall": o.recall ?? NSNull(), "f1": o.f1 ?? NSNull(),
+        ]
+    }
+
+    func register(on routes: inout RouteTable) {
+        routes.add(
+            .get, "/api/models/{name}/challenger", role: .viewer,
+            "The challenger in shadow: its live outcomes and the champion's on the same labelled readings, and what the promotion policy says"
+        ) { _, c in
+            JSON.response(try await self.evidence(try c.parameters.require("name")).json)
+        }
+        routes.add(
+            .post, "/api/models/{name}/challenger/promote", role: .engineer,
+            "Promote the challenger to production when the policy allows it (409 with the evidence when not); the pipeline reloads within seconds",
+            changesState: true, audit: audit
+        ) { _, c in
+            let name = try c.parameters.require("name")
+            var (_, json, decision) = try await self.evidence(name)
+            guard case .promote(let reason) = decision else {
+                throw APIError(.conflict, "\(name)'s challenger may not be promoted: \(decision.reason)")
+            }
+            try self.settle(name, promote: true, by: c.identity?.name, note: reason)
+            json["stage"] = "production"
+            return JSON.response(json)
+        }
+        routes.add(
+            .post, "/api/models/{name}/challenger/reject", role: .engineer,
+            "Reject the challenger (archived, its alias removed: shadow scoring stops), with the evidence so far",
+            changesState: true, audit: audit
+        ) { _, c in
+            let name = try c.parameters.require("name")
+            var (_, json, decision) = try await self.evidence(name)
+            try self.settle(name, promote: false, by: c.identity?.name, note: decision.reason)
+            json["stage"] = "archived"
+            return JSON.response(json)
+        }
+    }
+
+    private func settle(_ name: String, promote: Bool, by: String?, note: String) throws {
+        do {
+            try registry.settleChallenger(name, promote: promote, by: by, note: note)
+        } catch {
+            throw APIError(.conflict, "\(error)")
+        }
+    }
+}
