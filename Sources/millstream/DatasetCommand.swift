@@ -3,6 +3,7 @@ import Bus
 import Buses
 import Crypto
 import Foundation
+import Learn
 import Plant
 import Primitives
 import Topics
@@ -40,8 +41,31 @@ extension Millstream.Dataset {
         @Option(help: "Only readings at or after this time (ISO 8601).") var since: String?
         @Option(help: "Only readings before this time (ISO 8601).") var until: String?
         @Option(help: "Process configuration (YAML); default: the built-in milling process.") var config: String?
+        @Option(help: "Refuse a snapshot of fewer running readings.") var minRows = SnapshotPolicy().minRows
+        @Option(help: "Refuse a snapshot with fewer failures (a model cannot learn them from a handful).")
+        var minFailures = SnapshotPolicy().minFailures
+        @Option(help: "Refuse a snapshot in which more than this fraction of the rows failed (labels gone wrong).")
+        var maxFailureFraction = SnapshotPolicy().maxFailureFraction
+        @Option(help: "Refuse a snapshot when more than this fraction of the readings broke the process config.")
+        var maxBadFraction = SnapshotPolicy().maxBadFraction
+        @Option(help: "With --labels: refuse when more than this fraction of running readings has no label.")
+        var maxUnlabelledFraction = SnapshotPolicy().maxUnlabelledFraction
+        @Option(help: "Refuse when a machine's readings stop for longer than this (e.g. 60m, 2h) inside the range.")
+        var maxGap = "60m"
+        @Flag(help: "Write the snapshot even when a check fails (its manifest says which).") var force = false
         @OptionGroup var busOptions: BusOptions
         @OptionGroup var output: OutputOptions
+
+        var policy: SnapshotPolicy {
+            get throws {
+                let gap = try parseDuration(maxGap, option: "--max-gap")
+                return SnapshotPolicy(
+                    minRows: minRows, minFailures: minFailures, maxFailureFraction: maxFailureFraction,
+                    maxBadFraction: maxBadFraction, maxUnlabelledFraction: maxUnlabelledFraction,
+                    maxGapMilliseconds: gap.components.seconds * 1000
+                        + gap.components.attoseconds / 1_000_000_000_000_000)
+            }
+        }
 
         func run() async throws {
             let process = try loadProcessConfig(config)
@@ -55,6 +79,14 @@ extension Millstream.Dataset {
                 validator: ReadingValidator(config: process), since: from, until: to, failures: failures)
             let offsets = try await Self.readAll(bus, topic: topic, busText: busOptions.bus) {
                 collector.add($0.value)
+            }
+            let policy = try policy
+            let checks = collector.checks(policy, labelled: labels != nil)
+            let failed = checks.filter { !$0.passed }
+            if !failed.isEmpty && !force && collector.rows > 0 {
+                throw CommandError(
+                    "the snapshot of \(topic) on \(busOptions.bus) fails its checks, nothing written (--force writes it anyway):\n"
+                        + failed.map { "  \($0.name): \($0.detail)" }.joined(separator: "\n"))
             }
             let csv = collector.csv(variables: process.variables.map(\.name))
             let sha = SHA256.hash(data: csv).hexString
@@ -84,6 +116,16 @@ extension Millstream.Dataset {
             ]
             manifest["source"] = source
             manifest["created"] = Timestamp.format(Int64(Date().timeIntervalSince1970 * 1000))
+            manifest["validation"] =
+                [
+                    "passed": failed.isEmpty,
+                    "checks": checks.map {
+                        [
+                            "check": $0.name, "value": $0.value, "limit": $0.limit, "passed": $0.passed,
+                            "detail": $0.detail,
+                        ]
+                    },
+                ] as [String: Any]
             let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
             do {
                 try data.write(to: URL(fileURLWithPath: manifestPath), options: Data.WritingOptions.atomic)
@@ -98,6 +140,7 @@ extension Millstream.Dataset {
                     "\(csvPath): \(collector.rows) running readings of \(collector.machines.count) machines, \(collector.failureCount) failures; \(collector.invalid) bad readings left out"
                 )
                 print("manifest: \(manifestPath) (sha256 \(sha.prefix(12)))")
+                for c in checks { print("  \(c.passed ? "ok  " : "FAIL") \(c.name): \(c.detail)") }
             }
         }
 
@@ -188,14 +231,28 @@ struct SnapshotCollector {
         self.failures = failures
     }
 
+    /// Bad readings by reason (schema, range, unknown machine...).
+    var badReasons: [String: Int] = [:]
+    /// Each machine's longest silence between two readings (ms), and where it began.
+    var longestGap: [String: (millis: Int64, after: Int64)] = [:]
+
     mutating func add(_ value: [UInt8]) {
         read += 1
-        guard let reading = try? ReadingDecoder.decode(value), (try? validator.validate(reading)) != nil else {
+        let reading: Reading
+        do {
+            reading = try ReadingDecoder.decode(value)
+            try validator.validate(reading)
+        } catch {
             invalid += 1
+            badReasons[error.reason.rawValue, default: 0] += 1
             return
         }
         if let since, reading.timestamp < since { outsideRange += 1; return }
         if let until, reading.timestamp >= until { outsideRange += 1; return }
+        if let previous = machines[reading.machine]?.last?.reading.timestamp {
+            let gap = reading.timestamp - previous
+            if gap > (longestGap[reading.machine]?.millis ?? 0) { longestGap[reading.machine] = (gap, previous) }
+        }
         states[reading.state.rawValue, default: 0] += 1
         if machines[reading.machine] == nil { order.append(reading.machine) }
         // Without labels, a running reading failed when the machine's next reading finds it down.
@@ -232,6 +289,60 @@ struct SnapshotCollector {
         return out
     }
 
+    /// The snapshot against its policy: enough rows and failures, a sane failure share, few bad or unlabelled
+    /// readings, no machine silent too long.
+    func checks(_ policy: SnapshotPolicy, labelled: Bool) -> [SnapshotCheck] {
+        let rows = rows
+        let failures = failureCount
+        let failureFraction = rows > 0 ? Double(failures) / Double(rows) : 0
+        let badFraction = read > 0 ? Double(invalid) / Double(read) : 0
+        let reasons = badReasons.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        var out = [
+            SnapshotCheck(
+                name: "rows", value: Double(rows), limit: Double(policy.minRows), passed: rows >= policy.minRows,
+                detail: "\(rows) running readings (at least \(policy.minRows))"),
+            SnapshotCheck(
+                name: "failures", value: Double(failures), limit: Double(policy.minFailures),
+                passed: failures >= policy.minFailures, detail: "\(failures) failures (at least \(policy.minFailures))"),
+            SnapshotCheck(
+                name: "failure_fraction", value: failureFraction, limit: policy.maxFailureFraction,
+                passed: failureFraction <= policy.maxFailureFraction,
+                detail:
+                    "\(Self.percent(failureFraction)) of rows failed (at most \(Self.percent(policy.maxFailureFraction)))"
+            ),
+            SnapshotCheck(
+                name: "bad_readings", value: badFraction, limit: policy.maxBadFraction,
+                passed: badFraction <= policy.maxBadFraction,
+                detail:
+                    "\(invalid) of \(read) readings break the process config (\(Self.percent(badFraction)), at most \(Self.percent(policy.maxBadFraction)))"
+                    + (reasons.isEmpty ? "" : ": \(reasons)")),
+        ]
+        if labelled {
+            let running = rows + unlabelled
+            let fraction = running > 0 ? Double(unlabelled) / Double(running) : 0
+            out.append(
+                SnapshotCheck(
+                    name: "unlabelled", value: fraction, limit: policy.maxUnlabelledFraction,
+                    passed: fraction <= policy.maxUnlabelledFraction,
+                    detail:
+                        "\(unlabelled) running readings without a label (\(Self.percent(fraction)), at most \(Self.percent(policy.maxUnlabelledFraction)))"
+                ))
+        }
+        let worst = longestGap.max { $0.value.millis < $1.value.millis }
+        let gap = worst?.value.millis ?? 0
+        out.append(
+            SnapshotCheck(
+                name: "gaps", value: Double(gap) / 60_000, limit: Double(policy.maxGapMilliseconds) / 60_000,
+                passed: gap <= policy.maxGapMilliseconds,
+                detail: worst.map {
+                    "longest silence \(Self.minutes($0.value.millis)) on \($0.key) after \(Timestamp.format($0.value.after)) (at most \(Self.minutes(policy.maxGapMilliseconds)))"
+                } ?? "no machine with two readings"))
+        return out
+    }
+
+    static func percent(_ x: Double) -> String { String(format: "%.2f %%", x * 100) }
+    static func minutes(_ ms: Int64) -> String { String(format: "%.1f min", Double(ms) / 60_000) }
+
     func manifest(process: ProcessConfig) -> [String: Any] {
         let times = machines.values.flatMap { $0.lazy.filter { $0.reading.state == .running }.map(\.reading.timestamp) }
         var schema: [String: String] = ["machine": "text", "minutes": "number", "product": "text", "failure": "0 or 1"]
@@ -256,5 +367,58 @@ enum CSVField {
     static func escape(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// What a snapshot must satisfy to be written (`dataset snapshot`'s options).
+struct SnapshotPolicy {
+    var minRows = 500
+    var minFailures = 5
+    var maxFailureFraction = 0.5
+    var maxBadFraction = 0.05
+    var maxUnlabelledFraction = 0.01
+    var maxGapMilliseconds: Int64 = 3_600_000
+}
+
+/// One check of a snapshot against its policy.
+struct SnapshotCheck {
+    var name: String
+    var value: Double
+    var limit: Double
+    var passed: Bool
+    var detail: String
+}
+
+/// A training file's lineage: the manifest `dataset snapshot` wrote beside it (NAME.manifest.json for NAME.csv),
+/// when it describes exactly these bytes.
+enum DatasetLineage {
+    static func reference(for path: String, sha256: String) -> DatasetReference? {
+        let manifestPath = (path as NSString).deletingPathExtension + ".manifest.json"
+        guard let data = FileManager.default.contents(atPath: manifestPath) else { return nil }
+        guard let m = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let sha = m["sha256"] as? String, let rows = m["rows"] as? Int
+        else {
+            Terminal.error("warning: \(manifestPath) is not a snapshot manifest; no lineage recorded")
+            return nil
+        }
+        guard sha == sha256 else {
+            Terminal.error(
+                "warning: \(manifestPath) describes a file with sha256 \(sha.prefix(12)), not \(path) (\(sha256.prefix(12))): the file changed after its snapshot; no lineage recorded"
+            )
+            return nil
+        }
+        let range = m["time_range"] as? [String: Any]
+        var source: String?
+        if let s = m["source"] as? [String: Any], let bus = s["bus"] as? String, let topic = s["topic"] as? String {
+            let offsets = (s["offsets"] as? [[String: Any]] ?? []).compactMap { o -> String? in
+                guard let p = o["partition"] as? Int, let end = o["end"] else { return nil }
+                return "\(p):\(end)"
+            }
+            source = "\(topic) on \(bus)" + (offsets.isEmpty ? "" : " up to offsets \(offsets.joined(separator: " "))")
+        }
+        return DatasetReference(
+            name: (m["file"] as? String) ?? (path as NSString).lastPathComponent, sha256: sha, rows: rows,
+            failures: m["failures"] as? Int, from: range?["from"] as? String, to: range?["to"] as? String,
+            source: source, validated: (m["validation"] as? [String: Any])?["passed"] as? Bool)
     }
 }

@@ -66,6 +66,25 @@ extension Millstream.Models {
                 "\(v.name) v\(v.version) (\(v.stage.rawValue)\(aliases.map { ", @" + $0 }.joined())) at \(v.path)")
             print(
                 String(decoding: FileManager.default.contents(atPath: v.path + "/model.json") ?? Data(), as: UTF8.self))
+            if let (file, _) = try? r.load(ModelReference("\(v.name)@v\(v.version)")) {
+                let m = file.description.metadata
+                print("lineage:")
+                if let d = m.dataset {
+                    print(
+                        "  dataset   \(d.name) (sha256 \(d.sha256.prefix(12)), \(d.rows) rows, \(d.failures.map(String.init) ?? "?") failures)"
+                    )
+                    if let from = d.from, let to = d.to { print("  readings  \(from) to \(to)") }
+                    if let source = d.source { print("  source    \(source)") }
+                    if let validated = d.validated {
+                        print("  validated \(validated ? "yes" : "no (written with --force)")")
+                    }
+                } else if let sha = m.datasetSHA256 {
+                    print(
+                        "  data      \(m.hyperparameters["data"] ?? "?") (sha256 \(sha.prefix(12)); no snapshot manifest)"
+                    )
+                }
+                print("  trained   \(m.created) by \(m.source ?? "?") \(m.codeVersion)")
+            }
             print("history:")
             for h in try r.history(of: v.name) {
                 let what =

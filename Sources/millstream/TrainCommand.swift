@@ -76,6 +76,11 @@ extension Millstream {
         @Option(help: "Registry directory.") var registry: String = "./models"
         @Option(help: "Also move the new version to this stage (staging or production).") var promote: String?
         @Flag(help: "No per-epoch lines on stderr.") var quiet = false
+        @Option(
+            help:
+                "Also write the test metrics, rows and dataset digest to this JSON file (DVC's metrics, CI checks): only what the data and the seed decide, no times."
+        )
+        var metrics: String?
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
@@ -117,6 +122,20 @@ extension Millstream {
 
         func run() async throws {
             guard let (version, result, seconds) = try fit() else { return }
+            if let metrics {
+                var figures: [String: Any] = [
+                    "test": result.testMetrics, "train_rows": result.trainRows,
+                    "validation_rows": result.validationRows, "test_rows": result.testRows,
+                    "dataset_sha256": result.model.description.metadata.datasetSHA256 ?? NSNull(),
+                ]
+                if let d = result.model.description.metadata.dataset { figures["dataset"] = d.name }
+                let data = try JSONSerialization.data(withJSONObject: figures, options: [.prettyPrinted, .sortedKeys])
+                do {
+                    try data.write(to: URL(fileURLWithPath: metrics), options: .atomic)
+                } catch {
+                    throw CommandError("cannot write \(metrics): \(error.localizedDescription)")
+                }
+            }
             if output.json {
                 print(
                     Terminal.jsonLine([
@@ -181,10 +200,11 @@ extension Millstream {
             spec.recurrentUnits = history.gru
             spec.kernelSize = history.kernelSize
             let target = targets.first ?? task ?? ""
-            let metadata = ModelFile.Metadata(
+            var metadata = ModelFile.Metadata(
                 created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: table.sha256,
                 hyperparameters: ["data": data, "target": target, "config": config ?? ""],
                 codeVersion: Millstream.configuration.version, source: "millstream train")
+            metadata.dataset = DatasetLineage.reference(for: data, sha256: table.sha256)
             let started = ContinuousClock.now
             let onEpoch: (EpochLog) -> Void = { log in if !quiet { Terminal.error(log.line) } }
             var result =
@@ -384,6 +404,7 @@ extension Millstream.Train {
                     "detector": kind, "false_alarm_rate": "\(falseAlarmRate)", "structure": structure,
                 ],
                 codeVersion: Millstream.configuration.version, source: "millstream train --detector \(kind)"))
+        description.metadata.dataset = DatasetLineage.reference(for: self.data, sha256: table.sha256)
         description.engine = pca != nil ? .pca : .autoencoder
         description.detector = pca
         description.autoencoder = autoencoder

@@ -38,6 +38,11 @@ import Testing
         #expect(fit.status == 0, "\(fit.stderr)")
         let trained = try JSONSerialization.jsonObject(with: Data(fit.stdout.utf8)) as? [String: Any]
         #expect((trained?["features"] as? [String])?.contains("tool_wear_min.slope") == true, "\(fit.stdout)")
+        // The model's lineage: the snapshot it was trained on, from its manifest.
+        let show = try await CLI.run(["models", "show", "lead@v1", "--registry", dir + "/models"])
+        #expect(show.stdout.contains("lineage:\n  dataset   history.csv (sha256 "), "\(show.stdout)")
+        #expect(show.stdout.contains("  source    readings on \(history) up to offsets 0:"), "\(show.stdout)")
+        #expect(show.stdout.contains("  validated yes"), "\(show.stdout)")
 
         // The same day of readings on two buses: one worker runs through, the other is killed three times.
         for name in ["whole", "killed"] {
@@ -101,6 +106,25 @@ import Testing
         #expect(b?["unlabelled_readings"] as? Int == 0)
         // Content addressed: the default name carries the file's digest.
         #expect((a?["file"] as? String) == "readings-\(((a?["sha256"] as? String) ?? "").prefix(12)).csv")
+        // Validated against the process config: every check reported, the bad readings by reason.
+        let validation = b?["validation"] as? [String: Any]
+        #expect(validation?["passed"] as? Bool == true)
+        let checks = (validation?["checks"] as? [[String: Any]] ?? []).compactMap { $0["check"] as? String }
+        #expect(checks == ["rows", "failures", "failure_fraction", "bad_readings", "unlabelled", "gaps"])
+        // Below a threshold: refused with what failed, nothing written; --force writes it and says so.
+        let strict = try await CLI.run([
+            "dataset", "snapshot", "--bus", bus, "--out", dir + "/strict", "--min-failures", "100", "--max-gap", "30s",
+        ])
+        #expect(strict.status != 0)
+        #expect(strict.stderr.contains("failures: 5 failures (at least 100)"), "\(strict.stderr)")
+        #expect(strict.stderr.contains("gaps: longest silence"), "\(strict.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/strict"))
+        let forced = try await CLI.run([
+            "dataset", "snapshot", "--bus", bus, "--out", dir + "/strict", "--min-failures", "100", "--force", "--json",
+        ])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        let f = try JSONSerialization.jsonObject(with: Data(forced.stdout.utf8)) as? [String: Any]
+        #expect((f?["validation"] as? [String: Any])?["passed"] as? Bool == false)
 
         let missing = try await CLI.run(["dataset", "snapshot", "--bus", "embedded://\(dir)/none", "--out", dir])
         #expect(missing.status != 0)

@@ -123,10 +123,12 @@ public struct ModelFile: Sendable {
         public var metrics: [String: Double]
         public var codeVersion: String
         public var source: String?
+        /// The snapshot of the stream the model was trained on (`dataset snapshot`'s manifest), when it had one.
+        public var dataset: DatasetReference?
 
         enum CodingKeys: String, CodingKey {
             case created, datasetSHA256 = "dataset_sha256", datasetRows = "dataset_rows", hyperparameters, metrics
-            case codeVersion = "code_version", source
+            case codeVersion = "code_version", source, dataset
         }
 
         public init(
@@ -233,5 +235,35 @@ public struct ModelFile: Sendable {
             p.value = w.values
         }
         return model
+    }
+}
+
+/// A model's lineage: the dataset snapshot it was trained on, as its manifest describes it.
+public struct DatasetReference: Sendable, Codable, Equatable {
+    /// The snapshot's file name (content-addressed by default: readings-<sha256 prefix>.csv).
+    public var name: String
+    public var sha256: String
+    public var rows: Int
+    public var failures: Int?
+    /// The readings' time range.
+    public var from: String?
+    public var to: String?
+    /// Where the readings came from: bus, topic and the end offsets read.
+    public var source: String?
+    /// Whether the snapshot passed its validation against the process config.
+    public var validated: Bool?
+
+    public init(
+        name: String, sha256: String, rows: Int, failures: Int? = nil, from: String? = nil, to: String? = nil,
+        source: String? = nil, validated: Bool? = nil
+    ) {
+        self.name = name
+        self.sha256 = sha256
+        self.rows = rows
+        self.failures = failures
+        self.from = from
+        self.to = to
+        self.source = source
+        self.validated = validated
     }
 }
