@@ -15,7 +15,7 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|kafka|mqtt|opcua|serve|optimize|all] [--records N] [--dir PATH]"
+                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|shadow|kafka|mqtt|opcua|serve|optimize|all] [--records N] [--dir PATH]"
             )
             exit(2)
         }
@@ -36,6 +36,9 @@ struct Bench {
         case "pipeline":
             try await PipelineBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, kafka: (options["bus"] ?? "embedded") == "kafka")
+        case "shadow":
+            try await PipelineBench.shadow(
+                count: Int(options["records"] ?? "") ?? 200_000, rounds: Int(options["rounds"] ?? "") ?? 3)
         case "kafka":
             try await KafkaBench.run(
                 count: Int(options["records"] ?? "") ?? 200_000, size: Int(options["size"] ?? "") ?? 200,
@@ -67,7 +70,7 @@ struct Bench {
             try ReadingBench.run(count: 200_000)
         default:
             print(
-                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, kafka, mqtt, opcua, serve, optimize or all"
+                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, shadow, kafka, mqtt, opcua, serve, optimize or all"
             )
             exit(2)
         }

@@ -24,42 +24,14 @@ enum PipelineBench {
         try await broker?.ready()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let process = ProcessConfig.milling()
-        // A failure model, trained as the demo does.
         let registryPath = root + "/models"
-        let registry = try ModelRegistry(root: registryPath)
-        let csv = try CSVTableReader.readAI4I()
-        var spec = TrainingSpec()
-        spec.scaling = .treeSteps
-        spec.bins = 8
-        spec.patience = 30
-        var result = try Trainer.train(csv, spec: spec, metadata: .init(created: "bench", codeVersion: "bench"))
-        result.model.description.columns = nil
-        let v = try registry.register(result.model, as: "failure")
-        try registry.promote("failure", version: v.version, to: .production)
+        try trainFailureModel(registry: registryPath)
 
         // Throughput: the log holds `count` readings; one worker processes them all.
         let url = broker.map { "kafka://127.0.0.1:\($0.port)" } ?? "embedded://\(root)/log"
         do {
             let bus = try openBus(url)
-            var sim = try PlantSimulator(
-                config: process, machines: 20, seed: 3,
-                start: Int64(Date().timeIntervalSince1970 * 1000) - Int64(count) * 3000)
-            let producer = try await bus.producer()
-            var lines: [String] = []
-            for start in stride(from: 0, to: count, by: 5000) {
-                let batch = (start..<min(count, start + 5000)).map { _ in sim.next().reading }
-                if lines.count < 3000 {
-                    lines += batch.prefix(3000 - lines.count).map {
-                        String(decoding: ReadingEncoder.encode($0), as: UTF8.self)
-                    }
-                }
-                _ = try await producer.send(
-                    batch.map {
-                        BusRecord(
-                            key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
-                    }, to: "readings")
-            }
-            try await producer.flush()
+            let lines = try await fill(bus, count: count, process: process)
             try lines.joined(separator: "\n").write(toFile: root + "/readings.jsonl", atomically: true, encoding: .utf8)
             var options = PipelineWorker.Options()
             options.registry = registryPath
@@ -105,6 +77,95 @@ enum PipelineBench {
         try await second?.ready()
         try await latency(
             url: second.map { "kafka://127.0.0.1:\($0.port)" } ?? "embedded://\(root)/latency", registry: registryPath)
+    }
+
+    /// A failure model, trained as the demo does, registered as `failure` in production.
+    static func trainFailureModel(registry path: String) throws {
+        let registry = try ModelRegistry(root: path)
+        let csv = try CSVTableReader.readAI4I()
+        var spec = TrainingSpec()
+        spec.scaling = .treeSteps
+        spec.bins = 8
+        spec.patience = 30
+        var result = try Trainer.train(csv, spec: spec, metadata: .init(created: "bench", codeVersion: "bench"))
+        result.model.description.columns = nil
+        let v = try registry.register(result.model, as: "failure")
+        try registry.promote("failure", version: v.version, to: .production)
+    }
+
+    /// Writes `count` simulated readings of 20 machines to `readings`; returns the first 3,000 as JSON lines.
+    static func fill(_ bus: any MessageBus, count: Int, process: ProcessConfig) async throws -> [String] {
+        var sim = try PlantSimulator(
+            config: process, machines: 20, seed: 3,
+            start: Int64(Date().timeIntervalSince1970 * 1000) - Int64(count) * 3000)
+        let producer = try await bus.producer()
+        var lines: [String] = []
+        for start in stride(from: 0, to: count, by: 5000) {
+            let batch = (start..<min(count, start + 5000)).map { _ in sim.next().reading }
+            if lines.count < 3000 {
+                lines += batch.prefix(3000 - lines.count).map {
+                    String(decoding: ReadingEncoder.encode($0), as: UTF8.self)
+                }
+            }
+            _ = try await producer.send(
+                batch.map {
+                    BusRecord(key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
+                }, to: "readings")
+        }
+        try await producer.flush()
+        return lines
+    }
+
+    /// The cost of scoring a challenger in shadow: the same readings through one worker with the champion alone and
+    /// with a challenger beside it (the same architecture, a second version), alternated `rounds` times.
+    static func shadow(count: Int, rounds: Int) async throws {
+        let root = NSTemporaryDirectory() + "millstream-shadow-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let process = ProcessConfig.milling()
+        let registryPath = root + "/models"
+        try trainFailureModel(registry: registryPath)
+        try trainFailureModel(registry: registryPath)
+        let registry = try ModelRegistry(root: registryPath)
+        try registry.promote("failure", version: 1, to: .production)
+        try registry.setAlias("challenger", of: "failure", to: 2)
+        var rates: [Bool: [Double]] = [false: [], true: []]
+        for round in 0..<rounds {
+            for withShadow in round % 2 == 0 ? [false, true] : [true, false] {
+                let bus = try openBus("embedded://\(root)/log-\(round)-\(withShadow)")
+                _ = try await fill(bus, count: count, process: process)
+                var options = PipelineWorker.Options()
+                options.registry = registryPath
+                options.model = "failure"
+                options.shadow = withShadow ? "failure@challenger" : nil
+                options.exitWhenIdle = .milliseconds(300)
+                var quiet = Logger(label: "millstream.pipeline")
+                quiet.logLevel = .warning
+                let worker = PipelineWorker(
+                    bus: bus, settings: PipelineSettings(process: process), options: options, logger: quiet)
+                try await worker.run()
+                try await bus.close()
+                let s = worker.stats.snapshot
+                precondition(s.processed == count, "processed \(s.processed) of \(count)")
+                guard withShadow == (s.events.shadowPredictions > 0) else {
+                    throw BenchError(
+                        "shadow \(withShadow): \(s.events.shadowPredictions) shadow records, \(s.events.predictions) predictions, model \(s.model ?? "none"), shadow \(s.shadow ?? "none")"
+                    )
+                }
+                guard let first = s.firstBatchDone, let last = s.lastBatchDone, last > first else { continue }
+                rates[withShadow]!.append(Double(count - options.batch) / (last - first).seconds)
+                try? FileManager.default.removeItem(atPath: root + "/log-\(round)-\(withShadow)")
+            }
+        }
+        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        let (alone, beside) = (median(rates[false]!), median(rates[true]!))
+        print(
+            "shadow scoring, embedded bus, one worker: \(count) readings (20 machines), steady state, median of \(rounds) alternated runs"
+        )
+        print(
+            String(
+                format:
+                    "  champion alone %.0f readings/s   champion + challenger in shadow %.0f readings/s   ratio %.2f",
+                alone, beside, beside / alone))
     }
 
     static func python(_ path: String, _ n: Int, kafka bootstrap: String?) throws -> Double {

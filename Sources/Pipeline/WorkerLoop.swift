@@ -188,6 +188,7 @@ extension PipelineStats {
             s.lastBatchDone = .now
             s.replayed += replayed
             s.events.predictions += events.predictions
+            s.events.shadowPredictions += events.shadowPredictions
             s.events.alerts += events.alerts
             s.events.recommendations += events.recommendations
             s.events.setpointChanges += events.setpointChanges
