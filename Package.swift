@@ -93,6 +93,8 @@ let package = Package(
                 "CBLAS", "Primitives", "ONNXProto", .product(name: "RealModule", package: "swift-numerics"),
             ], swiftSettings: strict),
         .target(name: "Registry", dependencies: ["Learn"], swiftSettings: strict),
+        // MLflow's tracking server over its REST API: runs, metrics, datasets, artifacts, registered model versions.
+        .target(name: "Tracking", swiftSettings: strict),
         .target(name: "EventLog", dependencies: ["CRC32C"], swiftSettings: strict),
         .target(
             name: "Plant",
@@ -188,7 +190,7 @@ let package = Package(
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "OPCUA", "OPCUAWire", "LocalPeers",
-                "Server",
+                "Server", "Tracking",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

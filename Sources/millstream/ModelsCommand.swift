@@ -84,6 +84,7 @@ extension Millstream.Models {
                     )
                 }
                 print("  trained   \(m.created) by \(m.source ?? "?") \(m.codeVersion)")
+                if let run = m.trackingRun { print("  run       \(run)") }
             }
             print("history:")
             for h in try r.history(of: v.name) {

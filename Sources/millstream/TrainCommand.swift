@@ -81,6 +81,14 @@ extension Millstream {
                 "Also write the test metrics, rows and dataset digest to this JSON file (DVC's metrics, CI checks): only what the data and the seed decide, no times."
         )
         var metrics: String?
+        @Option(
+            help: ArgumentHelp(
+                "Log the run to this MLflow tracking server (default: $MLFLOW_TRACKING_URI when set; none otherwise).",
+                discussion:
+                    "Parameters, metrics per epoch, the test metrics, the dataset, the model's files and a registered model version of the same name; $MLFLOW_TRACKING_TOKEN is sent as a bearer token."
+            ))
+        var mlflow: String?
+        @Option(help: "The MLflow experiment (created when new).") var mlflowExperiment = "millstream"
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
@@ -96,6 +104,9 @@ extension Millstream {
                 }
             } else if target == nil && task != "rul" && task != "failure_within" {
                 throw ValidationError("give --target COLUMN (or --detector pca for data without labels)")
+            }
+            if detector != nil && mlflow != nil {
+                throw ValidationError("--mlflow logs neural-network training; detectors are not logged to MLflow")
             }
             try history.validate(task: task)
             guard Activation(rawValue: activation) != nil, activation != "softmax", activation != "linear" else {
@@ -120,8 +131,40 @@ extension Millstream {
             }
         }
 
+        /// Where the data came from and what is predicted; the trainer adds the network's and the fit's settings.
+        func hyperparameters(target: String) -> [String: String] {
+            var p: [String: String] = ["data": data, "target": target, "config": config ?? ""]
+            if let monitor { p["monitor"] = monitor }
+            if let unit = history.unit {
+                p["unit"] = unit
+                p["time"] = history.time ?? ""
+                if let horizon = history.horizon { p["horizon"] = "\(horizon)" }
+            }
+            return p
+        }
+
+        /// The tracking server: --mlflow, else $MLFLOW_TRACKING_URI.
+        var trackingURI: String? { mlflow ?? ProcessInfo.processInfo.environment["MLFLOW_TRACKING_URI"] }
+
         func run() async throws {
-            guard let (version, result, seconds) = try fit() else { return }
+            // The MLflow run is opened before training, so an unreachable server fails at once, not after the epochs.
+            var tracked: MLflowRun?
+            if let uri = trackingURI, detector == nil { tracked = try await MLflowRun.start(uri, self) }
+            let fitted: (ModelVersion, TrainingResult, Double)?
+            do {
+                fitted = try fit(observe: tracked.map { run in { run.append($0) } }, trackingRun: tracked?.run.page)
+            } catch {
+                try? await tracked?.fail()
+                throw error
+            }
+            guard let (version, result, seconds) = fitted else { return }
+            var registered: String?
+            if let tracked { registered = try await tracked.finish(self, version: version, result: result) }
+            defer {
+                if let tracked, let registered, !output.json {
+                    print("MLflow: \(tracked.run.page) (registered model \(name) version \(registered))")
+                }
+            }
             if let metrics {
                 var figures: [String: Any] = [
                     "test": result.testMetrics, "train_rows": result.trainRows,
@@ -147,6 +190,7 @@ extension Millstream {
                         "test_rows": result.testRows,
                         "features": result.model.description.preprocessing?.featureNames ?? [],
                         "seconds": (seconds * 100).rounded() / 100,
+                        "mlflow_run": tracked?.run.page ?? NSNull(), "mlflow_version": registered ?? NSNull(),
                     ]))
             } else {
                 print("registered \(name) v\(version.version) at \(version.path)")
@@ -164,7 +208,10 @@ extension Millstream {
 
         /// Trains and registers the model (a detector is registered and reported by itself: nil); prints nothing
         /// else, so other commands can train as `millstream train` does.
-        func fit() throws -> (ModelVersion, TrainingResult, Double)? {
+        /// `observe` sees every epoch's figures; `trackingRun` is recorded in the model's metadata.
+        func fit(observe: ((EpochLog) -> Void)? = nil, trackingRun: String? = nil) throws -> (
+            ModelVersion, TrainingResult, Double
+        )? {
             let process = try config.map { try loadProcessConfig($0) }
             let targets =
                 target.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
@@ -202,11 +249,16 @@ extension Millstream {
             let target = targets.first ?? task ?? ""
             var metadata = ModelFile.Metadata(
                 created: ISO8601DateFormatter().string(from: Date()), datasetSHA256: table.sha256,
-                hyperparameters: ["data": data, "target": target, "config": config ?? ""],
+                hyperparameters: hyperparameters(target: target),
                 codeVersion: Millstream.configuration.version, source: "millstream train")
             metadata.dataset = DatasetLineage.reference(for: data, sha256: table.sha256)
+            metadata.trackingRun = trackingRun
+            metadata.datasetRows = table.data.rows
             let started = ContinuousClock.now
-            let onEpoch: (EpochLog) -> Void = { log in if !quiet { Terminal.error(log.line) } }
+            let onEpoch: (EpochLog) -> Void = { log in
+                if !quiet { Terminal.error(log.line) }
+                observe?(log)
+            }
             var result =
                 if history.unit != nil {
                     try history.train(table, target: targets.first, task: task, spec: spec, metadata: metadata, onEpoch)

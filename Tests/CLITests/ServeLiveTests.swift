@@ -75,9 +75,18 @@ import Testing
                     "document.querySelectorAll('#alarm-kpis .tile').length >= 8 && document.querySelector('#alert-groups').children.length > 0",
                     nil
                 ),
+                (
+                    "\(demo.base)/#/models",
+                    "document.querySelectorAll('#compare tbody tr').length >= 8 && document.querySelector('#shadow tbody').children.length > 0",
+                    nil
+                ),
             ], profile: demo.directory + "/chromium", screenshot: screenshot, shotAt: 1)
         #expect(pages[0].contains("Sign in") && !pages[0].contains(demo.token))
-        let (plant, machine, alarms) = (pages[1], pages[2], pages[3])
+        let (plant, machine, alarms, models) = (pages[1], pages[2], pages[3], pages[4])
+        // The models view: two versions side by side (metrics, data, parameters), and the challengers in shadow.
+        #expect(
+            models.contains("test roc_auc") && models.contains("dataset sha256") && models.contains("learning_rate"))
+        #expect(models.contains("no challenger in shadow") || models.contains("Promote"), "\(models.suffix(2000))")
         // The alerts view: the alarm-system KPIs, and the alerts grouped by priority then machine, each with its
         // priority and the operator's buttons (or none at this moment).
         #expect(alarms.contains("alarms per operator per 10 min (mean)") && alarms.contains("suppressed by design"))

@@ -92,6 +92,11 @@ import Topics
             r = try await client.call(.post, "/api/models/failure/challenger/promote", token: engineer, json: [:])
             #expect(r.status == .ok, "\(r.text)")
             #expect(r.json["stage"] as? String == "production")
+            // The registry's view compares versions by their aliases, parameters and data.
+            let model = try await client.call(.get, "/api/models/failure", token: viewer)
+            let rows = model.json["versions"] as? [[String: Any]] ?? []
+            #expect(rows.map { $0["aliases"] as? [String] ?? ["?"] } == [[], ["champion"]])
+            #expect(rows.allSatisfy { $0["hyperparameters"] is [String: String] && $0.keys.contains("dataset_sha256") })
             // No challenger left: promoting again is a 404.
             r = try await client.call(.post, "/api/models/failure/challenger/promote", token: engineer, json: [:])
             #expect(r.status == .notFound)

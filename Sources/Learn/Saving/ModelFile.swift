@@ -125,10 +125,13 @@ public struct ModelFile: Sendable {
         public var source: String?
         /// The snapshot of the stream the model was trained on (`dataset snapshot`'s manifest), when it had one.
         public var dataset: DatasetReference?
+        /// The training run in an experiment tracker (an MLflow run's page), when one was logged.
+        public var trackingRun: String?
 
         enum CodingKeys: String, CodingKey {
             case created, datasetSHA256 = "dataset_sha256", datasetRows = "dataset_rows", hyperparameters, metrics
             case codeVersion = "code_version", source, dataset
+            case trackingRun = "tracking_run"
         }
 
         public init(

@@ -11,6 +11,7 @@ struct RegistryRoutes {
 
     func versionRow(_ v: ModelVersion) -> [String: Any] {
         var row: [String: Any] = ["name": v.name, "version": v.version, "stage": v.stage.rawValue]
+        row["aliases"] = ((try? registry.aliases(of: v.name)) ?? [:]).filter { $0.value == v.version }.keys.sorted()
         if let (file, _) = try? registry.load(ModelReference("\(v.name)@v\(v.version)")) {
             let d = file.description
             row["task"] = d.task.rawValue
@@ -21,6 +22,19 @@ struct RegistryRoutes {
             row["outputs"] = d.outputSize
             row["threshold"] = d.threshold
             if let labels = d.labels { row["labels"] = labels }
+            // What versions are compared by: their parameters, their data and where they were tracked.
+            row["hyperparameters"] = d.metadata.hyperparameters
+            row["dataset_sha256"] = d.metadata.datasetSHA256 ?? NSNull()
+            row["dataset_rows"] = d.metadata.datasetRows ?? NSNull()
+            if let ds = d.metadata.dataset {
+                row["dataset"] =
+                    [
+                        "name": ds.name, "sha256": ds.sha256, "rows": ds.rows, "failures": ds.failures ?? NSNull(),
+                        "from": ds.from ?? NSNull(), "to": ds.to ?? NSNull(), "source": ds.source ?? NSNull(),
+                        "validated": ds.validated ?? NSNull(),
+                    ] as [String: Any]
+            }
+            row["tracking_run"] = d.metadata.trackingRun ?? NSNull()
         }
         return row
     }

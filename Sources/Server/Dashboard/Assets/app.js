@@ -349,8 +349,61 @@ async function loadRecommendations() {
   });
 }
 
+// Two versions side by side: test metrics, the data they were trained on, their parameters, where they were tracked.
+function renderCompare(versions) {
+  const pick = (id) => versions.find((v) => `${v.name}@v${v.version}` === $(id).value);
+  const a = pick("#cmp-a"),
+    b = pick("#cmp-b");
+  $("#cmp-a-head").textContent = a ? `${a.name}@v${a.version}` : "";
+  $("#cmp-b-head").textContent = b ? `${b.name}@v${b.version}` : "";
+  if (!a || !b) {
+    $("#compare tbody").innerHTML = "<tr><td colspan=3>pick two versions</td></tr>";
+    return;
+  }
+  const num = (x) => (typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(4)) : (x ?? "-"));
+  const rows = [
+    ["stage", (v) => v.stage + (v.aliases?.length ? ` (@${v.aliases.join(", @")})` : "")],
+    ["task", (v) => v.task],
+    ["created", (v) => v.created],
+  ];
+  const metricKeys = [...new Set([...Object.keys(a.metrics || {}), ...Object.keys(b.metrics || {})])].sort();
+  for (const k of metricKeys) rows.push([`test ${k}`, (v) => num(v.metrics?.[k])]);
+  rows.push([
+    "dataset",
+    (v) => (v.dataset ? `${v.dataset.name} (${v.dataset.rows} rows, ${num(v.dataset.failures)} failures)` : "-"),
+  ]);
+  rows.push(["dataset sha256", (v) => (v.dataset_sha256 ? v.dataset_sha256.slice(0, 12) : "-")]);
+  rows.push(["readings", (v) => (v.dataset?.from ? `${v.dataset.from} to ${v.dataset.to}` : "-")]);
+  rows.push(["source", (v) => v.dataset?.source ?? "-"]);
+  rows.push(["validated", (v) => (v.dataset?.validated == null ? "-" : v.dataset.validated ? "yes" : "no")]);
+  const paramKeys = [
+    ...new Set([...Object.keys(a.hyperparameters || {}), ...Object.keys(b.hyperparameters || {})]),
+  ].sort();
+  for (const k of paramKeys) rows.push([k, (v) => v.hyperparameters?.[k] ?? "-"]);
+  rows.push(["tracking run", (v) => v.tracking_run ?? "-"]);
+  $("#compare tbody").innerHTML = rows
+    .map(([label, f]) => {
+      const x = String(f(a)),
+        y = String(f(b));
+      return `<tr${x === y ? "" : ' class="differs"'}><td>${esc(label)}</td><td>${esc(x)}</td><td>${esc(y)}</td></tr>`;
+    })
+    .join("");
+}
+
 async function loadModels() {
   const d = await api("/api/models");
+  const versions = d.models.flatMap((m) => m.versions);
+  for (const [id, i] of [
+    ["#cmp-a", versions.length - 2],
+    ["#cmp-b", versions.length - 1],
+  ]) {
+    const keep = $(id).value;
+    $(id).innerHTML = versions.map((v) => `<option>${esc(`${v.name}@v${v.version}`)}</option>`).join("");
+    $(id).value =
+      keep || (versions[Math.max(0, i)] ? `${versions[Math.max(0, i)].name}@v${versions[Math.max(0, i)].version}` : "");
+    $(id).onchange = () => renderCompare(versions);
+  }
+  renderCompare(versions);
   $("#model-table tbody").innerHTML = d.models
     .flatMap((m) =>
       m.versions.map(
