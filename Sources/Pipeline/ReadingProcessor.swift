@@ -340,7 +340,7 @@ public struct ReadingProcessor: Sendable {
             failure: shadow.regression ? nil : value >= shadow.threshold, estimate: shadow.regression ? value : nil,
             champion: championValue == nil ? nil : modelLabel, championRisk: scores.risk,
             championFailure: scores.risk.map { $0 >= (scorer?.threshold ?? 0.5) }, championEstimate: scores.estimate,
-            source: source)
+            horizonMinutes: shadow.horizon, source: source)
         out.append(
             PipelineOutput(
                 topic: settings.shadowTopic, key: Array(reading.machine.utf8), value: record.encoded(),

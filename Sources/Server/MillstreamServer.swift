@@ -80,7 +80,9 @@ public struct MillstreamServer {
         let models = ModelServer(registry: registry)
         models.register(on: &routes, maxBodyBytes: limit, metrics: metrics)
         RegistryRoutes(registry: registry, audit: audit, maxBodyBytes: limit).register(on: &routes)
-        ChallengerRoutes(registry: registry, view: view, audit: audit, policy: options.promotion).register(on: &routes)
+        ChallengerRoutes(
+            registry: registry, view: view, audit: audit, policy: options.promotion, bus: bus, maxBodyBytes: limit
+        ).register(on: &routes)
         PlantRoutes(view: view, bus: bus, audit: audit, maxBodyBytes: limit).register(on: &routes)
         AdminRoutes(tokens: tokens, audit: audit, maxBodyBytes: limit).register(on: &routes)
         DashboardRoutes(tokens: tokens, secureCookies: options.tlsCertificate != nil, maxBodyBytes: limit).register(

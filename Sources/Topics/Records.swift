@@ -160,12 +160,15 @@ public struct ShadowPredictionRecord: TopicRecord, Codable, Hashable {
     public var championRisk: Double?
     public var championFailure: Bool?
     public var championEstimate: Double?
+    /// A "fails within" challenger's horizon (minutes): its decisions are judged against the machine's failures
+    /// within it, not against the part's own label.
+    public var horizonMinutes: Double?
     public var source: SourceRef?
 
     public init(
         machine: String, ts: String, seq: Int64?, model: String, risk: Double?, failure: Bool?, estimate: Double?,
         champion: String?, championRisk: Double?, championFailure: Bool?, championEstimate: Double?,
-        source: SourceRef?
+        horizonMinutes: Double? = nil, source: SourceRef?
     ) {
         self.machine = machine
         self.ts = ts
@@ -178,6 +181,7 @@ public struct ShadowPredictionRecord: TopicRecord, Codable, Hashable {
         self.championRisk = championRisk
         self.championFailure = championFailure
         self.championEstimate = championEstimate
+        self.horizonMinutes = horizonMinutes
         self.source = source
     }
 
@@ -186,7 +190,26 @@ public struct ShadowPredictionRecord: TopicRecord, Codable, Hashable {
         case championRisk = "champion_risk"
         case championFailure = "champion_failure"
         case championEstimate = "champion_estimate"
+        case horizonMinutes = "horizon_min"
         case source
+    }
+}
+
+// MARK: - retrain requests
+
+/// A request to retrain a model (`retrain-requests`, keyed by model): written by the server's
+/// POST /api/models/{name}/retrain, read by `millstream retrain --watch`.
+public struct RetrainRequestRecord: TopicRecord, Codable, Hashable {
+    public var model: String
+    public var by: String
+    public var ts: String
+    public var reason: String?
+
+    public init(model: String, by: String, ts: String, reason: String? = nil) {
+        self.model = model
+        self.by = by
+        self.ts = ts
+        self.reason = reason
     }
 }
 

@@ -82,6 +82,8 @@ public enum Topics {
     public static let setpointWrites = Topic<SetpointWriteRecord>("setpoint-writes", key: "machine")
     /// The closed-loop switch.
     public static let optimizerControl = Topic<OptimizerControlRecord>("optimizer-control", key: "closed-loop")
+    /// Requests to retrain a model, from the API, for `millstream retrain --watch`.
+    public static let retrainRequests = Topic<RetrainRequestRecord>("retrain-requests", key: "model")
     /// The pipeline workers' checkpoints: their own format (machine state), read only by workers.
     public static let pipelineCheckpoints = "pipeline-checkpoints"
 

@@ -68,6 +68,16 @@ extension Millstream.Dataset {
         }
 
         func run() async throws {
+            let (manifest, lines) = try await take()
+            if output.json {
+                print(Terminal.jsonLine(manifest))
+            } else {
+                for line in lines { print(line) }
+            }
+        }
+
+        /// Writes the snapshot and its manifest; returns the manifest (with `path`) and the lines that report it.
+        func take() async throws -> (manifest: [String: Any], report: [String]) {
             let process = try loadProcessConfig(config)
             let from = try since.map { try Self.time($0, "--since") }
             let to = try until.map { try Self.time($0, "--until") }
@@ -132,16 +142,13 @@ extension Millstream.Dataset {
             } catch {
                 throw CommandError("cannot write \(manifestPath): \(error.localizedDescription)")
             }
-            if output.json {
-                manifest["path"] = csvPath
-                print(Terminal.jsonLine(manifest))
-            } else {
-                print(
-                    "\(csvPath): \(collector.rows) running readings of \(collector.machines.count) machines, \(collector.failureCount) failures; \(collector.invalid) bad readings left out"
-                )
-                print("manifest: \(manifestPath) (sha256 \(sha.prefix(12)))")
-                for c in checks { print("  \(c.passed ? "ok  " : "FAIL") \(c.name): \(c.detail)") }
-            }
+            manifest["path"] = csvPath
+            let report =
+                [
+                    "\(csvPath): \(collector.rows) running readings of \(collector.machines.count) machines, \(collector.failureCount) failures; \(collector.invalid) bad readings left out",
+                    "manifest: \(manifestPath) (sha256 \(sha.prefix(12)))",
+                ] + checks.map { "  \($0.passed ? "ok  " : "FAIL") \($0.name): \($0.detail)" }
+            return (manifest, report)
         }
 
         static func time(_ text: String, _ option: String) throws -> Int64 {

@@ -13,7 +13,7 @@ struct Millstream: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Demo.self, Simulate.self, Topics.self, Tail.self, Dataset.self, Import.self, Train.self, Evaluate.self,
-            Predict.self,
+            Predict.self, Retrain.self,
             Models.self, Run.self, Connect.self, Serve.self, Tokens.self, Optimize.self, Alarms.self,
         ]
     )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Learn
+import Tabular
 
 /// Options of `train` for models of histories: remaining useful life and "fails within H" (docs/learn.md).
 struct HistoryOptions: ParsableArguments {
@@ -153,6 +154,35 @@ struct HistoryOptions: ParsableArguments {
 }
 
 extension Millstream.Evaluate {
+    /// Per row: whether its unit's event comes within `horizon`. The events are the `event` column's 1s (a plant's
+    /// failures, many per machine), or without one each unit's last row (run-to-failure histories).
+    static func failuresWithin(
+        _ horizon: Double, _ history: ModelFile.HistorySpec, table: CSVTable, event: String?
+    ) throws -> [Int] {
+        let (units, times) = try TrainingTable.unitsAndTime(table, history)
+        let events: [Bool]
+        if let event {
+            let c = try table.column(event)
+            events = table.rows.map { $0[c].trimmingCharacters(in: .whitespaces) == "1" }
+        } else {
+            let ends = Set(try history.lastRows(units: units, time: times).map(\.row))
+            events = units.indices.map(ends.contains)
+        }
+        return try TimeToEvent.eventWithin(horizon: horizon, units: units, time: times, event: events)
+    }
+
+    /// A "fails within" model's figures on a file of histories, at its own threshold.
+    static func failureWithinMetrics(_ file: ModelFile, data: String, event: String?) throws -> BinaryMetrics {
+        let d = file.description
+        guard let history = d.history, let horizon = history.horizon else {
+            throw CommandError("the model is not a \"fails within\" model (train --task failure_within)")
+        }
+        let (x, table) = try TrainingTable.features(path: data, model: d)
+        let scores = try file.makePredictor().predictBatch(x)
+        let labels = try failuresWithin(horizon, history, table: table, event: event)
+        return BinaryMetrics(scores: (0..<scores.rows).map { scores[$0, 0] }, labels: labels, threshold: d.threshold)
+    }
+
     /// A history model on a file of histories: remaining life at each unit's last reading against `--truth` (one
     /// value per unit, in order of first appearance, as C-MAPSS's RUL files), or at every reading of run-to-failure
     /// histories; "fails within" models against the labels their horizon gives.
@@ -201,9 +231,7 @@ extension Millstream.Evaluate {
             guard let horizon = history.horizon else {
                 throw CommandError("\(name) is a history model without a horizon or remaining-life target")
             }
-            let ends = Set(try history.lastRows(units: units, time: times).map(\.row))
-            let labels = try TimeToEvent.eventWithin(
-                horizon: horizon, units: units, time: times, event: units.indices.map(ends.contains))
+            let labels = try Self.failuresWithin(horizon, history, table: table, event: event)
             let m = BinaryMetrics(
                 scores: (0..<scores.rows).map { scores[$0, 0] }, labels: labels, threshold: threshold ?? d.threshold)
             result["metrics"] = [

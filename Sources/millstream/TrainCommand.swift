@@ -146,7 +146,18 @@ extension Millstream {
         /// The tracking server: --mlflow, else $MLFLOW_TRACKING_URI.
         var trackingURI: String? { mlflow ?? ProcessInfo.processInfo.environment["MLFLOW_TRACKING_URI"] }
 
-        func run() async throws {
+        /// What a training produced: the registered version, the result, its seconds, and the MLflow run and
+        /// registered version when it was tracked.
+        struct Trained {
+            var version: ModelVersion
+            var result: TrainingResult
+            var seconds: Double
+            var mlflowRun: String?
+            var mlflowVersion: String?
+        }
+
+        /// Trains and registers the model, logged to MLflow when asked (nil for a detector, which `fit` reports).
+        func trainAndTrack() async throws -> Trained? {
             // The MLflow run is opened before training, so an unreachable server fails at once, not after the epochs.
             var tracked: MLflowRun?
             if let uri = trackingURI, detector == nil { tracked = try await MLflowRun.start(uri, self) }
@@ -157,12 +168,20 @@ extension Millstream {
                 try? await tracked?.fail()
                 throw error
             }
-            guard let (version, result, seconds) = fitted else { return }
+            guard let (version, result, seconds) = fitted else { return nil }
             var registered: String?
             if let tracked { registered = try await tracked.finish(self, version: version, result: result) }
+            return Trained(
+                version: version, result: result, seconds: seconds, mlflowRun: tracked?.run.page,
+                mlflowVersion: registered)
+        }
+
+        func run() async throws {
+            guard let trained = try await trainAndTrack() else { return }
+            let (version, result, seconds) = (trained.version, trained.result, trained.seconds)
             defer {
-                if let tracked, let registered, !output.json {
-                    print("MLflow: \(tracked.run.page) (registered model \(name) version \(registered))")
+                if let page = trained.mlflowRun, let registered = trained.mlflowVersion, !output.json {
+                    print("MLflow: \(page) (registered model \(name) version \(registered))")
                 }
             }
             if let metrics {
@@ -190,7 +209,8 @@ extension Millstream {
                         "test_rows": result.testRows,
                         "features": result.model.description.preprocessing?.featureNames ?? [],
                         "seconds": (seconds * 100).rounded() / 100,
-                        "mlflow_run": tracked?.run.page ?? NSNull(), "mlflow_version": registered ?? NSNull(),
+                        "mlflow_run": trained.mlflowRun ?? NSNull(),
+                        "mlflow_version": trained.mlflowVersion ?? NSNull(),
                     ]))
             } else {
                 print("registered \(name) v\(version.version) at \(version.path)")
@@ -289,6 +309,11 @@ extension Millstream {
         var alarmBelow: Double = 30
         @Option(help: "Anomaly detectors: the 0/1 column that marks faulty rows (rows in time order).")
         var label = "fault"
+        @Option(
+            help:
+                "\"Fails within\" models: the 0/1 column of events (a plant's failures, several per unit); default: each unit's last row is its failure (run-to-failure histories)."
+        )
+        var event: String?
         @OptionGroup var output: OutputOptions
 
         func run() async throws {

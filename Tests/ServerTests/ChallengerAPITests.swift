@@ -158,6 +158,49 @@ import Topics
         #expect(try t.registry.history(of: "failure").last?.action == "reject")
     }
 
+    /// A "fails within 30 min" challenger is judged against the machine's failures within its horizon (found in the
+    /// readings: running, then down), once the machine's readings have passed it.
+    @Test func failsWithinDecisionsAreJudgedAgainstFailuresInTheHorizon() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        let start: Int64 = 1_780_000_000_000
+        let failures: Set<Int> = [100, 300, 500]
+        var records: [ConsumedRecord] = []
+        var offset: Int64 = 0
+        func add(_ topic: String, _ json: String) {
+            records.append(
+                ConsumedRecord(
+                    topic: topic, partition: 0, offset: offset, timestamp: 0, key: nil, value: Array(json.utf8),
+                    headers: []))
+            offset += 1
+        }
+        for minute in 0..<640 {
+            let ts = Timestamp.format(start + Int64(minute) * 60_000)
+            // The part after each failure finds the machine down.
+            let down = failures.contains(minute - 1)
+            add(
+                "readings",
+                #"{"machine":"\#(Self.machine)","ts":"\#(ts)","seq":\#(minute),"values":{"air_temp_k":300,"process_temp_k":310,"rpm":1500,"torque_nm":40,"tool_wear_min":1},"product":"M","state":"\#(down ? "down" : "running")","good":\#(down ? 0 : 1),"scrap":0}"#
+            )
+            guard !down else { continue }
+            // The challenger sees each failure coming 30 minutes ahead; the champion never does.
+            let coming = failures.contains { minute <= $0 && minute >= $0 - 30 }
+            add(
+                "shadow-predictions",
+                #"{"machine":"\#(Self.machine)","ts":"\#(ts)","seq":\#(minute),"model":"lead@v2","risk":\#(coming ? 0.9 : 0.1),"failure":\#(coming),"champion":"lead@v1","champion_risk":0.1,"champion_failure":false,"horizon_min":30}"#
+            )
+        }
+        await t.view.apply(records, now: 0)
+        let tally = await t.view.shadowEvidence(challenger: "lead@v2")
+        // The newest reading is at minute 639: the decisions of minutes 0...608 have passed their horizon, 606 running
+        // readings (3 were down); 3 failures x 31 readings each (30 minutes ahead, and the failing part) are positives.
+        #expect(tally?.challengerOutcomes == Outcomes(tp: 93, fp: 0, tn: 606 - 93, fn: 0))
+        #expect(tally?.championOutcomes.tp == 0 && tally?.championOutcomes.fn == 93)
+        #expect(
+            PromotionPolicy().decide(challenger: tally!.challengerOutcomes, champion: tally!.championOutcomes).verdict
+                == "promote")
+    }
+
     @Test func policyDecidesOnPairedOutcomes() {
         let policy = PromotionPolicy(minOutcomes: 100, minFailures: 5, margin: 0.05)
         let good = Outcomes(tp: 8, fp: 2, tn: 88, fn: 2)

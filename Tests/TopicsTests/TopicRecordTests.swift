@@ -14,7 +14,7 @@ import Topics
         "predictions":
             #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"state":"running","product":"M","risk":0.0123,"failure":false,"model":"failure@v3","modes":{"TWF":0.001,"HDF":0.01},"forecast":{"probability":0.2,"horizon_min":30,"model":"lead@v1"},"anomaly":{"score":0.4,"alarm":false,"top_variable":"torque_nm"},"features":{"power_w":6543.2,"temp_diff_k":null,"rpm_ewma":1500.2},\#(source)}"#,
         "shadow-predictions":
-            #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"model":"failure@v4","risk":0.61,"failure":true,"estimate":null,"champion":"failure@v3","champion_risk":0.42,"champion_failure":false,"champion_estimate":null,\#(source)}"#,
+            #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","seq":12345,"model":"failure@v4","risk":0.61,"failure":true,"estimate":null,"champion":"failure@v3","champion_risk":0.42,"champion_failure":false,"champion_estimate":null,"horizon_min":30,\#(source)}"#,
         "alerts":
             #"{"id":"plant1/line1/m07/failure_risk/1764050400123","machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","kind":"failure_risk","severity":"critical","priority":"high","status":"raised","latched":true,"message":"failure risk 60 % on plant1/line1/m07","evidence":{"risk":0.6,"limit":0.5,"horizon_min":30,"mode":"HDF","rpm":1380,"torque_nm":61.2,"contributions":[{"input":"torque_nm","value":61.2,"effect":0.21}]},\#(source)}"#,
         "kpis":
@@ -31,6 +31,7 @@ import Topics
         "setpoints":
             #"{"machine":"plant1/line1/m07","values":{"rpm":1600,"torque_nm":38},"change_tool":false,"by":"closed_loop","recommendation":"r1","ts":"2026-11-25T06:00:00.123Z"}"#,
         "optimizer-control": #"{"by":"eng","closed_loop":true,"ts":"2026-11-25T06:00:00.123Z"}"#,
+        "retrain-requests": #"{"model":"lead","by":"eng","ts":"2026-11-25T06:00:00.123Z","reason":"new tooling"}"#,
         "setpoint-writes":
             #"{"id":"r1","machine":"plant1/line1/m07","values":{"rpm":1600},"state":"refused","reason":"rpm from 1450 to 1600 is a step larger than 100","endpoint":"mqtt://broker:1883 topic plant1/line1/m07/cmd","ts":"2026-11-25T06:00:00.123Z"}"#,
     ]
@@ -39,7 +40,11 @@ import Topics
 
     @Test func everyTopicDecodesFromItsFixture() throws {
         #expect(
-            Set(Self.fixtures.keys) == Set(Topics.followed + [Topics.setpoints.name, Topics.setpointWrites.name]))
+            Set(Self.fixtures.keys)
+                == Set(
+                    Topics.followed + [
+                        Topics.setpoints.name, Topics.setpointWrites.name, Topics.retrainRequests.name,
+                    ]))
         let reading = try Topics.readings.decode(Self.bytes("readings"))
         #expect(reading.machine == "plant1/line1/m07" && reading["rpm"] == 1551 && reading.sequence == 12345)
 
@@ -52,6 +57,7 @@ import Topics
         let shadow = try Topics.shadowPredictions.decode(Self.bytes("shadow-predictions"))
         #expect(shadow.model == "failure@v4" && shadow.failure == true && shadow.champion == "failure@v3")
         #expect(shadow.championRisk == 0.42 && shadow.championFailure == false && shadow.estimate == nil)
+        #expect(shadow.horizonMinutes == 30)
 
         let a = try Topics.alerts.decode(Self.bytes("alerts"))
         #expect(a.kind == "failure_risk" && a.priority == "high" && a.latched == true && a.variable == nil)
@@ -106,6 +112,8 @@ import Topics
         try roundTrip(Topics.readings)
         try roundTrip(Topics.alerts)
         try roundTrip(Topics.shadowPredictions)
+        try roundTrip(Topics.retrainRequests)
+        #expect(try Topics.retrainRequests.decode(Self.bytes("retrain-requests")).reason == "new tooling")
         try roundTrip(Topics.kpis)
         try roundTrip(Topics.deadLetters)
         try roundTrip(Topics.labels)

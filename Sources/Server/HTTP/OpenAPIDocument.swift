@@ -352,6 +352,19 @@ enum OpenAPIDocument {
                 "200": { description: Promoted, content: { application/json: { schema: { type: object } } } }
                 "404": { $ref: "#/components/responses/Error" }
                 "409": { $ref: "#/components/responses/Error" }
+          /api/models/{name}/retrain:
+            parameters: [{ $ref: "#/components/parameters/ModelName" }]
+            post:
+              summary: Ask millstream retrain --watch to retrain the model (engineer)
+              requestBody:
+                required: false
+                content:
+                  application/json:
+                    schema: { type: object, properties: { reason: { type: string, maxLength: 1000 } } }
+              responses:
+                "202": { description: Requested, content: { application/json: { schema: { type: object } } } }
+                "404": { $ref: "#/components/responses/Error" }
+                "503": { $ref: "#/components/responses/Error" }
           /api/models/{name}/challenger/reject:
             parameters: [{ $ref: "#/components/parameters/ModelName" }]
             post:

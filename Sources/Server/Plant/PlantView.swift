@@ -135,6 +135,12 @@ public actor PlantView {
     var outcomes: [String: Tally] = [:]
     /// By "challenger|champion".
     var shadowOutcomes: [String: ShadowTally] = [:]
+    /// "Fails within" decisions awaiting their horizon, per machine; the machines' failures (from the readings) and
+    /// the span of readings seen of each, to judge them.
+    var horizonDecisions: [String: [HorizonDecision]] = [:]
+    var failureTimes: [String: [Int64]] = [:]
+    var firstReading: [String: Int64] = [:]
+    var lastReading: [String: Int64] = [:]
     var latencies = LatencyWindow()
     var recordsSeen = 0
     /// Records that did not decode as their topic's type, by topic (each is skipped; the count is in the summary).
@@ -251,7 +257,14 @@ public actor PlantView {
     private func applyReading(_ r: ConsumedRecord) {
         // Bad readings (dead letters) name machines that may not exist: only known machines get a trend.
         guard let reading = try? ReadingDecoder.decode(r.value), lineOf[reading.machine] != nil else { return }
+        let failuresBefore = failureFinder.events.count
         failureFinder.add(reading)
+        if failureFinder.events.count > failuresBefore, let failure = failureFinder.events.last {
+            failureTimes[failure.machine, default: []].append(failure.time)
+        }
+        firstReading[reading.machine] = min(firstReading[reading.machine] ?? reading.timestamp, reading.timestamp)
+        lastReading[reading.machine] = max(lastReading[reading.machine] ?? reading.timestamp, reading.timestamp)
+        resolveHorizonDecisions(of: reading.machine)
         var m = status(of: reading.machine)
         for v in reading.values {
             append(Point(millis: reading.timestamp, value: v.value), to: &m.values[v.name, default: []])
@@ -297,11 +310,45 @@ public actor PlantView {
 
     private func applyShadow(_ s: ShadowPredictionRecord) {
         guard let seq = s.seq, let failure = s.failure else { return }
-        join(
-            "\(s.machine)#\(seq)",
-            .shadow(
-                challenger: s.model, champion: s.champion, failure: failure, championFailure: s.championFailure,
-                millis: Timestamp.parse(s.ts) ?? 0))
+        let millis = Timestamp.parse(s.ts) ?? 0
+        let decision = Decision.shadow(
+            challenger: s.model, champion: s.champion, failure: failure, championFailure: s.championFailure,
+            millis: millis)
+        guard let horizon = s.horizonMinutes else { return join("\(s.machine)#\(seq)", decision) }
+        // A "fails within" challenger: right when the machine fails within the horizon after the reading.
+        let h = HorizonDecision(time: millis, until: millis + Int64(horizon * 60_000), decision: decision)
+        horizonDecisions[s.machine, default: []].append(h)
+        resolveHorizonDecisions(of: s.machine)
+    }
+
+    /// A decision judged against the machine's failures in [time, until].
+    struct HorizonDecision: Sendable {
+        var time: Int64
+        var until: Int64
+        var decision: Decision
+    }
+
+    /// Counts the machine's "fails within" decisions whose horizon its readings have passed: the failures in it are
+    /// known. Decisions on readings from before the first reading this view saw of the machine are left out (its
+    /// failures then are unknown, as after a restart that read only recent history).
+    private func resolveHorizonDecisions(of machine: String) {
+        guard var pending = horizonDecisions[machine], !pending.isEmpty, let seen = lastReading[machine] else { return }
+        let failures = failureTimes[machine] ?? []
+        let first = firstReading[machine] ?? .max
+        pending.sort { $0.until < $1.until }
+        var resolved = 0
+        for d in pending {
+            guard d.until < seen else { break }
+            resolved += 1
+            guard d.time >= first else { continue }
+            count(d.decision, actual: failures.contains { $0 >= d.time && $0 <= d.until })
+        }
+        pending.removeFirst(resolved)
+        horizonDecisions[machine] = pending
+        // Failures older than every pending decision's reading are judged already.
+        if let oldest = pending.map(\.time).min() ?? lastReading[machine] {
+            failureTimes[machine]?.removeAll { $0 < oldest - 86_400_000 }
+        }
     }
 
     /// Counts a decision at once when its label is known, else keeps it until the label arrives (the newest

@@ -36,7 +36,9 @@ public struct PlantViewService: Service {
     }
 
     static let pollSize = 5_000
-    static let recentTopics: Set<String> = [Topics.readings.name, Topics.predictions.name, Topics.labels.name]
+    static let recentTopics: Set<String> = [
+        Topics.readings.name, Topics.predictions.name, Topics.shadowPredictions.name, Topics.labels.name,
+    ]
 
     public func run() async throws {
         let consumer = try await openConsumer()

@@ -1,6 +1,9 @@
+import Bus
 import Foundation
 import Hummingbird
+import Plant
 import Registry
+import Topics
 
 /// A model's challenger in shadow: the live evidence beside the champion's, and its promotion or rejection, which
 /// the policy gates (enough labelled outcomes, a margin of live F1) and the audit log and the model's history record.
@@ -9,6 +12,8 @@ struct ChallengerRoutes {
     let view: PlantView
     let audit: AuditLog
     let policy: PromotionPolicy
+    let bus: any MessageBus
+    let maxBodyBytes: Int
 
     /// The challenger's version, the paired outcomes and what the policy says of them.
     func evidence(_ name: String) async throws -> (
@@ -68,6 +73,13 @@ struct ChallengerRoutes {
             return JSON.response(json)
         }
         routes.add(
+            .post, "/api/models/{name}/retrain", role: .engineer,
+            "Ask `millstream retrain --watch` to retrain the model now (body {\"reason\": \"...\"}, optional); 202 once the request is on the bus",
+            changesState: true, audit: audit
+        ) { request, c in
+            try await self.requestRetrain(request, c)
+        }
+        routes.add(
             .post, "/api/models/{name}/challenger/reject", role: .engineer,
             "Reject the challenger (archived, its alias removed: shadow scoring stops), with the evidence so far",
             changesState: true, audit: audit
@@ -78,6 +90,39 @@ struct ChallengerRoutes {
             json["stage"] = "archived"
             return JSON.response(json)
         }
+    }
+
+    /// Asks `millstream retrain --watch` to retrain the model: a record on `retrain-requests` (durable before 202).
+    private func requestRetrain(_ request: Request, _ c: ServerContext) async throws -> Response {
+        let name = try c.parameters.require("name")
+        guard ((try? registry.versions(of: name)) ?? []).isEmpty == false else {
+            throw APIError.notFound("no model '\(name)' in the registry")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodyBytes)
+        let object = body.readableBytes > 0 ? try JSON.object(body) : [:]
+        let reason = object["reason"] as? String
+        if let reason, reason.count > 1_000 { throw APIError.badRequest("reason must be at most 1000 characters") }
+        let record = RetrainRequestRecord(
+            model: name, by: c.identity?.name ?? "?", ts: Timestamp.format(Int64(Date().timeIntervalSince1970 * 1000)),
+            reason: reason)
+        do {
+            let producer = try await bus.producer()
+            _ = try await producer.send(
+                [
+                    BusRecord(
+                        key: Array(name.utf8), value: record.encoded(),
+                        timestamp: Int64(Date().timeIntervalSince1970 * 1000))
+                ], to: Topics.retrainRequests.name)
+            try await producer.flush()
+        } catch {
+            throw APIError(
+                .serviceUnavailable,
+                "could not write to \(Topics.retrainRequests.name) on \(bus.url) (\(error)); nothing was asked")
+        }
+        return JSON.response(
+            ["model": name, "requested_by": record.by, "ts": record.ts, "topic": Topics.retrainRequests.name],
+            status: .accepted)
     }
 
     private func settle(_ name: String, promote: Bool, by: String?, note: String) throws {

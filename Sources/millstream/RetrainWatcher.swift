@@ -1,0 +1,140 @@
+import Bus
+import Buses
+import Foundation
+import Plant
+import Registry
+import ServiceLifecycle
+import Topics
+
+/// `retrain --watch`: checks the triggers every `triggers.check` and starts a run when one fires, one run at a time,
+/// no sooner than the cooldown after the last: a schedule, a drift alert on the production version, a drop of its
+/// live F1, or a request on `retrain-requests`. What it has seen (the last start, the requests read) is kept in
+/// WORK/watch.json, so a restarted watcher neither repeats nor misses a request.
+struct RetrainWatcher: Service {
+    let config: RetrainConfig
+
+    struct Memory: Codable {
+        var lastStarted: Double?
+        /// The next offset of `retrain-requests` per partition.
+        var requests: [String: Int64] = [:]
+        var runs: [String] = []
+    }
+
+    var memoryPath: String { (config.work as NSString).appendingPathComponent("watch.json") }
+
+    func run() async throws {
+        try FileManager.default.createDirectory(atPath: config.work, withIntermediateDirectories: true)
+        var memory =
+            (FileManager.default.contents(atPath: memoryPath)).flatMap {
+                try? JSONDecoder().decode(Memory.self, from: $0)
+            }
+            ?? Memory()
+        let check = try parseDuration(config.triggers.check, option: "triggers.check")
+        let cooldown = Double(
+            try parseDuration(config.triggers.cooldown, option: "triggers.cooldown").components.seconds)
+        let every = try config.triggers.every.map {
+            Double(try parseDuration($0, option: "triggers.every").components.seconds)
+        }
+        Terminal.error(
+            "retrain --watch: \(config.model); triggers: \(describeTriggers(every)); state in \(memoryPath)")
+        let bus = try openBus(config.bus)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var reasons = try await requests(bus, &memory)
+            let now = Date().timeIntervalSince1970
+            if let every, now - (memory.lastStarted ?? 0) >= every {
+                reasons.append("schedule: every \(config.triggers.every!)")
+            }
+            if config.server != nil { reasons += await serverTriggers() }
+            try save(memory)
+            if let reason = reasons.first,
+                now - (memory.lastStarted ?? 0) >= cooldown || reasons.contains(where: { $0.hasPrefix("requested") })
+            {
+                memory.lastStarted = now
+                let id = RetrainRun.newID()
+                memory.runs.append(id)
+                try save(memory)
+                var run = try RetrainRun(config: config, id: id, reason: reasons.joined(separator: "; "))
+                do {
+                    try await run.perform()
+                    Terminal.error("retrain \(id) (\(reason)): \(run.state.outcome ?? "done")")
+                } catch {
+                    // A failed run is logged in its directory; the watcher goes on (resume it with --run).
+                    Terminal.error("retrain \(id) failed: \(error)")
+                }
+            }
+            try? await Task.sleep(for: check)
+        }
+        try await bus.close()
+    }
+
+    func describeTriggers(_ every: Double?) -> String {
+        var t: [String] = []
+        if let every = config.triggers.every, every.isEmpty == false { t.append("every \(every)") }
+        if config.triggers.requests { t.append("requests on \(Topics.retrainRequests.name)") }
+        if config.server != nil && config.triggers.drift { t.append("drift") }
+        if let drop = config.triggers.f1Drop, config.server != nil { t.append("live F1 \(drop) below test") }
+        return t.isEmpty ? "none" : t.joined(separator: ", ")
+    }
+
+    private func save(_ memory: Memory) throws {
+        try JSONEncoder().encode(memory).write(to: URL(fileURLWithPath: memoryPath), options: .atomic)
+    }
+
+    /// New requests for this model on `retrain-requests`, read from where the watcher left off.
+    private func requests(_ bus: any MessageBus, _ memory: inout Memory) async throws -> [String] {
+        guard config.triggers.requests else { return [] }
+        guard try await bus.topicNames().contains(Topics.retrainRequests.name) else { return [] }
+        let description = try await bus.describeTopic(Topics.retrainRequests.name)
+        var reasons: [String] = []
+        let consumer = try await bus.consumer(ConsumerOptions(topics: [Topics.retrainRequests.name], start: .earliest))
+        var open: [Int: Int64] = [:]
+        for p in description.partitions {
+            let next = max(memory.requests["\(p.partition)"] ?? p.earliestOffset, p.earliestOffset)
+            let tp = TopicPartition(topic: Topics.retrainRequests.name, partition: p.partition)
+            try await consumer.seek(tp, to: next)
+            if next < p.latestOffset { open[p.partition] = p.latestOffset }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !open.isEmpty && ContinuousClock.now < deadline {
+            for r in try await consumer.poll(maxRecords: 1000, timeout: .milliseconds(200)) {
+                memory.requests["\(r.partition)"] = r.offset + 1
+                if let end = open[r.partition], r.offset + 1 >= end { open[r.partition] = nil }
+                guard let request = try? Topics.retrainRequests.decode(r.value), request.model == config.model else {
+                    continue
+                }
+                reasons.append("requested by \(request.by) at \(request.ts)" + (request.reason.map { ": \($0)" } ?? ""))
+            }
+        }
+        try await consumer.close()
+        return reasons
+    }
+
+    /// Drift on the production version's features, and its live F1 against its test F1 (from the server).
+    private func serverTriggers() async -> [String] {
+        guard let server = config.server,
+            let monitoring = try? await RetrainRun.call(server, "GET", "/api/monitoring"),
+            let registry = try? ModelRegistry(root: config.registry),
+            let production = try? registry.load(ModelReference("\(config.model)@production"))
+        else { return [] }
+        let label = "\(production.1.name)@v\(production.1.version)"
+        var reasons: [String] = []
+        if config.triggers.drift {
+            for report in monitoring["drift"] as? [[String: Any]] ?? [] where report["model"] as? String == label {
+                let drifted = (report["features"] as? [[String: Any]] ?? []).filter { $0["drifted"] as? Bool == true }
+                    .compactMap { $0["feature"] as? String }
+                if !drifted.isEmpty { reasons.append("drift of \(label): \(drifted.joined(separator: ", "))") }
+            }
+        }
+        if let drop = config.triggers.f1Drop, let test = production.0.description.metadata.metrics["f1"] {
+            for row in monitoring["models"] as? [[String: Any]] ?? [] where row["model"] as? String == label {
+                let rolling = row["rolling"] as? [String: Any]
+                if let f1 = rolling?["f1"] as? Double, (rolling?["window"] as? Int ?? 0) >= 200, f1 < test - drop {
+                    reasons.append(
+                        "live F1 of \(label) \(String(format: "%.3f", f1)) is more than \(drop) below its test F1 \(String(format: "%.3f", test))"
+                    )
+                }
+            }
+        }
+        return reasons
+    }
+}
