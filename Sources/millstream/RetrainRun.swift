@@ -62,7 +62,11 @@ struct RetrainRun {
 
     /// Every step not done yet, in order; stops at an outcome (a rejection ends the run early).
     mutating func perform() async throws {
-        if state.done.isEmpty { log("run", "started", ["reason": state.reason ?? "by hand", "model": config.model]) }
+        if state.done.isEmpty {
+            log("run", "started", ["reason": state.reason ?? "by hand", "model": config.model])
+        } else {
+            log("run", "resumed", ["done": state.done.joined(separator: ",")])
+        }
         for step in RetrainStep.allCases where !state.done.contains(step.rawValue) {
             guard state.outcome == nil else { break }
             try await perform(step)

@@ -37,7 +37,8 @@ struct RetrainWatcher: Service {
         }
         Terminal.error(
             "retrain --watch: \(config.model); triggers: \(describeTriggers(every)); state in \(memoryPath)")
-        let bus = try openBus(config.bus)
+        // Read-only: on an embedded log the server is its writer; the watcher only reads the requests.
+        let bus = try openBus(config.bus, readOnly: true)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var reasons = try await requests(bus, &memory)
             let now = Date().timeIntervalSince1970
