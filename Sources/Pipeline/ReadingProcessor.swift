@@ -28,6 +28,10 @@ public struct ReadingProcessor: Sendable {
     /// setpoints): the registry's `challenger` alias, or `run --shadow`.
     var shadow: Scorer?
     var shadowScratch: Scorer.Scratch?
+    /// The end of the challenger's training data (its snapshot's time range): readings up to it are not scored in
+    /// shadow, so its evidence is on readings it never saw (a worker replaying history would otherwise judge it on its
+    /// own training data).
+    var shadowAfter: Int64?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
     var detector: (detector: any AnomalyDetector, label: String)?
     var machines: [String: MachineTracker] = [:]
@@ -80,6 +84,7 @@ public struct ReadingProcessor: Sendable {
         let s = try Scorer(name: name, version: version, file: file)
         shadow = s
         shadowScratch = s.makeScratch()
+        shadowAfter = file.description.metadata.dataset?.to.flatMap(Timestamp.parse)
     }
 
     /// The challenger in shadow ("failure@v4"), if any.
@@ -262,7 +267,7 @@ public struct ReadingProcessor: Sendable {
             let value = scorer.score(reading, scratch: &scratch!, window: &tracker.history)
             if scorer.regression { scores.estimate = value } else { scores.risk = value }
         }
-        if let shadow, shadowScratch != nil {
+        if let shadow, shadowScratch != nil, reading.timestamp > shadowAfter ?? .min {
             scores.shadow = shadow.score(reading, scratch: &shadowScratch!, window: &tracker.shadowWindow)
         }
         if let forecaster, forecastScratch != nil {
