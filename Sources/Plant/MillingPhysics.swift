@@ -69,7 +69,8 @@ public struct MillingPhysics: Sendable {
 ///   and the same n-th tool, which is what makes a with/without comparison (`millstream optimize evaluate`) fair.
 public struct MachineSimulator: Sendable {
     public let id: String
-    public let physics: MillingPhysics
+    /// The machine's process; a `ProcessChange` replaces it mid-run (the walks drift to their new means).
+    public internal(set) var physics: MillingPhysics
     var rng: RandomSource
     var events: RandomSource
     var tools: RandomSource

@@ -30,6 +30,8 @@ public struct PlantSimulator: Sendable {
     private let index: [String: Int]
     /// Simulated time of the last reading returned.
     public private(set) var now: Int64
+    /// Changes of the process still to come, in time order.
+    private var changes: [ProcessChange] = []
 
     /// - Parameters:
     ///   - machines: how many machines, taken in order from the config's lines.
@@ -78,6 +80,13 @@ public struct PlantSimulator: Sendable {
 
     public var machineIDs: [String] { machines.map(\.id) }
 
+    /// Changes the process of every machine at a simulated time (a shifted regime, tools that wear faster): what the
+    /// plant's models then have to notice.
+    public mutating func schedule(_ change: ProcessChange) {
+        changes.append(change)
+        changes.sort { $0.at < $1.at }
+    }
+
     /// Planned tool changes of all machines so far (the plant's own rule and ordered ones).
     public var toolChanges: Int { machines.reduce(0) { $0 + $1.toolChanges } }
 
@@ -85,6 +94,10 @@ public struct PlantSimulator: Sendable {
     public mutating func next() -> SimulatedReading {
         let (time, i) = pop()
         now = time
+        while let change = changes.first, change.at <= time {
+            changes.removeFirst()
+            for m in machines.indices { change.apply(to: &machines[m].physics) }
+        }
         let step = machines[i].step(now: time)
         push((step.next, i))
         return SimulatedReading(reading: step.reading, failure: step.failure)
@@ -153,5 +166,55 @@ public struct PlantSimulator: Sendable {
             }
         }
         return top
+    }
+}
+
+/// A change of the milling process at a simulated time: `simulate --change-at T --change delta_mean=8.8,wear_scale=1.5`.
+public struct ProcessChange: Sendable, Equatable {
+    public var at: Int64
+    /// By parameter: `delta_mean` (process minus air temperature, K: a cooling that degrades), `air_mean` (K),
+    /// `wear_scale` (a factor on tool wear per part), `torque_sd` (Nm), `random_failure` (probability per part).
+    public var values: [String: Double]
+
+    public static let parameters = ["delta_mean", "air_mean", "wear_scale", "torque_sd", "random_failure"]
+
+    public init(at: Int64, values: [String: Double]) throws {
+        for (key, value) in values {
+            guard Self.parameters.contains(key) else {
+                throw ConfigError("--change: '\(key)' is not one of \(Self.parameters.joined(separator: ", "))")
+            }
+            guard value.isFinite, key == "air_mean" || key == "delta_mean" || value >= 0 else {
+                throw ConfigError("--change: \(key)=\(value) is not a valid value")
+            }
+        }
+        self.at = at
+        self.values = values
+    }
+
+    /// "delta_mean=8.8,wear_scale=1.5".
+    public init(at: Int64, text: String) throws {
+        var values: [String: Double] = [:]
+        for part in text.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, let value = Double(kv[1]) else {
+                throw ConfigError("--change takes KEY=NUMBER pairs separated by commas, not '\(part)'")
+            }
+            values[kv[0]] = value
+        }
+        guard !values.isEmpty else { throw ConfigError("--change names no parameter") }
+        try self.init(at: at, values: values)
+    }
+
+    func apply(to physics: inout MillingPhysics) {
+        for (key, value) in values {
+            switch key {
+            case "delta_mean": physics.deltaMean = value
+            case "air_mean": physics.airMean = value
+            case "wear_scale": physics.wearPerProduct = physics.wearPerProduct.mapValues { $0 * value }
+            case "torque_sd": physics.torqueSD = value
+            case "random_failure": physics.randomFailureProbability = value
+            default: break
+            }
+        }
     }
 }

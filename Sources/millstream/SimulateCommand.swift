@@ -60,6 +60,17 @@ extension Millstream {
 
         @Option(
             help: ArgumentHelp(
+                "Change the process at this simulated time (ISO 8601), as --change says.",
+                discussion: "For the models to notice: drift detection, retraining (docs/lifecycle.md)."))
+        var changeAt: String?
+        @Option(
+            help:
+                "The change: delta_mean=K (process minus air temperature: a cooling that degrades), air_mean=K, wear_scale=F (tools wear F times faster), torque_sd=Nm, random_failure=P."
+        )
+        var change: String?
+
+        @Option(
+            help: ArgumentHelp(
                 "Publish the readings to this MQTT broker (mqtt://HOST[:PORT]) instead of the bus, QoS 1.",
                 discussion: "`millstream connect` brings them to the bus (docs/connectors.md); labels stay on the bus.")
         )
@@ -123,8 +134,16 @@ extension Millstream {
                     startTime -= startTime % 60_000
                 }
             }
-            let simulator = try PlantSimulator(
+            var simulator = try PlantSimulator(
                 config: process, machines: machines, seed: seed, start: startTime, profile: profile)
+            if let change {
+                guard let text = changeAt, let at = Timestamp.parse(text) else {
+                    throw ValidationError("--change needs --change-at with an ISO 8601 time like 2026-05-04T00:00:00Z")
+                }
+                simulator.schedule(try ProcessChange(at: at, text: change))
+            } else if changeAt != nil {
+                throw ValidationError("--change-at needs --change: what changes")
+            }
             let stats = SimulationStats()
             let target = try mqtt.map { try mqttTarget($0) }
             // Readings published to MQTT are durable as the broker acknowledges them.

@@ -119,6 +119,45 @@ import Testing
 
     /// The AI4I profile is the library's default and draws exactly as before the profiles existed: readings of a
     /// seed are those of `MillingPhysics()`.
+    /// A process change mid-run: the cooling degrades (process minus air temperature from 11.4 to 8.4 K) and tools
+    /// wear twice as fast; the temperature walk settles at its new mean, wear doubles, heat-dissipation failures come.
+    @Test func aProcessChangeShiftsTheRegimeMidRun() throws {
+        let hour: Int64 = 3_600_000
+        var sim = try PlantSimulator(config: .milling(), machines: 20, seed: 4, start: 0, profile: .realistic)
+        sim.schedule(try ProcessChange(at: 24 * hour, text: "delta_mean=8.4,wear_scale=2"))
+        var before: (delta: [Double], wear: [Double], hdf: Int) = ([], [], 0)
+        var after: (delta: [Double], wear: [Double], hdf: Int) = ([], [], 0)
+        var lastWear: [String: Double] = [:]
+        while sim.now < 72 * hour {
+            let r = sim.next()
+            guard r.reading.state == .running, let air = r.reading["air_temp_k"],
+                let process = r.reading["process_temp_k"], let wear = r.reading["tool_wear_min"]
+            else { continue }
+            let step = wear - (lastWear[r.reading.machine] ?? wear)
+            lastWear[r.reading.machine] = wear
+            let hdf = r.failure.contains(.hdf) ? 1 : 0
+            if sim.now < 24 * hour {
+                before.delta.append(process - air)
+                if step > 0 { before.wear.append(step) }
+                before.hdf += hdf
+            } else if sim.now > 48 * hour {
+                // After a day the walk (lag-1 correlation 0.9975 per part) has settled at its new mean.
+                after.delta.append(process - air)
+                if step > 0 { after.wear.append(step) }
+                after.hdf += hdf
+            }
+        }
+        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+        #expect(abs(mean(before.delta) - 11.4) < 0.5, "before: \(mean(before.delta))")
+        #expect(abs(mean(after.delta) - 8.4) < 0.5, "after: \(mean(after.delta))")
+        #expect(abs(mean(after.wear) / mean(before.wear) - 2) < 0.1)
+        // 24 hours after against 24 before: heat dissipation fails far more often near its 8.6 K limit.
+        #expect(after.hdf > 5 * max(1, before.hdf), "HDF before \(before.hdf), after \(after.hdf)")
+        #expect(throws: ConfigError.self) { try ProcessChange(at: 0, text: "cooling=3") }
+        #expect(throws: ConfigError.self) { try ProcessChange(at: 0, text: "wear_scale=-1") }
+        #expect(throws: ConfigError.self) { try ProcessChange(at: 0, text: "delta_mean") }
+    }
+
     @Test func theAI4IProfileIsTheDefault() throws {
         var a = try PlantSimulator(config: .milling(), machines: 5, seed: 9, start: 0)
         var b = try PlantSimulator(config: .milling(), machines: 5, seed: 9, start: 0, physics: MillingPhysics())
