@@ -320,6 +320,7 @@ public struct ReadingProcessor: Sendable {
             state: reading.state.rawValue, product: reading.product, risk: scores.risk,
             failure: scores.risk.map { $0 >= (scorer?.threshold ?? 0.5) },
             model: scores.risk == nil && scores.anomaly == nil && scores.estimate == nil ? nil : modelLabel,
+            horizonMinutes: scores.risk == nil ? nil : scorer?.horizon,
             estimate: scores.estimate.flatMap { value in scorer.map { .init(target: $0.target, value: value) } },
             modes: modes,
             forecast: scores.forecast.flatMap { p in

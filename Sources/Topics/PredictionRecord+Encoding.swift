@@ -15,6 +15,7 @@ extension PredictionRecord {
         o.number("risk", risk)
         o.bool("failure", failure)
         o.string("model", model)
+        o.number("horizon_min", horizonMinutes)
         o.object("estimate", estimate) { e, v in
             e.string("target", v.target)
             e.number("value", v.value)
@@ -120,6 +121,7 @@ extension PredictionRecord {
         risk = try r.optional("risk") { try Primitive.double($0, $1) }
         failure = try r.optional("failure") { try Primitive.bool($0, $1) }
         model = try r.optional("model") { try Primitive.string($0, $1) }
+        horizonMinutes = try r.optional("horizon_min") { try Primitive.double($0, $1) }
         estimate = try r.optional("estimate") { v, p in
             var e = try FieldReader(v, path: p)
             return Estimate(target: try e.string("target"), value: try e.double("value"))

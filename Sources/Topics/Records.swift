@@ -109,6 +109,8 @@ public struct PredictionRecord: TopicRecord, Codable, Hashable {
     public var failure: Bool?
     /// The model (`name@vN`) that scored it.
     public var model: String?
+    /// A "fails within" model's horizon (minutes): its risk is of a failure within it, not of this part failing.
+    public var horizonMinutes: Double?
     public var estimate: Estimate?
     /// Risk per failure mode, for a model with mode outputs.
     public var modes: NamedValues?
@@ -121,8 +123,8 @@ public struct PredictionRecord: TopicRecord, Codable, Hashable {
 
     public init(
         machine: String, ts: String, seq: Int64?, state: String, product: String?, risk: Double?, failure: Bool?,
-        model: String?, estimate: Estimate? = nil, modes: NamedValues? = nil, forecast: Forecast? = nil,
-        anomaly: Anomaly? = nil, features: NamedValues, source: SourceRef?
+        model: String?, horizonMinutes: Double? = nil, estimate: Estimate? = nil, modes: NamedValues? = nil,
+        forecast: Forecast? = nil, anomaly: Anomaly? = nil, features: NamedValues, source: SourceRef?
     ) {
         self.machine = machine
         self.ts = ts
@@ -132,12 +134,19 @@ public struct PredictionRecord: TopicRecord, Codable, Hashable {
         self.risk = risk
         self.failure = failure
         self.model = model
+        self.horizonMinutes = horizonMinutes
         self.estimate = estimate
         self.modes = modes
         self.forecast = forecast
         self.anomaly = anomaly
         self.features = features
         self.source = source
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case machine, ts, seq, state, product, risk, failure, model
+        case horizonMinutes = "horizon_min"
+        case estimate, modes, forecast, anomaly, features, source
     }
 }
 

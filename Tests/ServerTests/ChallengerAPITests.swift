@@ -189,6 +189,11 @@ import Topics
                 "shadow-predictions",
                 #"{"machine":"\#(Self.machine)","ts":"\#(ts)","seq":\#(minute),"model":"lead@v2","risk":\#(coming ? 0.9 : 0.1),"failure":\#(coming),"champion":"lead@v1","champion_risk":0.1,"champion_failure":false,"horizon_min":30}"#
             )
+            // The champion's own predictions, judged the same way.
+            add(
+                "predictions",
+                #"{"machine":"\#(Self.machine)","ts":"\#(ts)","seq":\#(minute),"state":"running","risk":0.1,"failure":false,"model":"lead@v1","horizon_min":30,"features":{}}"#
+            )
         }
         await t.view.apply(records, now: 0)
         let tally = await t.view.shadowEvidence(challenger: "lead@v2")
@@ -199,6 +204,13 @@ import Topics
         #expect(
             PromotionPolicy().decide(challenger: tally!.challengerOutcomes, champion: tally!.championOutcomes).verdict
                 == "promote")
+        // The champion's live figures and their hourly timeline, judged by the horizon too.
+        let monitoring = try JSONSerialization.jsonObject(with: Data(await t.view.monitoringJSON())) as? [String: Any]
+        let champion = (monitoring?["models"] as? [[String: Any]])?.first { $0["model"] as? String == "lead@v1" }
+        #expect(champion?["labelled"] as? Int == 606)
+        #expect((champion?["confusion"] as? [String: Int])?["fn"] == 93)
+        let timeline = monitoring?["timeline"] as? [[String: Any]] ?? []
+        #expect(timeline.count == 11 && timeline.reduce(0) { $0 + ($1["labelled"] as? Int ?? 0) } == 606)
     }
 
     @Test func policyDecidesOnPairedOutcomes() {

@@ -21,6 +21,12 @@ extension Trainer {
         }
         var result = try train(windowed, spec: spec, metadata: metadata, onEpoch: onEpoch)
         result.model.description.history = history
+        // The raw variables' distributions too: the live readings the drift checks compare are raw, not windows.
+        var reference = result.model.description.reference ?? [:]
+        for (name, column) in zip(data.numericNames, data.numeric) where reference[name] == nil {
+            reference[name] = ReferenceDistribution(column)
+        }
+        result.model.description.reference = reference
         var parameters = result.model.description.metadata.hyperparameters
         parameters["window"] = "\(history.window.length)"
         parameters["window_layout"] = history.window.layout.rawValue

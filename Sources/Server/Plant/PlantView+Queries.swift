@@ -1,6 +1,7 @@
 import Analytics
 import Foundation
 import Plant
+import Registry
 import Topics
 
 /// The view's answers, encoded as JSON inside the actor (Foundation's JSON objects are not Sendable).
@@ -224,8 +225,17 @@ extension PlantView {
                 "last": t.lastMillis > 0 ? Timestamp.format(t.lastMillis) : NSNull(),
             ]
         }
+        // Hour by hour (the readings' time), each model's live figures: how they change as the plant changes.
+        let hours = timeline.keys.sorted().flatMap { hour in
+            timeline[hour]!.sorted { $0.key < $1.key }.map { model, o -> [String: Any] in
+                [
+                    "hour": Timestamp.format(hour * 3_600_000), "model": model, "labelled": o.labelled,
+                    "failures": o.failures, "tp": o.tp, "fp": o.fp, "fn": o.fn, "f1": o.f1 ?? NSNull(),
+                ]
+            }
+        }
         return JSON.encode([
-            "models": rows, "shadow": shadow, "awaiting_labels": awaitingLabel.count,
+            "models": rows, "shadow": shadow, "timeline": hours, "awaiting_labels": awaitingLabel.count,
             "drift": drift.values.sorted { $0.model < $1.model }.map(\.json),
             "drift_thresholds": ["psi": DriftReport.psiThreshold, "ks": DriftReport.ksThreshold],
         ])

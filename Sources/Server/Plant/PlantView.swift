@@ -87,7 +87,7 @@ public actor PlantView {
 
     /// A decision waiting for its label.
     enum Decision: Sendable {
-        case prediction(model: String, failure: Bool)
+        case prediction(model: String, failure: Bool, millis: Int64)
         case shadow(challenger: String, champion: String?, failure: Bool, championFailure: Bool?, millis: Int64)
     }
 
@@ -135,6 +135,9 @@ public actor PlantView {
     var outcomes: [String: Tally] = [:]
     /// By "challenger|champion".
     var shadowOutcomes: [String: ShadowTally] = [:]
+    /// Each model's outcomes by hour of its readings' time (ms / 3,600,000), the newest `timelineHours`.
+    var timeline: [Int64: [String: Outcomes]] = [:]
+    static let timelineHours = 24 * 14
     /// "Fails within" decisions awaiting their horizon, per machine; the machines' failures (from the readings) and
     /// the span of readings seen of each, to judge them.
     var horizonDecisions: [String: [HorizonDecision]] = [:]
@@ -304,7 +307,15 @@ public actor PlantView {
             metrics?.endToEnd(seconds: latency)
         }
         if let seq = p.seq, let model = m.model, let failure = m.failure {
-            join("\(id)#\(seq)", .prediction(model: model, failure: failure))
+            let decision = Decision.prediction(model: model, failure: failure, millis: millis)
+            if let horizon = p.horizonMinutes {
+                // A "fails within" model: judged against the machine's failures within its horizon.
+                horizonDecisions[id, default: []].append(
+                    HorizonDecision(time: millis, until: millis + Int64(horizon * 60_000), decision: decision))
+                resolveHorizonDecisions(of: id)
+            } else {
+                join("\(id)#\(seq)", decision)
+            }
         }
     }
 
@@ -376,9 +387,13 @@ public actor PlantView {
 
     private func count(_ decision: Decision, actual: Bool) {
         switch decision {
-        case .prediction(let model, let predicted):
+        case .prediction(let model, let predicted, let millis):
             var o = outcomes[model] ?? Tally()
             o.total.add(predicted: predicted, actual: actual)
+            // By hour of the readings' time: the model's live figures as the plant changes.
+            let hour = millis / 3_600_000
+            timeline[hour, default: [:]][model, default: Outcomes()].add(predicted: predicted, actual: actual)
+            if timeline.count > Self.timelineHours, let oldest = timeline.keys.min() { timeline[oldest] = nil }
             o.recent.append(predicted ? (actual ? 0 : 1) : (actual ? 3 : 2))
             if o.recent.count > 12_000 { o.recent.removeFirst(2_000) }
             outcomes[model] = o
