@@ -82,7 +82,17 @@ public struct PlantSimulator: Sendable {
 
     /// Changes the process of every machine at a simulated time (a shifted regime, tools that wear faster): what the
     /// plant's models then have to notice.
+    /// A change at or before the simulation's start is in force from the first reading, its temperatures already at
+    /// their new means (a plant that has been in that regime).
     public mutating func schedule(_ change: ProcessChange) {
+        guard change.at > now else {
+            for m in machines.indices {
+                change.apply(to: &machines[m].physics)
+                machines[m].air = machines[m].physics.airMean
+                machines[m].delta = machines[m].physics.deltaMean
+            }
+            return
+        }
         changes.append(change)
         changes.sort { $0.at < $1.at }
     }

@@ -90,6 +90,10 @@ struct RetrainConfig: Decodable {
         var every: String?
         /// A drift alert on the production version's features (the server's drift checks).
         var drift = true
+        /// With `drift`: retrain only when a feature's PSI is above this (default: the server's alert, PSI 0.25 or a
+        /// KS gap). Slowly wandering variables (a hall's temperatures) differ day to day by more than the alert's
+        /// threshold; a retraining waits for a larger shift (docs/lifecycle.md).
+        var driftPSI: Double?
         /// The champion's rolling live F1 this far below its test F1.
         var f1Drop: Double?
         /// Requests on `retrain-requests` (POST /api/models/NAME/retrain).
@@ -101,6 +105,7 @@ struct RetrainConfig: Decodable {
         enum CodingKeys: String, CodingKey {
             case every, drift, requests, cooldown, check
             case f1Drop = "f1_drop"
+            case driftPSI = "drift_psi"
         }
 
         init() {}
@@ -108,6 +113,7 @@ struct RetrainConfig: Decodable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             every = try c.decodeIfPresent(String.self, forKey: .every)
             drift = try c.decodeIfPresent(Bool.self, forKey: .drift) ?? drift
+            driftPSI = try c.decodeIfPresent(Double.self, forKey: .driftPSI)
             f1Drop = try c.decodeIfPresent(Double.self, forKey: .f1Drop)
             requests = try c.decodeIfPresent(Bool.self, forKey: .requests) ?? requests
             cooldown = try c.decodeIfPresent(String.self, forKey: .cooldown) ?? cooldown

@@ -121,8 +121,12 @@ struct RetrainWatcher: Service {
         var reasons: [String] = []
         if config.triggers.drift {
             for report in monitoring["drift"] as? [[String: Any]] ?? [] where report["model"] as? String == label {
-                let drifted = (report["features"] as? [[String: Any]] ?? []).filter { $0["drifted"] as? Bool == true }
-                    .compactMap { $0["feature"] as? String }
+                let features = report["features"] as? [[String: Any]] ?? []
+                let drifted = features.filter { f in
+                    if let limit = config.triggers.driftPSI { return (f["psi"] as? Double ?? 0) > limit }
+                    return f["drifted"] as? Bool == true
+                }
+                .map { "\($0["feature"] as? String ?? "?") (PSI \(String(format: "%.2f", $0["psi"] as? Double ?? 0)))" }
                 if !drifted.isEmpty { reasons.append("drift of \(label): \(drifted.joined(separator: ", "))") }
             }
         }
