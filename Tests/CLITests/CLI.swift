@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import Testing
 
@@ -108,4 +109,27 @@ struct LineReader {
 
 func temporaryDirectory() -> String {
     NSTemporaryDirectory() + "millstream-cli-" + UUID().uuidString
+}
+
+/// Every record of `topic` in the embedded log at `dir` (none when the topic does not exist): its headers by name
+/// (the source partition and offset the pipeline stamps) and its value.
+func logRecords(_ dir: String, _ topic: String) throws -> [(headers: [String: String], value: [UInt8])] {
+    let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))
+    guard try log.topicNames().contains(topic) else { return [] }
+    var out: [(headers: [String: String], value: [UInt8])] = []
+    for partition in try log.topic(topic).partitions {
+        var offset = partition.earliestOffset
+        while true {
+            let r = try partition.read(from: offset, maxBytes: 1 << 20)
+            if r.records.isEmpty { break }
+            for record in r.records {
+                let headers = Dictionary(
+                    record.headers.map { ($0.name, String(decoding: $0.value, as: UTF8.self)) }
+                ) { $1 }
+                out.append((headers, record.value))
+            }
+            offset = r.nextOffset
+        }
+    }
+    return out
 }

@@ -8,21 +8,7 @@ import Testing
 /// guardrails), and closed loop switched off through the control topic.
 @Suite(.serialized) struct RecommendationFlowTests {
     static func records(_ dir: String, _ topic: String) throws -> [[String: Any]] {
-        let log = try EventLog.open(directory: dir, configuration: .init(readOnly: true))
-        guard try log.topicNames().contains(topic) else { return [] }
-        var out: [[String: Any]] = []
-        for partition in try log.topic(topic).partitions {
-            var offset = partition.earliestOffset
-            while true {
-                let r = try partition.read(from: offset, maxBytes: 1 << 20)
-                if r.records.isEmpty { break }
-                for record in r.records {
-                    out.append(try JSONSerialization.jsonObject(with: Data(record.value)) as! [String: Any])
-                }
-                offset = r.nextOffset
-            }
-        }
-        return out
+        try logRecords(dir, topic).map { try JSONSerialization.jsonObject(with: Data($0.value)) as! [String: Any] }
     }
 
     @Test func advisoryThenClosedLoopThenSwitchedOff() async throws {

@@ -1,4 +1,3 @@
-import EventLog
 import Foundation
 import Testing
 
@@ -75,29 +74,11 @@ import Testing
 
     /// Every record of `topic` in the embedded log, with the source offset it carries.
     static func records(_ dir: String, _ topic: String) throws -> [Output] {
-        let log = try EventLog.open(directory: dir + "/bus", configuration: .init(readOnly: true))
-        guard try log.topicNames().contains(topic) else { return [] }
-        var out: [Output] = []
-        for partition in try log.topic(topic).partitions {
-            var offset = partition.earliestOffset
-            while true {
-                let r = try partition.read(from: offset, maxBytes: 1 << 20)
-                if r.records.isEmpty { break }
-                for record in r.records {
-                    let header = { (name: String) in
-                        record.headers.first { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) }
-                            ?? "?"
-                    }
-                    let text = String(decoding: record.value, as: UTF8.self)
-                    out.append(
-                        Output(
-                            source: header("src-partition") + "/" + header("src-offset"), text: text,
-                            json: (try? JSONSerialization.jsonObject(with: Data(record.value))) as? [String: Any] ?? [:]
-                        ))
-                }
-                offset = r.nextOffset
-            }
+        try logRecords(dir + "/bus", topic).map { r in
+            Output(
+                source: (r.headers["src-partition"] ?? "?") + "/" + (r.headers["src-offset"] ?? "?"),
+                text: String(decoding: r.value, as: UTF8.self),
+                json: (try? JSONSerialization.jsonObject(with: Data(r.value))) as? [String: Any] ?? [:])
         }
-        return out
     }
 }

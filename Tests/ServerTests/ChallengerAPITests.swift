@@ -21,10 +21,7 @@ import Topics
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         var offset = Int64(first * 2)
         func add(_ topic: String, _ json: String) {
-            records.append(
-                ConsumedRecord(
-                    topic: topic, partition: 0, offset: offset, timestamp: 0, key: nil, value: Array(json.utf8),
-                    headers: []))
+            records.append(PlantAPITests.record(topic, offset, json))
             offset += 1
         }
         for i in first..<(first + count) {
@@ -132,15 +129,10 @@ import Topics
             let challengerSays = failed && i % 20 != 0
             let v =
                 #"{"machine":"\#(Self.machine)","ts":"2026-06-01T00:00:00Z","seq":\#(i),"model":"failure@v2","risk":0.5,"failure":\#(challengerSays),"champion":"failure@v1","champion_risk":0.5,"champion_failure":\#(failed)}"#
+            records.append(PlantAPITests.record("shadow-predictions", Int64(i), v))
             records.append(
-                ConsumedRecord(
-                    topic: "shadow-predictions", partition: 0, offset: Int64(i), timestamp: 0, key: nil,
-                    value: Array(v.utf8), headers: []))
-            records.append(
-                ConsumedRecord(
-                    topic: "labels", partition: 0, offset: Int64(i), timestamp: 0, key: nil,
-                    value: Array(#"{"machine":"\#(Self.machine)","seq":\#(i),"failure":\#(failed ? 1 : 0)}"#.utf8),
-                    headers: []))
+                PlantAPITests.record(
+                    "labels", Int64(i), #"{"machine":"\#(Self.machine)","seq":\#(i),"failure":\#(failed ? 1 : 0)}"#))
         }
         await t.view.apply(records, now: 0)
         let engineer = t.token[.engineer]!
@@ -168,10 +160,7 @@ import Topics
         var records: [ConsumedRecord] = []
         var offset: Int64 = 0
         func add(_ topic: String, _ json: String) {
-            records.append(
-                ConsumedRecord(
-                    topic: topic, partition: 0, offset: offset, timestamp: 0, key: nil, value: Array(json.utf8),
-                    headers: []))
+            records.append(PlantAPITests.record(topic, offset, json))
             offset += 1
         }
         for minute in 0..<640 {
