@@ -85,7 +85,24 @@ public struct PromotionPolicy: Sendable, Codable, Equatable {
         let old = champion.f1 ?? 0
         let figures =
             "live F1 \(Self.format(new)) against the champion's \(Self.format(old)) on the same \(n) labelled readings (\(challenger.failures) failures); margin \(Self.format(margin))"
+        // The baseline a sceptic compares with: an alarm that is always on. A model no better is not worth promoting,
+        // however bad the champion has become.
+        let alwaysOn = Self.alwaysOnF1(failures: challenger.failures, of: n)
+        guard new >= alwaysOn * Self.overAlwaysOn else {
+            return .reject(
+                figures + "; not 5 % better than an alarm that is always on (F1 \(Self.format(alwaysOn)))")
+        }
         return new >= old + margin ? .promote(figures) : .reject(figures)
+    }
+
+    /// How much better than an always-on alarm a model's F1 must be (5 %), live and on the hold-out.
+    public static let overAlwaysOn = 1.05
+
+    /// F1 of raising the alarm on every reading: precision p (the share that failed), recall 1.
+    public static func alwaysOnF1(failures: Int, of n: Int) -> Double {
+        guard n > 0 else { return 0 }
+        let p = Double(failures) / Double(n)
+        return 2 * p / (1 + p)
     }
 
     static func format(_ x: Double) -> String {

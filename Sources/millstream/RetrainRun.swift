@@ -219,6 +219,18 @@ struct RetrainRun {
         let (file, _) = try registry.load(ModelReference("\(config.model)@v\(challenger)"))
         let new = try Millstream.Evaluate.failureWithinMetrics(file, data: holdout, event: config.event)
         var out = Self.figures(new, prefix: "challenger_")
+        // Against an alarm that is always on first: a challenger no better is refused whatever the champion does.
+        let positives = new.confusion[1][0] + new.confusion[1][1]
+        let total = new.confusion.joined().reduce(0, +)
+        let alwaysOn = PromotionPolicy.alwaysOnF1(failures: positives, of: total)
+        out["always_on_f1"] = String(format: "%.4f", alwaysOn)
+        if new.f1 < alwaysOn * PromotionPolicy.overAlwaysOn {
+            out["gate"] =
+                "failed: hold-out F1 \(String(format: "%.4f", new.f1)) is not 5 % better than an alarm that is always on (\(String(format: "%.4f", alwaysOn)))"
+            try registry.promote(config.model, version: challenger, to: .archived, note: "rejected offline: \(out["gate"]!)")
+            state.outcome = "rejected offline: \(out["gate"]!)"
+            return out
+        }
         let champion = try? registry.resolve(ModelReference("\(config.model)@production"))
         guard let champion, champion.version != challenger else {
             out["champion"] = "none"

@@ -210,6 +210,10 @@ import Topics
         #expect(policy.decide(challenger: Outcomes(tp: 2, fp: 0, tn: 98, fn: 2), champion: worse).verdict == "wait")
         #expect(policy.decide(challenger: good, champion: worse).verdict == "promote")
         #expect(policy.decide(challenger: worse, champion: good).verdict == "reject")
+        // An alarm that is always on is refused, however bad the champion has become.
+        let standing = policy.decide(
+            challenger: Outcomes(tp: 10, fp: 90, tn: 0, fn: 0), champion: Outcomes(tp: 0, fp: 0, tn: 90, fn: 10))
+        #expect(standing.verdict == "reject" && standing.reason.contains("always on (F1 0.182)"), "\(standing)")
         // Within the margin: not enough to replace a model that works.
         #expect(policy.decide(challenger: Outcomes(tp: 6, fp: 2, tn: 88, fn: 4), champion: worse).verdict == "reject")
     }
