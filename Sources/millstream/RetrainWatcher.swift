@@ -39,13 +39,14 @@ struct RetrainWatcher: Service {
             "retrain --watch: \(config.model); triggers: \(describeTriggers(every)); state in \(memoryPath)")
         // Read-only: on an embedded log the server is its writer; the watcher only reads the requests.
         let bus = try openBus(config.bus, readOnly: true)
+        var serverProblem: String?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var reasons = try await requests(bus, &memory)
             let now = Date().timeIntervalSince1970
             if let every, now - (memory.lastStarted ?? 0) >= every {
                 reasons.append("schedule: every \(config.triggers.every!)")
             }
-            if config.server != nil { reasons += await serverTriggers() }
+            if config.server != nil { reasons += await serverTriggers(&serverProblem) }
             try save(memory)
             if let reason = reasons.first,
                 now - (memory.lastStarted ?? 0) >= cooldown || reasons.contains(where: { $0.hasPrefix("requested") })
@@ -111,10 +112,21 @@ struct RetrainWatcher: Service {
     }
 
     /// Drift on the production version's features, and its live F1 against its test F1 (from the server).
-    private func serverTriggers() async -> [String] {
-        guard let server = config.server,
-            let monitoring = try? await RetrainRun.call(server, "GET", "/api/monitoring"),
-            let registry = try? ModelRegistry(root: config.registry),
+    private func serverTriggers(_ problem: inout String?) async -> [String] {
+        guard let server = config.server else { return [] }
+        let monitoring: [String: Any]
+        do {
+            monitoring = try await RetrainRun.call(server, "GET", "/api/monitoring")
+            problem = nil
+        } catch {
+            // Said once, not every check: the drift and F1 triggers are blind until the server answers.
+            if problem != "\(error)" {
+                Terminal.error("retrain --watch: no drift or live-F1 triggers for now: \(error)")
+                problem = "\(error)"
+            }
+            return []
+        }
+        guard let registry = try? ModelRegistry(root: config.registry),
             let production = try? registry.load(ModelReference("\(config.model)@production"))
         else { return [] }
         let label = "\(production.1.name)@v\(production.1.version)"
