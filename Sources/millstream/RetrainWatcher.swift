@@ -36,7 +36,7 @@ struct RetrainWatcher: Service {
             Double(try parseDuration($0, option: "triggers.every").components.seconds)
         }
         Terminal.error(
-            "retrain --watch: \(config.model); triggers: \(describeTriggers(every)); state in \(memoryPath)")
+            "retrain --watch: \(config.model); triggers: \(describeTriggers()); state in \(memoryPath)")
         // Read-only: on an embedded log the server is its writer; the watcher only reads the requests.
         let bus = try openBus(config.bus, readOnly: true)
         var serverProblem: String?
@@ -69,7 +69,7 @@ struct RetrainWatcher: Service {
         try await bus.close()
     }
 
-    func describeTriggers(_ every: Double?) -> String {
+    func describeTriggers() -> String {
         var t: [String] = []
         if let every = config.triggers.every, every.isEmpty == false { t.append("every \(every)") }
         if config.triggers.requests { t.append("requests on \(Topics.retrainRequests.name)") }

@@ -56,7 +56,7 @@ final class MLflowRun {
                 metrics.append(.init(key: "test_" + key, value: value, step: 0, timestamp: end))
             }
             try await client.log(
-                run: run, metrics: metrics, params: Self.parameters(train, result),
+                run: run, metrics: metrics, params: Self.parameters(result),
                 tags: [
                     "millstream.version": "\(version.name)@v\(version.version)", "millstream.registry": train.registry,
                     "millstream.task": d.task.rawValue,
@@ -91,7 +91,7 @@ final class MLflowRun {
     }
 
     /// The command's settings (as the model's metadata keeps them) and the rows of each part.
-    static func parameters(_ t: Millstream.Train, _ result: TrainingResult) -> [String: String] {
+    static func parameters(_ result: TrainingResult) -> [String: String] {
         var p = result.model.description.metadata.hyperparameters
         p["task"] = result.model.description.task.rawValue
         p["train_rows"] = "\(result.trainRows)"

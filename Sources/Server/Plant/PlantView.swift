@@ -343,21 +343,25 @@ public actor PlantView {
     /// known. Decisions on readings from before the first reading this view saw of the machine are left out (its
     /// failures then are unknown, as after a restart that read only recent history).
     private func resolveHorizonDecisions(of machine: String) {
-        guard var pending = horizonDecisions[machine], !pending.isEmpty, let seen = lastReading[machine] else { return }
+        // Called per reading and per decision: one pass in arrival order (each model's decisions come in time
+        // order), no sort, nothing done while no horizon has passed.
+        guard let pending = horizonDecisions[machine], let seen = lastReading[machine],
+            pending.contains(where: { $0.until < seen })
+        else { return }
         let failures = failureTimes[machine] ?? []
         let first = firstReading[machine] ?? .max
-        pending.sort { $0.until < $1.until }
-        var resolved = 0
+        var keep: [HorizonDecision] = []
         for d in pending {
-            guard d.until < seen else { break }
-            resolved += 1
+            guard d.until < seen else {
+                keep.append(d)
+                continue
+            }
             guard d.time >= first else { continue }
             count(d.decision, actual: failures.contains { $0 >= d.time && $0 <= d.until })
         }
-        pending.removeFirst(resolved)
-        horizonDecisions[machine] = pending
+        horizonDecisions[machine] = keep
         // Failures older than every pending decision's reading are judged already.
-        if let oldest = pending.map(\.time).min() ?? lastReading[machine] {
+        if let oldest = keep.map(\.time).min() ?? lastReading[machine] {
             failureTimes[machine]?.removeAll { $0 < oldest - 86_400_000 }
         }
     }

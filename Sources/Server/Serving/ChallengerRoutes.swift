@@ -63,14 +63,7 @@ struct ChallengerRoutes {
             "Promote the challenger to production when the policy allows it (409 with the evidence when not); the pipeline reloads within seconds",
             changesState: true, audit: audit
         ) { _, c in
-            let name = try c.parameters.require("name")
-            var (_, json, decision) = try await self.evidence(name)
-            guard case .promote(let reason) = decision else {
-                throw APIError(.conflict, "\(name)'s challenger may not be promoted: \(decision.reason)")
-            }
-            try self.settle(name, promote: true, by: c.identity?.name, note: reason)
-            json["stage"] = "production"
-            return JSON.response(json)
+            try await self.settle(c, promote: true)
         }
         routes.add(
             .post, "/api/models/{name}/retrain", role: .engineer,
@@ -84,11 +77,7 @@ struct ChallengerRoutes {
             "Reject the challenger (archived, its alias removed: shadow scoring stops), with the evidence so far",
             changesState: true, audit: audit
         ) { _, c in
-            let name = try c.parameters.require("name")
-            var (_, json, decision) = try await self.evidence(name)
-            try self.settle(name, promote: false, by: c.identity?.name, note: decision.reason)
-            json["stage"] = "archived"
-            return JSON.response(json)
+            try await self.settle(c, promote: false)
         }
     }
 
@@ -125,11 +114,20 @@ struct ChallengerRoutes {
             status: .accepted)
     }
 
-    private func settle(_ name: String, promote: Bool, by: String?, note: String) throws {
+    /// Promotes (only on a `promote` verdict, else 409 with the reason) or rejects the model's challenger, with the
+    /// evidence as the history's note; answers the evidence and the challenger's new stage.
+    private func settle(_ c: ServerContext, promote: Bool) async throws -> Response {
+        let name = try c.parameters.require("name")
+        var (_, json, decision) = try await evidence(name)
+        if promote, decision.verdict != "promote" {
+            throw APIError(.conflict, "\(name)'s challenger may not be promoted: \(decision.reason)")
+        }
         do {
-            try registry.settleChallenger(name, promote: promote, by: by, note: note)
+            try registry.settleChallenger(name, promote: promote, by: c.identity?.name, note: decision.reason)
         } catch {
             throw APIError(.conflict, "\(error)")
         }
+        json["stage"] = promote ? "production" : "archived"
+        return JSON.response(json)
     }
 }
