@@ -16,6 +16,8 @@ struct Scorer: Sendable {
     let categoricalNames: [String]
     /// A model of histories: its inputs come from each machine's window (kept in `MachineTracker.history`).
     let history: HistoryInputs?
+    /// A model of histories: how its window reading comes from a reading (raw variables read, derived computed).
+    let windowVariables: WindowVariables?
     /// A regression model (a remaining life): its output is an estimate of `target`, not a risk.
     let regression: Bool
     let target: String
@@ -40,6 +42,7 @@ struct Scorer: Sendable {
         self.numericNames = pre.numericInputs
         self.categoricalNames = pre.categorical.map(\.name)
         self.history = file.description.history.map { HistoryInputs(pre.numericInputs, window: $0.window) }
+        self.windowVariables = try file.description.history.map(WindowVariables.init)
         self.horizon = file.description.history?.horizon
     }
 
@@ -49,11 +52,12 @@ struct Scorer: Sendable {
     /// reading; nil if an input is missing. A model of histories first adds the reading to the machine's `window`
     /// (started afresh when the model's window differs from the one kept).
     func score(_ reading: Reading, scratch: inout Scratch, window: inout MachineWindow?) -> Double? {
-        if let history {
-            for (j, name) in history.window.variables.enumerated() {
+        if let history, let windowVariables {
+            for (j, name) in windowVariables.raw.enumerated() {
                 guard let v = reading[name] else { return nil }
-                scratch.windowReading[j] = v
+                scratch.rawReading[j] = v
             }
+            windowVariables.fill(&scratch.windowReading, raw: scratch.rawReading)
             if window?.spec != history.window { window = MachineWindow(spec: history.window) }
             window!.state.append(scratch.windowReading)
             window!.state.features(history.window, into: &scratch.windowFeatures)
@@ -115,6 +119,7 @@ struct Scorer: Sendable {
     }
 
     struct Scratch: Sendable {
+        var rawReading: [Double]
         var windowReading: [Double]
         var windowFeatures: [Double]
         var numeric: [Double]
@@ -126,6 +131,7 @@ struct Scorer: Sendable {
 
     func makeScratch() -> Scratch {
         Scratch(
+            rawReading: [Double](repeating: 0, count: windowVariables?.raw.count ?? 0),
             windowReading: [Double](repeating: 0, count: history?.window.variables.count ?? 0),
             windowFeatures: [Double](repeating: 0, count: history?.window.featureCount ?? 0),
             numeric: [Double](repeating: 0, count: numericNames.count),

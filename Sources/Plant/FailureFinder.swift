@@ -10,8 +10,8 @@ public struct FailureFinder: Sendable {
 
     public init() {}
 
-    /// `modes`: failure modes by "machine/sequence" (from a labels topic), where known.
-    public mutating func add(_ reading: Reading, modes: [String: [String]] = [:]) {
+    /// `modes`: the failure modes of a failed reading (from a labels topic), where known.
+    public mutating func add(_ reading: Reading, modes: (Reading) -> [String] = { _ in [] }) {
         machines.insert(reading.machine)
         first = min(first ?? reading.timestamp, reading.timestamp)
         last = max(last ?? reading.timestamp, reading.timestamp)
@@ -21,7 +21,7 @@ public struct FailureFinder: Sendable {
             events.append(
                 FailureEvent(
                     machine: failed.machine, time: failed.timestamp,
-                    modes: modes["\(failed.machine)/\(failed.sequence ?? -1)"] ?? []))
+                    modes: modes(failed)))
         } else {
             lastRunning[reading.machine] = nil
         }

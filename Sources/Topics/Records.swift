@@ -445,16 +445,46 @@ public struct AlertActionRecord: TopicRecord, Codable, Hashable {
 public struct LabelRecord: TopicRecord, Codable, Hashable {
     public var machine: String
     public var seq: Int64
+    /// The labelled reading's time. With it a label names one reading even where sequences repeat (a gateway, a
+    /// simulation or a machine controller that restarts its count); without it, machine and sequence alone.
+    public var ts: String?
     /// 1 when the part failed, else 0 (the AI4I convention).
     public var failure: Int
     /// The failure modes, when known (TWF, HDF, PWF, OSF, RNF).
     public var modes: [String]?
 
-    public init(machine: String, seq: Int64, failure: Int, modes: [String]? = nil) {
+    public init(machine: String, seq: Int64, ts: String? = nil, failure: Int, modes: [String]? = nil) {
         self.machine = machine
         self.seq = seq
+        self.ts = ts
         self.failure = failure
         self.modes = modes
+    }
+
+    /// The labelled reading's time in milliseconds, when the label says it.
+    public var millis: Int64? { ts.flatMap(Timestamp.parse) }
+}
+
+/// Joins labels to readings by machine, sequence and, when the label carries it, the reading's time: a label whose
+/// time differs is about another reading with the same sequence number and is not used.
+public struct LabelJoin: Sendable {
+    private var labels: [String: [(millis: Int64?, label: LabelRecord)]] = [:]
+    public private(set) var count = 0
+
+    public init() {}
+
+    static func key(_ machine: String, _ seq: Int64) -> String { "\(machine)#\(seq)" }
+
+    public mutating func add(_ label: LabelRecord) {
+        labels[Self.key(label.machine, label.seq), default: []].append((label.millis, label))
+        count += 1
+    }
+
+    /// The label of the reading of `machine` with `seq` at `millis`: the one with that time, else the newest one
+    /// that says no time.
+    public func label(machine: String, seq: Int64, millis: Int64) -> LabelRecord? {
+        guard let found = labels[Self.key(machine, seq)] else { return nil }
+        return found.last { $0.millis == millis }?.label ?? found.last { $0.millis == nil }?.label
     }
 }
 

@@ -75,18 +75,23 @@ extension Millstream.Alarms {
             let from = try since.map { try Millstream.Dataset.Snapshot.time($0, "--since") }
             let to = try until.map { try Millstream.Dataset.Snapshot.time($0, "--until") }
             let bus = try openBus(busOptions.bus, readOnly: true)
-            var modes: [String: [String]] = [:]
+            var modes = LabelJoin()
             if let labels {
                 _ = try await Millstream.Dataset.Snapshot.readAll(bus, topic: labels, busText: busOptions.bus) { r in
                     guard let label = try? Topics.labels.decode(r.value), let m = label.modes, !m.isEmpty else {
                         return
                     }
-                    modes["\(label.machine)/\(label.seq)"] = m.map { $0.lowercased() }
+                    modes.add(label)
                 }
             }
             var failures = FailureFinder()
             _ = try await Millstream.Dataset.Snapshot.readAll(bus, topic: readings, busText: busOptions.bus) { r in
-                if let reading = try? ReadingDecoder.decode(r.value) { failures.add(reading, modes: modes) }
+                guard let reading = try? ReadingDecoder.decode(r.value) else { return }
+                failures.add(reading) {
+                    modes.label(machine: $0.machine, seq: $0.sequence ?? -1, millis: $0.timestamp)?.modes?.map {
+                        $0.lowercased()
+                    } ?? []
+                }
             }
             var records: [AlarmRecord] = []
             var unreadable = 0
@@ -139,6 +144,8 @@ extension AlarmKPIs {
     func text(title: String, options: Options) -> String {
         func pct(_ x: Double?) -> String { x.map { String(format: "%.0f %%", $0 * 100) } ?? "-" }
         let hours = Double(end - start) / 3_600_000
+        let reasons: [String] = suppressedByReason.map { "\($0.name) \($0.count)" }
+        let suppressedReasons = reasons.isEmpty ? "" : " (\(reasons.joined(separator: ", ")))"
         var lines = [
             "\(title): \(Timestamp.format(start)) to \(Timestamp.format(end)) (\(String(format: "%.1f", hours)) h), \(machines) machines, \(operators) operator\(operators == 1 ? "" : "s") (\(options.machinesPerOperator) machines each)",
             "  alarms                     \(annunciated) ("
@@ -153,9 +160,7 @@ extension AlarmKPIs {
             "  chattering                 \(chatteringConditions)   (\(options.chatterCount) raises within \(Int(options.chatterSeconds)) s; target 0)",
             "  fleeting                   \(fleeting)   (back to normal within \(Int(options.fleetingSeconds)) s)",
             "  standing at the end        \(standing), stale (over \(Int(options.staleHours)) h) \(stale)",
-            "  suppressed by design       \(suppressed)"
-                + (suppressedByReason.isEmpty
-                    ? "" : " (" + suppressedByReason.map { "\($0.name) \($0.count)" }.joined(separator: ", ") + ")"),
+            "  suppressed by design       \(suppressed)\(suppressedReasons)",
             "  shelved                    \(shelved)",
             String(format: "  top 10 conditions          %.0f %% of all alarms", topShare * 100),
         ]

@@ -6,6 +6,7 @@ import Foundation
 import Learn
 import Plant
 import Primitives
+import Tabular
 import Topics
 
 extension Millstream {
@@ -83,13 +84,14 @@ extension Millstream.Dataset {
             let to = try until.map { try Self.time($0, "--until") }
             if let from, let to, from >= to { throw ValidationError("--since must be before --until") }
             let bus = try openBus(busOptions.bus, readOnly: true)
-            var failures: [String: Bool]?
+            var failures: LabelJoin?
             if let labels { failures = try await Self.failures(bus, topic: labels, busText: busOptions.bus) }
             var collector = SnapshotCollector(
                 validator: ReadingValidator(config: process), since: from, until: to, failures: failures)
             let offsets = try await Self.readAll(bus, topic: topic, busText: busOptions.bus) {
                 collector.add($0.value)
             }
+            collector.dropAwaitingLabels()
             let policy = try policy
             let checks = collector.checks(policy, labelled: labels != nil)
             let failed = checks.filter { !$0.passed }
@@ -145,7 +147,9 @@ extension Millstream.Dataset {
             manifest["path"] = csvPath
             let report =
                 [
-                    "\(csvPath): \(collector.rows) running readings of \(collector.machines.count) machines, \(collector.failureCount) failures; \(collector.invalid) bad readings left out",
+                    "\(csvPath): \(collector.rows) running readings of \(collector.machines.count) machines, \(collector.failureCount) failures; \(collector.invalid) bad readings left out"
+                        + (collector.awaitingLabels > 0
+                            ? "; \(collector.awaitingLabels) newest readings left out until their labels arrive" : ""),
                     "manifest: \(manifestPath) (sha256 \(sha.prefix(12)))",
                 ] + checks.map { "  \($0.passed ? "ok  " : "FAIL") \($0.name): \($0.detail)" }
             return (manifest, report)
@@ -192,18 +196,18 @@ extension Millstream.Dataset {
             return all
         }
 
-        /// machine/sequence -> failed, from a labels topic.
-        static func failures(_ bus: any MessageBus, topic: String, busText: String) async throws -> [String: Bool] {
-            var out: [String: Bool] = [:]
+        /// The labels of a labels topic, to join with the readings.
+        static func failures(_ bus: any MessageBus, topic: String, busText: String) async throws -> LabelJoin {
+            var out = LabelJoin()
             var bad = 0
             _ = try await readAll(bus, topic: topic, busText: busText) { r in
                 guard let label = try? Topics.labels.decode(r.value) else {
                     bad += 1
                     return
                 }
-                out["\(label.machine)/\(label.seq)"] = label.failure == 1
+                out.add(label)
             }
-            if out.isEmpty {
+            if out.count == 0 {
                 throw CommandError(
                     "\(topic) on \(busText) holds no labels like {\"machine\":\"M-01\",\"seq\":1,\"failure\":0} (\(bad) records could not be read)"
                 )
@@ -218,20 +222,25 @@ struct SnapshotCollector {
     struct Row {
         var reading: Reading
         var failure: Bool
+        /// False for a running reading with no label (yet).
+        var labelled = true
     }
     let validator: ReadingValidator
     let since: Int64?
     let until: Int64?
-    let failures: [String: Bool]?
+    let failures: LabelJoin?
     var machines: [String: [Row]] = [:]
     var order: [String] = []
     var read = 0
     var invalid = 0
     var outsideRange = 0
     var unlabelled = 0
+    /// Running readings newer than the newest labelled one of their machine: their labels are still to come (labels
+    /// arrive later than readings), so they are left out, not counted as unlabelled.
+    var awaitingLabels = 0
     var states: [String: Int] = [:]
 
-    init(validator: ReadingValidator, since: Int64?, until: Int64?, failures: [String: Bool]?) {
+    init(validator: ReadingValidator, since: Int64?, until: Int64?, failures: LabelJoin?) {
         self.validator = validator
         self.since = since
         self.until = until
@@ -268,11 +277,31 @@ struct SnapshotCollector {
         {
             machines[reading.machine]![last].failure = true
         }
-        var failed = false
+        var row = Row(reading: reading, failure: false)
         if let failures, reading.state == .running {
-            if let f = failures["\(reading.machine)/\(reading.sequence ?? -1)"] { failed = f } else { unlabelled += 1 }
+            if let label = failures.label(
+                machine: reading.machine, seq: reading.sequence ?? -1, millis: reading.timestamp)
+            {
+                row.failure = label.failure == 1
+            } else {
+                row.labelled = false
+                unlabelled += 1
+            }
         }
-        machines[reading.machine, default: []].append(Row(reading: reading, failure: failed))
+        machines[reading.machine, default: []].append(row)
+    }
+
+    /// Leaves out each machine's readings after its newest labelled running reading (with labels only).
+    mutating func dropAwaitingLabels() {
+        guard failures != nil else { return }
+        for (machine, rows) in machines {
+            let keep = (rows.lastIndex { $0.reading.state == .running && $0.labelled } ?? -1) + 1
+            guard keep < rows.count else { continue }
+            let waiting = rows[keep...].count { $0.reading.state == .running && !$0.labelled }
+            awaitingLabels += waiting
+            unlabelled -= waiting
+            machines[machine] = Array(rows[..<keep])
+        }
     }
 
     var rows: Int { machines.values.reduce(0) { $0 + $1.count { $0.reading.state == .running } } }
@@ -325,8 +354,7 @@ struct SnapshotCollector {
                     + (reasons.isEmpty ? "" : ": \(reasons)")),
         ]
         if labelled {
-            let running = rows + unlabelled
-            let fraction = running > 0 ? Double(unlabelled) / Double(running) : 0
+            let fraction = rows > 0 ? Double(unlabelled) / Double(rows) : 0
             out.append(
                 SnapshotCheck(
                     name: "unlabelled", value: fraction, limit: policy.maxUnlabelledFraction,
@@ -361,19 +389,14 @@ struct SnapshotCollector {
             "rows": rows, "failures": failureCount, "machines": order,
             "records_read": read, "bad_readings": invalid, "outside_range": outsideRange, "states": states,
         ]
-        if failures != nil { m["unlabelled_readings"] = unlabelled }
+        if failures != nil {
+            m["unlabelled_readings"] = unlabelled
+            m["awaiting_labels"] = awaitingLabels
+        }
         if let first = times.min(), let last = times.max() {
             m["time_range"] = ["from": Timestamp.format(first), "to": Timestamp.format(last)]
         }
         return m
-    }
-}
-
-/// CSV quoting of one field (RFC 4180): quoted when it holds a comma, quote or line break.
-enum CSVField {
-    static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }
 

@@ -234,7 +234,8 @@ struct SimulationRunner: Service {
     /// The truth about one product, for the `labels` topic (failures arrive later than readings in a real plant).
     private func label(_ s: SimulatedReading) -> [UInt8] {
         LabelRecord(
-            machine: s.reading.machine, seq: s.reading.sequence ?? 0, failure: s.failure.isEmpty ? 0 : 1,
+            machine: s.reading.machine, seq: s.reading.sequence ?? 0, ts: Timestamp.format(s.reading.timestamp),
+            failure: s.failure.isEmpty ? 0 : 1,
             modes: s.failure.names
         ).encoded()
     }

@@ -106,7 +106,7 @@ struct HistoryOptions: ParsableArguments {
             variables: variables, length: window, layout: layout, statistics: statistics, ewmaSpan: ewmaSpan, age: age)
     }
 
-    /// Trains on the table's histories: the window covers every numeric input; the target is the capped remaining
+    /// Trains on the table's histories: the window covers every numeric input and derived feature; the target is the capped remaining
     /// life (rul) or a failure within the horizon (failure_within).
     func train(
         _ table: TrainingTable, target: String?, task: String?, spec: TrainingSpec, metadata: ModelFile.Metadata,
@@ -120,7 +120,8 @@ struct HistoryOptions: ParsableArguments {
             data.numeric.remove(at: i)
         }
         var history = ModelFile.HistorySpec(
-            unit: unit, time: time, window: try windowSpec(variables: data.numericNames), header: try header())
+            unit: unit, time: time, window: try windowSpec(variables: data.numericNames + data.derived.map(\.name)),
+            header: try header())
         history.cap = task == "rul" ? rulCap : nil
         history.horizon = task == "failure_within" ? horizon : nil
         let (units, times) = try TrainingTable.unitsAndTime(table.table, history)

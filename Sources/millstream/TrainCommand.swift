@@ -3,6 +3,7 @@ import Foundation
 import Learn
 import Plant
 import Registry
+import Tabular
 
 extension Millstream {
     struct Train: AsyncParsableCommand {
@@ -38,6 +39,23 @@ extension Millstream {
         @Option(
             help: "Columns to leave out, comma separated.", transform: { $0.split(separator: ",").map(String.init) })
         var drop: [String] = []
+        @Option(
+            name: .customLong("derive"),
+            help: ArgumentHelp(
+                "A feature computed from each row's numeric inputs, NAME=EXPRESSION (+ - * / ^, abs sqrt log exp min max pow); repeatable. A history's window holds it like a column.",
+                valueName: "name=expression"),
+            transform: { text in
+                guard let eq = text.firstIndex(of: "=") else {
+                    throw ValidationError("--derive takes NAME=EXPRESSION, e.g. temp_diff_k=process_temp_k-air_temp_k")
+                }
+                let name = text[..<eq].trimmingCharacters(in: .whitespaces)
+                let expression = text[text.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                guard !name.isEmpty, !expression.isEmpty else {
+                    throw ValidationError("--derive '\(text)': a name and an expression are needed")
+                }
+                return DerivedVariable(name: name, expression: expression)
+            })
+        var derived: [DerivedVariable] = []
         @Option(
             help: "Hidden layer widths, comma separated.",
             transform: {
@@ -235,10 +253,20 @@ extension Millstream {
             let process = try config.map { try loadProcessConfig($0) }
             let targets =
                 target.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
-            let table = try TrainingTable(
+            var table = try TrainingTable(
                 path: data, header: try history.header(), target: targets.first,
                 extraTargets: Array(targets.dropFirst()),
                 drop: drop + [history.unit, history.time].compactMap { $0 }, config: process)
+            for d in derived {
+                guard
+                    !(table.data.numericNames + table.data.categoricalNames + table.data.derived.map(\.name))
+                        .contains(d.name)
+                else {
+                    throw CommandError(
+                        "--derive \(d.name): \(data) (or the process config) already has an input of that name")
+                }
+                table.data.derived.append((d.name, d.expression))
+            }
             let registry = try ModelRegistry(root: registry)
             if detector != nil {
                 try trainDetector(table, registry)

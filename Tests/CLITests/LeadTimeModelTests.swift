@@ -33,11 +33,14 @@ import Testing
         let fit = try await CLI.run([
             "train", "--task", "failure_within", "--horizon", "30", "--data", dir + "/data/history.csv", "--unit",
             "machine", "--time", "minutes", "--event", "failure", "--window", "10", "--layers", "16", "--epochs", "3",
-            "--name", "lead", "--registry", dir + "/models", "--promote", "production", "--quiet", "--json",
+            "--derive", "temp_diff_k = process_temp_k - air_temp_k", "--name", "lead", "--registry", dir + "/models",
+            "--promote", "production", "--quiet", "--json",
         ])
         #expect(fit.status == 0, "\(fit.stderr)")
         let trained = try JSONSerialization.jsonObject(with: Data(fit.stdout.utf8)) as? [String: Any]
-        #expect((trained?["features"] as? [String])?.contains("tool_wear_min.slope") == true, "\(fit.stdout)")
+        let features = trained?["features"] as? [String] ?? []
+        // The window holds the raw variables and the difference derived from each reading.
+        #expect(features.contains("tool_wear_min.slope") && features.contains("temp_diff_k.ewma"), "\(fit.stdout)")
         // The model's lineage: the snapshot it was trained on, from its manifest.
         let show = try await CLI.run(["models", "show", "lead@v1", "--registry", dir + "/models"])
         #expect(show.stdout.contains("lineage:\n  dataset   history.csv (sha256 "), "\(show.stdout)")
@@ -56,6 +59,7 @@ import Testing
         let whole = try await CLI.run(
             ["run", "--bus", "embedded://\(dir)/whole", "--exit-when-idle", "1s", "--json"] + arguments)
         #expect(whole.status == 0, "\(whole.stderr)")
+        try await pipelineScoresAsPredict(dir: dir, bus: "embedded://\(dir)/whole")
         for _ in 0..<3 {
             try await CLI.killWorker(bus: "embedded://\(dir)/killed", arguments: arguments, targets: 1_000...25_000) {
                 try EventLog.open(directory: dir + "/killed", configuration: .init(readOnly: true))
@@ -136,6 +140,76 @@ import Testing
             "--out", dir,
         ])
         #expect(range.stderr.contains("no valid running readings in the time range"), "\(range.stderr)")
+
+        // A second run on the same bus counts its machines' parts from 1 again: each label still finds its own
+        // reading (by time), and the failures of both runs are those the simulator made, no more.
+        let again = try await CLI.run([
+            "simulate", "--machines", "5", "--duration", "12h", "--fast", "--labels", "--seed", "7", "--start",
+            "2026-05-01T12:00:00Z", "--bus", bus, "--json",
+        ])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+        let both = try await CLI.run([
+            "dataset", "snapshot", "--bus", bus, "--labels", "labels", "--out", dir, "--name", "both", "--json",
+        ])
+        #expect(both.status == 0, "\(both.stderr)")
+        let joined = try JSONSerialization.jsonObject(with: Data(both.stdout.utf8)) as? [String: Any]
+        let made = (simulated?["failures"] as? Int ?? -1) + (second?["failures"] as? Int ?? -1)
+        #expect(joined?["failures"] as? Int == made, "\(both.stdout)")
+        #expect(joined?["unlabelled_readings"] as? Int == 0)
+
+        // An hour whose labels have not come yet (they arrive later than readings): left out, not unlabelled.
+        let unlabelledHour = try await CLI.run([
+            "simulate", "--machines", "5", "--duration", "1h", "--fast", "--seed", "8", "--start",
+            "2026-05-02T00:00:00Z", "--bus", bus,
+        ])
+        #expect(unlabelledHour.status == 0, "\(unlabelledHour.stderr)")
+        let waiting = try await CLI.run([
+            "dataset", "snapshot", "--bus", bus, "--labels", "labels", "--out", dir, "--name", "waiting", "--json",
+        ])
+        #expect(waiting.status == 0, "\(waiting.stderr)")
+        let w = try JSONSerialization.jsonObject(with: Data(waiting.stdout.utf8)) as? [String: Any]
+        #expect(w?["rows"] as? Int == joined?["rows"] as? Int, "\(waiting.stdout)")
+        #expect((w?["awaiting_labels"] as? Int ?? 0) > 200 && w?["unlabelled_readings"] as? Int == 0)
+    }
+
+    /// The pipeline's risk at each running reading is what `predict` gives the same reading in a snapshot of the
+    /// same stream: the window and the derived difference are built alike in training, evaluate and the pipeline.
+    func pipelineScoresAsPredict(dir: String, bus: String) async throws {
+        let snap = try await CLI.run([
+            "dataset", "snapshot", "--bus", bus, "--out", dir + "/data", "--name", "whole", "--min-failures", "0",
+        ])
+        #expect(snap.status == 0, "\(snap.stderr)")
+        let scored = try await CLI.run([
+            "predict", "--model", "lead", "--registry", dir + "/models", "--data", dir + "/data/whole.csv", "--out",
+            dir + "/data/scored.csv",
+        ])
+        #expect(scored.status == 0, "\(scored.stderr)")
+        let lines = try String(contentsOfFile: dir + "/data/scored.csv", encoding: .utf8).split(separator: "\n")
+        let header = lines.first?.split(separator: ",").map(String.init) ?? []
+        let machine = header.firstIndex(of: "machine") ?? 0
+        let minutes = header.firstIndex(of: "minutes") ?? 0
+        let probability = header.firstIndex(of: "probability") ?? 0
+        var offline: [String: Double] = [:]
+        for line in lines.dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            let millis = Int64(((Double(f[minutes]) ?? 0) * 60_000).rounded())
+            offline["\(f[machine]) \(millis)"] = Double(f[probability])
+        }
+        let dates = ISO8601DateFormatter()
+        dates.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var compared = 0
+        var largest = 0.0
+        for record in try predictions(dir + "/whole").values {
+            guard let risk = record["risk"] as? Double, let ts = (record["ts"] as? String).flatMap(dates.date(from:))
+            else { continue }
+            let key = "\(record["machine"] as? String ?? "") \(Int64((ts.timeIntervalSince1970 * 1000).rounded()))"
+            guard let expected = offline[key] else { continue }
+            compared += 1
+            largest = max(largest, abs(risk - expected))
+        }
+        #expect(compared == offline.count && compared > 20_000, "\(compared) of \(offline.count) readings compared")
+        #expect(largest < 1e-5, "largest difference between the pipeline's and predict's risk: \(largest)")
     }
 
     /// The predictions by source partition/offset, decoded.

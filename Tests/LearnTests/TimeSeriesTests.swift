@@ -190,4 +190,65 @@ import Testing
         // A constant guess of the mean would be off by about 17 cycles.
         #expect(result.testMetrics["rmse"]! < 8, "\(result.testMetrics)")
     }
+
+    /// A failure that depends on the difference of two variables with large offsets: the window holds the difference,
+    /// derived from each reading, and every path that builds the inputs from raw readings derives it alike.
+    @Test func aDerivedVariableEntersTheWindow() throws {
+        var units: [String] = []
+        var time: [Double] = []
+        var hot: [Double] = []
+        var cold: [Double] = []
+        var rng = RandomSource(seed: 4)
+        for u in 0..<30 {
+            var base = 300 + 2 * rng.normal()
+            var gap = 10 + rng.normal()
+            for t in 0..<80 {
+                base += 0.1 * rng.normal()
+                gap = 10 + 0.95 * (gap - 10) + 0.3 * rng.normal()
+                units.append("u\(u)")
+                time.append(Double(t))
+                cold.append(base)
+                hot.append(base + gap)
+            }
+        }
+        let target = zip(hot, cold).map { $0 - $1 < 9.5 ? "1" : "0" }
+        var data = TabularData(
+            numericNames: ["hot", "cold"], numeric: [hot, cold], targetName: "low_gap", target: target)
+        data.derived = [("gap", "hot - cold")]
+        let window = try WindowSpec(variables: ["hot", "cold", "gap"], length: 5, statistics: [.last, .mean])
+        var spec = TrainingSpec()
+        spec.task = .binary
+        spec.epochs = 30
+        let result = try Trainer.train(
+            history: data, units: units, time: time,
+            history: ModelFile.HistorySpec(unit: "unit", time: "t", window: window), spec: spec,
+            metadata: .init(created: "test", codeVersion: "test"))
+        let history = try #require(result.model.description.history)
+        #expect(history.derived == [DerivedVariable(name: "gap", expression: "hot - cold")])
+        #expect(result.model.description.preprocessing?.derived.isEmpty == true)
+        #expect(result.testMetrics["f1"]! > 0.9, "\(result.testMetrics)")
+        // From the raw columns alone, the inputs are the windows of the precomputed difference.
+        let names = try #require(result.model.description.preprocessing?.numericInputs)
+        let raw = ["hot": hot, "cold": cold]
+        let inputs = try history.numericInputs(names, units: units, time: time) { raw[$0]! }
+        let gaps = zip(hot, cold).map { $0 - $1 }
+        let expected = try WindowedSeries.features(window, units: units, time: time, columns: [hot, cold, gaps])
+        #expect(names == window.featureNames)
+        for (got, want) in zip(inputs, expected) { #expect(got == want) }
+        // Reading by reading, as the pipeline and serving fill the window.
+        let variables = try WindowVariables(history)
+        #expect(variables.raw == ["hot", "cold"])
+        var reading = [0.0, 0.0, 0.0]
+        variables.fill(&reading, raw: [310.5, 300.25])
+        #expect(reading == [310.5, 300.25, 10.25])
+        // A derivation that reads what the window does not hold is refused by name.
+        var other = history
+        other.derived = [DerivedVariable(name: "gap", expression: "hot - ambient")]
+        #expect(throws: LearnError.self) { try WindowVariables(other) }
+        #expect(throws: LearnError.self) {
+            var named = data
+            named.derived = [("hot", "hot * 2")]
+            _ = try named.derivingColumns()
+        }
+    }
 }

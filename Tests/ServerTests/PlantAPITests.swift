@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Learn
 import Plant
 import Primitives
+import Registry
 import Testing
 import Topics
 
@@ -303,6 +304,41 @@ import Topics
             #expect(events.text.hasPrefix("event: plant\ndata: {"))
             #expect(try await client.call(.get, "/api/events?events=0", token: viewer).status == .badRequest)
         }
+    }
+
+    /// A machine whose count of parts starts again (a restarted gateway, a second simulation) repeats sequence
+    /// numbers: a label is joined with the reading of its own time, never with an earlier one of the same number.
+    @Test func labelsOfARestartedCountJoinByTime() async throws {
+        let t = try TestServer()
+        defer { t.remove() }
+        let machine = Self.machine
+        let start = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
+        var offsets = ["predictions": Int64(0), "labels": 0]
+        func add(_ topic: String, _ json: String) -> ConsumedRecord {
+            defer { offsets[topic]! += 1 }
+            return Self.record(topic, offsets[topic]!, json)
+        }
+        var records: [ConsumedRecord] = []
+        for run in 0..<2 {
+            for seq in 0..<10 {
+                let ts = Timestamp.format(start + Int64(run * 600 + seq) * 1000)
+                // The model says failure on every reading; the first run's parts failed, the second's did not.
+                records.append(
+                    add(
+                        "predictions",
+                        #"{"machine":"\#(machine)","ts":"\#(ts)","seq":\#(seq),"state":"running","risk":0.9,"failure":true,"model":"failure@v1","features":{}}"#
+                    ))
+                // Each label comes after its prediction: the second run's predictions find the first run's label of
+                // their sequence number waiting, which is not theirs.
+                records.append(
+                    add(
+                        "labels",
+                        #"{"machine":"\#(machine)","seq":\#(seq),"ts":"\#(ts)","failure":\#(run == 0 ? 1 : 0)}"#))
+            }
+        }
+        await t.view.apply(records, now: start + 3_600_000)
+        let outcomes = await t.view.outcomes["failure@v1"]?.total
+        #expect(outcomes == Outcomes(tp: 10, fp: 10, tn: 0, fn: 0), "\(String(describing: outcomes))")
     }
 
     @Test func probesAndMetrics() async throws {

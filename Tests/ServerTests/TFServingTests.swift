@@ -160,16 +160,20 @@ import Testing
         let rows = [3, 20, 45]  // unit u0: its 4th reading, its 21st (a full window), and u1's 6th (u0 has 40)
         /// Trains and registers a model of histories with `window`; returns what evaluate scores at `rows`: the
         /// window features of every row, then the preprocessing.
-        func register(_ window: WindowSpec, as name: String) throws -> Tensor {
-            let history = ModelFile.HistorySpec(unit: "unit", time: "t", window: window, cap: 30)
+        func register(
+            _ window: WindowSpec, as name: String, derived: [(name: String, expression: String)] = []
+        ) throws -> Tensor {
             let trained = try Trainer.train(
                 history: TabularData(
                     numericNames: ["wear", "load"], numeric: [wear, load], categoricalNames: ["kind"],
-                    categorical: [kind], targetName: "rul", target: target.map { "\($0)" }),
-                units: units, time: time, history: history, spec: spec,
-                metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test"))
+                    categorical: [kind], derived: derived, targetName: "rul", target: target.map { "\($0)" }),
+                units: units, time: time,
+                history: ModelFile.HistorySpec(unit: "unit", time: "t", window: window, cap: 30),
+                spec: spec, metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test")
+            )
             try t.registry.register(trained.model, as: name)
             let pre = trained.model.description.preprocessing!
+            let history = trained.model.description.history!
             let numeric = try history.numericInputs(pre.numericInputs, units: units, time: time) { columns[$0]! }
             return try trained.model.makeModel().predict(
                 try pre.transform(
@@ -186,6 +190,11 @@ import Testing
         let agedExpected = try register(
             try WindowSpec(variables: ["wear"], length: 8, statistics: [.last, .mean, .slope], age: true),
             as: "life-aged")
+        // A variable derived from each reading (here from the window's own wear) is computed by the server: the
+        // client sends the raw window variables only.
+        let derivedExpected = try register(
+            try WindowSpec(variables: ["wear", "worn"], length: 8), as: "life-derived",
+            derived: [("worn", "max(wear - 0.5, 0) * 2")])
         let loads = rows.map { load[$0] }
         let kinds = rows.map { kind[$0] }
         let viewer = t.token[.viewer]!
@@ -237,6 +246,14 @@ import Testing
                 #expect(abs((agedGot[k].first ?? .nan) - Double(agedExpected[k, 0])) < 1e-5)
             }
             #expect((empty.json["error"] as? String ?? "").contains("instances[0].wear must be a list of 1 to"))
+            let derivedAnswer = try await client.call(
+                .post, "/v1/models/life-derived:predict", token: viewer,
+                json: ["instances": rows.indices.map { ["wear": sequences[$0], "load": loads[$0], "kind": kinds[$0]] }])
+            let derivedGot = derivedAnswer.json["predictions"] as? [[Double]] ?? []
+            #expect(derivedGot.count == rows.count, "\(derivedAnswer.text)")
+            for k in rows.indices where k < derivedGot.count {
+                #expect(abs((derivedGot[k].first ?? .nan) - Double(derivedExpected[k, 0])) < 1e-5)
+            }
         }
     }
 

@@ -21,7 +21,8 @@ import Topics
             #"{"machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","hour":{"availability":0.9,"performance":0.8,"quality":0.95,"oee":0.684,"good":100,"scrap":5,"downtime":[]},"shift":{"availability":0.9,"performance":0.8,"quality":0.95,"oee":0.684,"good":100,"scrap":5,"downtime":[{"reason":"tool_change","seconds":300}]},\#(source)}"#,
         "dead-letters":
             #"{"reason":"not_finite","error":"rpm is not a finite number","original":"{\"machine\":\"m1\",\"values\":{\"rpm\":\"x\"}}","original_base64":null,"ts":"2026-11-25T06:00:00.123Z",\#(source)}"#,
-        "labels": #"{"machine":"plant1/line1/m07","seq":12345,"failure":1,"modes":["HDF"]}"#,
+        "labels":
+            #"{"machine":"plant1/line1/m07","seq":12345,"ts":"2026-11-25T06:00:00.123Z","failure":1,"modes":["HDF"]}"#,
         "alert-actions":
             #"{"action":"shelve","alert":"plant1/line1/m07/spc/rpm/1","by":"op","id":"6F1C","minutes":30,"note":"checking","ts":"2026-11-25T06:00:00.123Z","until":"2026-11-25T06:30:00.123Z"}"#,
         "recommendations":
@@ -72,6 +73,7 @@ import Topics
 
         let l = try Topics.labels.decode(Self.bytes("labels"))
         #expect(l.failure == 1 && l.modes == ["HDF"] && l.seq == 12345)
+        #expect(l.millis == Timestamp.parse("2026-11-25T06:00:00.123Z"))
 
         let action = try Topics.alertActions.decode(Self.bytes("alert-actions"))
         #expect(action.action == "shelve" && action.minutes == 30 && action.until == "2026-11-25T06:30:00.123Z")
@@ -180,7 +182,8 @@ import Topics
     @Test func theEncodedFormIsFixed() {
         let label = LabelRecord(machine: "m1", seq: 7, failure: 0, modes: nil)
         #expect(
-            String(decoding: label.encoded(), as: UTF8.self) == #"{"machine":"m1","seq":7,"failure":0,"modes":null}"#)
+            String(decoding: label.encoded(), as: UTF8.self)
+                == #"{"machine":"m1","seq":7,"ts":null,"failure":0,"modes":null}"#)
         let setpoint = SetpointRecord(
             SetpointChange(machine: "m1", values: [Measurement("rpm", 1600), Measurement("torque_nm", 38.5)]))
         #expect(

@@ -100,6 +100,9 @@ public struct ModelFile: Sendable {
         public var header: [String]?
         /// A "fails within" model: the horizon, in the time column's units.
         public var horizon: Double?
+        /// Variables computed from each reading before it enters the window (a temperature difference, a power):
+        /// the window's variables of these names are not read but derived (`WindowVariables`).
+        public var derived: [DerivedVariable]?
 
         public init(
             unit: String, time: String, window: WindowSpec, cap: Double? = nil, header: [String]? = nil,

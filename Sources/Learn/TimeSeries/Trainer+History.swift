@@ -1,12 +1,17 @@
 extension Trainer {
     /// Trains a model of histories: each row's inputs become its unit's window (`history.window`) up to that row,
     /// the splits keep units whole, and the model file records the window so that `evaluate`, serving and the
-    /// pipeline build the same inputs. `data`'s target is per row (a capped remaining life, or an event within a
+    /// pipeline build the same inputs. The table's derived features are computed from each reading first (recorded
+    /// in `history.derived`), so the window may hold them. `data`'s target is per row (a capped remaining life, or an event within a
     /// horizon); `units` and `time` name and order each row's history.
     public static func train(
         history data: TabularData, units: [String], time: [Double], history: ModelFile.HistorySpec,
         spec: TrainingSpec, metadata: ModelFile.Metadata, onEpoch: (EpochLog) -> Void = { _ in }
     ) throws -> TrainingResult {
+        // Derived features are computed per reading before the window, which may hold them like any variable.
+        var history = history
+        let (data, derived) = try data.derivingColumns()
+        if !derived.isEmpty { history.derived = derived }
         let windowed = try data.windowed(history.window, units: units, time: time)
         var spec = spec
         if !spec.convolutionFilters.isEmpty || !spec.recurrentUnits.isEmpty {
@@ -41,12 +46,13 @@ extension Trainer {
 
 extension ModelFile.HistorySpec {
     /// The model's numeric inputs (`names`, the preprocessing's order) at every row: window features computed from
-    /// the raw variables, other inputs as given. `raw` returns a raw column by input name.
+    /// the raw variables (and the variables derived from them), other inputs as given. `raw` returns a raw column by input name.
     public func numericInputs(
         _ names: [String], units: [String], time: [Double], raw: (String) throws -> [Double]
     ) throws -> [[Double]] {
+        let variables = try WindowVariables(self)
         let features = try WindowedSeries.features(
-            window, units: units, time: time, columns: window.variables.map(raw))
+            window, units: units, time: time, columns: variables.columns(raw: variables.raw.map(raw)))
         return try HistoryInputs(names, window: window).sources.map { source in
             switch source {
             case .window(let f): features[f]

@@ -250,7 +250,8 @@ extension TabularData {
             throw LearnError("\(units.count) units and \(time.count) times for \(rows) rows")
         }
         guard derived.isEmpty else {
-            throw LearnError("derived features are not computed on windowed histories; window the raw variables")
+            throw LearnError(
+                "compute the derived features before the window (derivingColumns), which may then hold them")
         }
         let columns = try spec.variables.map { name -> [Double] in
             guard let i = numericNames.firstIndex(of: name) else {

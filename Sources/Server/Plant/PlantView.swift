@@ -89,6 +89,13 @@ public actor PlantView {
     enum Decision: Sendable {
         case prediction(model: String, failure: Bool, millis: Int64)
         case shadow(challenger: String, champion: String?, failure: Bool, championFailure: Bool?, millis: Int64)
+
+        /// The time of the reading decided on.
+        var millis: Int64 {
+            switch self {
+            case .prediction(_, _, let millis), .shadow(_, _, _, _, let millis): millis
+            }
+        }
     }
 
     let process: ProcessConfig
@@ -129,7 +136,8 @@ public actor PlantView {
     var awaitingLabel: [String: [Decision]] = [:]
     var awaitingOrder: [String] = []
     /// The labels seen, by "machine#seq": a label may arrive before or after each model's decision on the reading.
-    var labels: [String: Bool] = [:]
+    /// Machine#seq -> the newest label with that sequence: its reading's time (when the label says it) and outcome.
+    var labels: [String: (millis: Int64?, actual: Bool)] = [:]
     var labelOrder: [String] = []
     static let joinWindow = 200_000
     var outcomes: [String: Tally] = [:]
@@ -144,6 +152,10 @@ public actor PlantView {
     var failureTimes: [String: [Int64]] = [:]
     var firstReading: [String: Int64] = [:]
     var lastReading: [String: Int64] = [:]
+    /// Per machine, the newest reading time of its "fails within" decisions, by source (predictions, each
+    /// challenger): a source's later decisions are on later readings, so failures well before the least of these
+    /// can no longer be needed. The topics are read at their own pace, so readings may run days ahead of decisions.
+    var decidedUpTo: [String: [String: Int64]] = [:]
     var latencies = LatencyWindow()
     var recordsSeen = 0
     /// Records that did not decode as their topic's type, by topic (each is skipped; the count is in the summary).
@@ -264,6 +276,10 @@ public actor PlantView {
         failureFinder.add(reading)
         if failureFinder.events.count > failuresBefore, let failure = failureFinder.events.last {
             failureTimes[failure.machine, default: []].append(failure.time)
+            if decidedUpTo[failure.machine] == nil {
+                // No "fails within" decisions on this machine (yet): keep a week of its failures.
+                failureTimes[failure.machine]?.removeAll { $0 < failure.time - 7 * 86_400_000 }
+            }
         }
         firstReading[reading.machine] = min(firstReading[reading.machine] ?? reading.timestamp, reading.timestamp)
         lastReading[reading.machine] = max(lastReading[reading.machine] ?? reading.timestamp, reading.timestamp)
@@ -312,6 +328,7 @@ public actor PlantView {
                 // A "fails within" model: judged against the machine's failures within its horizon.
                 horizonDecisions[id, default: []].append(
                     HorizonDecision(time: millis, until: millis + Int64(horizon * 60_000), decision: decision))
+                decidedUpTo[id, default: [:]][""] = millis
                 resolveHorizonDecisions(of: id)
             } else {
                 join("\(id)#\(seq)", decision)
@@ -329,6 +346,7 @@ public actor PlantView {
         // A "fails within" challenger: right when the machine fails within the horizon after the reading.
         let h = HorizonDecision(time: millis, until: millis + Int64(horizon * 60_000), decision: decision)
         horizonDecisions[s.machine, default: []].append(h)
+        decidedUpTo[s.machine, default: [:]][s.model] = millis
         resolveHorizonDecisions(of: s.machine)
     }
 
@@ -360,8 +378,9 @@ public actor PlantView {
             count(d.decision, actual: failures.contains { $0 >= d.time && $0 <= d.until })
         }
         horizonDecisions[machine] = keep
-        // Failures older than every pending decision's reading are judged already.
-        if let oldest = keep.map(\.time).min() ?? lastReading[machine] {
+        // Failures a day older than every pending decision's reading and than every source's newest decision are
+        // judged already.
+        if let oldest = (keep.map(\.time) + (decidedUpTo[machine]?.values ?? [:].values)).min() {
             failureTimes[machine]?.removeAll { $0 < oldest - 86_400_000 }
         }
     }
@@ -369,7 +388,10 @@ public actor PlantView {
     /// Counts a decision at once when its label is known, else keeps it until the label arrives (the newest
     /// `joinWindow` readings).
     private func join(_ key: String, _ decision: Decision) {
-        if let actual = labels[key] { return count(decision, actual: actual) }
+        // A label of another time is about an earlier reading with the same sequence number (a restarted count).
+        if let label = labels[key], label.millis == nil || label.millis == decision.millis {
+            return count(decision, actual: label.actual)
+        }
         if awaitingLabel[key] == nil { awaitingOrder.append(key) }
         awaitingLabel[key, default: []].append(decision)
         if awaitingOrder.count > Self.joinWindow {
@@ -381,12 +403,22 @@ public actor PlantView {
     private func applyLabel(_ l: LabelRecord) {
         let key = "\(l.machine)#\(l.seq)"
         let actual = l.failure > 0
-        if labels.updateValue(actual, forKey: key) == nil { labelOrder.append(key) }
+        let millis = l.millis
+        if labels.updateValue((millis, actual), forKey: key) == nil { labelOrder.append(key) }
         if labelOrder.count > Self.joinWindow {
             for k in labelOrder.prefix(Self.joinWindow / 4) { labels.removeValue(forKey: k) }
             labelOrder.removeFirst(Self.joinWindow / 4)
         }
-        for decision in awaitingLabel.removeValue(forKey: key) ?? [] { count(decision, actual: actual) }
+        guard let waiting = awaitingLabel.removeValue(forKey: key) else { return }
+        var other: [Decision] = []
+        for decision in waiting {
+            if millis == nil || millis == decision.millis {
+                count(decision, actual: actual)
+            } else {
+                other.append(decision)
+            }
+        }
+        if !other.isEmpty { awaitingLabel[key] = other }
     }
 
     private func count(_ decision: Decision, actual: Bool) {

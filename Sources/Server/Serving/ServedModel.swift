@@ -5,8 +5,9 @@ import Registry
 struct ServedModel: Sendable {
     enum Engine: Sendable {
         /// A Millstream network; with preprocessing its inputs are the raw columns, else the feature vector. A model
-        /// of histories (`history`) takes each window variable as a sequence and computes the window's features.
-        case network(InferenceModel, Preprocessing?, history: HistoryInputs?)
+        /// of histories (`history`) takes each raw window variable as a sequence, derives the others at each step
+        /// and computes the window's features.
+        case network(InferenceModel, Preprocessing?, history: HistoryInputs?, variables: WindowVariables?)
         case onnx(ONNXModel)
         /// An anomaly detector: outputs score, alarm and the index of the top contributing variable.
         case detector(any AnomalyDetector)
@@ -48,10 +49,11 @@ struct ServedModel: Sendable {
             let history = d.history.flatMap { h in
                 d.preprocessing.map { HistoryInputs($0.numericInputs, window: h.window) }
             }
-            engine = .network(model, d.preprocessing, history: history)
-            if let pre = d.preprocessing, let history {
+            let variables = try history.flatMap { _ in try d.history.map(WindowVariables.init) }
+            engine = .network(model, d.preprocessing, history: history, variables: variables)
+            if let pre = d.preprocessing, let history, let variables {
                 inputs =
-                    history.window.variables.map {
+                    variables.raw.map {
                         Input(name: $0, width: 1, categorical: false, sequence: history.window.length)
                     }
                     + history.rawNames.map { Input(name: $0, width: 1, categorical: false) }
@@ -92,7 +94,7 @@ struct ServedModel: Sendable {
                 let top = check.contributions.indices.max { check.contributions[$0] < check.contributions[$1] } ?? 0
                 return [Float(check.score), check.alarm ? 1 : 0, Float(top)]
             }
-        case .network(let model, let pre, let history):
+        case .network(let model, let pre, let history, let variables):
             var scratch = model.makeScratch()
             var output = [Float](repeating: 0, count: model.outputSize)
             var features = [Float](repeating: 0, count: model.inputSize)
@@ -100,8 +102,9 @@ struct ServedModel: Sendable {
             var windowFeatures = [Double](repeating: 0, count: history?.window.featureCount ?? 0)
             return try instances.enumerated().map { r, i in
                 if let pre {
-                    if let history {
-                        try Self.windowInputs(i, history, instance: r, numeric: &numeric, features: &windowFeatures)
+                    if let history, let variables {
+                        try Self.windowInputs(
+                            i, history, variables, instance: r, numeric: &numeric, features: &windowFeatures)
                     } else {
                         for (k, n) in i.numbers.enumerated() { numeric[k] = n[0] }
                     }
@@ -124,12 +127,14 @@ struct ServedModel: Sendable {
         }
     }
 
-    /// A history instance's numeric inputs: its window variables (the first inputs, one sequence each, all of one
-    /// length) appended to a window as the pipeline appends readings, then the raw inputs that follow them.
+    /// A history instance's numeric inputs: its raw window variables (the first inputs, one sequence each, all of one
+    /// length) appended to a window as the pipeline appends readings (with the derived ones computed at each step),
+    /// then the raw inputs that follow them.
     private static func windowInputs(
-        _ i: Instance, _ history: HistoryInputs, instance r: Int, numeric: inout [Double], features: inout [Double]
+        _ i: Instance, _ history: HistoryInputs, _ windowVariables: WindowVariables, instance r: Int,
+        numeric: inout [Double], features: inout [Double]
     ) throws {
-        let variables = history.window.variables
+        let variables = windowVariables.raw
         let steps = i.numbers[0].count
         if let k = variables.indices.first(where: { i.numbers[$0].count != steps }) {
             throw APIError.badRequest(
@@ -137,9 +142,11 @@ struct ServedModel: Sendable {
             )
         }
         var state = WindowState(history.window)
-        var reading = [Double](repeating: 0, count: variables.count)
+        var values = [Double](repeating: 0, count: variables.count)
+        var reading = [Double](repeating: 0, count: history.window.variables.count)
         for t in 0..<steps {
-            for j in variables.indices { reading[j] = i.numbers[j][t] }
+            for j in variables.indices { values[j] = i.numbers[j][t] }
+            windowVariables.fill(&reading, raw: values)
             state.append(reading)
         }
         let age = history.window.age ? i.numbers[variables.count + history.rawNames.count][0] : nil
