@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -165,11 +166,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
+        // The plant's history for long-range queries: readings, predictions, KPIs and alerts from the bus, written
+        // exactly once into SQLite (GRDB) with rollups per minute and hour; CSV and JSON export.
+        .target(
+            name: "Historian",
+            dependencies: [
+                "Bus", "Plant", "Topics", "Tabular", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
         // The HTTP edge: plant API, TensorFlow Serving's predict API, dashboard, /metrics, tokens and roles.
         .target(
             name: "Server",
             dependencies: [
-                "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics",
+                "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics", "Historian",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -190,7 +200,7 @@ let package = Package(
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "OPCUA", "OPCUAWire", "LocalPeers",
-                "Server", "Tracking",
+                "Server", "Tracking", "Historian",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -204,7 +214,8 @@ let package = Package(
             dependencies: [
                 "EventLog", "Bus", "Buses", "BusEmbedded", "Plant", "Topics", "Learn", "Primitives", "Pipeline",
                 "Registry", "Tabular", "Kafka", "MQTT", "MQTTWire", "Connectors", "OPCUA", "OPCUAWire",
-                "TestSupport", "Server", "Optimizer", .product(name: "Hummingbird", package: "hummingbird"),
+                "TestSupport", "Server", "Optimizer", "Historian",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -269,9 +280,13 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Bus", "BusEmbedded", "Registry", "Learn", "Plant", "Primitives", "Topics",
+                "Server", "Bus", "BusEmbedded", "Registry", "Learn", "Plant", "Primitives", "Topics", "Historian",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HistorianTests",
+            dependencies: ["Historian", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "CLITests",

@@ -15,7 +15,7 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|shadow|kafka|mqtt|opcua|serve|optimize|all] [--records N] [--dir PATH]"
+                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|shadow|kafka|mqtt|opcua|serve|optimize|historian|all] [--records N] [--dir PATH]"
             )
             exit(2)
         }
@@ -59,6 +59,9 @@ struct Bench {
                 rate: Int(options["rate"] ?? "") ?? 1_000, nodes: Int(options["nodes"] ?? "") ?? 100,
                 seconds: Int(options["seconds"] ?? "") ?? 10)
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
+        case "historian":
+            try HistorianBench.run(
+                directory: directory, days: Int(options["days"] ?? "") ?? 365, rounds: Int(options["rounds"] ?? "") ?? 7)
         case "optimize":
             try OptimizeBench.run(
                 problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16,
@@ -70,7 +73,7 @@ struct Bench {
             try ReadingBench.run(count: 200_000)
         default:
             print(
-                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, shadow, kafka, mqtt, opcua, serve, optimize or all"
+                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, shadow, kafka, mqtt, opcua, serve, optimize, historian or all"
             )
             exit(2)
         }

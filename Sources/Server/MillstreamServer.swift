@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import HTTPTypes
+import Historian
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -38,7 +39,8 @@ public struct MillstreamServer {
 
     public init(
         options: ServerOptions, bus: any MessageBus, registry: ModelRegistry, tokens: TokenStore, audit: AuditLog,
-        view: PlantView, metrics: ServerMetrics, ready: ReadyFlag, logger: Logger = Logger(label: "millstream.server")
+        view: PlantView, metrics: ServerMetrics, ready: ReadyFlag, historian: SQLiteHistorian? = nil,
+        logger: Logger = Logger(label: "millstream.server")
     ) {
         self.options = options
         self.logger = logger
@@ -84,6 +86,7 @@ public struct MillstreamServer {
             registry: registry, view: view, audit: audit, policy: options.promotion, bus: bus, maxBodyBytes: limit
         ).register(on: &routes)
         PlantRoutes(view: view, bus: bus, audit: audit, maxBodyBytes: limit).register(on: &routes)
+        HistoryRoutes(historian: historian).register(on: &routes)
         AdminRoutes(tokens: tokens, audit: audit, maxBodyBytes: limit).register(on: &routes)
         DashboardRoutes(tokens: tokens, secureCookies: options.tlsCertificate != nil, maxBodyBytes: limit).register(
             on: &routes)

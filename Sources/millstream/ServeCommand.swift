@@ -3,6 +3,7 @@ import Bus
 import Buses
 import EventLog
 import Foundation
+import Historian
 import Logging
 import Plant
 import Registry
@@ -26,6 +27,13 @@ struct ServerArguments: ParsableArguments {
         .minFailures
     @Option(help: "... and a live F1 at least this much above the champion's on them.") var promoteMargin =
         PromotionPolicy().margin
+    @Option(
+        help:
+            "Keep the plant's history in this SQLite file (the historian, written from the bus by a service of the server) and serve trends and exports from it."
+    )
+    var historian: String?
+    @Flag(help: "With --historian: only read the file; a `millstream historian` process writes it.")
+    var historianReadOnly = false
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) must be from 0 to 65535") }
@@ -72,16 +80,28 @@ struct ServerStack {
         let view = PlantView(process: process, metrics: metrics, clockScale: clockScale)
         let ready = ReadyFlag()
         let models = try ModelRegistry(root: registry)
+        let historian: SQLiteHistorian?
+        do {
+            historian = try arguments.historian.map {
+                try SQLiteHistorian(path: $0, readOnly: arguments.historianReadOnly)
+            }
+        } catch {
+            throw CommandError("\(error)")
+        }
         let server = MillstreamServer(
             options: arguments.options, bus: bus, registry: models, tokens: tokens, audit: audit, view: view,
-            metrics: metrics, ready: ready, logger: logger)
+            metrics: metrics, ready: ready, historian: historian, logger: logger)
         let app = try server.application { channel in
             bound(channel.localAddress?.port ?? arguments.port)
         }
-        services = [
-            PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, registry: models, logger: logger),
-            app,
+        var services: [any Service] = [
+            PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, registry: models, logger: logger)
         ]
+        if let historian, !arguments.historianReadOnly {
+            services.append(HistorianService(bus: bus, store: historian, logger: logger))
+        }
+        services.append(app)
+        self.services = services
         self.metrics = metrics
         endpoints = server.endpoints
     }

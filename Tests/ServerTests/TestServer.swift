@@ -2,6 +2,7 @@ import Bus
 import BusEmbedded
 import Foundation
 import HTTPTypes
+import Historian
 import Hummingbird
 import HummingbirdTesting
 import Learn
@@ -24,6 +25,8 @@ struct TestServer {
     let metrics: ServerMetrics
     let ready = ReadyFlag()
     let server: MillstreamServer
+    /// The historian the server reads (written by the tests directly).
+    let historian: SQLiteHistorian?
     /// A valid token per role.
     let token: [Role: String]
     let expired: String
@@ -32,7 +35,7 @@ struct TestServer {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../LearnTests/Fixtures").standardized
 
-    init(maxBodyBytes: Int = 64 * 1024) throws {
+    init(maxBodyBytes: Int = 64 * 1024, historian withHistorian: Bool = true) throws {
         directory = NSTemporaryDirectory() + "millstream-server-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         bus = try EmbeddedBus(url: BusURL("embedded://\(directory)/data"))
@@ -52,9 +55,11 @@ struct TestServer {
         view = PlantView(process: .milling(), metrics: metrics)
         var options = ServerOptions()
         options.maxBodyBytes = maxBodyBytes
+        let historian = withHistorian ? try SQLiteHistorian(path: directory + "/history.sqlite") : nil
+        self.historian = historian
         server = MillstreamServer(
             options: options, bus: bus, registry: registry, tokens: tokens, audit: audit, view: view, metrics: metrics,
-            ready: ready)
+            ready: ready, historian: historian)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }

@@ -574,6 +574,79 @@ enum OpenAPIDocument {
               summary: Model outcomes against labels (viewer)
               responses:
                 "200": { description: Outcomes, content: { application/json: { schema: { type: object } } } }
+          /api/history/catalog:
+            get:
+              summary: The historian's machines and their variables (viewer)
+              responses:
+                "200": { description: Machines and variables, content: { application/json: { schema: { type: object } } } }
+                "503": { $ref: "#/components/responses/Error" }
+          /api/history:
+            get:
+              summary: A machine's variables over a time range, raw or in min/max/mean buckets (viewer)
+              parameters:
+                - { name: machine, in: query, required: true, schema: { type: string } }
+                - { name: variables, in: query, required: true, description: comma separated, schema: { type: string } }
+                - { name: from, in: query, required: false, description: ISO 8601 or ms; default a day before `to`, schema: { type: string } }
+                - { name: to, in: query, required: false, description: ISO 8601 or ms; default now, schema: { type: string } }
+                - { name: points, in: query, required: false, description: at most this many buckets; 0 for raw values, schema: { type: integer, minimum: 0, maximum: 100000 } }
+              responses:
+                "200":
+                  description: One series per variable, as columns
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        properties:
+                          machine: { type: string }
+                          from: { type: string }
+                          to: { type: string }
+                          series:
+                            type: array
+                            items:
+                              type: object
+                              properties:
+                                variable: { type: string }
+                                resolution_ms: { type: integer }
+                                source: { type: string, enum: [raw, 1m, 1h, none] }
+                                t: { type: array, items: { type: string } }
+                                min: { type: array, items: { type: [number, "null"] } }
+                                max: { type: array, items: { type: [number, "null"] } }
+                                mean: { type: array, items: { type: [number, "null"] } }
+                                count: { type: array, items: { type: integer } }
+                "400": { $ref: "#/components/responses/Error" }
+                "503": { $ref: "#/components/responses/Error" }
+          /api/history/alerts:
+            get:
+              summary: Alert records over a time range, newest first (viewer)
+              parameters:
+                - { name: machine, in: query, required: false, schema: { type: string } }
+                - { name: from, in: query, required: false, schema: { type: string } }
+                - { name: to, in: query, required: false, schema: { type: string } }
+                - { name: limit, in: query, required: false, schema: { type: integer, minimum: 1, maximum: 100000 } }
+              responses:
+                "200": { description: Alert records as on the bus, content: { application/json: { schema: { type: object } } } }
+                "400": { $ref: "#/components/responses/Error" }
+                "503": { $ref: "#/components/responses/Error" }
+          /api/export:
+            get:
+              summary: A machine's history or the alerts as a streamed CSV or JSON download (engineer)
+              parameters:
+                - { name: kind, in: query, required: false, schema: { type: string, enum: [history, alerts] } }
+                - { name: format, in: query, required: false, schema: { type: string, enum: [csv, json] } }
+                - { name: machine, in: query, required: false, schema: { type: string } }
+                - { name: variables, in: query, required: false, schema: { type: string } }
+                - { name: from, in: query, required: false, schema: { type: string } }
+                - { name: to, in: query, required: false, schema: { type: string } }
+                - { name: points, in: query, required: false, schema: { type: integer, minimum: 0, maximum: 100000 } }
+              responses:
+                "200":
+                  description: The export
+                  content:
+                    text/csv: { schema: { type: string } }
+                    application/json: { schema: {} }
+                "400": { $ref: "#/components/responses/Error" }
+                "403": { $ref: "#/components/responses/Error" }
+                "503": { $ref: "#/components/responses/Error" }
           /api/events:
             get:
               summary: Server-sent events, one `plant` event a second (viewer)

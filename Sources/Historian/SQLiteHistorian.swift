@@ -1,0 +1,288 @@
+import Bus
+import Foundation
+internal import GRDB
+import Synchronization
+
+/// The historian on one SQLite file (GRDB, WAL mode): the embedded default. The writer is one service; readers (the
+/// server, `millstream export`) open the same file read-only from other processes.
+///
+/// Samples are kept raw, one row per value, in a table clustered by (series, time). Each write also folds them into
+/// rollups of 1 minute and 1 hour (least, greatest, sum and count per bucket), so a trend over a year reads 8,760
+/// rollup rows instead of half a million raw ones; min, max and mean compose exactly from them. The bus offsets are
+/// written in the same transaction as the data: a restarted writer goes on exactly where the file ends, so every
+/// record is stored once.
+public final class SQLiteHistorian: Sendable {
+    /// The rollups, finest first: granularity in ms and the name a query result gives as its source.
+    public static let rollups: [(granularity: Int64, name: String)] = [(60_000, "1m"), (3_600_000, "1h")]
+
+    public let path: String
+    private let pool: DatabasePool
+    /// machine \u{1F} variable -> series id, of committed series only.
+    private let seriesIDs = Mutex<[String: Int64]>([:])
+
+    public init(path: String, readOnly: Bool = false) throws(HistorianError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.busyMode = .timeout(10)
+        if readOnly && !FileManager.default.fileExists(atPath: path) {
+            throw HistorianError(
+                "no historian at \(path): start one with `millstream historian --bus URL --db \(path)`")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            if !readOnly { try Self.migrator.migrate(pool) }
+        } catch {
+            throw HistorianError("cannot open the historian at \(path): \(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE series (
+                        id INTEGER PRIMARY KEY, machine TEXT NOT NULL, variable TEXT NOT NULL,
+                        UNIQUE (machine, variable));
+                    CREATE TABLE samples (
+                        series INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+                        PRIMARY KEY (series, ts)) WITHOUT ROWID;
+                    CREATE TABLE alerts (
+                        topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+                        id TEXT NOT NULL, machine TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL,
+                        priority TEXT, status TEXT NOT NULL, variable TEXT, message TEXT, record TEXT NOT NULL,
+                        PRIMARY KEY (topic, partition, offset));
+                    CREATE INDEX alerts_by_time ON alerts (ts);
+                    CREATE INDEX alerts_by_machine ON alerts (machine, ts);
+                    CREATE TABLE offsets (
+                        topic TEXT NOT NULL, partition INTEGER NOT NULL, next INTEGER NOT NULL,
+                        PRIMARY KEY (topic, partition)) WITHOUT ROWID;
+                    """)
+            for rollup in SQLiteHistorian.rollups {
+                try db.execute(
+                    sql: """
+                        CREATE TABLE rollup_\(rollup.granularity) (
+                            series INTEGER NOT NULL, bucket INTEGER NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+                            total REAL NOT NULL, n INTEGER NOT NULL,
+                            PRIMARY KEY (series, bucket)) WITHOUT ROWID
+                        """)
+            }
+        }
+        return migrator
+    }
+
+    // MARK: - writing
+
+    /// The next offset to read of each partition the historian has stored from.
+    public func offsets() throws(HistorianError) -> [TopicPartition: Int64] {
+        try run("read the stored offsets") {
+            try pool.read { db in
+                var out: [TopicPartition: Int64] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT topic, partition, next FROM offsets") {
+                    out[TopicPartition(topic: row[0], partition: row[1])] = row[2]
+                }
+                return out
+            }
+        }
+    }
+
+    /// Stores a batch and the offsets it ends at, in one transaction: all of it or none.
+    public func write(_ batch: HistorianBatch) throws(HistorianError) {
+        let known = seriesIDs.withLock { $0 }
+        let created = try run("write \(batch.samples.count) samples and \(batch.alerts.count) alerts") {
+            try pool.write { db in
+                var created: [String: Int64] = [:]
+                func id(_ machine: String, _ variable: String) throws -> Int64 {
+                    let key = machine + "\u{1F}" + variable
+                    if let id = known[key] ?? created[key] { return id }
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO series (machine, variable) VALUES (?, ?)",
+                        arguments: [machine, variable])
+                    let id = try Int64.fetchOne(
+                        db, sql: "SELECT id FROM series WHERE machine = ? AND variable = ?",
+                        arguments: [machine, variable])!
+                    created[key] = id
+                    return id
+                }
+                let insert = try db.cachedStatement(
+                    sql: "INSERT OR IGNORE INTO samples (series, ts, value) VALUES (?, ?, ?)")
+                var buckets = [[BucketKey: Bucket]](repeating: [:], count: Self.rollups.count)
+                for s in batch.samples where s.value.isFinite {
+                    let series = try id(s.machine, s.variable)
+                    try insert.execute(arguments: [series, s.millis, s.value])
+                    // A second value of one series at one millisecond is not stored, nor rolled up.
+                    guard db.changesCount > 0 else { continue }
+                    for (level, rollup) in Self.rollups.enumerated() {
+                        let start =
+                            s.millis - ((s.millis % rollup.granularity) + rollup.granularity)
+                            % rollup.granularity
+                        buckets[level][BucketKey(series: series, start: start), default: Bucket()].add(s.value)
+                    }
+                }
+                for (level, rollup) in Self.rollups.enumerated() where !buckets[level].isEmpty {
+                    let upsert = try db.cachedStatement(
+                        sql: """
+                            INSERT INTO rollup_\(rollup.granularity) (series, bucket, lo, hi, total, n)
+                            VALUES (?, ?, ?, ?, ?, ?)
+                            ON CONFLICT (series, bucket) DO UPDATE SET
+                                lo = min(lo, excluded.lo), hi = max(hi, excluded.hi),
+                                total = total + excluded.total, n = n + excluded.n
+                            """)
+                    for (key, b) in buckets[level] {
+                        try upsert.execute(arguments: [key.series, key.start, b.lo, b.hi, b.total, b.n])
+                    }
+                }
+                let alert = try db.cachedStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO alerts
+                            (topic, partition, offset, id, machine, ts, kind, priority, status, variable, message, record)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                for a in batch.alerts {
+                    try alert.execute(arguments: [
+                        a.position.topic, a.position.partition, a.offset, a.alert.id, a.alert.machine,
+                        a.alert.millis, a.alert.kind, a.alert.priority, a.alert.status, a.alert.variable,
+                        a.alert.message, a.alert.record,
+                    ])
+                }
+                let offset = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO offsets (topic, partition, next) VALUES (?, ?, ?)
+                        ON CONFLICT (topic, partition) DO UPDATE SET next = max(next, excluded.next)
+                        """)
+                for (tp, next) in batch.offsets {
+                    try offset.execute(arguments: [tp.topic, tp.partition, next])
+                }
+                return created
+            }
+        }
+        if !created.isEmpty { seriesIDs.withLock { $0.merge(created) { a, _ in a } } }
+    }
+
+    struct BucketKey: Hashable {
+        var series: Int64
+        var start: Int64
+    }
+
+    struct Bucket {
+        var lo = Double.infinity
+        var hi = -Double.infinity
+        var total = 0.0
+        var n = 0
+
+        mutating func add(_ v: Double) {
+            lo = Swift.min(lo, v)
+            hi = Swift.max(hi, v)
+            total += v
+            n += 1
+        }
+    }
+
+    // MARK: - reading
+
+    /// The query's variables: raw (`points` 0), or in buckets from the coarsest rollup finer than a bucket (the
+    /// bucket width then rounded up to whole rollup buckets), else from the raw values.
+    public func series(_ query: HistoryQuery) throws(HistorianError) -> [HistorySeries] {
+        try run("read the history of \(query.machine)") {
+            try pool.read { db in
+                try query.variables.map { variable in
+                    guard
+                        let id = try Int64.fetchOne(
+                            db, sql: "SELECT id FROM series WHERE machine = ? AND variable = ?",
+                            arguments: [query.machine, variable])
+                    else { return HistorySeries(variable: variable, resolution: 0, source: "none") }
+                    return try Self.read(db, series: id, variable: variable, query)
+                }
+            }
+        }
+    }
+
+    static func read(_ db: Database, series id: Int64, variable: String, _ query: HistoryQuery) throws -> HistorySeries
+    {
+        if query.points == 0 {
+            var out = HistorySeries(variable: variable, resolution: 0, source: "raw")
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT ts, value FROM samples WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                arguments: [id, query.from, query.to])
+            while let row = try rows.next() {
+                let v: Double = row[1]
+                out.times.append(row[0])
+                out.min.append(v)
+                out.max.append(v)
+                out.mean.append(v)
+                out.count.append(1)
+            }
+            return out
+        }
+        let finest = query.bucketWidth(granularity: 1)
+        let rollup = rollups.last { $0.granularity <= finest }
+        let width = query.bucketWidth(granularity: rollup?.granularity ?? 1)
+        var out = HistorySeries(variable: variable, resolution: width, source: rollup?.name ?? "raw")
+        let sql =
+            if let rollup {
+                // Rollup buckets that start in the range (its ends are whole rollup buckets).
+                """
+                SELECT (bucket / \(width)) * \(width) AS b, min(lo), max(hi), sum(total), sum(n)
+                FROM rollup_\(rollup.granularity) WHERE series = ? AND bucket >= ? AND bucket < ?
+                GROUP BY b ORDER BY b
+                """
+            } else {
+                """
+                SELECT (ts / \(width)) * \(width) AS b, min(value), max(value), sum(value), count(*)
+                FROM samples WHERE series = ? AND ts >= ? AND ts < ? GROUP BY b ORDER BY b
+                """
+            }
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: [id, query.from, query.to])
+        while let row = try rows.next() {
+            let n: Int = row[4]
+            let total: Double = row[3]
+            out.times.append(row[0])
+            out.min.append(row[1])
+            out.max.append(row[2])
+            out.mean.append(total / Double(n))
+            out.count.append(n)
+        }
+        return out
+    }
+
+    /// Alert records in [from, to), newest first, of one machine or all.
+    public func alerts(machine: String?, from: Int64, to: Int64, limit: Int) throws(HistorianError) -> [HistoryAlert] {
+        try run("read the alert history") {
+            try pool.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id, machine, ts, kind, priority, status, variable, message, record FROM alerts
+                        WHERE ts >= ? AND ts < ? AND (? IS NULL OR machine = ?) ORDER BY ts DESC LIMIT ?
+                        """, arguments: [from, to, machine, machine, limit])
+                return rows.map {
+                    HistoryAlert(
+                        id: $0[0], machine: $0[1], millis: $0[2], kind: $0[3], priority: $0[4], status: $0[5],
+                        variable: $0[6], message: $0[7], record: $0[8])
+                }
+            }
+        }
+    }
+
+    /// Every machine and its variables.
+    public func catalog() throws(HistorianError) -> [String: [String]] {
+        try run("read the historian's series") {
+            try pool.read { db in
+                var out: [String: [String]] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT machine, variable FROM series ORDER BY machine, variable")
+                {
+                    out[row[0], default: []].append(row[1])
+                }
+                return out
+            }
+        }
+    }
+
+    /// Runs a database step; a failure becomes an error that says what was being done and where.
+    private func run<T>(_ what: String, _ body: () throws -> T) throws(HistorianError) -> T {
+        do { return try body() } catch let error as HistorianError { throw error } catch {
+            throw HistorianError("historian \(path): cannot \(what): \(error)")
+        }
+    }
+}

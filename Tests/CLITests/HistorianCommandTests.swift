@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// `millstream historian` stores the bus once whatever kills it, and `millstream export` reads it back.
+@Suite(.serialized) struct HistorianCommandTests {
+    @Test func killedHistorianStoresEveryRecordOnce() async throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bus = "embedded://\(dir)/bus"
+        let sim = try await CLI.run([
+            "simulate", "--machines", "10", "--duration", "1d", "--fast", "--seed", "4", "--start",
+            "2026-05-01T00:00:00Z", "--bus", bus,
+        ])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        // The pipeline adds KPIs and alerts (no model: no risks).
+        let run = try await CLI.run(["run", "--bus", bus, "--exit-when-idle", "1s"])
+        #expect(run.status == 0, "\(run.stderr)")
+
+        let whole = try await CLI.run([
+            "historian", "--bus", bus, "--db", dir + "/whole.sqlite", "--until-caught-up", "--json",
+        ])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let stored = try JSONSerialization.jsonObject(with: Data(whole.stdout.utf8)) as? [String: Any]
+        #expect((stored?["samples"] as? Int ?? 0) > 14_000 * 5, "\(whole.stdout)")
+        #expect((stored?["alerts"] as? Int ?? 0) > 0 && stored?["unreadable"] as? Int == 0)
+
+        // The same bus into another file, killed three times while it writes, then finished.
+        for _ in 0..<3 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLI.binary)
+            process.arguments = ["historian", "--bus", bus, "--db", dir + "/killed.sqlite"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_500)))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let finish = try await CLI.run([
+            "historian", "--bus", bus, "--db", dir + "/killed.sqlite", "--until-caught-up", "--json",
+        ])
+        #expect(finish.status == 0, "\(finish.stderr)")
+
+        // Every machine's every variable, raw, and every alert: the same in both files.
+        let variables = "air_temp_k,process_temp_k,rpm,torque_nm,tool_wear_min,oee,availability,performance,quality"
+        var rows = 0
+        for m in 1...10 {
+            let machine = String(format: "plant1/line1/m%02d", m)
+            var exports: [String] = []
+            for db in ["whole", "killed"] {
+                let export = try await CLI.run([
+                    "export", "--db", "\(dir)/\(db).sqlite", "--machine", machine, "--variables", variables,
+                ])
+                #expect(export.status == 0, "\(export.stderr)")
+                exports.append(export.stdout)
+            }
+            #expect(exports[0] == exports[1], "\(machine): the killed historian's history differs")
+            rows += exports[0].split(separator: "\n").count - 1
+        }
+        #expect(rows > 14_000, "\(rows) rows")
+        let alerts = try await ["whole", "killed"].asyncMap {
+            try await CLI.run(["export", "--db", "\(dir)/\($0).sqlite", "--alerts", "--format", "json"]).stdout
+        }
+        #expect(alerts[0] == alerts[1] && alerts[0].hasPrefix("[{"))
+
+        // Downsampled: 24 hourly buckets of the day.
+        let hourly = try await CLI.run([
+            "export", "--db", dir + "/whole.sqlite", "--machine", "plant1/line1/m01", "--variables", "torque_nm",
+            "--from", "2026-05-01T00:00:00Z", "--to", "2026-05-02T00:00:00Z", "--points", "24",
+        ])
+        let lines = hourly.stdout.split(separator: "\n")
+        #expect(lines.first == "time,torque_nm_min,torque_nm_max,torque_nm_mean,torque_nm_count")
+        #expect(lines.count == 25 && lines[1].hasPrefix("2026-05-01T00:00:00.000Z,"), "\(hourly.stdout.prefix(300))")
+
+        // Clear errors.
+        let missing = try await CLI.run(["export", "--db", dir + "/none.sqlite", "--alerts"])
+        #expect(missing.status != 0 && missing.stderr.contains("no historian at \(dir)/none.sqlite"))
+        let incomplete = try await CLI.run(["export", "--db", dir + "/whole.sqlite", "--machine", "m"])
+        #expect(incomplete.status != 0 && incomplete.stderr.contains("--variables"))
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ body: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await body(e)) }
+        return out
+    }
+}

@@ -1,0 +1,140 @@
+import Bus
+import Buses
+import Foundation
+import Historian
+import Plant
+import Primitives
+import Synchronization
+import Testing
+import Topics
+
+/// The historian on SQLite: rollups that give exactly the buckets of the raw values, raw ranges, alerts, and a
+/// service that stores every record of the bus once and resumes where its file ends.
+@Suite struct HistorianTests {
+    func directory() throws -> String {
+        let dir = NSTemporaryDirectory() + "millstream-historian-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func rollupsGiveTheBucketsOfTheRawValues() throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try SQLiteHistorian(path: dir + "/h.sqlite")
+        let start: Int64 = 1_767_225_600_000 + 17_000  // not on a minute: buckets straddle batches and ends
+        var rng = RandomSource(seed: 3)
+        var values: [(Int64, Double)] = []
+        // Three days at about one reading a minute (jittered), written in batches that cut buckets in two.
+        var t = start
+        while t < start + 3 * 86_400_000 {
+            values.append((t, 40 + 10 * rng.normal()))
+            t += 45_000 + Int64(rng.uniform() * 30_000)
+        }
+        for chunk in stride(from: 0, to: values.count, by: 777) {
+            var batch = HistorianBatch()
+            for (ms, v) in values[chunk..<min(values.count, chunk + 777)] {
+                batch.samples.append(HistorySample(machine: "m1", variable: "torque_nm", millis: ms, value: v))
+                batch.samples.append(HistorySample(machine: "m2", variable: "torque_nm", millis: ms, value: -v))
+            }
+            try store.write(batch)
+        }
+        // From the rollups: two days from a whole hour in 20 points (2.4 h, so 3-hour buckets from the hourly rollup)
+        // and in 100 (28.8 min, so 29-minute buckets from the minute rollup).
+        let from = (start / 3_600_000 + 1) * 3_600_000
+        let to = from + 2 * 86_400_000
+        for (points, source, width) in [(20, "1h", Int64(3 * 3_600_000)), (100, "1m", Int64(29 * 60_000))] {
+            let q = try HistoryQuery(machine: "m1", variables: ["torque_nm"], from: from, to: to, points: points)
+            let s = try #require(try store.series(q).first)
+            #expect(s.source == source && s.resolution == width, "\(s.source) \(s.resolution)")
+            var expected: [Int64: [Double]] = [:]
+            for (ms, v) in values where ms >= from && ms < to { expected[ms / width * width, default: []].append(v) }
+            #expect(s.times == expected.keys.sorted())
+            for (i, b) in s.times.enumerated() {
+                let e = expected[b]!
+                #expect(s.min[i] == e.min()! && s.max[i] == e.max()! && s.count[i] == e.count)
+                #expect(abs(s.mean[i] - e.reduce(0, +) / Double(e.count)) < 1e-9)
+            }
+        }
+        // Raw: every value in the range, in time order, of that machine only.
+        let raw = try #require(
+            try store.series(
+                HistoryQuery(
+                    machine: "m2", variables: ["torque_nm", "nope"], from: from, to: from + 3_600_000, points: 0))
+        )
+        let inHour = values.filter { $0.0 >= from && $0.0 < from + 3_600_000 }
+        #expect(raw.first?.times == inHour.map(\.0) && raw.first?.mean == inHour.map { -$0.1 })
+        #expect(raw.last?.source == "none" && raw.last?.times.isEmpty == true)
+        #expect(try store.catalog() == ["m1": ["torque_nm"], "m2": ["torque_nm"]])
+        // Bad queries say what is wrong.
+        #expect(throws: HistorianError.self) {
+            try HistoryQuery(machine: "m1", variables: ["x"], from: 10, to: 10, points: 5)
+        }
+        #expect(throws: HistorianError.self) { try SQLiteHistorian(path: dir + "/none.sqlite", readOnly: true) }
+    }
+
+    @Test func theServiceStoresEachRecordOnceAndResumes() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bus = try openBus("embedded://\(dir)/bus?partitions=3&fsync=never")
+        let producer = try await bus.producer()
+        let start: Int64 = 1_767_225_600_000
+        func send(_ range: Range<Int>) async throws {
+            var readings: [BusRecord] = []
+            var predictions: [BusRecord] = []
+            var alerts: [BusRecord] = []
+            for i in range {
+                let machine = "plant1/line1/m\(i % 4)"
+                let t = start + Int64(i) * 15_000
+                let reading = Reading(
+                    machine: machine, timestamp: t, sequence: Int64(i),
+                    values: [Measurement("torque_nm", Double(i)), Measurement("rpm", 1500)])
+                readings.append(BusRecord(key: Array(machine.utf8), value: reading.encoded(), timestamp: t))
+                let p = PredictionRecord(
+                    machine: machine, ts: Timestamp.format(t), seq: Int64(i), state: "running", product: nil,
+                    risk: Double(i % 10) / 10, failure: false, model: "failure@v1", features: NamedValues(),
+                    source: nil)
+                predictions.append(BusRecord(key: Array(machine.utf8), value: p.encoded(), timestamp: t))
+                if i % 50 == 0 {
+                    let a = AlertRecord(
+                        id: "\(machine)/failure_risk/\(i)", machine: machine, ts: Timestamp.format(t),
+                        kind: "failure_risk", severity: "critical", priority: "high", status: "raised",
+                        message: "risk \(i)")
+                    alerts.append(BusRecord(key: Array(machine.utf8), value: a.encoded(), timestamp: t))
+                }
+            }
+            _ = try await producer.send(readings, to: Topics.readings.name)
+            _ = try await producer.send(predictions, to: Topics.predictions.name)
+            _ = try await producer.send(alerts, to: Topics.alerts.name)
+            // Something the historian cannot read is skipped and counted.
+            _ = try await producer.send([BusRecord(key: nil, value: Array("{".utf8), timestamp: 0)], to: "kpis")
+        }
+        let path = dir + "/h.sqlite"
+        func catchUp() async throws -> HistorianProgress {
+            let store = try SQLiteHistorian(path: path)
+            let seen = Mutex(HistorianProgress())
+            let service = HistorianService(bus: bus, store: store, batchSize: 700, untilCaughtUp: true) { p in
+                seen.withLock { $0 = p }
+            }
+            try await service.run()
+            return seen.withLock { $0 }
+        }
+        try await send(0..<2_000)
+        let first = try await catchUp()
+        #expect(first.records == 2_000 + 2_000 + 40 + 1 && first.alerts == 40 && first.unreadable == 1, "\(first)")
+        try await send(2_000..<3_000)
+        let second = try await catchUp()
+        // The second run starts where the file ends: only the new records.
+        #expect(second.records == 1_000 + 1_000 + 20 + 1, "\(second)")
+        let store = try SQLiteHistorian(path: path, readOnly: true)
+        let all = try store.series(
+            HistoryQuery(
+                machine: "plant1/line1/m1", variables: ["torque_nm", "rpm", "risk"], from: start,
+                to: start + 3_000 * 15_000, points: 0))
+        #expect(all.map(\.times.count) == [750, 750, 750])
+        #expect(all[0].mean == stride(from: 1, to: 3_000, by: 4).map(Double.init))
+        let alerts = try store.alerts(machine: nil, from: 0, to: .max, limit: 1_000)
+        #expect(alerts.count == 60 && alerts.first?.message == "risk 2950")
+        #expect(try store.alerts(machine: "plant1/line1/m2", from: 0, to: .max, limit: 5).count == 5)
+        try await bus.close()
+    }
+}
