@@ -94,8 +94,23 @@ public struct HistorianService: Service {
                 let consumer = try await bus.consumer(
                     ConsumerOptions(group: nil, topics: HistorianBatch.topics, start: .earliest))
                 let stored = try store.offsets()
+                var ends: [String: [Int: Int64]] = [:]
                 for tp in try await consumer.assignment() {
-                    if let next = stored[tp] { try await consumer.seek(tp, to: next) }
+                    guard let next = stored[tp] else { continue }
+                    if ends[tp.topic] == nil {
+                        ends[tp.topic] = Dictionary(
+                            uniqueKeysWithValues: try await bus.describeTopic(tp.topic).partitions.map {
+                                ($0.partition, $0.latestOffset)
+                            })
+                    }
+                    if let end = ends[tp.topic]?[tp.partition], next > end {
+                        // The file has stored more of this partition than the bus holds: the bus was replaced.
+                        logger.warning(
+                            "the historian stored more of \(tp) than the bus holds; reading it from its start",
+                            metadata: ["stored": "\(next)", "end": "\(end)", "file": "\(store.path)"])
+                        continue
+                    }
+                    try await consumer.seek(tp, to: next)
                 }
                 if !stored.isEmpty {
                     logger.info(

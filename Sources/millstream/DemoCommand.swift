@@ -118,8 +118,12 @@ extension Millstream {
                 serverLogger.logLevel = .warning
                 let scheme = server.scheme
                 let host = server.host
+                // The demo keeps the plant's history beside its bus, so the dashboard's trends reach back past the
+                // server's in-memory window (docs/historian.md).
+                var arguments = server
+                if arguments.historian == nil { arguments.historian = "./millstream-history.sqlite" }
                 let stack = try ServerStack(
-                    arguments: server, tokens: tokens, process: process, bus: bus, registry: registry,
+                    arguments: arguments, tokens: tokens, process: process, bus: bus, registry: registry,
                     logger: serverLogger, clockScale: scale
                 ) { port in
                     dashboard.set("\(scheme)://\(host):\(port)/   (sign in with the admin token)")

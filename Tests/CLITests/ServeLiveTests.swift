@@ -68,7 +68,14 @@ import Testing
                 (nil, "document.querySelectorAll('tr.machine-row').length >= 5", nil),
                 (
                     "\(demo.base)/#/machine/plant1%2Fline1%2Fm01",
-                    "document.querySelector('#spc-facts').textContent.includes('centre')", nil
+                    "document.querySelector('#spc-facts').textContent.includes('centre')",
+                    // The trends from the historian: the last day, and the downloads an admin may take.
+                    "const r = document.querySelector('#trend-range'); r.value = '86400000'; r.dispatchEvent(new Event('change'))"
+                ),
+                (
+                    nil,
+                    "document.querySelector('#trend-facts').textContent.includes('from the historian') && !document.querySelector('#trend-download').hidden && document.querySelector('.trend path.line')",
+                    nil
                 ),
                 (
                     "\(demo.base)/#/alerts",
@@ -82,7 +89,11 @@ import Testing
                 ),
             ], profile: demo.directory + "/chromium", screenshot: screenshot, shotAt: 1)
         #expect(pages[0].contains("Sign in") && !pages[0].contains(demo.token))
-        let (plant, machine, alarms, models) = (pages[1], pages[2], pages[3], pages[4])
+        let (plant, machine, history, alarms, models) = (pages[1], pages[2], pages[3], pages[4], pages[5])
+        // The machine's trends over the last day, from the historian the demo keeps, and its downloads.
+        #expect(
+            history.contains("buckets of") && history.contains(#"<path class="line" d="M"#), "\(history.suffix(3000))")
+        #expect(history.contains("/api/export?machine=plant1%2Fline1%2Fm01&amp;variables="), "\(history.suffix(3000))")
         // The models view: two versions side by side (metrics, data, parameters), and the challengers in shadow.
         #expect(
             models.contains("test roc_auc") && models.contains("dataset sha256") && models.contains("learning_rate"))

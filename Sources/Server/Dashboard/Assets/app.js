@@ -7,7 +7,8 @@ const esc = (s) =>
   );
 let live = null,
   current = "plant",
-  machineId = null;
+  machineId = null,
+  role = "viewer";
 
 async function api(path, options) {
   const r = await fetch(
@@ -179,23 +180,94 @@ async function loadMachine() {
         `<div class="trend"><b>${esc(v.name)}</b> <span class="facts">${esc(v.unit)}</span><svg viewBox="0 0 900 70" preserveAspectRatio="none" data-var="${esc(v.name)}"></svg></div>`,
     )
     .join("");
+  await drawTrends(m);
+  renderAlerts($("#machine-alerts"), m.alerts);
+  await loadSPC();
+}
+
+/// The sensor trends: the server's live window, or a range from the historian drawn as the mean with the band
+/// between each bucket's min and max (at most 900 buckets).
+async function drawTrends(m) {
+  const range = $("#trend-range").value;
+  const names = m.variables.map((v) => v.name);
+  const download = $("#trend-download");
+  const alertsDownload = $("#alerts-download");
+  if (range === "live") {
+    download.hidden = alertsDownload.hidden = true;
+    $("#trend-facts").textContent = "";
+    document.querySelectorAll(".trend svg").forEach((svg) => {
+      drawTrend(
+        svg,
+        (m.values[svg.dataset.var] || []).map((q) => [q[0], q[1], q[1], q[1]]),
+      );
+    });
+    return;
+  }
+  const to = Date.now();
+  const from = to - Number(range);
+  const query = `machine=${encodeURIComponent(m.id)}&variables=${encodeURIComponent(names.join(","))}&from=${from}&to=${to}`;
+  let h;
+  try {
+    h = await api(`/api/history?${query}&points=900`);
+  } catch (e) {
+    download.hidden = alertsDownload.hidden = true;
+    $("#trend-facts").textContent = e.message;
+    document.querySelectorAll(".trend svg").forEach((svg) => {
+      svg.innerHTML = "";
+    });
+    return;
+  }
+  const engineer = ["engineer", "admin"].includes(role);
+  download.hidden = alertsDownload.hidden = !engineer;
+  download.href = `/api/export?${query}&format=csv`;
+  alertsDownload.href = `/api/export?kind=alerts&machine=${encodeURIComponent(m.id)}&from=${from}&to=${to}&format=csv`;
+  const first = h.series.find((s) => s.t.length) || h.series[0];
+  $("#trend-facts").textContent = first
+    ? `${first.t.length} buckets of ${Math.round(first.resolution_ms / 60000)} min from the historian (${first.source})`
+    : "";
+  const bySeries = Object.fromEntries(h.series.map((s) => [s.variable, s]));
   document.querySelectorAll(".trend svg").forEach((svg) => {
-    const pts = m.values[svg.dataset.var] || [];
-    if (!pts.length) return;
-    const p = path(
-      pts,
+    const s = bySeries[svg.dataset.var];
+    drawTrend(svg, s ? s.t.map((t, i) => [Date.parse(t), s.mean[i], s.min[i], s.max[i]]) : []);
+  });
+}
+
+/// One small trend: [time, mean, min, max] per point; the band shows where min and max differ.
+function drawTrend(svg, pts) {
+  if (!pts.length) {
+    svg.innerHTML = "";
+    return;
+  }
+  const lo = Math.min(...pts.map((q) => q[2])),
+    hi = Math.max(...pts.map((q) => q[3]));
+  const t0 = pts[0][0],
+    t1 = pts[pts.length - 1][0];
+  const mean = path(
+    pts.map((q) => [q[0], q[1]]),
+    900,
+    70,
+    4,
+    lo,
+    hi,
+    t0,
+    t1,
+  );
+  let out = "";
+  if (pts.some((q) => q[2] !== q[3])) {
+    const top = path(
+      pts.map((q) => [q[0], q[3]]),
       900,
       70,
       4,
-      Math.min(...pts.map((q) => q[1])),
-      Math.max(...pts.map((q) => q[1])),
-      pts[0][0],
-      pts[pts.length - 1][0],
+      lo,
+      hi,
+      t0,
+      t1,
     );
-    svg.innerHTML = `<path class="line" d="${p.d}"/>`;
-  });
-  renderAlerts($("#machine-alerts"), m.alerts);
-  await loadSPC();
+    const bottom = path(pts.map((q) => [q[0], q[2]]).reverse(), 900, 70, 4, lo, hi, t0, t1);
+    out += `<path class="band" d="${top.d} ${bottom.d.replace("M", "L")} Z"/>`;
+  }
+  svg.innerHTML = `${out}<path class="line" d="${mean.d}"/>`;
 }
 
 async function loadSPC() {
@@ -495,6 +567,7 @@ function connect() {
 $("#spc-variable").onchange = loadSPC;
 $("#spc-rules").onchange = loadSPC;
 $("#alert-filter").onchange = loadAlerts;
+$("#trend-range").onchange = () => loadMachine().catch(() => {});
 $("#rec-filter").onchange = loadRecommendations;
 window.addEventListener("hashchange", route);
 setInterval(() => {
@@ -502,6 +575,7 @@ setInterval(() => {
 }, 3000);
 api("/api/whoami")
   .then((w) => {
+    role = w.role;
     $("#who").textContent = `${w.name} (${w.role})`;
   })
   .catch(() => {});
