@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -167,11 +168,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         // The plant's history for long-range queries: readings, predictions, KPIs and alerts from the bus, written
-        // exactly once into SQLite (GRDB) with rollups per minute and hour; CSV and JSON export.
+        // exactly once into SQLite (GRDB, embedded) or PostgreSQL (postgres-nio, at scale) with rollups per minute and
+        // hour; CSV and JSON export.
         .target(
             name: "Historian",
             dependencies: [
                 "Bus", "Plant", "Topics", "Tabular", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),

@@ -60,7 +60,7 @@ struct Bench {
                 seconds: Int(options["seconds"] ?? "") ?? 10)
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "historian":
-            try HistorianBench.run(
+            try await HistorianBench.run(
                 directory: directory, days: Int(options["days"] ?? "") ?? 365, rounds: Int(options["rounds"] ?? "") ?? 7)
         case "optimize":
             try OptimizeBench.run(

@@ -1,17 +1,17 @@
 import Foundation
 import Historian
+import TestSupport
 
 /// The historian's goal (issue 21): a year of one machine at one reading a minute, a 1,000-point trend in < 100 ms.
 /// Ours reads the hourly rollup; the peer is what one would write without rollups: the same GROUP BY over the raw
 /// samples, run by SQLite's own shell (`sqlite3`, Debian) on the same file, same machine, same run.
 enum HistorianBench {
-    static func run(directory: String, days: Int, rounds: Int) throws {
+    static func run(directory: String, days: Int, rounds: Int) async throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/history.sqlite"
         let store = try SQLiteHistorian(path: path)
         let machine = "plant1/line1/m01"
-        let variables = ["air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min"]
         let start: Int64 = 1_767_225_600_000  // 2026-01-01T00:00:00Z
         let minutes = days * 1_440
         var written = 0
@@ -63,15 +63,68 @@ enum HistorianBench {
         }
         let median = { (x: [Double]) in x.sorted()[x.count / 2] }
         print(
-            "1,000-point trend of a year: \(s.times.count) buckets of \(width / 60_000) min from the \(s.source) rollup"
+            "1,000-point trend of \(days) days: \(s.times.count) buckets of \(width / 60_000) min from the \(s.source) rollup"
         )
+        let pg = try await postgres(days: days, rounds: rounds, start: start, end: end, machine: machine)
         print(
             String(
                 format:
                     "  ours (rollup), one variable:   %8.2f ms (median of %d)\n  ours (rollup), five variables: %8.2f ms\n  peer (sqlite3 shell, GROUP BY over the raw samples): %8.2f ms (%d buckets)\n  ratio peer/ours (one variable): %.1fx; goal < 100 ms: %@",
                 median(ours) * 1000, rounds, median(oursAll) * 1000, median(peer) * 1000, peerRows,
                 median(peer) / median(ours), median(ours) < 0.1 ? "met" : "NOT met"))
+        if let pg {
+            print(
+                String(
+                    format:
+                        "  PostgreSQL (postgres-nio, a local server): written in %.1f s (%.0f samples/s); one variable %.2f ms, five %.2f ms",
+                    pg.write, Double(written) / pg.write, pg.one * 1000, pg.five * 1000))
+        }
     }
+
+    /// The same year in PostgreSQL (Debian's server, started here) and the same trends from it; nil when no
+    /// PostgreSQL is installed.
+    static func postgres(days: Int, rounds: Int, start: Int64, end: Int64, machine: String) async throws -> (
+        write: Double, one: Double, five: Double
+    )? {
+        guard FileManager.default.fileExists(atPath: "/usr/lib/postgresql") else { return nil }
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.database("bench")
+        return try await PostgresHistorian.withStore(url: url) { store in
+            let began = ContinuousClock.now
+            var m = 0
+            let minutes = days * 1_440
+            while m < minutes {
+                var batch = HistorianBatch()
+                for k in m..<min(minutes, m + 10_000) {
+                    let t = start + Int64(k) * 60_000
+                    let phase = Double(k) / 1_440
+                    for (j, v) in variables.enumerated() {
+                        let value = 300 + Double(j) * 10 + 2 * sin(phase * 2 * .pi) + Double(k % 7) * 0.1
+                        batch.samples.append(HistorySample(machine: machine, variable: v, millis: t, value: value))
+                    }
+                }
+                try await store.write(batch)
+                m += 10_000
+            }
+            let write = (ContinuousClock.now - began).seconds
+            var one: [Double] = []
+            var five: [Double] = []
+            for _ in 0..<rounds {
+                var t = ContinuousClock.now
+                _ = try await store.series(
+                    HistoryQuery(machine: machine, variables: ["torque_nm"], from: start, to: end, points: 1_000))
+                one.append((ContinuousClock.now - t).seconds)
+                t = ContinuousClock.now
+                _ = try await store.series(
+                    HistoryQuery(machine: machine, variables: variables, from: start, to: end, points: 1_000))
+                five.append((ContinuousClock.now - t).seconds)
+            }
+            return (write, one.sorted()[rounds / 2], five.sorted()[rounds / 2])
+        }
+    }
+
+    static let variables = ["air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min"]
 
     /// Runs SQL in SQLite's shell; returns its output and the query's "Run Time: real" seconds.
     static func sqlite(_ path: String, _ sql: String) throws -> (String, Double) {

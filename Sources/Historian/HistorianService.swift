@@ -8,7 +8,7 @@ import Topics
 /// service neither loses nor repeats a record.
 public struct HistorianService: Service {
     let bus: any MessageBus
-    let store: SQLiteHistorian
+    let store: any HistorianStore
     let logger: Logger
     let batchSize: Int
     /// Called after each stored batch with the totals so far (progress for the command line).
@@ -17,7 +17,7 @@ public struct HistorianService: Service {
     let untilCaughtUp: Bool
 
     public init(
-        bus: any MessageBus, store: SQLiteHistorian, batchSize: Int = 20_000, untilCaughtUp: Bool = false,
+        bus: any MessageBus, store: any HistorianStore, batchSize: Int = 20_000, untilCaughtUp: Bool = false,
         logger: Logger = Logger(label: "millstream.historian"),
         progress: @escaping @Sendable (HistorianProgress) -> Void = { _ in }
     ) {
@@ -43,7 +43,7 @@ public struct HistorianService: Service {
     private func follow(_ consumer: any MessageConsumer) async throws {
         var totals = HistorianProgress()
         let ends = untilCaughtUp ? try await self.ends() : [:]
-        var position = try store.offsets()
+        var position = try await store.offsets()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if untilCaughtUp, ends.allSatisfy({ (position[$0.key] ?? 0) >= $0.value }) { break }
             let records: [ConsumedRecord]
@@ -60,7 +60,7 @@ public struct HistorianService: Service {
             guard !records.isEmpty else { continue }
             var batch = HistorianBatch()
             batch.add(records)
-            try store.write(batch)
+            try await store.write(batch)
             for (tp, next) in batch.offsets { position[tp] = next }
             totals.records += records.count
             totals.samples += batch.samples.count
@@ -93,7 +93,7 @@ public struct HistorianService: Service {
                 }
                 let consumer = try await bus.consumer(
                     ConsumerOptions(group: nil, topics: HistorianBatch.topics, start: .earliest))
-                let stored = try store.offsets()
+                let stored = try await store.offsets()
                 var ends: [String: [Int: Int64]] = [:]
                 for tp in try await consumer.assignment() {
                     guard let next = stored[tp] else { continue }
@@ -107,7 +107,7 @@ public struct HistorianService: Service {
                         // The file has stored more of this partition than the bus holds: the bus was replaced.
                         logger.warning(
                             "the historian stored more of \(tp) than the bus holds; reading it from its start",
-                            metadata: ["stored": "\(next)", "end": "\(end)", "file": "\(store.path)"])
+                            metadata: ["stored": "\(next)", "end": "\(end)", "store": "\(store.location)"])
                         continue
                     }
                     try await consumer.seek(tp, to: next)
@@ -115,7 +115,7 @@ public struct HistorianService: Service {
                 if !stored.isEmpty {
                     logger.info(
                         "historian resumes at its stored offsets",
-                        metadata: ["partitions": "\(stored.count)", "file": "\(store.path)"])
+                        metadata: ["partitions": "\(stored.count)", "store": "\(store.location)"])
                 }
                 return consumer
             } catch {

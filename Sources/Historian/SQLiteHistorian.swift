@@ -11,11 +11,9 @@ import Synchronization
 /// rollup rows instead of half a million raw ones; min, max and mean compose exactly from them. The bus offsets are
 /// written in the same transaction as the data: a restarted writer goes on exactly where the file ends, so every
 /// record is stored once.
-public final class SQLiteHistorian: Sendable {
-    /// The rollups, finest first: granularity in ms and the name a query result gives as its source.
-    public static let rollups: [(granularity: Int64, name: String)] = [(60_000, "1m"), (3_600_000, "1h")]
-
+public final class SQLiteHistorian: HistorianStore {
     public let path: String
+    public var location: String { path }
     private let pool: DatabasePool
     /// machine \u{1F} variable -> series id, of committed series only.
     private let seriesIDs = Mutex<[String: Int64]>([:])
@@ -59,7 +57,7 @@ public final class SQLiteHistorian: Sendable {
                         topic TEXT NOT NULL, partition INTEGER NOT NULL, next INTEGER NOT NULL,
                         PRIMARY KEY (topic, partition)) WITHOUT ROWID;
                     """)
-            for rollup in SQLiteHistorian.rollups {
+            for rollup in historianRollups {
                 try db.execute(
                     sql: """
                         CREATE TABLE rollup_\(rollup.granularity) (
@@ -107,20 +105,15 @@ public final class SQLiteHistorian: Sendable {
                 }
                 let insert = try db.cachedStatement(
                     sql: "INSERT OR IGNORE INTO samples (series, ts, value) VALUES (?, ?, ?)")
-                var buckets = [[BucketKey: Bucket]](repeating: [:], count: Self.rollups.count)
+                var buckets = RollupBuckets()
                 for s in batch.samples where s.value.isFinite {
                     let series = try id(s.machine, s.variable)
                     try insert.execute(arguments: [series, s.millis, s.value])
                     // A second value of one series at one millisecond is not stored, nor rolled up.
                     guard db.changesCount > 0 else { continue }
-                    for (level, rollup) in Self.rollups.enumerated() {
-                        let start =
-                            s.millis - ((s.millis % rollup.granularity) + rollup.granularity)
-                            % rollup.granularity
-                        buckets[level][BucketKey(series: series, start: start), default: Bucket()].add(s.value)
-                    }
+                    buckets.add(series: series, millis: s.millis, value: s.value)
                 }
-                for (level, rollup) in Self.rollups.enumerated() where !buckets[level].isEmpty {
+                for (level, rollup) in historianRollups.enumerated() where !buckets.levels[level].isEmpty {
                     let upsert = try db.cachedStatement(
                         sql: """
                             INSERT INTO rollup_\(rollup.granularity) (series, bucket, lo, hi, total, n)
@@ -129,7 +122,7 @@ public final class SQLiteHistorian: Sendable {
                                 lo = min(lo, excluded.lo), hi = max(hi, excluded.hi),
                                 total = total + excluded.total, n = n + excluded.n
                             """)
-                    for (key, b) in buckets[level] {
+                    for (key, b) in buckets.levels[level] {
                         try upsert.execute(arguments: [key.series, key.start, b.lo, b.hi, b.total, b.n])
                     }
                 }
@@ -158,25 +151,6 @@ public final class SQLiteHistorian: Sendable {
             }
         }
         if !created.isEmpty { seriesIDs.withLock { $0.merge(created) { a, _ in a } } }
-    }
-
-    struct BucketKey: Hashable {
-        var series: Int64
-        var start: Int64
-    }
-
-    struct Bucket {
-        var lo = Double.infinity
-        var hi = -Double.infinity
-        var total = 0.0
-        var n = 0
-
-        mutating func add(_ v: Double) {
-            lo = Swift.min(lo, v)
-            hi = Swift.max(hi, v)
-            total += v
-            n += 1
-        }
     }
 
     // MARK: - reading
@@ -215,9 +189,7 @@ public final class SQLiteHistorian: Sendable {
             }
             return out
         }
-        let finest = query.bucketWidth(granularity: 1)
-        let rollup = rollups.last { $0.granularity <= finest }
-        let width = query.bucketWidth(granularity: rollup?.granularity ?? 1)
+        let (rollup, width) = query.plan()
         var out = HistorySeries(variable: variable, resolution: width, source: rollup?.name ?? "raw")
         let sql =
             if let rollup {

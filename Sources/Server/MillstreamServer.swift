@@ -39,7 +39,7 @@ public struct MillstreamServer {
 
     public init(
         options: ServerOptions, bus: any MessageBus, registry: ModelRegistry, tokens: TokenStore, audit: AuditLog,
-        view: PlantView, metrics: ServerMetrics, ready: ReadyFlag, historian: SQLiteHistorian? = nil,
+        view: PlantView, metrics: ServerMetrics, ready: ReadyFlag, historian: (any HistorianStore)? = nil,
         logger: Logger = Logger(label: "millstream.server")
     ) {
         self.options = options

@@ -4,6 +4,7 @@ import Foundation
 import Historian
 import Logging
 import Plant
+import ServiceLifecycle
 import Synchronization
 
 extension Millstream {
@@ -11,43 +12,47 @@ extension Millstream {
         static let configuration = CommandConfiguration(
             abstract: "Store readings, predictions, KPIs and alerts from the bus for long-range queries.",
             discussion: """
-                Follows the readings, predictions, kpis and alerts topics into a SQLite file (WAL mode), exactly \
-                once: each batch is written with the bus offsets it ends at, and a restart resumes there. Samples \
+                Follows the readings, predictions, kpis and alerts topics into a SQLite file (WAL mode) or a \
+                PostgreSQL database (--db postgres://USER:PASSWORD@HOST:5432/DB), exactly once: each batch is \
+                written with the bus offsets it ends at, and a restart resumes there. Samples \
                 are kept raw and rolled up per minute and per hour (min, max, sum, count), so a year's trend reads a \
                 few thousand rows. `millstream serve --historian FILE` serves trends and exports from the file; \
                 `millstream export` queries it. docs/historian.md.
                 """)
 
         @OptionGroup var busOptions: BusOptions
-        @Option(help: "The historian's SQLite file (created when missing).") var db = "./millstream-history.sqlite"
+        @Option(help: "The historian's SQLite file (created when missing) or postgres:// URL.")
+        var db = "./millstream-history.sqlite"
         @Flag(help: "Stop once everything on the bus at start is stored (an import), instead of following it.")
         var untilCaughtUp = false
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let store: SQLiteHistorian
-            do { store = try SQLiteHistorian(path: db) } catch { throw CommandError(error.description) }
+            let historian: (store: any HistorianStore, services: [any Service])
+            do { historian = try Historians.open(db) } catch { throw CommandError(error.description) }
             let bus = try openBus(busOptions.bus)
             let started = ContinuousClock.now
             let last = ProgressLine()
-            let service = HistorianService(bus: bus, store: store, untilCaughtUp: untilCaughtUp) { p in
+            let service = HistorianService(bus: bus, store: historian.store, untilCaughtUp: untilCaughtUp) { p in
                 last.update(p, since: started)
             }
             if !untilCaughtUp {
-                Terminal.error("historian: following \(busOptions.bus) into \(db) (Ctrl-C stops)")
+                Terminal.error(
+                    "historian: following \(busOptions.bus) into \(historian.store.location) (Ctrl-C stops)")
             }
-            try await runServices([BusService(bus: bus), service], main: 1)
+            let services: [any Service] = [BusService(bus: bus)] + historian.services + [service]
+            try await runServices(services, main: services.count - 1)
             let p = last.value
             let seconds = (ContinuousClock.now - started).seconds
             if output.json {
                 print(
                     Terminal.jsonLine([
-                        "db": db, "records": p.records, "samples": p.samples, "alerts": p.alerts,
+                        "db": historian.store.location, "records": p.records, "samples": p.samples, "alerts": p.alerts,
                         "unreadable": p.unreadable, "seconds": seconds,
                     ]))
             } else {
                 print(
-                    "stored \(p.records) records (\(p.samples) samples, \(p.alerts) alerts; \(p.unreadable) unreadable) in \(db) in \(String(format: "%.1f", seconds)) s"
+                    "stored \(p.records) records (\(p.samples) samples, \(p.alerts) alerts; \(p.unreadable) unreadable) in \(historian.store.location) in \(String(format: "%.1f", seconds)) s"
                 )
             }
         }
@@ -61,7 +66,7 @@ extension Millstream {
                 max and mean. Times are ISO 8601 (UTC) or milliseconds since the epoch.
                 """)
 
-        @Option(help: "The historian's SQLite file.") var db = "./millstream-history.sqlite"
+        @Option(help: "The historian's SQLite file or postgres:// URL.") var db = "./millstream-history.sqlite"
         @Option(help: "The machine, e.g. plant1/line1/m01.") var machine: String?
         @Option(help: "Variables, comma separated (readings' variables, risk, oee, availability, ...).")
         var variables: String?
@@ -80,8 +85,6 @@ extension Millstream {
         }
 
         func run() async throws {
-            let store: SQLiteHistorian
-            do { store = try SQLiteHistorian(path: db, readOnly: true) } catch { throw CommandError(error.description) }
             func time(_ text: String, _ option: String) throws -> Int64 {
                 guard let t = HistoryExport.parseTime(text) else {
                     throw ValidationError(
@@ -92,7 +95,17 @@ extension Millstream {
             let start = try from.map { try time($0, "--from") } ?? 0
             let end = try to.map { try time($0, "--to") } ?? Timestamp.now() + 1
             let text: String
-            do { text = try query(store, from: start, to: end) } catch { throw CommandError(error.description) }
+            do {
+                if Historians.isPostgres(db) {
+                    text = try await PostgresHistorian.withStore(url: db) { store in
+                        try await query(store, from: start, to: end)
+                    }
+                } else {
+                    text = try await query(SQLiteHistorian(path: db, readOnly: true), from: start, to: end)
+                }
+            } catch {
+                throw CommandError("\(error)")
+            }
             if let out {
                 do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
                     throw CommandError("cannot write \(out): \(error.localizedDescription)")
@@ -102,15 +115,15 @@ extension Millstream {
             }
         }
 
-        func query(_ store: SQLiteHistorian, from start: Int64, to end: Int64) throws(HistorianError) -> String {
+        func query(_ store: any HistorianStore, from start: Int64, to end: Int64) async throws -> String {
             if alerts {
-                let found = try store.alerts(machine: machine, from: start, to: end, limit: Int.max)
+                let found = try await store.alerts(machine: machine, from: start, to: end, limit: Int.max)
                 return format == "csv" ? HistoryExport.csv(found) : HistoryExport.json(found)
             }
             let query = try HistoryQuery(
                 machine: machine ?? "", variables: (variables ?? "").split(separator: ",").map(String.init),
                 from: start, to: end, points: points)
-            let series = try store.series(query)
+            let series = try await store.series(query)
             return format == "csv" ? HistoryExport.csv(series) : HistoryExport.json(query, series)
         }
     }

@@ -227,7 +227,8 @@ struct RetrainRun {
         if new.f1 < alwaysOn * PromotionPolicy.overAlwaysOn {
             out["gate"] =
                 "failed: hold-out F1 \(String(format: "%.4f", new.f1)) is not 5 % better than an alarm that is always on (\(String(format: "%.4f", alwaysOn)))"
-            try registry.promote(config.model, version: challenger, to: .archived, note: "rejected offline: \(out["gate"]!)")
+            try registry.promote(
+                config.model, version: challenger, to: .archived, note: "rejected offline: \(out["gate"]!)")
             state.outcome = "rejected offline: \(out["gate"]!)"
             return out
         }

@@ -29,10 +29,10 @@ struct ServerArguments: ParsableArguments {
         PromotionPolicy().margin
     @Option(
         help:
-            "Keep the plant's history in this SQLite file (the historian, written from the bus by a service of the server) and serve trends and exports from it."
+            "Keep the plant's history in this SQLite file or PostgreSQL database (postgres://...): the historian, written from the bus by a service of the server, serves trends and exports."
     )
     var historian: String?
-    @Flag(help: "With --historian: only read the file; a `millstream historian` process writes it.")
+    @Flag(help: "With --historian: only read it; a `millstream historian` process writes it.")
     var historianReadOnly = false
 
     func validate() throws {
@@ -80,25 +80,28 @@ struct ServerStack {
         let view = PlantView(process: process, metrics: metrics, clockScale: clockScale)
         let ready = ReadyFlag()
         let models = try ModelRegistry(root: registry)
-        let historian: SQLiteHistorian?
+        var historian: (store: any HistorianStore, services: [any Service])?
         do {
             historian = try arguments.historian.map {
-                try SQLiteHistorian(path: $0, readOnly: arguments.historianReadOnly)
+                try Historians.open($0, readOnly: arguments.historianReadOnly)
             }
         } catch {
             throw CommandError("\(error)")
         }
         let server = MillstreamServer(
             options: arguments.options, bus: bus, registry: models, tokens: tokens, audit: audit, view: view,
-            metrics: metrics, ready: ready, historian: historian, logger: logger)
+            metrics: metrics, ready: ready, historian: historian?.store, logger: logger)
         let app = try server.application { channel in
             bound(channel.localAddress?.port ?? arguments.port)
         }
         var services: [any Service] = [
             PlantViewService(bus: bus, view: view, metrics: metrics, ready: ready, registry: models, logger: logger)
         ]
-        if let historian, !arguments.historianReadOnly {
-            services.append(HistorianService(bus: bus, store: historian, logger: logger))
+        if let historian {
+            services += historian.services
+            if !arguments.historianReadOnly {
+                services.append(HistorianService(bus: bus, store: historian.store, logger: logger))
+            }
         }
         services.append(app)
         self.services = services

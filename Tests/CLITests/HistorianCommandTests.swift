@@ -1,7 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
-/// `millstream historian` stores the bus once whatever kills it, and `millstream export` reads it back.
+/// `millstream historian` stores the bus once whatever kills it, into SQLite or PostgreSQL, and `millstream export`
+/// reads it back.
 @Suite(.serialized) struct HistorianCommandTests {
     @Test func killedHistorianStoresEveryRecordOnce() async throws {
         let dir = temporaryDirectory()
@@ -63,6 +65,48 @@ import Testing
             try await CLI.run(["export", "--db", "\(dir)/\($0).sqlite", "--alerts", "--format", "json"]).stdout
         }
         #expect(alerts[0] == alerts[1] && alerts[0].hasPrefix("[{"))
+
+        // The same bus into PostgreSQL (a real server, started here) exports the same history.
+        let postgres = try PostgresServer()
+        defer { postgres.stop() }
+        let url = try postgres.database("plant")
+        let intoPostgres = try await CLI.run(["historian", "--bus", bus, "--db", url, "--until-caught-up", "--json"])
+        #expect(intoPostgres.status == 0, "\(intoPostgres.stderr)")
+        let fromFile = try await CLI.run([
+            "export", "--db", dir + "/whole.sqlite", "--machine", "plant1/line1/m03", "--variables", variables,
+            "--points", "50", "--from", "2026-05-01T00:00:00Z", "--to", "2026-05-02T00:00:00Z",
+        ])
+        let fromPostgres = try await CLI.run([
+            "export", "--db", url, "--machine", "plant1/line1/m03", "--variables", variables, "--points", "50",
+            "--from",
+            "2026-05-01T00:00:00Z", "--to", "2026-05-02T00:00:00Z",
+        ])
+        #expect(fromPostgres.status == 0, "\(fromPostgres.stderr)")
+        // Min, max and count alike; means alike but for the order of the sums (last digits).
+        let a = fromFile.stdout.split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
+        let b = fromPostgres.stdout.split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false)
+        }
+        #expect(a.count == b.count && a.count > 40 && a.first == b.first)
+        let means = Set((a.first ?? []).indices.filter { a[0][$0].hasSuffix("_mean") })
+        for (x, y) in zip(a.dropFirst(), b.dropFirst()) {
+            for (k, (u, v)) in zip(x, y).enumerated() {
+                if means.contains(k), let p = Double(u), let q = Double(v) {
+                    #expect(abs(p - q) <= 1e-9 * max(1, abs(p)), "\(x) \(y)")
+                } else {
+                    #expect(u == v, "\(x) \(y)")
+                }
+            }
+        }
+        let rawPostgres = try await CLI.run([
+            "export", "--db", url, "--machine", "plant1/line1/m03", "--variables", variables,
+        ])
+        let rawFile = try await CLI.run([
+            "export", "--db", dir + "/whole.sqlite", "--machine", "plant1/line1/m03", "--variables", variables,
+        ])
+        #expect(rawPostgres.stdout == rawFile.stdout)
 
         // Downsampled: 24 hourly buckets of the day.
         let hourly = try await CLI.run([

@@ -5,11 +5,13 @@ import Historian
 import Plant
 import Primitives
 import Synchronization
+import TestSupport
 import Testing
 import Topics
 
-/// The historian on SQLite: rollups that give exactly the buckets of the raw values, raw ranges, alerts, and a
-/// service that stores every record of the bus once and resumes where its file ends.
+/// The historian on SQLite and on a real PostgreSQL server (Debian's, started here): rollups that give exactly the
+/// buckets of the raw values, raw ranges, alerts, and a service that stores every record of the bus once and resumes
+/// where its store ends. The same checks run on both.
 @Suite struct HistorianTests {
     func directory() throws -> String {
         let dir = NSTemporaryDirectory() + "millstream-historian-" + UUID().uuidString
@@ -17,10 +19,29 @@ import Topics
         return dir
     }
 
-    @Test func rollupsGiveTheBucketsOfTheRawValues() throws {
+    @Test func rollupsGiveTheBucketsOfTheRawValues() async throws {
         let dir = try directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try SQLiteHistorian(path: dir + "/h.sqlite")
+        try await checkRollups(try SQLiteHistorian(path: dir + "/h.sqlite"))
+        #expect(throws: HistorianError.self) { try SQLiteHistorian(path: dir + "/none.sqlite", readOnly: true) }
+    }
+
+    @Test func onPostgreSQLTheBucketsAreTheSame() async throws {
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.database("rollups")
+        try await PostgresHistorian.withStore(url: url) { try await checkRollups($0) }
+        // A wrong address is an error that names it.
+        await #expect(throws: HistorianError.self) {
+            try await PostgresHistorian.withStore(
+                url: "postgres://millstream@127.0.0.1:\(TansuBroker.freePort())/x", connectTimeout: .seconds(2)
+            ) {
+                _ = try await $0.catalog()
+            }
+        }
+    }
+
+    func checkRollups(_ store: any HistorianStore) async throws {
         let start: Int64 = 1_767_225_600_000 + 17_000  // not on a minute: buckets straddle batches and ends
         var rng = RandomSource(seed: 3)
         var values: [(Int64, Double)] = []
@@ -36,7 +57,7 @@ import Topics
                 batch.samples.append(HistorySample(machine: "m1", variable: "torque_nm", millis: ms, value: v))
                 batch.samples.append(HistorySample(machine: "m2", variable: "torque_nm", millis: ms, value: -v))
             }
-            try store.write(batch)
+            try await store.write(batch)
         }
         // From the rollups: two days from a whole hour in 20 points (2.4 h, so 3-hour buckets from the hourly rollup)
         // and in 100 (28.8 min, so 29-minute buckets from the minute rollup).
@@ -44,7 +65,7 @@ import Topics
         let to = from + 2 * 86_400_000
         for (points, source, width) in [(20, "1h", Int64(3 * 3_600_000)), (100, "1m", Int64(29 * 60_000))] {
             let q = try HistoryQuery(machine: "m1", variables: ["torque_nm"], from: from, to: to, points: points)
-            let s = try #require(try store.series(q).first)
+            let s = try #require(try await store.series(q).first)
             #expect(s.source == source && s.resolution == width, "\(s.source) \(s.resolution)")
             var expected: [Int64: [Double]] = [:]
             for (ms, v) in values where ms >= from && ms < to { expected[ms / width * width, default: []].append(v) }
@@ -56,25 +77,41 @@ import Topics
             }
         }
         // Raw: every value in the range, in time order, of that machine only.
-        let raw = try #require(
-            try store.series(
-                HistoryQuery(
-                    machine: "m2", variables: ["torque_nm", "nope"], from: from, to: from + 3_600_000, points: 0))
-        )
+        let raw = try await store.series(
+            HistoryQuery(machine: "m2", variables: ["torque_nm", "nope"], from: from, to: from + 3_600_000, points: 0))
         let inHour = values.filter { $0.0 >= from && $0.0 < from + 3_600_000 }
         #expect(raw.first?.times == inHour.map(\.0) && raw.first?.mean == inHour.map { -$0.1 })
         #expect(raw.last?.source == "none" && raw.last?.times.isEmpty == true)
-        #expect(try store.catalog() == ["m1": ["torque_nm"], "m2": ["torque_nm"]])
+        #expect(try await store.catalog() == ["m1": ["torque_nm"], "m2": ["torque_nm"]])
         // Bad queries say what is wrong.
         #expect(throws: HistorianError.self) {
             try HistoryQuery(machine: "m1", variables: ["x"], from: 10, to: 10, points: 5)
         }
-        #expect(throws: HistorianError.self) { try SQLiteHistorian(path: dir + "/none.sqlite", readOnly: true) }
     }
 
     @Test func theServiceStoresEachRecordOnceAndResumes() async throws {
         let dir = try directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/h.sqlite"
+        try await checkService(dir: dir) { body in try await body(try SQLiteHistorian(path: path)) }
+    }
+
+    @Test func onPostgreSQLTheServiceStoresEachRecordOnce() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try PostgresServer()
+        defer { server.stop() }
+        let url = try server.database("service")
+        try await checkService(dir: dir) { body in
+            try await PostgresHistorian.withStore(url: url) { try await body($0) }
+        }
+    }
+
+    /// Runs `body` with a store open on the same history each time (a restart between calls).
+    typealias WithStore = (@Sendable (any HistorianStore) async throws -> HistorianProgress) async throws
+        -> HistorianProgress
+
+    func checkService(dir: String, withStore: WithStore) async throws {
         let bus = try openBus("embedded://\(dir)/bus?partitions=3&fsync=never")
         let producer = try await bus.producer()
         let start: Int64 = 1_767_225_600_000
@@ -108,33 +145,35 @@ import Topics
             // Something the historian cannot read is skipped and counted.
             _ = try await producer.send([BusRecord(key: nil, value: Array("{".utf8), timestamp: 0)], to: "kpis")
         }
-        let path = dir + "/h.sqlite"
         func catchUp() async throws -> HistorianProgress {
-            let store = try SQLiteHistorian(path: path)
-            let seen = Mutex(HistorianProgress())
-            let service = HistorianService(bus: bus, store: store, batchSize: 700, untilCaughtUp: true) { p in
-                seen.withLock { $0 = p }
+            try await withStore { store in
+                let seen = Mutex(HistorianProgress())
+                let service = HistorianService(bus: bus, store: store, batchSize: 700, untilCaughtUp: true) { p in
+                    seen.withLock { $0 = p }
+                }
+                try await service.run()
+                return seen.withLock { $0 }
             }
-            try await service.run()
-            return seen.withLock { $0 }
         }
         try await send(0..<2_000)
         let first = try await catchUp()
         #expect(first.records == 2_000 + 2_000 + 40 + 1 && first.alerts == 40 && first.unreadable == 1, "\(first)")
         try await send(2_000..<3_000)
         let second = try await catchUp()
-        // The second run starts where the file ends: only the new records.
+        // The second run starts where the store ends: only the new records.
         #expect(second.records == 1_000 + 1_000 + 20 + 1, "\(second)")
-        let store = try SQLiteHistorian(path: path, readOnly: true)
-        let all = try store.series(
-            HistoryQuery(
-                machine: "plant1/line1/m1", variables: ["torque_nm", "rpm", "risk"], from: start,
-                to: start + 3_000 * 15_000, points: 0))
-        #expect(all.map(\.times.count) == [750, 750, 750])
-        #expect(all[0].mean == stride(from: 1, to: 3_000, by: 4).map(Double.init))
-        let alerts = try store.alerts(machine: nil, from: 0, to: .max, limit: 1_000)
-        #expect(alerts.count == 60 && alerts.first?.message == "risk 2950")
-        #expect(try store.alerts(machine: "plant1/line1/m2", from: 0, to: .max, limit: 5).count == 5)
+        _ = try await withStore { store in
+            let all = try await store.series(
+                HistoryQuery(
+                    machine: "plant1/line1/m1", variables: ["torque_nm", "rpm", "risk"], from: start,
+                    to: start + 3_000 * 15_000, points: 0))
+            #expect(all.map(\.times.count) == [750, 750, 750])
+            #expect(all[0].mean == stride(from: 1, to: 3_000, by: 4).map(Double.init))
+            let alerts = try await store.alerts(machine: nil, from: 0, to: .max, limit: 1_000)
+            #expect(alerts.count == 60 && alerts.first?.message == "risk 2950")
+            #expect(try await store.alerts(machine: "plant1/line1/m2", from: 0, to: .max, limit: 5).count == 5)
+            return HistorianProgress()
+        }
         try await bus.close()
     }
 }

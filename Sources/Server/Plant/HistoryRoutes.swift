@@ -8,14 +8,14 @@ import Plant
 /// bucket, alert history, and streamed CSV or JSON exports (engineer). Without a historian they answer 503 and say
 /// how to configure one.
 struct HistoryRoutes {
-    let historian: SQLiteHistorian?
+    let historian: (any HistorianStore)?
 
     func register(on routes: inout RouteTable) {
         let historian = self.historian
         routes.add(.get, "/api/history/catalog", role: .viewer, "The historian's machines and their variables") {
             _, _ in
             let store = try Self.store(historian)
-            return JSON.response(["machines": try Self.run { try store.catalog() }])
+            return JSON.response(["machines": try await Self.run { try await store.catalog() }])
         }
         routes.add(
             .get, "/api/history", role: .viewer,
@@ -23,7 +23,7 @@ struct HistoryRoutes {
         ) { request, _ in
             let store = try Self.store(historian)
             let query = try Self.query(request, defaultPoints: 1_000)
-            let series = try Self.run { try store.series(query) }
+            let series = try await Self.run { try await store.series(query) }
             return JSON.response([
                 "machine": query.machine, "from": Timestamp.format(query.from), "to": Timestamp.format(query.to),
                 "series": series.map(HistoryExport.dictionary),
@@ -34,7 +34,9 @@ struct HistoryRoutes {
             let store = try Self.store(historian)
             let (machine, from, to) = try Self.range(request)
             let limit = try Self.integer(request, "limit", default: 1_000, range: 1...100_000)
-            let alerts = try Self.run { try store.alerts(machine: machine, from: from, to: to, limit: limit) }
+            let alerts = try await Self.run {
+                try await store.alerts(machine: machine, from: from, to: to, limit: limit)
+            }
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: "{\"alerts\":" + HistoryExport.json(alerts) + "}")))
@@ -44,13 +46,13 @@ struct HistoryRoutes {
             "A machine's history (or `kind=alerts`) as a streamed CSV or JSON download"
         ) { request, _ in
             let store = try Self.store(historian)
-            return try Self.export(store, request)
+            return try await Self.export(store, request)
         }
     }
 
     /// Raw exports are streamed a day at a time, so a year of values never sits in memory whole; bucketed ones are
     /// at most `points` rows per variable.
-    static func export(_ store: SQLiteHistorian, _ request: Request) throws -> Response {
+    static func export(_ store: any HistorianStore, _ request: Request) async throws -> Response {
         let format = request.uri.queryParameters["format"].map(String.init) ?? "csv"
         guard format == "csv" || format == "json" else {
             throw APIError.badRequest("format must be csv or json, got '\(format)'")
@@ -60,7 +62,7 @@ struct HistoryRoutes {
         let type = format == "csv" ? "text/csv; charset=utf-8" : "application/json"
         if kind == "alerts" {
             let (machine, from, to) = try range(request)
-            let alerts = try run { try store.alerts(machine: machine, from: from, to: to, limit: Int.max) }
+            let alerts = try await run { try await store.alerts(machine: machine, from: from, to: to, limit: Int.max) }
             let text = format == "csv" ? HistoryExport.csv(alerts) : HistoryExport.json(alerts)
             return Response(
                 status: .ok,
@@ -73,7 +75,7 @@ struct HistoryRoutes {
         let file = "\(query.machine.replacingOccurrences(of: "/", with: "_"))-\(stamp).\(format)"
         let headers: HTTPFields = [.contentType: type, .contentDisposition: "attachment; filename=\"\(file)\""]
         if format == "json" || query.points > 0 {
-            let series = try run { try store.series(query) }
+            let series = try await run { try await store.series(query) }
             let text = format == "csv" ? HistoryExport.csv(series) : HistoryExport.json(query, series)
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         }
@@ -87,7 +89,7 @@ struct HistoryRoutes {
                     var day = query
                     day.from = start
                     day.to = end
-                    let series = try store.series(day)
+                    let series = try await store.series(day)
                     if !header {
                         try await writer.write(ByteBuffer(string: HistoryExport.csvHeader(series, raw: true)))
                         header = true
@@ -100,7 +102,7 @@ struct HistoryRoutes {
             })
     }
 
-    static func store(_ historian: SQLiteHistorian?) throws -> SQLiteHistorian {
+    static func store(_ historian: (any HistorianStore)?) throws -> any HistorianStore {
         guard let historian else {
             throw APIError(
                 .serviceUnavailable,
@@ -111,8 +113,8 @@ struct HistoryRoutes {
     }
 
     /// A historian failure (a file gone, a disk error) is the server's, not the request's: 500, saying what.
-    static func run<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw APIError(.internalServerError, "\(error)") }
+    static func run<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw APIError(.internalServerError, "\(error)") }
     }
 
     static func query(_ request: Request, defaultPoints: Int) throws -> HistoryQuery {
