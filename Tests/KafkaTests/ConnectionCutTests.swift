@@ -72,7 +72,10 @@ final class CuttingProxy: @unchecked Sendable {
         }
         let cutWhileProducing = proxy.cuts
         #expect(cutWhileProducing >= 10, "the proxy cut only \(cutWhileProducing) connections")
-        #expect(acknowledged.count >= 90_000, "too few sends got through: \(failures) of 100 failed")
+        // What is tested is that nothing acknowledged is lost; this bound only keeps the test from passing on nothing.
+        // Sends that a cut catches past their retries fail (the caller knows), more of them on a loaded machine: 79,000
+        // to 87,000 of 100,000 got through when other builds shared the two cores, 90,000 and more on a quiet one.
+        #expect(acknowledged.count >= 50_000, "too few sends got through: \(failures) of 100 failed")
         // Read everything on the broker (to the end it describes), noting where each record is.
         let end = try await client.retrying("describe") { try await client.describeTopic("cut") }
         let total = end.partitions.reduce(0) { $0 + $1.latestOffset - $1.earliestOffset }
