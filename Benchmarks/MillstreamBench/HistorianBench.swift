@@ -18,15 +18,7 @@ enum HistorianBench {
         let writeSeconds = try seconds {
             var m = 0
             while m < minutes {
-                var batch = HistorianBatch()
-                for k in m..<min(minutes, m + 10_000) {
-                    let t = start + Int64(k) * 60_000
-                    let phase = Double(k) / 1_440
-                    for (j, v) in variables.enumerated() {
-                        let value = 300 + Double(j) * 10 + 2 * sin(phase * 2 * .pi) + Double(k % 7) * 0.1
-                        batch.samples.append(HistorySample(machine: machine, variable: v, millis: t, value: value))
-                    }
-                }
+                let batch = Self.batch(minutes: m..<min(minutes, m + 10_000), start: start, machine: machine)
                 written += batch.samples.count
                 try store.write(batch)
                 m += 10_000
@@ -95,15 +87,7 @@ enum HistorianBench {
             var m = 0
             let minutes = days * 1_440
             while m < minutes {
-                var batch = HistorianBatch()
-                for k in m..<min(minutes, m + 10_000) {
-                    let t = start + Int64(k) * 60_000
-                    let phase = Double(k) / 1_440
-                    for (j, v) in variables.enumerated() {
-                        let value = 300 + Double(j) * 10 + 2 * sin(phase * 2 * .pi) + Double(k % 7) * 0.1
-                        batch.samples.append(HistorySample(machine: machine, variable: v, millis: t, value: value))
-                    }
-                }
+                let batch = Self.batch(minutes: m..<min(minutes, m + 10_000), start: start, machine: machine)
                 try await store.write(batch)
                 m += 10_000
             }
@@ -125,6 +109,20 @@ enum HistorianBench {
     }
 
     static let variables = ["air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min"]
+
+    /// The readings of `minutes` (one a minute from `start`): a daily cycle and a weekly ripple on each variable.
+    static func batch(minutes: Range<Int>, start: Int64, machine: String) -> HistorianBatch {
+        var batch = HistorianBatch()
+        for k in minutes {
+            let t = start + Int64(k) * 60_000
+            let phase = Double(k) / 1_440
+            for (j, v) in variables.enumerated() {
+                let value = 300 + Double(j) * 10 + 2 * sin(phase * 2 * .pi) + Double(k % 7) * 0.1
+                batch.samples.append(HistorySample(machine: machine, variable: v, millis: t, value: value))
+            }
+        }
+        return batch
+    }
 
     /// Runs SQL in SQLite's shell; returns its output and the query's "Run Time: real" seconds.
     static func sqlite(_ path: String, _ sql: String) throws -> (String, Double) {

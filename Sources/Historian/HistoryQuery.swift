@@ -96,6 +96,19 @@ public struct HistorySeries: Sendable, Equatable {
         self.resolution = resolution
         self.source = source
     }
+
+    /// A raw value: a bucket of one.
+    mutating func append(raw value: Double, at millis: Int64) {
+        append(bucket: millis, lo: value, hi: value, total: value, n: 1)
+    }
+
+    mutating func append(bucket start: Int64, lo: Double, hi: Double, total: Double, n: Int) {
+        times.append(start)
+        min.append(lo)
+        max.append(hi)
+        mean.append(total / Double(n))
+        count.append(n)
+    }
 }
 
 public struct HistorianError: Error, Sendable, CustomStringConvertible {

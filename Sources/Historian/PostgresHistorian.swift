@@ -298,11 +298,7 @@ public final class PostgresHistorian: HistorianStore, Service {
                 ORDER BY ts
                 """, logger: logger
             ).decode((Int64, Double).self) {
-                out.times.append(ts)
-                out.min.append(v)
-                out.max.append(v)
-                out.mean.append(v)
-                out.count.append(1)
+                out.append(raw: v, at: ts)
             }
             return out
         }
@@ -327,11 +323,7 @@ public final class PostgresHistorian: HistorianStore, Service {
         for try await (b, lo, hi, total, n) in try await client.query(sql, logger: logger).decode(
             (Int64, Double, Double, Double, Int64).self)
         {
-            out.times.append(b)
-            out.min.append(lo)
-            out.max.append(hi)
-            out.mean.append(total / Double(n))
-            out.count.append(Int(n))
+            out.append(bucket: b, lo: lo, hi: hi, total: total, n: Int(n))
         }
         return out
     }

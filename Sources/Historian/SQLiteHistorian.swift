@@ -179,14 +179,7 @@ public final class SQLiteHistorian: HistorianStore {
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT ts, value FROM samples WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts",
                 arguments: [id, query.from, query.to])
-            while let row = try rows.next() {
-                let v: Double = row[1]
-                out.times.append(row[0])
-                out.min.append(v)
-                out.max.append(v)
-                out.mean.append(v)
-                out.count.append(1)
-            }
+            while let row = try rows.next() { out.append(raw: row[1], at: row[0]) }
             return out
         }
         let (rollup, width) = query.plan()
@@ -207,13 +200,7 @@ public final class SQLiteHistorian: HistorianStore {
             }
         let rows = try Row.fetchCursor(db, sql: sql, arguments: [id, query.from, query.to])
         while let row = try rows.next() {
-            let n: Int = row[4]
-            let total: Double = row[3]
-            out.times.append(row[0])
-            out.min.append(row[1])
-            out.max.append(row[2])
-            out.mean.append(total / Double(n))
-            out.count.append(n)
+            out.append(bucket: row[0], lo: row[1], hi: row[2], total: row[3], n: row[4])
         }
         return out
     }

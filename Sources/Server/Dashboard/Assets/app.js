@@ -242,32 +242,15 @@ function drawTrend(svg, pts) {
     hi = Math.max(...pts.map((q) => q[3]));
   const t0 = pts[0][0],
     t1 = pts[pts.length - 1][0];
-  const mean = path(
-    pts.map((q) => [q[0], q[1]]),
-    900,
-    70,
-    4,
-    lo,
-    hi,
-    t0,
-    t1,
-  );
-  let out = "";
-  if (pts.some((q) => q[2] !== q[3])) {
-    const top = path(
-      pts.map((q) => [q[0], q[3]]),
-      900,
-      70,
-      4,
-      lo,
-      hi,
-      t0,
-      t1,
-    );
-    const bottom = path(pts.map((q) => [q[0], q[2]]).reverse(), 900, 70, 4, lo, hi, t0, t1);
-    out += `<path class="band" d="${top.d} ${bottom.d.replace("M", "L")} Z"/>`;
-  }
-  svg.innerHTML = `${out}<path class="line" d="${mean.d}"/>`;
+  // The line through column k (1 mean, 2 min, 3 max) of the points, in order or reversed.
+  const line = (k, reversed) => {
+    const xy = pts.map((q) => [q[0], q[k]]);
+    return path(reversed ? xy.reverse() : xy, 900, 70, 4, lo, hi, t0, t1).d;
+  };
+  const band = pts.some((q) => q[2] !== q[3])
+    ? `<path class="band" d="${line(3, false)} ${line(2, true).replace("M", "L")} Z"/>`
+    : "";
+  svg.innerHTML = `${band}<path class="line" d="${line(1, false)}"/>`;
 }
 
 async function loadSPC() {
