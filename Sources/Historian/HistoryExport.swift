@@ -2,8 +2,37 @@ import Foundation
 import Plant
 import Tabular
 
-/// A query's result as CSV or JSON, for `millstream export` and the server's export route.
+/// The forms an export takes.
+public enum ExportFormat: String, Sendable, CaseIterable {
+    case csv, json, parquet
+
+    public var contentType: String {
+        switch self {
+        case .csv: "text/csv; charset=utf-8"
+        case .json: "application/json"
+        case .parquet: "application/vnd.apache.parquet"
+        }
+    }
+}
+
+/// A query's result as CSV, JSON or Parquet, for `millstream export` and the server's export route.
 public enum HistoryExport {
+    public static func file(_ series: [HistorySeries], query: HistoryQuery, format: ExportFormat) -> [UInt8] {
+        switch format {
+        case .csv: Array(csv(series).utf8)
+        case .json: Array(json(query, series).utf8)
+        case .parquet: parquet(series)
+        }
+    }
+
+    public static func file(_ alerts: [HistoryAlert], format: ExportFormat) -> [UInt8] {
+        switch format {
+        case .csv: Array(csv(alerts).utf8)
+        case .json: Array(json(alerts).utf8)
+        case .parquet: parquet(alerts)
+        }
+    }
+
     /// ISO 8601 (UTC) or milliseconds since the epoch.
     public static func parseTime(_ text: String) -> Int64? {
         Int64(text) ?? Timestamp.parse(text)
@@ -76,6 +105,43 @@ public enum HistoryExport {
                 ].map(CSVField.escape).joined(separator: ",") + "\n"
         }
         return out
+    }
+
+    /// The same table as `csv` as an Apache Parquet file: `time` (timestamp, ms, UTC), then a double per variable
+    /// (raw) or min, max, mean (double) and count (int64) per variable; a variable with no value at a time is null.
+    public static func parquet(_ series: [HistorySeries]) -> [UInt8] {
+        let raw = series.allSatisfy { $0.resolution == 0 }
+        let times = Array(Set(series.flatMap(\.times))).sorted()
+        let row = Dictionary(uniqueKeysWithValues: times.enumerated().map { ($1, $0) })
+        var columns: [ParquetColumn] = [.int64("time", times.map { $0 }, timestampMillis: true)]
+        for s in series {
+            func spread(_ values: [Double]) -> [Double?] {
+                var out = [Double?](repeating: nil, count: times.count)
+                for (t, v) in zip(s.times, values) { out[row[t]!] = v }
+                return out
+            }
+            if raw {
+                columns.append(.double(s.variable, spread(s.mean)))
+            } else {
+                var count = [Int64?](repeating: nil, count: times.count)
+                for (t, n) in zip(s.times, s.count) { count[row[t]!] = Int64(n) }
+                columns += [
+                    .double("\(s.variable)_min", spread(s.min)), .double("\(s.variable)_max", spread(s.max)),
+                    .double("\(s.variable)_mean", spread(s.mean)), .int64("\(s.variable)_count", count),
+                ]
+            }
+        }
+        return ParquetWriter.write(columns)
+    }
+
+    /// The alerts as a Parquet file: `time` (timestamp, ms, UTC) and the columns of `csv(_:)` as strings.
+    public static func parquet(_ alerts: [HistoryAlert]) -> [UInt8] {
+        ParquetWriter.write([
+            .int64("time", alerts.map(\.millis), timestampMillis: true), .string("machine", alerts.map(\.machine)),
+            .string("id", alerts.map(\.id)), .string("kind", alerts.map(\.kind)),
+            .string("priority", alerts.map(\.priority)), .string("status", alerts.map(\.status)),
+            .string("variable", alerts.map(\.variable)), .string("message", alerts.map(\.message)),
+        ])
     }
 
     public static func json(_ alerts: [HistoryAlert]) -> String {

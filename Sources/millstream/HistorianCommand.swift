@@ -74,11 +74,13 @@ extension Millstream {
         @Option(help: "Up to this time, not included (default: now).") var to: String?
         @Option(help: "At most this many buckets per variable; 0 for the raw values.") var points = 0
         @Flag(help: "Export the alert records instead (of --machine, or of every machine).") var alerts = false
-        @Option(help: "csv or json.") var format = "csv"
+        @Option(help: "csv, json or parquet.") var format = "csv"
         @Option(help: "Write to this file instead of standard output.") var out: String?
 
         func validate() throws {
-            guard format == "csv" || format == "json" else { throw ValidationError("--format takes csv or json") }
+            guard ExportFormat(rawValue: format) != nil else {
+                throw ValidationError("--format takes csv, json or parquet")
+            }
             if !alerts && (machine == nil || variables == nil) {
                 throw ValidationError("name the --machine and its --variables (or export --alerts)")
             }
@@ -94,37 +96,37 @@ extension Millstream {
             }
             let start = try from.map { try time($0, "--from") } ?? 0
             let end = try to.map { try time($0, "--to") } ?? Timestamp.now() + 1
-            let text: String
+            let bytes: [UInt8]
             do {
                 if Historians.isPostgres(db) {
-                    text = try await PostgresHistorian.withStore(url: db) { store in
+                    bytes = try await PostgresHistorian.withStore(url: db) { store in
                         try await query(store, from: start, to: end)
                     }
                 } else {
-                    text = try await query(SQLiteHistorian(path: db, readOnly: true), from: start, to: end)
+                    bytes = try await query(SQLiteHistorian(path: db, readOnly: true), from: start, to: end)
                 }
             } catch {
                 throw CommandError("\(error)")
             }
             if let out {
-                do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
+                do { try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic) } catch {
                     throw CommandError("cannot write \(out): \(error.localizedDescription)")
                 }
             } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
+                FileHandle.standardOutput.write(Data(bytes))
             }
         }
 
-        func query(_ store: any HistorianStore, from start: Int64, to end: Int64) async throws -> String {
+        func query(_ store: any HistorianStore, from start: Int64, to end: Int64) async throws -> [UInt8] {
             if alerts {
                 let found = try await store.alerts(machine: machine, from: start, to: end, limit: Int.max)
-                return format == "csv" ? HistoryExport.csv(found) : HistoryExport.json(found)
+                return HistoryExport.file(found, format: ExportFormat(rawValue: format)!)
             }
             let query = try HistoryQuery(
                 machine: machine ?? "", variables: (variables ?? "").split(separator: ",").map(String.init),
                 from: start, to: end, points: points)
             let series = try await store.series(query)
-            return format == "csv" ? HistoryExport.csv(series) : HistoryExport.json(query, series)
+            return HistoryExport.file(series, query: query, format: ExportFormat(rawValue: format)!)
         }
     }
 }

@@ -108,6 +108,31 @@ import Testing
         ])
         #expect(rawPostgres.stdout == rawFile.stdout)
 
+        // Parquet: pyarrow reads the same table as the CSV, raw and in buckets, and the alerts.
+        for points in ["0", "96"] {
+            let arguments = [
+                "export", "--db", dir + "/whole.sqlite", "--machine", "plant1/line1/m02", "--variables", variables,
+                "--points", points, "--from", "2026-05-01T00:00:00Z", "--to", "2026-05-02T00:00:00Z",
+            ]
+            let csv = try await CLI.run(arguments + ["--out", dir + "/m02.csv"])
+            let parquet = try await CLI.run(arguments + ["--format", "parquet", "--out", dir + "/m02.parquet"])
+            #expect(csv.status == 0 && parquet.status == 0, "\(parquet.stderr)")
+            let (status, output) = try await runTool(
+                LiveDemo.repository + "/.venv/bin/python",
+                ["-c", Self.sameTable, dir + "/m02.parquet", dir + "/m02.csv"])
+            #expect(status == 0 && output.hasPrefix("same "), "points \(points): \(output)")
+        }
+        let alertsParquet = try await CLI.run([
+            "export", "--db", dir + "/whole.sqlite", "--alerts", "--format", "parquet", "--out",
+            dir + "/alerts.parquet",
+        ])
+        _ = try await CLI.run(["export", "--db", dir + "/whole.sqlite", "--alerts", "--out", dir + "/alerts.csv"])
+        #expect(alertsParquet.status == 0, "\(alertsParquet.stderr)")
+        let (alertsStatus, alertsOutput) = try await runTool(
+            LiveDemo.repository + "/.venv/bin/python",
+            ["-c", Self.sameTable, dir + "/alerts.parquet", dir + "/alerts.csv"])
+        #expect(alertsStatus == 0 && alertsOutput.hasPrefix("same "), "\(alertsOutput)")
+
         // Downsampled: 24 hourly buckets of the day.
         let hourly = try await CLI.run([
             "export", "--db", dir + "/whole.sqlite", "--machine", "plant1/line1/m01", "--variables", "torque_nm",
@@ -123,6 +148,37 @@ import Testing
         let incomplete = try await CLI.run(["export", "--db", dir + "/whole.sqlite", "--machine", "m"])
         #expect(incomplete.status != 0 && incomplete.stderr.contains("--variables"))
     }
+}
+
+extension HistorianCommandTests {
+    /// pyarrow reads the Parquet file (argv 1) and finds the CSV file's table (argv 2): the same columns, rows, times
+    /// and values (numbers to 1e-12), empty cells as nulls.
+    static let sameTable = """
+        import csv, sys
+        from datetime import datetime
+        import pyarrow.parquet as pq
+        table = pq.read_table(sys.argv[1])
+        rows = list(csv.reader(open(sys.argv[2], newline="")))
+        header, rows = rows[0], rows[1:]
+        assert table.column_names == header, (table.column_names, header)
+        assert table.num_rows == len(rows), (table.num_rows, len(rows))
+        assert str(table.schema.field("time").type).startswith("timestamp[ms"), table.schema
+        times = table.column("time").cast("int64").to_pylist()
+        for i, name in enumerate(header):
+            values = times if name == "time" else table.column(name).to_pylist()
+            for row, v in zip(rows, values):
+                cell = row[i]
+                if name == "time":
+                    want = round(datetime.fromisoformat(cell.replace("Z", "+00:00")).timestamp() * 1000)
+                    assert v == want, (cell, v)
+                elif cell == "":
+                    assert v is None, (name, v)
+                elif isinstance(v, str):
+                    assert v == cell, (name, cell, v)
+                else:
+                    assert abs(float(cell) - v) <= 1e-12 * max(1.0, abs(v)), (name, cell, v)
+        print("same", table.num_rows, "rows of", len(header), "columns")
+        """
 }
 
 extension Array {

@@ -629,10 +629,10 @@ enum OpenAPIDocument {
                 "503": { $ref: "#/components/responses/Error" }
           /api/export:
             get:
-              summary: A machine's history or the alerts as a streamed CSV or JSON download (engineer)
+              summary: A machine's history or the alerts as a CSV (raw values streamed), JSON or Parquet download (engineer)
               parameters:
                 - { name: kind, in: query, required: false, schema: { type: string, enum: [history, alerts] } }
-                - { name: format, in: query, required: false, schema: { type: string, enum: [csv, json] } }
+                - { name: format, in: query, required: false, schema: { type: string, enum: [csv, json, parquet] } }
                 - { name: machine, in: query, required: false, schema: { type: string } }
                 - { name: variables, in: query, required: false, schema: { type: string } }
                 - { name: from, in: query, required: false, schema: { type: string } }
@@ -644,6 +644,7 @@ enum OpenAPIDocument {
                   content:
                     text/csv: { schema: { type: string } }
                     application/json: { schema: {} }
+                    application/vnd.apache.parquet: { schema: { type: string, format: binary } }
                 "400": { $ref: "#/components/responses/Error" }
                 "403": { $ref: "#/components/responses/Error" }
                 "503": { $ref: "#/components/responses/Error" }

@@ -53,31 +53,31 @@ struct HistoryRoutes {
     /// Raw exports are streamed a day at a time, so a year of values never sits in memory whole; bucketed ones are
     /// at most `points` rows per variable.
     static func export(_ store: any HistorianStore, _ request: Request) async throws -> Response {
-        let format = request.uri.queryParameters["format"].map(String.init) ?? "csv"
-        guard format == "csv" || format == "json" else {
-            throw APIError.badRequest("format must be csv or json, got '\(format)'")
+        let name = request.uri.queryParameters["format"].map(String.init) ?? "csv"
+        guard let format = ExportFormat(rawValue: name) else {
+            throw APIError.badRequest("format must be csv, json or parquet, got '\(name)'")
         }
         let kind = request.uri.queryParameters["kind"].map(String.init) ?? "history"
         let stamp = Timestamp.format(Timestamp.now()).replacingOccurrences(of: ":", with: "")
-        let type = format == "csv" ? "text/csv; charset=utf-8" : "application/json"
+        func download(_ file: String) -> HTTPFields {
+            [.contentType: format.contentType, .contentDisposition: "attachment; filename=\"\(file).\(name)\""]
+        }
         if kind == "alerts" {
             let (machine, from, to) = try range(request)
             let alerts = try await run { try await store.alerts(machine: machine, from: from, to: to, limit: Int.max) }
-            let text = format == "csv" ? HistoryExport.csv(alerts) : HistoryExport.json(alerts)
             return Response(
-                status: .ok,
-                headers: [
-                    .contentType: type, .contentDisposition: "attachment; filename=\"alerts-\(stamp).\(format)\"",
-                ], body: .init(byteBuffer: ByteBuffer(string: text)))
+                status: .ok, headers: download("alerts-\(stamp)"),
+                body: .init(byteBuffer: ByteBuffer(bytes: HistoryExport.file(alerts, format: format))))
         }
         guard kind == "history" else { throw APIError.badRequest("kind must be history or alerts, got '\(kind)'") }
         let query = try query(request, defaultPoints: 0)
-        let file = "\(query.machine.replacingOccurrences(of: "/", with: "_"))-\(stamp).\(format)"
-        let headers: HTTPFields = [.contentType: type, .contentDisposition: "attachment; filename=\"\(file)\""]
-        if format == "json" || query.points > 0 {
+        let headers = download("\(query.machine.replacingOccurrences(of: "/", with: "_"))-\(stamp)")
+        // JSON and Parquet are whole documents (Parquet's footer comes last); CSV of raw values is streamed.
+        if format != .csv || query.points > 0 {
             let series = try await run { try await store.series(query) }
-            let text = format == "csv" ? HistoryExport.csv(series) : HistoryExport.json(query, series)
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+            return Response(
+                status: .ok, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: HistoryExport.file(series, query: query, format: format))))
         }
         return Response(
             status: .ok, headers: headers,
