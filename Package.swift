@@ -178,6 +178,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
+        // Alert notifications: routes by priority, kind, machine and shift to webhooks (JSON, Slack, Teams), with
+        // retries, dead letters and escalation of unacknowledged alerts.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "Bus", "Plant", "Topics", .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
         // The HTTP edge: plant API, TensorFlow Serving's predict API, dashboard, /metrics, tokens and roles.
         .target(
             name: "Server",
@@ -203,7 +212,7 @@ let package = Package(
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "OPCUA", "OPCUAWire", "LocalPeers",
-                "Server", "Tracking", "Historian",
+                "Server", "Tracking", "Historian", "Notifications",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -290,6 +299,11 @@ let package = Package(
         .testTarget(
             name: "HistorianTests",
             dependencies: ["Historian", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: ["Notifications", "Bus", "Buses", "BusEmbedded", "Topics", "Plant"],
+            exclude: ["Peer"],  // a webhook receiver (Python's standard library) run from .venv
             swiftSettings: strict),
         .testTarget(
             name: "CLITests",

@@ -175,71 +175,9 @@ public final class PostgresHistorian: HistorianStore, Service {
     public func write(_ batch: HistorianBatch) async throws(HistorianError) {
         try await run("write \(batch.samples.count) samples and \(batch.alerts.count) alerts") {
             try await client.withTransaction(logger: logger) { db in
-                // Series ids: the new ones created, all read back in one query.
-                let pairs = Set(batch.samples.map { SeriesKey(machine: $0.machine, variable: $0.variable) })
-                let machines = pairs.map(\.machine)
-                let variables = pairs.map(\.variable)
-                try await db.query(
-                    """
-                    INSERT INTO series (machine, variable) SELECT * FROM unnest(\(machines)::text[], \(variables)::text[])
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-                var ids: [SeriesKey: Int64] = [:]
-                for try await (id, machine, variable) in try await db.query(
-                    """
-                    SELECT s.id, s.machine, s.variable FROM series s
-                    JOIN unnest(\(machines)::text[], \(variables)::text[]) AS k(machine, variable)
-                    ON s.machine = k.machine AND s.variable = k.variable
-                    """, logger: logger
-                ).decode((Int64, String, String).self) {
-                    ids[SeriesKey(machine: machine, variable: variable)] = id
-                }
-                var series: [Int64] = []
-                var times: [Int64] = []
-                var values: [Double] = []
-                for s in batch.samples where s.value.isFinite {
-                    series.append(ids[SeriesKey(machine: s.machine, variable: s.variable)]!)
-                    times.append(s.millis)
-                    values.append(s.value)
-                }
-                // Only the rows inserted are rolled up: a second value of a series at one millisecond is not.
-                var buckets = RollupBuckets()
-                if !series.isEmpty {
-                    for try await (id, ts, value) in try await db.query(
-                        """
-                        INSERT INTO samples (series, ts, value)
-                        SELECT * FROM unnest(\(series)::bigint[], \(times)::bigint[], \(values)::float8[])
-                        ON CONFLICT DO NOTHING RETURNING series, ts, value
-                        """, logger: logger
-                    ).decode((Int64, Int64, Double).self) {
-                        buckets.add(series: id, millis: ts, value: value)
-                    }
-                }
-                for (level, rollup) in historianRollups.enumerated() where !buckets.levels[level].isEmpty {
-                    let entries = Array(buckets.levels[level])
-                    let keys = entries.map(\.key.series)
-                    let starts = entries.map(\.key.start)
-                    let lo = entries.map(\.value.lo)
-                    let hi = entries.map(\.value.hi)
-                    let total = entries.map(\.value.total)
-                    let n = entries.map { Int64($0.value.n) }
-                    var query = PostgresQuery(
-                        unsafeSQL: """
-                            INSERT INTO rollup_\(rollup.granularity) AS r (series, bucket, lo, hi, total, n)
-                            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[],
-                                $6::bigint[])
-                            ON CONFLICT (series, bucket) DO UPDATE SET
-                                lo = least(r.lo, excluded.lo), hi = greatest(r.hi, excluded.hi),
-                                total = r.total + excluded.total, n = r.n + excluded.n
-                            """)
-                    try query.binds.append(keys, context: .default)
-                    try query.binds.append(starts, context: .default)
-                    try query.binds.append(lo, context: .default)
-                    try query.binds.append(hi, context: .default)
-                    try query.binds.append(total, context: .default)
-                    try query.binds.append(n, context: .default)
-                    try await db.query(query, logger: logger)
-                }
+                let ids = try await seriesIDs(batch.samples, db)
+                let buckets = try await insertSamples(batch.samples, ids: ids, db)
+                try await upsertRollups(buckets, db)
                 for a in batch.alerts {
                     try await db.query(
                         """
@@ -259,6 +197,79 @@ public final class PostgresHistorian: HistorianStore, Service {
                         """, logger: logger)
                 }
             }
+        }
+    }
+
+    /// The samples' series ids: the new series created, all read back in one query.
+    private func seriesIDs(_ samples: [HistorySample], _ db: PostgresConnection) async throws -> [SeriesKey: Int64] {
+        let pairs = Set(samples.map { SeriesKey(machine: $0.machine, variable: $0.variable) })
+        let machines = pairs.map(\.machine)
+        let variables = pairs.map(\.variable)
+        try await db.query(
+            """
+            INSERT INTO series (machine, variable) SELECT * FROM unnest(\(machines)::text[], \(variables)::text[])
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        var ids: [SeriesKey: Int64] = [:]
+        for try await (id, machine, variable) in try await db.query(
+            """
+            SELECT s.id, s.machine, s.variable FROM series s
+            JOIN unnest(\(machines)::text[], \(variables)::text[]) AS k(machine, variable)
+            ON s.machine = k.machine AND s.variable = k.variable
+            """, logger: logger
+        ).decode((Int64, String, String).self) {
+            ids[SeriesKey(machine: machine, variable: variable)] = id
+        }
+        return ids
+    }
+
+    /// Inserts the samples in one statement; returns the rollup buckets of the rows actually inserted (a second value
+    /// of a series at one millisecond is not stored, nor rolled up).
+    private func insertSamples(_ samples: [HistorySample], ids: [SeriesKey: Int64], _ db: PostgresConnection)
+        async throws -> RollupBuckets
+    {
+        var series: [Int64] = []
+        var times: [Int64] = []
+        var values: [Double] = []
+        for s in samples where s.value.isFinite {
+            series.append(ids[SeriesKey(machine: s.machine, variable: s.variable)]!)
+            times.append(s.millis)
+            values.append(s.value)
+        }
+        var buckets = RollupBuckets()
+        guard !series.isEmpty else { return buckets }
+        for try await (id, ts, value) in try await db.query(
+            """
+            INSERT INTO samples (series, ts, value)
+            SELECT * FROM unnest(\(series)::bigint[], \(times)::bigint[], \(values)::float8[])
+            ON CONFLICT DO NOTHING RETURNING series, ts, value
+            """, logger: logger
+        ).decode((Int64, Int64, Double).self) {
+            buckets.add(series: id, millis: ts, value: value)
+        }
+        return buckets
+    }
+
+    /// Folds the buckets into each rollup table, one statement per rollup.
+    private func upsertRollups(_ buckets: RollupBuckets, _ db: PostgresConnection) async throws {
+        for (level, rollup) in historianRollups.enumerated() where !buckets.levels[level].isEmpty {
+            let entries = Array(buckets.levels[level])
+            var query = PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO rollup_\(rollup.granularity) AS r (series, bucket, lo, hi, total, n)
+                    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[],
+                        $6::bigint[])
+                    ON CONFLICT (series, bucket) DO UPDATE SET
+                        lo = least(r.lo, excluded.lo), hi = greatest(r.hi, excluded.hi),
+                        total = r.total + excluded.total, n = r.n + excluded.n
+                    """)
+            try query.binds.append(entries.map(\.key.series), context: .default)
+            try query.binds.append(entries.map(\.key.start), context: .default)
+            try query.binds.append(entries.map(\.value.lo), context: .default)
+            try query.binds.append(entries.map(\.value.hi), context: .default)
+            try query.binds.append(entries.map(\.value.total), context: .default)
+            try query.binds.append(entries.map { Int64($0.value.n) }, context: .default)
+            try await db.query(query, logger: logger)
         }
     }
 

@@ -689,3 +689,35 @@ public struct OptimizerControlRecord: TopicRecord, Codable, Hashable {
         case by, ts, note
     }
 }
+
+// MARK: - notifications
+
+/// One delivery of an alert to a channel (`notifications`, keyed by alert id): sent, or undeliverable after its
+/// retries (then also a dead letter); `escalation` when it went out because nobody acknowledged the alert in time.
+public struct NotificationRecord: TopicRecord, Codable, Hashable {
+    public var alert: String
+    public var machine: String
+    public var route: String
+    public var channel: String
+    /// sent or failed.
+    public var status: String
+    public var escalation: Bool
+    public var attempts: Int
+    public var error: String?
+    public var ts: String
+
+    public init(
+        alert: String, machine: String, route: String, channel: String, status: String, escalation: Bool,
+        attempts: Int, error: String?, ts: String
+    ) {
+        self.alert = alert
+        self.machine = machine
+        self.route = route
+        self.channel = channel
+        self.status = status
+        self.escalation = escalation
+        self.attempts = attempts
+        self.error = error
+        self.ts = ts
+    }
+}

@@ -84,6 +84,8 @@ public enum Topics {
     public static let optimizerControl = Topic<OptimizerControlRecord>("optimizer-control", key: "closed-loop")
     /// Requests to retrain a model, from the API, for `millstream retrain --watch`.
     public static let retrainRequests = Topic<RetrainRequestRecord>("retrain-requests", key: "model")
+    /// What the notifier did with each alert: sent, escalated or undeliverable, per channel.
+    public static let notifications = Topic<NotificationRecord>("notifications", key: "alert id")
     /// The pipeline workers' checkpoints: their own format (machine state), read only by workers.
     public static let pipelineCheckpoints = "pipeline-checkpoints"
 

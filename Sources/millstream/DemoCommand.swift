@@ -105,34 +105,11 @@ extension Millstream {
                 bus: bus, settings: PipelineSettings(process: compressed), options: options, logger: quiet)
             Terminal.error(
                 "millstream demo: \(machines) machines -> \(busOptions.bus); models in \(registry); Ctrl-C stops")
-            var extra: [any Service] = []
-            var metrics: ServerMetrics?
             let dashboard = DashboardAddress()
-            if !noServer {
-                // A fresh admin token each start, valid for a day, printed with the dashboard's address (the browser signs in
-                // with it on the form: a token never goes in a URL).
-                let tokens = try TokenStore(path: server.tokens)
-                let token = try tokens.create(
-                    name: "demo-admin", role: .admin, validFor: .seconds(86_400))
-                var serverLogger = Logger(label: "millstream.server")
-                serverLogger.logLevel = .warning
-                let scheme = server.scheme
-                let host = server.host
-                // The demo keeps the plant's history beside its bus, so the dashboard's trends reach back past the
-                // server's in-memory window (docs/historian.md).
-                var arguments = server
-                if arguments.historian == nil { arguments.historian = "./millstream-history.sqlite" }
-                let stack = try ServerStack(
-                    arguments: arguments, tokens: tokens, process: process, bus: bus, registry: registry,
-                    logger: serverLogger, clockScale: scale
-                ) { port in
-                    dashboard.set("\(scheme)://\(host):\(port)/   (sign in with the admin token)")
-                    Terminal.error("dashboard: \(scheme)://\(host):\(port)/")
-                    Terminal.error("admin token (valid 24 h; `millstream tokens create` makes others): \(token)")
-                }
-                extra = stack.services
-                metrics = stack.metrics
-            }
+            let (extra, metrics) =
+                noServer
+                ? ([], nil)
+                : try serverStack(process: process, bus: bus, scale: scale, dashboard: dashboard)
             try await runServices(
                 [
                     BusService(bus: bus), worker, runner,
@@ -147,6 +124,31 @@ extension Millstream {
             print(
                 "\nstopped: \(grouped(s.produced)) readings written this run, all durable (\(grouped(s.durable)) fsynced); \(grouped(p.processed)) processed"
             )
+        }
+
+        /// The server's services for the demo: a fresh admin token each start, valid for a day, printed with the
+        /// dashboard's address (the browser signs in with it on the form: a token never goes in a URL); the plant's
+        /// history kept beside the bus, so the trends reach back past the server's in-memory window.
+        func serverStack(process: ProcessConfig, bus: any MessageBus, scale: Double, dashboard: DashboardAddress)
+            throws -> ([any Service], ServerMetrics?)
+        {
+            let tokens = try TokenStore(path: server.tokens)
+            let token = try tokens.create(name: "demo-admin", role: .admin, validFor: .seconds(86_400))
+            var serverLogger = Logger(label: "millstream.server")
+            serverLogger.logLevel = .warning
+            let scheme = server.scheme
+            let host = server.host
+            var arguments = server
+            if arguments.historian == nil { arguments.historian = "./millstream-history.sqlite" }
+            let stack = try ServerStack(
+                arguments: arguments, tokens: tokens, process: process, bus: bus, registry: registry,
+                logger: serverLogger, clockScale: scale
+            ) { port in
+                dashboard.set("\(scheme)://\(host):\(port)/   (sign in with the admin token)")
+                Terminal.error("dashboard: \(scheme)://\(host):\(port)/")
+                Terminal.error("admin token (valid 24 h; `millstream tokens create` makes others): \(token)")
+            }
+            return (stack.services, stack.metrics)
         }
 
         enum ReadingSource: String, ExpressibleByArgument, CaseIterable { case bus, mqtt, opcua }

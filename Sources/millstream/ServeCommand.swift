@@ -5,6 +5,7 @@ import EventLog
 import Foundation
 import Historian
 import Logging
+import Notifications
 import Plant
 import Registry
 import Server
@@ -34,6 +35,11 @@ struct ServerArguments: ParsableArguments {
     var historian: String?
     @Flag(help: "With --historian: only read it; a `millstream historian` process writes it.")
     var historianReadOnly = false
+    @Option(
+        help:
+            "Notify webhooks (JSON, Slack, Teams) of alerts by the routes of this YAML file, with retries and escalation (docs/notifications.md)."
+    )
+    var notifications: String?
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) must be from 0 to 65535") }
@@ -102,6 +108,11 @@ struct ServerStack {
             if !arguments.historianReadOnly {
                 services.append(HistorianService(bus: bus, store: historian.store, logger: logger))
             }
+        }
+        if let file = arguments.notifications {
+            let config: NotificationConfig
+            do { config = try NotificationConfig.load(file) } catch { throw CommandError("\(error)") }
+            services.append(NotifierService(bus: bus, config: config, logger: logger))
         }
         services.append(app)
         self.services = services

@@ -33,6 +33,8 @@ import Topics
             #"{"machine":"plant1/line1/m07","values":{"rpm":1600,"torque_nm":38},"change_tool":false,"by":"closed_loop","recommendation":"r1","ts":"2026-11-25T06:00:00.123Z"}"#,
         "optimizer-control": #"{"by":"eng","closed_loop":true,"ts":"2026-11-25T06:00:00.123Z"}"#,
         "retrain-requests": #"{"model":"lead","by":"eng","ts":"2026-11-25T06:00:00.123Z","reason":"new tooling"}"#,
+        "notifications":
+            #"{"alert":"plant1/line1/m07/failure_risk/1764050400123","machine":"plant1/line1/m07","route":"night-failures","channel":"oncall","status":"sent","escalation":false,"attempts":1,"error":null,"ts":"2026-11-25T06:00:01.000Z"}"#,
         "setpoint-writes":
             #"{"id":"r1","machine":"plant1/line1/m07","values":{"rpm":1600},"state":"refused","reason":"rpm from 1450 to 1600 is a step larger than 100","endpoint":"mqtt://broker:1883 topic plant1/line1/m07/cmd","ts":"2026-11-25T06:00:00.123Z"}"#,
     ]
@@ -45,6 +47,7 @@ import Topics
                 == Set(
                     Topics.followed + [
                         Topics.setpoints.name, Topics.setpointWrites.name, Topics.retrainRequests.name,
+                        Topics.notifications.name,
                     ]))
         let reading = try Topics.readings.decode(Self.bytes("readings"))
         #expect(reading.machine == "plant1/line1/m07" && reading["rpm"] == 1551 && reading.sequence == 12345)
@@ -125,6 +128,8 @@ import Topics
         try roundTrip(Topics.setpoints)
         try roundTrip(Topics.optimizerControl)
         try roundTrip(Topics.setpointWrites)
+        try roundTrip(Topics.notifications)
+        #expect(try Topics.notifications.decode(Self.bytes("notifications")).route == "night-failures")
         // Predictions hold a NaN feature (NaN is not equal to itself): compare the rest.
         var p = try Topics.predictions.decode(Self.bytes("predictions"))
         p.features = ["power_w": 6543.2, "rpm_ewma": 1500.2]
