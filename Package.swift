@@ -302,7 +302,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "NotificationsTests",
-            dependencies: ["Notifications", "Bus", "Buses", "BusEmbedded", "Topics", "Plant"],
+            dependencies: ["Notifications", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "LocalPeers"],
             exclude: ["Peer"],  // a webhook receiver (Python's standard library) run from .venv
             swiftSettings: strict),
         .testTarget(

@@ -21,6 +21,10 @@ public struct AlertRouter: Sendable {
     public let config: NotificationConfig
     /// Alert id -> the escalation waiting for it (when due, ms), until an operator acts or the alert clears.
     private(set) var pending: [String: Escalation] = [:]
+    /// Alerts an operator has acted on, the newest 10,000: the two topics are read at their own pace, so an action
+    /// may come before the alert it is about, which then must not escalate.
+    private var acted: Set<String> = []
+    private var actedOrder: [String] = []
 
     public init(config: NotificationConfig) { self.config = config }
 
@@ -47,13 +51,20 @@ public struct AlertRouter: Sendable {
                 }
             }
         }
-        if !escalations.isEmpty { pending[a.id] = Escalation(due: due, delivery: escalations) }
+        if !escalations.isEmpty && !acted.contains(a.id) {
+            pending[a.id] = Escalation(due: due, delivery: escalations)
+        }
         return out
     }
 
     /// An operator's action on an alert: any of them (acknowledge, clear, shelve) stops its escalation.
     public mutating func action(_ a: AlertActionRecord) {
         pending.removeValue(forKey: a.alert)
+        if acted.insert(a.alert).inserted { actedOrder.append(a.alert) }
+        if actedOrder.count > 10_000 {
+            for id in actedOrder.prefix(2_500) { acted.remove(id) }
+            actedOrder.removeFirst(2_500)
+        }
     }
 
     /// The escalations due at `now`, forgotten once returned.
