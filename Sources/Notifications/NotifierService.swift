@@ -16,11 +16,14 @@ public struct NotifierService: Service {
     let sender: WebhookSender
     let logger: Logger
     let group: String
+    /// Where a group with no committed offsets starts: at the end (the default; history is not notified).
+    let start: StartPosition
 
     public init(
-        bus: any MessageBus, config: NotificationConfig, group: String = "notifier",
+        bus: any MessageBus, config: NotificationConfig, group: String = "notifier", start: StartPosition = .latest,
         logger: Logger = Logger(label: "millstream.notifier")
     ) {
+        self.start = start
         self.bus = bus
         self.config = config
         self.sender = WebhookSender()
@@ -34,7 +37,7 @@ public struct NotifierService: Service {
         for topic in topics + [Topics.notifications.name, Topics.deadLetters.name] where !existing.contains(topic) {
             try? await bus.createTopic(topic, partitions: 8)
         }
-        let consumer = try await bus.consumer(ConsumerOptions(group: group, topics: topics, start: .latest))
+        let consumer = try await bus.consumer(ConsumerOptions(group: group, topics: topics, start: start))
         let producer = try await bus.producer()
         var router = AlertRouter(config: config)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
