@@ -84,8 +84,10 @@ public struct WebhookSender: Sendable {
         }
     }
 
+    /// A JSON string literal.
     static func quoted(_ s: String) -> String {
-        String(decoding: json(["s": s]), as: UTF8.self).dropFirst(5).dropLast().description
+        let data = (try? JSONSerialization.data(withJSONObject: s, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func json(_ object: [String: Any]) -> Data {

@@ -4,6 +4,7 @@ import Foundation
 import Historian
 import Logging
 import Plant
+import Primitives
 import ServiceLifecycle
 import Synchronization
 
@@ -151,8 +152,4 @@ final class ProgressLine: Sendable {
             )
         }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

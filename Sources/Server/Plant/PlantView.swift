@@ -380,7 +380,7 @@ public actor PlantView {
         horizonDecisions[machine] = keep
         // Failures a day older than every pending decision's reading and than every source's newest decision are
         // judged already.
-        if let oldest = (keep.map(\.time) + (decidedUpTo[machine]?.values ?? [:].values)).min() {
+        if let oldest = (keep.map(\.time) + Array((decidedUpTo[machine] ?? [:]).values)).min() {
             failureTimes[machine]?.removeAll { $0 < oldest - 86_400_000 }
         }
     }
