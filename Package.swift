@@ -183,7 +183,8 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "Bus", "Plant", "Topics", .product(name: "Yams", package: "Yams"),
+                "Bus", "Plant", "Topics", "ClientTLS", .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
@@ -303,7 +304,7 @@ let package = Package(
         .testTarget(
             name: "NotificationsTests",
             dependencies: ["Notifications", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "LocalPeers"],
-            exclude: ["Peer"],  // a webhook receiver (Python's standard library) run from .venv
+            exclude: ["Peer"],  // a webhook receiver (Python's standard library), SMTP servers (aiosmtpd)
             swiftSettings: strict),
         .testTarget(
             name: "CLITests",

@@ -25,9 +25,12 @@ public struct ClientTLS: Sendable, Equatable {
         public let description: String
     }
 
-    /// Adds the TLS handler (and a watcher completing `handshake` when the handshake is done, failing it otherwise) at
-    /// the front of a new channel's pipeline; call it from the channel initializer.
-    public func configure(_ channel: any Channel, host: String, handshake: EventLoopPromise<Void>) throws {
+    /// Adds the TLS handler (and a watcher completing `handshake` when the handshake is done, failing it otherwise) to
+    /// a new channel's pipeline; call it from the channel initializer. `upgrade` puts them at the front of a pipeline
+    /// that already carries a plain-text conversation (STARTTLS); call it on the channel's event loop.
+    public func configure(
+        _ channel: any Channel, host: String, handshake: EventLoopPromise<Void>, upgrade: Bool = false
+    ) throws {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let caFile {
             do {
@@ -53,8 +56,13 @@ public struct ClientTLS: Sendable, Equatable {
         // An IP address is checked against the certificate's IP entries; SNI carries host names only.
         let isAddress = name.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
         let handler = try NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : name)
-        try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatcher(handshake))
+        if upgrade {
+            try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatcher(handshake), position: .first)
+            try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+        } else {
+            try channel.pipeline.syncOperations.addHandler(handler)
+            try channel.pipeline.syncOperations.addHandler(TLSHandshakeWatcher(handshake))
+        }
     }
 }
 

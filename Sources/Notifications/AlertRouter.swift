@@ -74,6 +74,31 @@ public struct AlertRouter: Sendable {
         return ready.values.sorted { $0.due < $1.due }.flatMap(\.delivery)
     }
 
+    /// The escalations waiting now, by alert id, as records for `notifier-escalations`.
+    public func pendingRecords(ts: String) -> [String: EscalationRecord] {
+        pending.compactMapValues { e in
+            guard let alert = e.delivery.first?.alert else { return nil }
+            return EscalationRecord(
+                alert: alert, state: "pending", due: Timestamp.format(e.due),
+                targets: e.delivery.map { .init(route: $0.route, channel: $0.channel) }, ts: ts)
+        }
+    }
+
+    /// Takes back an escalation a notifier wrote before it stopped: `pending` waits again (and goes out at once if it
+    /// is overdue), `done` forgets it.
+    public mutating func restore(_ e: EscalationRecord) {
+        guard e.state == "pending", let due = e.due.flatMap(Timestamp.parse) else {
+            pending.removeValue(forKey: e.alert.id)
+            return
+        }
+        let record = e.alert.encoded()
+        pending[e.alert.id] = Escalation(
+            due: due,
+            delivery: e.targets.map {
+                Delivery(alert: e.alert, record: record, route: $0.route, channel: $0.channel, escalation: true)
+            })
+    }
+
     /// The soonest escalation deadline, if any.
     public var nextDue: Int64? { pending.values.map(\.due).min() }
 

@@ -1,3 +1,4 @@
+import ClientTLS
 import Foundation
 import Yams
 
@@ -15,9 +16,34 @@ public struct NotificationConfig: Sendable, Equatable {
             case teams
         }
         public var name: String
+        public var transport: Transport
+    }
+
+    /// How a channel delivers.
+    public enum Transport: Sendable, Equatable {
+        case webhook(Webhook)
+        case email(Email)
+    }
+
+    /// An HTTP(S) POST of the delivery in a format.
+    public struct Webhook: Sendable, Equatable {
         public var url: URL
-        public var format: Format
+        public var format: Channel.Format
         public var headers: [String: String]
+    }
+
+    /// A message by SMTP: STARTTLS unless `starttls` is false, AUTH PLAIN with `username` (inside TLS only).
+    public struct Email: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var from: String
+        public var to: [String]
+        public var starttls: Bool
+        public var tls: ClientTLS
+        public var username: String?
+        public var password: String?
+        /// Seconds for the whole conversation with the server.
+        public var timeout: Double
     }
 
     public struct Route: Sendable, Equatable {
@@ -74,13 +100,7 @@ public struct NotificationConfig: Sendable, Equatable {
         }
         var channels: [String: Channel] = [:]
         for (name, c) in file.channels ?? [:] {
-            guard c.type == "webhook" else {
-                throw NotificationError("\(source): channel \(name): type '\(c.type)' is not known (webhook)")
-            }
-            guard let url = URL(string: c.url), url.scheme == "http" || url.scheme == "https" else {
-                throw NotificationError("\(source): channel \(name): '\(c.url)' is not an http(s) URL")
-            }
-            channels[name] = Channel(name: name, url: url, format: c.format ?? .json, headers: c.headers ?? [:])
+            channels[name] = Channel(name: name, transport: try c.transport("\(source): channel \(name)"))
         }
         var shifts: [Shift] = []
         for (name, span) in (file.shifts ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -142,9 +162,67 @@ public struct NotificationConfig: Sendable, Equatable {
     struct File: Decodable {
         struct ChannelFile: Decodable {
             var type: String
-            var url: String
+            var url: String?
             var format: Channel.Format?
             var headers: [String: String]?
+            var smtp: String?
+            var from: String?
+            var to: [String]?
+            var starttls: Bool?
+            var caFile: String?
+            var username: String?
+            var passwordFile: String?
+            var timeout: String?
+
+            enum CodingKeys: String, CodingKey {
+                case type, url, format, headers, smtp, from, to, starttls, username, timeout
+                case caFile = "ca_file"
+                case passwordFile = "password_file"
+            }
+
+            func transport(_ at: String) throws -> Transport {
+                switch type {
+                case "webhook":
+                    guard let text = url, let url = URL(string: text), url.scheme == "http" || url.scheme == "https"
+                    else {
+                        throw NotificationError("\(at): '\(self.url ?? "")' is not an http(s) URL")
+                    }
+                    return .webhook(Webhook(url: url, format: format ?? .json, headers: headers ?? [:]))
+                case "email":
+                    return .email(try email(at))
+                default:
+                    throw NotificationError("\(at): type '\(type)' is not known (webhook, email)")
+                }
+            }
+
+            func email(_ at: String) throws -> Email {
+                let parts = (smtp ?? "").split(separator: ":")
+                guard parts.count == 2, let port = Int(parts[1]), (1...65_535).contains(port) else {
+                    throw NotificationError("\(at): smtp '\(smtp ?? "")' is not a host:port like mail.plant.local:587")
+                }
+                // An address with a line break would add headers of its own (by scalar: "\r\n" is one Character).
+                func address(_ a: String) -> Bool {
+                    a.contains("@")
+                        && !a.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "<" || $0 == ">" })
+                }
+                guard let from, address(from) else { throw NotificationError("\(at): 'from' is not an address") }
+                guard let to, !to.isEmpty, to.allSatisfy(address) else {
+                    throw NotificationError("\(at): 'to' must list one or more addresses")
+                }
+                var password: String?
+                if let passwordFile {
+                    guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                        throw NotificationError("\(at): cannot read password_file \(passwordFile)")
+                    }
+                    password = text.trimmingCharacters(in: .newlines)
+                }
+                guard let seconds = NotificationConfig.duration(timeout ?? "30s"), seconds > 0 else {
+                    throw NotificationError("\(at): timeout '\(timeout ?? "")' is not a duration like 30s")
+                }
+                return Email(
+                    host: String(parts[0]), port: port, from: from, to: to, starttls: starttls ?? true,
+                    tls: ClientTLS(caFile: caFile), username: username, password: password, timeout: seconds)
+            }
         }
         struct RouteFile: Decodable {
             struct Escalate: Decodable {

@@ -9,11 +9,13 @@ import Topics
 /// deliveries of one poll go out concurrently, each retried; each outcome is a record on `notifications`, and one
 /// that stays undeliverable is also a dead letter. Unacknowledged alerts escalate when their route says. The group's
 /// offsets are committed after the deliveries, so a crash sends a poll's notifications again rather than losing them
-/// (at least once). A new group starts at the end of the topics: history is not notified.
+/// (at least once). A new group starts at the end of the topics: history is not notified. Escalations waiting are
+/// records on `notifier-escalations`, read back at start, so a restarted notifier still escalates them.
 public struct NotifierService: Service {
     let bus: any MessageBus
     let config: NotificationConfig
-    let sender: WebhookSender
+    let webhooks: WebhookSender
+    let smtp: SMTPSender
     let logger: Logger
     let group: String
     /// Where a group with no committed offsets starts: at the end (the default; history is not notified).
@@ -26,7 +28,8 @@ public struct NotifierService: Service {
         self.start = start
         self.bus = bus
         self.config = config
-        self.sender = WebhookSender()
+        self.webhooks = WebhookSender()
+        self.smtp = SMTPSender()
         self.logger = logger
         self.group = group
     }
@@ -34,12 +37,20 @@ public struct NotifierService: Service {
     public func run() async throws {
         let topics = [Topics.alerts.name, Topics.alertActions.name]
         let existing = try await bus.topicNames()
-        for topic in topics + [Topics.notifications.name, Topics.deadLetters.name] where !existing.contains(topic) {
+        let written = [Topics.notifications.name, Topics.deadLetters.name, Topics.escalations.name]
+        for topic in topics + written where !existing.contains(topic) {
             try? await bus.createTopic(topic, partitions: 8)
+        }
+        var router = AlertRouter(config: config)
+        _ = try await bus.readToEnd(Topics.escalations.name) { r in
+            if let e = try? Topics.escalations.decode(r.value) { router.restore(e) }
+        }
+        if let next = router.nextDue {
+            logger.info(
+                "escalations restored", metadata: ["pending": "\(router.pending.count)", "next": "\(next)"])
         }
         let consumer = try await bus.consumer(ConsumerOptions(group: group, topics: topics, start: start))
         let producer = try await bus.producer()
-        var router = AlertRouter(config: config)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let records: [ConsumedRecord]
             do {
@@ -52,33 +63,84 @@ public struct NotifierService: Service {
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
-            let now = Timestamp.now()
-            var deliveries: [AlertRouter.Delivery] = []
-            var next: [TopicPartition: Int64] = [:]
-            for r in records {
-                next[r.topicPartition] = r.offset + 1
-                if r.topic == Topics.alerts.name, let a = try? Topics.alerts.decode(r.value) {
-                    deliveries += router.alert(a, record: r.value, now: now)
-                } else if let action = try? Topics.alertActions.decode(r.value) {
-                    router.action(action)
-                }
-            }
-            deliveries += router.due(now: now)
-            if !deliveries.isEmpty { try await deliver(deliveries, producer) }
-            if !next.isEmpty { try await consumer.commit(next) }
+            try await handle(records, &router, consumer, producer)
         }
         try? await consumer.close()
     }
 
+    /// One poll: the deliveries it makes and the escalations now due, sent; new escalations recorded before and
+    /// finished ones after the sending, so a crash sends again rather than losing one; then the offsets committed.
+    private func handle(
+        _ records: [ConsumedRecord], _ router: inout AlertRouter, _ consumer: any MessageConsumer,
+        _ producer: any MessageProducer
+    ) async throws {
+        let now = Timestamp.now()
+        let before = router.pendingRecords(ts: "")
+        var deliveries: [AlertRouter.Delivery] = []
+        var next: [TopicPartition: Int64] = [:]
+        for r in records {
+            next[r.topicPartition] = r.offset + 1
+            if r.topic == Topics.alerts.name, let a = try? Topics.alerts.decode(r.value) {
+                deliveries += router.alert(a, record: r.value, now: now)
+            } else if let action = try? Topics.alertActions.decode(r.value) {
+                router.action(action)
+            }
+        }
+        deliveries += router.due(now: now)
+        let ts = Timestamp.format(now)
+        let after = router.pendingRecords(ts: ts)
+        let started = after.filter { before[$0.key] == nil }.values.map { $0 }
+        if !started.isEmpty { try await record(started, producer) }
+        if !deliveries.isEmpty { try await deliver(deliveries, producer) }
+        let finished = before.filter { after[$0.key] == nil }.values.map {
+            EscalationRecord(alert: $0.alert, state: "done", due: nil, targets: [], ts: ts)
+        }
+        if !finished.isEmpty { try await record(finished, producer) }
+        if !next.isEmpty { try await consumer.commit(next) }
+    }
+
+    private func record(_ escalations: [EscalationRecord], _ producer: any MessageProducer) async throws {
+        _ = try await producer.send(
+            escalations.map {
+                BusRecord(key: Array($0.alert.id.utf8), value: $0.encoded(), timestamp: Timestamp.now())
+            },
+            to: Topics.escalations.name)
+    }
+
+    /// The outcome of one delivery: delivered or not, after how many attempts, and the last error.
+    struct Outcome: Sendable {
+        var delivered: Bool
+        var attempts: Int
+        var error: String?
+    }
+
+    /// One delivery, tried up to `config.attempts` times with a doubling wait between tries.
+    private func attempt(_ d: AlertRouter.Delivery, _ channel: NotificationConfig.Channel) async -> Outcome {
+        var problem = ""
+        for attempt in 1...config.attempts {
+            do {
+                switch channel.transport {
+                case .webhook(let hook): try await webhooks.post(d, to: hook)
+                case .email(let email): try await smtp.send(WebhookSender.message(d), via: email)
+                }
+                return Outcome(delivered: true, attempts: attempt, error: nil)
+            } catch {
+                problem = "\(error)"
+            }
+            if attempt < config.attempts {
+                try? await Task.sleep(for: .seconds(config.backoff * Double(1 << (attempt - 1))))
+            }
+        }
+        return Outcome(delivered: false, attempts: config.attempts, error: problem)
+    }
+
     private func deliver(_ deliveries: [AlertRouter.Delivery], _ producer: any MessageProducer) async throws {
-        let outcomes = await withTaskGroup(of: (Int, WebhookSender.Outcome).self) { tasks in
+        let outcomes = await withTaskGroup(of: (Int, Outcome).self) { tasks in
             for (i, d) in deliveries.enumerated() {
                 guard let channel = config.channels[d.channel] else { continue }
-                tasks.addTask {
-                    (i, await sender.send(d, to: channel, attempts: config.attempts, backoff: config.backoff))
-                }
+                tasks.addTask { (i, await attempt(d, channel)) }
             }
-            var out: [Int: WebhookSender.Outcome] = [:]
+            var out: [Int: Outcome] = [:]
             for await (i, o) in tasks { out[i] = o }
             return out
         }

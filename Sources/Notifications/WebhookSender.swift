@@ -6,7 +6,7 @@ import Topics
 #endif
 
 /// Posts deliveries to webhook channels: the alert record as it is (generic JSON), or Slack's and Microsoft Teams'
-/// incoming-webhook formats; retried with a doubling wait on errors and non-2xx answers.
+/// incoming-webhook formats. The notifier retries what fails.
 public struct WebhookSender: Sendable {
     let session: URLSession
 
@@ -16,36 +16,24 @@ public struct WebhookSender: Sendable {
         session = URLSession(configuration: configuration)
     }
 
-    /// The outcome of one delivery: delivered or not, after how many attempts, and the last error.
-    public struct Outcome: Sendable {
-        public var delivered: Bool
-        public var attempts: Int
-        public var error: String?
-    }
-
-    public func send(
-        _ d: AlertRouter.Delivery, to channel: NotificationConfig.Channel, attempts: Int, backoff: Double
-    ) async -> Outcome {
-        var request = URLRequest(url: channel.url)
+    /// Posts one delivery; throws for a connection error or an answer other than 2xx.
+    public func post(_ d: AlertRouter.Delivery, to hook: NotificationConfig.Webhook) async throws {
+        var request = URLRequest(url: hook.url)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in channel.headers { request.setValue(value, forHTTPHeaderField: name) }
-        request.httpBody = Self.body(d, format: channel.format)
-        var problem = ""
-        for attempt in 1...attempts {
-            do {
-                let (data, response) = try await session.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                if (200..<300).contains(status) { return Outcome(delivered: true, attempts: attempt, error: nil) }
-                problem = "HTTP \(status) from \(channel.url): \(String(decoding: data.prefix(200), as: UTF8.self))"
-            } catch {
-                problem = "\(channel.url): \(error.localizedDescription)"
-            }
-            if attempt < attempts {
-                try? await Task.sleep(for: .seconds(backoff * Double(1 << (attempt - 1))))
-            }
+        for (name, value) in hook.headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = Self.body(d, format: hook.format)
+        let (data, response): (Data, URLResponse)
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch {
+            throw NotificationError("\(hook.url): \(error.localizedDescription)")
         }
-        return Outcome(delivered: false, attempts: attempts, error: problem)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            throw NotificationError(
+                "HTTP \(status) from \(hook.url): \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
     }
 
     /// One line for people: priority, machine, what, and why it came again.
@@ -55,6 +43,19 @@ public struct WebhookSender: Sendable {
         var line = "[\(priority)] \(a.machine): \(a.message ?? a.kind)"
         if d.escalation { line += " (not acknowledged in time: escalated by route \(d.route))" }
         return line
+    }
+
+    /// The e-mail of a delivery: the line for people as its subject; the alert's facts, one a line, as its body.
+    static func message(_ d: AlertRouter.Delivery) -> SMTPSender.Message {
+        let a = d.alert
+        var lines = [text(d), ""]
+        let facts: [(String, String?)] = [
+            ("Machine", a.machine), ("Kind", a.kind), ("Priority", a.priority), ("Severity", a.severity),
+            ("Raised", a.ts), ("Status", a.status), ("Alert", a.id), ("Route", d.route),
+        ]
+        for (name, value) in facts { if let value { lines.append("\(name): \(value)") } }
+        lines += ["", "Acknowledge it on the Millstream dashboard to stop its escalation."]
+        return SMTPSender.Message(subject: text(d), body: lines.joined(separator: "\n"), alert: a.id)
     }
 
     static func body(_ d: AlertRouter.Delivery, format: NotificationConfig.Channel.Format) -> Data {

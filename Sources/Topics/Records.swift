@@ -721,3 +721,32 @@ public struct NotificationRecord: TopicRecord, Codable, Hashable {
         self.ts = ts
     }
 }
+
+/// The notifier's escalations (`notifier-escalations`, keyed by alert id), so one that restarts still escalates what
+/// was pending: `pending` with when (`due`) and to which channels, then `done` once it went out, an operator acted or
+/// the alert cleared. The newest record of an alert is its state.
+public struct EscalationRecord: TopicRecord, Codable, Hashable {
+    public struct Target: Codable, Hashable, Sendable {
+        public var route: String
+        public var channel: String
+        public init(route: String, channel: String) {
+            self.route = route
+            self.channel = channel
+        }
+    }
+    /// The alert as it was raised (what the escalation sends).
+    public var alert: AlertRecord
+    /// pending or done.
+    public var state: String
+    public var due: String?
+    public var targets: [Target]
+    public var ts: String
+
+    public init(alert: AlertRecord, state: String, due: String?, targets: [Target], ts: String) {
+        self.alert = alert
+        self.state = state
+        self.due = due
+        self.targets = targets
+        self.ts = ts
+    }
+}

@@ -86,6 +86,8 @@ public enum Topics {
     public static let retrainRequests = Topic<RetrainRequestRecord>("retrain-requests", key: "model")
     /// What the notifier did with each alert: sent, escalated or undeliverable, per channel.
     public static let notifications = Topic<NotificationRecord>("notifications", key: "alert id")
+    /// The notifier's pending escalations, read back when it starts.
+    public static let escalations = Topic<EscalationRecord>("notifier-escalations", key: "alert id")
     /// The pipeline workers' checkpoints: their own format (machine state), read only by workers.
     public static let pipelineCheckpoints = "pipeline-checkpoints"
 

@@ -169,31 +169,11 @@ extension Millstream.Dataset {
             guard try await bus.topicNames().contains(topic) else {
                 throw CommandError("topic \(topic) does not exist on \(busText)")
             }
-            let description = try await bus.describeTopic(topic)
-            var ends: [Int: Int64] = [:]
-            for p in description.partitions where p.latestOffset > p.earliestOffset {
-                ends[p.partition] = p.latestOffset
+            do {
+                return try await bus.readToEnd(topic, body)
+            } catch let error as BusError where error.kind == .unavailable {
+                throw CommandError(error.message)
             }
-            let all = Dictionary(uniqueKeysWithValues: description.partitions.map { ($0.partition, $0.latestOffset) })
-            guard !ends.isEmpty else { return all }
-            let consumer = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
-            var open = ends
-            while !open.isEmpty {
-                try Task.checkCancellation()
-                let records = try await consumer.poll(maxRecords: 10_000, timeout: .seconds(2))
-                if records.isEmpty {
-                    throw CommandError(
-                        "\(topic) on \(busText): no records arrived for 2 s before partitions \(open.keys.sorted()) reached their end"
-                    )
-                }
-                for r in records {
-                    guard let end = open[r.partition], r.offset < end else { continue }
-                    try body(r)
-                    if r.offset + 1 >= end { open[r.partition] = nil }
-                }
-            }
-            try await consumer.close()
-            return all
         }
 
         /// The labels of a labels topic, to join with the readings.

@@ -35,6 +35,8 @@ import Topics
         "retrain-requests": #"{"model":"lead","by":"eng","ts":"2026-11-25T06:00:00.123Z","reason":"new tooling"}"#,
         "notifications":
             #"{"alert":"plant1/line1/m07/failure_risk/1764050400123","machine":"plant1/line1/m07","route":"night-failures","channel":"oncall","status":"sent","escalation":false,"attempts":1,"error":null,"ts":"2026-11-25T06:00:01.000Z"}"#,
+        "notifier-escalations":
+            #"{"alert":{"id":"plant1/line1/m07/failure_risk/1764050400123","machine":"plant1/line1/m07","ts":"2026-11-25T06:00:00.123Z","kind":"failure_risk","severity":"critical","priority":"high","status":"raised","message":"failure risk"},"state":"pending","due":"2026-11-25T06:15:00.123Z","targets":[{"route":"night-failures","channel":"shift-lead"}],"ts":"2026-11-25T06:00:01.000Z"}"#,
         "setpoint-writes":
             #"{"id":"r1","machine":"plant1/line1/m07","values":{"rpm":1600},"state":"refused","reason":"rpm from 1450 to 1600 is a step larger than 100","endpoint":"mqtt://broker:1883 topic plant1/line1/m07/cmd","ts":"2026-11-25T06:00:00.123Z"}"#,
     ]
@@ -47,7 +49,7 @@ import Topics
                 == Set(
                     Topics.followed + [
                         Topics.setpoints.name, Topics.setpointWrites.name, Topics.retrainRequests.name,
-                        Topics.notifications.name,
+                        Topics.notifications.name, Topics.escalations.name,
                     ]))
         let reading = try Topics.readings.decode(Self.bytes("readings"))
         #expect(reading.machine == "plant1/line1/m07" && reading["rpm"] == 1551 && reading.sequence == 12345)
@@ -129,6 +131,9 @@ import Topics
         try roundTrip(Topics.optimizerControl)
         try roundTrip(Topics.setpointWrites)
         try roundTrip(Topics.notifications)
+        try roundTrip(Topics.escalations)
+        let e = try Topics.escalations.decode(Self.bytes("notifier-escalations"))
+        #expect(e.alert.priority == "high" && e.state == "pending" && e.targets.first?.channel == "shift-lead")
         #expect(try Topics.notifications.decode(Self.bytes("notifications")).route == "night-failures")
         // Predictions hold a NaN feature (NaN is not equal to itself): compare the rest.
         var p = try Topics.predictions.decode(Self.bytes("predictions"))
