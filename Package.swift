@@ -49,6 +49,9 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
+        // Encryption at rest: the keyring (AES-256-GCM keys from the environment, rotation) and sealed files.
+        .target(
+            name: "AtRest", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // TLS from a client (trust roots, server name, client certificate), shared by the Kafka and MQTT clients.
         .target(
             name: "ClientTLS",
@@ -94,10 +97,10 @@ let package = Package(
             dependencies: [
                 "CBLAS", "Primitives", "ONNXProto", .product(name: "RealModule", package: "swift-numerics"),
             ], swiftSettings: strict),
-        .target(name: "Registry", dependencies: ["Learn"], swiftSettings: strict),
+        .target(name: "Registry", dependencies: ["Learn", "AtRest"], swiftSettings: strict),
         // MLflow's tracking server over its REST API: runs, metrics, datasets, artifacts, registered model versions.
         .target(name: "Tracking", swiftSettings: strict),
-        .target(name: "EventLog", dependencies: ["CRC32C"], swiftSettings: strict),
+        .target(name: "EventLog", dependencies: ["CRC32C", "AtRest"], swiftSettings: strict),
         .target(
             name: "Plant",
             dependencies: [
@@ -110,7 +113,9 @@ let package = Package(
         .target(name: "Bus", swiftSettings: strict),
         .target(
             name: "BusEmbedded",
-            dependencies: ["Bus", "EventLog", "Primitives", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "Bus", "EventLog", "AtRest", "Primitives", .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict),
         .target(name: "BusKafka", dependencies: ["Bus", "Kafka", "KafkaWire"], swiftSettings: strict),
         .target(name: "Buses", dependencies: ["Bus", "BusEmbedded", "BusKafka"], swiftSettings: strict),
@@ -236,7 +241,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"], swiftSettings: strict),
-        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "CRC32C"], swiftSettings: strict),
+        .testTarget(
+            name: "EventLogTests", dependencies: ["EventLog", "CRC32C", "AtRest"], swiftSettings: strict),
         .testTarget(name: "PlantTests", dependencies: ["Plant", "Primitives"], swiftSettings: strict),
         .testTarget(
             name: "LearnTests", dependencies: ["Learn", "Primitives", "Tabular", "ONNXProto"],
@@ -309,7 +315,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "millstream", "EventLog", "Plant", "Learn", "CRC32C", "Kafka", "TestSupport",
+                "millstream", "EventLog", "Plant", "Learn", "CRC32C", "Kafka", "TestSupport", "AtRest",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),

@@ -1,3 +1,4 @@
+public import AtRest
 public import Bus
 public import EventLog
 import NIOPosix
@@ -19,12 +20,18 @@ public final class EmbeddedBus: MessageBus {
     private let memberCounter = Atomic<Int>(0)
 
     /// Opens (or creates) the log at the URL's path. Options: `fsync=batch|never|<N>ms` (default 100ms),
-    /// `partitions=N` for auto-created topics (default 8).
-    public init(url: BusURL, readOnly: Bool = false) throws {
+    /// `partitions=N` for auto-created topics (default 8). The log is encrypted at rest with the keyring the
+    /// environment names (`MILLSTREAM_DATA_KEYS_FILE`, `MILLSTREAM_DATA_KEYS`), unless `keyring` is given.
+    public init(url: BusURL, readOnly: Bool = false, keyring: Keyring? = nil) throws {
         guard case .embedded(let path) = url.kind else {
             throw BusError("\(url) is not an embedded:// URL", kind: .invalidURL)
         }
         var configuration = EventLog.Configuration(readOnly: readOnly)
+        do {
+            configuration.keyring = try keyring ?? Keyring.process()
+        } catch {
+            throw BusError("bus \(url): \(error)", kind: .invalidURL)
+        }
         for (name, value) in url.options {
             switch name {
             case "fsync":

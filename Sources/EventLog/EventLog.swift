@@ -1,3 +1,4 @@
+import AtRest
 import Foundation
 import Synchronization
 
@@ -27,11 +28,15 @@ public final class EventLog: Sendable {
         public var autoCreateTopics: Bool
         /// Open without taking the writer's lock: reads only, follows what the writer appends.
         public var readOnly: Bool
+        /// Encryption at rest: what is appended is encrypted with the current key, encrypted batches decrypted with
+        /// theirs. A log once written encrypted refuses to open without a keyring.
+        public var keyring: Keyring?
 
         public init(
             fsync: FsyncPolicy = .interval(.milliseconds(100)), defaultTopic: TopicConfiguration = .init(partitions: 8),
-            autoCreateTopics: Bool = true, readOnly: Bool = false
+            autoCreateTopics: Bool = true, readOnly: Bool = false, keyring: Keyring? = nil
         ) {
+            self.keyring = keyring
             self.fsync = fsync
             self.defaultTopic = defaultTopic
             self.autoCreateTopics = autoCreateTopics
@@ -65,6 +70,7 @@ public final class EventLog: Sendable {
             guard FileSystem.exists(marker) else {
                 throw EventLogError(.unknownTopic, "no Millstream log at \(dir) (\(markerName) not found)")
             }
+            try checkKeys(marker, dir, configuration)
             return EventLog(directory: dir, configuration: configuration, lockFile: nil)
         }
         if !FileSystem.exists(dir) {
@@ -91,14 +97,32 @@ public final class EventLog: Sendable {
         }
         try lock.truncate(to: 0)
         try Array("\(getpid())\n".utf8).withUnsafeBytes { try lock.write($0, at: 0) }
-        if !FileSystem.exists(marker) {
-            try FileSystem.writeAtomically(Array(#"{"format":1}"#.utf8) + [10], to: marker)
+        if FileSystem.exists(marker) { try checkKeys(marker, dir, configuration) }
+        if !FileSystem.exists(marker) || (configuration.keyring != nil && !isEncrypted(marker)) {
+            // Once a keyring writes to it, the log is marked encrypted: opening it without keys is refused at once.
+            let format = configuration.keyring == nil ? #"{"format":1}"# : #"{"format":1,"encrypted":true}"#
+            try FileSystem.writeAtomically(Array(format.utf8) + [10], to: marker)
         }
         try FileSystem.makeDirectory(dir + "/topics")
         try FileSystem.makeDirectory(dir + "/groups")
         let log = EventLog(directory: dir, configuration: configuration, lockFile: lock)
         for name in try log.topicNames() { _ = try log.topic(name) }  // recover every partition now
         return log
+    }
+
+    private static func isEncrypted(_ marker: String) -> Bool {
+        ((try? FileSystem.readAll(marker)).map { String(decoding: $0, as: UTF8.self) } ?? "").contains(
+            "\"encrypted\":true")
+    }
+
+    /// An encrypted log needs keys: refused when none are given, before any topic is read.
+    private static func checkKeys(_ marker: String, _ dir: String, _ configuration: Configuration) throws {
+        if configuration.keyring == nil && isEncrypted(marker) {
+            throw EventLogError(
+                .encrypted,
+                "the log at \(dir) is encrypted: set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS) to the keys "
+                    + "it was written with")
+        }
     }
 
     private var topicsDirectory: String { directory + "/topics" }
@@ -177,7 +201,7 @@ public final class EventLog: Sendable {
             try PartitionLog(
                 topic: name, partition: p, directory: topicsDirectory + "/" + name + "/" + String(p),
                 configuration: settings, fsync: configuration.fsync, writable: !configuration.readOnly,
-                notifier: notifier)
+                notifier: notifier, keyring: configuration.keyring)
         }
         let cut = partitions.flatMap(\.recoveryNotes)
         if !cut.isEmpty { notes.withLock { $0.append(contentsOf: cut) } }

@@ -23,6 +23,8 @@ public struct EventLogError: Error, Sendable, CustomStringConvertible {
         public static let offsetOutOfRange = Kind("offset out of range")
         public static let readOnly = Kind("read only")
         public static let closed = Kind("closed")
+        /// Encrypted data without the key it was written with (none given, another, or altered data).
+        public static let encrypted = Kind("encrypted")
     }
 
     public let kind: Kind

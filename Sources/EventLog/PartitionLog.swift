@@ -1,3 +1,4 @@
+import AtRest
 import Synchronization
 
 #if canImport(Glibc)
@@ -31,6 +32,8 @@ public final class PartitionLog: Sendable {
     let fsync: FsyncPolicy
     let writable: Bool
     let notifier: AppendNotifier
+    /// Encrypts what is appended (and decrypts encrypted batches) when set.
+    let keyring: Keyring?
     private let state: Mutex<State>
 
     private struct State {
@@ -46,8 +49,9 @@ public final class PartitionLog: Sendable {
 
     init(
         topic: String, partition: Int, directory: String, configuration: TopicConfiguration, fsync: FsyncPolicy,
-        writable: Bool, notifier: AppendNotifier
+        writable: Bool, notifier: AppendNotifier, keyring: Keyring? = nil
     ) throws {
+        self.keyring = keyring
         self.topic = topic
         self.partition = partition
         self.directory = directory
@@ -151,7 +155,7 @@ public final class PartitionLog: Sendable {
             guard group != end else { return }
             let start = scratch.count
             let slice = records[group..<end]
-            RecordBatch.encode(slice, baseOffset: offset, into: &scratch)
+            RecordBatch.encode(slice, baseOffset: offset, keyring: keyring, into: &scratch)
             offset += Int64(slice.count)
             let maxTs = slice.reduce(Int64.min) { max($0, $1.timestamp) }
             batches.append((start, offset, maxTs))
@@ -292,9 +296,9 @@ public final class PartitionLog: Sendable {
                 buffer: &scratch
             ) { _, header, batch in
                 guard header.nextOffset > from else { return true }
-                guard RecordBatch.decode(batch, header: header, from: from, into: &records) else {
-                    throw EventLogError(.corrupt, "batch at offset \(header.baseOffset) of \(label) does not decode")
-                }
+                try RecordBatch.records(
+                    batch, header: header, from: from, keyring: keyring,
+                    where: "batch at offset \(header.baseOffset) of \(label) (\(segment.log.path))", into: &records)
                 bytes += header.length
                 return bytes < maxBytes
             }

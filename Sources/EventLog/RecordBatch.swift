@@ -1,3 +1,4 @@
+import AtRest
 import CRC32C
 
 /// The on-disk batch format of a segment file.
@@ -15,8 +16,14 @@ import CRC32C
 ///             varint value length, value, varint header count, (varint name length, name, varint length, value)*
 /// ```
 /// All integers little-endian. A batch is valid only if it is complete and its CRC matches.
+///
+/// Encrypted at rest (magic "MSE1"), the same header is followed by the records sealed with AES-256-GCM
+/// (`Keyring.seal`: key id, nonce, ciphertext, tag) instead of the records; the header's fields from the base offset
+/// on are authenticated with them, so a batch cannot be moved to other offsets unnoticed. The CRC still covers
+/// everything, so recovery finds torn tails without the key.
 enum RecordBatch {
     static let magic: UInt32 = 0x314C_534D  // "MSL1"
+    static let encryptedMagic: UInt32 = 0x3145_534D  // "MSE1"
     static let headerSize = 40
     /// The largest batch accepted when reading, so a corrupt length cannot ask for gigabytes.
     static let maxBatchBytes = 64 << 20
@@ -28,6 +35,7 @@ enum RecordBatch {
         var count: Int
         var baseTimestamp: Int64
         var maxTimestamp: Int64
+        var encrypted = false
         var nextOffset: Int64 { baseOffset + Int64(count) }
     }
 
@@ -37,8 +45,10 @@ enum RecordBatch {
         case badLength(Int)
     }
 
-    /// Appends one batch holding `records` to `buffer`.
-    static func encode(_ records: some Collection<Record>, baseOffset: Int64, into buffer: inout [UInt8]) {
+    /// Appends one batch holding `records` to `buffer`, encrypted with the keyring's current key when there is one.
+    static func encode(
+        _ records: some Collection<Record>, baseOffset: Int64, keyring: Keyring? = nil, into buffer: inout [UInt8]
+    ) {
         precondition(!records.isEmpty)
         let start = buffer.count
         let baseTimestamp = records.first!.timestamp
@@ -70,8 +80,15 @@ enum RecordBatch {
                 buffer.append(contentsOf: header.value)
             }
         }
-        buffer.setLittleEndian(UInt32(buffer.count - start - 8), at: start + 4)
         buffer.setLittleEndian(maxTimestamp, at: start + 32)
+        if let keyring {
+            let sealed = keyring.seal(
+                buffer[(start + headerSize)...], context: buffer[(start + 12)..<(start + headerSize)])
+            buffer.removeSubrange((start + headerSize)...)
+            buffer.append(contentsOf: sealed)
+            buffer.setLittleEndian(encryptedMagic, at: start)
+        }
+        buffer.setLittleEndian(UInt32(buffer.count - start - 8), at: start + 4)
         let crc = buffer.withUnsafeBytes { raw in
             millstream_crc32c(0, raw.baseAddress! + start + 12, buffer.count - start - 12)
         }
@@ -82,7 +99,8 @@ enum RecordBatch {
     static func parseHeader(_ bytes: UnsafeRawBufferPointer) -> Result<Header, HeaderProblem> {
         guard bytes.count >= headerSize else { return .failure(.short) }
         var reader = ByteReader(bytes)
-        guard reader.readLittleEndian(UInt32.self) == magic else { return .failure(.badMagic) }
+        let mark = reader.readLittleEndian(UInt32.self)
+        guard mark == magic || mark == encryptedMagic else { return .failure(.badMagic) }
         let length = Int(reader.readLittleEndian(UInt32.self)!) + 8
         guard length >= headerSize, length <= maxBatchBytes else { return .failure(.badLength(length)) }
         let crc = reader.readLittleEndian(UInt32.self)!
@@ -94,7 +112,7 @@ enum RecordBatch {
         return .success(
             Header(
                 length: length, crc: crc, baseOffset: base, count: count, baseTimestamp: baseTimestamp,
-                maxTimestamp: maxTimestamp))
+                maxTimestamp: maxTimestamp, encrypted: mark == encryptedMagic))
     }
 
     /// True when the CRC of the complete batch in `bytes` (exactly `header.length` bytes) matches.
@@ -102,7 +120,39 @@ enum RecordBatch {
         millstream_crc32c(0, bytes.baseAddress! + 12, header.length - 12) == header.crc
     }
 
-    /// Decodes the records of a complete, CRC-checked batch whose offsets are at least `from`.
+    /// Decodes the records of a complete, CRC-checked batch whose offsets are at least `from`, decrypting an
+    /// encrypted one with `keyring`; `where` names the batch in errors.
+    static func records(
+        _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, keyring: Keyring?, where place: String,
+        into records: inout [LogRecord]
+    ) throws(EventLogError) {
+        guard header.encrypted else {
+            guard decode(bytes, header: header, from: from, into: &records) else {
+                throw EventLogError(.corrupt, "\(place) does not decode")
+            }
+            return
+        }
+        guard let keyring else {
+            throw EventLogError(
+                .encrypted,
+                "\(place) is encrypted: set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS) to the keys it was "
+                    + "written with")
+        }
+        var plain = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[0..<headerSize]))
+        do {
+            plain += try keyring.open(
+                UnsafeRawBufferPointer(rebasing: bytes[headerSize..<header.length]),
+                context: UnsafeRawBufferPointer(rebasing: bytes[12..<headerSize]), what: place)
+        } catch {
+            throw EventLogError(.encrypted, error.description)
+        }
+        var plainHeader = header
+        plainHeader.length = plain.count
+        let ok = plain.withUnsafeBytes { decode($0, header: plainHeader, from: from, into: &records) }
+        guard ok else { throw EventLogError(.corrupt, "\(place) does not decode after decryption") }
+    }
+
+    /// Decodes the records of a complete, CRC-checked, plain batch whose offsets are at least `from`.
     static func decode(
         _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, into records: inout [LogRecord]
     ) -> Bool {

@@ -1,3 +1,4 @@
+import AtRest
 import CRC32C
 import EventLog
 import Foundation
@@ -48,15 +49,31 @@ import Testing
     }
 
     /// SIGKILL in the middle of a run, five times into the same log: every batch reported durable is there, every
-    /// record is a complete reading, and each run continues the log after the cut.
-    @Test func killedMidRunLosesNoDurableRecord() async throws {
+    /// record is a complete reading, and each run continues the log after the cut. Encrypted at rest too
+    /// (`MILLSTREAM_DATA_KEYS_FILE`), with a key added before the fourth run: the segments hold no reading in clear,
+    /// and both keys' batches read back.
+    @Test(arguments: [false, true]) func killedMidRunLosesNoDurableRecord(encrypted: Bool) async throws {
         let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let keys = dir + ".keys"
+        defer {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: keys)
+        }
         var durableSoFar: Int64 = 0
         var rng = SystemRandomNumberGenerator()
         for round in 0..<5 {
+            if encrypted && (round == 0 || round == 3) {
+                let line =
+                    "\(round == 0 ? 1 : 2) \(Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\n"
+                let old = (try? String(contentsOfFile: keys, encoding: .utf8)) ?? ""
+                try (old + line).write(toFile: keys, atomically: true, encoding: .utf8)
+            }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CLI.binary)
+            if encrypted {
+                process.environment = ProcessInfo.processInfo.environment.merging(
+                    ["MILLSTREAM_DATA_KEYS_FILE": keys], uniquingKeysWith: { $1 })
+            }
             process.arguments = [
                 "simulate", "--machines", "20", "--count", "5000000", "--fast", "--seed", String(round), "--progress",
                 "json", "--bus", "embedded://\(dir)?fsync=batch",
@@ -82,7 +99,9 @@ import Testing
             durableSoFar += durable
 
             // Open as the next run would (recovery cuts a torn tail), then check every record.
-            let log = try EventLog.open(directory: dir, configuration: .init(defaultTopic: .init(partitions: 8)))
+            let keyring = encrypted ? try Keyring.fromEnvironment(["MILLSTREAM_DATA_KEYS_FILE": keys]) : nil
+            let log = try EventLog.open(
+                directory: dir, configuration: .init(defaultTopic: .init(partitions: 8), keyring: keyring))
             let topic = try log.topic("readings")
             #expect(
                 topic.recordCount >= durableSoFar,
@@ -105,6 +124,19 @@ import Testing
             }
             try log.close()
             durableSoFar = topic.recordCount
+        }
+        // Machine ids are in clear in a plain log's segments, in none of an encrypted one's.
+        let segments = try FileManager.default.subpathsOfDirectory(atPath: dir + "/topics/readings")
+            .filter { $0.hasSuffix(".log") }
+        #expect(!segments.isEmpty)
+        let clear = try segments.filter {
+            try Data(contentsOf: URL(fileURLWithPath: dir + "/topics/readings/" + $0)).range(of: Data("plant1/".utf8))
+                != nil
+        }
+        #expect(encrypted ? clear.isEmpty : !clear.isEmpty, "segments with machine ids in clear: \(clear)")
+        if encrypted {
+            // Without the keys the log is refused.
+            #expect(throws: EventLogError.self) { try EventLog.open(directory: dir) }
         }
     }
 
