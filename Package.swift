@@ -197,7 +197,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics", "Historian",
+                "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics", "Historian", "AtRest",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -218,7 +218,7 @@ let package = Package(
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "OPCUA", "OPCUAWire", "LocalPeers",
-                "Server", "Tracking", "Historian", "Notifications",
+                "Server", "Tracking", "Historian", "Notifications", "AtRest",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -315,7 +315,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "millstream", "EventLog", "Plant", "Learn", "CRC32C", "Kafka", "TestSupport", "AtRest",
+                "millstream", "EventLog", "Plant", "Learn", "CRC32C", "Kafka", "TestSupport", "AtRest", "Server",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),

@@ -32,8 +32,12 @@ public struct Keyring: Sendable {
     /// Parses `ID BASE64` or `ID:BASE64` entries, one a line or separated by commas.
     public static func parse(_ text: String, source: String) throws(KeyringError) -> Keyring {
         var keys: [(UInt32, SymmetricKey)] = []
-        let entries = text.split(whereSeparator: { $0 == "\n" || $0 == "," })
-            .map { $0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" }
+        // A comment runs from # to the end of its line; entries are separated by line breaks or commas.
+        let entries = text.split(separator: "\n")
+            .flatMap {
+                ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").split(
+                    separator: ",")
+            }
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
         for (n, entry) in entries.enumerated() {
             let parts = entry.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" })

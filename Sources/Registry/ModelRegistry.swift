@@ -1,3 +1,4 @@
+public import AtRest
 import Foundation
 import Learn
 
@@ -64,10 +65,23 @@ public struct ModelReference: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Writes are atomic (a new version is written under a temporary name and renamed into place) and serialized across
 /// processes by a lock file, so a failed or concurrent command never leaves a half-written version.
+///
+/// With a keyring (from the environment, `MILLSTREAM_DATA_KEYS_FILE` or `MILLSTREAM_DATA_KEYS`), a version's model
+/// files are written encrypted (AES-256-GCM, `SealedFile`); plain ones written before still read.
 public struct ModelRegistry: Sendable {
     public let root: String
+    public let keyring: Keyring?
 
     public init(root: String) throws {
+        do {
+            try self.init(root: root, keyring: try Keyring.process())
+        } catch let error as KeyringError {
+            throw LearnError("registry \(root): \(error.description)")
+        }
+    }
+
+    public init(root: String, keyring: Keyring?) throws {
+        self.keyring = keyring
         self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: self.root, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -137,16 +151,31 @@ public struct ModelRegistry: Sendable {
 
     public func load(_ reference: ModelReference) throws -> (ModelFile, ModelVersion) {
         let version = try resolve(reference)
-        guard let json = FileManager.default.contents(atPath: version.path + "/model.json") else {
-            throw LearnError("\(version.path) lacks model.json")
+        let json = Data(try modelJSON(version))
+        if let onnx = try file(version, "model.onnx") {
+            return (try ModelFile.decode(json: json, onnx: onnx, source: version.path), version)
         }
-        if let onnx = FileManager.default.contents(atPath: version.path + "/model.onnx") {
-            return (try ModelFile.decode(json: json, onnx: [UInt8](onnx), source: version.path), version)
-        }
-        guard let weights = FileManager.default.contents(atPath: version.path + "/weights.safetensors") else {
+        guard let weights = try file(version, "weights.safetensors") else {
             throw LearnError("\(version.path) lacks weights.safetensors")
         }
-        return (try ModelFile.decode(json: json, weights: [UInt8](weights), source: version.path), version)
+        return (try ModelFile.decode(json: json, weights: weights, source: version.path), version)
+    }
+
+    /// A version's model.json, decrypted if it is encrypted.
+    public func modelJSON(_ version: ModelVersion) throws -> [UInt8] {
+        guard let json = try file(version, "model.json") else { throw LearnError("\(version.path) lacks model.json") }
+        return json
+    }
+
+    /// One of a version's files, decrypted if it is encrypted; nil if it is not there.
+    private func file(_ version: ModelVersion, _ name: String) throws -> [UInt8]? {
+        let path = version.path + "/" + name
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            return try SealedFile.open([UInt8](data), keyring: keyring, context: name, path: path)
+        } catch {
+            throw LearnError(error.description)
+        }
     }
 
     /// Every change to the model's versions and stages, oldest first.
@@ -175,9 +204,11 @@ public struct ModelRegistry: Sendable {
             try? FileManager.default.removeItem(atPath: tmp)
             try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
             let (json, weights) = try model.encoded()
-            try json.write(to: URL(fileURLWithPath: tmp + "/model.json"))
-            try Data(weights).write(
-                to: URL(fileURLWithPath: tmp + (model.onnx == nil ? "/weights.safetensors" : "/model.onnx")))
+            let weightsName = model.onnx == nil ? "weights.safetensors" : "model.onnx"
+            for (name, bytes) in [("model.json", [UInt8](json)), (weightsName, weights)] {
+                try Data(SealedFile.seal(bytes, keyring: keyring, context: name)).write(
+                    to: URL(fileURLWithPath: tmp + "/" + name))
+            }
             try FileManager.default.moveItem(atPath: tmp, toPath: "\(dir)/v\(n)")
             var stages = try readStages(name)
             stages[n] = Stage.none

@@ -14,8 +14,8 @@ struct Millstream: AsyncParsableCommand {
         subcommands: [
             Demo.self, Simulate.self, Topics.self, Tail.self, Dataset.self, Import.self, Train.self, Evaluate.self,
             Predict.self, Retrain.self,
-            Models.self, Run.self, Connect.self, Serve.self, Historian.self, Export.self, Tokens.self, Optimize.self,
-            Alarms.self,
+            Models.self, Run.self, Connect.self, Serve.self, Historian.self, Export.self, Tokens.self, Keys.self,
+            Optimize.self, Alarms.self,
         ]
     )
 

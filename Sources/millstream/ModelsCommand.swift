@@ -64,8 +64,7 @@ extension Millstream.Models {
             let aliases = try r.aliases(of: v.name).filter { $0.value == v.version }.keys.sorted()
             print(
                 "\(v.name) v\(v.version) (\(v.stage.rawValue)\(aliases.map { ", @" + $0 }.joined())) at \(v.path)")
-            print(
-                String(decoding: FileManager.default.contents(atPath: v.path + "/model.json") ?? Data(), as: UTF8.self))
+            print(String(decoding: try r.modelJSON(v), as: UTF8.self))
             if let (file, _) = try? r.load(ModelReference("\(v.name)@v\(v.version)")) {
                 let m = file.description.metadata
                 print("lineage:")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AtRest
 import Bus
 import Buses
 import EventLog
@@ -81,7 +82,7 @@ struct ServerStack {
         logger: Logger, clockScale: Double = 1, bound: @escaping @Sendable (Int) -> Void
     ) throws {
         try ensureListenable(host: arguments.host, port: arguments.port)
-        let audit = try AuditLog(path: arguments.auditLog, logger: logger)
+        let audit = try AuditLog(path: arguments.auditLog, logger: logger, keyring: try Keyring.process())
         let metrics = ServerMetrics(version: Millstream.configuration.version)
         let view = PlantView(process: process, metrics: metrics, clockScale: clockScale)
         let ready = ReadyFlag()
