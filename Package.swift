@@ -232,7 +232,8 @@ let package = Package(
             dependencies: [
                 "EventLog", "Bus", "Buses", "BusEmbedded", "Plant", "Topics", "Learn", "Primitives", "Pipeline",
                 "Registry", "Tabular", "Kafka", "MQTT", "MQTTWire", "Connectors", "OPCUA", "OPCUAWire",
-                "TestSupport", "Server", "Optimizer", "Historian",
+                "TestSupport", "Server", "Optimizer", "Historian", "AtRest",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -15,7 +15,7 @@ struct Bench {
         }
         guard args.isEmpty else {
             print(
-                "usage: millstream-bench [eventlog|readings|learn|cmapss|detectors|pipeline|shadow|kafka|mqtt|opcua|serve|optimize|historian|all] [--records N] [--dir PATH]"
+                "usage: millstream-bench [eventlog|encryption|readings|learn|cmapss|detectors|pipeline|shadow|kafka|mqtt|opcua|serve|optimize|historian|all] [--records N] [--dir PATH]"
             )
             exit(2)
         }
@@ -23,6 +23,8 @@ struct Bench {
         switch what {
         case "eventlog":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
+        case "encryption":
+            try EventLogBench.encryption(records: Int(options["records"] ?? "") ?? 1_000_000, directory: directory)
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "topic-records": try ReadingBench.records(count: Int(options["records"] ?? "") ?? 50_000)
         case "learn": try LearnBench.run()
@@ -61,7 +63,8 @@ struct Bench {
         case "serve": try await ServeBench.run(seconds: Int(options["seconds"] ?? "") ?? 8)
         case "historian":
             try await HistorianBench.run(
-                directory: directory, days: Int(options["days"] ?? "") ?? 365, rounds: Int(options["rounds"] ?? "") ?? 7)
+                directory: directory, days: Int(options["days"] ?? "") ?? 365, rounds: Int(options["rounds"] ?? "") ?? 7
+            )
         case "optimize":
             try OptimizeBench.run(
                 problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16,
@@ -73,7 +76,7 @@ struct Bench {
             try ReadingBench.run(count: 200_000)
         default:
             print(
-                "unknown benchmark '\(what)': eventlog, readings, topic-records, learn, cmapss, detectors, pipeline, shadow, kafka, mqtt, opcua, serve, optimize, historian or all"
+                "unknown benchmark '\(what)': eventlog, encryption, readings, topic-records, learn, cmapss, detectors, pipeline, shadow, kafka, mqtt, opcua, serve, optimize, historian or all"
             )
             exit(2)
         }

@@ -91,16 +91,23 @@ public struct Keyring: Sendable {
     /// Encrypts `plaintext` with the current key; `context` (say, what the bytes are) is authenticated, not stored,
     /// so sealed bytes moved to another role do not open.
     public func seal(_ plaintext: some DataProtocol, context: some DataProtocol) -> [UInt8] {
+        let (key, combined) = sealCombined(plaintext, context: context)
+        var out: [UInt8] = []
+        out.reserveCapacity(4 + combined.count)
+        withUnsafeBytes(of: key.littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: combined)
+        return out
+    }
+
+    /// `seal` in two parts, the key id and AES-GCM's nonce, ciphertext and tag, so a caller can append them where it
+    /// likes without another copy (the log's batches).
+    public func sealCombined(_ plaintext: some DataProtocol, context: some DataProtocol) -> (
+        key: UInt32, combined: Data
+    ) {
         do {
             let box = try AES.GCM.seal(
                 plaintext, using: keys[current]!, nonce: AES.GCM.Nonce(), authenticating: context)
-            var out: [UInt8] = []
-            out.reserveCapacity(Self.overhead + plaintext.count)
-            withUnsafeBytes(of: current.littleEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: box.nonce)
-            out.append(contentsOf: box.ciphertext)
-            out.append(contentsOf: box.tag)
-            return out
+            return (current, box.combined!)  // a 12-byte nonce always combines
         } catch {
             // AES-GCM seals any input with a 256-bit key and a fresh nonce; only a broken crypto library gets here.
             preconditionFailure("AES-GCM sealing failed: \(error)")
@@ -111,17 +118,21 @@ public struct Keyring: Sendable {
     public func open(_ sealed: some Collection<UInt8>, context: some DataProtocol, what: String) throws(KeyringError)
         -> [UInt8]
     {
-        let bytes = Array(sealed)
-        guard bytes.count >= Self.overhead else {
-            throw KeyringError("\(what) is too short to be encrypted data (\(bytes.count) bytes)")
+        Array(try openData(Data(sealed), context: context, what: what))
+    }
+
+    /// `open` into Data, without a copy to an array (the log decodes records straight from it).
+    public func openData(_ sealed: Data, context: some DataProtocol, what: String) throws(KeyringError) -> Data {
+        guard sealed.count >= Self.overhead else {
+            throw KeyringError("\(what) is too short to be encrypted data (\(sealed.count) bytes)")
         }
-        let id = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
+        let s = sealed.startIndex
+        let id =
+            UInt32(sealed[s]) | UInt32(sealed[s + 1]) << 8 | UInt32(sealed[s + 2]) << 16 | UInt32(sealed[s + 3]) << 24
         let key = try key(id, for: what)
         do {
-            let box = try AES.GCM.SealedBox(
-                nonce: AES.GCM.Nonce(data: bytes[4..<16]), ciphertext: bytes[16..<(bytes.count - 16)],
-                tag: bytes[(bytes.count - 16)...])
-            return Array(try AES.GCM.open(box, using: key, authenticating: context))
+            return try AES.GCM.open(
+                AES.GCM.SealedBox(combined: sealed[(s + 4)...]), using: key, authenticating: context)
         } catch {
             throw KeyringError(
                 "\(what) does not decrypt with key \(id) of \(source): that key is not the one it was written with, "

@@ -155,9 +155,8 @@ public final class PartitionLog: Sendable {
             guard group != end else { return }
             let start = scratch.count
             let slice = records[group..<end]
-            RecordBatch.encode(slice, baseOffset: offset, keyring: keyring, into: &scratch)
+            let maxTs = RecordBatch.encode(slice, baseOffset: offset, keyring: keyring, into: &scratch)
             offset += Int64(slice.count)
-            let maxTs = slice.reduce(Int64.min) { max($0, $1.timestamp) }
             batches.append((start, offset, maxTs))
             group = end
             groupBytes = 0

@@ -1,5 +1,6 @@
 import AtRest
 import CRC32C
+import Foundation
 
 /// The on-disk batch format of a segment file.
 ///
@@ -46,9 +47,11 @@ enum RecordBatch {
     }
 
     /// Appends one batch holding `records` to `buffer`, encrypted with the keyring's current key when there is one.
+    /// Returns the batch's newest timestamp.
+    @discardableResult
     static func encode(
         _ records: some Collection<Record>, baseOffset: Int64, keyring: Keyring? = nil, into buffer: inout [UInt8]
-    ) {
+    ) -> Int64 {
         precondition(!records.isEmpty)
         let start = buffer.count
         let baseTimestamp = records.first!.timestamp
@@ -82,9 +85,11 @@ enum RecordBatch {
         }
         buffer.setLittleEndian(maxTimestamp, at: start + 32)
         if let keyring {
-            let sealed = keyring.seal(
-                buffer[(start + headerSize)...], context: buffer[(start + 12)..<(start + headerSize)])
+            // The records are sealed straight from the buffer (one region: swift-crypto reads it in place).
+            let (key, sealed) = keyring.sealCombined(
+                buffer[(start + headerSize)...], context: Data(buffer[(start + 12)..<(start + headerSize)]))
             buffer.removeSubrange((start + headerSize)...)
+            buffer.appendLittleEndian(key)
             buffer.append(contentsOf: sealed)
             buffer.setLittleEndian(encryptedMagic, at: start)
         }
@@ -93,6 +98,7 @@ enum RecordBatch {
             millstream_crc32c(0, raw.baseAddress! + start + 12, buffer.count - start - 12)
         }
         buffer.setLittleEndian(crc, at: start + 8)
+        return maxTimestamp
     }
 
     /// Parses the fixed header at the start of `bytes` without checking the CRC.
@@ -138,25 +144,29 @@ enum RecordBatch {
                 "\(place) is encrypted: set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS) to the keys it was "
                     + "written with")
         }
-        var plain = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[0..<headerSize]))
+        let plain: Data
         do {
-            plain += try keyring.open(
-                UnsafeRawBufferPointer(rebasing: bytes[headerSize..<header.length]),
-                context: UnsafeRawBufferPointer(rebasing: bytes[12..<headerSize]), what: place)
+            // The sealed bytes are read in place (no copy): they live as long as this call, which decrypts them.
+            let sealed = Data(
+                bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + headerSize),
+                count: header.length - headerSize, deallocator: .none)
+            plain = try keyring.openData(
+                sealed, context: UnsafeRawBufferPointer(rebasing: bytes[12..<headerSize]), what: place)
         } catch {
             throw EventLogError(.encrypted, error.description)
         }
-        var plainHeader = header
-        plainHeader.length = plain.count
-        let ok = plain.withUnsafeBytes { decode($0, header: plainHeader, from: from, into: &records) }
+        let ok = plain.withUnsafeBytes { decode($0, header: header, recordsAt: 0, from: from, into: &records) }
         guard ok else { throw EventLogError(.corrupt, "\(place) does not decode after decryption") }
     }
 
     /// Decodes the records of a complete, CRC-checked, plain batch whose offsets are at least `from`.
+    /// `recordsAt`: where the records start in `bytes` (after the header in a plain batch; 0 in decrypted ones).
     static func decode(
-        _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, into records: inout [LogRecord]
+        _ bytes: UnsafeRawBufferPointer, header: Header, recordsAt start: Int = headerSize, from: Int64,
+        into records: inout [LogRecord]
     ) -> Bool {
-        var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<header.length]), at: headerSize)
+        let end = start == headerSize ? header.length : bytes.count
+        var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), at: start)
         for i in 0..<header.count {
             guard let delta = reader.readZigZag(), let keyLength = reader.readVarint() else { return false }
             var key: [UInt8]?
