@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        // OTLP/HTTP only: the gRPC exporter's stack is not needed (collectors take both).
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -49,6 +52,15 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "Tabular", swiftSettings: strict),
+        // Logs for collectors (JSON lines with ECS names, trace and request ids) and OTLP export of traces and logs.
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], swiftSettings: strict),
         // Encryption at rest: the keyring (AES-256-GCM keys from the environment, rotation) and sealed files.
         .target(
             name: "AtRest", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
@@ -198,6 +210,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics", "Historian", "AtRest",
+                "Observability",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -218,7 +231,7 @@ let package = Package(
             dependencies: [
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "OPCUA", "OPCUAWire", "LocalPeers",
-                "Server", "Tracking", "Historian", "Notifications", "AtRest",
+                "Server", "Tracking", "Historian", "Notifications", "AtRest", "Observability",
                 "Optimizer", "OptimizerEvaluation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -319,6 +332,7 @@ let package = Package(
                 "millstream", "EventLog", "Plant", "Learn", "CRC32C", "Kafka", "TestSupport", "AtRest", "Server",
                 .product(name: "Yams", package: "Yams"),
             ],
+            exclude: ["Peer"],  // an OTLP/HTTP receiver (opentelemetry-proto), run from .venv
             swiftSettings: strict),
     ]
 )

@@ -45,6 +45,9 @@ public struct MillstreamServer {
         self.options = options
         self.logger = logger
         let router = Router(context: ServerContext.self)
+        // A span per request (swift-distributed-tracing; exported when Observability set up OTLP), continuing the
+        // caller's W3C traceparent; the logs written while it runs carry its trace.id and span.id.
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())

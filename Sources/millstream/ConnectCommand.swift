@@ -4,6 +4,7 @@ import Buses
 import Connectors
 import Foundation
 import Logging
+import Observability
 import Plant
 import Server
 import ServiceLifecycle
@@ -50,6 +51,7 @@ extension Millstream {
         }
 
         func run() async throws {
+            let telemetry = try Observability.bootstrap(service: "millstream-connect", level: .info)
             var (process, text, source) = try loadProcessConfigText(config)
             if let connectors {
                 guard let data = FileManager.default.contents(atPath: connectors) else {
@@ -82,7 +84,7 @@ extension Millstream {
                 }
                 services += [health.application(), ConnectorGauges(stats: stats, metrics: metrics)]
             }
-            try await runServices(services, main: 1)
+            try await runServices(services, main: 1, telemetry: telemetry)
             try await bus.close()
             print(Self.summary(stats.snapshot))
         }

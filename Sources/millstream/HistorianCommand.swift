@@ -3,6 +3,7 @@ import Buses
 import Foundation
 import Historian
 import Logging
+import Observability
 import Plant
 import Primitives
 import ServiceLifecycle
@@ -29,6 +30,7 @@ extension Millstream {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
+            let telemetry = try Observability.bootstrap(service: "millstream-historian", level: .info)
             let historian: (store: any HistorianStore, services: [any Service])
             do { historian = try Historians.open(db) } catch { throw CommandError(error.description) }
             let bus = try openBus(busOptions.bus)
@@ -42,7 +44,7 @@ extension Millstream {
                     "historian: following \(busOptions.bus) into \(historian.store.location) (Ctrl-C stops)")
             }
             let services: [any Service] = [BusService(bus: bus)] + historian.services + [service]
-            try await runServices(services, main: services.count - 1)
+            try await runServices(services, main: services.count - 1, telemetry: telemetry)
             let p = last.value
             let seconds = (ContinuousClock.now - started).seconds
             if output.json {

@@ -3,6 +3,7 @@ import Bus
 import Buses
 import Foundation
 import Logging
+import Observability
 import Pipeline
 import Server
 import ServiceLifecycle
@@ -79,6 +80,7 @@ extension Millstream {
         }
 
         func run() async throws {
+            let telemetry = try Observability.bootstrap(service: "millstream-run", level: .info)
             let process = try loadProcessConfig(config)
             let bus = try openBus(busOptions.bus)
             var options = PipelineWorker.Options()
@@ -113,7 +115,7 @@ extension Millstream {
                 }
                 services += [health.application(), WorkerGauges(stats: stats, metrics: metrics)]
             }
-            try await runServices(services, main: 1)
+            try await runServices(services, main: 1, telemetry: telemetry)
             try await bus.close()
             let s = worker.stats.snapshot
             if output.json {

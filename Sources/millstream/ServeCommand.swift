@@ -7,6 +7,7 @@ import Foundation
 import Historian
 import Logging
 import Notifications
+import Observability
 import Plant
 import Registry
 import Server
@@ -146,7 +147,7 @@ extension Millstream {
 
         func run() async throws {
             let level = Logger.Level(rawValue: logLevel) ?? .info
-            LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+            let telemetry = try Observability.bootstrap(service: "millstream-serve", level: level)
             let logger = Logger(label: "millstream.server")
             let process = try loadProcessConfig(config)
             let tokens = try TokenStore(path: server.tokens)
@@ -164,7 +165,7 @@ extension Millstream {
                 logger.notice("listening", metadata: ["url": "\(scheme)://\(host):\(port)/"])
                 Terminal.error("millstream serve: \(scheme)://\(host):\(port)/ (bus \(bus.url), registry \(registry))")
             }
-            try await runServices([BusService(bus: bus)] + stack.services, main: 2)
+            try await runServices([BusService(bus: bus)] + stack.services, main: 2, telemetry: telemetry)
             try await bus.close()
         }
     }

@@ -272,11 +272,13 @@ struct BusService: Service {
 func currentMilliseconds() -> Int64 { Timestamp.now() }
 
 /// Runs services until the one marked `main` finishes or SIGINT / SIGTERM arrives, then shuts the rest down in reverse
-/// order (the bus last, so everything written is flushed).
-func runServices(_ services: [any Service], main: Int) async throws {
+/// order (the bus last, so everything written is flushed; the telemetry exporters of `Observability.bootstrap` after
+/// it, so the last spans and logs go out).
+func runServices(_ services: [any Service], main: Int, telemetry: [any Service] = []) async throws {
     var logger = Logger(label: "millstream")
     logger.logLevel = .warning
-    let configured = services.enumerated().map { i, s in
+    let main = main + telemetry.count
+    let configured = (telemetry + services).enumerated().map { i, s in
         ServiceGroupConfiguration.ServiceConfiguration(
             service: s, successTerminationBehavior: i == main ? .gracefullyShutdownGroup : .cancelGroup)
     }
