@@ -66,6 +66,25 @@ import Topics
         process.waitUntilExit()
     }
 
+    /// A temporary directory and a webhook receiver appending what it gets to `log` in it.
+    struct WebhookScene {
+        let dir = NSTemporaryDirectory() + "millstream-notify-" + UUID().uuidString
+        let port = freeLoopbackPort()
+        var log: String { dir + "/received.jsonl" }
+        let receiver: Process
+
+        init() throws {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: dir + "/received.jsonl", contents: nil)
+            receiver = try NotificationsTests.peer("webhook.py", ["\(port)", dir + "/received.jsonl"])
+        }
+
+        func end() {
+            NotificationsTests.stop(receiver)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
     /// The webhook receiver's log: path and body of each POST.
     static func posts(_ log: String) -> [(path: String, body: String)] {
         ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
@@ -166,14 +185,9 @@ import Topics
     }
 
     @Test func notifierDeliversRetriesEscalatesAndDeadLetters() async throws {
-        let dir = NSTemporaryDirectory() + "millstream-notify-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let port = freeLoopbackPort()
-        let log = dir + "/received.jsonl"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let receiver = try Self.peer("webhook.py", ["\(port)", log])
-        defer { Self.stop(receiver) }
+        let scene = try WebhookScene()
+        defer { scene.end() }
+        let (dir, port, log) = (scene.dir, scene.port, scene.log)
         let config = try NotificationConfig.parse(
             Self.yaml.replacingOccurrences(of: "PORT", with: "\(port)").replacingOccurrences(
                 of: "DEAD", with: "\(freeLoopbackPort())"), source: "test")
@@ -338,14 +352,9 @@ import Topics
     /// A notifier that stops with an escalation pending, while an operator acknowledges another alert: the next one
     /// reads the pending escalations back and sends the unacknowledged one when due, and only that one, once.
     @Test func escalationsSurviveARestart() async throws {
-        let dir = NSTemporaryDirectory() + "millstream-escalate-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let port = freeLoopbackPort()
-        let log = dir + "/received.jsonl"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let receiver = try Self.peer("webhook.py", ["\(port)", log])
-        defer { Self.stop(receiver) }
+        let scene = try WebhookScene()
+        defer { scene.end() }
+        let (dir, port, log) = (scene.dir, scene.port, scene.log)
         let config = try NotificationConfig.parse(
             """
             channels:
