@@ -61,6 +61,8 @@ let package = Package(
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ], swiftSettings: strict),
+        // A SQLite VFS sealing the historian's pages (the crypto is AtRest's, called back from C).
+        .target(name: "CSQLiteSeal", linkerSettings: [.linkedLibrary("sqlite3")]),
         // Encryption at rest: the keyring (AES-256-GCM keys from the environment, rotation) and sealed files.
         .target(
             name: "AtRest", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
@@ -190,7 +192,8 @@ let package = Package(
         .target(
             name: "Historian",
             dependencies: [
-                "Bus", "Plant", "Topics", "Tabular", .product(name: "GRDB", package: "GRDB.swift"),
+                "Bus", "Plant", "Topics", "Tabular", "AtRest", "CSQLiteSeal",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -319,7 +322,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "HistorianTests",
-            dependencies: ["Historian", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "TestSupport"],
+            dependencies: ["Historian", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "TestSupport", "AtRest"],
             swiftSettings: strict),
         .testTarget(
             name: "NotificationsTests",

@@ -52,7 +52,11 @@ public final class EventLog: Sendable {
     private let notes = Mutex<[String]>([])
     static let markerName = "millstream-log.json"
 
+    /// Marks the log encrypted at its first encrypted append (a process with keys that only reads leaves it plain).
+    let sealedMarker: SealedMarker
+
     private init(directory: String, configuration: Configuration, lockFile: FileRef?) {
+        self.sealedMarker = SealedMarker(path: directory + "/" + Self.markerName)
         self.directory = directory
         self.configuration = configuration
         self.lockFile = lockFile
@@ -98,10 +102,8 @@ public final class EventLog: Sendable {
         try lock.truncate(to: 0)
         try Array("\(getpid())\n".utf8).withUnsafeBytes { try lock.write($0, at: 0) }
         if FileSystem.exists(marker) { try checkKeys(marker, dir, configuration) }
-        if !FileSystem.exists(marker) || (configuration.keyring != nil && !isEncrypted(marker)) {
-            // Once a keyring writes to it, the log is marked encrypted: opening it without keys is refused at once.
-            let format = configuration.keyring == nil ? #"{"format":1}"# : #"{"format":1,"encrypted":true}"#
-            try FileSystem.writeAtomically(Array(format.utf8) + [10], to: marker)
+        if !FileSystem.exists(marker) {
+            try FileSystem.writeAtomically(Array(#"{"format":1}"#.utf8) + [10], to: marker)
         }
         try FileSystem.makeDirectory(dir + "/topics")
         try FileSystem.makeDirectory(dir + "/groups")
@@ -110,7 +112,7 @@ public final class EventLog: Sendable {
         return log
     }
 
-    private static func isEncrypted(_ marker: String) -> Bool {
+    static func isEncrypted(_ marker: String) -> Bool {
         ((try? FileSystem.readAll(marker)).map { String(decoding: $0, as: UTF8.self) } ?? "").contains(
             "\"encrypted\":true")
     }
@@ -201,7 +203,7 @@ public final class EventLog: Sendable {
             try PartitionLog(
                 topic: name, partition: p, directory: topicsDirectory + "/" + name + "/" + String(p),
                 configuration: settings, fsync: configuration.fsync, writable: !configuration.readOnly,
-                notifier: notifier, keyring: configuration.keyring)
+                notifier: notifier, keyring: configuration.keyring, sealedMarker: sealedMarker)
         }
         let cut = partitions.flatMap(\.recoveryNotes)
         if !cut.isEmpty { notes.withLock { $0.append(contentsOf: cut) } }
@@ -270,5 +272,23 @@ public final class EventLog: Sendable {
             for partition in topic.partitions { try partition.close() }
         }
         if let lockFile { _ = flock(lockFile.fd, LOCK_UN) }
+    }
+}
+
+/// Writes `"encrypted":true` into the log's marker once, before the first encrypted batch: from then on the log is
+/// refused without keys, at open.
+final class SealedMarker: Sendable {
+    let path: String
+    private let marked = Mutex<Bool?>(nil)
+
+    init(path: String) { self.path = path }
+
+    func mark() throws {
+        try marked.withLock { done in
+            if done == nil { done = EventLog.isEncrypted(path) }
+            guard done == false else { return }
+            try FileSystem.writeAtomically(Array(#"{"format":1,"encrypted":true}"#.utf8) + [10], to: path)
+            done = true
+        }
     }
 }

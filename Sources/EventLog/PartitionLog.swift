@@ -34,6 +34,7 @@ public final class PartitionLog: Sendable {
     let notifier: AppendNotifier
     /// Encrypts what is appended (and decrypts encrypted batches) when set.
     let keyring: Keyring?
+    let sealedMarker: SealedMarker?
     private let state: Mutex<State>
 
     private struct State {
@@ -49,9 +50,10 @@ public final class PartitionLog: Sendable {
 
     init(
         topic: String, partition: Int, directory: String, configuration: TopicConfiguration, fsync: FsyncPolicy,
-        writable: Bool, notifier: AppendNotifier, keyring: Keyring? = nil
+        writable: Bool, notifier: AppendNotifier, keyring: Keyring? = nil, sealedMarker: SealedMarker? = nil
     ) throws {
         self.keyring = keyring
+        self.sealedMarker = sealedMarker
         self.topic = topic
         self.partition = partition
         self.directory = directory
@@ -110,6 +112,7 @@ public final class PartitionLog: Sendable {
         let result = try state.withLock { state -> AppendResult in
             guard !state.closed else { throw EventLogError(.closed, "partition \(label) is closed") }
             guard writable else { throw EventLogError(.readOnly, "partition \(label) was opened read-only") }
+            if keyring != nil { try sealedMarker?.mark() }
             var segment = state.segments.removeLast()
             defer { state.segments.append(segment) }
             let startSize = segment.size

@@ -1,3 +1,4 @@
+public import AtRest
 import Bus
 import Foundation
 internal import GRDB
@@ -18,20 +19,51 @@ public final class SQLiteHistorian: HistorianStore {
     /// machine \u{1F} variable -> series id, of committed series only.
     private let seriesIDs = Mutex<[String: Int64]>([:])
 
-    public init(path: String, readOnly: Bool = false) throws(HistorianError) {
+    /// Opens (or creates) the historian at `path`. With a keyring (by default the environment's,
+    /// `MILLSTREAM_DATA_KEYS_FILE` or `MILLSTREAM_DATA_KEYS`) a new file is encrypted at rest page by page
+    /// (`SealedSQLite`), and an encrypted one is read with it.
+    public init(path: String, readOnly: Bool = false, keyring: Keyring?? = nil) throws(HistorianError) {
         self.path = path
+        let keys: Keyring?
+        do { keys = try keyring ?? Keyring.process() } catch { throw HistorianError("\(path): \(error)") }
         var configuration = Configuration()
         configuration.readonly = readOnly
         configuration.busyMode = .timeout(10)
-        if readOnly && !FileManager.default.fileExists(atPath: path) {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if readOnly && !exists {
             throw HistorianError(
                 "no historian at \(path): start one with `millstream historian --bus URL --db \(path)`")
+        }
+        let plain = exists && SealedSQLite.isPlainSQLite(path)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if keys == nil && exists && size > 0 && !plain {
+            SealedSQLite.disable(path: SealedSQLite.canonical(path))
+            throw HistorianError(
+                "the historian at \(path) is encrypted (or not SQLite): set MILLSTREAM_DATA_KEYS_FILE (or "
+                    + "MILLSTREAM_DATA_KEYS) to the keys it was written with")
+        }
+        if let keys {
+            if plain {
+                throw HistorianError(
+                    "the historian at \(path) was written without encryption and a keyring is set: export it and "
+                        + "import it into a new file, or unset MILLSTREAM_DATA_KEYS_FILE and MILLSTREAM_DATA_KEYS")
+            }
+            SealedSQLite.enable(keys, path: SealedSQLite.canonical(path))
+            configuration.prepareDatabase { db in
+                // A new file: 4096-byte pages with 32 bytes each for the key id, nonce and tag; no temporary files.
+                try db.execute(sql: "PRAGMA page_size = 4096; PRAGMA temp_store = MEMORY")
+                SealedSQLite.reserve(db.sqliteConnection)
+            }
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             if !readOnly { try Self.migrator.migrate(pool) }
+            // Read the schema now, so a wrong key is this error, not the first query's.
+            _ = try pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") }
         } catch {
-            throw HistorianError("cannot open the historian at \(path): \(error)")
+            let sealed = keys == nil ? "" : SealedSQLite.lastError
+            throw HistorianError(
+                "cannot open the historian at \(path): \(error)\(sealed.isEmpty ? "" : " (\(sealed))")")
         }
     }
 

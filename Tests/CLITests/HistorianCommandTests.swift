@@ -2,8 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `millstream historian` stores the bus once whatever kills it, into SQLite or PostgreSQL, and `millstream export`
-/// reads it back.
+/// `millstream historian` stores the bus once whatever kills it, into SQLite (plain or encrypted at rest) or
+/// PostgreSQL, and `millstream export` reads it back.
 @Suite(.serialized) struct HistorianCommandTests {
     @Test func killedHistorianStoresEveryRecordOnce() async throws {
         let dir = temporaryDirectory()
@@ -27,22 +27,37 @@ import Testing
         #expect((stored?["samples"] as? Int ?? 0) > 14_000 * 5, "\(whole.stdout)")
         #expect((stored?["alerts"] as? Int ?? 0) > 0 && stored?["unreadable"] as? Int == 0)
 
-        // The same bus into another file, killed three times while it writes, then finished.
-        for _ in 0..<3 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CLI.binary)
-            process.arguments = ["historian", "--bus", bus, "--db", dir + "/killed.sqlite"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_500)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        // The same bus into another file, killed three times while it writes, then finished; and so into a file
+        // encrypted at rest (docs/encryption.md), whose recovery after each kill goes through the sealed WAL.
+        let keys = dir + "/data-keys"
+        try "1 \(Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\n".write(
+            toFile: keys, atomically: true, encoding: .utf8)
+        let withKeys = "export MILLSTREAM_DATA_KEYS_FILE='\(keys)'"
+        for db in ["killed", "sealed"] {
+            for _ in 0..<3 {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: CLI.binary)
+                process.arguments = ["historian", "--bus", bus, "--db", "\(dir)/\(db).sqlite"]
+                if db == "sealed" {
+                    process.environment = ProcessInfo.processInfo.environment.merging(
+                        ["MILLSTREAM_DATA_KEYS_FILE": keys], uniquingKeysWith: { $1 })
+                }
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                try await Task.sleep(for: .milliseconds(Int.random(in: 300...1_500)))
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            let finish = try await CLI.run(
+                ["historian", "--bus", bus, "--db", "\(dir)/\(db).sqlite", "--until-caught-up", "--json"],
+                shell: db == "sealed" ? withKeys : nil)
+            #expect(finish.status == 0, "\(finish.stderr)")
         }
-        let finish = try await CLI.run([
-            "historian", "--bus", bus, "--db", dir + "/killed.sqlite", "--until-caught-up", "--json",
-        ])
-        #expect(finish.status == 0, "\(finish.stderr)")
+        let sealed = try Data(contentsOf: URL(fileURLWithPath: dir + "/sealed.sqlite"))
+        #expect(sealed.range(of: Data("plant1/line1".utf8)) == nil && sealed.range(of: Data("SQLite".utf8)) == nil)
+        let locked = try await CLI.run(["export", "--db", dir + "/sealed.sqlite", "--alerts"])
+        #expect(locked.status != 0 && locked.stderr.contains("is encrypted"), "\(locked.stderr)")
 
         // Every machine's every variable, raw, and every alert: the same in both files.
         let variables = "air_temp_k,process_temp_k,rpm,torque_nm,tool_wear_min,oee,availability,performance,quality"
@@ -50,21 +65,25 @@ import Testing
         for m in 1...10 {
             let machine = String(format: "plant1/line1/m%02d", m)
             var exports: [String] = []
-            for db in ["whole", "killed"] {
-                let export = try await CLI.run([
-                    "export", "--db", "\(dir)/\(db).sqlite", "--machine", machine, "--variables", variables,
-                ])
+            for db in ["whole", "killed", "sealed"] {
+                let export = try await CLI.run(
+                    ["export", "--db", "\(dir)/\(db).sqlite", "--machine", machine, "--variables", variables],
+                    shell: db == "sealed" ? withKeys : nil)
                 #expect(export.status == 0, "\(export.stderr)")
                 exports.append(export.stdout)
             }
             #expect(exports[0] == exports[1], "\(machine): the killed historian's history differs")
+            #expect(exports[0] == exports[2], "\(machine): the encrypted historian's history differs")
             rows += exports[0].split(separator: "\n").count - 1
         }
         #expect(rows > 14_000, "\(rows) rows")
-        let alerts = try await ["whole", "killed"].asyncMap {
-            try await CLI.run(["export", "--db", "\(dir)/\($0).sqlite", "--alerts", "--format", "json"]).stdout
+        let alerts = try await ["whole", "killed", "sealed"].asyncMap {
+            try await CLI.run(
+                ["export", "--db", "\(dir)/\($0).sqlite", "--alerts", "--format", "json"],
+                shell: $0 == "sealed" ? withKeys : nil
+            ).stdout
         }
-        #expect(alerts[0] == alerts[1] && alerts[0].hasPrefix("[{"))
+        #expect(alerts[0] == alerts[1] && alerts[0] == alerts[2] && alerts[0].hasPrefix("[{"))
 
         // The same bus into PostgreSQL (a real server, started here) exports the same history.
         let postgres = try PostgresServer()

@@ -1,3 +1,4 @@
+import AtRest
 import Bus
 import Buses
 import Foundation
@@ -24,6 +25,42 @@ import Topics
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await checkRollups(try SQLiteHistorian(path: dir + "/h.sqlite"))
         #expect(throws: HistorianError.self) { try SQLiteHistorian(path: dir + "/none.sqlite", readOnly: true) }
+    }
+
+    /// Encrypted at rest (docs/encryption.md): the same checks on a sealed file, then what is on disk (no SQLite
+    /// header, no machine or variable in clear, in the database or its WAL), the service's once-only resume on it,
+    /// and the errors for no key, a wrong key and a plain file opened with keys.
+    @Test func sealedSQLiteKeepsTheBucketsAndRevealsNothing() async throws {
+        let dir = try directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let key = { (seed: UInt8) in Data((0..<32).map { UInt8($0) &* 7 &+ seed }).base64EncodedString() }
+        let keyring = try Keyring.parse("1 \(key(1))", source: "test keys")
+        let path = dir + "/sealed.sqlite"
+        try await checkRollups(try SQLiteHistorian(path: path, keyring: keyring))
+        try await checkService(dir: dir) { body in
+            try await body(try SQLiteHistorian(path: dir + "/service.sqlite", keyring: keyring))
+        }
+        for file in [path, path + "-wal", dir + "/service.sqlite", dir + "/service.sqlite-wal"] {
+            guard let bytes = FileManager.default.contents(atPath: file), !bytes.isEmpty else { continue }
+            #expect(bytes.range(of: Data("SQLite format 3".utf8)) == nil, "\(file) has a plain SQLite header")
+            #expect(bytes.range(of: Data("torque_nm".utf8)) == nil, "\(file) holds a variable name in clear")
+        }
+        // Read back read-only with the keys (what the server and `export` do).
+        let reader = try SQLiteHistorian(path: path, readOnly: true, keyring: keyring)
+        #expect(try await reader.catalog()["m1"] == ["torque_nm"])
+        // No keys, another key, a plain file with keys: errors that say so.
+        #expect { try SQLiteHistorian(path: path, readOnly: true, keyring: .some(nil)) } throws: {
+            "\($0)".contains("is encrypted (or not SQLite): set MILLSTREAM_DATA_KEYS_FILE")
+        }
+        let other = try Keyring.parse("1 \(key(9))", source: "other keys")
+        #expect { try SQLiteHistorian(path: path, readOnly: true, keyring: other) } throws: {
+            "\($0)".contains("does not decrypt")
+        }
+        let plain = dir + "/plain.sqlite"
+        _ = try SQLiteHistorian(path: plain, keyring: .some(nil))
+        #expect { try SQLiteHistorian(path: plain, keyring: keyring) } throws: {
+            "\($0)".contains("was written without encryption")
+        }
     }
 
     @Test func onPostgreSQLTheBucketsAreTheSame() async throws {
