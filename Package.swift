@@ -213,7 +213,6 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics", "Historian", "AtRest",
-                "Observability",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -25,6 +25,8 @@ struct Bench {
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
         case "encryption":
             try EventLogBench.encryption(records: Int(options["records"] ?? "") ?? 1_000_000, directory: directory)
+            try HistorianBench.sealed(
+                directory: directory + "-historian", days: Int(options["days"] ?? "") ?? 90, rounds: 3)
         case "readings": try ReadingBench.run(count: Int(options["records"] ?? "") ?? 200_000)
         case "topic-records": try ReadingBench.records(count: Int(options["records"] ?? "") ?? 50_000)
         case "learn": try LearnBench.run()

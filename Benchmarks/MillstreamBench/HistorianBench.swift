@@ -1,3 +1,4 @@
+import AtRest
 import Foundation
 import Historian
 import TestSupport
@@ -71,6 +72,50 @@ enum HistorianBench {
                         "  PostgreSQL (postgres-nio, a local server): written in %.1f s (%.0f samples/s); one variable %.2f ms, five %.2f ms",
                     pg.write, Double(written) / pg.write, pg.one * 1000, pg.five * 1000))
         }
+    }
+
+    /// Encryption at rest of the SQLite historian: the same days written to a plain and to a sealed file (alternated,
+    /// best of `rounds`), then the 1,000-point trend of one variable from each (median); sealed / plain.
+    static func sealed(directory: String, days: Int, rounds: Int) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keyring = try Keyring(keys: [(1, Keyring.newKey())], source: "bench")
+        let machine = "plant1/line1/m01"
+        let start: Int64 = 1_767_225_600_000
+        let minutes = days * 1_440
+        let end = start + Int64(minutes) * 60_000
+        var write: [Bool: Double] = [:]
+        var trend: [Bool: [Double]] = [:]
+        var samples = 0
+        for round in 0..<(2 * rounds) {
+            let encrypted = round % 2 == 1
+            let path = directory + "/h\(round).sqlite"
+            let store = try SQLiteHistorian(path: path, keyring: .some(encrypted ? keyring : nil))
+            samples = 0
+            let w = try seconds {
+                var m = 0
+                while m < minutes {
+                    let batch = Self.batch(minutes: m..<min(minutes, m + 10_000), start: start, machine: machine)
+                    samples += batch.samples.count
+                    try store.write(batch)
+                    m += 10_000
+                }
+            }
+            write[encrypted] = min(write[encrypted] ?? .infinity, w)
+            let one = try HistoryQuery(machine: machine, variables: ["torque_nm"], from: start, to: end, points: 1_000)
+            for _ in 0..<5 { trend[encrypted, default: []].append(try seconds { _ = try store.series(one) }) }
+        }
+        let median = { (x: [Double]) in x.sorted()[x.count / 2] }
+        print("historian (SQLite), \(days) days of one machine at one reading a minute, sealed vs plain:")
+        row(
+            "write", ours: Double(samples) / write[true]!, peer: Double(samples) / write[false]!, peerName: "plain",
+            unit: "samples/s")
+        print(
+            String(
+                format:
+                    "1,000-point trend                 %9.2f ms      plain   %9.2f ms      ratio %.2f (plain/sealed)",
+                median(trend[true]!) * 1000, median(trend[false]!) * 1000, median(trend[false]!) / median(trend[true]!))
+        )
     }
 
     /// The same year in PostgreSQL (Debian's server, started here) and the same trends from it; nil when no
