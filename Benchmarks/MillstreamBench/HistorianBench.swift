@@ -15,16 +15,7 @@ enum HistorianBench {
         let machine = "plant1/line1/m01"
         let start: Int64 = 1_767_225_600_000  // 2026-01-01T00:00:00Z
         let minutes = days * 1_440
-        var written = 0
-        let writeSeconds = try seconds {
-            var m = 0
-            while m < minutes {
-                let batch = Self.batch(minutes: m..<min(minutes, m + 10_000), start: start, machine: machine)
-                written += batch.samples.count
-                try store.write(batch)
-                m += 10_000
-            }
-        }
+        let (written, writeSeconds) = try Self.write(minutes: minutes, start: start, machine: machine, to: store)
         let end = start + Int64(minutes) * 60_000
         print(
             "historian: \(minutes) readings of \(variables.count) variables (\(days) days at one a minute), \(written) samples written in \(String(format: "%.1f", writeSeconds)) s (\(Int(Double(written) / writeSeconds)) samples/s)"
@@ -91,16 +82,8 @@ enum HistorianBench {
             let encrypted = round % 2 == 1
             let path = directory + "/h\(round).sqlite"
             let store = try SQLiteHistorian(path: path, keyring: .some(encrypted ? keyring : nil))
-            samples = 0
-            let w = try seconds {
-                var m = 0
-                while m < minutes {
-                    let batch = Self.batch(minutes: m..<min(minutes, m + 10_000), start: start, machine: machine)
-                    samples += batch.samples.count
-                    try store.write(batch)
-                    m += 10_000
-                }
-            }
+            let (count, w) = try Self.write(minutes: minutes, start: start, machine: machine, to: store)
+            samples = count
             write[encrypted] = min(write[encrypted] ?? .infinity, w)
             let one = try HistoryQuery(machine: machine, variables: ["torque_nm"], from: start, to: end, points: 1_000)
             for _ in 0..<5 { trend[encrypted, default: []].append(try seconds { _ = try store.series(one) }) }
@@ -156,6 +139,21 @@ enum HistorianBench {
     static let variables = ["air_temp_k", "process_temp_k", "rpm", "torque_nm", "tool_wear_min"]
 
     /// The readings of `minutes` (one a minute from `start`): a daily cycle and a weekly ripple on each variable.
+    /// Writes `minutes` of readings in batches of 10,000 minutes; the samples written and the seconds it took.
+    static func write(minutes: Int, start: Int64, machine: String, to store: SQLiteHistorian) throws -> (Int, Double) {
+        var written = 0
+        let time = try seconds {
+            var m = 0
+            while m < minutes {
+                let batch = Self.batch(minutes: m..<min(minutes, m + 10_000), start: start, machine: machine)
+                written += batch.samples.count
+                try store.write(batch)
+                m += 10_000
+            }
+        }
+        return (written, time)
+    }
+
     static func batch(minutes: Range<Int>, start: Int64, machine: String) -> HistorianBatch {
         var batch = HistorianBatch()
         for k in minutes {

@@ -12,7 +12,7 @@ enum KafkaBench {
         try await broker.ready()
         let bootstrap = "127.0.0.1:\(broker.port)"
         let client = try KafkaClient(KafkaClientConfiguration(bootstrap: [bootstrap]))
-        for t in ["swift-idempotent", "swift", "python-idempotent", "python"] {
+        for t in ["swift-idempotent", "swift", "python-idempotent", "python", "kcat-idempotent", "kcat"] {
             try await client.createTopic("bench-" + t, partitions: partitions)
         }
         print("kafka client: \(count) records of \(size) bytes, \(partitions) partitions, Tansu 0.6 on loopback")
@@ -48,6 +48,100 @@ enum KafkaBench {
         row(
             "consume (from the start)", ours: consumeRate, peer: peerPlain["consume"]!, peerName: "confluent-kafka",
             unit: "msg/s")
+        // librdkafka at its own speed, without Python: kcat with the settings of our producer.
+        let kcatIdempotent = try kcat(bootstrap, "bench-kcat-idempotent", count: count, size: size, idempotent: true)
+        let kcatPlain = try kcat(bootstrap, "bench-kcat", count: count, size: size, idempotent: false)
+        print("  kcat (librdkafka \(kcatIdempotent.version)): " + kcatIdempotent.settings)
+        row("produce, idempotent", ours: idempotent, peer: kcatIdempotent.produce, peerName: "kcat", unit: "msg/s")
+        row("produce, not idempotent", ours: plain, peer: kcatPlain.produce, peerName: "kcat", unit: "msg/s")
+        row("consume (from the start)", ours: consumeRate, peer: kcatPlain.consume, peerName: "kcat", unit: "msg/s")
+    }
+
+    /// kcat (Debian's, librdkafka in C) producing `count` records of `size` bytes from a file, then consuming them to
+    /// the end; each timed as the whole process (its start-up, about 10 ms, included), each checked for the count.
+    /// The producer's settings are ours: acks=all, idempotence as asked, at most 4 requests in flight, batches of up
+    /// to 10,000 records or 1 MB, linger 5 ms, no compression.
+    static func kcat(_ bootstrap: String, _ topic: String, count: Int, size: Int, idempotent: Bool) throws -> (
+        produce: Double, consume: Double, settings: String, version: String
+    ) {
+        let file = NSTemporaryDirectory() + "kcat-\(getpid()).txt"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let line = String(repeating: "x", count: size) + "\n"
+        try String(repeating: line, count: count).write(toFile: file, atomically: false, encoding: .utf8)
+        let settings = [
+            "acks=all", "enable.idempotence=\(idempotent)", "max.in.flight.requests.per.connection=4",
+            "batch.num.messages=10000", "batch.size=1000000", "linger.ms=5", "compression.codec=none",
+            "queue.buffering.max.messages=1000000",
+        ]
+        let produce = try timed(
+            ["-P", "-b", bootstrap, "-t", topic, "-l", file, "-q"] + settings.flatMap { ["-X", $0] }, output: nil)
+        let out = file + ".out"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let consume = try timed(["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"], output: out)
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+        precondition(bytes == count * (size + 1), "kcat consumed \(bytes) bytes, not \(count * (size + 1))")
+        let version = try? kcatVersion()
+        return (
+            Double(count) / produce, Double(count) / consume, settings.joined(separator: " "),
+            version ?? "?"
+        )
+    }
+
+    /// The librdkafka version kcat was built with (`kcat -V`).
+    static func kcatVersion() throws -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
+        process.arguments = ["-V"]
+        process.environment = ProcessInfo.processInfo.environment.merging(librdkafka) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.range(of: #"librdkafka [0-9.]+"#, options: .regularExpression).map {
+            String(text[$0].dropFirst("librdkafka ".count))
+        }
+    }
+
+    /// Debian's kcat links librdkafka 2.0.2, which misreads Tansu 0.6's ApiVersions v3 answer (its tagged fields:
+    /// "Protocol read buffer underflow ... ApiVersion v3") and never connects. kcat runs on librdkafka 2.16 instead:
+    /// the library confluent-kafka's wheel carries (the C API is the same, `librdkafka.so.1`).
+    static let librdkafka: [String: String] = {
+        let libs = ".venv/lib/python3.11/site-packages/confluent_kafka.libs"
+        guard
+            let lib = (try? FileManager.default.contentsOfDirectory(atPath: libs))?.first(where: {
+                $0.hasPrefix("librdkafka")
+            })
+        else { return [:] }
+        let dir = NSTemporaryDirectory() + "millstream-bench-librdkafka"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: dir + "/librdkafka.so.1")
+        try? FileManager.default.createSymbolicLink(
+            atPath: dir + "/librdkafka.so.1",
+            withDestinationPath: FileManager.default.currentDirectoryPath + "/" + libs + "/" + lib)
+        return ["LD_LIBRARY_PATH": dir]
+    }()
+
+    /// Runs kcat to its end; its wall time in seconds.
+    static func timed(_ arguments: [String], output: String?) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(librdkafka) { $1 }
+        if let output {
+            FileManager.default.createFile(atPath: output, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: output)
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
+        let started = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BenchError("kcat \(arguments.prefix(1).joined()) failed with status \(process.terminationStatus)")
+        }
+        return (ContinuousClock.now - started).seconds
     }
 
     /// The records in sends of 10,000, four sends in flight (the producer pipelines them per broker).
