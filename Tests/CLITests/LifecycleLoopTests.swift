@@ -31,7 +31,6 @@ import Testing
         .replacingOccurrences(of: "./models", with: dir + "/models")
         .replacingOccurrences(of: "./retrain", with: dir + "/retrain")
         .replacingOccurrences(of: "http://127.0.0.1:8080", with: base)
-        .replacingOccurrences(of: "--epochs, \"30\"", with: "--epochs, \"8\"")
         .replacingOccurrences(of: "poll: 60s", with: "poll: 1s")
         .replacingOccurrences(of: "timeout: 24h", with: "timeout: 10m")
         .replacingOccurrences(of: "check: 30s", with: "check: 2s")
