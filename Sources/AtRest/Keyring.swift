@@ -67,6 +67,10 @@ public struct Keyring: Sendable {
         return nil
     }
 
+    /// What every store says when it finds encrypted data and no keys.
+    public static let keysNeeded =
+        "set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS) to the keys it was written with"
+
     /// This process's keyring, read from the environment once.
     public static func process() throws(KeyringError) -> Keyring? { try processKeyring.get() }
     private static let processKeyring = Result { () throws(KeyringError) -> Keyring? in try fromEnvironment() }
@@ -167,8 +171,7 @@ public enum SealedFile {
         guard isSealed(bytes) else { return bytes }
         guard let keyring else {
             throw KeyringError(
-                "\(path) is encrypted: set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS) to the keys it was "
-                    + "written with")
+                "\(path) is encrypted: \(Keyring.keysNeeded)")
         }
         return try keyring.open(bytes.dropFirst(magic.count), context: Array(context.utf8), what: path)
     }

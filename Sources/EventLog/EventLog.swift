@@ -122,8 +122,7 @@ public final class EventLog: Sendable {
         if configuration.keyring == nil && isEncrypted(marker) {
             throw EventLogError(
                 .encrypted,
-                "the log at \(dir) is encrypted: set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS) to the keys "
-                    + "it was written with")
+                "the log at \(dir) is encrypted: \(Keyring.keysNeeded)")
         }
     }
 

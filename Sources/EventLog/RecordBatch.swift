@@ -141,8 +141,7 @@ enum RecordBatch {
         guard let keyring else {
             throw EventLogError(
                 .encrypted,
-                "\(place) is encrypted: set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS) to the keys it was "
-                    + "written with")
+                "\(place) is encrypted: \(Keyring.keysNeeded)")
         }
         let plain: Data
         do {

@@ -39,8 +39,7 @@ public final class SQLiteHistorian: HistorianStore {
         if keys == nil && exists && size > 0 && !plain {
             SealedSQLite.disable(path: SealedSQLite.canonical(path))
             throw HistorianError(
-                "the historian at \(path) is encrypted (or not SQLite): set MILLSTREAM_DATA_KEYS_FILE (or "
-                    + "MILLSTREAM_DATA_KEYS) to the keys it was written with")
+                "the historian at \(path) is encrypted (or not SQLite): \(Keyring.keysNeeded)")
         }
         if let keys {
             if plain {

@@ -74,14 +74,13 @@ public struct AlertRouter: Sendable {
         return ready.values.sorted { $0.due < $1.due }.flatMap(\.delivery)
     }
 
-    /// The escalations waiting now, by alert id, as records for `notifier-escalations`.
-    public func pendingRecords(ts: String) -> [String: EscalationRecord] {
-        pending.compactMapValues { e in
-            guard let alert = e.delivery.first?.alert else { return nil }
-            return EscalationRecord(
-                alert: alert, state: "pending", due: Timestamp.format(e.due),
-                targets: e.delivery.map { .init(route: $0.route, channel: $0.channel) }, ts: ts)
-        }
+    /// An escalation as a record for `notifier-escalations`: `pending` with when and to which channels, or `done`.
+    static func record(_ e: Escalation, done: Bool, ts: String) -> EscalationRecord? {
+        guard let alert = e.delivery.first?.alert else { return nil }
+        guard !done else { return EscalationRecord(alert: alert, state: "done", due: nil, targets: [], ts: ts) }
+        return EscalationRecord(
+            alert: alert, state: "pending", due: Timestamp.format(e.due),
+            targets: e.delivery.map { .init(route: $0.route, channel: $0.channel) }, ts: ts)
     }
 
     /// Takes back an escalation a notifier wrote before it stopped: `pending` waits again (and goes out at once if it

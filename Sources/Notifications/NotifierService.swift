@@ -75,7 +75,7 @@ public struct NotifierService: Service {
         _ producer: any MessageProducer
     ) async throws {
         let now = Timestamp.now()
-        let before = router.pendingRecords(ts: "")
+        let before = router.pending  // a copy on write: nothing is copied unless the poll changes it
         var deliveries: [AlertRouter.Delivery] = []
         var next: [TopicPartition: Int64] = [:]
         for r in records {
@@ -88,12 +88,14 @@ public struct NotifierService: Service {
         }
         deliveries += router.due(now: now)
         let ts = Timestamp.format(now)
-        let after = router.pendingRecords(ts: ts)
-        let started = after.filter { before[$0.key] == nil }.values.map { $0 }
+        let after = router.pending
+        let started = after.filter { before[$0.key] == nil }.values.compactMap {
+            AlertRouter.record($0, done: false, ts: ts)
+        }
         if !started.isEmpty { try await record(started, producer) }
         if !deliveries.isEmpty { try await deliver(deliveries, producer) }
-        let finished = before.filter { after[$0.key] == nil }.values.map {
-            EscalationRecord(alert: $0.alert, state: "done", due: nil, targets: [], ts: ts)
+        let finished = before.filter { after[$0.key] == nil }.values.compactMap {
+            AlertRouter.record($0, done: true, ts: ts)
         }
         if !finished.isEmpty { try await record(finished, producer) }
         if !next.isEmpty { try await consumer.commit(next) }

@@ -75,8 +75,7 @@ public final class AuditLog: Sendable {
             if let sealed = entry["sealed"] {
                 guard let keyring else {
                     throw TokenError(
-                        "\(place) is encrypted: set MILLSTREAM_DATA_KEYS_FILE (or MILLSTREAM_DATA_KEYS)", kind: .storage
-                    )
+                        "\(place) is encrypted: \(Keyring.keysNeeded)", kind: .storage)
                 }
                 guard let bytes = Data(base64Encoded: sealed) else {
                     throw TokenError("\(place): the sealed entry is not base64", kind: .storage)
