@@ -35,6 +35,10 @@ let package = Package(
         // OTLP/HTTP only: the gRPC exporter's stack is not needed (collectors take both).
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        // gRPC predict API (TensorFlow Serving's PredictionService, the Open Inference Protocol).
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
@@ -100,6 +104,11 @@ let package = Package(
         .target(
             name: "SparkplugProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["README.md", "sparkplug_b.proto"]),
+        // TensorFlow Serving's and the Open Inference Protocol's gRPC messages, generated once from our .proto files by
+        // scripts/generate-proto and committed.
+        .target(
+            name: "ServingProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["README.md", "tensorflow_serving.proto", "inference.proto"]),
         // Sparkplug B without I/O: the topic namespace, payloads, and the host application's view of edge nodes
         // (births, deaths, aliases, sequence numbers, rebirth requests).
         .target(
@@ -213,7 +222,12 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Bus", "Plant", "Analytics", "Learn", "Registry", "Primitives", "Topics", "Historian", "AtRest",
+                "ServingProto",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -247,9 +261,12 @@ let package = Package(
             dependencies: [
                 "EventLog", "Bus", "Buses", "BusEmbedded", "Plant", "Topics", "Learn", "Primitives", "Pipeline",
                 "Registry", "Tabular", "Kafka", "MQTT", "MQTTWire", "Connectors", "OPCUA", "OPCUAWire",
-                "TestSupport", "Server", "Optimizer", "Historian", "AtRest",
+                "TestSupport", "Server", "Optimizer", "Historian", "AtRest", "ServingProto",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

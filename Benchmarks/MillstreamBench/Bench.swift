@@ -95,7 +95,7 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 func row(_ name: String, ours: Double, peer: Double, peerName: String, unit: String) {
     let ratio = ours / peer
     print(
-        name.padding(toLength: 34, withPad: " ", startingAt: 0)
+        name.padding(toLength: 38, withPad: " ", startingAt: 0)
             + String(format: "%12.0f %@   %@ %12.0f %@   ratio %.2f", ours, unit, peerName, peer, unit, ratio))
 }
 
@@ -121,4 +121,20 @@ func pythonPeer(_ script: String, _ arguments: [String], failure: String) throws
         exit(1)
     }
     return result
+}
+
+/// Brackets a benchmark's measured part for a profile (docs/benchmarks.md#profiles): with `PERF_CTL_FIFO` set (the
+/// control FIFO of `perf record --control fifo:PATH -D -1`), writes "enable" and "disable" to it, so the profile holds
+/// the measured part only, not the set-up (training, filling the log, starting peers).
+enum Profile {
+    static func enable() { command("enable") }
+    static func disable() { command("disable") }
+
+    private static func command(_ text: String) {
+        guard let path = ProcessInfo.processInfo.environment["PERF_CTL_FIFO"],
+            let fifo = FileHandle(forWritingAtPath: path)
+        else { return }
+        fifo.write(Data((text + "\n").utf8))
+        try? fifo.close()
+    }
 }

@@ -8,15 +8,15 @@ import Pipeline
 import Plant
 import Registry
 import ServiceLifecycle
+import Synchronization
 import Tabular
 import TestSupport
 
 /// End to end on the embedded bus: readings already in the log -> one pipeline worker -> predictions, alerts, KPIs;
-/// then latency at a paced 10,000 readings/s. The peer is the reference design's per-message Python loop (JSON,
-/// features, a Keras model call per reading) on the same readings, in the same run.
+/// then latency at a paced 10,000 readings/s. On Kafka the peer is Quix Streams on the same broker and readings, with
+/// the same features and model (onnxruntime, micro-batched), in the same run.
 enum PipelineBench {
-    /// `kafka`: the same on Kafka (Tansu on loopback, started here), with the Python loop consuming and producing
-    /// through confluent-kafka.
+    /// `kafka`: the same on Kafka (Tansu on loopback, started here), then Quix Streams over the same readings.
     static func run(count: Int, kafka: Bool = false) async throws {
         let root = NSTemporaryDirectory() + "millstream-pipeline-bench-\(getpid())"
         let broker = kafka ? try TansuBroker() : nil
@@ -31,8 +31,7 @@ enum PipelineBench {
         let url = broker.map { "kafka://127.0.0.1:\($0.port)" } ?? "embedded://\(root)/log"
         do {
             let bus = try openBus(url)
-            let lines = try await fill(bus, count: count, process: process)
-            try lines.joined(separator: "\n").write(toFile: root + "/readings.jsonl", atomically: true, encoding: .utf8)
+            try await fill(bus, count: count, process: process)
             var options = PipelineWorker.Options()
             options.registry = registryPath
             options.model = "failure"
@@ -44,7 +43,9 @@ enum PipelineBench {
             let worker = PipelineWorker(
                 bus: bus, settings: PipelineSettings(process: process), options: options, logger: quiet)
             let started = ContinuousClock.now
+            Profile.enable()
             try await worker.run()
+            Profile.disable()
             let elapsed = ContinuousClock.now - started - idle
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let processed = worker.stats.snapshot.processed
@@ -57,18 +58,23 @@ enum PipelineBench {
             if let first = snapshot.firstBatchDone, let last = snapshot.lastBatchDone, last > first {
                 steady = Double(count - options.batch) / (last - first).seconds
             }
-            let peer = try python(root + "/readings.jsonl", 3000, kafka: broker.map { "127.0.0.1:\($0.port)" })
             print(
                 "pipeline end to end, \(kafka ? "Kafka (Tansu)" : "embedded bus"), one worker: \(count) readings (20 machines, failure model, SPC, OEE)"
             )
             print(
                 String(
-                    format: "  millstream %.0f readings/s   python per-message loop (%@) %.0f readings/s   ratio %.0fx",
-                    ours, kafka ? "confluent-kafka in and out" : "no bus", peer, ours / peer))
-            print(
-                String(
-                    format: "  (start-up included; steady state, first batch to last: %.0f readings/s, ratio %.0fx)",
-                    steady, steady / peer))
+                    format:
+                        "  millstream %.0f readings/s with start-up, %.0f readings/s steady state (first batch to last)",
+                    ours, steady))
+            if let broker {
+                let peer = try quix(
+                    bootstrap: "127.0.0.1:\(broker.port)", count: count, registry: registryPath, dir: root)
+                print(
+                    String(
+                        format:
+                            "  quix streams 3.28 (onnxruntime, micro-batches of 500) %.0f readings/s with start-up, %.0f steady   ratio %.1fx, %.1fx steady",
+                        peer.total, peer.steady, ours / peer.total, steady / peer.steady))
+            }
         }
         // Latency at a paced 10,000 readings/s for 10 s: reading stamped (wall clock) -> prediction readable on the bus.
         // A fresh broker for the latency run, as the embedded bus gets a fresh log.
@@ -76,7 +82,8 @@ enum PipelineBench {
         defer { second?.stop() }
         try await second?.ready()
         try await latency(
-            url: second.map { "kafka://127.0.0.1:\($0.port)" } ?? "embedded://\(root)/latency", registry: registryPath)
+            url: second.map { "kafka://127.0.0.1:\($0.port)" } ?? "embedded://\(root)/latency", registry: registryPath,
+            label: kafka ? "fetch-wait 20 ms, the default" : nil)
     }
 
     /// A failure model, trained as the demo does, registered as `failure` in production.
@@ -93,27 +100,20 @@ enum PipelineBench {
         try registry.promote("failure", version: v.version, to: .production)
     }
 
-    /// Writes `count` simulated readings of 20 machines to `readings`; returns the first 3,000 as JSON lines.
-    static func fill(_ bus: any MessageBus, count: Int, process: ProcessConfig) async throws -> [String] {
+    /// Writes `count` simulated readings of 20 machines to `readings`.
+    static func fill(_ bus: any MessageBus, count: Int, process: ProcessConfig) async throws {
         var sim = try PlantSimulator(
             config: process, machines: 20, seed: 3,
             start: Int64(Date().timeIntervalSince1970 * 1000) - Int64(count) * 3000)
         let producer = try await bus.producer()
-        var lines: [String] = []
         for start in stride(from: 0, to: count, by: 5000) {
             let batch = (start..<min(count, start + 5000)).map { _ in sim.next().reading }
-            if lines.count < 3000 {
-                lines += batch.prefix(3000 - lines.count).map {
-                    String(decoding: ReadingEncoder.encode($0), as: UTF8.self)
-                }
-            }
             _ = try await producer.send(
                 batch.map {
                     BusRecord(key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
                 }, to: "readings")
         }
         try await producer.flush()
-        return lines
     }
 
     /// The cost of scoring a challenger in shadow: the same readings through one worker with the champion alone and
@@ -132,7 +132,7 @@ enum PipelineBench {
         for round in 0..<rounds {
             for withShadow in round % 2 == 0 ? [false, true] : [true, false] {
                 let bus = try openBus("embedded://\(root)/log-\(round)-\(withShadow)")
-                _ = try await fill(bus, count: count, process: process)
+                try await fill(bus, count: count, process: process)
                 var options = PipelineWorker.Options()
                 options.registry = registryPath
                 options.model = "failure"
@@ -168,27 +168,36 @@ enum PipelineBench {
                 alone, beside, beside / alone))
     }
 
-    static func python(_ path: String, _ n: Int, kafka bootstrap: String?) throws -> Double {
+    /// Quix Streams on the same broker and readings (Benchmarks/pipeline/quix_side.py, in .venv-quix): the same
+    /// features, the model's own preprocessing and the same model (exported to ONNX), one prediction per reading.
+    static func quix(bootstrap: String, count: Int, registry: String, dir: String) throws -> (
+        total: Double, steady: Double
+    ) {
+        let (file, version) = try ModelRegistry(root: registry).load(try ModelReference("failure@production"))
+        try Data(try file.makeModel().onnx()).write(to: URL(fileURLWithPath: dir + "/failure.onnx"))
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ".venv/bin/python")
-        process.arguments =
-            ["Benchmarks/pipeline/python_baseline.py", path, String(n)] + (bootstrap.map { ["--kafka", $0] } ?? [])
+        process.executableURL = URL(fileURLWithPath: ".venv-quix/bin/python")
+        process.arguments = [
+            "Benchmarks/pipeline/quix_side.py", bootstrap, String(count), version.path + "/model.json",
+            dir + "/failure.onnx",
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let rate = object["readings_per_second"] as? Double
+            let total = object["readings_per_second"] as? Double,
+            let steady = object["steady_readings_per_second"] as? Double, object["readings"] as? Int == count
         else {
-            print("the Python baseline failed: run scripts/bench-venv first")
-            exit(1)
+            throw BenchError(
+                "the Quix Streams peer failed (scripts/bench installs it into .venv-quix): \(String(decoding: data, as: UTF8.self))"
+            )
         }
-        return rate
+        return (total, steady)
     }
 
-    static func latency(url: String, registry: String) async throws {
+    static func latency(url: String, registry: String, label: String? = nil) async throws {
         let bus = try openBus(url)
         let process = ProcessConfig.milling()
         var options = PipelineWorker.Options()
@@ -197,12 +206,14 @@ enum PipelineBench {
         let worker = PipelineWorker(bus: bus, settings: PipelineSettings(process: process), options: options)
         let consumer = try await bus.consumer(ConsumerOptions(topics: ["predictions"], start: .earliest))
         var latencies: [Double] = []
+        let skip = Shared(0)  // the worker's batches before the paced readings start
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await worker.run() }
             group.addTask {
                 // Paced producer: 10,000 readings/s for 10 s, each stamped with the wall clock when sent; it starts
                 // once the worker is up (on Kafka, joining the group takes seconds: start-up is not latency).
                 while !worker.stats.snapshot.caughtUp { try await Task.sleep(for: .milliseconds(50)) }
+                skip.value.withLock { $0 = worker.stats.snapshot.recentBatches.count }
                 var sim = try PlantSimulator(config: process, machines: 20, seed: 4, start: 0)
                 let producer = try await bus.producer()
                 let begin = ContinuousClock.now
@@ -243,9 +254,28 @@ enum PipelineBench {
         print(
             String(
                 format:
-                    "latency at 10,000 readings/s (reading stamped -> prediction readable), %d readings: p50 %.2f ms  p99 %.2f ms  max %.2f ms",
-                latencies.count, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100], latencies.last!)
+                    "latency at 10,000 readings/s (reading stamped -> prediction readable%@), %d readings: p50 %.2f ms  p99 %.2f ms  max %.2f ms",
+                label.map { ", " + $0 } ?? "", latencies.count, latencies[latencies.count / 2],
+                latencies[latencies.count * 99 / 100], latencies.last!)
         )
+        // The worker's own share: from the poll that returned a reading to its outputs acknowledged, per reading.
+        let batches = worker.stats.snapshot.recentBatches.dropFirst(skip.value.withLock { $0 }).sorted {
+            $0.seconds < $1.seconds
+        }
+        let total = batches.reduce(0) { $0 + $1.readings }
+        func percentile(_ p: Double) -> Double {
+            var seen = 0
+            for b in batches {
+                seen += b.readings
+                if Double(seen) >= p * Double(total) { return b.seconds * 1000 }
+            }
+            return batches.last.map { $0.seconds * 1000 } ?? .nan
+        }
+        print(
+            String(
+                format:
+                    "  the worker's share (poll returned -> outputs acknowledged), %d readings in %d batches: p50 %.2f ms  p99 %.2f ms  max %.2f ms",
+                total, batches.count, percentile(0.5), percentile(0.99), percentile(1)))
     }
 }
 
@@ -266,4 +296,10 @@ enum CSVTableReader {
             derived: config.features.derived.map { ($0.name, $0.expression) }, targetName: "Machine failure",
             target: table.rows.map { $0[target] })
     }
+}
+
+/// A value shared between tasks.
+final class Shared<T: Sendable>: Sendable {
+    let value: Mutex<T>
+    init(_ value: T) { self.value = Mutex(value) }
 }

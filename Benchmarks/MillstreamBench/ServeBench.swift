@@ -10,8 +10,8 @@ import Server
 import Synchronization
 import TestSupport
 
-/// Predict over HTTP: Millstream's server against the same model (16-64-64-1) in onnxruntime behind a minimal
-/// Python HTTP server (Benchmarks/serve/ort_server.py), both loaded by wrk on loopback in one run, for 1 and 64
+/// Predict over HTTP: Millstream's server against the same model (16-64-64-1) in onnxruntime behind FastAPI on
+/// uvicorn with a worker per core (Benchmarks/serve/ort_server.py), both loaded by wrk on loopback in one run, for 1 and 64
 /// instances per request; then Millstream paced at half its peak rate for the latency there.
 enum ServeBench {
     static let repository = FileManager.default.currentDirectoryPath
@@ -44,29 +44,37 @@ enum ServeBench {
         let metrics = ServerMetrics(version: "bench")
         var options = ServerOptions()
         options.port = TestSupport.TansuBroker.freePort()
+        options.grpcPort = TestSupport.TansuBroker.freePort()
         let server = MillstreamServer(
             options: options, bus: bus, registry: registry, tokens: tokens, audit: try AuditLog(path: nil),
             view: PlantView(process: .milling()), metrics: metrics, ready: ReadyFlag())
         let app = try server.application()
+        let grpc = server.grpc()!
         let peerPort = TestSupport.TansuBroker.freePort()
+        let peerGRPCPort = TestSupport.TansuBroker.freePort()
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }
+            group.addTask { try await grpc.run() }
+            let cores = ProcessInfo.processInfo.activeProcessorCount
             let python = Process()
             python.executableURL = URL(fileURLWithPath: repository + "/.venv/bin/python")
-            python.arguments = [repository + "/Benchmarks/serve/ort_server.py", dir + "/bench.onnx", "\(peerPort)"]
-            let pipe = Pipe()
-            python.standardOutput = pipe
+            python.arguments = [
+                repository + "/Benchmarks/serve/ort_server.py", dir + "/bench.onnx", "\(peerPort)", "\(cores)",
+            ]
             try python.run()
             defer {
-                // SIGKILL: the peer holds keep-alive threads; Foundation's waitUntilExit spins until the exit.
-                kill(python.processIdentifier, SIGKILL)
+                // uvicorn's supervisor stops its workers on SIGTERM.
+                kill(python.processIdentifier, SIGTERM)
                 python.waitUntilExit()
             }
-            _ = pipe.fileHandleForReading.availableData  // "ready"
+            try await waitForPort(peerPort)
+            try await Task.sleep(for: .seconds(1))  // the other workers
             try await waitForPort(options.port)
 
-            say("predict over HTTP, 16-64-64-1, wrk -t2 -c16 on loopback, \(seconds) s each (2 cores shared by all)")
+            say(
+                "predict over HTTP, 16-64-64-1, wrk -t2 -c16 on loopback, \(seconds) s each (\(cores) cores shared by all);"
+                    + " peer: onnxruntime in FastAPI on uvicorn (uvloop, httptools, orjson), \(cores) workers")
             var peak1 = 0.0
             var rng = RandomSource(seed: 3)
             for n in [1, 64] {
@@ -78,16 +86,23 @@ enum ServeBench {
                 let a = try predictions(try await post(options.port, body, token: token))
                 let b = try predictions(try await post(peerPort, body, token: nil))
                 let difference = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+                // PROFILE_INSTANCES=N: the profile holds Millstream's wrk run with N instances a request.
+                let profiled = ProcessInfo.processInfo.environment["PROFILE_INSTANCES"] == "\(n)"
+                if profiled { Profile.enable() }
                 let ours = try await wrk(port: options.port, bodyFile: bodyFile, token: token, seconds: seconds)
+                if profiled { Profile.disable() }
                 let peer = try await wrk(port: peerPort, bodyFile: bodyFile, token: nil, seconds: seconds)
                 if n == 1 { peak1 = ours.rate }
                 say(
                     String(
                         format:
-                            "%2d instance%@  millstream %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms   onnxruntime+python %7.0f req/s  p50 %6.3f ms  p99 %6.3f ms   ratio %.1fx   (answers differ by %.1e)",
+                            "%2d instance%@  millstream %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms   onnxruntime+uvicorn %7.0f req/s  p50 %6.3f ms  p99 %6.3f ms   ratio %.1fx   (answers differ by %.1e)",
                         n, n == 1 ? " " : "s", ours.rate, ours.p50, ours.p99, peer.rate, peer.p50, peer.p99,
                         ours.rate / peer.rate, difference))
             }
+            try await compareGRPC(
+                ourPort: options.grpcPort!, restPort: options.port, peerPort: peerGRPCPort, token: token,
+                model: dir + "/bench.onnx", cores: cores, seconds: seconds)
             let rate = peak1 / 2
             let paced = try await pacedLatency(
                 port: options.port, body: try Data(contentsOf: URL(fileURLWithPath: dir + "/body-1.json")),
@@ -99,6 +114,68 @@ enum ServeBench {
                         "paced at half the 1-instance peak (%.0f req/s, 16 connections): %d requests  p50 %.3f ms  p99 %.3f ms  max %.3f ms",
                     rate, paced.count, paced.p50, paced.p99, paced.max))
             group.cancelAll()
+        }
+    }
+
+    /// Predict over gRPC (TensorFlow Serving's PredictionService, tensor_content): Millstream's gRPC port against
+    /// the same model in onnxruntime behind grpcio (a process per core), both loaded by the same grpc-swift client.
+    static func compareGRPC(
+        ourPort: Int, restPort: Int, peerPort: Int, token: String, model: String, cores: Int, seconds: Int
+    ) async throws {
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: repository + "/.venv/bin/python")
+        python.arguments = [repository + "/Benchmarks/serve/ort_grpc_server.py", model, "\(peerPort)", "\(cores)"]
+        let pipe = Pipe()
+        python.standardOutput = pipe
+        try python.run()
+        defer {
+            kill(python.processIdentifier, SIGKILL)
+            python.waitUntilExit()
+        }
+        _ = pipe.fileHandleForReading.availableData  // "ready"
+        try await Task.sleep(for: .seconds(1))
+        say(
+            "predict over gRPC (TensorFlow Serving's Predict, tensor_content), h2load -t2: 4 connections x 4 calls in flight, \(seconds) s each;"
+                + " peer: onnxruntime in grpcio, \(cores) processes (SO_REUSEPORT)")
+        var rng = RandomSource(seed: 5)
+        for n in [1, 64] {
+            let rows = (0..<n).map { _ in (0..<16).map { _ in Float(rng.normal()) } }
+            let request = GRPCLoad.request(model: "bench", input: "input", rows: rows)
+            let a = try await GRPCLoad.once(port: ourPort, token: token, request)
+            let b = try await GRPCLoad.once(port: peerPort, token: nil, request)
+            guard a.count == n, b.count == n else {
+                throw BenchError("gRPC answers have \(a.count) and \(b.count) values")
+            }
+            let difference = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+            let path = "/tensorflow.serving.PredictionService/Predict"
+            let grpcHeaders = ["content-type: application/grpc", "te: trailers"]
+            let frame = try GRPCLoad.frame(request)
+            // PROFILE_GRPC_INSTANCES=N: the profile holds Millstream's gRPC run with N instances a call.
+            let profiled = ProcessInfo.processInfo.environment["PROFILE_GRPC_INSTANCES"] == "\(n)"
+            if profiled { Profile.enable() }
+            let ours = try GRPCLoad.h2load(
+                url: "http://127.0.0.1:\(ourPort)\(path)", body: frame,
+                headers: grpcHeaders + ["authorization: Bearer \(token)"], seconds: seconds)
+            if profiled { Profile.disable() }
+            let peer = try GRPCLoad.h2load(
+                url: "http://127.0.0.1:\(peerPort)\(path)", body: frame, headers: grpcHeaders, seconds: seconds)
+            // Our REST port with the same load generator, as many requests in flight (16 HTTP/1.1 connections).
+            let body = try JSONSerialization.data(withJSONObject: ["instances": rows.map { $0.map(Double.init) }])
+            let rest = try GRPCLoad.h2load(
+                url: "http://127.0.0.1:\(restPort)/v1/models/bench:predict", body: [UInt8](body),
+                headers: ["content-type: application/json", "authorization: Bearer \(token)"], h1: true,
+                seconds: seconds, connections: 16)
+            say(
+                String(
+                    format:
+                        "%2d instance%@  millstream %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms   onnxruntime+grpcio %7.0f req/s  p50 %6.3f ms  p99 %6.3f ms   ratio %.1fx   (answers differ by %.1e)",
+                    n, n == 1 ? " " : "s", ours.rate, ours.p50, ours.p99, peer.rate, peer.p50, peer.p99,
+                    ours.rate / peer.rate, difference))
+            say(
+                String(
+                    format:
+                        "%2d instance%@  millstream REST through h2load (16 HTTP/1.1 connections) %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms   gRPC/REST %.2f",
+                    n, n == 1 ? " " : "s", rest.rate, rest.p50, rest.p99, ours.rate / rest.rate))
         }
     }
 

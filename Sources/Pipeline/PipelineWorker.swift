@@ -26,6 +26,10 @@ public final class PipelineStats: Sendable {
         /// recovery) out.
         public var firstBatchDone: ContinuousClock.Instant?
         public var lastBatchDone: ContinuousClock.Instant?
+        /// The latest batches (at most `recentLimit`): how many readings each had and the time from the poll that
+        /// returned them to their outputs acknowledged by the bus, the worker's own share of a reading's latency.
+        public var recentBatches: [(readings: Int, seconds: Double)] = []
+        public static let recentLimit = 20_000
     }
 
     private let state = Mutex(Snapshot())
@@ -96,7 +100,7 @@ public struct PipelineWorker: Service {
             if records.isEmpty {
                 if try await loop.idle(processor) { break }
             } else {
-                try await loop.process(records, &processor)
+                try await loop.process(records, &processor, polled: .now)
             }
             if ContinuousClock.now - lastReloadCheck >= .seconds(2) {
                 // Hot reload: a newly promoted version takes over between batches.

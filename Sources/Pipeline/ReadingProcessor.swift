@@ -201,7 +201,6 @@ public struct ReadingProcessor: Sendable {
         if tracker.readings % settings.kpiEvery == 0 {
             writeKPIs(reading, tracker: tracker, source: source, into: &out, events: &events)
         }
-        machines[reading.machine] = tracker
     }
 
     /// OEE time (the time since the previous reading counts for the previous state), the machine's state, and its
@@ -252,10 +251,10 @@ public struct ReadingProcessor: Sendable {
     ) -> Scores {
         var scores = Scores()
         for m in reading.values {
-            var w = tracker.windows[m.name] ?? []
-            w.append(m.value)
-            if w.count > settings.window { w.removeFirst(w.count - settings.window) }
-            tracker.windows[m.name] = w
+            // In place: a copy taken out of the dictionary would copy the whole window on append.
+            tracker.windows[m.name, default: []].append(m.value)
+            let excess = tracker.windows[m.name]!.count - settings.window
+            if excess > 0 { tracker.windows[m.name]!.removeFirst(excess) }
             tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
             if let chart = charts[m.name] {
                 checkSPC(

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Primitives
 
 /// One worker's consumers and producer and what it knows between batches: its partitions, the next input offset per
 /// partition, which outputs a recovery found already written, and whether a checkpoint is due.
@@ -79,7 +80,9 @@ struct WorkerLoop {
 
     /// Processes a batch: outputs sent (those a recovery found already written left out), figures counted, and a
     /// checkpoint when one is due.
-    mutating func process(_ records: [ConsumedRecord], _ processor: inout ReadingProcessor) async throws {
+    mutating func process(
+        _ records: [ConsumedRecord], _ processor: inout ReadingProcessor, polled: ContinuousClock.Instant
+    ) async throws {
         idleSince = nil
         var batch = Batch()
         let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded())
@@ -99,7 +102,8 @@ struct WorkerLoop {
             let held = batch.events.optimizerProblems.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }
             logger.warning("optimizer held \(held.joined(separator: ", ")); latest: \(problem)")
         }
-        worker.stats.add(batch.events, processed: records.count, replayed: batch.replayed)
+        worker.stats.add(
+            batch.events, processed: records.count, replayed: batch.replayed, seconds: (.now - polled).seconds)
         if ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval { try await checkpoint(processor) }
     }
 
@@ -181,9 +185,11 @@ struct WorkerLoop {
 
 extension PipelineStats {
     /// Adds a batch's figures.
-    func add(_ events: ProcessorEvents, processed: Int, replayed: Int) {
+    func add(_ events: ProcessorEvents, processed: Int, replayed: Int, seconds: Double) {
         update { s in
             s.processed += processed
+            if s.recentBatches.count >= Snapshot.recentLimit { s.recentBatches.removeFirst(Snapshot.recentLimit / 2) }
+            s.recentBatches.append((processed, seconds))
             s.firstBatchDone = s.firstBatchDone ?? .now
             s.lastBatchDone = .now
             s.replayed += replayed

@@ -16,6 +16,9 @@ public struct ServerOptions: Sendable {
     public static let defaultMaxBodyBytes = 4 << 20
     public var host = "127.0.0.1"
     public var port = 8080
+    /// The gRPC predict API's port (TensorFlow Serving's PredictionService and the Open Inference Protocol); nil:
+    /// no gRPC listener.
+    public var grpcPort: Int?
     /// Larger request bodies are refused with 413.
     public var maxBodyBytes = ServerOptions.defaultMaxBodyBytes
     /// PEM files; both or neither.
@@ -36,6 +39,9 @@ public struct MillstreamServer {
     public let endpoints: [Endpoint]
     let router: Router<ServerContext>
     let logger: Logger
+    let models: ModelServer
+    let tokens: TokenStore
+    let metrics: ServerMetrics
 
     public init(
         options: ServerOptions, bus: any MessageBus, registry: ModelRegistry, tokens: TokenStore, audit: AuditLog,
@@ -83,6 +89,9 @@ public struct MillstreamServer {
                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
         }
         let models = ModelServer(registry: registry)
+        self.models = models
+        self.tokens = tokens
+        self.metrics = metrics
         models.register(on: &routes, maxBodyBytes: limit, metrics: metrics)
         RegistryRoutes(registry: registry, audit: audit, maxBodyBytes: limit).register(on: &routes)
         ChallengerRoutes(

@@ -17,6 +17,10 @@ import ServiceLifecycle
 struct ServerArguments: ParsableArguments {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
+    @Option(
+        help:
+            "Also serve predict over gRPC on this port (TensorFlow Serving's PredictionService and the Open Inference Protocol; TF Serving uses 8500), with --tls-cert/--tls-key when given."
+    ) var grpcPort: Int?
     @Option(help: "Tokens file (hashed API tokens with roles); `millstream tokens create` writes it.")
     var tokens = "./millstream-tokens.json"
     @Option(help: "TLS certificate chain (PEM); with --tls-key the server speaks HTTPS only.") var tlsCert: String?
@@ -45,6 +49,14 @@ struct ServerArguments: ParsableArguments {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) must be from 0 to 65535") }
+        if let grpcPort {
+            guard (0...65535).contains(grpcPort) else {
+                throw ValidationError("--grpc-port \(grpcPort) must be from 0 to 65535")
+            }
+            guard grpcPort != port || port == 0 else {
+                throw ValidationError("--grpc-port and --port are both \(port): give gRPC a port of its own")
+            }
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard maxBodyBytes >= 1024 && maxBodyBytes <= 1 << 30 else {
             throw ValidationError("--max-body-bytes must be from 1024 to 1073741824")
@@ -60,6 +72,7 @@ struct ServerArguments: ParsableArguments {
         var o = ServerOptions()
         o.host = host
         o.port = port
+        o.grpcPort = grpcPort
         o.tlsCertificate = tlsCert
         o.tlsKey = tlsKey
         o.maxBodyBytes = maxBodyBytes
@@ -117,6 +130,14 @@ struct ServerStack {
             services.append(NotifierService(bus: bus, config: config, logger: logger))
         }
         services.append(app)
+        if let grpcPort = arguments.grpcPort { try ensureListenable(host: arguments.host, port: grpcPort) }
+        let host = arguments.host
+        if let grpc = server.grpc(bound: { port in
+            logger.notice("listening for gRPC", metadata: ["address": "\(host):\(port)"])
+            Terminal.error("millstream serve: gRPC predict on \(host):\(port)")
+        }) {
+            services.append(grpc)
+        }
         self.services = services
         self.metrics = metrics
         endpoints = server.endpoints

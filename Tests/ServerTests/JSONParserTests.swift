@@ -17,6 +17,29 @@ import Testing
         #expect(JSON.number(object["b"]) == nil)  // a boolean is not a number
     }
 
+    /// Every number reads as strtod reads it, bit for bit: the fast path (at most 53 bits of digits, a power of ten
+    /// of at most 22) and the rest (more digits, larger exponents, subnormals).
+    @Test func numbersReadAsStrtodReadsThem() throws {
+        var texts = [
+            "0", "-0", "1", "9007199254740992", "9007199254740993", "0.1", "0.30000000000000004",
+            "123456789012345678901",
+            "1e22", "1e23", "1e-22", "1e-23", "4.9e-324", "2.2250738585072014e-308", "1.7976931348623157e308",
+            "-0.6875391602516174", "3.141592653589793238462643383279", "0.000000000000000000000000001", "12.5E+3",
+        ]
+        var state: UInt64 = 42
+        for _ in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let x = Double(bitPattern: (state >> 2) & 0x7FEF_FFFF_FFFF_FFFF)
+            let y = Double(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 20) & 0x7F7F_FFFF))
+            texts += [x.description, y.description, String(format: "%.6f", y), String(format: "%.9e", x)]
+        }
+        for text in texts where !text.contains("inf") && !text.contains("nan") {
+            let ours = try JSONParser.parse(Array("[\(text)]".utf8)) as! [Any]
+            let want = strtod(text, nil)
+            #expect((ours[0] as! Double).bitPattern == want.bitPattern, "\(text)")
+        }
+    }
+
     @Test(arguments: [
         "", "{", "[1,]", "[01]", "[1.]", "[.5]", "[NaN]", "[1e999]", #"{"a":1,"a":2}"#, #"{"a" 1}"#, "[1] x",
         #"["tab\#there"]"#, "[tru]", String(repeating: "[", count: 70) + String(repeating: "]", count: 70),

@@ -35,7 +35,7 @@ struct TestServer {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../LearnTests/Fixtures").standardized
 
-    init(maxBodyBytes: Int = 64 * 1024, historian withHistorian: Bool = true) throws {
+    init(maxBodyBytes: Int = 64 * 1024, historian withHistorian: Bool = true, grpcPort: Int? = nil) throws {
         directory = NSTemporaryDirectory() + "millstream-server-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         bus = try EmbeddedBus(url: BusURL("embedded://\(directory)/data"))
@@ -55,6 +55,7 @@ struct TestServer {
         view = PlantView(process: .milling(), metrics: metrics)
         var options = ServerOptions()
         options.maxBodyBytes = maxBodyBytes
+        options.grpcPort = grpcPort
         let historian = withHistorian ? try SQLiteHistorian(path: directory + "/history.sqlite") : nil
         self.historian = historian
         server = MillstreamServer(

@@ -54,26 +54,35 @@ struct JSONParser {
         return value
     }
 
-    private mutating func array() throws -> [Any] {
+    /// An array; one of numbers only comes back as `[Double]` (not `[Any]`): the predict path reads instances
+    /// without a dynamic cast per value (measured: the casts were a fifth of a 64-instance request).
+    private mutating func array() throws -> Any {
         depth += 1
         guard depth <= 64 else { throw error("nested deeper than 64") }
         defer { depth -= 1 }
         i += 1
-        var out: [Any] = []
+        var numbers: [Double] = []
+        var out: [Any]?
         skipSpace()
         if bytes[i] == UInt8(ascii: "]") {
             i += 1
-            return out
+            return [Any]()
         }
         while true {
             skipSpace()
-            out.append(try value())
+            let c = bytes[i]
+            if out == nil && (c == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c)) {
+                numbers.append(try number())
+            } else {
+                if out == nil { out = numbers.map { $0 as Any } }
+                out!.append(try value())
+            }
             skipSpace()
             switch bytes[i] {
             case UInt8(ascii: ","): i += 1
             case UInt8(ascii: "]"):
                 i += 1
-                return out
+                return out ?? numbers
             default: throw error("expected ',' or ']' in an array")
             }
         }
@@ -136,27 +145,64 @@ struct JSONParser {
         return s
     }
 
+    /// Exact powers of ten as Doubles (10^22 is the largest that is).
+    private static let powersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { r, _ in r * 10 } }
+
     private mutating func number() throws -> Double {
         let start = i
-        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
         guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { throw error("invalid number") }
+        // The digits as an integer (while it has at most 19) and the power of ten it is to be scaled by.
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var scale = 0
+        func digit(_ d: UInt8, fraction: Bool) {
+            if digits < 19 {
+                if mantissa != 0 || d != 0 { digits += 1 }
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                if fraction { scale -= 1 }
+            } else {
+                digits += 1
+                if !fraction { scale += 1 }
+            }
+        }
         if bytes[i] == UInt8(ascii: "0") {
             i += 1
         } else {
-            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+                digit(bytes[i] - UInt8(ascii: "0"), fraction: false)
+                i += 1
+            }
         }
         if bytes[i] == UInt8(ascii: ".") {
             i += 1
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { throw error("invalid number") }
-            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+                digit(bytes[i] - UInt8(ascii: "0"), fraction: true)
+                i += 1
+            }
         }
         if bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
             i += 1
-            if bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            let minus = bytes[i] == UInt8(ascii: "-")
+            if minus || bytes[i] == UInt8(ascii: "+") { i += 1 }
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { throw error("invalid number") }
-            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            var e = 0
+            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+                e = min(e * 10 + Int(bytes[i] - UInt8(ascii: "0")), 100_000)
+                i += 1
+            }
+            scale += minus ? -e : e
         }
-        // The grammar is checked above; strtod reads exactly these bytes (the buffer ends in a 0).
+        // Clinger's fast path: an integer of at most 53 bits and a power of ten of at most 22 are both exact, so one
+        // multiplication or division rounds correctly. Measured: strtod was 13 % of a 64-instance predict request.
+        if digits <= 19, mantissa <= 1 << 53, abs(scale) <= 22 {
+            let m = Double(mantissa)
+            let value = scale < 0 ? m / Self.powersOfTen[-scale] : m * Self.powersOfTen[scale]
+            return negative ? -value : value
+        }
+        // Otherwise strtod: the grammar is checked above, and it reads exactly these bytes (the buffer ends in a 0).
         let value = bytes.withUnsafeBufferPointer { b in
             b.baseAddress!.advanced(by: start).withMemoryRebound(to: CChar.self, capacity: i - start + 1) {
                 strtod($0, nil)

@@ -102,6 +102,7 @@ struct PredictRequest {
             guard n.isFinite else { throw APIError.badRequest("\(place) is not a finite number") }
             return [n]
         }
+        if let numbers = value as? [Double], !numbers.isEmpty, numbers.count <= maxSequence { return numbers }
         guard let list = value as? [Any], !list.isEmpty, list.count <= maxSequence else {
             throw APIError.badRequest(
                 "\(place) must be a list of 1 to \(maxSequence) numbers (the variable's readings, oldest first)")
@@ -118,6 +119,14 @@ struct PredictRequest {
         if width == 1, let n = JSON.number(value) {
             guard n.isFinite else { throw APIError.badRequest("\(place) is not a finite number") }
             return [n]
+        }
+        // The parser gives a list of numbers as [Double] (finite): no cast per value.
+        if let numbers = value as? [Double] ?? ((value as? [Any]).flatMap { $0.count == 1 ? $0[0] as? [Double] : nil })
+        {
+            guard numbers.count == width else {
+                throw APIError.badRequest("\(place) has \(numbers.count) values; the model takes \(width)")
+            }
+            return numbers
         }
         guard var list = value as? [Any] else {
             throw APIError.badRequest("\(place) must be a list of \(width) numbers")
