@@ -82,7 +82,8 @@ public struct RollingOEE: Sendable, Codable {
         if buckets[b] == nil {
             // Only a new bucket can push an old one out: expired ones are removed in place then (rebuilding the
             // dictionary on every call was 6 % of the pipeline's time in a profile).
-            for old in buckets.keys where old <= b - count { buckets[old] = nil }
+            // (The expired keys are listed first: removing while iterating the keys would copy the dictionary.)
+            for old in buckets.keys.filter({ $0 <= b - count }) { buckets[old] = nil }
         }
         buckets[b, default: OEEAccumulator()].add(state: state, duration: duration, good: good, scrap: scrap)
     }
