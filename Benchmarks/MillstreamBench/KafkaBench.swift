@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Primitives
 import TestSupport
 
 /// Swift client vs confluent-kafka (librdkafka), one run, one broker (Tansu 0.6 on loopback, started here): `count`
@@ -230,8 +231,4 @@ enum KafkaBench {
             "Benchmarks/kafka/confluent_side.py", arguments,
             failure: "the confluent-kafka side failed (is confluent-kafka in .venv? run scripts/bootstrap)")
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

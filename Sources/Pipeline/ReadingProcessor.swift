@@ -244,6 +244,12 @@ public struct ReadingProcessor: Sendable {
         }
     }
 
+    /// Appends `value` to a rolling window of at most `limit` values.
+    private static func push(_ value: Double, into window: inout [Double], keeping limit: Int) {
+        window.append(value)
+        if window.count > limit { window.removeFirst(window.count - limit) }
+    }
+
     /// A running reading: the rolling windows and SPC, then the failure model, the alarm model and the detector.
     private mutating func score(
         _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
@@ -251,10 +257,8 @@ public struct ReadingProcessor: Sendable {
     ) -> Scores {
         var scores = Scores()
         for m in reading.values {
-            // In place: a copy taken out of the dictionary would copy the whole window on append.
-            tracker.windows[m.name, default: []].append(m.value)
-            let excess = tracker.windows[m.name]!.count - settings.window
-            if excess > 0 { tracker.windows[m.name]!.removeFirst(excess) }
+            // In place, one lookup: a copy taken out of the dictionary would copy the whole window on append.
+            Self.push(m.value, into: &tracker.windows[m.name, default: []], keeping: settings.window)
             tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
             if let chart = charts[m.name] {
                 checkSPC(

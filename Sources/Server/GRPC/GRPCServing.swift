@@ -1,6 +1,5 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
-import Logging
 import ServiceLifecycle
 
 /// The gRPC listener (TensorFlow Serving's port is 8500, its REST port 8501): HTTP/2 on SwiftNIO (grpc-swift 2), with
