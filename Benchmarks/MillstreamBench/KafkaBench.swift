@@ -7,42 +7,50 @@ import TestSupport
 /// records of `size` bytes produced with acks=all, idempotent and not (librdkafka's default is not), and consumed
 /// from the start.
 enum KafkaBench {
+    /// Produce rounds: ours and kcat alternate, each on fresh topics, and the rows give each side's median (one
+    /// run of a million records is a second or so, and this shared machine moves such runs by 20 to 40 %).
+    static let rounds = 3
+
     static func run(count: Int, size: Int, partitions: Int32) async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
         try await broker.ready()
         let bootstrap = "127.0.0.1:\(broker.port)"
         let client = try KafkaClient(KafkaClientConfiguration(bootstrap: [bootstrap]))
-        for t in [
-            "swift-idempotent", "swift", "swift-each-idempotent", "swift-each", "python-idempotent", "python",
-            "kcat-idempotent", "kcat",
-        ] {
-            try await client.createTopic("bench-" + t, partitions: partitions)
-        }
+        var topics = ["swift-each-idempotent", "swift-each", "python-idempotent", "python"]
+        for r in 0..<rounds { topics += ["swift-idempotent", "swift", "kcat-idempotent", "kcat"].map { "\($0)-\(r)" } }
+        for t in topics { try await client.createTopic("bench-" + t, partitions: partitions) }
         print("kafka client: \(count) records of \(size) bytes, \(partitions) partitions, Tansu 0.6 on loopback")
 
-        let idempotent = try await produce(client, "bench-swift-idempotent", count: count, size: size, idempotent: true)
-        let plain = try await produce(client, "bench-swift", count: count, size: size, idempotent: false)
+        // PROFILE_KAFKA=send: the profile holds the batched produce (not idempotent); otherwise the per-message one.
+        let profileSend = ProcessInfo.processInfo.environment["PROFILE_KAFKA"] == "send"
+        var ours: [Bool: [Double]] = [:]
+        var theirs: [Bool: [Double]] = [:]
+        var kcatConsume: [Double] = []
+        var kcatSettings = ""
+        for r in 0..<rounds {
+            for idempotent in [true, false] {
+                let suffix = (idempotent ? "-idempotent-" : "-") + "\(r)"
+                if profileSend && !idempotent { Profile.enable() }
+                ours[idempotent, default: []].append(
+                    try await produce(client, "bench-swift" + suffix, count: count, size: size, idempotent: idempotent))
+                if profileSend && !idempotent { Profile.disable() }
+                let k = try kcat(bootstrap, "bench-kcat" + suffix, count: count, size: size, idempotent: idempotent)
+                theirs[idempotent, default: []].append(k.produce)
+                if !idempotent { kcatConsume.append(k.consume) }
+                kcatSettings =
+                    "librdkafka \(k.version)): "
+                    + k.settings.replacingOccurrences(
+                        of: "enable.idempotence=\(idempotent)", with: "enable.idempotence=(as the row says)")
+            }
+        }
         let eachIdempotent = try await produceEach(
             client, "bench-swift-each-idempotent", count: count, size: size, idempotent: true)
-        Profile.enable()  // the profile holds the per-message produce, not idempotent
+        if !profileSend { Profile.enable() }
         let each = try await produceEach(client, "bench-swift-each", count: count, size: size, idempotent: false)
-        Profile.disable()
+        if !profileSend { Profile.disable() }
         await client.close()
-
-        let consumerClient = try KafkaClient(KafkaClientConfiguration(bootstrap: [bootstrap]))
-        let consumer = KafkaConsumer(
-            client: consumerClient, configuration: .init(group: "bench-swift", topics: ["bench-swift"]))
-        var seen = 0
-        var first: ContinuousClock.Instant?
-        while seen < count {
-            let records = try await consumer.poll(maxRecords: 10_000, timeout: .seconds(5))
-            if first == nil && !records.isEmpty { first = .now }
-            seen += records.count
-        }
-        let consumeRate = Double(count) / (ContinuousClock.now - first!).seconds
-        try await consumer.close()
-        await consumerClient.close()
+        let consumeRate = try await consume(bootstrap, "bench-swift-0", count: count)
 
         let peerIdempotent = try peer([
             bootstrap, "bench-python-idempotent", "\(count)", "\(size)", "1", "produce-only",
@@ -60,12 +68,37 @@ enum KafkaBench {
             "consume (from the start)", ours: consumeRate, peer: peerPlain["consume"]!, peerName: "confluent-kafka",
             unit: "msg/s")
         // librdkafka at its own speed, without Python: kcat with the settings of our producer.
-        let kcatIdempotent = try kcat(bootstrap, "bench-kcat-idempotent", count: count, size: size, idempotent: true)
-        let kcatPlain = try kcat(bootstrap, "bench-kcat", count: count, size: size, idempotent: false)
-        print("  kcat (librdkafka \(kcatIdempotent.version)): " + kcatIdempotent.settings)
-        row("produce, idempotent", ours: idempotent, peer: kcatIdempotent.produce, peerName: "kcat", unit: "msg/s")
-        row("produce, not idempotent", ours: plain, peer: kcatPlain.produce, peerName: "kcat", unit: "msg/s")
-        row("consume (from the start)", ours: consumeRate, peer: kcatPlain.consume, peerName: "kcat", unit: "msg/s")
+        print("  kcat (" + kcatSettings)
+        for idempotent in [true, false] {
+            let what = idempotent ? "idempotent" : "not idempotent"
+            let rates = zip(ours[idempotent]!, theirs[idempotent]!).map { String(format: "%.0f/%.0f", $0, $1) }
+            print("  produce, \(what), each round (ours/kcat): " + rates.joined(separator: ", "))
+            row(
+                "produce, \(what) (median of \(rounds))", ours: median(ours[idempotent]!),
+                peer: median(theirs[idempotent]!), peerName: "kcat", unit: "msg/s")
+        }
+        row(
+            "consume (from the start)", ours: consumeRate, peer: median(kcatConsume), peerName: "kcat", unit: "msg/s")
+    }
+
+    static func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+
+    /// Our consumer reading `count` records of `topic` from the start; the rate from the first record.
+    static func consume(_ bootstrap: String, _ topic: String, count: Int) async throws -> Double {
+        let consumerClient = try KafkaClient(KafkaClientConfiguration(bootstrap: [bootstrap]))
+        let consumer = KafkaConsumer(
+            client: consumerClient, configuration: .init(group: "bench-swift", topics: [topic]))
+        var seen = 0
+        var first: ContinuousClock.Instant?
+        while seen < count {
+            let records = try await consumer.poll(maxRecords: 10_000, timeout: .seconds(5))
+            if first == nil && !records.isEmpty { first = .now }
+            seen += records.count
+        }
+        let rate = Double(count) / (ContinuousClock.now - first!).seconds
+        try await consumer.close()
+        await consumerClient.close()
+        return rate
     }
 
     /// kcat (Debian's, librdkafka in C) producing `count` records of `size` bytes from a file, then consuming them to

@@ -72,8 +72,8 @@ public struct KafkaProducerConfiguration: Sendable {
     }
 }
 
-/// The producer. `send` partitions records (murmur2 of the key, as the Java client; unkeyed records of one call go
-/// to one partition, rotating between calls), cuts them into batches, sends each leader one request per round, and
+/// The producer. `send` partitions records (murmur2 of the key, as the Java client; unkeyed records of one call fill
+/// one partition's batch, then the next, starting from a partition that rotates between calls), cuts them into batches, sends each leader one request per round, and
 /// returns when every record is acknowledged. Retriable failures (lost connections, leader moves, timeouts) are
 /// retried with the same batch bytes and sequence numbers until `retryTimeout`; a record acknowledged to the caller
 /// is written exactly once. Many `send`s may run at once: batches to one broker are pipelined, at most
@@ -184,7 +184,8 @@ public actor KafkaProducer {
             if partitions[topic] == nil { partitions[topic] = try await client.partitions(of: topic) }
             let count = Int32(partitions[topic]!.count)
             sticky += 1
-            let stickyPartition = Int32(sticky % Int(count))
+            var stickyPartition = Int32(sticky % Int(count))
+            var stickyBytes = 0
             var byPartition: [Int32: [Int]] = [:]
             for (i, r) in group.records.enumerated() {
                 let p: Int32
@@ -196,6 +197,16 @@ public actor KafkaProducer {
                 } else if let key = r.key {
                     p = Int32(Partitioner.partition(forKey: key, partitions: Int(count)))
                 } else {
+                    // Unkeyed records fill one partition's batch, then the next (Kafka's sticky partitioner,
+                    // KIP-794): a large send goes out as one batch per partition in one round, not batch after
+                    // batch to one partition.
+                    let size = Self.size(of: r)
+                    if stickyBytes > 0 && stickyBytes + size > configuration.maxBatchBytes {
+                        sticky += 1
+                        stickyPartition = Int32(sticky % Int(count))
+                        stickyBytes = 0
+                    }
+                    stickyBytes += size
                     p = stickyPartition
                 }
                 byPartition[p, default: []].append(starts[g] + i)
@@ -208,6 +219,12 @@ public actor KafkaProducer {
         return (queues, partitions)
     }
 
+    /// A record's bytes in a batch, near enough to cut batches by.
+    private static func size(of r: KafkaProducerRecord) -> Int {
+        (r.key?.count ?? 0) + (r.value?.count ?? 0)
+            + r.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) + 4 } + 16
+    }
+
     /// One partition's records cut into batches of at most `maxBatchBytes`; a record larger than a batch is refused.
     private func batches(
         _ indices: [Int], topic: String, partition p: Int32, records: [KafkaProducerRecord], first: Int
@@ -216,10 +233,7 @@ public actor KafkaProducer {
         var current: [Int] = []
         var bytes = 0
         for i in indices {
-            let r = records[i]
-            let size =
-                (r.key?.count ?? 0) + (r.value?.count ?? 0)
-                + r.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) + 4 } + 16
+            let size = Self.size(of: records[i])
             guard size + 61 <= configuration.maxBatchBytes else {
                 throw KafkaError(
                     "record \(i - first) for '\(topic)' is \(size) bytes, more than the largest batch (\(configuration.maxBatchBytes) bytes)",
@@ -343,6 +357,7 @@ public actor KafkaProducer {
         do {
             let v = try connection.version(of: .produce, supported: ProduceRequest.versions)
             var body = ByteBuffer()
+            body.reserveCapacity(encoded.reduce(256) { $0 + $1.encoded!.readableBytes + 64 })
             request.write(to: &body, version: v)
             guard configuration.acks == 0 else {
                 return .waiting(encoded, connection.enqueue(.produce, version: v, body: body))

@@ -23,17 +23,31 @@ extension ByteBuffer {
         throw KafkaWireError("malformed \(kind) in \(what()): more than \(maxBytes) bytes")
     }
 
+    /// Writes the value's bytes into the buffer's storage at once (a byte-at-a-time `writeInteger` checked the
+    /// capacity and exclusivity per byte: 9 % of producing a batch in a profile).
     @discardableResult
     private mutating func writeLEB128(_ value: UInt64) -> Int {
-        var v = value
-        var n = 1
-        while v >= 0x80 {
-            writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-            n += 1
+        if value < 0x80 { return writeInteger(UInt8(value)) }
+        return writeWithUnsafeMutableBytes(minimumWritableBytes: 10) { raw in
+            var v = value
+            var n = 0
+            while v >= 0x80 {
+                raw[n] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                n += 1
+            }
+            raw[n] = UInt8(v)
+            return n + 1
         }
-        writeInteger(UInt8(v))
-        return n
+    }
+
+    /// How many bytes `writeVarint` / `writeVarlong` / `writeUnsignedVarint` take for a value.
+    public static func leb128Size(_ value: UInt64) -> Int { max(1, (64 - value.leadingZeroBitCount + 6) / 7) }
+    public static func varintSize(_ value: Int32) -> Int {
+        leb128Size(UInt64(UInt32(bitPattern: (value << 1) ^ (value >> 31))))
+    }
+    public static func varlongSize(_ value: Int64) -> Int {
+        leb128Size(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 
     public mutating func readUnsignedVarint(_ what: @autoclosure () -> String) throws(KafkaWireError) -> UInt32 {

@@ -83,35 +83,52 @@ public struct RecordBatch: Sendable, Equatable {
         buffer.writeInteger(producerEpoch, endianness: .big)
         buffer.writeInteger(baseSequence, endianness: .big)
         buffer.writeInteger(Int32(records.count), endianness: .big)
-        var body = ByteBuffer()
-        var all = ByteBuffer()
-        for r in records {
-            body.clear()
-            body.writeInteger(Int8(0))  // record attributes
-            body.writeVarlong(r.timestamp - base)
-            body.writeVarint(Int32(r.offset - baseOffset))
-            writeVarBytes(r.key, &body)
-            writeVarBytes(r.value, &body)
-            body.writeVarint(Int32(r.headers.count))
-            for h in r.headers {
-                body.writeVarint(Int32(h.name.utf8.count))
-                body.writeString(h.name)
-                writeVarBytes(h.value, &body)
-            }
-            if compression == .none {
-                buffer.writeVarint(Int32(body.readableBytes))
-                buffer.writeBuffer(&body)
-            } else {
-                all.writeVarint(Int32(body.readableBytes))
-                all.writeBuffer(&body)
-            }
+        if compression == .none {
+            // Each record straight into the batch, its length worked out first: one copy of its bytes, into storage
+            // reserved for the whole batch (a record buffer per record and a batch grown by doubling took a third
+            // of producing in a profile, mostly page faults on fresh memory).
+            buffer.reserveCapacity(minimumWritableBytes: records.reduce(0) { $0 + recordSize($1, base: base) + 5 })
+            for r in records { writeRecord(r, base: base, into: &buffer) }
+        } else {
+            var all = ByteBuffer()
+            all.reserveCapacity(records.reduce(0) { $0 + recordSize($1, base: base) + 5 })
+            for r in records { writeRecord(r, base: base, into: &all) }
+            buffer.writeBytes(BatchCodec.gzip(Array(all.readableBytesView)))
         }
-        if compression == .gzip { buffer.writeBytes(BatchCodec.gzip(Array(all.readableBytesView))) }
         buffer.setInteger(Int32(buffer.writerIndex - lengthAt - 4), at: lengthAt, endianness: .big)
         let crc = buffer.withUnsafeReadableBytes { raw in
             millstream_crc32c(0, raw.baseAddress! + (crcFrom - buffer.readerIndex), buffer.writerIndex - crcFrom)
         }
         buffer.setInteger(crc, at: crcAt, endianness: .big)
+    }
+
+    /// A record's length (after its own length varint).
+    private func recordSize(_ r: KafkaRecord, base: Int64) -> Int {
+        func bytes(_ b: [UInt8]?) -> Int { b.map { ByteBuffer.varintSize(Int32($0.count)) + $0.count } ?? 1 }
+        var size = 1 + ByteBuffer.varlongSize(r.timestamp - base)
+        size += ByteBuffer.varintSize(Int32(r.offset - baseOffset)) + bytes(r.key) + bytes(r.value)
+        size += ByteBuffer.varintSize(Int32(r.headers.count))
+        for h in r.headers {
+            let name = h.name.utf8.count
+            size += ByteBuffer.varintSize(Int32(name)) + name + bytes(h.value)
+        }
+        return size
+    }
+
+    /// A record with its length prefix.
+    private func writeRecord(_ r: KafkaRecord, base: Int64, into out: inout ByteBuffer) {
+        out.writeVarint(Int32(recordSize(r, base: base)))
+        out.writeInteger(Int8(0))  // record attributes
+        out.writeVarlong(r.timestamp - base)
+        out.writeVarint(Int32(r.offset - baseOffset))
+        writeVarBytes(r.key, &out)
+        writeVarBytes(r.value, &out)
+        out.writeVarint(Int32(r.headers.count))
+        for h in r.headers {
+            out.writeVarint(Int32(h.name.utf8.count))
+            out.writeString(h.name)
+            writeVarBytes(h.value, &out)
+        }
     }
 
     private func writeVarBytes(_ bytes: [UInt8]?, _ out: inout ByteBuffer) {

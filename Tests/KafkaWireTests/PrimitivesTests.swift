@@ -28,6 +28,23 @@ import Testing
             b.writeVarint(v)
             #expect(try b.readVarint("v") == v)
         }
+        // The sizes the record batch reserves and prefixes before writing are the sizes written, at every boundary.
+        for shift in 0..<32 {
+            for v: Int32 in [Int32(truncatingIfNeeded: 1 << shift), Int32(truncatingIfNeeded: (1 << shift) - 1)] {
+                for x in [v, 0 &- v, v &- 1] {
+                    var b = ByteBuffer()
+                    #expect(ByteBuffer.varintSize(x) == b.writeVarint(x))
+                }
+            }
+        }
+        for shift in 0..<64 {
+            for x: Int64 in [
+                Int64(truncatingIfNeeded: 1 << shift), 0 &- Int64(truncatingIfNeeded: 1 << shift), Int64.min,
+            ] {
+                var b = ByteBuffer()
+                #expect(ByteBuffer.varlongSize(x) == b.writeVarlong(x))
+            }
+        }
         var short = ByteBuffer(bytes: [0x80])
         #expect(throws: KafkaWireError("truncated Kafka message: no room for the test's varint")) {
             try short.readUnsignedVarint("the test's varint")
