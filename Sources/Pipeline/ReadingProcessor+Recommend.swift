@@ -12,7 +12,9 @@ extension ReadingProcessor {
         _ reading: Reading, tracker: inout MachineTracker, now wall: Int64, into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
-        guard var r = recommender else { return }
+        // Taken out and put back: a copy would leave the stored one referencing the same storage, and the first
+        // change to `r` would copy it (a copy and a release per reading in a profile).
+        guard var r = recommender.take() else { return }
         defer { recommender = r }
         if tracker.optimizerModel != r.label || tracker.optimizer == nil {
             tracker.optimizer = MachineContext(machine: reading.machine, problem: r.problem)

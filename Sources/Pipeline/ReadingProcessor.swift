@@ -205,7 +205,7 @@ public struct ReadingProcessor: Sendable {
 
     /// OEE time (the time since the previous reading counts for the previous state), the machine's state, and its
     /// alarms while it does not run: they return to normal (suppressed by state) or their off-delay runs.
-    private mutating func updateState(
+    private func updateState(
         _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
         tracker: inout MachineTracker
     ) {
@@ -281,7 +281,7 @@ public struct ReadingProcessor: Sendable {
     }
 
     /// The anomaly detector on the reading (with the machine's previous samples for a dynamic one), and its alarm.
-    private mutating func checkDetector(
+    private func checkDetector(
         _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
         tracker: inout MachineTracker
     ) -> (ratio: Double, alarm: Bool, top: String?)? {
@@ -414,7 +414,7 @@ public struct ReadingProcessor: Sendable {
         }
     }
 
-    private mutating func checkSPC(
+    private func checkSPC(
         _ chart: Chart, value: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
         into out: inout [PipelineOutput], events: inout ProcessorEvents
     ) {
@@ -541,7 +541,7 @@ public struct ReadingProcessor: Sendable {
 
     /// Raises an anomaly alert after 3 alarming readings in a row and clears it after 10 quiet ones (no floods), then
     /// conditions it as its class says.
-    private mutating func anomalyAlert(
+    private func anomalyAlert(
         _ alarm: Bool, ratio: Double, top: String?, label: String, reading: Reading, tracker: inout MachineTracker,
         source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents
     ) {
