@@ -95,6 +95,14 @@ import Testing
             }
             for c in 0..<3 { #expect(abs(out[c] - batch[r, c]) < 1e-5) }
         }
+        // The whole batch at once (matrix products, softmax per row) gives the same rows.
+        var all = [Float](repeating: .nan, count: x.rows * 3)
+        x.scalars.withUnsafeBufferPointer { i in
+            all.withUnsafeMutableBufferPointer { frozen.predict(rows: x.rows, i, into: $0) }
+        }
+        for r in 0..<x.rows {
+            for c in 0..<3 { #expect(abs(all[r * 3 + c] - batch[r, c]) < 1e-5) }
+        }
     }
 
     @Test func anEnsembleIsOneWiderNetworkAveragingLogits() throws {

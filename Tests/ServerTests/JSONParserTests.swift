@@ -7,7 +7,7 @@ import Testing
 @Suite struct JSONParserTests {
     @Test func readsWhatFoundationReads() throws {
         let text = #"{"instances":[[1,-2.5,3e2,0.125,-0E-2],[{"a":"x\"y\u00e9","b":true,"c":null,"d":[]}]],"n":{}}"#
-        let ours = try JSONParser.parse(Array(text.utf8)) as! [String: Any]
+        let ours = plain(try JSONParser.parse(Array(text.utf8))) as! [String: Any]
         let theirs = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
         #expect(NSDictionary(dictionary: ours).isEqual(to: theirs))
         let first = (ours["instances"] as! [Any])[0] as! [Any]
@@ -34,10 +34,28 @@ import Testing
             texts += [x.description, y.description, String(format: "%.6f", y), String(format: "%.9e", x)]
         }
         for text in texts where !text.contains("inf") && !text.contains("nan") {
-            let ours = try JSONParser.parse(Array("[\(text)]".utf8)) as! [Any]
+            let ours = JSON.numbers(try JSONParser.parse(Array("[\(text)]".utf8)))!
             let want = strtod(text, nil)
-            #expect((ours[0] as! Double).bitPattern == want.bitPattern, "\(text)")
+            #expect(ours[0].bitPattern == want.bitPattern, "\(text)")
         }
+    }
+
+    /// The parsed value with lists of numbers as `[Any]`, as Foundation gives them.
+    func plain(_ value: Any) -> Any {
+        if let n = value as? JSONNumbers { return n.values as [Any] }
+        if let a = value as? [Any] { return a.map(plain) }
+        if let o = value as? [String: Any] { return o.mapValues(plain) }
+        return value
+    }
+
+    /// A list of numbers alone comes back as one value (no cast per number on the predict path); mixed lists and
+    /// the empty list as `[Any]`.
+    @Test func listsOfNumbersComeBackWhole() throws {
+        let parsed = try JSONParser.parse(Array(#"[[1,2.5],[1,"a"],[]]"#.utf8)) as! [Any]
+        #expect(JSON.numbers(parsed[0]) == [1, 2.5])
+        #expect(JSON.list(parsed[0])?.count == 2)
+        #expect(JSON.numbers(parsed[1]) == nil && JSON.list(parsed[1])?.count == 2)
+        #expect(JSON.list(parsed[2])?.isEmpty == true)
     }
 
     @Test(arguments: [

@@ -71,6 +71,18 @@ enum JSON {
     /// Foundation gives JSON booleans as NSNumber too; their type code is "c" (no JSON number decodes to a char).
     static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
 
+    /// A parsed JSON array: `[Any]`, or the fast parser's list of numbers.
+    static func list(_ value: Any?) -> [Any]? {
+        if let n = value as? JSONNumbers { return n.values }
+        return value as? [Any]
+    }
+
+    /// A parsed JSON array of numbers only: the fast parser's list, else a `[Double]` (JSONSerialization's).
+    static func numbers(_ value: Any?) -> [Double]? {
+        if let n = value as? JSONNumbers { return n.values }
+        return value as? [Double]
+    }
+
     /// A JSON number as Double (JSONSerialization gives NSNumber; booleans are refused).
     static func number(_ value: Any?) -> Double? {
         if let d = value as? Double, type(of: value!) == Double.self { return d }  // JSONParser's numbers

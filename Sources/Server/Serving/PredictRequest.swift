@@ -17,7 +17,7 @@ struct PredictRequest {
         }
         if let rows {
             format = .row
-            guard let list = rows as? [Any] else {
+            guard let list = JSON.list(rows) else {
                 throw APIError.badRequest("'instances' must be a list (one entry per instance)")
             }
             guard list.count <= Self.maxInstances else {
@@ -49,7 +49,7 @@ struct PredictRequest {
             return .init(numbers: [try vector(value, width: model.inputs[0].width, at: place)], strings: [])
         }
         // Several inputs given as one list, in signature order (strings for categorical inputs).
-        guard let list = value as? [Any], list.count == model.inputs.count else {
+        guard let list = JSON.list(value), list.count == model.inputs.count else {
             throw APIError.badRequest(
                 "\(place): the model has \(model.inputs.count) named inputs (\(model.inputs.map(\.name).joined(separator: ", "))); give an object of them or a list of \(model.inputs.count) values in that order"
             )
@@ -102,8 +102,8 @@ struct PredictRequest {
             guard n.isFinite else { throw APIError.badRequest("\(place) is not a finite number") }
             return [n]
         }
-        if let numbers = value as? [Double], !numbers.isEmpty, numbers.count <= maxSequence { return numbers }
-        guard let list = value as? [Any], !list.isEmpty, list.count <= maxSequence else {
+        if let numbers = JSON.numbers(value), !numbers.isEmpty, numbers.count <= maxSequence { return numbers }
+        guard let list = JSON.list(value), !list.isEmpty, list.count <= maxSequence else {
             throw APIError.badRequest(
                 "\(place) must be a list of 1 to \(maxSequence) numbers (the variable's readings, oldest first)")
         }
@@ -120,18 +120,18 @@ struct PredictRequest {
             guard n.isFinite else { throw APIError.badRequest("\(place) is not a finite number") }
             return [n]
         }
-        // The parser gives a list of numbers as [Double] (finite): no cast per value.
-        if let numbers = value as? [Double] ?? ((value as? [Any]).flatMap { $0.count == 1 ? $0[0] as? [Double] : nil })
+        // The parser gives a list of numbers as one value (finite): no cast per value.
+        if let numbers = JSON.numbers(value) ?? (JSON.list(value).flatMap { $0.count == 1 ? JSON.numbers($0[0]) : nil })
         {
             guard numbers.count == width else {
                 throw APIError.badRequest("\(place) has \(numbers.count) values; the model takes \(width)")
             }
             return numbers
         }
-        guard var list = value as? [Any] else {
+        guard var list = JSON.list(value) else {
             throw APIError.badRequest("\(place) must be a list of \(width) numbers")
         }
-        if list.count == 1, let inner = list[0] as? [Any] { list = inner }
+        if list.count == 1, let inner = JSON.list(list[0]) { list = inner }
         guard list.count == width else {
             throw APIError.badRequest("\(place) has \(list.count) values; the model takes \(width)")
         }
@@ -152,12 +152,12 @@ struct PredictRequest {
                         "inputs: unknown input '\(name)'; the model's inputs are \(model.inputs.map(\.name).joined(separator: ", "))"
                     )
                 }
-                guard let list = batch as? [Any] else {
+                guard let list = JSON.list(batch) else {
                     throw APIError.badRequest("inputs.\(name) must be a list (one entry per instance)")
                 }
                 batches[name] = list
             }
-        } else if model.inputs.count == 1, let list = value as? [Any] {
+        } else if model.inputs.count == 1, let list = JSON.list(value) {
             batches[model.inputs[0].name] = list
         } else {
             throw APIError.badRequest(

@@ -95,12 +95,12 @@ struct ServedModel: Sendable {
                 return [Float(check.score), check.alarm ? 1 : 0, Float(top)]
             }
         case .network(let model, let pre, let history, let variables):
-            var scratch = model.makeScratch()
-            var output = [Float](repeating: 0, count: model.outputSize)
-            var features = [Float](repeating: 0, count: model.inputSize)
+            // The instances' feature rows into one matrix, scored as a batch.
+            let width = model.inputSize
+            var features = [Float](repeating: 0, count: instances.count * width)
             var numeric = [Double](repeating: 0, count: pre?.numericInputs.count ?? 0)
             var windowFeatures = [Double](repeating: 0, count: history?.window.featureCount ?? 0)
-            return try instances.enumerated().map { r, i in
+            for (r, i) in instances.enumerated() {
                 if let pre {
                     if let history, let variables {
                         try Self.windowInputs(
@@ -112,18 +112,22 @@ struct ServedModel: Sendable {
                     numeric.withUnsafeBufferPointer { n in
                         categories.withUnsafeBufferPointer { c in
                             features.withUnsafeMutableBufferPointer {
-                                pre.transform(numeric: n, categoryIndex: c, into: $0)
+                                pre.transform(
+                                    numeric: n, categoryIndex: c,
+                                    into: UnsafeMutableBufferPointer(rebasing: $0[(r * width)..<((r + 1) * width)]))
                             }
                         }
                     }
                 } else {
-                    for (c, v) in i.numbers[0].enumerated() { features[c] = Float(v) }
+                    for (c, v) in i.numbers[0].enumerated() { features[r * width + c] = Float(v) }
                 }
-                features.withUnsafeBufferPointer { f in
-                    output.withUnsafeMutableBufferPointer { model.predict(f, into: $0, scratch: &scratch) }
-                }
-                return output
             }
+            let outputs = model.outputSize
+            var output = [Float](repeating: 0, count: instances.count * outputs)
+            features.withUnsafeBufferPointer { f in
+                output.withUnsafeMutableBufferPointer { model.predict(rows: instances.count, f, into: $0) }
+            }
+            return (0..<instances.count).map { Array(output[($0 * outputs)..<(($0 + 1) * outputs)]) }
         }
     }
 
