@@ -117,9 +117,11 @@ enum OptimizeBench {
             decisions.removeAll(keepingCapacity: true)
             decisions.reserveCapacity(count)
             (iterations, solves) = (optimizer.iterations, optimizer.solves)
+            Profile.enable()  // the profile holds the cold searches
             elapsed = seconds {
                 for c in contexts { decisions.append(optimizer.recommend(c, now: 10_000_000)) }
             }
+            Profile.disable()
         }
         let cold = Double(count) / elapsed
         let coldIterations = Double(optimizer.iterations - iterations) / Double(max(1, optimizer.solves - solves))

@@ -32,7 +32,20 @@ import Testing
             let x = Double(bitPattern: (state >> 2) & 0x7FEF_FFFF_FFFF_FFFF)
             let y = Double(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 20) & 0x7F7F_FFFF))
             texts += [x.description, y.description, String(format: "%.6f", y), String(format: "%.9e", x)]
+            // 17 to 19 digits a power of ten of at most 19 either way (the 128-bit path): doubles as JSON writers
+            // print them, and integers of 19 digits with a decimal point put anywhere.
+            let z = Double(bitPattern: (state >> 12) | 0x3F00_0000_0000_0000) * 1e3
+            let digits = String(state % 9_000_000_000_000_000_000 + 1_000_000_000_000_000_000)
+            let point = Int(state >> 59) % 18 + 1
+            texts += [z.description, String(digits.prefix(point)) + "." + digits.dropFirst(point), "0." + digits]
+            texts += [digits + "e" + String(Int(state >> 40) % 39 - 19)]
         }
+        // Halfway cases: ties go to the even neighbour, one past them up.
+        texts += [
+            "9007199254740993", "9007199254740995", "9007199254740993.0000000001", "4503599627370496.5",
+            "4503599627370497.5", "0.9999999999999999999", "1.0000000000000001110", "18014398509481986",
+            "1152921504606846977", "9999999999999999999", "9999999999999999999e19", "1e-19",
+        ]
         for text in texts where !text.contains("inf") && !text.contains("nan") {
             let ours = JSON.numbers(try JSONParser.parse(Array("[\(text)]".utf8)))!
             let want = strtod(text, nil)

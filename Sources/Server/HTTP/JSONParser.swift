@@ -155,6 +155,46 @@ struct JSONParser {
     /// Exact powers of ten as Doubles (10^22 is the largest that is).
     private static let powersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { r, _ in r * 10 } }
 
+    private static let integerPowersOfTen: [UInt64] = (0...19).map { (0..<$0).reduce(1) { r, _ in r * 10 } }
+
+    /// The Double nearest to `mantissa` × 10^`scale` (|scale| ≤ 19), ties to even: as strtod reads it.
+    static func nearest(_ mantissa: UInt64, timesTenTo scale: Int) -> Double {
+        guard mantissa != 0 else { return 0 }
+        let power = integerPowersOfTen[abs(scale)]
+        if scale >= 0 {
+            let (high, low) = mantissa.multipliedFullWidth(by: power)
+            return nearest(UInt128(high) << 64 | UInt128(low), sticky: false, exponent: 0)
+        }
+        // mantissa / power = (w / d) × 2^(b - a), with w and d shifted until their top bits are set; the quotient's
+        // 64 bits below the point come from one 128-by-64-bit division, and its remainder says whether more follow.
+        let a = mantissa.leadingZeroBitCount
+        let b = power.leadingZeroBitCount
+        let w = mantissa << a
+        let d = power << b
+        if w < d {
+            let (q, r) = d.dividingFullWidth((high: w, low: 0))  // w / d = (q + r / d) / 2^64, q ≥ 2^63
+            return nearest(UInt128(q), sticky: r != 0, exponent: b - a - 64)
+        }
+        let (q, r) = d.dividingFullWidth((high: w - d, low: 0))  // w / d = 1 + (q + r / d) / 2^64
+        return nearest(UInt128(1) << 64 | UInt128(q), sticky: r != 0, exponent: b - a - 64)
+    }
+
+    /// The Double nearest to (v + f) × 2^exponent, where f is 0 or, when `sticky`, strictly between 0 and 1 (v has
+    /// more than 53 bits then); ties to even.
+    private static func nearest(_ v: UInt128, sticky: Bool, exponent: Int) -> Double {
+        let bits = 128 - v.leadingZeroBitCount
+        guard bits > 53 else {
+            assert(!sticky)
+            return Double(sign: .plus, exponent: exponent, significand: Double(UInt64(v)))
+        }
+        let shift = bits - 53
+        var m = UInt64(truncatingIfNeeded: v >> shift)
+        let rest = v & ((UInt128(1) << shift) - 1)
+        let half = UInt128(1) << (shift - 1)
+        if rest > half || (rest == half && (sticky || m & 1 == 1)) { m += 1 }
+        return Double(sign: .plus, exponent: exponent + shift, significand: Double(m))
+    }
+
     private mutating func number() throws -> Double {
         let start = i
         let negative = bytes[i] == UInt8(ascii: "-")
@@ -207,6 +247,13 @@ struct JSONParser {
         if digits <= 19, mantissa <= 1 << 53, abs(scale) <= 22 {
             let m = Double(mantissa)
             let value = scale < 0 ? m / Self.powersOfTen[-scale] : m * Self.powersOfTen[scale]
+            return negative ? -value : value
+        }
+        // Up to 19 digits and a power of ten of at most 19 either way (the 17 digits JSON writers print for doubles):
+        // the exact product or quotient in 128 bits, rounded once. Measured: strtod was 9 % of a 64-instance predict
+        // request of such numbers.
+        if digits <= 19, abs(scale) <= 19 {
+            let value = Self.nearest(mantissa, timesTenTo: scale)
             return negative ? -value : value
         }
         // Otherwise strtod: the grammar is checked above, and it reads exactly these bytes (the buffer ends in a 0).
