@@ -195,6 +195,25 @@ struct JSONParser {
         return Double(sign: .plus, exponent: exponent + shift, significand: Double(m))
     }
 
+    /// The value of the eight bytes at `at` when all are ASCII digits, read at once (SWAR): after a number's first
+    /// significant digit, digits go eight at a time (the digit loop was 11 % of a 64-instance predict request).
+    @inline(__always)
+    private func eightDigits(at: Int) -> UInt64? {
+        guard at + 8 <= bytes.count else { return nil }
+        let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }.littleEndian
+        // Each byte is 0x30...0x39: its high nibble is 3, and adding 6 does not carry into it.
+        let high: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
+        let carried: UInt64 = ((v &+ 0x0606_0606_0606_0606) & high) >> 4
+        guard (v & high) | carried == 0x3333_3333_3333_3333 else { return nil }
+        var x: UInt64 = v &- 0x3030_3030_3030_3030  // the first digit in the lowest byte
+        x = (x &* 10) &+ (x >> 8)  // pairs: 10 a + b in the low byte of each 16 bits
+        let mask: UInt64 = 0x0000_00FF_0000_00FF
+        let upper: UInt64 = (x & mask) &* (100 + (1_000_000 << 32))
+        let lower: UInt64 = ((x >> 16) & mask) &* (1 + (10_000 << 32))
+        x = (upper &+ lower) >> 32
+        return x
+    }
+
     private mutating func number() throws -> Double {
         let start = i
         let negative = bytes[i] == UInt8(ascii: "-")
@@ -217,7 +236,14 @@ struct JSONParser {
         if bytes[i] == UInt8(ascii: "0") {
             i += 1
         } else {
-            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+            while true {
+                if mantissa != 0, digits <= 11, let eight = eightDigits(at: i) {
+                    mantissa = mantissa &* 100_000_000 &+ eight
+                    digits += 8
+                    i += 8
+                    continue
+                }
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { break }
                 digit(bytes[i] - UInt8(ascii: "0"), fraction: false)
                 i += 1
             }
@@ -225,7 +251,15 @@ struct JSONParser {
         if bytes[i] == UInt8(ascii: ".") {
             i += 1
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { throw error("invalid number") }
-            while (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+            while true {
+                if mantissa != 0, digits <= 11, let eight = eightDigits(at: i) {
+                    mantissa = mantissa &* 100_000_000 &+ eight
+                    digits += 8
+                    scale -= 8
+                    i += 8
+                    continue
+                }
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { break }
                 digit(bytes[i] - UInt8(ascii: "0"), fraction: true)
                 i += 1
             }
