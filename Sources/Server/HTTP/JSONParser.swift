@@ -214,55 +214,56 @@ struct JSONParser {
         return x
     }
 
+    /// A number's digits as an integer (while it has at most 19 significant ones) and the power of ten it is to be
+    /// scaled by.
+    private struct Digits {
+        var mantissa: UInt64 = 0
+        var count = 0
+        var scale = 0
+
+        mutating func add(_ d: UInt8, fraction: Bool) {
+            if count < 19 {
+                if mantissa != 0 || d != 0 { count += 1 }
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                if fraction { scale -= 1 }
+            } else {
+                count += 1
+                if !fraction { scale += 1 }
+            }
+        }
+    }
+
+    /// A run of digits (of the integer part or the fraction) into `digits`.
+    private mutating func digitRun(into digits: inout Digits, fraction: Bool) {
+        while true {
+            if digits.mantissa != 0, digits.count <= 11, let eight = eightDigits(at: i) {
+                digits.mantissa = digits.mantissa &* 100_000_000 &+ eight
+                digits.count += 8
+                if fraction { digits.scale -= 8 }
+                i += 8
+                continue
+            }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { return }
+            digits.add(bytes[i] - UInt8(ascii: "0"), fraction: fraction)
+            i += 1
+        }
+    }
+
     private mutating func number() throws -> Double {
         let start = i
         let negative = bytes[i] == UInt8(ascii: "-")
         if negative { i += 1 }
         guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { throw error("invalid number") }
-        // The digits as an integer (while it has at most 19) and the power of ten it is to be scaled by.
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var scale = 0
-        func digit(_ d: UInt8, fraction: Bool) {
-            if digits < 19 {
-                if mantissa != 0 || d != 0 { digits += 1 }
-                mantissa = mantissa &* 10 &+ UInt64(d)
-                if fraction { scale -= 1 }
-            } else {
-                digits += 1
-                if !fraction { scale += 1 }
-            }
-        }
+        var d = Digits()
         if bytes[i] == UInt8(ascii: "0") {
             i += 1
         } else {
-            while true {
-                if mantissa != 0, digits <= 11, let eight = eightDigits(at: i) {
-                    mantissa = mantissa &* 100_000_000 &+ eight
-                    digits += 8
-                    i += 8
-                    continue
-                }
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { break }
-                digit(bytes[i] - UInt8(ascii: "0"), fraction: false)
-                i += 1
-            }
+            digitRun(into: &d, fraction: false)
         }
         if bytes[i] == UInt8(ascii: ".") {
             i += 1
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { throw error("invalid number") }
-            while true {
-                if mantissa != 0, digits <= 11, let eight = eightDigits(at: i) {
-                    mantissa = mantissa &* 100_000_000 &+ eight
-                    digits += 8
-                    scale -= 8
-                    i += 8
-                    continue
-                }
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { break }
-                digit(bytes[i] - UInt8(ascii: "0"), fraction: true)
-                i += 1
-            }
+            digitRun(into: &d, fraction: true)
         }
         if bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
             i += 1
@@ -274,11 +275,12 @@ struct JSONParser {
                 e = min(e * 10 + Int(bytes[i] - UInt8(ascii: "0")), 100_000)
                 i += 1
             }
-            scale += minus ? -e : e
+            d.scale += minus ? -e : e
         }
+        let (mantissa, scale) = (d.mantissa, d.scale)
         // Clinger's fast path: an integer of at most 53 bits and a power of ten of at most 22 are both exact, so one
         // multiplication or division rounds correctly. Measured: strtod was 13 % of a 64-instance predict request.
-        if digits <= 19, mantissa <= 1 << 53, abs(scale) <= 22 {
+        if d.count <= 19, mantissa <= 1 << 53, abs(scale) <= 22 {
             let m = Double(mantissa)
             let value = scale < 0 ? m / Self.powersOfTen[-scale] : m * Self.powersOfTen[scale]
             return negative ? -value : value
@@ -286,7 +288,7 @@ struct JSONParser {
         // Up to 19 digits and a power of ten of at most 19 either way (the 17 digits JSON writers print for doubles):
         // the exact product or quotient in 128 bits, rounded once. Measured: strtod was 9 % of a 64-instance predict
         // request of such numbers.
-        if digits <= 19, abs(scale) <= 19 {
+        if d.count <= 19, abs(scale) <= 19 {
             let value = Self.nearest(mantissa, timesTenTo: scale)
             return negative ? -value : value
         }
