@@ -73,11 +73,12 @@ public struct KafkaProducerConfiguration: Sendable {
 }
 
 /// The producer. `send` partitions records (murmur2 of the key, as the Java client; unkeyed records of one call fill
-/// one partition's batch, then the next, starting from a partition that rotates between calls), cuts them into batches, sends each leader one request per round, and
-/// returns when every record is acknowledged. Retriable failures (lost connections, leader moves, timeouts) are
-/// retried with the same batch bytes and sequence numbers until `retryTimeout`; a record acknowledged to the caller
-/// is written exactly once. Many `send`s may run at once: batches to one broker are pipelined, at most
-/// `maxInFlightPerBroker` at a time (callers beyond that wait: back-pressure).
+/// one partition's batch, then the next, starting from a partition that rotates between calls), cuts them into
+/// batches, sends each leader one request per round, and returns when every record is acknowledged. Retriable
+/// failures (lost connections, leader moves, timeouts) are retried with the same batch bytes and sequence numbers
+/// until `retryTimeout`; a record acknowledged to the caller is written exactly once. Many `send`s may run at once:
+/// batches to one broker are pipelined, at most `maxInFlightPerBroker` at a time (callers beyond that wait:
+/// back-pressure).
 public actor KafkaProducer {
     public let client: KafkaClient
     public nonisolated let configuration: KafkaProducerConfiguration
