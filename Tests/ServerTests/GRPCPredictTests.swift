@@ -2,6 +2,7 @@ import Foundation
 import Learn
 import Primitives
 import Registry
+import ServingProto
 import Synchronization
 import Testing
 
@@ -83,6 +84,47 @@ import Testing
         #expect(r["oip_no_token"] as? String == "StatusCode.UNAUTHENTICATED")
         // The calls are counted with REST's.
         #expect(String(decoding: t.metrics.text(), as: UTF8.self).contains("scoring_latency"))
+    }
+
+    /// A network without preprocessing takes the tensor's rows as its input matrix, scored as one batch: the same
+    /// numbers as the network row by row, from float_val and from tensor_content.
+    @Test func aTensorOfRowsIsScoredAsOneBatch() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("grpc-batch-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let network = try Sequential(
+            [Dense(8, activation: .relu), Dense(8, activation: .tanh), Dense(2, activation: .softmax)], inputSize: 3,
+            seed: 4)
+        let file = ModelFile(
+            description: .init(
+                task: .multiclass, inputSize: 3, outputSize: 2, layers: network.configurations, preprocessing: nil,
+                target: "y", classes: ["a", "b"], threshold: 0.5,
+                metadata: .init(created: "x", datasetSHA256: nil, hyperparameters: [:], codeVersion: "test")),
+            model: network)
+        let registry = try ModelRegistry(root: root.path)
+        let served = try ServedModel(version: try registry.register(file, as: "plain"), file: file)
+        var rng = RandomSource(seed: 9)
+        let rows = (0..<5).map { _ in (0..<3).map { _ in Float(rng.normal()) } }
+        var proto = Tensorflow_Serving_TensorProto()
+        proto.dtype = .dtFloat
+        proto.tensorShape.dim = [5, 3].map { n in
+            var d = Tensorflow_Serving_TensorShapeProto.Dim()
+            d.size = Int64(n)
+            return d
+        }
+        proto.floatVal = rows.flatMap { $0 }
+        var packed = proto
+        packed.floatVal = []
+        packed.tensorContent = Data(
+            rows.flatMap { $0 }.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
+        let single = InferenceModel(network)
+        for tensor in [proto, packed] {
+            let (n, outputs) = try served.predict(named: ["input": try GRPCPredictService.Tensor(tensorflow: tensor)])
+            #expect(n == 5 && outputs.count == 10)
+            for (r, row) in rows.enumerated() {
+                let want = single.predict(row)
+                for c in 0..<2 { #expect(abs(outputs[r * 2 + c] - want[c]) < 1e-6) }
+            }
+        }
     }
 
     /// A small model on x1, x2 (numbers) and kind (a category), and the columns of four instances.
