@@ -92,6 +92,9 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
+/// The middle value (the upper one of an even count); NaN for none. The benchmarks' repeated runs report it.
+func median(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.sorted()[x.count / 2] }
+
 func row(_ name: String, ours: Double, peer: Double, peerName: String, unit: String) {
     let ratio = ours / peer
     print(

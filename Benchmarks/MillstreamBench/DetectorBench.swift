@@ -103,7 +103,6 @@ enum DetectorBench {
     }
 
     static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(max(x.count, 1)) }
-    static func median(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.sorted()[x.count / 2] }
 }
 
 /// The peers: PCA with the literature's parametric limits, and with limits from a random quarter of the rows. Both fit

@@ -45,7 +45,6 @@ enum HistorianBench {
             peer.append(seconds)
             peerRows = text.split(separator: "\n").filter { !$0.hasPrefix("Run Time") }.count
         }
-        let median = { (x: [Double]) in x.sorted()[x.count / 2] }
         print(
             "1,000-point trend of \(days) days: \(s.times.count) buckets of \(width / 60_000) min from the \(s.source) rollup"
         )

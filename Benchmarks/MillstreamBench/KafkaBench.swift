@@ -81,8 +81,6 @@ enum KafkaBench {
             "consume (from the start)", ours: consumeRate, peer: median(kcatConsume), peerName: "kcat", unit: "msg/s")
     }
 
-    static func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
-
     /// Our consumer reading `count` records of `topic` from the start; the rate from the first record.
     static func consume(_ bootstrap: String, _ topic: String, count: Int) async throws -> Double {
         let consumerClient = try KafkaClient(KafkaClientConfiguration(bootstrap: [bootstrap]))

@@ -156,7 +156,6 @@ enum PipelineBench {
                 try? FileManager.default.removeItem(atPath: root + "/log-\(round)-\(withShadow)")
             }
         }
-        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
         let (alone, beside) = (median(rates[false]!), median(rates[true]!))
         print(
             "shadow scoring, embedded bus, one worker: \(count) readings (20 machines), steady state, median of \(rounds) alternated runs"

@@ -87,11 +87,11 @@ public struct RecordBatch: Sendable, Equatable {
             // Each record straight into the batch, its length worked out first: one copy of its bytes, into storage
             // reserved for the whole batch (a record buffer per record and a batch grown by doubling took a third
             // of producing in a profile, mostly page faults on fresh memory).
-            buffer.reserveCapacity(minimumWritableBytes: records.reduce(0) { $0 + recordSize($1, base: base) + 5 })
+            buffer.reserveCapacity(minimumWritableBytes: Self.capacity(records))
             for r in records { writeRecord(r, base: base, into: &buffer) }
         } else {
             var all = ByteBuffer()
-            all.reserveCapacity(records.reduce(0) { $0 + recordSize($1, base: base) + 5 })
+            all.reserveCapacity(Self.capacity(records))
             for r in records { writeRecord(r, base: base, into: &all) }
             buffer.writeBytes(BatchCodec.gzip(Array(all.readableBytesView)))
         }
@@ -100,6 +100,15 @@ public struct RecordBatch: Sendable, Equatable {
             millstream_crc32c(0, raw.baseAddress! + (crcFrom - buffer.readerIndex), buffer.writerIndex - crcFrom)
         }
         buffer.setInteger(crc, at: crcAt, endianness: .big)
+    }
+
+    /// Room for the records as written, for `reserveCapacity`: their bytes and the most their framing can take
+    /// (lengths, deltas, attributes), without working out each varint (`writeRecord` does that once).
+    private static func capacity(_ records: [KafkaRecord]) -> Int {
+        records.reduce(0) { sum, r in
+            sum + 36 + (r.key?.count ?? 0) + (r.value?.count ?? 0)
+                + r.headers.reduce(0) { $0 + 10 + $1.name.utf8.count + ($1.value?.count ?? 0) }
+        }
     }
 
     /// A record's length (after its own length varint).

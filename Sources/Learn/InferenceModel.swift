@@ -222,6 +222,15 @@ public struct InferenceModel: Sendable {
         }
     }
 
+    /// `predict(rows:_:into:)` on arrays: `rows` feature rows one after another in, their outputs the same way out.
+    public func predict(rows: Int, _ input: [Float]) -> [Float] {
+        var output = [Float](repeating: 0, count: rows * outputSize)
+        input.withUnsafeBufferPointer { i in
+            output.withUnsafeMutableBufferPointer { predict(rows: rows, i, into: $0) }
+        }
+        return output
+    }
+
     public func predict(_ input: [Float]) -> [Float] {
         var scratch = makeScratch()
         var output = [Float](repeating: 0, count: outputSize)

@@ -297,12 +297,7 @@ extension ServedModel {
         if case .network(let model, nil, _, _) = engine, inputs.count == 1, !inputs[0].categorical {
             // One numeric tensor and no preprocessing: its rows are the network's input matrix, scored as one batch
             // without building an instance per row.
-            let features = byInput[0].numbers.map(Float.init)
-            var output = [Float](repeating: 0, count: n * model.outputSize)
-            features.withUnsafeBufferPointer { f in
-                output.withUnsafeMutableBufferPointer { model.predict(rows: n, f, into: $0) }
-            }
-            return (n, output)
+            return (n, model.predict(rows: n, byInput[0].numbers.map(Float.init)))
         }
         let instances = (0..<n).map { r -> Instance in
             var instance = Instance(numbers: [], strings: [])

@@ -123,10 +123,7 @@ struct ServedModel: Sendable {
                 }
             }
             let outputs = model.outputSize
-            var output = [Float](repeating: 0, count: instances.count * outputs)
-            features.withUnsafeBufferPointer { f in
-                output.withUnsafeMutableBufferPointer { model.predict(rows: instances.count, f, into: $0) }
-            }
+            let output = model.predict(rows: instances.count, features)
             return (0..<instances.count).map { Array(output[($0 * outputs)..<(($0 + 1) * outputs)]) }
         }
     }
