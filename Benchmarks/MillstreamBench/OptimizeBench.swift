@@ -112,11 +112,11 @@ enum OptimizeBench {
         for c in contexts.prefix(50) { _ = optimizer.recommend(c, now: 10_000_000) }
         var decisions: [Decision] = []
         var elapsed = 0.0
-        var (iterations, solves) = (optimizer.iterations, optimizer.solves)
+        var (iterations, solves, points) = (optimizer.iterations, optimizer.solves, optimizer.pointsScored)
         for _ in 0..<max(1, rounds) {
             decisions.removeAll(keepingCapacity: true)
             decisions.reserveCapacity(count)
-            (iterations, solves) = (optimizer.iterations, optimizer.solves)
+            (iterations, solves, points) = (optimizer.iterations, optimizer.solves, optimizer.pointsScored)
             Profile.enable()  // the profile holds the cold searches
             elapsed = seconds {
                 for c in contexts { decisions.append(optimizer.recommend(c, now: 10_000_000)) }
@@ -125,6 +125,7 @@ enum OptimizeBench {
         }
         let cold = Double(count) / elapsed
         let coldIterations = Double(optimizer.iterations - iterations) / Double(max(1, optimizer.solves - solves))
+        let coldPoints = Double(optimizer.pointsScored - points) / Double(max(1, optimizer.solves - solves))
 
         // Streaming: timed over all readings of all streams, each machine searched from where its last search ended.
         var streamOptions = options
@@ -142,6 +143,7 @@ enum OptimizeBench {
         }
         let streaming = Double(stream.count) / streamElapsed
         let streamIterations = Double(streamer.iterations) / Double(max(1, streamer.solves))
+        let streamPoints = Double(streamer.pointsScored) / Double(max(1, streamer.solves))
 
         // The objective at each answer (recommended setpoints, or the current ones when it held), and the problems
         // as plain values for the peer.
@@ -178,12 +180,14 @@ enum OptimizeBench {
             print(header)
             print(
                 String(
-                    format: "%@: ours %.0f /s, %.1f iterations per solve, mean objective %.5f (no peer run)", coldName,
-                    cold, coldIterations, coldObjective))
+                    format:
+                        "%@: ours %.0f /s, %.1f iterations and %.1f points per solve, mean objective %.5f (no peer run)",
+                    coldName, cold, coldIterations, coldPoints, coldObjective))
             print(
                 String(
-                    format: "%@: ours %.0f /s, %.1f iterations per solve, mean objective %.5f (no peer run)",
-                    streamName, streaming, streamIterations, streamObjective))
+                    format:
+                        "%@: ours %.0f /s, %.1f iterations and %.1f points per solve, mean objective %.5f (no peer run)",
+                    streamName, streaming, streamIterations, streamPoints, streamObjective))
             return
         }
 
@@ -239,8 +243,8 @@ enum OptimizeBench {
                 coldObjective, peerColdObjective, streamObjective, peerStreamObjective))
         print(
             String(
-                format: "solver: %@, %.1f iterations per solve cold, %.1f streaming",
-                optimizer.usesGradients ? "projected gradient" : "pattern search", coldIterations,
-                streamIterations))
+                format: "solver: %@, %.1f iterations and %.1f points per solve cold, %.1f and %.1f streaming",
+                optimizer.usesGradients ? "projected gradient" : "pattern search", coldIterations, coldPoints,
+                streamIterations, streamPoints))
     }
 }

@@ -17,6 +17,10 @@ public struct InferenceModel: Sendable {
         var conv: Convolution?
         /// A GRU: `weights` is the kernel transposed (3 units x channels), `bias` the input bias.
         var recurrent: Recurrent? = nil
+        /// A dense stage's kernel as Keras keeps it, inputs x units row-major: the batched products read it without
+        /// a transpose, which OpenBLAS's small-matrix kernels take (with the transpose, 64-wide layers went through
+        /// its general path and packed the weights on every call: a fifth of an optimizer's time).
+        var kernel: [Float] = []
     }
 
     struct Recurrent: Sendable {
@@ -60,7 +64,8 @@ public struct InferenceModel: Sendable {
                     Stage(
                         weights: transposed, bias: dense.bias?.value ?? [Float](repeating: 0, count: dense.units),
                         scale: nil,
-                        inputs: inputs, units: dense.units, activation: dense.activation, conv: nil))
+                        inputs: inputs, units: dense.units, activation: dense.activation, conv: nil,
+                        kernel: dense.kernel.value))
                 width = max(width, dense.units)
             case let conv as Conv1D:
                 let patch = conv.kernelSize * conv.channels
@@ -112,7 +117,11 @@ public struct InferenceModel: Sendable {
         self.outputSize = model.outputSize
         self.width = width
         self.recurrentScratch = extra
+        self.denseOnly = stages.allSatisfy { $0.conv == nil && $0.recurrent == nil }
     }
+
+    /// Whether every stage is dense or batch normalization (what the batched gradient path takes).
+    let denseOnly: Bool
 
     /// Floats a GRU stage needs beside its input and output (its projections and state).
     let recurrentScratch: Int
@@ -208,10 +217,10 @@ public struct InferenceModel: Sendable {
         for r in 0..<rows {
             for u in 0..<units { y[r * units + u] = stage.bias[u] }
         }
-        stage.weights.withUnsafeBufferPointer { w in
+        stage.kernel.withUnsafeBufferPointer { w in
             cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(units), Int32(n), 1, x.baseAddress,
-                Int32(n), w.baseAddress, Int32(n), 1, y.baseAddress, Int32(units))
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(units), Int32(n), 1, x.baseAddress,
+                Int32(n), w.baseAddress, Int32(units), 1, y.baseAddress, Int32(units))
         }
         if stage.activation == .softmax {
             for r in 0..<rows {

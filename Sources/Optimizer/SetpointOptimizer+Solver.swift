@@ -59,6 +59,7 @@ extension SetpointOptimizer {
         var step = startPoints.steps
         var succeeded = [Bool](repeating: false, count: n)
         var settled = [Bool](repeating: false, count: n)
+        var merged = [Bool](repeating: false, count: n)
         var trials = points
         var pending = Array(0..<n)
         var iteration = 0
@@ -66,6 +67,7 @@ extension SetpointOptimizer {
         while !pending.isEmpty && iteration < options.maxIterations {
             iteration += 1
             iterations += 1
+            pointsScored += pending.count
             var flat: [Double] = []
             flat.reserveCapacity(pending.count * controls)
             for j in pending { flat += setpoints(trials[j], current: current, free: free, ranges: ranges) }
@@ -103,12 +105,26 @@ extension SetpointOptimizer {
                 trials[j] = (0..<d).map { i in min(1, max(0, points[j][i] + step[j] * direction[i] / norm)) }
                 if trials[j] == points[j] { settled[j] = true }
             }
-            pending = (0..<n).filter { !settled[$0] }
+            merge(points: points, values: values, settled: settled, radius: options.mergeRadius, merged: &merged)
+            pending = (0..<n).filter { !settled[$0] && !merged[$0] }
         }
         guard let best = (0..<n).filter({ settled[$0] }).min(by: { values[$0] < values[$1] }) else {
             return .notConverged(iterations: iteration)
         }
         return .found(setpoints(points[best], current: current, free: free, ranges: ranges))
+    }
+
+    /// Stops a start still searching that has come within `radius` (sup-norm, unit box) of a start at a lower
+    /// value: both are in one basin and would settle at the same point, so only the better one searches on.
+    func merge(points: [[Double]], values: [Double], settled: [Bool], radius: Double, merged: inout [Bool]) {
+        for j in points.indices where !settled[j] && !merged[j] && values[j].isFinite {
+            for i in points.indices where i != j && !merged[i] && values[i] < values[j] {
+                if Self.supDistance(points[i], points[j]) < radius {
+                    merged[j] = true
+                    break
+                }
+            }
+        }
     }
 
     static func supDistance(_ a: [Double], _ b: [Double]) -> Double {
@@ -134,12 +150,14 @@ extension SetpointOptimizer {
         var values = first.value
         var step = startPoints.steps.map { $0 / 2 }
         var settled = [Bool](repeating: false, count: n)
+        var merged = [Bool](repeating: false, count: n)
         var iteration = 0
-        while settled.contains(false) && iteration < options.maxIterations {
+        pointsScored += n
+        while (0..<n).contains(where: { !settled[$0] && !merged[$0] }) && iteration < options.maxIterations {
             iteration += 1
             iterations += 1
             var polls: [(start: Int, point: [Double])] = []
-            for j in 0..<n where !settled[j] {
+            for j in 0..<n where !settled[j] && !merged[j] {
                 for i in 0..<free.count {
                     for sign in [-1.0, 1.0] {
                         var p = points[j]
@@ -148,6 +166,7 @@ extension SetpointOptimizer {
                     }
                 }
             }
+            pointsScored += polls.count
             flat = []
             for poll in polls { flat += setpoints(poll.point, current: current, free: free, ranges: ranges) }
             let result: (value: [Double], risk: [Double], gradient: [Double])
@@ -165,10 +184,11 @@ extension SetpointOptimizer {
                 points[poll.start] = poll.point
                 moved[poll.start] = true
             }
-            for j in 0..<n where !settled[j] && !moved[j] {
+            for j in 0..<n where !settled[j] && !merged[j] && !moved[j] {
                 step[j] *= 0.5
                 if step[j] < options.tolerance { settled[j] = true }
             }
+            merge(points: points, values: values, settled: settled, radius: options.mergeRadius, merged: &merged)
         }
         guard let best = (0..<n).filter({ settled[$0] }).min(by: { values[$0] < values[$1] }) else {
             return .notConverged(iterations: iteration)

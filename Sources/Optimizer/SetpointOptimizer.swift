@@ -34,6 +34,9 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     /// average work per recommendation, for benchmarks and metrics.
     public internal(set) var iterations = 0
     public internal(set) var solves = 0
+    /// Points the searches scored (each one row per scenario): the model's work, as iterations times the starts
+    /// still searching.
+    public internal(set) var pointsScored = 0
     /// The strata of the scenarios (see `loadScenarios`).
     let strata: [(z: Double, mass: Double, rank: Double)]
 
@@ -374,17 +377,39 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let k = scenarioCount
         batch.wantsGradient = gradient
         batch.resize(rows: count * k)
-        for p in 0..<count {
-            for s in 0..<k {
-                let row = p * k + s
-                for i in 0..<nw { batch.numeric[row * nw + i] = scenarioNumeric[s * nw + i] }
-                for j in 0..<cw { batch.categories[row * cw + j] = scenarioCategories[s * cw + j] }
-                for c in 0..<controls where controlInput[c] >= 0 {
-                    let d = deviation[s * controls + c]
-                    let setpoint = points[p * controls + c]
-                    batch.numeric[row * nw + controlInput[c]] = relative[c] ? setpoint * d : setpoint + d
+        precondition(points.count >= count * controls)
+        let (controlInput, relative) = (controlInput, relative)
+        // Each point's rows: the scenarios' inputs, then the point's setpoints moved by each scenario's deviation
+        // (through buffers: element by element, the bounds and uniqueness checks were most of this function).
+        var numericRows = batch.numeric
+        batch.numeric = []  // uniquely referenced while written
+        numericRows.withUnsafeMutableBufferPointer { numeric in
+            scenarioNumeric.withUnsafeBufferPointer { scenarios in
+                deviation.withUnsafeBufferPointer { deviation in
+                    for p in 0..<count {
+                        (numeric.baseAddress! + p * k * nw).update(from: scenarios.baseAddress!, count: k * nw)
+                        for s in 0..<k {
+                            let row = numeric.baseAddress! + (p * k + s) * nw
+                            for c in 0..<controls where controlInput[c] >= 0 {
+                                let d = deviation[s * controls + c]
+                                let setpoint = points[p * controls + c]
+                                row[controlInput[c]] = relative[c] ? setpoint * d : setpoint + d
+                            }
+                            if let reset { row[reset.input] = reset.value }
+                        }
+                    }
                 }
-                if let reset { batch.numeric[row * nw + reset.input] = reset.value }
+            }
+        }
+        batch.numeric = numericRows
+        if cw > 0 {
+            let scenarioCategories = scenarioCategories
+            batch.categories.withUnsafeMutableBufferPointer { categories in
+                scenarioCategories.withUnsafeBufferPointer { scenarios in
+                    for p in 0..<count {
+                        (categories.baseAddress! + p * k * cw).update(from: scenarios.baseAddress!, count: k * cw)
+                    }
+                }
             }
         }
         model.evaluate(&batch)

@@ -105,6 +105,28 @@ private func square(_ x: Double) -> Double { x * x }
         #expect(hold.message.contains("did not settle within 2 iterations"), "\(hold)")
     }
 
+    /// In a bowl every start ends at its bottom: starts that meet stop, so the search scores fewer points for the
+    /// same answer; with the radius at 0 every start searches on to the end.
+    @Test(arguments: [SolverOptions.Method.gradient, .patternSearch])
+    func startsThatMeetStop(method: SolverOptions.Method) throws {
+        let model = FunctionModel(Self.bowl)
+        let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
+        var apart = SolverOptions(method: method, starts: 4)
+        apart.mergeRadius = 0
+        var separate = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1", options: apart)
+        var merging = try SetpointOptimizer(
+            problem: problem, model: model, label: "bowl@v1", options: SolverOptions(method: method, starts: 4))
+        #expect(merging.options.mergeRadius == 0.05, "stopping starts that meet is the default")
+        let context = Fixture.context(problem, model: model)
+        let all = try #require(separate.recommend(context, now: 1_000_000).recommendation)
+        let merged = try #require(merging.recommend(context, now: 1_000_000).recommendation)
+        #expect(merged.changes.map(\.variable) == all.changes.map(\.variable))
+        for (m, a) in zip(merged.changes, all.changes) {
+            #expect(abs(m.to - a.to) <= problem.controls.first { $0.name == m.variable }!.limits.maxStep / 50)
+        }
+        #expect(merging.pointsScored < separate.pointsScored, "\(merging.pointsScored) vs \(separate.pointsScored)")
+    }
+
     @Test func nothingWorthItMeansNoChange() throws {
         let model = FunctionModel { x in 0.01 + 1e-9 * x[2] }
         let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)

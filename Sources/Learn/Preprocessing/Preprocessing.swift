@@ -188,7 +188,23 @@ public struct Preprocessing: Sendable, Equatable {
         into out: UnsafeMutableBufferPointer<Float>
     ) {
         var k = 0
-        for f in 0..<(numericInputs.count + derived.count) {
+        let numericFeatures = numericInputs.count + derived.count
+        if edges == nil {
+            // Scaled inputs only: one multiply each (through the general loop below, 5 % of an optimizer's time).
+            let n = numericFeatures
+            precondition(numeric.count >= numericInputs.count && out.count >= n)
+            offsets.withUnsafeBufferPointer { offsets in
+                factors.withUnsafeBufferPointer { factors in
+                    for f in 0..<numericInputs.count { out[f] = Float((numeric[f] - offsets[f]) * factors[f]) }
+                    for f in numericInputs.count..<n {
+                        let x = derived[f - numericInputs.count].expression.evaluate(numeric)
+                        out[f] = Float((x - offsets[f]) * factors[f])
+                    }
+                }
+            }
+            k = n
+        }
+        for f in 0..<(edges == nil ? 0 : numericFeatures) {
             let x = f < numericInputs.count ? numeric[f] : derived[f - numericInputs.count].expression.evaluate(numeric)
             if let edges, scaling == .treeSteps {
                 // The standardized value, then a step at each inner edge.
