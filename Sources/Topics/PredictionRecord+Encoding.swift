@@ -20,7 +20,7 @@ extension PredictionRecord {
             e.string("target", v.target)
             e.number("value", v.value)
         }
-        o.object("modes", modes) { m, v in for e in v.entries { m.number(e.name, e.value) } }
+        o.object("modes", modes) { m, v in for e in v.entries { m.number(named: e.name, e.value) } }
         o.object("forecast", forecast) { f, v in
             f.number("probability", v.probability)
             f.number("horizon_min", v.horizonMinutes)
@@ -31,7 +31,7 @@ extension PredictionRecord {
             a.bool("alarm", v.alarm)
             a.string("top_variable", v.topVariable)
         }
-        o.object("features", features) { f, v in for e in v.entries { f.number(e.name, e.value) } }
+        o.object("features", features) { f, v in for e in v.entries { f.number(named: e.name, e.value) } }
         o.object("source", source) { s, v in
             s.string("topic", v.topic)
             s.integer("partition", Int64(v.partition))
@@ -52,20 +52,44 @@ struct ObjectWriter {
 
     init() { bytes.reserveCapacity(768) }
 
-    private mutating func key(_ name: String) {
+    /// A member name known when the code is written: copied as it is, with no scan for characters to escape
+    /// (the scans of the record's twenty fixed names were most of its string writing).
+    private mutating func key(_ name: StaticString) {
+        assert(
+            name.withUTF8Buffer { !$0.contains { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 } },
+            "\(name) needs escaping")
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// A member name from the data (a feature's or a mode's): escaped as any string.
+    private mutating func key(named name: String) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
         JSONWriter.string(name, into: &bytes)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ name: String, _ value: String?) {
+    mutating func string(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { JSONWriter.string(value, into: &bytes) } else { bytes.append(contentsOf: Self.null) }
     }
 
-    mutating func number(_ name: String, _ value: Double?) {
+    mutating func number(_ name: StaticString, _ value: Double?) {
         key(name)
+        write(value)
+    }
+
+    mutating func number(named name: String, _ value: Double?) {
+        key(named: name)
+        write(value)
+    }
+
+    private mutating func write(_ value: Double?) {
         if let value, value.isFinite {
             JSONWriter.number(value, into: &bytes)
         } else {
@@ -73,12 +97,12 @@ struct ObjectWriter {
         }
     }
 
-    mutating func integer(_ name: String, _ value: Int64?) {
+    mutating func integer(_ name: StaticString, _ value: Int64?) {
         key(name)
         if let value { JSONWriter.integer(value, into: &bytes) } else { bytes.append(contentsOf: Self.null) }
     }
 
-    mutating func bool(_ name: String, _ value: Bool?) {
+    mutating func bool(_ name: StaticString, _ value: Bool?) {
         key(name)
         if let value {
             bytes.append(contentsOf: value ? Self.true : Self.false)
@@ -88,7 +112,7 @@ struct ObjectWriter {
     }
 
     /// A nested object (written in place), or null.
-    mutating func object<T>(_ name: String, _ value: T?, _ write: (inout ObjectWriter, T) -> Void) {
+    mutating func object<T>(_ name: StaticString, _ value: T?, _ write: (inout ObjectWriter, T) -> Void) {
         key(name)
         guard let value else { return bytes.append(contentsOf: Self.null) }
         bytes.append(UInt8(ascii: "{"))
