@@ -10,12 +10,30 @@ extension InferenceModel {
         /// d output / d stage input, per stage.
         var g: [Tensor] = []
         var seed = Tensor(rows: 0, columns: 0)
+        /// The shared-input path's buffers (`evaluate(..., varying:)`).
+        var shared = Shared()
         public init() {}
-        init(z: [Tensor], y: [Tensor], g: [Tensor], seed: Tensor) {
+        init(z: [Tensor], y: [Tensor], g: [Tensor], seed: Tensor, shared: Shared) {
             self.z = z
             self.y = y
             self.g = g
             self.seed = seed
+            self.shared = shared
+        }
+
+        struct Shared: Sendable {
+            /// The first layer's bias plus its product over the shared columns.
+            var base: [Float] = []
+            /// rows x varying: the varying columns of the input.
+            var x: [Float] = []
+            /// varying x units: the kernel's rows of the varying columns; and its transpose.
+            var kernel: [Float] = []
+            var transposed: [Float] = []
+            /// rows x varying: d output / d varying input.
+            var gradient: [Float] = []
+            /// What `base` and `kernel` were built from: the varying columns and the first row (an optimizer's
+            /// search calls with the same shared values on every iteration).
+            var builtFor: (varying: [Int], row: [Float]) = ([], [])
         }
     }
 
@@ -24,9 +42,14 @@ extension InferenceModel {
     ///
     /// Matrix products go through OpenBLAS. This is the path for optimizers, which score many candidate inputs per
     /// step and need the model's sensitivity to each input (backpropagation to the inputs, weights fixed).
+    ///
+    /// `varying`: the input columns that differ between rows, when the caller knows the others are the same in
+    /// every row (an optimizer's candidates share the machine's state and move only its setpoints). The first dense
+    /// layer's product over the shared columns is then done once, from the first row, and the gradients are written
+    /// only in the varying columns (0 in the others).
     public func evaluate(
         _ x: UnsafeBufferPointer<Float>, rows: Int, output: Int = 0, values: UnsafeMutableBufferPointer<Float>,
-        gradients: UnsafeMutableBufferPointer<Float>?, workspace: inout BatchWorkspace
+        gradients: UnsafeMutableBufferPointer<Float>?, varying: [Int]? = nil, workspace: inout BatchWorkspace
     ) {
         precondition(x.count >= rows * inputSize && values.count >= rows && output < outputSize)
         precondition(gradients.map { $0.count >= rows * inputSize } ?? true)
@@ -39,8 +62,14 @@ extension InferenceModel {
         var y = workspace.y
         var g = workspace.g
         var seed = workspace.seed
+        var shared = workspace.shared
         workspace = BatchWorkspace()
-        defer { workspace = BatchWorkspace(z: z, y: y, g: g, seed: seed) }
+        defer { workspace = BatchWorkspace(z: z, y: y, g: g, seed: seed, shared: shared) }
+        let split = varying.flatMap { v in stages[0].scale == nil && v.count < stages[0].inputs ? v : nil }
+        precondition(
+            split.map { v in v.indices.allSatisfy { v[$0] >= 0 && v[$0] < inputSize && ($0 == 0 || v[$0 - 1] < v[$0]) }
+            }
+                ?? true, "varying columns must be increasing input positions")
         if z.count != stages.count {
             z = stages.map { Tensor(rows: rows, columns: $0.units) }
             y = z
@@ -55,7 +84,10 @@ extension InferenceModel {
             seed.resize(rows: rows)
         }
         for (s, stage) in stages.enumerated() {
-            if s == 0 {
+            if s == 0, let split {
+                Self.forwardShared(
+                    stage, x.baseAddress!, rows: rows, varying: split, scratch: &shared, into: &z[0], activated: &y[0])
+            } else if s == 0 {
                 Self.forward(stage, x.baseAddress!, rows: rows, into: &z[0], activated: &y[0])
             } else {
                 y[s - 1].scalars.withUnsafeBufferPointer {
@@ -81,11 +113,132 @@ extension InferenceModel {
                 g[s + 1] = Tensor(rows: 0, columns: 0)
             }
             stage.activation.backward(&upstream, z: z[s], y: y[s])
-            Self.backward(stage, upstream, rows: rows, into: &g[s])
+            if s == 0, let split {
+                Self.backwardShared(stage, upstream, rows: rows, varying: split, scratch: &shared, into: gradients)
+            } else {
+                Self.backward(stage, upstream, rows: rows, into: &g[s])
+            }
             if s == last { seed = upstream } else { g[s + 1] = upstream }
         }
+        guard split == nil else { return }
         g[0].scalars.withUnsafeBufferPointer { src in
             gradients.baseAddress!.update(from: src.baseAddress!, count: rows * inputSize)
+        }
+    }
+
+    /// The first dense stage when only the `varying` columns differ between rows: the bias plus the product over
+    /// the shared columns once (from row 0), then one product over the varying columns (rows x varying by varying
+    /// x units).
+    private static func forwardShared(
+        _ stage: Stage, _ input: UnsafePointer<Float>, rows: Int, varying: [Int], scratch: inout BatchWorkspace.Shared,
+        into z: inout Tensor, activated y: inout Tensor
+    ) {
+        let (n, inputs, v) = (stage.units, stage.inputs, varying.count)
+        if scratch.base.count < n || scratch.kernel.count < v * n {
+            scratch.base = [Float](repeating: 0, count: max(n, scratch.base.count))
+            scratch.kernel = [Float](repeating: 0, count: max(v * n, scratch.kernel.count))
+            scratch.transposed = scratch.kernel
+            scratch.builtFor = ([], [])
+        }
+        if scratch.x.count < rows * v { scratch.x = [Float](repeating: 0, count: rows * v) }
+        var built = scratch.builtFor.varying == varying && scratch.builtFor.row.count == inputs
+        var j = 0
+        for c in 0..<inputs where built {
+            if j < v && varying[j] == c { j += 1 } else { built = scratch.builtFor.row[c] == input[c] }
+        }
+        if !built { scratch.builtFor = (varying, Array(UnsafeBufferPointer(start: input, count: inputs))) }
+        withUnsafeBuffers(&scratch.base, &scratch.kernel, &scratch.transposed, &scratch.x) {
+            base, kernel, transposed, x in
+            if !built {
+                Self.buildShared(stage, input, varying: varying, base: base, kernel: kernel, transposed: transposed)
+            }
+            for r in 0..<rows {
+                for (j, c) in varying.enumerated() { x[r * v + j] = input[r * inputs + c] }
+            }
+        }
+        let relu = stage.activation == .relu
+        z.scalars.withUnsafeMutableBufferPointer { zb in
+            y.scalars.withUnsafeMutableBufferPointer { yb in
+                scratch.x.withUnsafeBufferPointer { xv in
+                    scratch.kernel.withUnsafeBufferPointer { kv in
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(n), Int32(v), 1,
+                            xv.baseAddress, Int32(v), kv.baseAddress, Int32(n), 0, zb.baseAddress, Int32(n))
+                    }
+                }
+                scratch.base.withUnsafeBufferPointer { b in
+                    for r in 0..<rows {
+                        Self.addBias(
+                            b.baseAddress, z: zb.baseAddress! + r * n, y: yb.baseAddress! + r * n, count: n,
+                            relu: relu)
+                    }
+                }
+            }
+        }
+        if !relu { stage.activation.apply(&y) }
+    }
+
+    /// The first stage's bias plus its product over the shared columns of `input`'s first row, and the kernel's
+    /// rows of the varying columns (varying x units) and their transpose.
+    private static func buildShared(
+        _ stage: Stage, _ input: UnsafePointer<Float>, varying: [Int], base: UnsafeMutableBufferPointer<Float>,
+        kernel: UnsafeMutableBufferPointer<Float>, transposed: UnsafeMutableBufferPointer<Float>
+    ) {
+        let (n, v) = (stage.units, varying.count)
+        stage.kernel.withUnsafeBufferPointer { k in
+            stage.bias.withUnsafeBufferPointer { b in base.baseAddress!.update(from: b.baseAddress!, count: n) }
+            var j = 0  // the varying columns, in order
+            for c in 0..<stage.inputs {
+                let row = k.baseAddress! + c * n
+                if j < v && varying[j] == c {
+                    (kernel.baseAddress! + j * n).update(from: row, count: n)
+                    for u in 0..<n { transposed[u * v + j] = row[u] }
+                    j += 1
+                } else {
+                    let xc = input[c]
+                    for u in 0..<n { base[u] += xc * row[u] }
+                }
+            }
+        }
+    }
+
+    /// d output / d varying input of the first stage, written into `gradients` (rows x inputSize; 0 in the shared
+    /// columns).
+    private static func backwardShared(
+        _ stage: Stage, _ upstream: Tensor, rows: Int, varying: [Int], scratch: inout BatchWorkspace.Shared,
+        into gradients: UnsafeMutableBufferPointer<Float>
+    ) {
+        let (n, inputs, v) = (stage.units, stage.inputs, varying.count)
+        if scratch.gradient.count < rows * v { scratch.gradient = [Float](repeating: 0, count: rows * v) }
+        upstream.scalars.withUnsafeBufferPointer { u in
+            scratch.transposed.withUnsafeBufferPointer { w in
+                scratch.gradient.withUnsafeMutableBufferPointer { out in
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(v), Int32(n), 1, u.baseAddress,
+                        Int32(n), w.baseAddress, Int32(v), 0, out.baseAddress, Int32(v))
+                }
+            }
+        }
+        gradients.baseAddress!.update(repeating: 0, count: rows * inputs)
+        scratch.gradient.withUnsafeBufferPointer { g in
+            for r in 0..<rows {
+                for (j, c) in varying.enumerated() { gradients[r * inputs + c] = g[r * v + j] }
+            }
+        }
+    }
+
+    /// Four buffers at once, each uniquely referenced while written.
+    private static func withUnsafeBuffers(
+        _ a: inout [Float], _ b: inout [Float], _ c: inout [Float], _ d: inout [Float],
+        _ body: (
+            UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>,
+            UnsafeMutableBufferPointer<Float>
+        ) -> Void
+    ) {
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeMutableBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in d.withUnsafeMutableBufferPointer { d in body(a, b, c, d) } }
+            }
         }
     }
 

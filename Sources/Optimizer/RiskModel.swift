@@ -37,6 +37,10 @@ public struct RiskBatch: Sendable {
     public var categories: [Int] = []
     /// Numeric input positions to differentiate along.
     public var directions: [Int] = []
+    /// When set, the numeric inputs (increasing positions) that may differ between rows: all other numeric inputs
+    /// are the same in every row, so a model may do their share of the work once (an optimizer's candidates share
+    /// the machine's state and move only its setpoints). Categories may still differ.
+    public var varyingInputs: [Int]?
     public var wantsGradient = false
     /// One risk per row.
     public var risk: [Double] = []
@@ -52,6 +56,8 @@ public struct RiskBatch: Sendable {
         public var tangent: [Double] = []
         public var featureTangent: [Float] = []
         public var network = InferenceModel.BatchWorkspace()
+        /// The features that differ between the batch's rows (see `NetworkRiskModel.varyingFeatures`).
+        var varying: [Int] = []
         public init() {}
     }
 

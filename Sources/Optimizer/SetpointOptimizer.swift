@@ -377,42 +377,12 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let k = scenarioCount
         batch.wantsGradient = gradient
         batch.resize(rows: count * k)
-        precondition(points.count >= count * controls)
-        let (controlInput, relative) = (controlInput, relative)
-        // Each point's rows: the scenarios' inputs, then the point's setpoints moved by each scenario's deviation
-        // (through buffers: element by element, the bounds and uniqueness checks were most of this function).
-        var numericRows = batch.numeric
-        batch.numeric = []  // uniquely referenced while written
-        numericRows.withUnsafeMutableBufferPointer { numeric in
-            scenarioNumeric.withUnsafeBufferPointer { scenarios in
-                deviation.withUnsafeBufferPointer { deviation in
-                    for p in 0..<count {
-                        (numeric.baseAddress! + p * k * nw).update(from: scenarios.baseAddress!, count: k * nw)
-                        for s in 0..<k {
-                            let row = numeric.baseAddress! + (p * k + s) * nw
-                            for c in 0..<controls where controlInput[c] >= 0 {
-                                let d = deviation[s * controls + c]
-                                let setpoint = points[p * controls + c]
-                                row[controlInput[c]] = relative[c] ? setpoint * d : setpoint + d
-                            }
-                            if let reset { row[reset.input] = reset.value }
-                        }
-                    }
-                }
-            }
-        }
-        batch.numeric = numericRows
-        if cw > 0 {
-            let scenarioCategories = scenarioCategories
-            batch.categories.withUnsafeMutableBufferPointer { categories in
-                scenarioCategories.withUnsafeBufferPointer { scenarios in
-                    for p in 0..<count {
-                        (categories.baseAddress! + p * k * cw).update(from: scenarios.baseAddress!, count: k * cw)
-                    }
-                }
-            }
-        }
+        fillRows(points: points, count: count, reset: reset)
+        // The rows differ only in the controls (and the maintenance reset's input).
+        let varying = controlInput.filter { $0 >= 0 }.sorted()
+        batch.varyingInputs = reset.map { Array(Set(varying + [$0.input])).sorted() } ?? varying
         model.evaluate(&batch)
+        batch.varyingInputs = nil
         let trust = options.trustWeight > 0 ? model.support : nil
         let trustWeights =
             options.trustWeighting == .uniform ? [Double](repeating: 1 / Double(k), count: k) : weights
@@ -463,6 +433,49 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             }
         }
         return (values, risks, gradients)
+    }
+
+    /// The batch's rows for `count` points: each point's rows are the scenarios' inputs, then the point's setpoints
+    /// moved by each scenario's deviation.
+    private mutating func fillRows(points: [Double], count: Int, reset: (input: Int, value: Double)?) {
+        let nw = problem.numericInputs.count
+        let cw = problem.categoricalInputs.count
+        let controls = problem.controls.count
+        let k = scenarioCount
+        precondition(points.count >= count * controls)
+        let (controlInput, relative) = (controlInput, relative)
+        // Through buffers: element by element, the bounds and uniqueness checks were most of the objective.
+        var numericRows = batch.numeric
+        batch.numeric = []  // uniquely referenced while written
+        numericRows.withUnsafeMutableBufferPointer { numeric in
+            scenarioNumeric.withUnsafeBufferPointer { scenarios in
+                deviation.withUnsafeBufferPointer { deviation in
+                    for p in 0..<count {
+                        (numeric.baseAddress! + p * k * nw).update(from: scenarios.baseAddress!, count: k * nw)
+                        for s in 0..<k {
+                            let row = numeric.baseAddress! + (p * k + s) * nw
+                            for c in 0..<controls where controlInput[c] >= 0 {
+                                let d = deviation[s * controls + c]
+                                let setpoint = points[p * controls + c]
+                                row[controlInput[c]] = relative[c] ? setpoint * d : setpoint + d
+                            }
+                            if let reset { row[reset.input] = reset.value }
+                        }
+                    }
+                }
+            }
+        }
+        batch.numeric = numericRows
+        if cw > 0 {
+            let scenarioCategories = scenarioCategories
+            batch.categories.withUnsafeMutableBufferPointer { categories in
+                scenarioCategories.withUnsafeBufferPointer { scenarios in
+                    for p in 0..<count {
+                        (categories.baseAddress! + p * k * cw).update(from: scenarios.baseAddress!, count: k * cw)
+                    }
+                }
+            }
+        }
     }
 
     /// The mean squared overshoot of the batch rows `rows` beyond the training data's reach, and per row its

@@ -83,6 +83,45 @@ import Testing
         }
     }
 
+    /// Rows that share all but some columns (an optimizer's candidates): told which columns vary, the model does the
+    /// shared part of the first layer once and gives the same values and, in the varying columns, the same gradients
+    /// as the full path (0 in the others). One workspace across calls: when the shared values change, so do the
+    /// answers (the shared part is built again, not reused).
+    @Test(arguments: [Activation.relu, .tanh])
+    func sharedColumnsGiveTheFullAnswers(_ hidden: Activation) throws {
+        let model = try network(hidden, output: .sigmoid)
+        var rng = RandomSource(seed: 8)
+        var workspace = InferenceModel.BatchWorkspace()
+        for (rows, varying) in [(5, [1, 3]), (5, [1, 3]), (3, [2]), (4, [0, 1, 2])] {
+            let state = (0..<4).map { _ in Float(rng.normal()) }
+            var x: [Float] = []
+            for _ in 0..<rows { x += state.indices.map { varying.contains($0) ? Float(rng.normal()) : state[$0] } }
+            func run(_ varying: [Int]?, _ workspace: inout InferenceModel.BatchWorkspace) -> ([Float], [Float]) {
+                var values = [Float](repeating: 0, count: rows)
+                var gradients = [Float](repeating: 9, count: rows * 4)
+                x.withUnsafeBufferPointer { xb in
+                    values.withUnsafeMutableBufferPointer { v in
+                        gradients.withUnsafeMutableBufferPointer { g in
+                            model.evaluate(
+                                xb, rows: rows, values: v, gradients: g, varying: varying, workspace: &workspace)
+                        }
+                    }
+                }
+                return (values, gradients)
+            }
+            var fresh = InferenceModel.BatchWorkspace()
+            let full = run(nil, &fresh)
+            let split = run(varying, &workspace)
+            for r in 0..<rows {
+                #expect(abs(split.0[r] - full.0[r]) < 1e-6, "\(hidden), row \(r): \(split.0[r]) vs \(full.0[r])")
+                for c in 0..<4 {
+                    let expected = varying.contains(c) ? full.1[r * 4 + c] : 0
+                    #expect(abs(split.1[r * 4 + c] - expected) < 1e-6, "\(hidden), row \(r), column \(c)")
+                }
+            }
+        }
+    }
+
     @Test func expressionDerivatives() throws {
         let names = ["a", "b", "c"]
         let cases = [
