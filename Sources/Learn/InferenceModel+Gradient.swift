@@ -3,7 +3,7 @@ import CBLAS
 extension InferenceModel {
     /// Buffers for batched scoring and input gradients: per stage, its pre-activation, output and input gradient.
     /// Reused across calls: no allocation once it has held the largest row count (an optimizer's batches shrink as
-    /// its starts settle, and grow again on the next solve).
+    /// its starts settle, and grow again on the next solve). A workspace serves one model.
     public struct BatchWorkspace: Sendable {
         var z: [Tensor] = []
         var y: [Tensor] = []
@@ -31,9 +31,9 @@ extension InferenceModel {
             var transposed: [Float] = []
             /// rows x varying: d output / d varying input.
             var gradient: [Float] = []
-            /// What `base` and `kernel` were built from: the varying columns and the first row (an optimizer's
-            /// search calls with the same shared values on every iteration).
-            var builtFor: (varying: [Int], row: [Float]) = ([], [])
+            /// What `base` and `kernel` were built from: the weights (their storage), the varying columns and the
+            /// first row (an optimizer's search calls with the same shared values on every iteration).
+            var builtFor: (weights: Int, varying: [Int], row: [Float]) = (0, [], [])
         }
     }
 
@@ -138,15 +138,18 @@ extension InferenceModel {
             scratch.base = [Float](repeating: 0, count: max(n, scratch.base.count))
             scratch.kernel = [Float](repeating: 0, count: max(v * n, scratch.kernel.count))
             scratch.transposed = scratch.kernel
-            scratch.builtFor = ([], [])
+            scratch.builtFor = (0, [], [])
         }
         if scratch.x.count < rows * v { scratch.x = [Float](repeating: 0, count: rows * v) }
-        var built = scratch.builtFor.varying == varying && scratch.builtFor.row.count == inputs
+        let weights = stage.kernel.withUnsafeBufferPointer { Int(bitPattern: $0.baseAddress) }
+        var built =
+            scratch.builtFor.weights == weights && scratch.builtFor.varying == varying
+            && scratch.builtFor.row.count == inputs
         var j = 0
         for c in 0..<inputs where built {
             if j < v && varying[j] == c { j += 1 } else { built = scratch.builtFor.row[c] == input[c] }
         }
-        if !built { scratch.builtFor = (varying, Array(UnsafeBufferPointer(start: input, count: inputs))) }
+        if !built { scratch.builtFor = (weights, varying, Array(UnsafeBufferPointer(start: input, count: inputs))) }
         withUnsafeBuffers(&scratch.base, &scratch.kernel, &scratch.transposed, &scratch.x) {
             base, kernel, transposed, x in
             if !built {

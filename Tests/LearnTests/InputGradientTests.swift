@@ -120,6 +120,27 @@ import Testing
                 }
             }
         }
+        // The same rows through another model's first layer: the shared part is built for that model.
+        let other = InferenceModel(
+            try Sequential([Dense(6, activation: hidden), Dense(1, activation: .sigmoid)], inputSize: 4, seed: 12))
+        let x: [Float] = [0.5, 1, -1, 2, 0.5, -2, -1, 2]
+        func score(_ model: InferenceModel, _ varying: [Int]?, _ workspace: inout InferenceModel.BatchWorkspace)
+            -> [Float]
+        {
+            var values = [Float](repeating: 0, count: 2)
+            x.withUnsafeBufferPointer { xb in
+                values.withUnsafeMutableBufferPointer { v in
+                    model.evaluate(xb, rows: 2, values: v, gradients: nil, varying: varying, workspace: &workspace)
+                }
+            }
+            return values
+        }
+        var one = InferenceModel.BatchWorkspace()
+        _ = score(model, [1], &one)
+        var fresh = InferenceModel.BatchWorkspace()
+        let expected = score(other, nil, &fresh)
+        let got = score(other, [1], &one)
+        #expect(abs(got[0] - expected[0]) < 1e-6 && abs(got[1] - expected[1]) < 1e-6, "\(got) vs \(expected)")
     }
 
     @Test func expressionDerivatives() throws {
