@@ -45,10 +45,10 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             throw OptimizerError("the problem was built for another model's inputs")
         }
         guard options.starts >= 1, options.maxIterations >= 1, (options.explorationInterval ?? 1) >= 1,
-            options.tolerance > 0
+            options.tolerance > 0, (0...1).contains(options.mergeRadius)
         else {
             throw OptimizerError(
-                "solver options: starts, maxIterations and explorationInterval must be at least 1 and tolerance above 0"
+                "solver options: starts, maxIterations and explorationInterval must be at least 1, tolerance above 0 and mergeRadius from 0 to 1"
             )
         }
         self.problem = problem

@@ -71,6 +71,11 @@ extension Millstream.Optimize {
         var explorationInterval: Int?
         @Option(
             help:
+                "A start that comes this close to a better one (share of the allowed range) stops; 0: every start searches to the end."
+        )
+        var mergeRadius = SolverOptions().mergeRadius
+        @Option(
+            help:
                 "Everyday setpoint variation in the history the model learns from, in steps of each control (0: nominal setpoints; see docs/optimizer.md)."
         )
         var exploration = 0.0
@@ -92,6 +97,7 @@ extension Millstream.Optimize {
             guard (explorationInterval ?? 1) >= 1 else {
                 throw ValidationError("--exploration-interval must be at least 1")
             }
+            guard (0...1).contains(mergeRadius) else { throw ValidationError("--merge-radius must be from 0 to 1") }
             guard SolverOptions.TrustWeighting(rawValue: trustWeighting) != nil else {
                 throw ValidationError("--trust-weighting takes probability or uniform")
             }
@@ -115,6 +121,7 @@ extension Millstream.Optimize {
             settings.solver.trustWeight = trustWeight
             settings.solver.trustWeighting = SolverOptions.TrustWeighting(rawValue: trustWeighting)!
             settings.solver.explorationInterval = explorationInterval
+            settings.solver.mergeRadius = mergeRadius
             settings.exploration = exploration
             if let hiddenInputs { settings.training.hiddenInputs = hiddenInputs.split(separator: ",").map(String.init) }
             let started = ContinuousClock.now

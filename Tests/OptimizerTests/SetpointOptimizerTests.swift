@@ -125,6 +125,13 @@ private func square(_ x: Double) -> Double { x * x }
             #expect(abs(m.to - a.to) <= problem.controls.first { $0.name == m.variable }!.limits.maxStep / 50)
         }
         #expect(merging.pointsScored < separate.pointsScored, "\(merging.pointsScored) vs \(separate.pointsScored)")
+        for radius in [-0.1, 1.5] {
+            var wrong = SolverOptions(method: method)
+            wrong.mergeRadius = radius
+            #expect(throws: OptimizerError.self, "radius \(radius)") {
+                _ = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1", options: wrong)
+            }
+        }
     }
 
     @Test func nothingWorthItMeansNoChange() throws {
