@@ -159,26 +159,16 @@ extension InferenceModel {
                 for (j, c) in varying.enumerated() { x[r * v + j] = input[r * inputs + c] }
             }
         }
-        let relu = stage.activation == .relu
         z.scalars.withUnsafeMutableBufferPointer { zb in
-            y.scalars.withUnsafeMutableBufferPointer { yb in
-                scratch.x.withUnsafeBufferPointer { xv in
-                    scratch.kernel.withUnsafeBufferPointer { kv in
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(n), Int32(v), 1,
-                            xv.baseAddress, Int32(v), kv.baseAddress, Int32(n), 0, zb.baseAddress, Int32(n))
-                    }
-                }
-                scratch.base.withUnsafeBufferPointer { b in
-                    for r in 0..<rows {
-                        Self.addBias(
-                            b.baseAddress, z: zb.baseAddress! + r * n, y: yb.baseAddress! + r * n, count: n,
-                            relu: relu)
-                    }
+            scratch.x.withUnsafeBufferPointer { xv in
+                scratch.kernel.withUnsafeBufferPointer { kv in
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(n), Int32(v), 1, xv.baseAddress,
+                        Int32(v), kv.baseAddress, Int32(n), 0, zb.baseAddress, Int32(n))
                 }
             }
         }
-        if !relu { stage.activation.apply(&y) }
+        scratch.base.withUnsafeBufferPointer { Self.activate(stage, bias: $0.baseAddress, rows: rows, z: &z, y: &y) }
     }
 
     /// The first stage's bias plus its product over the shared columns of `input`'s first row, and the kernel's
@@ -266,15 +256,21 @@ extension InferenceModel {
                     Int32(stage.inputs), w.baseAddress, Int32(n), 0, out.baseAddress, Int32(n))
             }
         }
+        stage.bias.withUnsafeBufferPointer { b in
+            Self.activate(stage, bias: stage.scale == nil ? b.baseAddress : nil, rows: rows, z: &z, y: &y)
+        }
+    }
+
+    /// z += bias (when given) per row, then y = the stage's activation of z: ReLU in the same pass, others after.
+    private static func activate(
+        _ stage: Stage, bias: UnsafePointer<Float>?, rows: Int, z: inout Tensor, y: inout Tensor
+    ) {
+        let n = stage.units
         let relu = stage.activation == .relu
         z.scalars.withUnsafeMutableBufferPointer { zb in
             y.scalars.withUnsafeMutableBufferPointer { yb in
-                stage.bias.withUnsafeBufferPointer { b in
-                    let bias = stage.scale == nil ? b.baseAddress : nil
-                    for r in 0..<rows {
-                        Self.addBias(
-                            bias, z: zb.baseAddress! + r * n, y: yb.baseAddress! + r * n, count: n, relu: relu)
-                    }
+                for r in 0..<rows {
+                    Self.addBias(bias, z: zb.baseAddress! + r * n, y: yb.baseAddress! + r * n, count: n, relu: relu)
                 }
             }
         }

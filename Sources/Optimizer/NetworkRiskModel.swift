@@ -53,14 +53,13 @@ public struct NetworkRiskModel: RiskModel {
     /// The features that may differ between the batch's rows, in `varying`, and whether the network should be
     /// told (some are shared): from the batch's `varyingInputs` and directions. Only for scaled inputs (without
     /// bins a numeric input is one feature); derived and categorical features count as varying.
-    func varyingFeatures(_ batch: RiskBatch, into varying: inout [Int]) -> Bool {
+    func varyingFeatures(_ batch: RiskBatch, width: Int, into varying: inout [Int]) -> Bool {
         guard batch.rows >= 2, let inputs = batch.varyingInputs, preprocessing.edges == nil else { return false }
         let nw = batch.numericWidth
         varying.removeAll(keepingCapacity: true)
         for i in 0..<nw where inputs.contains(i) || (batch.wantsGradient && batch.directions.contains(i)) {
             varying.append(i)
         }
-        let width = preprocessing.featureCount
         varying.append(contentsOf: nw..<width)
         return varying.count < width
     }
@@ -93,7 +92,7 @@ public struct NetworkRiskModel: RiskModel {
                 }
             }
         }
-        let shared = varyingFeatures(batch, into: &s.varying)
+        let shared = varyingFeatures(batch, width: width, into: &s.varying)
         let varying = shared ? s.varying : nil
         s.features.withUnsafeBufferPointer { features in
             s.values.withUnsafeMutableBufferPointer { values in

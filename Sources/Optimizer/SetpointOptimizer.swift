@@ -21,6 +21,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     /// Control -> the numeric input it sets (-1: none), and whether its deviations multiply (else add): the hot
     /// loops read these instead of the controls' descriptions.
     let controlInput: [Int]
+    /// The numeric inputs the controls set, increasing: what differs between a search's rows.
+    let controlInputs: [Int]
     let relative: [Bool]
     // Scenarios of the current solve: K rows of numeric inputs and categories, and per control the deviation.
     var scenarioNumeric: [Double] = []
@@ -60,6 +62,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         self.batch = b
         self.strata = Self.normalStrata(problem.scenarios)
         controlInput = problem.controls.map { $0.input ?? -1 }
+        controlInputs = Array(Set(controlInput.filter { $0 >= 0 })).sorted()
         relative = problem.controls.map { $0.limits.variation == .relative }
         var k = 0
         direction = problem.controls.map { c in
@@ -379,8 +382,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         batch.resize(rows: count * k)
         fillRows(points: points, count: count, reset: reset)
         // The rows differ only in the controls (and the maintenance reset's input).
-        let varying = controlInput.filter { $0 >= 0 }.sorted()
-        batch.varyingInputs = reset.map { Array(Set(varying + [$0.input])).sorted() } ?? varying
+        batch.varyingInputs = reset.map { Array(Set(controlInputs + [$0.input])).sorted() } ?? controlInputs
         model.evaluate(&batch)
         batch.varyingInputs = nil
         let trust = options.trustWeight > 0 ? model.support : nil
