@@ -72,7 +72,8 @@ struct Bench {
                 problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16,
                 rounds: Int(options["rounds"] ?? "") ?? 1, peer: options["peer"] != "none",
                 streamMachines: Int(options["stream-machines"] ?? "") ?? 200,
-                readingsPerMachine: Int(options["readings"] ?? "") ?? 20)
+                readingsPerMachine: Int(options["readings"] ?? "") ?? 20,
+                coarseScenarios: Int(options["coarse-scenarios"] ?? ""))
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)

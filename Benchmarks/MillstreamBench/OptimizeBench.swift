@@ -60,11 +60,12 @@ enum OptimizeBench {
     /// spread-out starts). Streaming: `streamMachines` machines re-optimized on every reading as their readings
     /// arrive (interleaved, as a plant sends them), each search starting where the machine's last one ended and
     /// from its current setpoints, with the spread-out starts every `explorationInterval` searches; SciPy follows
-    /// the same policy from its own previous answers. `rounds` repeats the timed cold solves (for a profiler; the
+    /// the same policy from its own previous answers. `coarseScenarios` turns on the solver's coarse phase
+    /// (`SolverOptions.coarseScenarios`; SciPy searches as before). `rounds` repeats the timed cold solves (for a profiler; the
     /// figure is the last round's); `peer: false` skips SciPy.
     static func run(
         problems count: Int, scenarios: Int, rounds: Int = 1, peer runsPeer: Bool = true, streamMachines: Int = 200,
-        readingsPerMachine: Int = 20
+        readingsPerMachine: Int = 20, coarseScenarios: Int? = nil
     ) throws {
         let config = config(scenarios: scenarios)
         let file = try model()
@@ -75,6 +76,7 @@ enum OptimizeBench {
         if let t = environment["MS_TOL"].flatMap(Double.init) { options.tolerance = t }
         if let t = environment["MS_STARTS"].flatMap(Int.init) { options.starts = t }
         if let t = environment["MS_ITER"].flatMap(Int.init) { options.maxIterations = t }
+        options.coarseScenarios = coarseScenarios
         var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "bench@v1", options: options)
         // Machines in different states, each with its history of parts spread around its setpoints.
         var rng = RandomSource(seed: 9)
@@ -112,11 +114,15 @@ enum OptimizeBench {
         for c in contexts.prefix(50) { _ = optimizer.recommend(c, now: 10_000_000) }
         var decisions: [Decision] = []
         var elapsed = 0.0
-        var (iterations, solves, points) = (optimizer.iterations, optimizer.solves, optimizer.pointsScored)
+        var (iterations, solves, points, rows) = (
+            optimizer.iterations, optimizer.solves, optimizer.pointsScored, optimizer.rowsScored
+        )
         for _ in 0..<max(1, rounds) {
             decisions.removeAll(keepingCapacity: true)
             decisions.reserveCapacity(count)
-            (iterations, solves, points) = (optimizer.iterations, optimizer.solves, optimizer.pointsScored)
+            (iterations, solves, points, rows) = (
+                optimizer.iterations, optimizer.solves, optimizer.pointsScored, optimizer.rowsScored
+            )
             Profile.enable()  // the profile holds the cold searches
             elapsed = seconds {
                 for c in contexts { decisions.append(optimizer.recommend(c, now: 10_000_000)) }
@@ -126,6 +132,7 @@ enum OptimizeBench {
         let cold = Double(count) / elapsed
         let coldIterations = Double(optimizer.iterations - iterations) / Double(max(1, optimizer.solves - solves))
         let coldPoints = Double(optimizer.pointsScored - points) / Double(max(1, optimizer.solves - solves))
+        let coldRows = Double(optimizer.rowsScored - rows) / Double(max(1, optimizer.solves - solves))
 
         // Streaming: timed over all readings of all streams, each machine searched from where its last search ended.
         var streamOptions = options
@@ -144,6 +151,7 @@ enum OptimizeBench {
         let streaming = Double(stream.count) / streamElapsed
         let streamIterations = Double(streamer.iterations) / Double(max(1, streamer.solves))
         let streamPoints = Double(streamer.pointsScored) / Double(max(1, streamer.solves))
+        let streamRows = Double(streamer.rowsScored) / Double(max(1, streamer.solves))
 
         // The objective at each answer (recommended setpoints, or the current ones when it held), and the problems
         // as plain values for the peer.
@@ -176,18 +184,22 @@ enum OptimizeBench {
             "recommendations, 16-64-64-1 model, 3 controls, \(scenarios) scenarios from \(config.optimizer!.history) parts, 3 starts, one core"
         let coldName = "cold, \(count) machines"
         let streamName = "streaming, \(streamCount) x \(readingsPerMachine) readings"
+        let coarse = options.coarseScenarios.map { "a coarse phase on \($0) scenarios" } ?? "one phase"
+        let unsettled = decisions.filter { $0.hold?.kind == .notConverged }.count
+        let streamUnsettled = streamDecisions.filter { $0.hold?.kind == .notConverged }.count
+        let work = { (iterations: Double, points: Double, rows: Double) in
+            String(format: "%.1f iterations, %.1f points and %.0f model rows per solve", iterations, points, rows)
+        }
         guard runsPeer else {
-            print(header)
+            print(header + ", " + coarse + ", \(unsettled) cold and \(streamUnsettled) streaming searches not settled")
             print(
                 String(
-                    format:
-                        "%@: ours %.0f /s, %.1f iterations and %.1f points per solve, mean objective %.5f (no peer run)",
-                    coldName, cold, coldIterations, coldPoints, coldObjective))
+                    format: "%@: ours %.0f /s, %@, mean objective %.5f (no peer run)", coldName, cold,
+                    work(coldIterations, coldPoints, coldRows), coldObjective))
             print(
                 String(
-                    format:
-                        "%@: ours %.0f /s, %.1f iterations and %.1f points per solve, mean objective %.5f (no peer run)",
-                    streamName, streaming, streamIterations, streamPoints, streamObjective))
+                    format: "%@: ours %.0f /s, %@, mean objective %.5f (no peer run)", streamName, streaming,
+                    work(streamIterations, streamPoints, streamRows), streamObjective))
             return
         }
 
@@ -233,7 +245,7 @@ enum OptimizeBench {
                 "the SciPy side failed: scripts/bench installs scipy into .venv; run it through scripts/bench optimize")
             exit(1)
         }
-        print(header)
+        print(header + ", " + coarse + ", \(unsettled) cold and \(streamUnsettled) streaming searches not settled")
         row(coldName, ours: cold, peer: peerCold, peerName: "scipy L-BFGS-B", unit: "/s")
         row(streamName, ours: streaming, peer: peerStreaming, peerName: "scipy L-BFGS-B", unit: "/s")
         print(
@@ -243,8 +255,8 @@ enum OptimizeBench {
                 coldObjective, peerColdObjective, streamObjective, peerStreamObjective))
         print(
             String(
-                format: "solver: %@, %.1f iterations and %.1f points per solve cold, %.1f and %.1f streaming",
-                optimizer.usesGradients ? "projected gradient" : "pattern search", coldIterations, coldPoints,
-                streamIterations, streamPoints))
+                format: "solver: %@, %@; cold %@; streaming %@",
+                optimizer.usesGradients ? "projected gradient" : "pattern search", coarse,
+                work(coldIterations, coldPoints, coldRows), work(streamIterations, streamPoints, streamRows)))
     }
 }

@@ -18,9 +18,11 @@ extension SetpointOptimizer {
             problem.allowedRange($0, current: context.setpoints[$0], lastChange: context.lastChange[$0], now: now)
         }
         return [
-            "rows": (0..<scenarioCount).map { k in Array(scenarioNumeric[k * nw..<(k + 1) * nw]) },
-            "deviation": (0..<scenarioCount).map { k in Array(deviation[k * controls..<(k + 1) * controls]) },
-            "weights": Array(weights[0..<scenarioCount]),
+            "rows": (0..<scenarios.count).map { k in Array(scenarios.numeric[k * nw..<(k + 1) * nw]) },
+            "deviation": (0..<scenarios.count).map { k in
+                Array(scenarios.deviation[k * controls..<(k + 1) * controls])
+            },
+            "weights": Array(scenarios.weights[0..<scenarios.count]),
             "inputs": problem.controls.map { $0.input ?? -1 },
             "relative": problem.controls.map { $0.limits.variation == .relative },
             "current": context.setpoints,

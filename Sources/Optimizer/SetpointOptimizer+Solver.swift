@@ -2,7 +2,9 @@ import RealModule
 
 /// The outcome of one search.
 enum SolveResult {
-    case found([Double])
+    /// The best point's setpoints, and in the unit box of the free controls the settled points of the starts that
+    /// were not merged into a better one (one per basin found), best first.
+    case found([Double], basins: [[Double]])
     case notFinite([Double])
     case notConverged(iterations: Int)
 }
@@ -42,13 +44,45 @@ extension SetpointOptimizer {
         return s
     }
 
+    /// One search from the starts on the scenarios in `scenarios`, by gradient or pattern search.
+    mutating func solve(
+        from startPoints: (points: [[Double]], steps: [Double]), current: [Double], free: [Int],
+        ranges: [ClosedRange<Double>], tolerance: Double
+    ) -> SolveResult {
+        usesGradients
+            ? solveByGradient(from: startPoints, current: current, free: free, ranges: ranges, tolerance: tolerance)
+            : solveByPatternSearch(
+                from: startPoints, current: current, free: free, ranges: ranges, tolerance: tolerance)
+    }
+
+    /// A search in two phases (`options.coarseScenarios`): the starts on the coarse scenarios to ten times the
+    /// tolerance, so that the long first steps cost a fraction of the rows; then, on all the scenarios with a short
+    /// first step, to the tolerance, from each basin the coarse phase found (its starts that were not merged into a
+    /// better one). Refining only the coarse phase's best point lost answers where the coarse scenarios ranked two
+    /// basins the other way round (docs/optimizer.md). When the coarse phase gives no answer, the full search runs
+    /// from the starts.
+    mutating func solveInTwoPhases(
+        from startPoints: (points: [[Double]], steps: [Double]), current: [Double], free: [Int],
+        ranges: [ClosedRange<Double>]
+    ) -> SolveResult {
+        swap(&scenarios, &coarseScenarios)
+        let coarse = solve(
+            from: startPoints, current: current, free: free, ranges: ranges, tolerance: 10 * options.tolerance)
+        swap(&scenarios, &coarseScenarios)
+        guard case .found(_, let basins) = coarse else {
+            return solve(from: startPoints, current: current, free: free, ranges: ranges, tolerance: options.tolerance)
+        }
+        let fine = (basins, [Double](repeating: 0.05, count: basins.count))
+        return solve(from: fine, current: current, free: free, ranges: ranges, tolerance: options.tolerance)
+    }
+
     /// Projected gradient descent from several starts at once (one batched model call per iteration): each start
     /// moves a step of its own length against the gradient (sup-norm), clipped to the box; the step grows after two
     /// successes in a row and shrinks after a failure, and the start has settled when the step is below the
     /// tolerance or no descent direction stays inside the box.
     mutating func solveByGradient(
         from startPoints: (points: [[Double]], steps: [Double]), current: [Double], free: [Int],
-        ranges: [ClosedRange<Double>]
+        ranges: [ClosedRange<Double>], tolerance: Double
     ) -> SolveResult {
         let controls = problem.controls.count
         let d = free.count
@@ -98,7 +132,7 @@ extension SetpointOptimizer {
                     direction[i] = atLow || atHigh ? 0 : -g[i]
                     norm = max(norm, abs(direction[i]))
                 }
-                if norm == 0 || step[j] < options.tolerance {
+                if norm == 0 || step[j] < tolerance {
                     settled[j] = true
                     continue
                 }
@@ -108,10 +142,10 @@ extension SetpointOptimizer {
             merge(points: points, values: values, settled: settled, radius: options.mergeRadius, merged: &merged)
             pending = (0..<n).filter { !settled[$0] && !merged[$0] }
         }
-        guard let best = (0..<n).filter({ settled[$0] }).min(by: { values[$0] < values[$1] }) else {
-            return .notConverged(iterations: iteration)
-        }
-        return .found(setpoints(points[best], current: current, free: free, ranges: ranges))
+        let basins = (0..<n).filter { settled[$0] && !merged[$0] }.sorted { values[$0] < values[$1] }
+        guard let best = basins.first else { return .notConverged(iterations: iteration) }
+        return .found(
+            setpoints(points[best], current: current, free: free, ranges: ranges), basins: basins.map { points[$0] })
     }
 
     /// Stops a start still searching that has come within `radius` (sup-norm, unit box) of a start at a lower
@@ -137,7 +171,7 @@ extension SetpointOptimizer {
     /// (all polls of all starts in one model call), moves to the best poll that improves, else halves its step.
     mutating func solveByPatternSearch(
         from startPoints: (points: [[Double]], steps: [Double]), current: [Double], free: [Int],
-        ranges: [ClosedRange<Double>]
+        ranges: [ClosedRange<Double>], tolerance: Double
     ) -> SolveResult {
         let controls = problem.controls.count
         var points = startPoints.points
@@ -186,13 +220,13 @@ extension SetpointOptimizer {
             }
             for j in 0..<n where !settled[j] && !merged[j] && !moved[j] {
                 step[j] *= 0.5
-                if step[j] < options.tolerance { settled[j] = true }
+                if step[j] < tolerance { settled[j] = true }
             }
             merge(points: points, values: values, settled: settled, radius: options.mergeRadius, merged: &merged)
         }
-        guard let best = (0..<n).filter({ settled[$0] }).min(by: { values[$0] < values[$1] }) else {
-            return .notConverged(iterations: iteration)
-        }
-        return .found(setpoints(points[best], current: current, free: free, ranges: ranges))
+        let basins = (0..<n).filter { settled[$0] && !merged[$0] }.sorted { values[$0] < values[$1] }
+        guard let best = basins.first else { return .notConverged(iterations: iteration) }
+        return .found(
+            setpoints(points[best], current: current, free: free, ranges: ranges), basins: basins.map { points[$0] })
     }
 }

@@ -24,14 +24,11 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     /// The numeric inputs the controls set, increasing: what differs between a search's rows.
     let controlInputs: [Int]
     let relative: [Bool]
-    // Scenarios of the current solve: K rows of numeric inputs and categories, and per control the deviation.
-    var scenarioNumeric: [Double] = []
-    var scenarioCategories: [Int] = []
-    var deviation: [Double] = []
-    var scenarioCount = 0
+    /// The scenarios the objective reads (see `loadScenarios`), and the coarse ones of the current solve
+    /// (`options.coarseScenarios`; empty when off). A search's coarse phase swaps the two.
+    var scenarios = ScenarioSet()
+    var coarseScenarios = ScenarioSet()
     var trustGradient: [Double] = []
-    /// The probability weight of each scenario (they add up to 1).
-    var weights: [Double] = []
     /// Solver iterations (batched model calls of the search) since this optimizer was made: with `solves`, the
     /// average work per recommendation, for benchmarks and metrics.
     public internal(set) var iterations = 0
@@ -39,6 +36,9 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     /// Points the searches scored (each one row per scenario): the model's work, as iterations times the starts
     /// still searching.
     public internal(set) var pointsScored = 0
+    /// Model rows scored (a point times the scenarios it was scored on) by the objective: the searches and the
+    /// evaluations before and after them (not the attribution of a recommendation's reasons).
+    public internal(set) var rowsScored = 0
     /// The strata of the scenarios (see `loadScenarios`).
     let strata: [(z: Double, mass: Double, rank: Double)]
 
@@ -47,10 +47,10 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             throw OptimizerError("the problem was built for another model's inputs")
         }
         guard options.starts >= 1, options.maxIterations >= 1, (options.explorationInterval ?? 1) >= 1,
-            options.tolerance > 0, (0...1).contains(options.mergeRadius)
+            options.tolerance > 0, (0...1).contains(options.mergeRadius), (options.coarseScenarios ?? 3) >= 3
         else {
             throw OptimizerError(
-                "solver options: starts, maxIterations and explorationInterval must be at least 1, tolerance above 0 and mergeRadius from 0 to 1"
+                "solver options: starts, maxIterations and explorationInterval must be at least 1, tolerance above 0, mergeRadius from 0 to 1 and coarseScenarios at least 3"
             )
         }
         self.problem = problem
@@ -184,11 +184,11 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let startPoints = starts(current: current, free: free, ranges: ranges, warm: warm?.setpoints, explore: explore)
         solves += 1
         let solved =
-            usesGradients
-            ? solveByGradient(from: startPoints, current: current, free: free, ranges: ranges)
-            : solveByPatternSearch(from: startPoints, current: current, free: free, ranges: ranges)
+            explore && coarseScenarios.count > 0
+            ? solveInTwoPhases(from: startPoints, current: current, free: free, ranges: ranges)
+            : solve(from: startPoints, current: current, free: free, ranges: ranges, tolerance: options.tolerance)
         switch solved {
-        case .found(let point):
+        case .found(let point, _):
             warm = .init(setpoints: point, searches: explore ? 0 : warm!.searches + 1)
             return .success(quantized(point, ranges: ranges))
         case .notFinite(let point):
@@ -257,29 +257,37 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 all[k * controls + c] = relative[c] ? (madeAt != 0 ? value / madeAt : 1) : value - madeAt
             }
         }
-        let picks: [(part: Int, weight: Double)]
+        coarseScenarios.count = 0
         if n <= strata.count || strata.count < 3 {
-            picks = (0..<n).map { ($0, 1 / Double(n)) }
-        } else {
-            let order = Self.principal(all, count: n, width: controls).order
-            picks = strata.map { stratum in (order[min(n - 1, Int(stratum.rank * Double(n)))], stratum.mass) }
+            let each = (0..<n).map { (part: $0, weight: 1 / Double(n)) }
+            scenarios.load(
+                each, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
+            return
         }
-        scenarioCount = picks.count
-        if scenarioNumeric.count < scenarioCount * nw {
-            scenarioNumeric = [Double](repeating: 0, count: scenarioCount * nw)
+        let order = Self.principal(all, count: n, width: controls).order
+        let picks = strata.map { stratum in
+            (part: order[min(n - 1, Int(stratum.rank * Double(n)))], weight: stratum.mass)
         }
-        if scenarioCategories.count < scenarioCount * cw {
-            scenarioCategories = [Int](repeating: -1, count: scenarioCount * cw)
+        scenarios.load(
+            picks, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
+        if let coarse = options.coarseScenarios, coarse < picks.count {
+            coarseScenarios.load(
+                Self.grouped(picks, into: coarse), latest: latest, categories: context.categories, cw: cw,
+                deviations: all, controls: controls)
         }
-        if deviation.count < scenarioCount * controls {
-            deviation = [Double](repeating: 0, count: scenarioCount * controls)
-        }
-        if weights.count < scenarioCount { weights = [Double](repeating: 0, count: scenarioCount) }
-        for (k, pick) in picks.enumerated() {
-            for i in 0..<nw { scenarioNumeric[k * nw + i] = latest[i] }
-            for j in 0..<cw { scenarioCategories[k * cw + j] = context.categories[pick.part * cw + j] }
-            for c in 0..<controls { deviation[k * controls + c] = all[pick.part * controls + c] }
-            weights[k] = pick.weight
+    }
+
+    /// Scenarios (ordered, as the strata) taken a few neighbours at a time: the member nearest the middle (the
+    /// group's widest stratum) stands for its group, with the group's summed weight. On the optimizer benchmark the
+    /// outermost member gave worse answers (docs/optimizer.md).
+    static func grouped(_ picks: [(part: Int, weight: Double)], into count: Int) -> [(part: Int, weight: Double)] {
+        let k = picks.count
+        let size = (k + count - 1) / count
+        return stride(from: 0, to: k, by: size).map { start in
+            let end = min(k, start + size)
+            let weight = picks[start..<end].reduce(0) { $0 + $1.weight }
+            let inner = (start..<end).min { abs(2 * $0 + 1 - k) < abs(2 * $1 + 1 - k) }!
+            return (picks[inner].part, weight)
         }
     }
 
@@ -375,11 +383,11 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         points: [Double], count: Int, reset: (input: Int, value: Double)?, gradient: Bool
     ) -> (value: [Double], risk: [Double], gradient: [Double])? {
         let nw = problem.numericInputs.count
-        let cw = problem.categoricalInputs.count
         let controls = problem.controls.count
-        let k = scenarioCount
+        let k = scenarios.count
         batch.wantsGradient = gradient
         batch.resize(rows: count * k)
+        rowsScored += count * k
         fillRows(points: points, count: count, reset: reset)
         // The rows differ only in the controls (and the maintenance reset's input).
         batch.varyingInputs = reset.map { Array(Set(controlInputs + [$0.input])).sorted() } ?? controlInputs
@@ -387,7 +395,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         batch.varyingInputs = nil
         let trust = options.trustWeight > 0 ? model.support : nil
         let trustWeights =
-            options.trustWeighting == .uniform ? [Double](repeating: 1 / Double(k), count: k) : weights
+            options.trustWeighting == .uniform ? [Double](repeating: 1 / Double(k), count: k) : scenarios.weights
         var values = [Double](repeating: 0, count: count)
         var risks = [Double](repeating: 0, count: count)
         var gradients = [Double](repeating: 0, count: gradient ? count * controls : 0)
@@ -395,7 +403,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let throughput = problem.throughput
         for p in 0..<count {
             var risk = 0.0
-            for s in 0..<k { risk += weights[s] * batch.risk[p * k + s] }
+            for s in 0..<k { risk += scenarios.weights[s] * batch.risk[p * k + s] }
             guard risk.isFinite else { return nil }
             risks[p] = risk
             let rate = throughput?.rate(points, offset: p * controls) ?? 1
@@ -414,8 +422,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 var g = 0.0
                 if let d = direction[c] {
                     for s in 0..<k {
-                        let partial = weights[s] * batch.gradient[(p * k + s) * dc + d]
-                        g += relative[c] ? partial * deviation[s * controls + c] : partial
+                        let partial = scenarios.weights[s] * batch.gradient[(p * k + s) * dc + d]
+                        g += relative[c] ? partial * scenarios.deviation[s * controls + c] : partial
                     }
                     g *= problem.failureCost
                 }
@@ -426,7 +434,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                     var t = 0.0
                     for s in 0..<k {
                         let partial = trustWeights[s] * trustGradient[s * nw + controlInput[c]]
-                        t += relative[c] ? partial * deviation[s * controls + c] : partial
+                        t += relative[c] ? partial * scenarios.deviation[s * controls + c] : partial
                     }
                     g += options.trustWeight * t
                 }
@@ -443,15 +451,15 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let nw = problem.numericInputs.count
         let cw = problem.categoricalInputs.count
         let controls = problem.controls.count
-        let k = scenarioCount
+        let k = scenarios.count
         precondition(points.count >= count * controls)
         let (controlInput, relative) = (controlInput, relative)
         // Through buffers: element by element, the bounds and uniqueness checks were most of the objective.
         var numericRows = batch.numeric
         batch.numeric = []  // uniquely referenced while written
         numericRows.withUnsafeMutableBufferPointer { numeric in
-            scenarioNumeric.withUnsafeBufferPointer { scenarios in
-                deviation.withUnsafeBufferPointer { deviation in
+            scenarios.numeric.withUnsafeBufferPointer { scenarios in
+                self.scenarios.deviation.withUnsafeBufferPointer { deviation in
                     for p in 0..<count {
                         (numeric.baseAddress! + p * k * nw).update(from: scenarios.baseAddress!, count: k * nw)
                         for s in 0..<k {
@@ -469,7 +477,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         }
         batch.numeric = numericRows
         if cw > 0 {
-            let scenarioCategories = scenarioCategories
+            let scenarioCategories = scenarios.categories
             batch.categories.withUnsafeMutableBufferPointer { categories in
                 scenarioCategories.withUnsafeBufferPointer { scenarios in
                     for p in 0..<count {
