@@ -73,7 +73,7 @@ struct Bench {
                 rounds: Int(options["rounds"] ?? "") ?? 1, peer: options["peer"] != "none",
                 streamMachines: Int(options["stream-machines"] ?? "") ?? 200,
                 readingsPerMachine: Int(options["readings"] ?? "") ?? 20,
-                coarseScenarios: Int(options["coarse-scenarios"] ?? ""))
+                coarseFraction: options["coarse-fraction"].map { Double($0) ?? 0.25 } ?? 0.25)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)

@@ -60,12 +60,12 @@ enum OptimizeBench {
     /// spread-out starts). Streaming: `streamMachines` machines re-optimized on every reading as their readings
     /// arrive (interleaved, as a plant sends them), each search starting where the machine's last one ended and
     /// from its current setpoints, with the spread-out starts every `explorationInterval` searches; SciPy follows
-    /// the same policy from its own previous answers. `coarseScenarios` turns on the solver's coarse phase
-    /// (`SolverOptions.coarseScenarios`; SciPy searches as before). `rounds` repeats the timed cold solves (for a profiler; the
+    /// the same policy from its own previous answers. `coarseFraction` is the solver's coarse phase
+    /// (`SolverOptions.coarseFraction`, 0 turns it off; SciPy searches as before). `rounds` repeats the timed cold solves (for a profiler; the
     /// figure is the last round's); `peer: false` skips SciPy.
     static func run(
         problems count: Int, scenarios: Int, rounds: Int = 1, peer runsPeer: Bool = true, streamMachines: Int = 200,
-        readingsPerMachine: Int = 20, coarseScenarios: Int? = nil
+        readingsPerMachine: Int = 20, coarseFraction: Double = 0.25
     ) throws {
         let config = config(scenarios: scenarios)
         let file = try model()
@@ -76,7 +76,7 @@ enum OptimizeBench {
         if let t = environment["MS_TOL"].flatMap(Double.init) { options.tolerance = t }
         if let t = environment["MS_STARTS"].flatMap(Int.init) { options.starts = t }
         if let t = environment["MS_ITER"].flatMap(Int.init) { options.maxIterations = t }
-        options.coarseScenarios = coarseScenarios
+        options.coarseFraction = coarseFraction > 0 ? coarseFraction : nil
         var optimizer = try SetpointOptimizer(problem: problem, model: model, label: "bench@v1", options: options)
         // Machines in different states, each with its history of parts spread around its setpoints.
         var rng = RandomSource(seed: 9)
@@ -184,7 +184,11 @@ enum OptimizeBench {
             "recommendations, 16-64-64-1 model, 3 controls, \(scenarios) scenarios from \(config.optimizer!.history) parts, 3 starts, one core"
         let coldName = "cold, \(count) machines"
         let streamName = "streaming, \(streamCount) x \(readingsPerMachine) readings"
-        let coarse = options.coarseScenarios.map { "a coarse phase on \($0) scenarios" } ?? "one phase"
+        let coarse =
+            options.coarseFraction.map {
+                "a coarse phase on \(max(3, Int((Double(scenarios) * $0).rounded()))) scenarios"
+            }
+            ?? "one phase"
         let unsettled = decisions.filter { $0.hold?.kind == .notConverged }.count
         let streamUnsettled = streamDecisions.filter { $0.hold?.kind == .notConverged }.count
         let work = { (iterations: Double, points: Double, rows: Double) in

@@ -55,7 +55,7 @@ extension SetpointOptimizer {
                 from: startPoints, current: current, free: free, ranges: ranges, tolerance: tolerance)
     }
 
-    /// A search in two phases (`options.coarseScenarios`): the starts on the coarse scenarios to ten times the
+    /// A search in two phases (`options.coarseFraction`): the starts on the coarse scenarios to ten times the
     /// tolerance, so that the long first steps cost a fraction of the rows; then, on all the scenarios with a short
     /// first step, to the tolerance, from each basin the coarse phase found (its starts that were not merged into a
     /// better one). Refining only the coarse phase's best point lost answers where the coarse scenarios ranked two
@@ -73,7 +73,9 @@ extension SetpointOptimizer {
             return solve(from: startPoints, current: current, free: free, ranges: ranges, tolerance: options.tolerance)
         }
         let fine = (basins, [Double](repeating: 0.05, count: basins.count))
-        return solve(from: fine, current: current, free: free, ranges: ranges, tolerance: options.tolerance)
+        let refined = solve(from: fine, current: current, free: free, ranges: ranges, tolerance: options.tolerance)
+        guard case .notConverged = refined else { return refined }
+        return solve(from: startPoints, current: current, free: free, ranges: ranges, tolerance: options.tolerance)
     }
 
     /// Projected gradient descent from several starts at once (one batched model call per iteration): each start

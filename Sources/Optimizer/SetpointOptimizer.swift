@@ -25,7 +25,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     let controlInputs: [Int]
     let relative: [Bool]
     /// The scenarios the objective reads (see `loadScenarios`), and the coarse ones of the current solve
-    /// (`options.coarseScenarios`; empty when off). A search's coarse phase swaps the two.
+    /// (`options.coarseFraction`; empty when off). A search's coarse phase swaps the two.
     var scenarios = ScenarioSet()
     var coarseScenarios = ScenarioSet()
     var trustGradient: [Double] = []
@@ -47,10 +47,11 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             throw OptimizerError("the problem was built for another model's inputs")
         }
         guard options.starts >= 1, options.maxIterations >= 1, (options.explorationInterval ?? 1) >= 1,
-            options.tolerance > 0, (0...1).contains(options.mergeRadius), (options.coarseScenarios ?? 3) >= 3
+            options.tolerance > 0, (0...1).contains(options.mergeRadius), (options.coarseFraction ?? 0.5) > 0,
+            (options.coarseFraction ?? 0.5) < 1
         else {
             throw OptimizerError(
-                "solver options: starts, maxIterations and explorationInterval must be at least 1, tolerance above 0, mergeRadius from 0 to 1 and coarseScenarios at least 3"
+                "solver options: starts, maxIterations and explorationInterval must be at least 1, tolerance above 0, mergeRadius from 0 to 1 and coarseFraction above 0 and below 1"
             )
         }
         self.problem = problem
@@ -270,7 +271,9 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         }
         scenarios.load(
             picks, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
-        if let coarse = options.coarseScenarios, coarse < picks.count {
+        if let share = options.coarseFraction, case let coarse = max(3, Int((Double(picks.count) * share).rounded())),
+            coarse < picks.count
+        {
             coarseScenarios.load(
                 Self.grouped(picks, into: coarse), latest: latest, categories: context.categories, cw: cw,
                 deviations: all, controls: controls)

@@ -76,9 +76,9 @@ extension Millstream.Optimize {
         var mergeRadius = SolverOptions().mergeRadius
         @Option(
             help:
-                "Scenarios of a search's coarse first phase (at least 3; 0: one phase on all the scenarios; see docs/optimizer.md)."
+                "Share of the scenarios a search's coarse first phase runs on (below 1; 0: one phase on all of them; see docs/optimizer.md)."
         )
-        var coarseScenarios = SolverOptions().coarseScenarios ?? 0
+        var coarseFraction = SolverOptions().coarseFraction ?? 0
         @Option(
             help:
                 "Everyday setpoint variation in the history the model learns from, in steps of each control (0: nominal setpoints; see docs/optimizer.md)."
@@ -103,8 +103,8 @@ extension Millstream.Optimize {
                 throw ValidationError("--exploration-interval must be at least 1")
             }
             guard (0...1).contains(mergeRadius) else { throw ValidationError("--merge-radius must be from 0 to 1") }
-            guard coarseScenarios == 0 || coarseScenarios >= 3 else {
-                throw ValidationError("--coarse-scenarios must be 0 (off) or at least 3")
+            guard (0..<1).contains(coarseFraction) else {
+                throw ValidationError("--coarse-fraction must be 0 (off) or above 0 and below 1")
             }
             guard SolverOptions.TrustWeighting(rawValue: trustWeighting) != nil else {
                 throw ValidationError("--trust-weighting takes probability or uniform")
@@ -130,7 +130,7 @@ extension Millstream.Optimize {
             settings.solver.trustWeighting = SolverOptions.TrustWeighting(rawValue: trustWeighting)!
             settings.solver.explorationInterval = explorationInterval
             settings.solver.mergeRadius = mergeRadius
-            settings.solver.coarseScenarios = coarseScenarios == 0 ? nil : coarseScenarios
+            settings.solver.coarseFraction = coarseFraction == 0 ? nil : coarseFraction
             settings.exploration = exploration
             if let hiddenInputs { settings.training.hiddenInputs = hiddenInputs.split(separator: ",").map(String.init) }
             let started = ContinuousClock.now

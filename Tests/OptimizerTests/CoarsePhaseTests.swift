@@ -5,7 +5,7 @@ import Testing
 
 @testable import Optimizer
 
-/// The two-phase search (`SolverOptions.coarseScenarios`).
+/// The two-phase search (`SolverOptions.coarseFraction`).
 @Suite struct CoarsePhaseTests {
     static let bowl = { @Sendable (x: [Double]) -> Double in
         0.01 + 0.02 * ((x[2] - 1560) / 100) * ((x[2] - 1560) / 100) + 0.02 * ((x[3] - 37) / 5) * ((x[3] - 37) / 5)
@@ -18,12 +18,12 @@ import Testing
     func theSameAnswerAsOnePhase(method: SolverOptions.Method) throws {
         let model = RecordingModel(base: FunctionModel(Self.bowl))
         let problem = try OptimizationProblem(config: Fixture.config(throughput: false), model: model)
-        var onePhase = try SetpointOptimizer(
+        var single = SolverOptions(method: method)
+        single.coarseFraction = nil
+        var onePhase = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1", options: single)
+        var twoPhases = try SetpointOptimizer(
             problem: problem, model: model, label: "bowl@v1", options: SolverOptions(method: method))
-        #expect(onePhase.options.coarseScenarios == nil, "one phase is the default")
-        var coarse = SolverOptions(method: method)
-        coarse.coarseScenarios = 4
-        var twoPhases = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1", options: coarse)
+        #expect(twoPhases.options.coarseFraction == 0.25, "a coarse phase on a quarter of the scenarios is the default")
         let context = Fixture.context(problem, model: model, parts: 64)
         let all = try #require(onePhase.recommend(context, now: 1_000_000).recommendation)
         let onePhaseBatches = model.batches.sizes.withLock { b in
@@ -43,10 +43,10 @@ import Testing
         // With no more parts than scenarios each part is a scenario and there is nothing to group.
         _ = twoPhases.recommend(Fixture.context(problem, model: model, parts: 16), now: 1_000_000)
         #expect(twoPhases.coarseScenarios.count == 0)
-        for wrong in [0, 2] {
+        for wrong in [0, 1, -0.25] {
             var options = SolverOptions(method: method)
-            options.coarseScenarios = wrong
-            #expect(throws: OptimizerError.self, "\(wrong) coarse scenarios") {
+            options.coarseFraction = wrong
+            #expect(throws: OptimizerError.self, "coarse fraction \(wrong)") {
                 _ = try SetpointOptimizer(problem: problem, model: model, label: "bowl@v1", options: options)
             }
         }
