@@ -271,12 +271,13 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         }
         scenarios.load(
             picks, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
-        if let share = options.coarseFraction, case let coarse = max(3, Int((Double(picks.count) * share).rounded())),
-            coarse < picks.count
+        // Groups of equal size: fewer than asked when the size does not divide the scenarios (4 into 3 is 2 of 2).
+        if let share = options.coarseFraction,
+            case let groups = Self.grouped(picks, into: max(3, Int((Double(picks.count) * share).rounded()))),
+            groups.count >= 3, groups.count < picks.count
         {
             coarseScenarios.load(
-                Self.grouped(picks, into: coarse), latest: latest, categories: context.categories, cw: cw,
-                deviations: all, controls: controls)
+                groups, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
         }
     }
 

@@ -65,6 +65,8 @@ import Testing
         let eight = SetpointOptimizer<FunctionModel>.grouped(picks, into: 8)
         #expect(eight.map(\.part) == [101, 103, 105, 107, 108, 110, 112, 114])
         #expect(eight.map(\.weight).reduce(0, +) == 136)
+        // Equal sizes: four into three is two groups of two.
+        #expect(SetpointOptimizer<FunctionModel>.grouped(Array(picks.prefix(4)), into: 3).count == 2)
     }
 }
 
