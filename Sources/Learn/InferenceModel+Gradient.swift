@@ -13,13 +13,6 @@ extension InferenceModel {
         /// The shared-input path's buffers (`evaluate(..., varying:)`).
         var shared = Shared()
         public init() {}
-        init(z: [Tensor], y: [Tensor], g: [Tensor], seed: Tensor, shared: Shared) {
-            self.z = z
-            self.y = y
-            self.g = g
-            self.seed = seed
-            self.shared = shared
-        }
 
         struct Shared: Sendable {
             /// The first layer's bias plus its product over the shared columns.
@@ -57,71 +50,69 @@ extension InferenceModel {
             denseOnly,
             "batched evaluation with input gradients takes Dense and BatchNormalization models, not Conv1D or GRU")
         _ = BLAS.configured
-        // Moved out of the workspace so that each buffer is uniquely referenced and written in place.
-        var z = workspace.z
-        var y = workspace.y
-        var g = workspace.g
-        var seed = workspace.seed
-        var shared = workspace.shared
-        workspace = BatchWorkspace()
-        defer { workspace = BatchWorkspace(z: z, y: y, g: g, seed: seed, shared: shared) }
+        // Swapped out of the workspace so that each buffer is uniquely referenced and written in place (a copy would
+        // retain and release every buffer on each call).
+        var w = BatchWorkspace()
+        swap(&w, &workspace)
+        defer { swap(&w, &workspace) }
         let split = varying.flatMap { v in stages[0].scale == nil && v.count < stages[0].inputs ? v : nil }
         precondition(
             split.map { v in v.indices.allSatisfy { v[$0] >= 0 && v[$0] < inputSize && ($0 == 0 || v[$0 - 1] < v[$0]) }
             }
                 ?? true, "varying columns must be increasing input positions")
-        if z.count != stages.count {
-            z = stages.map { Tensor(rows: rows, columns: $0.units) }
-            y = z
-            g = stages.map { Tensor(rows: rows, columns: $0.inputs) }
-            seed = Tensor(rows: rows, columns: outputSize)
-        } else if z[0].rows != rows {
+        if w.z.count != stages.count {
+            w.z = stages.map { Tensor(rows: rows, columns: $0.units) }
+            w.y = w.z
+            w.g = stages.map { Tensor(rows: rows, columns: $0.inputs) }
+            w.seed = Tensor(rows: rows, columns: outputSize)
+        } else if w.z[0].rows != rows {
             for s in stages.indices {
-                z[s].resize(rows: rows)
-                y[s].resize(rows: rows)
-                g[s].resize(rows: rows)
+                w.z[s].resize(rows: rows)
+                w.y[s].resize(rows: rows)
+                w.g[s].resize(rows: rows)
             }
-            seed.resize(rows: rows)
+            w.seed.resize(rows: rows)
         }
         for (s, stage) in stages.enumerated() {
             if s == 0, let split {
                 Self.forwardShared(
-                    stage, x.baseAddress!, rows: rows, varying: split, scratch: &shared, into: &z[0], activated: &y[0])
+                    stage, x.baseAddress!, rows: rows, varying: split, scratch: &w.shared, into: &w.z[0],
+                    activated: &w.y[0])
             } else if s == 0 {
-                Self.forward(stage, x.baseAddress!, rows: rows, into: &z[0], activated: &y[0])
+                Self.forward(stage, x.baseAddress!, rows: rows, into: &w.z[0], activated: &w.y[0])
             } else {
-                y[s - 1].scalars.withUnsafeBufferPointer {
-                    Self.forward(stage, $0.baseAddress!, rows: rows, into: &z[s], activated: &y[s])
+                w.y[s - 1].scalars.withUnsafeBufferPointer {
+                    Self.forward(stage, $0.baseAddress!, rows: rows, into: &w.z[s], activated: &w.y[s])
                 }
             }
         }
         let last = stages.count - 1
-        y[last].scalars.withUnsafeBufferPointer { out in
+        w.y[last].scalars.withUnsafeBufferPointer { out in
             for r in 0..<rows { values[r] = out[r * outputSize + output] }
         }
         guard let gradients else { return }
-        for i in seed.scalars.indices { seed.scalars[i] = i % outputSize == output ? 1 : 0 }
+        for i in w.seed.scalars.indices { w.seed.scalars[i] = i % outputSize == output ? 1 : 0 }
         for s in stride(from: last, through: 0, by: -1) {
             let stage = stages[s]
             // d output / d stage output -> d output / d pre-activation, then through the weights.
             var upstream: Tensor
             if s == last {
-                upstream = seed
-                seed = Tensor(rows: 0, columns: 0)  // unique: written in place, not copied
+                upstream = w.seed
+                w.seed = Tensor(rows: 0, columns: 0)  // unique: written in place, not copied
             } else {
-                upstream = g[s + 1]
-                g[s + 1] = Tensor(rows: 0, columns: 0)
+                upstream = w.g[s + 1]
+                w.g[s + 1] = Tensor(rows: 0, columns: 0)
             }
-            stage.activation.backward(&upstream, z: z[s], y: y[s])
+            stage.activation.backward(&upstream, z: w.z[s], y: w.y[s])
             if s == 0, let split {
-                Self.backwardShared(stage, upstream, rows: rows, varying: split, scratch: &shared, into: gradients)
+                Self.backwardShared(stage, upstream, rows: rows, varying: split, scratch: &w.shared, into: gradients)
             } else {
-                Self.backward(stage, upstream, rows: rows, into: &g[s])
+                Self.backward(stage, upstream, rows: rows, into: &w.g[s])
             }
-            if s == last { seed = upstream } else { g[s + 1] = upstream }
+            if s == last { w.seed = upstream } else { w.g[s + 1] = upstream }
         }
         guard split == nil else { return }
-        g[0].scalars.withUnsafeBufferPointer { src in
+        w.g[0].scalars.withUnsafeBufferPointer { src in
             gradients.baseAddress!.update(from: src.baseAddress!, count: rows * inputSize)
         }
     }

@@ -70,9 +70,11 @@ public struct NetworkRiskModel: RiskModel {
         let nw = batch.numericWidth
         let cw = batch.categoricalWidth
         let gradient = batch.wantsGradient && providesGradients
-        var s = batch.scratch
-        batch.scratch = .init()
-        defer { batch.scratch = s }
+        // Swapped out, not copied: a copy retained and released every buffer of the scratch on each call (2.4 % of
+        // the optimizer benchmark), and the buffers must be uniquely referenced to be written in place.
+        var s = RiskBatch.Scratch()
+        swap(&s, &batch.scratch)
+        defer { swap(&s, &batch.scratch) }
         if s.features.count < rows * width { s.features = [Float](repeating: 0, count: rows * width) }
         if s.values.count < rows { s.values = [Float](repeating: 0, count: rows) }
         if gradient && s.featureGradient.count < rows * width {
