@@ -185,10 +185,8 @@ enum OptimizeBench {
         let coldName = "cold, \(count) machines"
         let streamName = "streaming, \(streamCount) x \(readingsPerMachine) readings"
         let coarse =
-            options.coarseFraction.map {
-                "a coarse phase on \(max(3, Int((Double(scenarios) * $0).rounded()))) scenarios"
-            }
-            ?? "one phase"
+            optimizer.coarseScenarioCount > 0
+            ? "a coarse phase on \(optimizer.coarseScenarioCount) scenarios" : "one phase"
         let unsettled = decisions.filter { $0.hold?.kind == .notConverged }.count
         let streamUnsettled = streamDecisions.filter { $0.hold?.kind == .notConverged }.count
         let work = { (iterations: Double, points: Double, rows: Double) in

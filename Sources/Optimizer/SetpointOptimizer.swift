@@ -28,6 +28,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     /// (`options.coarseFraction`; empty when off). A search's coarse phase swaps the two.
     var scenarios = ScenarioSet()
     var coarseScenarios = ScenarioSet()
+    /// The coarse phase's scenarios for the machine loaded last (0: one phase), for benchmarks and reports.
+    public var coarseScenarioCount: Int { coarseScenarios.count }
     var trustGradient: [Double] = []
     /// Solver iterations (batched model calls of the search) since this optimizer was made: with `solves`, the
     /// average work per recommendation, for benchmarks and metrics.
