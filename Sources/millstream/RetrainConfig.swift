@@ -94,6 +94,10 @@ struct RetrainConfig: Decodable {
         /// KS gap). Slowly wandering variables (a hall's temperatures) differ day to day by more than the alert's
         /// threshold; a retraining waits for a larger shift (docs/lifecycle.md).
         var driftPSI: Double?
+        /// With `drift`: a run starts only once the drift has lasted this long in plant time (the readings' clock,
+        /// from the server's drift checks), so the snapshot holds enough of the new regime. Set it to at least the
+        /// hold-out's span, or the challenger is judged on the old regime (docs/lifecycle.md). None: at once.
+        var driftFor: String?
         /// The champion's rolling live F1 this far below its test F1.
         var f1Drop: Double?
         /// Requests on `retrain-requests` (POST /api/models/NAME/retrain).
@@ -106,6 +110,7 @@ struct RetrainConfig: Decodable {
             case every, drift, requests, cooldown, check
             case f1Drop = "f1_drop"
             case driftPSI = "drift_psi"
+            case driftFor = "drift_for"
         }
 
         init() {}
@@ -114,6 +119,7 @@ struct RetrainConfig: Decodable {
             every = try c.decodeIfPresent(String.self, forKey: .every)
             drift = try c.decodeIfPresent(Bool.self, forKey: .drift) ?? drift
             driftPSI = try c.decodeIfPresent(Double.self, forKey: .driftPSI)
+            driftFor = try c.decodeIfPresent(String.self, forKey: .driftFor)
             f1Drop = try c.decodeIfPresent(Double.self, forKey: .f1Drop)
             requests = try c.decodeIfPresent(Bool.self, forKey: .requests) ?? requests
             cooldown = try c.decodeIfPresent(String.self, forKey: .cooldown) ?? cooldown
@@ -185,5 +191,6 @@ struct RetrainConfig: Decodable {
         _ = try parseDuration(triggers.cooldown, option: "triggers.cooldown")
         _ = try parseDuration(triggers.check, option: "triggers.check")
         if let every = triggers.every { _ = try parseDuration(every, option: "triggers.every") }
+        if let span = triggers.driftFor { _ = try parseDuration(span, option: "triggers.drift_for") }
     }
 }

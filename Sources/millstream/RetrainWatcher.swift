@@ -18,6 +18,15 @@ struct RetrainWatcher: Service {
         /// The next offset of `retrain-requests` per partition.
         var requests: [String: Int64] = [:]
         var runs: [String] = []
+        /// With `triggers.drift_for`: when (plant time) the current drift of the production version was first seen.
+        var driftSighted: DriftSighting?
+    }
+
+    struct DriftSighting: Codable {
+        /// The production version it was seen on ("lead@v1"); a new version starts the wait again.
+        var model: String
+        /// The newest reading in the server's drift window at the first sighting (ms).
+        var at: Int64
     }
 
     var memoryPath: String { (config.work as NSString).appendingPathComponent("watch.json") }
@@ -46,12 +55,14 @@ struct RetrainWatcher: Service {
             if let every, now - (memory.lastStarted ?? 0) >= every {
                 reasons.append("schedule: every \(config.triggers.every!)")
             }
-            if config.server != nil { reasons += await serverTriggers(&serverProblem) }
+            if config.server != nil { reasons += await serverTriggers(&serverProblem, &memory) }
             try save(memory)
             if let reason = reasons.first,
                 now - (memory.lastStarted ?? 0) >= cooldown || reasons.contains(where: { $0.hasPrefix("requested") })
             {
                 memory.lastStarted = now
+                // A drift that outlives this run waits `drift_for` again: the next run then has more of it.
+                memory.driftSighted = nil
                 let id = RetrainRun.newID()
                 memory.runs.append(id)
                 try save(memory)
@@ -73,7 +84,9 @@ struct RetrainWatcher: Service {
         var t: [String] = []
         if let every = config.triggers.every, every.isEmpty == false { t.append("every \(every)") }
         if config.triggers.requests { t.append("requests on \(Topics.retrainRequests.name)") }
-        if config.server != nil && config.triggers.drift { t.append("drift") }
+        if config.server != nil && config.triggers.drift {
+            t.append("drift" + (config.triggers.driftFor.map { " lasting \($0) of readings" } ?? ""))
+        }
         if let drop = config.triggers.f1Drop, config.server != nil { t.append("live F1 \(drop) below test") }
         return t.isEmpty ? "none" : t.joined(separator: ", ")
     }
@@ -111,8 +124,46 @@ struct RetrainWatcher: Service {
         return reasons
     }
 
+    /// A drift report's reason to retrain, if any. With `drift_for`, only once the drift has lasted that long in
+    /// plant time since it was first seen; the sighting is forgotten when every feature's PSI falls below half the
+    /// limit (as the drift alert clears), so a PSI hovering at the limit does not start the wait again and again.
+    private func drift(_ report: [String: Any], of label: String, _ memory: inout Memory) -> String? {
+        let features = report["features"] as? [[String: Any]] ?? []
+        let psi = { (f: [String: Any]) in f["psi"] as? Double ?? 0 }
+        let drifted = features.filter { f in
+            if let limit = config.triggers.driftPSI { return psi(f) > limit }
+            return f["drifted"] as? Bool == true
+        }
+        let what = drifted.map { "\($0["feature"] as? String ?? "?") (PSI \(String(format: "%.2f", psi($0))))" }
+        guard let span = config.triggers.driftFor, let wait = try? parseDuration(span, option: "triggers.drift_for")
+        else { return what.isEmpty ? nil : "drift of \(label): \(what.joined(separator: ", "))" }
+        guard !what.isEmpty else {
+            let half = (config.triggers.driftPSI ?? 0.25) / 2
+            if memory.driftSighted?.model == label && !features.contains(where: { psi($0) > half }) {
+                Terminal.error("retrain --watch: the drift of \(label) is gone before it lasted \(span)")
+                memory.driftSighted = nil
+            }
+            return nil
+        }
+        // A server without the window's plant time (older than drift_for) cannot say how long: start at once.
+        guard let newest = (report["window_to"] as? String).flatMap(Timestamp.parse) else {
+            return "drift of \(label): \(what.joined(separator: ", "))"
+        }
+        if memory.driftSighted?.model != label {
+            memory.driftSighted = DriftSighting(model: label, at: newest)
+            Terminal.error(
+                "retrain --watch: drift of \(label) seen at \(Timestamp.format(newest)): "
+                    + "\(what.joined(separator: ", ")); a run starts once it has lasted \(span) of readings (drift_for)"
+            )
+        }
+        let since = memory.driftSighted!.at
+        guard Duration.milliseconds(newest - since) >= wait else { return nil }
+        return "drift of \(label): \(what.joined(separator: ", ")), lasting \(span) of readings since "
+            + Timestamp.format(since)
+    }
+
     /// Drift on the production version's features, and its live F1 against its test F1 (from the server).
-    private func serverTriggers(_ problem: inout String?) async -> [String] {
+    private func serverTriggers(_ problem: inout String?, _ memory: inout Memory) async -> [String] {
         guard let server = config.server else { return [] }
         let monitoring: [String: Any]
         do {
@@ -133,13 +184,7 @@ struct RetrainWatcher: Service {
         var reasons: [String] = []
         if config.triggers.drift {
             for report in monitoring["drift"] as? [[String: Any]] ?? [] where report["model"] as? String == label {
-                let features = report["features"] as? [[String: Any]] ?? []
-                let drifted = features.filter { f in
-                    if let limit = config.triggers.driftPSI { return (f["psi"] as? Double ?? 0) > limit }
-                    return f["drifted"] as? Bool == true
-                }
-                .map { "\($0["feature"] as? String ?? "?") (PSI \(String(format: "%.2f", $0["psi"] as? Double ?? 0)))" }
-                if !drifted.isEmpty { reasons.append("drift of \(label): \(drifted.joined(separator: ", "))") }
+                if let reason = drift(report, of: label, &memory) { reasons.append(reason) }
             }
         }
         if let drop = config.triggers.f1Drop, let test = production.0.description.metadata.metrics["f1"] {

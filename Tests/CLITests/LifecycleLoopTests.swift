@@ -35,6 +35,10 @@ import Testing
         .replacingOccurrences(of: "timeout: 24h", with: "timeout: 10m")
         .replacingOccurrences(of: "check: 30s", with: "check: 2s")
         .replacingOccurrences(of: "  every: 24h\n", with: "")
+        // The drift may first be seen as late as the end of the first changed day, and the test writes two: 20 h of
+        // readings after it are always there, and still put the hold-out (a fifth of 05-01 to at least 05-04 20:00)
+        // in the new regime.
+        .replacingOccurrences(of: "drift_for: 24h", with: "drift_for: 20h")
         try config.write(toFile: dir + "/retrain.yaml", atomically: true, encoding: .utf8)
         func simulate(_ seed: Int, _ start: String, _ duration: String, change: [String] = []) async throws {
             let sim = try await CLI.run(
@@ -104,11 +108,24 @@ import Testing
         try await Task.sleep(for: .seconds(8))
         #expect(runs().isEmpty, "a retraining started on a normal day: \(runs().map { state($0)["reason"] ?? "?" })")
 
-        // The cooling degrades: two days of the new regime. Drift is detected and a retraining starts by itself.
-        try await simulate(
-            3, "2026-05-04T00:00:00Z", "2d",
-            change: ["--change-at", "2026-05-04T00:00:00Z", "--change", "delta_mean=\(Self.cooling)"])
-        try await caughtUp("2026-05-05T23:50")
+        // The cooling degrades: two days of the new regime. Drift is detected, and once it has lasted `drift_for` of
+        // readings a retraining starts by itself. The second day is written once the watcher has seen the drift in
+        // the first (the server checks every 5 s: two days at once could pass between two checks), so 20 h of
+        // readings after the sighting are always on the bus.
+        func watched() -> String {
+            String(decoding: FileManager.default.contents(atPath: dir + "/watch.err") ?? Data(), as: UTF8.self)
+        }
+        for (seed, day) in [(3, "2026-05-04"), (6, "2026-05-05")] {
+            try await simulate(
+                seed, day + "T00:00:00Z", "1d",
+                change: ["--change-at", day + "T00:00:00Z", "--change", "delta_mean=\(Self.cooling)"])
+            try await caughtUp(day + "T23:50")
+            let sighting = ContinuousClock.now
+            while !watched().contains("drift of lead@v1 seen at") && ContinuousClock.now - sighting < .seconds(60) {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(watched().contains("drift of lead@v1 seen at"), "\(watched().suffix(2000))")
+        }
         var run: String?
         let waiting = ContinuousClock.now
         while ContinuousClock.now - waiting < .seconds(300) {
@@ -118,15 +135,17 @@ import Testing
             }
             try await Task.sleep(for: .seconds(1))
         }
-        let watched = String(
-            decoding: FileManager.default.contents(atPath: dir + "/watch.err") ?? Data(), as: UTF8.self)
-        #expect(run != nil, "no retraining started: \(watched.suffix(3000))")
+        #expect(run != nil, "no retraining started: \(watched().suffix(3000))")
         guard let run else { return }
         #expect((state(run)["reason"] as? String)?.contains("drift of lead@v1") == true, "\(state(run))")
+        #expect((state(run)["reason"] as? String)?.contains("lasting 20h of readings") == true, "\(state(run))")
+        // What drift_for is for: the hold-out, which both gates judge on, lies in the new regime.
+        let split = (state(run)["steps"] as? [String: Any])?["split"] as? [String: Any]
+        #expect((split?["holdout_from"] as? String ?? "") >= "2026-05-04", "\(split ?? [:])")
         // Offline, the gate refuses a challenger no better than an alarm that is always on; else it shadows.
         if state(run)["outcome"] == nil {
             #expect(
-                (state(run)["done"] as? [String] ?? []).contains("register"), "\(state(run)) \(watched.suffix(2000))")
+                (state(run)["done"] as? [String] ?? []).contains("register"), "\(state(run)) \(watched().suffix(2000))")
             // A day in shadow, then the verdict carried out by the run.
             try await simulate(
                 4, "2026-05-06T00:00:00Z", "1d",
@@ -138,7 +157,7 @@ import Testing
         }
         let outcome = state(run)["outcome"] as? String ?? ""
         let promoted = outcome.hasPrefix("promoted: lead@v2")
-        #expect(promoted, "\(outcome) \(watched.suffix(2000))")
+        #expect(promoted, "\(outcome) \(watched().suffix(2000))")
         if promoted { try await Task.sleep(for: .seconds(4)) }  // the worker reloads between batches
 
         // A day more, with the model the loop left in production.
@@ -185,8 +204,10 @@ import Testing
             }
         }
         let promotion = (try? String(contentsOfFile: "\(dir)/retrain/\(run)/log.jsonl", encoding: .utf8)) ?? ""
+        let sighted = watched().split(separator: "\n")
+            .filter { $0.contains("seen at") || $0.contains("is gone") }
         print(
-            report + "run \(run): \(outcome)\n"
+            report + sighted.map { "watcher: \($0)\n" }.joined() + "run \(run): \(outcome)\n"
                 + promotion.split(separator: "\n").filter { $0.contains("\"done\"") }.joined(separator: "\n"))
         // In the new regime, the champion's last day against the promoted challenger's first whole day, which must
         // also beat an alarm that is always on. (The days before the change are another regime, with a tenth of the

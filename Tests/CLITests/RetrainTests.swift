@@ -150,4 +150,19 @@ import Testing
         }
         #expect(watched.contains("requested by") && watched.contains("new tooling"), "\(watched.suffix(2000))")
     }
+
+    /// A trigger setting that is not a duration is refused before anything runs, naming the setting and the file.
+    @Test func aBadDriftForIsRefused() async throws {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try String(contentsOfFile: Self.example, encoding: .utf8)
+            .replacingOccurrences(of: "./retrain", with: dir + "/retrain")
+            .replacingOccurrences(of: "drift_for: 24h", with: "drift_for: a day")
+        try config.write(toFile: dir + "/retrain.yaml", atomically: true, encoding: .utf8)
+        let bad = try await CLI.run(["retrain", "--config", dir + "/retrain.yaml", "--watch"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("triggers.drift_for a day is not a duration"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/retrain"), "nothing ran")
+    }
 }

@@ -239,9 +239,11 @@ import Topics
         description.predictionReference = ReferenceDistribution((0..<1_000).map { Double($0) / 1_000 * 0.6 })
         try t.registry.register(ModelFile(description: description, model: model), as: "failure")
         await Self.feed(t.view)
-        let (values, risks) = await t.view.driftSamples()
-        let reports = DriftMonitor(registry: t.registry).reports(values: values, risks: risks)
+        let (values, risks, span) = await t.view.driftSamples()
+        let reports = DriftMonitor(registry: t.registry).reports(values: values, risks: risks, span: span)
         #expect(reports.map(\.model) == ["failure@v1"])
+        // The plant time the check covers: the 120 running readings, a second apart.
+        #expect(span.map { $0.upperBound - $0.lowerBound } == 119_000)
         let features = Dictionary(uniqueKeysWithValues: (reports.first?.features ?? []).map { ($0.name, $0) })
         #expect(features["torque_nm"]?.drifted == true)
         #expect(features["rpm"]?.drifted == false)
@@ -252,6 +254,8 @@ import Topics
             let monitoring = try await client.call(.get, "/api/monitoring", token: viewer).json
             let drift = (monitoring["drift"] as? [[String: Any]])?.first
             #expect(drift?["drifted"] as? Bool == true)
+            #expect(drift?["window_to"] as? String == span.map { Timestamp.format($0.upperBound) })
+            #expect(drift?["window_from"] as? String == span.map { Timestamp.format($0.lowerBound) })
             let alerts =
                 try await client.call(.get, "/api/alerts?status=raised", token: viewer).json["alerts"]
                 as? [[String: Any]] ?? []

@@ -1,5 +1,6 @@
 import Foundation
 import Learn
+import Plant
 import Registry
 import Synchronization
 
@@ -25,6 +26,9 @@ struct DriftReport: Sendable {
     var features: [Feature]
     var prediction: Feature?
     var time: String
+    /// The plant-time span (ms) of the live readings compared: where the plant stood when the check ran, whatever
+    /// the wall clock (a server reading history catches up in minutes on days of readings).
+    var span: ClosedRange<Int64>?
 
     static func feature(_ name: String, reference: ReferenceDistribution, live: [Double]) -> Feature? {
         guard live.count >= 100 else { return nil }
@@ -50,6 +54,8 @@ struct DriftReport: Sendable {
             "model": model, "time": time, "features": features.map(row),
             "prediction": prediction.map(row) ?? NSNull(),
             "drifted": features.contains { $0.drifted } || prediction?.drifted == true,
+            "window_from": span.map { Timestamp.format($0.lowerBound) as Any } ?? NSNull(),
+            "window_to": span.map { Timestamp.format($0.upperBound) as Any } ?? NSNull(),
         ]
     }
 }
@@ -74,7 +80,9 @@ final class DriftMonitor: Sendable {
         return found
     }
 
-    func reports(values: [String: [Double]], risks: [String: [Double]], now: Date = Date()) -> [DriftReport] {
+    func reports(
+        values: [String: [Double]], risks: [String: [Double]], span: ClosedRange<Int64>? = nil, now: Date = Date()
+    ) -> [DriftReport] {
         var out: [DriftReport] = []
         for (label, liveRisks) in risks.sorted(by: { $0.key < $1.key }) {
             guard let refs = references(of: label) else { continue }
@@ -91,7 +99,7 @@ final class DriftMonitor: Sendable {
             out.append(
                 DriftReport(
                     model: label, features: features, prediction: prediction,
-                    time: ISO8601DateFormatter().string(from: now)))
+                    time: ISO8601DateFormatter().string(from: now), span: span))
         }
         return out
     }

@@ -165,6 +165,8 @@ public actor PlantView {
     /// of the drift checks.
     var liveValues: [String: [Double]] = [:]
     var liveRisks: [String: [Double]] = [:]
+    /// The times (plant clock, ms) of the running readings in the live window: the span the drift checks cover.
+    var liveTimes: [Int64] = []
     static let liveWindow = 5_000
     /// The latest drift figures per model (from `DriftMonitor`), and which features are flagged now.
     var drift: [String: DriftReport] = [:]
@@ -221,13 +223,16 @@ public actor PlantView {
         apply(record)
     }
 
-    static func push(_ v: Double, into window: inout [Double]) {
+    static func push<T>(_ v: T, into window: inout [T]) {
         window.append(v)
         if window.count > liveWindow + liveWindow / 4 { window.removeFirst(window.count - liveWindow) }
     }
 
-    /// The live samples for drift checks.
-    func driftSamples() -> (values: [String: [Double]], risks: [String: [Double]]) { (liveValues, liveRisks) }
+    /// The live samples for drift checks, and the plant-time span of their readings (nil before any).
+    func driftSamples() -> (values: [String: [Double]], risks: [String: [Double]], span: ClosedRange<Int64>?) {
+        guard let first = liveTimes.min(), let last = liveTimes.max() else { return (liveValues, liveRisks, nil) }
+        return (liveValues, liveRisks, first...last)
+    }
 
     /// Records a drift report; a feature crossing the threshold raises a `drift` alert, clearing below half of it.
     func record(drift report: DriftReport, now: Int64) {
@@ -285,6 +290,7 @@ public actor PlantView {
         lastReading[reading.machine] = max(lastReading[reading.machine] ?? reading.timestamp, reading.timestamp)
         resolveHorizonDecisions(of: reading.machine)
         var m = status(of: reading.machine)
+        if reading.state == .running { Self.push(reading.timestamp, into: &liveTimes) }
         for v in reading.values {
             append(Point(millis: reading.timestamp, value: v.value), to: &m.values[v.name, default: []])
             if reading.state == .running { Self.push(v.value, into: &liveValues[v.name, default: []]) }

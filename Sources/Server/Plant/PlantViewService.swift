@@ -119,9 +119,9 @@ public struct PlantViewService: Service {
             }
         }
         if let drift {
-            let (values, risks) = await view.driftSamples()
+            let (values, risks, span) = await view.driftSamples()
             let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-            for report in drift.reports(values: values, risks: risks) {
+            for report in drift.reports(values: values, risks: risks, span: span) {
                 await view.record(drift: report, now: now)
                 for f in report.features + (report.prediction.map { [$0] } ?? []) {
                     metrics.drift(model: report.model, feature: f.name, psi: f.psi, ks: f.ks)
