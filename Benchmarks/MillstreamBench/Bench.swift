@@ -67,6 +67,8 @@ struct Bench {
             try await HistorianBench.run(
                 directory: directory, days: Int(options["days"] ?? "") ?? 365, rounds: Int(options["rounds"] ?? "") ?? 7
             )
+        case "optimize" where options["call-sizes"] != nil:
+            try OptimizeBench.callSizes()
         case "optimize":
             try OptimizeBench.run(
                 problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16,

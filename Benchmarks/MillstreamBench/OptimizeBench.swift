@@ -262,3 +262,37 @@ enum OptimizeBench {
                 work(coldIterations, coldPoints, coldRows), work(streamIterations, streamPoints, streamRows)))
     }
 }
+
+extension OptimizeBench {
+    /// `optimize --call-sizes`: what one model call costs by its row count, on the benchmark's model (input
+    /// gradients along the 3 controls, the shared-input path). A cold search's calls score about 19 rows; scoring
+    /// several machines' searches in one call would make them larger. Prints microseconds per call and nanoseconds
+    /// per row for each size, over the same number of rows.
+    static func callSizes(sizes: [Int] = [4, 12, 19, 38, 76, 152, 304], rowsPerSize: Int = 600_000) throws {
+        let file = try model()
+        let model = try NetworkRiskModel(file: file, label: "bench@v1")
+        var rng = RandomSource(seed: 3)
+        let state = (0..<inputs).map { _ in rng.normal() }
+        print("model calls, 16-64-64-1 model, gradients along 3 controls, shared inputs; \(rowsPerSize) rows per size")
+        for round in 0..<2 {
+            for rows in sizes {
+                var batch = RiskBatch(numericWidth: inputs, categoricalWidth: 0)
+                batch.directions = [0, 1, 2]
+                batch.wantsGradient = true
+                batch.resize(rows: rows)
+                for r in 0..<rows {
+                    for i in 0..<inputs { batch.numeric[r * inputs + i] = i < 3 ? rng.normal() : state[i] }
+                }
+                batch.varyingInputs = [0, 1, 2]
+                let calls = max(1, rowsPerSize / rows)
+                model.evaluate(&batch)
+                let elapsed = seconds { for _ in 0..<calls { model.evaluate(&batch) } }
+                guard round == 1 else { continue }
+                print(
+                    String(
+                        format: "  %4d rows: %7.2f us per call, %6.1f ns per row", rows, elapsed / Double(calls) * 1e6,
+                        elapsed / Double(calls * rows) * 1e9))
+            }
+        }
+    }
+}

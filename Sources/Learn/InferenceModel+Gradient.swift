@@ -14,6 +14,23 @@ extension InferenceModel {
         var shared = Shared()
         public init() {}
 
+        /// Each stage's buffers for `rows` rows.
+        mutating func size(for stages: [Stage], rows: Int, outputs: Int) {
+            if z.count != stages.count {
+                z = stages.map { Tensor(rows: rows, columns: $0.units) }
+                y = z
+                g = stages.map { Tensor(rows: rows, columns: $0.inputs) }
+                seed = Tensor(rows: rows, columns: outputs)
+            } else if z[0].rows != rows {
+                for s in stages.indices {
+                    z[s].resize(rows: rows)
+                    y[s].resize(rows: rows)
+                    g[s].resize(rows: rows)
+                }
+                seed.resize(rows: rows)
+            }
+        }
+
         struct Shared: Sendable {
             /// The first layer's bias plus its product over the shared columns.
             var base: [Float] = []
@@ -60,29 +77,21 @@ extension InferenceModel {
             split.map { v in v.indices.allSatisfy { v[$0] >= 0 && v[$0] < inputSize && ($0 == 0 || v[$0 - 1] < v[$0]) }
             }
                 ?? true, "varying columns must be increasing input positions")
-        if w.z.count != stages.count {
-            w.z = stages.map { Tensor(rows: rows, columns: $0.units) }
-            w.y = w.z
-            w.g = stages.map { Tensor(rows: rows, columns: $0.inputs) }
-            w.seed = Tensor(rows: rows, columns: outputSize)
-        } else if w.z[0].rows != rows {
+        w.size(for: stages, rows: rows, outputs: outputSize)
+        // The stages through a buffer pointer: borrowed, where a copy of each (`for stage in stages`) retained and
+        // released its four arrays, several times per call.
+        stages.withUnsafeBufferPointer { stages in
             for s in stages.indices {
-                w.z[s].resize(rows: rows)
-                w.y[s].resize(rows: rows)
-                w.g[s].resize(rows: rows)
-            }
-            w.seed.resize(rows: rows)
-        }
-        for (s, stage) in stages.enumerated() {
-            if s == 0, let split {
-                Self.forwardShared(
-                    stage, x.baseAddress!, rows: rows, varying: split, scratch: &w.shared, into: &w.z[0],
-                    activated: &w.y[0])
-            } else if s == 0 {
-                Self.forward(stage, x.baseAddress!, rows: rows, into: &w.z[0], activated: &w.y[0])
-            } else {
-                w.y[s - 1].scalars.withUnsafeBufferPointer {
-                    Self.forward(stage, $0.baseAddress!, rows: rows, into: &w.z[s], activated: &w.y[s])
+                if s == 0, let split {
+                    Self.forwardShared(
+                        stages[s], x.baseAddress!, rows: rows, varying: split, scratch: &w.shared, into: &w.z[0],
+                        activated: &w.y[0])
+                } else if s == 0 {
+                    Self.forward(stages[s], x.baseAddress!, rows: rows, into: &w.z[0], activated: &w.y[0])
+                } else {
+                    w.y[s - 1].scalars.withUnsafeBufferPointer {
+                        Self.forward(stages[s], $0.baseAddress!, rows: rows, into: &w.z[s], activated: &w.y[s])
+                    }
                 }
             }
         }
@@ -92,24 +101,26 @@ extension InferenceModel {
         }
         guard let gradients else { return }
         for i in w.seed.scalars.indices { w.seed.scalars[i] = i % outputSize == output ? 1 : 0 }
-        for s in stride(from: last, through: 0, by: -1) {
-            let stage = stages[s]
-            // d output / d stage output -> d output / d pre-activation, then through the weights.
-            var upstream: Tensor
-            if s == last {
-                upstream = w.seed
-                w.seed = Tensor(rows: 0, columns: 0)  // unique: written in place, not copied
-            } else {
-                upstream = w.g[s + 1]
-                w.g[s + 1] = Tensor(rows: 0, columns: 0)
+        stages.withUnsafeBufferPointer { stages in
+            for s in stride(from: last, through: 0, by: -1) {
+                // d output / d stage output -> d output / d pre-activation, then through the weights.
+                var upstream: Tensor
+                if s == last {
+                    upstream = w.seed
+                    w.seed = Tensor(rows: 0, columns: 0)  // unique: written in place, not copied
+                } else {
+                    upstream = w.g[s + 1]
+                    w.g[s + 1] = Tensor(rows: 0, columns: 0)
+                }
+                stages[s].activation.backward(&upstream, z: w.z[s], y: w.y[s])
+                if s == 0, let split {
+                    Self.backwardShared(
+                        stages[s], upstream, rows: rows, varying: split, scratch: &w.shared, into: gradients)
+                } else {
+                    Self.backward(stages[s], upstream, rows: rows, into: &w.g[s])
+                }
+                if s == last { w.seed = upstream } else { w.g[s + 1] = upstream }
             }
-            stage.activation.backward(&upstream, z: w.z[s], y: w.y[s])
-            if s == 0, let split {
-                Self.backwardShared(stage, upstream, rows: rows, varying: split, scratch: &w.shared, into: gradients)
-            } else {
-                Self.backward(stage, upstream, rows: rows, into: &w.g[s])
-            }
-            if s == last { w.seed = upstream } else { w.g[s + 1] = upstream }
         }
         guard split == nil else { return }
         w.g[0].scalars.withUnsafeBufferPointer { src in

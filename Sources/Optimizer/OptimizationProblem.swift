@@ -56,6 +56,8 @@ public struct OptimizationProblem: Sendable {
     public let numericInputs: [String]
     public let categoricalInputs: [String]
     let variables: [String: ProcessVariable]
+    /// Each variable's words (`describe`), made once: every recommendation's explanation asks for several.
+    let words: [String: (label: String, unit: String)]
 
     /// Binds the config to a model. Fails when the model reads a variable the config lacks, or when nothing the
     /// optimizer may change reaches the model or the rate (there would be nothing to optimize).
@@ -65,6 +67,7 @@ public struct OptimizationProblem: Sendable {
         numericInputs = inputs
         categoricalInputs = model.categoricalInputs
         variables = Dictionary(uniqueKeysWithValues: config.variables.map { ($0.name, $0) })
+        words = variables.mapValues(Self.words)
         for name in inputs where config.variable(name) == nil {
             throw OptimizerError(
                 "the model reads '\(name)', which process '\(config.process)' does not declare as a variable")
@@ -136,8 +139,10 @@ public struct OptimizationProblem: Sendable {
     }
 
     /// The words for a variable: its description (or name) and unit.
-    func describe(_ name: String) -> (label: String, unit: String) {
-        guard let v = variables[name] else { return (name, "") }
+    func describe(_ name: String) -> (label: String, unit: String) { words[name] ?? (name, "") }
+
+    /// A variable's description (or name) up to any parenthesis, lowercased first letter, and its unit.
+    static func words(_ v: ProcessVariable) -> (label: String, unit: String) {
         var label = Substring(v.description.isEmpty ? v.name : v.description)
         if let paren = label.firstIndex(of: "(") { label = label[..<paren] }
         while label.last == " " { label = label.dropLast() }

@@ -36,12 +36,23 @@ extension SetpointOptimizer {
 
     /// Setpoints for a point of the unit box (held controls stay where they are).
     func setpoints(_ u: [Double], current: [Double], free: [Int], ranges: [ClosedRange<Double>]) -> [Double] {
-        var s = current
-        for (i, c) in free.enumerated() {
-            s[c] = ranges[c].lowerBound + min(1, max(0, u[i])) * (ranges[c].upperBound - ranges[c].lowerBound)
-        }
-        for c in s.indices where !free.contains(c) { s[c] = ranges[c].lowerBound }
+        var s: [Double] = []
+        s.reserveCapacity(current.count)
+        appendSetpoints(u, current: current, free: free, ranges: ranges, to: &s)
         return s
+    }
+
+    /// `setpoints` appended to `flat`, without an array of its own (a search builds one batch of them per step).
+    func appendSetpoints(
+        _ u: [Double], current: [Double], free: [Int], ranges: [ClosedRange<Double>], to flat: inout [Double]
+    ) {
+        let start = flat.count
+        flat.append(contentsOf: current)
+        for c in current.indices where !free.contains(c) { flat[start + c] = ranges[c].lowerBound }
+        for (i, c) in free.enumerated() {
+            flat[start + c] =
+                ranges[c].lowerBound + min(1, max(0, u[i])) * (ranges[c].upperBound - ranges[c].lowerBound)
+        }
     }
 
     /// One search from the starts on the scenarios in `scenarios`, by gradient or pattern search.
@@ -100,13 +111,17 @@ extension SetpointOptimizer {
         var pending = Array(0..<n)
         var iteration = 0
         let widths = free.map { ranges[$0].upperBound - ranges[$0].lowerBound }
+        // Reused across iterations (and the per-start arrays written in place): the small arrays a step allocated
+        // were several percent of a cold search.
+        var flat: [Double] = []
+        flat.reserveCapacity(n * controls)
+        var direction = [Double](repeating: 0, count: d)
         while !pending.isEmpty && iteration < options.maxIterations {
             iteration += 1
             iterations += 1
             pointsScored += pending.count
-            var flat: [Double] = []
-            flat.reserveCapacity(pending.count * controls)
-            for j in pending { flat += setpoints(trials[j], current: current, free: free, ranges: ranges) }
+            flat.removeAll(keepingCapacity: true)
+            for j in pending { appendSetpoints(trials[j], current: current, free: free, ranges: ranges, to: &flat) }
             guard let result = objective(points: flat, count: pending.count, reset: nil, gradient: true) else {
                 return .notFinite(Array(flat[0..<controls]))
             }
@@ -119,30 +134,31 @@ extension SetpointOptimizer {
                     succeeded[j] = values[j].isFinite
                     values[j] = value
                     points[j] = trials[j]
-                    gradients[j] = (0..<d).map { i in result.gradient[slot * controls + free[i]] * widths[i] }
+                    if gradients[j].count != d { gradients[j] = [Double](repeating: 0, count: d) }
+                    for i in 0..<d { gradients[j][i] = result.gradient[slot * controls + free[i]] * widths[i] }
                 } else {
                     step[j] *= 0.25
                     succeeded[j] = false
                 }
                 // Next trial: against the projected gradient.
-                let g = gradients[j]
-                var direction = [Double](repeating: 0, count: d)
                 var norm = 0.0
                 for i in 0..<d {
-                    let atLow = points[j][i] <= 0 && g[i] > 0
-                    let atHigh = points[j][i] >= 1 && g[i] < 0
-                    direction[i] = atLow || atHigh ? 0 : -g[i]
+                    let g = gradients[j][i]
+                    let atLow = points[j][i] <= 0 && g > 0
+                    let atHigh = points[j][i] >= 1 && g < 0
+                    direction[i] = atLow || atHigh ? 0 : -g
                     norm = max(norm, abs(direction[i]))
                 }
                 if norm == 0 || step[j] < tolerance {
                     settled[j] = true
                     continue
                 }
-                trials[j] = (0..<d).map { i in min(1, max(0, points[j][i] + step[j] * direction[i] / norm)) }
+                for i in 0..<d { trials[j][i] = min(1, max(0, points[j][i] + step[j] * direction[i] / norm)) }
                 if trials[j] == points[j] { settled[j] = true }
             }
             merge(points: points, values: values, settled: settled, radius: options.mergeRadius, merged: &merged)
-            pending = (0..<n).filter { !settled[$0] && !merged[$0] }
+            pending.removeAll(keepingCapacity: true)
+            for j in 0..<n where !settled[j] && !merged[j] { pending.append(j) }
         }
         let basins = (0..<n).filter { settled[$0] && !merged[$0] }.sorted { values[$0] < values[$1] }
         guard let best = basins.first else { return .notConverged(iterations: iteration) }

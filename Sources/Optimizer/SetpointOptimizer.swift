@@ -31,6 +31,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     /// The coarse phase's scenarios for the machine loaded last (0: one phase), for benchmarks and reports.
     public var coarseScenarioCount: Int { coarseScenarios.count }
     var trustGradient: [Double] = []
+    /// Equal weights for the scenarios (the uniform trust weighting), kept for the scenario count of the last call.
+    var uniformWeights: [Double] = []
     /// Solver iterations (batched model calls of the search) since this optimizer was made: with `solves`, the
     /// average work per recommendation, for benchmarks and metrics.
     public internal(set) var iterations = 0
@@ -325,26 +327,42 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         }
     }
 
-    /// The main direction of the parts' standardized deviations (first principal component, by power iteration) and
-    /// the parts ordered along it.
-    static func principal(_ values: [Double], count n: Int, width: Int) -> (direction: [Double], order: [Int]) {
+    /// Each column of `x` (count x width) less its mean, over its standard deviation (0 for a constant column).
+    static func standardize(
+        _ x: UnsafeBufferPointer<Double>, count n: Int, width: Int, into z: UnsafeMutableBufferPointer<Double>
+    ) {
         var mean = [Double](repeating: 0, count: width)
-        var sd = [Double](repeating: 0, count: width)
-        for k in 0..<n { for c in 0..<width { mean[c] += values[k * width + c] } }
+        var scale = [Double](repeating: 0, count: width)
+        for k in 0..<n { for c in 0..<width { mean[c] += x[k * width + c] } }
         for c in 0..<width { mean[c] /= Double(n) }
         for k in 0..<n {
             for c in 0..<width {
-                let v = values[k * width + c] - mean[c]
-                sd[c] += v * v
+                let v = x[k * width + c] - mean[c]
+                scale[c] += v * v
             }
         }
-        let scale = sd.map { $0 > 0 ? 1 / ($0 / Double(max(1, n - 1))).squareRoot() : 0 }
+        for c in 0..<width { scale[c] = scale[c] > 0 ? 1 / (scale[c] / Double(max(1, n - 1))).squareRoot() : 0 }
+        for k in 0..<n { for c in 0..<width { z[k * width + c] = (x[k * width + c] - mean[c]) * scale[c] } }
+    }
+
+    /// The main direction of the parts' standardized deviations (first principal component, by power iteration) and
+    /// the parts ordered along it.
+    static func principal(_ values: [Double], count n: Int, width: Int) -> (direction: [Double], order: [Int]) {
         var z = [Double](repeating: 0, count: n * width)
-        for k in 0..<n { for c in 0..<width { z[k * width + c] = (values[k * width + c] - mean[c]) * scale[c] } }
         var covariance = [Double](repeating: 0, count: width * width)
-        for k in 0..<n {
-            for a in 0..<width {
-                for b in 0..<width { covariance[a * width + b] += z[k * width + a] * z[k * width + b] }
+        // Through buffers: with the arrays' bounds checks, these loops over a machine's parts were most of the
+        // time of building its scenarios.
+        values.withUnsafeBufferPointer { x in
+            z.withUnsafeMutableBufferPointer { z in
+                covariance.withUnsafeMutableBufferPointer { covariance in
+                    standardize(x, count: n, width: width, into: z)
+                    for k in 0..<n {
+                        let row = z.baseAddress! + k * width
+                        for a in 0..<width {
+                            for b in 0..<width { covariance[a * width + b] += row[a] * row[b] }
+                        }
+                    }
+                }
             }
         }
         var v = [Double](repeating: 1 / Double(width).squareRoot(), count: width)
@@ -372,12 +390,14 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let indexBits = UInt64(max(1, Int.bitWidth - (n - 1).leadingZeroBitCount))
         let indexMask: UInt64 = (1 << indexBits) - 1
         var keys = [UInt64](repeating: 0, count: n)
-        for k in 0..<n {
-            var p = 0.0
-            for c in 0..<width { p += z[k * width + c] * v[c] }
-            let bits = (p == 0 ? 0.0 : p).bitPattern  // -0 sorts with +0
-            let ordered = bits & (1 << 63) != 0 ? ~bits : bits | (1 << 63)
-            keys[k] = (ordered & ~indexMask) | UInt64(k)
+        z.withUnsafeBufferPointer { z in
+            for k in 0..<n {
+                var p = 0.0
+                for c in 0..<width { p += z[k * width + c] * v[c] }
+                let bits = (p == 0 ? 0.0 : p).bitPattern  // -0 sorts with +0
+                let ordered = bits & (1 << 63) != 0 ? ~bits : bits | (1 << 63)
+                keys[k] = (ordered & ~indexMask) | UInt64(k)
+            }
         }
         keys.sort()
         return (v, keys.map { Int($0 & indexMask) })
@@ -400,8 +420,10 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         model.evaluate(&batch)
         batch.varyingInputs = nil
         let trust = options.trustWeight > 0 ? model.support : nil
-        let trustWeights =
-            options.trustWeighting == .uniform ? [Double](repeating: 1 / Double(k), count: k) : scenarios.weights
+        if trust != nil && options.trustWeighting == .uniform && uniformWeights.count != k {
+            uniformWeights = [Double](repeating: 1 / Double(k), count: k)
+        }
+        let trustWeights = options.trustWeighting == .uniform ? uniformWeights : scenarios.weights
         var values = [Double](repeating: 0, count: count)
         var risks = [Double](repeating: 0, count: count)
         var gradients = [Double](repeating: 0, count: gradient ? count * controls : 0)
