@@ -75,7 +75,8 @@ struct Bench {
                 rounds: Int(options["rounds"] ?? "") ?? 1, peer: options["peer"] != "none",
                 streamMachines: Int(options["stream-machines"] ?? "") ?? 200,
                 readingsPerMachine: Int(options["readings"] ?? "") ?? 20,
-                coarseFraction: options["coarse-fraction"].map { Double($0) ?? 0.25 } ?? 0.25)
+                coarseFraction: options["coarse-fraction"].map { Double($0) ?? 0.25 } ?? 0.25,
+                width: Int(options["width"] ?? "") ?? 64)
         case "all":
             try EventLogBench.run(records: Int(options["records"] ?? "") ?? 2_000_000, directory: directory)
             try ReadingBench.run(count: 200_000)

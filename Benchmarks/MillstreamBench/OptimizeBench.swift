@@ -25,8 +25,9 @@ enum OptimizeBench {
                 failureCost: 45, scenarios: scenarios, history: max(128, scenarios * 8), minGain: 0))
     }
 
-    /// A trained 16-64-64-1 network: failures where a nonlinear mix of the controllables and the state is high.
-    static func model() throws -> ModelFile {
+    /// A trained 16-64-64-1 network (hidden layers `width` wide, `--width`): failures where a nonlinear mix of the
+    /// controllables and the state is high.
+    static func model(width: Int = 64) throws -> ModelFile {
         var rng = RandomSource(seed: 42)
         let rows = 20_000
         var columns = (0..<inputs).map { _ in [Double](repeating: 0, count: rows) }
@@ -44,7 +45,7 @@ enum OptimizeBench {
         let x = try pre.transform(numeric: columns)
         let y = Tensor(rows: rows, columns: 1, scalars: labels.map(Float.init))
         let net = try Sequential(
-            [Dense(64, activation: .relu), Dense(64, activation: .relu), Dense(1, activation: .sigmoid)],
+            [Dense(width, activation: .relu), Dense(width, activation: .relu), Dense(1, activation: .sigmoid)],
             inputSize: inputs, seed: 7)
         try net.fit(
             x: x, y: y, loss: BinaryCrossEntropy(), optimizer: Adam(),
@@ -65,10 +66,10 @@ enum OptimizeBench {
     /// figure is the last round's); `peer: false` skips SciPy.
     static func run(
         problems count: Int, scenarios: Int, rounds: Int = 1, peer runsPeer: Bool = true, streamMachines: Int = 200,
-        readingsPerMachine: Int = 20, coarseFraction: Double = 0.25
+        readingsPerMachine: Int = 20, coarseFraction: Double = 0.25, width: Int = 64
     ) throws {
         let config = config(scenarios: scenarios)
-        let file = try model()
+        let file = try model(width: width)
         let model = try NetworkRiskModel(file: file, label: "bench@v1")
         let problem = try OptimizationProblem(config: config, model: model)
         var options = SolverOptions()
@@ -181,7 +182,7 @@ enum OptimizeBench {
         }
         streamObjective /= Double(stream.count)
         let header =
-            "recommendations, 16-64-64-1 model, 3 controls, \(scenarios) scenarios from \(config.optimizer!.history) parts, 3 starts, one core"
+            "recommendations, 16-\(width)-\(width)-1 model, 3 controls, \(scenarios) scenarios from \(config.optimizer!.history) parts, 3 starts, one core"
         let coldName = "cold, \(count) machines"
         let streamName = "streaming, \(streamCount) x \(readingsPerMachine) readings"
         let coarse =
