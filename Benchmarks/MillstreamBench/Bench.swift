@@ -68,7 +68,7 @@ struct Bench {
                 directory: directory, days: Int(options["days"] ?? "") ?? 365, rounds: Int(options["rounds"] ?? "") ?? 7
             )
         case "optimize" where options["call-sizes"] != nil:
-            try OptimizeBench.callSizes()
+            try OptimizeBench.callSizes(width: Int(options["width"] ?? "") ?? 64)
         case "optimize":
             try OptimizeBench.run(
                 problems: Int(options["problems"] ?? "") ?? 2_000, scenarios: Int(options["scenarios"] ?? "") ?? 16,

@@ -269,12 +269,16 @@ extension OptimizeBench {
     /// gradients along the 3 controls, the shared-input path). A cold search's calls score about 19 rows; scoring
     /// several machines' searches in one call would make them larger. Prints microseconds per call and nanoseconds
     /// per row for each size, over the same number of rows.
-    static func callSizes(sizes: [Int] = [4, 12, 19, 38, 76, 152, 304], rowsPerSize: Int = 600_000) throws {
-        let file = try model()
+    static func callSizes(
+        width: Int = 64, sizes: [Int] = [4, 12, 19, 38, 76, 152, 304], rowsPerSize: Int = 600_000
+    ) throws {
+        let file = try model(width: width)
         let model = try NetworkRiskModel(file: file, label: "bench@v1")
         var rng = RandomSource(seed: 3)
         let state = (0..<inputs).map { _ in rng.normal() }
-        print("model calls, 16-64-64-1 model, gradients along 3 controls, shared inputs; \(rowsPerSize) rows per size")
+        print(
+            "model calls, 16-\(width)-\(width)-1 model, gradients along 3 controls, shared inputs; \(rowsPerSize) rows per size"
+        )
         for round in 0..<2 {
             for rows in sizes {
                 var batch = RiskBatch(numericWidth: inputs, categoricalWidth: 0)

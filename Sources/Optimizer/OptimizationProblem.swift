@@ -55,7 +55,6 @@ public struct OptimizationProblem: Sendable {
     public let history: Int
     public let numericInputs: [String]
     public let categoricalInputs: [String]
-    let variables: [String: ProcessVariable]
     /// Each variable's words (`describe`), made once: every recommendation's explanation asks for several.
     let words: [String: (label: String, unit: String)]
 
@@ -66,8 +65,7 @@ public struct OptimizationProblem: Sendable {
         let inputs = model.numericInputs
         numericInputs = inputs
         categoricalInputs = model.categoricalInputs
-        variables = Dictionary(uniqueKeysWithValues: config.variables.map { ($0.name, $0) })
-        words = variables.mapValues(Self.words)
+        words = Dictionary(uniqueKeysWithValues: config.variables.map { ($0.name, Self.words($0)) })
         for name in inputs where config.variable(name) == nil {
             throw OptimizerError(
                 "the model reads '\(name)', which process '\(config.process)' does not declare as a variable")

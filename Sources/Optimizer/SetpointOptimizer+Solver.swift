@@ -195,7 +195,7 @@ extension SetpointOptimizer {
         var points = startPoints.points
         let n = points.count
         var flat: [Double] = []
-        for p in points { flat += setpoints(p, current: current, free: free, ranges: ranges) }
+        for p in points { appendSetpoints(p, current: current, free: free, ranges: ranges, to: &flat) }
         guard let first = objective(points: flat, count: n, reset: nil, gradient: false) else {
             return .notFinite(Array(flat[0..<controls]))
         }
@@ -219,8 +219,8 @@ extension SetpointOptimizer {
                 }
             }
             pointsScored += polls.count
-            flat = []
-            for poll in polls { flat += setpoints(poll.point, current: current, free: free, ranges: ranges) }
+            flat.removeAll(keepingCapacity: true)
+            for poll in polls { appendSetpoints(poll.point, current: current, free: free, ranges: ranges, to: &flat) }
             let result: (value: [Double], risk: [Double], gradient: [Double])
             if polls.isEmpty {
                 result = ([], [], [])

@@ -420,7 +420,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         model.evaluate(&batch)
         batch.varyingInputs = nil
         let trust = options.trustWeight > 0 ? model.support : nil
-        if trust != nil && options.trustWeighting == .uniform && uniformWeights.count != k {
+        if options.trustWeighting == .uniform && uniformWeights.count != k {
             uniformWeights = [Double](repeating: 1 / Double(k), count: k)
         }
         let trustWeights = options.trustWeighting == .uniform ? uniformWeights : scenarios.weights

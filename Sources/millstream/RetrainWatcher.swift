@@ -44,6 +44,7 @@ struct RetrainWatcher: Service {
         let every = try config.triggers.every.map {
             Double(try parseDuration($0, option: "triggers.every").components.seconds)
         }
+        let driftFor = try config.triggers.driftFor.map { try parseDuration($0, option: "triggers.drift_for") }
         Terminal.error(
             "retrain --watch: \(config.model); triggers: \(describeTriggers()); state in \(memoryPath)")
         // Read-only: on an embedded log the server is its writer; the watcher only reads the requests.
@@ -55,7 +56,7 @@ struct RetrainWatcher: Service {
             if let every, now - (memory.lastStarted ?? 0) >= every {
                 reasons.append("schedule: every \(config.triggers.every!)")
             }
-            if config.server != nil { reasons += await serverTriggers(&serverProblem, &memory) }
+            if config.server != nil { reasons += await serverTriggers(&serverProblem, &memory, driftFor: driftFor) }
             try save(memory)
             if let reason = reasons.first,
                 now - (memory.lastStarted ?? 0) >= cooldown || reasons.contains(where: { $0.hasPrefix("requested") })
@@ -127,7 +128,9 @@ struct RetrainWatcher: Service {
     /// A drift report's reason to retrain, if any. With `drift_for`, only once the drift has lasted that long in
     /// plant time since it was first seen; the sighting is forgotten when every feature's PSI falls below half the
     /// limit (as the drift alert clears), so a PSI hovering at the limit does not start the wait again and again.
-    private func drift(_ report: [String: Any], of label: String, _ memory: inout Memory) -> String? {
+    private func drift(_ report: [String: Any], of label: String, _ memory: inout Memory, lasting wait: Duration?)
+        -> String?
+    {
         let features = report["features"] as? [[String: Any]] ?? []
         let psi = { (f: [String: Any]) in f["psi"] as? Double ?? 0 }
         let drifted = features.filter { f in
@@ -135,8 +138,9 @@ struct RetrainWatcher: Service {
             return f["drifted"] as? Bool == true
         }
         let what = drifted.map { "\($0["feature"] as? String ?? "?") (PSI \(String(format: "%.2f", psi($0))))" }
-        guard let span = config.triggers.driftFor, let wait = try? parseDuration(span, option: "triggers.drift_for")
-        else { return what.isEmpty ? nil : "drift of \(label): \(what.joined(separator: ", "))" }
+        guard let wait, let span = config.triggers.driftFor else {
+            return what.isEmpty ? nil : "drift of \(label): \(what.joined(separator: ", "))"
+        }
         guard !what.isEmpty else {
             let half = (config.triggers.driftPSI ?? 0.25) / 2
             if memory.driftSighted?.model == label && !features.contains(where: { psi($0) > half }) {
@@ -163,7 +167,9 @@ struct RetrainWatcher: Service {
     }
 
     /// Drift on the production version's features, and its live F1 against its test F1 (from the server).
-    private func serverTriggers(_ problem: inout String?, _ memory: inout Memory) async -> [String] {
+    private func serverTriggers(_ problem: inout String?, _ memory: inout Memory, driftFor: Duration?) async
+        -> [String]
+    {
         guard let server = config.server else { return [] }
         let monitoring: [String: Any]
         do {
@@ -184,7 +190,7 @@ struct RetrainWatcher: Service {
         var reasons: [String] = []
         if config.triggers.drift {
             for report in monitoring["drift"] as? [[String: Any]] ?? [] where report["model"] as? String == label {
-                if let reason = drift(report, of: label, &memory) { reasons.append(reason) }
+                if let reason = drift(report, of: label, &memory, lasting: driftFor) { reasons.append(reason) }
             }
         }
         if let drop = config.triggers.f1Drop, let test = production.0.description.metadata.metrics["f1"] {
