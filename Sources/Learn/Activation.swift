@@ -17,20 +17,23 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     /// Applies the activation to `z` (rows x columns) in place.
     func apply(_ z: inout Tensor) {
         let columns = z.columns
-        z.scalars.withUnsafeMutableBufferPointer { p in
-            switch self {
-            case .linear: break
-            // Branch-free so the loops vectorize.
-            case .relu: Self.relu(p.baseAddress!, p.count)
-            case .leakyRelu: for i in p.indices { p[i] = p[i] < 0 ? p[i] * Self.leakySlope : p[i] }
-            case .gelu: for i in p.indices { p[i] = Self.gelu(p[i]) }
-            case .tanh: for i in p.indices { p[i] = Float.tanh(p[i]) }
-            case .sigmoid: for i in p.indices { p[i] = Self.sigmoid(p[i]) }
-            case .softmax:
-                guard columns > 0 else { return }
-                for r in 0..<(p.count / columns) {
-                    Self.softmax(UnsafeMutableBufferPointer(rebasing: p[r * columns..<(r + 1) * columns]))
-                }
+        z.scalars.withUnsafeMutableBufferPointer { apply($0.baseAddress!, count: $0.count, columns: columns) }
+    }
+
+    /// Applies the activation to the `count` values at `p` (rows of `columns`) in place.
+    func apply(_ p: UnsafeMutablePointer<Float>, count n: Int, columns: Int) {
+        switch self {
+        case .linear: break
+        // Branch-free so the loops vectorize.
+        case .relu: Self.relu(p, n)
+        case .leakyRelu: for i in 0..<n { p[i] = p[i] < 0 ? p[i] * Self.leakySlope : p[i] }
+        case .gelu: for i in 0..<n { p[i] = Self.gelu(p[i]) }
+        case .tanh: for i in 0..<n { p[i] = Float.tanh(p[i]) }
+        case .sigmoid: for i in 0..<n { p[i] = Self.sigmoid(p[i]) }
+        case .softmax:
+            guard columns > 0 else { return }
+            for r in 0..<(n / columns) {
+                Self.softmax(UnsafeMutableBufferPointer(start: p + r * columns, count: columns))
             }
         }
     }
@@ -42,28 +45,35 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
         grad.scalars.withUnsafeMutableBufferPointer { gb in
             z.scalars.withUnsafeBufferPointer { zb in
                 y.scalars.withUnsafeBufferPointer { yb in
-                    let g = gb.baseAddress!, z = zb.baseAddress!, y = yb.baseAddress!
-                    switch self {
-                    case .linear: break
-                    case .relu: Self.reluBackward(g, z, n)
-                    case .leakyRelu: Self.leakyBackward(g, z, n)
-                    case .gelu:
-                        for i in 0..<n {
-                            let x = z[i]
-                            let pdf = Float.exp(-0.5 * x * x) * 0.398_942_28
-                            g[i] *= 0.5 * (1 + Float.erf(x * 0.707_106_77)) + x * pdf
-                        }
-                    case .tanh: for i in 0..<n { g[i] *= 1 - y[i] * y[i] }
-                    case .sigmoid: for i in 0..<n { g[i] *= y[i] * (1 - y[i]) }
-                    case .softmax:
-                        for r in 0..<(n / max(columns, 1)) {
-                            var dot: Float = 0
-                            for c in 0..<columns { dot += g[r * columns + c] * y[r * columns + c] }
-                            for c in 0..<columns {
-                                g[r * columns + c] = y[r * columns + c] * (g[r * columns + c] - dot)
-                            }
-                        }
-                    }
+                    backward(gb.baseAddress!, z: zb.baseAddress!, y: yb.baseAddress!, count: n, columns: columns)
+                }
+            }
+        }
+    }
+
+    /// Turns the `count` values of dL/dy at `g` (rows of `columns`) into dL/dz in place, given the pre-activation
+    /// `z` and the output `y`.
+    func backward(
+        _ g: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>, y: UnsafePointer<Float>, count n: Int, columns: Int
+    ) {
+        switch self {
+        case .linear: break
+        case .relu: Self.reluBackward(g, z, n)
+        case .leakyRelu: Self.leakyBackward(g, z, n)
+        case .gelu:
+            for i in 0..<n {
+                let x = z[i]
+                let pdf = Float.exp(-0.5 * x * x) * 0.398_942_28
+                g[i] *= 0.5 * (1 + Float.erf(x * 0.707_106_77)) + x * pdf
+            }
+        case .tanh: for i in 0..<n { g[i] *= 1 - y[i] * y[i] }
+        case .sigmoid: for i in 0..<n { g[i] *= y[i] * (1 - y[i]) }
+        case .softmax:
+            for r in 0..<(n / max(columns, 1)) {
+                var dot: Float = 0
+                for c in 0..<columns { dot += g[r * columns + c] * y[r * columns + c] }
+                for c in 0..<columns {
+                    g[r * columns + c] = y[r * columns + c] * (g[r * columns + c] - dot)
                 }
             }
         }

@@ -2,8 +2,9 @@ import CBLAS
 
 extension InferenceModel {
     /// Buffers for batched scoring and input gradients: per stage, its pre-activation, output and input gradient.
-    /// Reused across calls: no allocation once it has held the largest row count (an optimizer's batches shrink as
-    /// its starts settle, and grow again on the next solve). A workspace serves one model.
+    /// Reused across calls: they only grow, to the largest row count yet, and a call uses its first rows (an
+    /// optimizer's batches shrink as its starts settle, and grow again on the next solve; resizing them on every
+    /// call zero-filled the growth each time). A workspace serves one model.
     public struct BatchWorkspace: Sendable {
         var z: [Tensor] = []
         var y: [Tensor] = []
@@ -12,16 +13,19 @@ extension InferenceModel {
         var seed = Tensor(rows: 0, columns: 0)
         /// The shared-input path's buffers (`evaluate(..., varying:)`).
         var shared = Shared()
+        /// The last evaluation without gradients, whose activations are kept for `gradients(ofRows:)`: its row
+        /// count, output and shared-input columns. Nil once used, or after an evaluation with gradients.
+        var pending: (rows: Int, output: Int, split: [Int]?)?
         public init() {}
 
-        /// Each stage's buffers for `rows` rows.
+        /// Each stage's buffers for at least `rows` rows.
         mutating func size(for stages: [Stage], rows: Int, outputs: Int) {
             if z.count != stages.count {
                 z = stages.map { Tensor(rows: rows, columns: $0.units) }
                 y = z
                 g = stages.map { Tensor(rows: rows, columns: $0.inputs) }
                 seed = Tensor(rows: rows, columns: outputs)
-            } else if z[0].rows != rows {
+            } else if z[0].rows < rows {
                 for s in stages.indices {
                     z[s].resize(rows: rows)
                     y[s].resize(rows: rows)
@@ -49,6 +53,8 @@ extension InferenceModel {
 
     /// Scores `rows` samples at once (row-major, `inputSize` wide) and writes output column `output` of each into
     /// `values`. With `gradients`, also writes d value / d input for every sample (rows x inputSize, row-major).
+    /// Without, the workspace keeps the activations, and `gradients(ofRows:into:workspace:)` can then give the
+    /// gradients of some of the rows only (an optimizer wants them only where a trial point was accepted).
     ///
     /// Matrix products go through OpenBLAS. This is the path for optimizers, which score many candidate inputs per
     /// step and need the model's sensitivity to each input (backpropagation to the inputs, weights fixed).
@@ -77,6 +83,56 @@ extension InferenceModel {
             split.map { v in v.indices.allSatisfy { v[$0] >= 0 && v[$0] < inputSize && ($0 == 0 || v[$0 - 1] < v[$0]) }
             }
                 ?? true, "varying columns must be increasing input positions")
+        forward(x, rows: rows, split: split, workspace: &w)
+        w.y[stages.count - 1].scalars.withUnsafeBufferPointer { out in
+            for r in 0..<rows { values[r] = out[r * outputSize + output] }
+        }
+        guard let gradients else {
+            w.pending = (rows, output, split)
+            return
+        }
+        w.pending = nil
+        backward(rows: rows, output: output, split: split, into: gradients, workspace: &w)
+    }
+
+    /// After `evaluate` without gradients: d value / d input for the rows `selected` (increasing positions among
+    /// that call's rows), written in that order into `gradients` (selected.count x inputSize, row-major; 0 in the
+    /// shared columns when that call had `varying`). The backward pass runs over the selected rows only. Once per
+    /// evaluation: it moves the selected rows' activations together.
+    public func gradients(
+        ofRows selected: [Int], into gradients: UnsafeMutableBufferPointer<Float>, workspace: inout BatchWorkspace
+    ) {
+        guard let pending = workspace.pending else {
+            preconditionFailure("gradients(ofRows:) follows an evaluate without gradients, once")
+        }
+        precondition(gradients.count >= selected.count * inputSize)
+        precondition(
+            selected.indices.allSatisfy { i in
+                selected[i] >= 0 && selected[i] < pending.rows && (i == 0 || selected[i - 1] < selected[i])
+            }, "the selected rows must be increasing positions among the evaluated rows")
+        var w = BatchWorkspace()
+        swap(&w, &workspace)
+        defer { swap(&w, &workspace) }
+        w.pending = nil
+        guard !selected.isEmpty else { return }
+        // Each stage's kept rows moved to the front, in order (a row only ever moves towards the start); a ReLU
+        // stage's output only (see `finish`).
+        for s in stages.indices {
+            let (n, keepsZ) = (stages[s].units, stages[s].activation != .relu || stages[s].scale != nil)
+            w.z[s].scalars.withUnsafeMutableBufferPointer { z in
+                w.y[s].scalars.withUnsafeMutableBufferPointer { y in
+                    for (i, r) in selected.enumerated() where i != r {
+                        if keepsZ { (z.baseAddress! + i * n).update(from: z.baseAddress! + r * n, count: n) }
+                        (y.baseAddress! + i * n).update(from: y.baseAddress! + r * n, count: n)
+                    }
+                }
+            }
+        }
+        backward(rows: selected.count, output: pending.output, split: pending.split, into: gradients, workspace: &w)
+    }
+
+    /// Every stage forward over `rows` rows, into the workspace's pre-activations and outputs.
+    private func forward(_ x: UnsafeBufferPointer<Float>, rows: Int, split: [Int]?, workspace w: inout BatchWorkspace) {
         w.size(for: stages, rows: rows, outputs: outputSize)
         // The stages through a buffer pointer: borrowed, where a copy of each (`for stage in stages`) retained and
         // released its four arrays, several times per call.
@@ -95,12 +151,17 @@ extension InferenceModel {
                 }
             }
         }
+    }
+
+    /// d output / d input for the first `rows` rows of the workspace's activations, into `gradients`.
+    private func backward(
+        rows: Int, output: Int, split: [Int]?, into gradients: UnsafeMutableBufferPointer<Float>,
+        workspace w: inout BatchWorkspace
+    ) {
         let last = stages.count - 1
-        w.y[last].scalars.withUnsafeBufferPointer { out in
-            for r in 0..<rows { values[r] = out[r * outputSize + output] }
+        w.seed.scalars.withUnsafeMutableBufferPointer { seed in
+            for i in 0..<rows * outputSize { seed[i] = i % outputSize == output ? 1 : 0 }
         }
-        guard let gradients else { return }
-        for i in w.seed.scalars.indices { w.seed.scalars[i] = i % outputSize == output ? 1 : 0 }
         stages.withUnsafeBufferPointer { stages in
             for s in stride(from: last, through: 0, by: -1) {
                 // d output / d stage output -> d output / d pre-activation, then through the weights.
@@ -112,7 +173,9 @@ extension InferenceModel {
                     upstream = w.g[s + 1]
                     w.g[s + 1] = Tensor(rows: 0, columns: 0)
                 }
-                stages[s].activation.backward(&upstream, z: w.z[s], y: w.y[s])
+                Self.activationBackward(
+                    stages[s].activation, &upstream, count: rows * stages[s].units, columns: stages[s].units,
+                    z: w.z[s], y: w.y[s])
                 if s == 0, let split {
                     Self.backwardShared(
                         stages[s], upstream, rows: rows, varying: split, scratch: &w.shared, into: gradients)
@@ -161,16 +224,22 @@ extension InferenceModel {
                 for (j, c) in varying.enumerated() { x[r * v + j] = input[r * inputs + c] }
             }
         }
-        z.scalars.withUnsafeMutableBufferPointer { zb in
-            scratch.x.withUnsafeBufferPointer { xv in
-                scratch.kernel.withUnsafeBufferPointer { kv in
+        scratch.x.withUnsafeBufferPointer { xv in
+            scratch.kernel.withUnsafeBufferPointer { kv in
+                // Into the output or the pre-activation (see `finish`), each written in place.
+                let product = { (out: inout UnsafeMutableBufferPointer<Float>) in
                     cblas_sgemm(
                         CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(n), Int32(v), 1, xv.baseAddress,
-                        Int32(v), kv.baseAddress, Int32(n), 0, zb.baseAddress, Int32(n))
+                        Int32(v), kv.baseAddress, Int32(n), 0, out.baseAddress, Int32(n))
+                }
+                if finishesInOutput(stage) {
+                    y.scalars.withUnsafeMutableBufferPointer(product)
+                } else {
+                    z.scalars.withUnsafeMutableBufferPointer(product)
                 }
             }
         }
-        scratch.base.withUnsafeBufferPointer { Self.activate(stage, bias: $0.baseAddress, rows: rows, z: &z, y: &y) }
+        scratch.base.withUnsafeBufferPointer { Self.finish(stage, bias: $0.baseAddress, rows: rows, z: &z, y: &y) }
     }
 
     /// The first stage's bias plus its product over the shared columns of `input`'s first row, and the kernel's
@@ -237,68 +306,111 @@ extension InferenceModel {
         }
     }
 
-    /// One stage's pre-activation `z` and output `y`. A dense stage's product is written by the matrix product
-    /// alone (beta 0, which OpenBLAS's small-matrix kernels take), then one pass adds the bias and writes the
-    /// activation: no row-by-row copies of the bias and no copy of z into y (those copies were 4 % of an
-    /// optimizer's time, mostly per-call overhead on rows of 64 values).
+    /// One stage's output `y` (and pre-activation `z`, see `finish`). A dense stage's product is written by the
+    /// matrix product alone (beta 0, which OpenBLAS's small-matrix kernels take), then one pass adds the bias and
+    /// applies the activation: no row-by-row copies of the bias (those copies were 4 % of an optimizer's time,
+    /// mostly per-call overhead on rows of 64 values).
     private static func forward(
         _ stage: Stage, _ input: UnsafePointer<Float>, rows: Int, into z: inout Tensor, activated y: inout Tensor
     ) {
         let n = stage.units
-        z.scalars.withUnsafeMutableBufferPointer { out in
-            if let scale = stage.scale {
+        if let scale = stage.scale {
+            z.scalars.withUnsafeMutableBufferPointer { out in
                 for r in 0..<rows {
                     for i in 0..<n { out[r * n + i] = input[r * n + i] * scale[i] + stage.bias[i] }
                 }
-                return
             }
-            stage.kernel.withUnsafeBufferPointer { w in
+            finish(stage, bias: nil, rows: rows, z: &z, y: &y)
+            return
+        }
+        stage.kernel.withUnsafeBufferPointer { w in
+            // Into the output or the pre-activation (see `finish`), each written in place.
+            let product = { (out: inout UnsafeMutableBufferPointer<Float>) in
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(n), Int32(stage.inputs), 1, input,
                     Int32(stage.inputs), w.baseAddress, Int32(n), 0, out.baseAddress, Int32(n))
             }
+            if finishesInOutput(stage) {
+                y.scalars.withUnsafeMutableBufferPointer(product)
+            } else {
+                z.scalars.withUnsafeMutableBufferPointer(product)
+            }
         }
-        stage.bias.withUnsafeBufferPointer { b in
-            Self.activate(stage, bias: stage.scale == nil ? b.baseAddress : nil, rows: rows, z: &z, y: &y)
-        }
+        stage.bias.withUnsafeBufferPointer { b in Self.finish(stage, bias: b.baseAddress, rows: rows, z: &z, y: &y) }
     }
 
-    /// z += bias (when given) per row, then y = the stage's activation of z: ReLU in the same pass, others after.
-    private static func activate(
+    /// Whether a stage's product is written into its output and finished there: a dense ReLU stage's. Its
+    /// pre-activation is not kept, as the backward pass masks by the output (0 exactly where the pre-activation is
+    /// not positive); a store less per value on the optimizer's path.
+    private static func finishesInOutput(_ stage: Stage) -> Bool { stage.activation == .relu && stage.scale == nil }
+
+    /// The first `rows` rows: the bias added (when given) to the product, then the activation. A stage that
+    /// `finishesInOutput` has its product in `y` and is finished in place; any other has it in `z`, kept, and `y`
+    /// gets its activation (ReLU in the same pass, others after).
+    private static func finish(
         _ stage: Stage, bias: UnsafePointer<Float>?, rows: Int, z: inout Tensor, y: inout Tensor
     ) {
         let n = stage.units
         let relu = stage.activation == .relu
+        if finishesInOutput(stage) {
+            y.scalars.withUnsafeMutableBufferPointer { yb in
+                for r in 0..<rows {
+                    let row = yb.baseAddress! + r * n
+                    Self.addBias(bias, to: row, z: nil, y: row, count: n, relu: true)
+                }
+            }
+            return
+        }
         z.scalars.withUnsafeMutableBufferPointer { zb in
             y.scalars.withUnsafeMutableBufferPointer { yb in
                 for r in 0..<rows {
-                    Self.addBias(bias, z: zb.baseAddress! + r * n, y: yb.baseAddress! + r * n, count: n, relu: relu)
+                    let row = zb.baseAddress! + r * n
+                    Self.addBias(bias, to: row, z: row, y: yb.baseAddress! + r * n, count: n, relu: relu)
                 }
+                if !relu { stage.activation.apply(yb.baseAddress!, count: rows * n, columns: n) }
             }
         }
-        if !relu { stage.activation.apply(&y) }
     }
 
-    /// z += bias (when given), then y = relu(z) or y = z.
+    /// v = product + bias (when given) into `z` (when given), and relu(v) (or v) into `y`; `y` may be `product`.
     @inline(__always) private static func addBias(
-        _ bias: UnsafePointer<Float>?, z: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, count n: Int,
-        relu: Bool
+        _ bias: UnsafePointer<Float>?, to product: UnsafePointer<Float>, z: UnsafeMutablePointer<Float>?,
+        y: UnsafeMutablePointer<Float>, count n: Int, relu: Bool
     ) {
         var i = 0
         while i + 16 <= n {
-            var v = UnsafeRawPointer(z + i).loadUnaligned(as: SIMD16<Float>.self)
+            var v = UnsafeRawPointer(product + i).loadUnaligned(as: SIMD16<Float>.self)
             if let bias { v += UnsafeRawPointer(bias + i).loadUnaligned(as: SIMD16<Float>.self) }
-            UnsafeMutableRawPointer(z + i).storeBytes(of: v, as: SIMD16<Float>.self)
+            if let z { UnsafeMutableRawPointer(z + i).storeBytes(of: v, as: SIMD16<Float>.self) }
             if relu { v.replace(with: 0, where: v .< 0) }
             UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD16<Float>.self)
             i += 16
         }
         while i < n {
-            var v = z[i]
+            var v = product[i]
             if let bias { v += bias[i] }
-            z[i] = v
+            z?[i] = v
             y[i] = relu ? max(v, 0) : v
             i += 1
+        }
+    }
+
+    /// d output / d stage output (the first `count` values of `g`, rows of `columns`) -> d output / d
+    /// pre-activation, in place. ReLU masks by the output (see `finishesInOutput`).
+    private static func activationBackward(
+        _ activation: Activation, _ g: inout Tensor, count: Int, columns: Int, z: Tensor, y: Tensor
+    ) {
+        g.scalars.withUnsafeMutableBufferPointer { gb in
+            y.scalars.withUnsafeBufferPointer { yb in
+                if activation == .relu {
+                    Activation.reluBackward(gb.baseAddress!, yb.baseAddress!, count)
+                    return
+                }
+                z.scalars.withUnsafeBufferPointer { zb in
+                    activation.backward(
+                        gb.baseAddress!, z: zb.baseAddress!, y: yb.baseAddress!, count: count, columns: columns)
+                }
+            }
         }
     }
 

@@ -113,6 +113,32 @@ public struct NetworkRiskModel: RiskModel {
         }
         for r in 0..<rows { batch.risk[r] = Double(s.values[r]) }
         guard gradient else { return }
+        inputGradients(&batch, rows: 0..<rows, scratch: &s)
+    }
+
+    /// The backward pass over the rows `rows` only, from the activations the last `evaluate` (without gradients)
+    /// kept: the network's share of a row's work halves for the rows a solver then rejects.
+    public func completeGradients(_ batch: inout RiskBatch, rows: [Int]) {
+        guard providesGradients, !rows.isEmpty else { return }
+        let width = preprocessing.featureCount
+        var s = RiskBatch.Scratch()
+        swap(&s, &batch.scratch)
+        defer { swap(&s, &batch.scratch) }
+        if s.featureGradient.count < rows.count * width {
+            s.featureGradient = [Float](repeating: 0, count: max(batch.rows, rows.count) * width)
+        }
+        s.featureGradient.withUnsafeMutableBufferPointer { g in
+            network.gradients(ofRows: rows, into: g, workspace: &s.network)
+        }
+        inputGradients(&batch, rows: rows, scratch: &s)
+    }
+
+    /// d risk / d input along the batch's directions for the rows `rows` (batch positions), from d risk / d feature
+    /// in the scratch's `featureGradient` (in the order of `rows`): the chain rule through the preprocessing.
+    private func inputGradients(
+        _ batch: inout RiskBatch, rows: some Collection<Int>, scratch s: inout RiskBatch.Scratch
+    ) {
+        let (nw, width) = (batch.numericWidth, preprocessing.featureCount)
         let directions = batch.directions
         let dc = directions.count
         batch.numeric.withUnsafeBufferPointer { numeric in
@@ -120,11 +146,11 @@ public struct NetworkRiskModel: RiskModel {
                 s.tangent.withUnsafeMutableBufferPointer { tangent in
                     s.featureTangent.withUnsafeMutableBufferPointer { featureTangent in
                         batch.gradient.withUnsafeMutableBufferPointer { out in
-                            for r in 0..<rows {
+                            for (i, r) in rows.enumerated() {
                                 preprocessing.inputGradient(
                                     numeric: UnsafeBufferPointer(rebasing: numeric[r * nw..<(r + 1) * nw]),
                                     featureGradient: UnsafeBufferPointer(
-                                        rebasing: featureGradient[r * width..<(r + 1) * width]),
+                                        rebasing: featureGradient[i * width..<(i + 1) * width]),
                                     directions: directions, tangent: tangent, featureTangent: featureTangent,
                                     into: UnsafeMutableBufferPointer(rebasing: out[r * dc..<(r + 1) * dc]))
                             }

@@ -20,10 +20,31 @@ public protocol RiskModel: Sendable {
     var providesGradients: Bool { get }
     /// Fills `batch.risk` for its rows and, when `batch.wantsGradient`, `batch.gradient` along `batch.directions`.
     func evaluate(_ batch: inout RiskBatch)
+    /// After `evaluate` without gradients, fills `batch.gradient` for the rows `rows` only (increasing positions;
+    /// the others are left as they are), the batch unchanged since: a solver wants the gradient only where a trial
+    /// point was accepted. Once per evaluation. The default scores those rows again, with gradients.
+    func completeGradients(_ batch: inout RiskBatch, rows: [Int])
 }
 
 extension RiskModel {
     public var support: InputSupport? { nil }
+
+    public func completeGradients(_ batch: inout RiskBatch, rows: [Int]) {
+        let (nw, cw, dc) = (batch.numericWidth, batch.categoricalWidth, batch.directions.count)
+        var sub = RiskBatch(numericWidth: nw, categoricalWidth: cw)
+        sub.directions = batch.directions
+        sub.varyingInputs = batch.varyingInputs
+        sub.wantsGradient = true
+        sub.resize(rows: rows.count)
+        for (i, r) in rows.enumerated() {
+            for c in 0..<nw { sub.numeric[i * nw + c] = batch.numeric[r * nw + c] }
+            for c in 0..<cw { sub.categories[i * cw + c] = batch.categories[r * cw + c] }
+        }
+        evaluate(&sub)
+        for (i, r) in rows.enumerated() {
+            for d in 0..<dc { batch.gradient[r * dc + d] = sub.gradient[i * dc + d] }
+        }
+    }
 }
 
 /// Rows to score, and the buffers for the answers; reused across calls so that steady-state solving allocates nothing.

@@ -4,7 +4,7 @@ extension SetpointOptimizer {
     public mutating func objectiveValue(_ context: MachineContext, setpoints: [Double]) -> Double {
         guard let latest = context.latest else { return .nan }
         loadScenarios(context, latest: latest)
-        return objective(points: setpoints, count: 1, reset: nil, gradient: false)?.value[0] ?? .nan
+        return objective(points: setpoints, count: 1, reset: nil) ? scored.value[0] : .nan
     }
 
     /// A machine's problem as plain values (scenario rows with the controls' deviations, current setpoints and their

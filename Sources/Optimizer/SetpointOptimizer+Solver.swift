@@ -23,13 +23,21 @@ extension SetpointOptimizer {
         if let previous, !explore { return ([previous], [0.05]) }
         var points = [free.map { c in unit(current[c], ranges[c]) }]
         if let previous, Self.supDistance(previous, points[0]) >= options.tolerance { points.append(previous) }
-        var phi = 2.0
-        for _ in 0..<30 { phi = Double.pow(1 + phi, 1 / Double(d + 1)) }
-        let alpha = (1...d).map { 1 / Double.pow(phi, Double($0)) }
+        let alpha = spreadSteps[d]
         for j in 1..<max(1, options.starts) {
             points.append((0..<d).map { i in (0.5 + alpha[i] * Double(j)).truncatingRemainder(dividingBy: 1) })
         }
         return (points, [Double](repeating: 0.5, count: points.count))
+    }
+
+    /// The additive recurrence's steps for `d` free controls: 1 / phi_d^i for i = 1...d, where phi_d is the root of
+    /// x^(d+1) = x + 1 (by fixed-point iteration). Made once per control count (`spreadSteps`): 30 powers per search
+    /// were 1 % of a cold one.
+    static func spreadSteps(_ d: Int) -> [Double] {
+        guard d >= 1 else { return [] }
+        var phi = 2.0
+        for _ in 0..<30 { phi = Double.pow(1 + phi, 1 / Double(d + 1)) }
+        return (1...d).map { 1 / Double.pow(phi, Double($0)) }
     }
 
     func unit(_ v: Double, _ r: ClosedRange<Double>) -> Double { (v - r.lowerBound) / (r.upperBound - r.lowerBound) }
@@ -116,17 +124,19 @@ extension SetpointOptimizer {
         var flat: [Double] = []
         flat.reserveCapacity(n * controls)
         var direction = [Double](repeating: 0, count: d)
+        var accepted: [Int] = []
+        var gradient: [Double] = []  // dJ/ds at the accepted trials, by their slot in the step's batch
         while !pending.isEmpty && iteration < options.maxIterations {
             iteration += 1
             iterations += 1
             pointsScored += pending.count
             flat.removeAll(keepingCapacity: true)
             for j in pending { appendSetpoints(trials[j], current: current, free: free, ranges: ranges, to: &flat) }
-            guard let result = objective(points: flat, count: pending.count, reset: nil, gradient: true) else {
-                return .notFinite(Array(flat[0..<controls]))
+            if let point = scoreTrials(flat, of: pending, values: values, accepted: &accepted, gradient: &gradient) {
+                return .notFinite(point)
             }
             for (slot, j) in pending.enumerated() {
-                let value = result.value[slot]
+                let value = scored.value[slot]
                 if value < values[j] {
                     // The step grows only after two successes in a row: growing after every success lets a path
                     // that zigzags over a kink (success, success, failure) keep its step for ever.
@@ -135,7 +145,7 @@ extension SetpointOptimizer {
                     values[j] = value
                     points[j] = trials[j]
                     if gradients[j].count != d { gradients[j] = [Double](repeating: 0, count: d) }
-                    for i in 0..<d { gradients[j][i] = result.gradient[slot * controls + free[i]] * widths[i] }
+                    for i in 0..<d { gradients[j][i] = gradient[slot * controls + free[i]] * widths[i] }
                 } else {
                     step[j] *= 0.25
                     succeeded[j] = false
@@ -164,6 +174,25 @@ extension SetpointOptimizer {
         guard let best = basins.first else { return .notConverged(iterations: iteration) }
         return .found(
             setpoints(points[best], current: current, free: free, ranges: ranges), basins: basins.map { points[$0] })
+    }
+
+    /// One step's model work: the objective at the trials (`flat`, one per start in `pending`, into `scored`), and
+    /// its gradient (into `gradient`, by slot) only where a trial beats its start's value (`accepted`, the slots): a
+    /// rejected trial is not moved from. The point where the model's answer was not finite, else nil.
+    private mutating func scoreTrials(
+        _ flat: [Double], of pending: [Int], values: [Double], accepted: inout [Int], gradient: inout [Double]
+    ) -> [Double]? {
+        let controls = problem.controls.count
+        guard objective(points: flat, count: pending.count, reset: nil) else { return Array(flat[0..<controls]) }
+        accepted.removeAll(keepingCapacity: true)
+        for (slot, j) in pending.enumerated() where scored.value[slot] < values[j] { accepted.append(slot) }
+        if gradient.count < pending.count * controls {
+            gradient = [Double](repeating: 0, count: values.count * controls)
+        }
+        guard objectiveGradients(points: flat, slots: accepted, into: &gradient) else {
+            return Array(flat[accepted[0] * controls..<(accepted[0] + 1) * controls])
+        }
+        return nil
     }
 
     /// Stops a start still searching that has come within `radius` (sup-norm, unit box) of a start at a lower
@@ -196,10 +225,10 @@ extension SetpointOptimizer {
         let n = points.count
         var flat: [Double] = []
         for p in points { appendSetpoints(p, current: current, free: free, ranges: ranges, to: &flat) }
-        guard let first = objective(points: flat, count: n, reset: nil, gradient: false) else {
+        guard objective(points: flat, count: n, reset: nil) else {
             return .notFinite(Array(flat[0..<controls]))
         }
-        var values = first.value
+        var values = Array(scored.value[0..<n])
         var step = startPoints.steps.map { $0 / 2 }
         var settled = [Bool](repeating: false, count: n)
         var merged = [Bool](repeating: false, count: n)
@@ -221,18 +250,14 @@ extension SetpointOptimizer {
             pointsScored += polls.count
             flat.removeAll(keepingCapacity: true)
             for poll in polls { appendSetpoints(poll.point, current: current, free: free, ranges: ranges, to: &flat) }
-            let result: (value: [Double], risk: [Double], gradient: [Double])
-            if polls.isEmpty {
-                result = ([], [], [])
-            } else {
-                guard let r = objective(points: flat, count: polls.count, reset: nil, gradient: false) else {
+            if !polls.isEmpty {
+                guard objective(points: flat, count: polls.count, reset: nil) else {
                     return .notFinite(Array(flat[0..<controls]))
                 }
-                result = r
             }
             var moved = [Bool](repeating: false, count: n)
-            for (slot, poll) in polls.enumerated() where result.value[slot] < values[poll.start] {
-                values[poll.start] = result.value[slot]
+            for (slot, poll) in polls.enumerated() where scored.value[slot] < values[poll.start] {
+                values[poll.start] = scored.value[slot]
                 points[poll.start] = poll.point
                 moved[poll.start] = true
             }

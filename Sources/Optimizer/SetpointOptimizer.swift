@@ -31,6 +31,11 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     /// The coarse phase's scenarios for the machine loaded last (0: one phase), for benchmarks and reports.
     public var coarseScenarioCount: Int { coarseScenarios.count }
     var trustGradient: [Double] = []
+    /// The batch rows of the points whose gradients a step wants (`objectiveGradients`), reused.
+    var gradientRows: [Int] = []
+    /// The values and mean risks of the last `objective` call's points (the first `count`; kept, not allocated per
+    /// call).
+    var scored: (value: [Double], risk: [Double]) = ([], [])
     /// Equal weights for the scenarios (the uniform trust weighting), kept for the scenario count of the last call.
     var uniformWeights: [Double] = []
     /// Solver iterations (batched model calls of the search) since this optimizer was made: with `solves`, the
@@ -45,6 +50,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     public internal(set) var rowsScored = 0
     /// The strata of the scenarios (see `loadScenarios`).
     let strata: [(z: Double, mass: Double, rank: Double)]
+    /// The spread-out starts' steps by the number of free controls (see `starts`).
+    let spreadSteps: [[Double]]
 
     public init(problem: OptimizationProblem, model: Model, label: String, options: SolverOptions = .init()) throws {
         guard model.numericInputs == problem.numericInputs, model.categoricalInputs == problem.categoricalInputs else {
@@ -66,6 +73,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         b.directions = problem.controls.compactMap(\.input)
         self.batch = b
         self.strata = Self.normalStrata(problem.scenarios)
+        self.spreadSteps = (0...problem.controls.count).map(Self.spreadSteps)
         controlInput = problem.controls.map { $0.input ?? -1 }
         controlInputs = Array(Set(controlInput.filter { $0 >= 0 })).sorted()
         relative = problem.controls.map { $0.limits.variation == .relative }
@@ -120,9 +128,10 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             problem.allowedRange($0, current: current[$0], lastChange: context.lastChange[$0], now: now)
         }
         // The objective where the machine is now.
-        guard let here = objective(points: current, count: 1, reset: nil, gradient: false) else {
+        guard objective(points: current, count: 1, reset: nil) else {
             return notFinite(context, at: current)
         }
+        let here = (value: scored.value[0], risk: scored.risk[0])
         var best = current
         let free = problem.controls.indices.filter { ranges[$0].lowerBound < ranges[$0].upperBound }
         if !free.isEmpty {
@@ -132,15 +141,16 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             }
         }
         // The chosen point, and each maintenance action done at it.
-        guard let there = objective(points: best, count: 1, reset: nil, gradient: false) else {
+        guard objective(points: best, count: 1, reset: nil) else {
             return notFinite(context, at: best)
         }
-        var setpointGain = here.value[0] - there.value[0]
+        let there = (value: scored.value[0], risk: scored.risk[0])
+        var setpointGain = here.value - there.value
         if setpointGain < problem.minGain || !setpointGain.isFinite {
             best = current
             setpointGain = 0
         }
-        let riskAtBest = setpointGain > 0 ? there.risk[0] : here.risk[0]
+        let riskAtBest = setpointGain > 0 ? there.risk : here.risk
         guard let (maintenance, riskAfter) = maintenance(at: best, risk: riskAtBest, context: context) else {
             return notFinite(context, at: best)
         }
@@ -159,15 +169,15 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                     : Hold(
                         kind: .noGain,
                         message:
-                            "\(context.machine): no change gains \(problem.minGain) parts per part (risk \(Self.percent(here.risk[0])) per part)"
+                            "\(context.machine): no change gains \(problem.minGain) parts per part (risk \(Self.percent(here.risk)) per part)"
                     ))
         }
         let weight = problem.throughput?.weight ?? 0
-        let gain = here.value[0] - (problem.failureCost * riskAfter - weight * problem.rate(best))
+        let gain = here.value - (problem.failureCost * riskAfter - weight * problem.rate(best))
         var recommendation = Recommendation(
             id: "\(context.machine)@\(context.latestTimestamp ?? now)", machine: context.machine,
             timestamp: context.latestTimestamp ?? now, model: modelLabel, changes: changes, maintenance: maintenance,
-            riskBefore: here.risk[0], riskAfter: riskAfter, rateChange: problem.rate(best) / problem.rate(current) - 1,
+            riskBefore: here.risk, riskAfter: riskAfter, rateChange: problem.rate(best) / problem.rate(current) - 1,
             gain: gain, contributions: [], explanation: "")
         recommendation.contributions = contributions(latest: latest, context: context)
         recommendation.explanation = explain(recommendation)
@@ -221,14 +231,14 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         var maintenance: [String] = []
         var riskAfter = risk
         for (a, action) in problem.maintenance.enumerated() {
-            guard let reset = objective(points: point, count: 1, reset: (action.input, action.value), gradient: false)
-            else { return nil }
-            let excess = risk - reset.risk[0]
+            guard objective(points: point, count: 1, reset: (action.input, action.value)) else { return nil }
+            let riskReset = scored.risk[0]
+            let excess = risk - riskReset
             if excess > 0
                 && problem.failureCost * excess * Double(max(1, context.partsSinceMaintenance[a])) >= action.downtime
             {
                 maintenance.append(action.name)
-                riskAfter = min(riskAfter, reset.risk[0])
+                riskAfter = min(riskAfter, riskReset)
             }
         }
         return (maintenance, riskAfter)
@@ -255,11 +265,19 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let controls = problem.controls.count
         let n = context.count
         var all = [Double](repeating: 0, count: n * controls)
-        for k in 0..<n {
-            for c in 0..<controls where controlInput[c] >= 0 {
-                let value = context.numeric[k * nw + controlInput[c]]
-                let madeAt = context.madeAt[k * controls + c]
-                all[k * controls + c] = relative[c] ? (madeAt != 0 ? value / madeAt : 1) : value - madeAt
+        let (controlInput, relative) = (controlInput, relative)
+        // Through buffers: element by element, the bounds checks were a third of building the scenarios.
+        all.withUnsafeMutableBufferPointer { all in
+            context.numeric.withUnsafeBufferPointer { numeric in
+                context.madeAt.withUnsafeBufferPointer { madeAt in
+                    for k in 0..<n {
+                        for c in 0..<controls where controlInput[c] >= 0 {
+                            let value = numeric[k * nw + controlInput[c]]
+                            let at = madeAt[k * controls + c]
+                            all[k * controls + c] = relative[c] ? (at != 0 ? value / at : 1) : value - at
+                        }
+                    }
+                }
             }
         }
         coarseScenarios.count = 0
@@ -269,10 +287,9 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 each, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
             return
         }
-        let order = Self.principal(all, count: n, width: controls).order
-        let picks = strata.map { stratum in
-            (part: order[min(n - 1, Int(stratum.rank * Double(n)))], weight: stratum.mass)
-        }
+        let ranks = strata.map { min(n - 1, Int($0.rank * Double(n))) }
+        let parts = Self.principal(all, count: n, width: controls, ranks: ranks).parts
+        let picks = zip(parts, strata).map { (part: $0, weight: $1.mass) }
         scenarios.load(
             picks, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
         // Groups of equal size: fewer than asked when the size does not divide the scenarios (4 into 3 is 2 of 2).
@@ -345,9 +362,11 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         for k in 0..<n { for c in 0..<width { z[k * width + c] = (x[k * width + c] - mean[c]) * scale[c] } }
     }
 
-    /// The main direction of the parts' standardized deviations (first principal component, by power iteration) and
-    /// the parts ordered along it.
-    static func principal(_ values: [Double], count n: Int, width: Int) -> (direction: [Double], order: [Int]) {
+    /// The main direction of the parts' standardized deviations (first principal component, by power iteration) and,
+    /// for each of `ranks` (not decreasing, below `n`), the part at that rank along it.
+    static func principal(_ values: [Double], count n: Int, width: Int, ranks: [Int]) -> (
+        direction: [Double], parts: [Int]
+    ) {
         var z = [Double](repeating: 0, count: n * width)
         var covariance = [Double](repeating: 0, count: width * width)
         // Through buffers: with the arrays' bounds checks, these loops over a machine's parts were most of the
@@ -399,19 +418,53 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 keys[k] = (ordered & ~indexMask) | UInt64(k)
             }
         }
-        keys.sort()
-        return (v, keys.map { Int($0 & indexMask) })
+        // Only the ranks asked for are put in place: a full sort of the parts was 2 % of a cold search.
+        keys.withUnsafeMutableBufferPointer { Self.select($0, ranks: ranks[...], in: 0..<n) }
+        return (v, ranks.map { Int(keys[$0] & indexMask) })
     }
 
-    /// The objective at `count` points (flat, count x controls): values, mean risks and, with `gradient`, dJ/ds
-    /// (count x controls). Nil when the model gave a value that is not finite.
-    mutating func objective(
-        points: [Double], count: Int, reset: (input: Int, value: Double)?, gradient: Bool
-    ) -> (value: [Double], risk: [Double], gradient: [Double])? {
+    /// Reorders `keys[range]` (distinct) so that each position in `ranks` (not decreasing, inside `range`) holds the key
+    /// a full sort would put there: quickselect, partitioning only the parts that hold a rank asked for.
+    static func select(_ keys: UnsafeMutableBufferPointer<UInt64>, ranks: ArraySlice<Int>, in range: Range<Int>) {
+        guard let first = ranks.first, let last = ranks.last, range.count > 1 else { return }
+        precondition(range.contains(first) && range.contains(last))
+        if range.count <= 16 {
+            for i in range.dropFirst() {
+                let key = keys[i]
+                var j = i
+                while j > range.lowerBound && keys[j - 1] > key {
+                    keys[j] = keys[j - 1]
+                    j -= 1
+                }
+                keys[j] = key
+            }
+            return
+        }
+        let (a, b, c) = (
+            keys[range.lowerBound], keys[(range.lowerBound + range.upperBound) / 2], keys[range.upperBound - 1]
+        )
+        let pivot = max(min(a, b), min(max(a, b), c))  // the median of the three
+        var i = range.lowerBound
+        for j in range where keys[j] < pivot {
+            keys.swapAt(i, j)
+            i += 1
+        }
+        keys.swapAt(i, (i..<range.upperBound).first { keys[$0] == pivot }!)
+        let split = ranks.firstIndex { $0 >= i } ?? ranks.endIndex
+        select(keys, ranks: ranks[..<split], in: range.lowerBound..<i)
+        var after = split
+        while after < ranks.endIndex && ranks[after] == i { after += 1 }  // the pivot's rank, maybe asked twice
+        select(keys, ranks: ranks[after...], in: (i + 1)..<range.upperBound)
+    }
+
+    /// The objective at `count` points (flat, count x controls): their values and mean risks, in `scored`. False
+    /// when the model gave a value that is not finite. The batch keeps the points' rows, for `objectiveGradients` at
+    /// some of them.
+    mutating func objective(points: [Double], count: Int, reset: (input: Int, value: Double)?) -> Bool {
         let nw = problem.numericInputs.count
         let controls = problem.controls.count
         let k = scenarios.count
-        batch.wantsGradient = gradient
+        batch.wantsGradient = false
         batch.resize(rows: count * k)
         rowsScored += count * k
         fillRows(points: points, count: count, reset: reset)
@@ -424,18 +477,18 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             uniformWeights = [Double](repeating: 1 / Double(k), count: k)
         }
         let trustWeights = options.trustWeighting == .uniform ? uniformWeights : scenarios.weights
-        var values = [Double](repeating: 0, count: count)
-        var risks = [Double](repeating: 0, count: count)
-        var gradients = [Double](repeating: 0, count: gradient ? count * controls : 0)
-        let dc = batch.directions.count
+        if scored.value.count < count {
+            scored.value = [Double](repeating: 0, count: count)
+            scored.risk = scored.value
+        }
         let throughput = problem.throughput
         for p in 0..<count {
             var risk = 0.0
             for s in 0..<k { risk += scenarios.weights[s] * batch.risk[p * k + s] }
-            guard risk.isFinite else { return nil }
-            risks[p] = risk
+            guard risk.isFinite else { return false }
+            scored.risk[p] = risk
             let rate = throughput?.rate(points, offset: p * controls) ?? 1
-            values[p] = problem.failureCost * risk - (throughput?.weight ?? 0) * rate
+            scored.value[p] = problem.failureCost * risk - (throughput?.weight ?? 0) * rate
             if let trust {
                 var g = trustGradient
                 trustGradient = []
@@ -443,9 +496,37 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                     trust, numeric: batch.numeric, weights: trustWeights, width: nw, rows: p * k..<(p + 1) * k,
                     gradients: &g)
                 trustGradient = g
-                values[p] += options.trustWeight * penalty
+                scored.value[p] += options.trustWeight * penalty
             }
-            guard gradient else { continue }
+        }
+        return true
+    }
+
+    /// dJ/ds (controls wide) at the points `slots` (increasing) of the last `objective` call, whose `points` these
+    /// are, written at their slots into `gradients` (count x controls; the other slots are left as they are). The
+    /// model's backward pass runs over these points' rows only: a solver wants no gradient where it rejects a trial
+    /// point (a quarter of a cold search's points). False when a gradient is not finite.
+    mutating func objectiveGradients(points: [Double], slots: [Int], into gradients: inout [Double]) -> Bool {
+        let nw = problem.numericInputs.count
+        let controls = problem.controls.count
+        let k = scenarios.count
+        gradientRows.removeAll(keepingCapacity: true)
+        for p in slots { gradientRows.append(contentsOf: p * k..<(p + 1) * k) }
+        model.completeGradients(&batch, rows: gradientRows)
+        let trust = options.trustWeight > 0 ? model.support : nil
+        let trustWeights = options.trustWeighting == .uniform ? uniformWeights : scenarios.weights
+        let dc = batch.directions.count
+        let throughput = problem.throughput
+        for p in slots {
+            let rate = throughput?.rate(points, offset: p * controls) ?? 1
+            if let trust {
+                var g = trustGradient
+                trustGradient = []
+                _ = Self.outside(
+                    trust, numeric: batch.numeric, weights: trustWeights, width: nw, rows: p * k..<(p + 1) * k,
+                    gradients: &g)
+                trustGradient = g
+            }
             for c in 0..<controls {
                 var g = 0.0
                 if let d = direction[c] {
@@ -466,11 +547,11 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                     }
                     g += options.trustWeight * t
                 }
-                guard g.isFinite else { return nil }
+                guard g.isFinite else { return false }
                 gradients[p * controls + c] = g
             }
         }
-        return (values, risks, gradients)
+        return true
     }
 
     /// The batch's rows for `count` points: each point's rows are the scenarios' inputs, then the point's setpoints

@@ -83,6 +83,53 @@ import Testing
         }
     }
 
+    /// Scored without gradients, then the gradients of some rows only (an optimizer's accepted trials): the same as
+    /// scoring every row with gradients, for every activation, with and without shared columns and batch
+    /// normalization, through one workspace across calls of different sizes.
+    @Test(arguments: [Activation.relu, .tanh, .gelu])
+    func theGradientsOfSomeRowsEqualTheFullPass(_ hidden: Activation) throws {
+        var rng = RandomSource(seed: 21)
+        var workspace = InferenceModel.BatchWorkspace()
+        for (batchNorm, rows, varying, selected) in [
+            (false, 9, [1, 3] as [Int]?, [0, 2, 3, 8]), (true, 5, nil, [4]), (false, 12, [0, 1, 2], [1, 5, 6, 7, 11]),
+            (false, 3, nil, [0, 1, 2]), (false, 6, [2], []),
+        ] {
+            let model = try network(hidden, output: .sigmoid, batchNorm: batchNorm)
+            let state = (0..<4).map { _ in Float(rng.normal()) }
+            var x: [Float] = []
+            for _ in 0..<rows {
+                x += state.indices.map { varying?.contains($0) ?? true ? Float(rng.normal()) : state[$0] }
+            }
+            var values = [Float](repeating: 0, count: rows)
+            var full = [Float](repeating: 0, count: rows * 4)
+            var fresh = InferenceModel.BatchWorkspace()
+            x.withUnsafeBufferPointer { xb in
+                values.withUnsafeMutableBufferPointer { v in
+                    full.withUnsafeMutableBufferPointer { g in
+                        model.evaluate(xb, rows: rows, values: v, gradients: g, varying: varying, workspace: &fresh)
+                    }
+                }
+            }
+            var some = [Float](repeating: 9, count: selected.count * 4)
+            var forwardOnly = [Float](repeating: 0, count: rows)
+            x.withUnsafeBufferPointer { xb in
+                forwardOnly.withUnsafeMutableBufferPointer { v in
+                    model.evaluate(xb, rows: rows, values: v, gradients: nil, varying: varying, workspace: &workspace)
+                }
+            }
+            some.withUnsafeMutableBufferPointer { model.gradients(ofRows: selected, into: $0, workspace: &workspace) }
+            #expect(forwardOnly == values, "\(hidden): the values do not depend on the gradients")
+            for (i, r) in selected.enumerated() {
+                for c in 0..<4 {
+                    #expect(
+                        abs(some[i * 4 + c] - full[r * 4 + c]) < 1e-6,
+                        "\(hidden), batch norm \(batchNorm): row \(r), column \(c): \(some[i * 4 + c]) vs \(full[r * 4 + c])"
+                    )
+                }
+            }
+        }
+    }
+
     /// Rows that share all but some columns (an optimizer's candidates): told which columns vary, the model does the
     /// shared part of the first layer once and gives the same values and, in the varying columns, the same gradients
     /// as the full path (0 in the others). One workspace across calls: when the shared values change, so do the

@@ -70,6 +70,56 @@ import Testing
     }
 }
 
+/// The parts of a search step: gradients only at some rows, and the scenarios' parts picked by rank.
+@Suite struct SearchStepTests {
+    /// A model's default `completeGradients` (scoring the rows again with gradients) gives what scoring every row
+    /// with gradients gives, at the rows asked for, and leaves the others as they were.
+    @Test func theGradientsOfSomeRowsAreThoseOfTheFullBatch() {
+        let model = FunctionModel(CoarsePhaseTests.bowl)
+        var batch = RiskBatch(numericWidth: 5, categoricalWidth: 0)
+        batch.directions = [2, 3]
+        batch.resize(rows: 6)
+        for r in 0..<6 {
+            for (i, v) in [300.0, 310, 1400 + 30 * Double(r), 35 + Double(r), 100].enumerated() {
+                batch.numeric[r * 5 + i] = v
+            }
+        }
+        var full = batch
+        full.wantsGradient = true
+        model.evaluate(&full)
+        batch.wantsGradient = false
+        model.evaluate(&batch)
+        for i in batch.gradient.indices { batch.gradient[i] = 99 }
+        model.completeGradients(&batch, rows: [1, 4, 5])
+        for r in 0..<6 {
+            for d in 0..<2 {
+                let expected = [1, 4, 5].contains(r) ? full.gradient[r * 2 + d] : 99
+                #expect(batch.gradient[r * 2 + d] == expected, "row \(r), direction \(d)")
+            }
+        }
+        #expect(batch.risk == full.risk)
+    }
+
+    /// Quickselect puts each rank asked for where a full sort would, repeated ranks and small ranges included.
+    @Test func selectingRanksAgreesWithSorting() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [1, 2, 5, 16, 17, 40, 128, 300] {
+            for _ in 0..<20 {
+                let keys = Array(Set((0..<n * 3).map { _ in UInt64.random(in: 0..<1_000_000, using: &rng) }).prefix(n))
+                let ranks = (0..<Int.random(in: 1...min(n, 20), using: &rng)).map { _ in
+                    Int.random(in: 0..<keys.count, using: &rng)
+                }.sorted()
+                var selected = keys
+                selected.withUnsafeMutableBufferPointer {
+                    SetpointOptimizer<FunctionModel>.select($0, ranks: ranks[...], in: 0..<keys.count)
+                }
+                let sorted = keys.sorted()
+                #expect(ranks.map { selected[$0] } == ranks.map { sorted[$0] }, "\(keys.count) keys, ranks \(ranks)")
+            }
+        }
+    }
+}
+
 /// A function model that records the rows of each batch it scores.
 struct RecordingModel: RiskModel {
     let base: FunctionModel
