@@ -73,26 +73,21 @@ extension InferenceModel {
             denseOnly,
             "batched evaluation with input gradients takes Dense and BatchNormalization models, not Conv1D or GRU")
         _ = BLAS.configured
-        // Swapped out of the workspace so that each buffer is uniquely referenced and written in place (a copy would
-        // retain and release every buffer on each call).
-        var w = BatchWorkspace()
-        swap(&w, &workspace)
-        defer { swap(&w, &workspace) }
         let split = varying.flatMap { v in stages[0].scale == nil && v.count < stages[0].inputs ? v : nil }
         precondition(
             split.map { v in v.indices.allSatisfy { v[$0] >= 0 && v[$0] < inputSize && ($0 == 0 || v[$0 - 1] < v[$0]) }
             }
                 ?? true, "varying columns must be increasing input positions")
-        forward(x, rows: rows, split: split, workspace: &w)
-        w.y[stages.count - 1].scalars.withUnsafeBufferPointer { out in
+        forward(x, rows: rows, split: split, workspace: &workspace)
+        workspace.y[stages.count - 1].scalars.withUnsafeBufferPointer { out in
             for r in 0..<rows { values[r] = out[r * outputSize + output] }
         }
         guard let gradients else {
-            w.pending = (rows, output, split)
+            workspace.pending = (rows, output, split)
             return
         }
-        w.pending = nil
-        backward(rows: rows, output: output, split: split, into: gradients, workspace: &w)
+        workspace.pending = nil
+        backward(rows: rows, output: output, split: split, into: gradients, workspace: &workspace)
     }
 
     /// After `evaluate` without gradients: d value / d input for the rows `selected` (increasing positions among
@@ -110,17 +105,14 @@ extension InferenceModel {
             selected.indices.allSatisfy { i in
                 selected[i] >= 0 && selected[i] < pending.rows && (i == 0 || selected[i - 1] < selected[i])
             }, "the selected rows must be increasing positions among the evaluated rows")
-        var w = BatchWorkspace()
-        swap(&w, &workspace)
-        defer { swap(&w, &workspace) }
-        w.pending = nil
+        workspace.pending = nil
         guard !selected.isEmpty else { return }
         // Each stage's kept rows moved to the front, in order (a row only ever moves towards the start); a ReLU
         // stage's output only (see `finish`).
         for s in stages.indices {
             let (n, keepsZ) = (stages[s].units, stages[s].activation != .relu || stages[s].scale != nil)
-            w.z[s].scalars.withUnsafeMutableBufferPointer { z in
-                w.y[s].scalars.withUnsafeMutableBufferPointer { y in
+            workspace.z[s].scalars.withUnsafeMutableBufferPointer { z in
+                workspace.y[s].scalars.withUnsafeMutableBufferPointer { y in
                     for (i, r) in selected.enumerated() where i != r {
                         if keepsZ { (z.baseAddress! + i * n).update(from: z.baseAddress! + r * n, count: n) }
                         (y.baseAddress! + i * n).update(from: y.baseAddress! + r * n, count: n)
@@ -128,7 +120,8 @@ extension InferenceModel {
                 }
             }
         }
-        backward(rows: selected.count, output: pending.output, split: pending.split, into: gradients, workspace: &w)
+        backward(
+            rows: selected.count, output: pending.output, split: pending.split, into: gradients, workspace: &workspace)
     }
 
     /// Every stage forward over `rows` rows, into the workspace's pre-activations and outputs.

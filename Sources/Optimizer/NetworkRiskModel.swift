@@ -70,21 +70,20 @@ public struct NetworkRiskModel: RiskModel {
         let nw = batch.numericWidth
         let cw = batch.categoricalWidth
         let gradient = batch.wantsGradient && providesGradients
-        // Swapped out, not copied: a copy retained and released every buffer of the scratch on each call (2.4 % of
-        // the optimizer benchmark), and the buffers must be uniquely referenced to be written in place.
-        var s = RiskBatch.Scratch()
-        swap(&s, &batch.scratch)
-        defer { swap(&s, &batch.scratch) }
-        if s.features.count < rows * width { s.features = [Float](repeating: 0, count: rows * width) }
-        if s.values.count < rows { s.values = [Float](repeating: 0, count: rows) }
-        if gradient && s.featureGradient.count < rows * width {
-            s.featureGradient = [Float](repeating: 0, count: rows * width)
+        // The scratch's buffers are used in place, each a stored property of the batch apart from the others (a copy
+        // of the scratch retained and released every buffer on each call; swapping it out moved its 200 bytes four
+        // times a call, 2 to 3 % of the optimizer benchmark).
+        if batch.scratch.features.count < rows * width {
+            batch.scratch.features = [Float](repeating: 0, count: rows * width)
         }
-        if s.tangent.count < nw { s.tangent = [Double](repeating: 0, count: nw) }
-        if s.featureTangent.count < width { s.featureTangent = [Float](repeating: 0, count: width) }
+        if batch.scratch.values.count < rows { batch.scratch.values = [Float](repeating: 0, count: rows) }
+        if batch.scratch.tangent.count < nw { batch.scratch.tangent = [Double](repeating: 0, count: nw) }
+        if batch.scratch.featureTangent.count < width {
+            batch.scratch.featureTangent = [Float](repeating: 0, count: width)
+        }
         batch.numeric.withUnsafeBufferPointer { numeric in
             batch.categories.withUnsafeBufferPointer { categories in
-                s.features.withUnsafeMutableBufferPointer { features in
+                batch.scratch.features.withUnsafeMutableBufferPointer { features in
                     for r in 0..<rows {
                         preprocessing.transform(
                             numeric: UnsafeBufferPointer(rebasing: numeric[r * nw..<(r + 1) * nw]),
@@ -94,26 +93,31 @@ public struct NetworkRiskModel: RiskModel {
                 }
             }
         }
-        let shared = varyingFeatures(batch, width: width, into: &s.varying)
-        let varying = shared ? s.varying : nil
-        s.features.withUnsafeBufferPointer { features in
-            s.values.withUnsafeMutableBufferPointer { values in
+        var varying = batch.scratch.varying
+        batch.scratch.varying = []
+        let shared = varyingFeatures(batch, width: width, into: &varying)
+        batch.scratch.varying = varying
+        if gradient && batch.scratch.featureGradient.count < rows * width {
+            batch.scratch.featureGradient = [Float](repeating: 0, count: rows * width)
+        }
+        batch.scratch.features.withUnsafeBufferPointer { features in
+            batch.scratch.values.withUnsafeMutableBufferPointer { values in
                 if gradient {
-                    s.featureGradient.withUnsafeMutableBufferPointer { g in
+                    batch.scratch.featureGradient.withUnsafeMutableBufferPointer { g in
                         network.evaluate(
-                            features, rows: rows, values: values, gradients: g, varying: varying,
-                            workspace: &s.network)
+                            features, rows: rows, values: values, gradients: g, varying: shared ? varying : nil,
+                            workspace: &batch.scratch.network)
                     }
                 } else {
                     network.evaluate(
-                        features, rows: rows, values: values, gradients: nil, varying: varying,
-                        workspace: &s.network)
+                        features, rows: rows, values: values, gradients: nil, varying: shared ? varying : nil,
+                        workspace: &batch.scratch.network)
                 }
             }
         }
-        for r in 0..<rows { batch.risk[r] = Double(s.values[r]) }
+        for r in 0..<rows { batch.risk[r] = Double(batch.scratch.values[r]) }
         guard gradient else { return }
-        inputGradients(&batch, rows: 0..<rows, scratch: &s)
+        inputGradients(&batch, rows: 0..<rows)
     }
 
     /// The backward pass over the rows `rows` only, from the activations the last `evaluate` (without gradients)
@@ -121,30 +125,25 @@ public struct NetworkRiskModel: RiskModel {
     public func completeGradients(_ batch: inout RiskBatch, rows: [Int]) {
         guard providesGradients, !rows.isEmpty else { return }
         let width = preprocessing.featureCount
-        var s = RiskBatch.Scratch()
-        swap(&s, &batch.scratch)
-        defer { swap(&s, &batch.scratch) }
-        if s.featureGradient.count < rows.count * width {
-            s.featureGradient = [Float](repeating: 0, count: max(batch.rows, rows.count) * width)
+        if batch.scratch.featureGradient.count < rows.count * width {
+            batch.scratch.featureGradient = [Float](repeating: 0, count: max(batch.rows, rows.count) * width)
         }
-        s.featureGradient.withUnsafeMutableBufferPointer { g in
-            network.gradients(ofRows: rows, into: g, workspace: &s.network)
+        batch.scratch.featureGradient.withUnsafeMutableBufferPointer { g in
+            network.gradients(ofRows: rows, into: g, workspace: &batch.scratch.network)
         }
-        inputGradients(&batch, rows: rows, scratch: &s)
+        inputGradients(&batch, rows: rows)
     }
 
     /// d risk / d input along the batch's directions for the rows `rows` (batch positions), from d risk / d feature
     /// in the scratch's `featureGradient` (in the order of `rows`): the chain rule through the preprocessing.
-    private func inputGradients(
-        _ batch: inout RiskBatch, rows: some Collection<Int>, scratch s: inout RiskBatch.Scratch
-    ) {
+    private func inputGradients(_ batch: inout RiskBatch, rows: some Collection<Int>) {
         let (nw, width) = (batch.numericWidth, preprocessing.featureCount)
         let directions = batch.directions
         let dc = directions.count
         batch.numeric.withUnsafeBufferPointer { numeric in
-            s.featureGradient.withUnsafeBufferPointer { featureGradient in
-                s.tangent.withUnsafeMutableBufferPointer { tangent in
-                    s.featureTangent.withUnsafeMutableBufferPointer { featureTangent in
+            batch.scratch.featureGradient.withUnsafeBufferPointer { featureGradient in
+                batch.scratch.tangent.withUnsafeMutableBufferPointer { tangent in
+                    batch.scratch.featureTangent.withUnsafeMutableBufferPointer { featureTangent in
                         batch.gradient.withUnsafeMutableBufferPointer { out in
                             for (i, r) in rows.enumerated() {
                                 preprocessing.inputGradient(

@@ -287,9 +287,10 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 each, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
             return
         }
-        let ranks = strata.map { min(n - 1, Int($0.rank * Double(n))) }
-        let parts = Self.principal(all, count: n, width: controls, ranks: ranks).parts
-        let picks = zip(parts, strata).map { (part: $0, weight: $1.mass) }
+        let order = Self.principal(all, count: n, width: controls).order
+        let picks = strata.map { stratum in
+            (part: order[min(n - 1, Int(stratum.rank * Double(n)))], weight: stratum.mass)
+        }
         scenarios.load(
             picks, latest: latest, categories: context.categories, cw: cw, deviations: all, controls: controls)
         // Groups of equal size: fewer than asked when the size does not divide the scenarios (4 into 3 is 2 of 2).
@@ -362,11 +363,9 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         for k in 0..<n { for c in 0..<width { z[k * width + c] = (x[k * width + c] - mean[c]) * scale[c] } }
     }
 
-    /// The main direction of the parts' standardized deviations (first principal component, by power iteration) and,
-    /// for each of `ranks` (not decreasing, below `n`), the part at that rank along it.
-    static func principal(_ values: [Double], count n: Int, width: Int, ranks: [Int]) -> (
-        direction: [Double], parts: [Int]
-    ) {
+    /// The main direction of the parts' standardized deviations (first principal component, by power iteration) and
+    /// the parts ordered along it.
+    static func principal(_ values: [Double], count n: Int, width: Int) -> (direction: [Double], order: [Int]) {
         var z = [Double](repeating: 0, count: n * width)
         var covariance = [Double](repeating: 0, count: width * width)
         // Through buffers: with the arrays' bounds checks, these loops over a machine's parts were most of the
@@ -418,43 +417,8 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 keys[k] = (ordered & ~indexMask) | UInt64(k)
             }
         }
-        // Only the ranks asked for are put in place: a full sort of the parts was 2 % of a cold search.
-        keys.withUnsafeMutableBufferPointer { Self.select($0, ranks: ranks[...], in: 0..<n) }
-        return (v, ranks.map { Int(keys[$0] & indexMask) })
-    }
-
-    /// Reorders `keys[range]` (distinct) so that each position in `ranks` (not decreasing, inside `range`) holds the key
-    /// a full sort would put there: quickselect, partitioning only the parts that hold a rank asked for.
-    static func select(_ keys: UnsafeMutableBufferPointer<UInt64>, ranks: ArraySlice<Int>, in range: Range<Int>) {
-        guard let first = ranks.first, let last = ranks.last, range.count > 1 else { return }
-        precondition(range.contains(first) && range.contains(last))
-        if range.count <= 16 {
-            for i in range.dropFirst() {
-                let key = keys[i]
-                var j = i
-                while j > range.lowerBound && keys[j - 1] > key {
-                    keys[j] = keys[j - 1]
-                    j -= 1
-                }
-                keys[j] = key
-            }
-            return
-        }
-        let (a, b, c) = (
-            keys[range.lowerBound], keys[(range.lowerBound + range.upperBound) / 2], keys[range.upperBound - 1]
-        )
-        let pivot = max(min(a, b), min(max(a, b), c))  // the median of the three
-        var i = range.lowerBound
-        for j in range where keys[j] < pivot {
-            keys.swapAt(i, j)
-            i += 1
-        }
-        keys.swapAt(i, (i..<range.upperBound).first { keys[$0] == pivot }!)
-        let split = ranks.firstIndex { $0 >= i } ?? ranks.endIndex
-        select(keys, ranks: ranks[..<split], in: range.lowerBound..<i)
-        var after = split
-        while after < ranks.endIndex && ranks[after] == i { after += 1 }  // the pivot's rank, maybe asked twice
-        select(keys, ranks: ranks[after...], in: (i + 1)..<range.upperBound)
+        keys.sort()
+        return (v, keys.map { Int($0 & indexMask) })
     }
 
     /// The objective at `count` points (flat, count x controls): their values and mean risks, in `scored`. False

@@ -70,7 +70,7 @@ import Testing
     }
 }
 
-/// The parts of a search step: gradients only at some rows, and the scenarios' parts picked by rank.
+/// The parts of a search step: gradients only at some rows.
 @Suite struct SearchStepTests {
     /// A model's default `completeGradients` (scoring the rows again with gradients) gives what scoring every row
     /// with gradients gives, at the rows asked for, and leaves the others as they were.
@@ -98,25 +98,6 @@ import Testing
             }
         }
         #expect(batch.risk == full.risk)
-    }
-
-    /// Quickselect puts each rank asked for where a full sort would, repeated ranks and small ranges included.
-    @Test func selectingRanksAgreesWithSorting() {
-        var rng = SystemRandomNumberGenerator()
-        for n in [1, 2, 5, 16, 17, 40, 128, 300] {
-            for _ in 0..<20 {
-                let keys = Array(Set((0..<n * 3).map { _ in UInt64.random(in: 0..<1_000_000, using: &rng) }).prefix(n))
-                let ranks = (0..<Int.random(in: 1...min(n, 20), using: &rng)).map { _ in
-                    Int.random(in: 0..<keys.count, using: &rng)
-                }.sorted()
-                var selected = keys
-                selected.withUnsafeMutableBufferPointer {
-                    SetpointOptimizer<FunctionModel>.select($0, ranks: ranks[...], in: 0..<keys.count)
-                }
-                let sorted = keys.sorted()
-                #expect(ranks.map { selected[$0] } == ranks.map { sorted[$0] }, "\(keys.count) keys, ranks \(ranks)")
-            }
-        }
     }
 }
 
