@@ -27,16 +27,8 @@ import Testing
             var rng = RandomSource(seed: 5)
             let rows = 7
             let x = (0..<rows * 4).map { _ in Float(rng.normal()) }
-            var values = [Float](repeating: 0, count: rows)
-            var gradients = [Float](repeating: 0, count: rows * 4)
             var workspace = InferenceModel.BatchWorkspace()
-            x.withUnsafeBufferPointer { xb in
-                values.withUnsafeMutableBufferPointer { v in
-                    gradients.withUnsafeMutableBufferPointer { g in
-                        model.evaluate(xb, rows: rows, output: 1, values: v, gradients: g, workspace: &workspace)
-                    }
-                }
-            }
+            let (values, gradients) = model.scored(x, rows: rows, output: 1, gradients: true, workspace: &workspace)
             for r in 0..<rows {
                 let row = Array(x[r * 4..<(r + 1) * 4])
                 #expect(abs(values[r] - model.predict(row)[1]) < 1e-5, "batched value equals single-sample scoring")
@@ -100,23 +92,11 @@ import Testing
             for _ in 0..<rows {
                 x += state.indices.map { varying?.contains($0) ?? true ? Float(rng.normal()) : state[$0] }
             }
-            var values = [Float](repeating: 0, count: rows)
-            var full = [Float](repeating: 0, count: rows * 4)
             var fresh = InferenceModel.BatchWorkspace()
-            x.withUnsafeBufferPointer { xb in
-                values.withUnsafeMutableBufferPointer { v in
-                    full.withUnsafeMutableBufferPointer { g in
-                        model.evaluate(xb, rows: rows, values: v, gradients: g, varying: varying, workspace: &fresh)
-                    }
-                }
-            }
+            let (values, full) = model.scored(x, rows: rows, gradients: true, varying: varying, workspace: &fresh)
+            let forwardOnly = model.scored(x, rows: rows, gradients: false, varying: varying, workspace: &workspace)
+                .values
             var some = [Float](repeating: 9, count: selected.count * 4)
-            var forwardOnly = [Float](repeating: 0, count: rows)
-            x.withUnsafeBufferPointer { xb in
-                forwardOnly.withUnsafeMutableBufferPointer { v in
-                    model.evaluate(xb, rows: rows, values: v, gradients: nil, varying: varying, workspace: &workspace)
-                }
-            }
             some.withUnsafeMutableBufferPointer { model.gradients(ofRows: selected, into: $0, workspace: &workspace) }
             #expect(forwardOnly == values, "\(hidden): the values do not depend on the gradients")
             for (i, r) in selected.enumerated() {
@@ -293,5 +273,27 @@ import Testing
             numericInputs: ["x"], numeric: [(0..<100).map(Double.init)], scaling: .treeSteps, bins: 4,
             labels: (0..<100).map { $0 > 60 ? 1 : 0 })
         #expect(!pre.isDifferentiable)
+    }
+}
+
+extension InferenceModel {
+    /// `evaluate` on arrays: the values of output `output` and, with `gradients`, the input gradients (rows x
+    /// inputSize, 9 where not written).
+    func scored(
+        _ x: [Float], rows: Int, output: Int = 0, gradients: Bool, varying: [Int]? = nil,
+        workspace: inout BatchWorkspace
+    ) -> (values: [Float], gradients: [Float]) {
+        var values = [Float](repeating: 0, count: rows)
+        var g = [Float](repeating: 9, count: gradients ? rows * inputSize : 0)
+        x.withUnsafeBufferPointer { xb in
+            values.withUnsafeMutableBufferPointer { v in
+                g.withUnsafeMutableBufferPointer { gb in
+                    evaluate(
+                        xb, rows: rows, output: output, values: v, gradients: gradients ? gb : nil, varying: varying,
+                        workspace: &workspace)
+                }
+            }
+        }
+        return (values, g)
     }
 }
