@@ -63,11 +63,7 @@ extension SetpointOptimizer {
             let words = problem.describe(c.variable)
             text += words.label
             text += " "
-            text += Self.number(c.value)
-            if !words.unit.isEmpty {
-                text += " "
-                text += words.unit
-            }
+            Self.append(c.value, unit: words.unit, to: &text)
             text += " (+"
             text += Self.points(c.effect)
             text += ")"
@@ -90,11 +86,7 @@ extension SetpointOptimizer {
             text += " from "
             text += Self.number(c.from)
             text += " to "
-            text += Self.number(c.to)
-            if !words.unit.isEmpty {
-                text += " "
-                text += words.unit
-            }
+            Self.append(c.to, unit: words.unit, to: &text)
         }
         text += ": expected risk "
         text += Self.percent(r.riskAfter)
@@ -103,6 +95,15 @@ extension SetpointOptimizer {
         if rate != 0 { text += ", rate of parts \(rate > 0 ? "+" : "")\(rate) %" }
         text += "."
         return text
+    }
+
+    /// A value in words and its unit (if any), appended to `text`.
+    static func append(_ value: Double, unit: String, to text: inout String) {
+        text += number(value)
+        if !unit.isEmpty {
+            text += " "
+            text += unit
+        }
     }
 
     /// What goes before item `i` of a list of `count` in words: nothing, ", ", or " and " before the last.
