@@ -52,13 +52,14 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     }
 
     /// Turns the `count` values of dL/dy at `g` (rows of `columns`) into dL/dz in place, given the pre-activation
-    /// `z` and the output `y`.
+    /// `z` and the output `y`. ReLU masks by the output, which is 0 exactly where the pre-activation is not positive:
+    /// a caller may then keep only the output (`InferenceModel`'s ReLU stages do).
     func backward(
         _ g: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>, y: UnsafePointer<Float>, count n: Int, columns: Int
     ) {
         switch self {
         case .linear: break
-        case .relu: Self.reluBackward(g, z, n)
+        case .relu: Self.reluBackward(g, y, n)
         case .leakyRelu: Self.leakyBackward(g, z, n)
         case .gelu:
             for i in 0..<n {
@@ -80,17 +81,17 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
     }
 
     // Explicit SIMD selects: the scalar ternaries compile to unpredictable branches.
-    static func reluBackward(_ g: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, _ n: Int) {
+    static func reluBackward(_ g: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) {
         var i = 0
         while i + 16 <= n {
-            let zv = UnsafeRawPointer(z + i).loadUnaligned(as: SIMD16<Float>.self)
+            let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
             var gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
-            gv.replace(with: 0, where: zv .<= 0)
+            gv.replace(with: 0, where: yv .<= 0)
             UnsafeMutableRawPointer(g + i).storeBytes(of: gv, as: SIMD16<Float>.self)
             i += 16
         }
         while i < n {
-            if z[i] <= 0 { g[i] = 0 }
+            if y[i] <= 0 { g[i] = 0 }
             i += 1
         }
     }

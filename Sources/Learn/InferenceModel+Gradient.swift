@@ -109,13 +109,15 @@ extension InferenceModel {
         guard !selected.isEmpty else { return }
         // Each stage's kept rows moved to the front, in order (a row only ever moves towards the start); a ReLU
         // stage's output only (see `finish`).
-        for s in stages.indices {
-            let (n, keepsZ) = (stages[s].units, stages[s].activation != .relu || stages[s].scale != nil)
-            workspace.z[s].scalars.withUnsafeMutableBufferPointer { z in
-                workspace.y[s].scalars.withUnsafeMutableBufferPointer { y in
-                    for (i, r) in selected.enumerated() where i != r {
-                        if keepsZ { (z.baseAddress! + i * n).update(from: z.baseAddress! + r * n, count: n) }
-                        (y.baseAddress! + i * n).update(from: y.baseAddress! + r * n, count: n)
+        stages.withUnsafeBufferPointer { stages in
+            for s in stages.indices {
+                let (n, keepsZ) = (stages[s].units, !Self.finishesInOutput(stages[s]))
+                workspace.z[s].scalars.withUnsafeMutableBufferPointer { z in
+                    workspace.y[s].scalars.withUnsafeMutableBufferPointer { y in
+                        for (i, r) in selected.enumerated() where i != r {
+                            if keepsZ { (z.baseAddress! + i * n).update(from: z.baseAddress! + r * n, count: n) }
+                            (y.baseAddress! + i * n).update(from: y.baseAddress! + r * n, count: n)
+                        }
                     }
                 }
             }
@@ -389,17 +391,13 @@ extension InferenceModel {
     }
 
     /// d output / d stage output (the first `count` values of `g`, rows of `columns`) -> d output / d
-    /// pre-activation, in place. ReLU masks by the output (see `finishesInOutput`).
+    /// pre-activation, in place (ReLU reads only the output: see `finishesInOutput`).
     private static func activationBackward(
         _ activation: Activation, _ g: inout Tensor, count: Int, columns: Int, z: Tensor, y: Tensor
     ) {
         g.scalars.withUnsafeMutableBufferPointer { gb in
-            y.scalars.withUnsafeBufferPointer { yb in
-                if activation == .relu {
-                    Activation.reluBackward(gb.baseAddress!, yb.baseAddress!, count)
-                    return
-                }
-                z.scalars.withUnsafeBufferPointer { zb in
+            z.scalars.withUnsafeBufferPointer { zb in
+                y.scalars.withUnsafeBufferPointer { yb in
                     activation.backward(
                         gb.baseAddress!, z: zb.baseAddress!, y: yb.baseAddress!, count: count, columns: columns)
                 }

@@ -50,18 +50,18 @@ public struct NetworkRiskModel: RiskModel {
 
     public var providesGradients: Bool { preprocessing.isDifferentiable }
 
-    /// The features that may differ between the batch's rows, in `varying`, and whether the network should be
-    /// told (some are shared): from the batch's `varyingInputs` and directions. Only for scaled inputs (without
-    /// bins a numeric input is one feature); derived and categorical features count as varying.
-    func varyingFeatures(_ batch: RiskBatch, width: Int, into varying: inout [Int]) -> Bool {
+    /// The features that may differ between the batch's rows, in the scratch's `varying`, and whether the network
+    /// should be told (some are shared): from the batch's `varyingInputs` and directions. Only for scaled inputs
+    /// (without bins a numeric input is one feature); derived and categorical features count as varying.
+    func varyingFeatures(_ batch: inout RiskBatch, width: Int) -> Bool {
         guard batch.rows >= 2, let inputs = batch.varyingInputs, preprocessing.edges == nil else { return false }
         let nw = batch.numericWidth
-        varying.removeAll(keepingCapacity: true)
+        batch.scratch.varying.removeAll(keepingCapacity: true)
         for i in 0..<nw where inputs.contains(i) || (batch.wantsGradient && batch.directions.contains(i)) {
-            varying.append(i)
+            batch.scratch.varying.append(i)
         }
-        varying.append(contentsOf: nw..<width)
-        return varying.count < width
+        batch.scratch.varying.append(contentsOf: nw..<width)
+        return batch.scratch.varying.count < width
     }
 
     public func evaluate(_ batch: inout RiskBatch) {
@@ -93,10 +93,7 @@ public struct NetworkRiskModel: RiskModel {
                 }
             }
         }
-        var varying = batch.scratch.varying
-        batch.scratch.varying = []
-        let shared = varyingFeatures(batch, width: width, into: &varying)
-        batch.scratch.varying = varying
+        let varying = varyingFeatures(&batch, width: width) ? batch.scratch.varying : nil
         if gradient && batch.scratch.featureGradient.count < rows * width {
             batch.scratch.featureGradient = [Float](repeating: 0, count: rows * width)
         }
@@ -105,12 +102,12 @@ public struct NetworkRiskModel: RiskModel {
                 if gradient {
                     batch.scratch.featureGradient.withUnsafeMutableBufferPointer { g in
                         network.evaluate(
-                            features, rows: rows, values: values, gradients: g, varying: shared ? varying : nil,
+                            features, rows: rows, values: values, gradients: g, varying: varying,
                             workspace: &batch.scratch.network)
                     }
                 } else {
                     network.evaluate(
-                        features, rows: rows, values: values, gradients: nil, varying: shared ? varying : nil,
+                        features, rows: rows, values: values, gradients: nil, varying: varying,
                         workspace: &batch.scratch.network)
                 }
             }

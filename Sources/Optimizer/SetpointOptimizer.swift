@@ -30,6 +30,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     var coarseScenarios = ScenarioSet()
     /// The coarse phase's scenarios for the machine loaded last (0: one phase), for benchmarks and reports.
     public var coarseScenarioCount: Int { coarseScenarios.count }
+    /// The trust penalty's gradient at each row of the last `objective` call (rows x inputs).
     var trustGradient: [Double] = []
     /// The batch rows of the points whose gradients a step wants (`objectiveGradients`), reused.
     var gradientRows: [Int] = []
@@ -454,12 +455,10 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
             let rate = throughput?.rate(points, offset: p * controls) ?? 1
             scored.value[p] = problem.failureCost * risk - (throughput?.weight ?? 0) * rate
             if let trust {
-                var g = trustGradient
-                trustGradient = []
+                // Its gradient too, kept (rows x inputs) for `objectiveGradients` at the accepted points.
                 let penalty = Self.outside(
                     trust, numeric: batch.numeric, weights: trustWeights, width: nw, rows: p * k..<(p + 1) * k,
-                    gradients: &g)
-                trustGradient = g
+                    gradients: &trustGradient, at: p * k * nw)
                 scored.value[p] += options.trustWeight * penalty
             }
         }
@@ -483,14 +482,6 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
         let throughput = problem.throughput
         for p in slots {
             let rate = throughput?.rate(points, offset: p * controls) ?? 1
-            if let trust {
-                var g = trustGradient
-                trustGradient = []
-                _ = Self.outside(
-                    trust, numeric: batch.numeric, weights: trustWeights, width: nw, rows: p * k..<(p + 1) * k,
-                    gradients: &g)
-                trustGradient = g
-            }
             for c in 0..<controls {
                 var g = 0.0
                 if let d = direction[c] {
@@ -506,7 +497,7 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 if trust != nil, controlInput[c] >= 0 {
                     var t = 0.0
                     for s in 0..<k {
-                        let partial = trustWeights[s] * trustGradient[s * nw + controlInput[c]]
+                        let partial = trustWeights[s] * trustGradient[(p * k + s) * nw + controlInput[c]]
                         t += relative[c] ? partial * scenarios.deviation[s * controls + c] : partial
                     }
                     g += options.trustWeight * t
@@ -562,12 +553,14 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
     }
 
     /// The mean squared overshoot of the batch rows `rows` beyond the training data's reach, and per row its
-    /// gradient in the numeric inputs (into `gradients`, row-relative, rows.count x inputs).
+    /// gradient in the numeric inputs (into `gradients` from `offset`, row-relative, rows.count x inputs).
     static func outside(
         _ support: InputSupport, numeric: [Double], weights: [Double], width nw: Int, rows: Range<Int>,
-        gradients: inout [Double]
+        gradients: inout [Double], at offset: Int = 0
     ) -> Double {
-        if gradients.count < rows.count * nw { gradients = [Double](repeating: 0, count: rows.count * nw) }
+        if gradients.count < offset + rows.count * nw {
+            gradients += [Double](repeating: 0, count: offset + rows.count * nw - gradients.count)
+        }
         var total = 0.0
         var centred = [Double](repeating: 0, count: nw)
         for (slot, r) in rows.enumerated() {
@@ -577,15 +570,15 @@ public struct SetpointOptimizer<Model: RiskModel>: Sendable {
                 var row = 0.0
                 for j in 0..<nw { row += support.precision[i * nw + j] * centred[j] }
                 squared += centred[i] * row
-                gradients[slot * nw + i] = row  // Σ⁻¹(x − μ), scaled below
+                gradients[offset + slot * nw + i] = row  // Σ⁻¹(x − μ), scaled below
             }
             let distance = max(0, squared).squareRoot()
             let over = distance - support.radius
             if over > 0 && distance > 0 {
                 total += weights[slot] * over * over
-                for i in 0..<nw { gradients[slot * nw + i] *= 2 * over / distance }
+                for i in 0..<nw { gradients[offset + slot * nw + i] *= 2 * over / distance }
             } else {
-                for i in 0..<nw { gradients[slot * nw + i] = 0 }
+                for i in 0..<nw { gradients[offset + slot * nw + i] = 0 }
             }
         }
         return total
