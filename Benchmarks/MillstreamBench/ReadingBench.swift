@@ -56,13 +56,19 @@ enum ReadingBench {
     /// Topic records (the pipeline writes a prediction per reading; the server reads them all): the Topics module's
     /// encoder and decoder beside Foundation's JSONEncoder and JSONDecoder on the same Codable type.
     static func records(count: Int) throws {
+        // The numbers as the pipeline makes them: derived features and running means are full-precision doubles
+        // (310.2 - 300.1 is 10.099999999999966), only the tool wear's mean of whole minutes stays short.
+        let (air, process, rpm, torque) = (300.1, 310.2, 1500.0, 40.1)
         let record = PredictionRecord(
             machine: "plant1/line1/m07", ts: "2026-11-25T06:00:00.123Z", seq: 12_345, state: "running", product: "M",
-            risk: 0.0123, failure: false, model: "failure@v3",
+            risk: 0.012_345_678_901_234_5, failure: false, model: "failure@v3",
             anomaly: .init(score: 0.41, alarm: false, topVariable: "torque_nm"),
             features: [
-                "power_w": 6543.2, "temp_diff_k": 10.1, "strain_minnm": 5000, "air_temp_k_ewma": 300.1,
-                "process_temp_k_ewma": 310.2, "rpm_ewma": 1500.2, "torque_nm_ewma": 40.1, "tool_wear_min_ewma": 108,
+                "power_w": torque * rpm * 2 * Double.pi / 60, "temp_diff_k": process - air,
+                "strain_minnm": torque * 108,
+                "air_temp_k_ewma": 0.3 * air + 0.7 * 300.3, "process_temp_k_ewma": 0.3 * process + 0.7 * 310.1,
+                "rpm_ewma": 0.3 * rpm + 0.7 * 1503, "torque_nm_ewma": 0.3 * torque + 0.7 * 39.7,
+                "tool_wear_min_ewma": 108,
             ],
             source: SourceRef(topic: "readings", partition: 3, offset: 123_456))
         let bytes = record.encoded()

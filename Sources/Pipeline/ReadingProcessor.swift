@@ -16,8 +16,13 @@ public struct ReadingProcessor: Sendable {
     let validator: ReadingValidator
     let derived: [(name: String, expression: FeatureExpression)]
     let variableNames: [String]
+    /// The process's variables by name, each with its running mean's feature name (`NAME_ewma`).
+    let meanFeatures: [(variable: String, feature: String)]
     /// The control charts by variable (the config's `spc`, true unless set false).
     let charts: [String: Chart]
+    /// The alarm classes the processor raises, resolved once (a lookup by name copied the class at every alarm
+    /// point, several times per reading).
+    let alarmClasses: (failureRisk: AlarmClass, spc: AlarmClass, anomaly: AlarmClass)
     var scorer: Scorer?
     var scratch: Scorer.Scratch?
     /// A "fails within" model that drives the failure alarm in place of the main model's risk (which keeps driving
@@ -46,12 +51,17 @@ public struct ReadingProcessor: Sendable {
         self.settings = settings
         self.validator = ReadingValidator(config: settings.process)
         self.variableNames = settings.process.variables.map(\.name)
+        self.meanFeatures = variableNames.sorted().map { ($0, $0 + "_ewma") }
         let baseline = settings.spcBaseline
         self.charts = Dictionary(
             uniqueKeysWithValues: settings.process.variables.filter(\.spc).map {
                 ($0.name, Chart($0, baseline: baseline))
             })
         self.closedLoop = settings.closedLoop
+        self.alarmClasses = (
+            Self.alarmClass(named: "failure_risk", in: settings.alarms),
+            Self.alarmClass(named: "spc", in: settings.alarms), Self.alarmClass(named: "anomaly", in: settings.alarms)
+        )
         let names = variableNames
         self.derived = try settings.process.features.derived.map {
             ($0.name, try FeatureExpression($0.expression, variables: names))
@@ -115,7 +125,7 @@ public struct ReadingProcessor: Sendable {
         scorer = s
         scratch = s.makeScratch()
         do {
-            recommender = try Recommender(file: file, label: s.label, process: settings.process)
+            recommender = try Recommender(file: file, label: s.label, settings: settings)
             recommenderProblem = nil
         } catch {
             recommender = nil
@@ -140,9 +150,22 @@ public struct ReadingProcessor: Sendable {
             events.deadLetters[error.reason.rawValue, default: 0] += 1
             return
         }
-        if let last = machines[reading.machine]?.lastTimestamp,
-            reading.timestamp < last - settings.allowedLatenessMilliseconds
-        {
+        // The machine's state is changed in place in the dictionary (a copy would copy all its windows per reading).
+        var all = machines
+        machines = [:]  // `all` is now the only reference: changed in place below, no copy
+        accept(
+            reading, value: value, source: source, now: now, into: &out, events: &events,
+            tracker: &all[reading.machine, default: MachineTracker()])
+        machines = all
+    }
+
+    /// A valid reading: dead-lettered when later than the machine's allowed lateness, tracked otherwise. (Checked
+    /// here, on the tracker in place: reading its last timestamp out of the dictionary copied the whole tracker.)
+    private mutating func accept(
+        _ reading: Reading, value: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
+        events: inout ProcessorEvents, tracker: inout MachineTracker
+    ) {
+        if let last = tracker.lastTimestamp, reading.timestamp < last - settings.allowedLatenessMilliseconds {
             deadLetter(
                 value: value, reason: "too_late",
                 message:
@@ -151,13 +174,7 @@ public struct ReadingProcessor: Sendable {
             events.deadLetters["too_late", default: 0] += 1
             return
         }
-        // The machine's state is changed in place in the dictionary (a copy would copy all its windows per reading).
-        var all = machines
-        machines = [:]  // `all` is now the only reference: changed in place below, no copy
-        track(
-            reading, source: source, now: now, into: &out, events: &events,
-            tracker: &all[reading.machine, default: MachineTracker()])
-        machines = all
+        track(reading, source: source, now: now, into: &out, events: &events, tracker: &tracker)
     }
 
     /// What the models made of one running reading.
@@ -180,9 +197,8 @@ public struct ReadingProcessor: Sendable {
             reading.state == .running
             ? score(reading, source: source, into: &out, events: &events, tracker: &tracker) : Scores()
         tracker.lastRisk = scores.risk ?? tracker.lastRisk
-        if recommender != nil {
-            recommend(reading, tracker: &tracker, now: now, into: &out, events: &events)
-        }
+        recommender?.recommend(
+            reading, tracker: &tracker, now: now, closedLoop: closedLoop, into: &out, events: &events)
         if let forecast = scores.forecast {
             riskAlert(
                 forecast, forecast: true, reading: reading, tracker: &tracker, source: source, into: &out,
@@ -230,10 +246,10 @@ public struct ReadingProcessor: Sendable {
             tracker.spc[variable] = nil
         }
         for key in (tracker.alarms ?? [:]).keys.sorted() {
-            let className = String(Self.alarmClassName(key))
-            let byState = settings.alarms[className].suppressInStates.contains(reading.state.rawValue)
+            let alarmClass = alarmClass(named: String(Self.alarmClassName(key)))
+            let byState = alarmClass.suppressInStates.contains(reading.state.rawValue)
             updateAlarm(
-                key, class: className, condition: { _ in false },
+                key, class: alarmClass, condition: { _ in false },
                 suppression: byState
                     ? AlarmPoint.Suppression("machine \(reading.state.rawValue)", clearsActive: true) : nil,
                 severity: "info", reading: reading, tracker: &tracker, source: source, into: &out,
@@ -242,6 +258,11 @@ public struct ReadingProcessor: Sendable {
                     "\(key.replacingOccurrences(of: "/", with: " ")) on \(reading.machine) back to normal"
                 }, evidence: { AlertEvidence() })
         }
+    }
+
+    /// The running mean's next value (the first value starts it).
+    private static func smooth(_ value: Double, into mean: inout Double) {
+        mean = mean.isNaN ? value : 0.3 * value + 0.7 * mean
     }
 
     /// Appends `value` to a rolling window of at most `limit` values.
@@ -259,7 +280,8 @@ public struct ReadingProcessor: Sendable {
         for m in reading.values {
             // In place, one lookup: a copy taken out of the dictionary would copy the whole window on append.
             Self.push(m.value, into: &tracker.windows[m.name, default: []], keeping: settings.window)
-            tracker.ewma[m.name] = tracker.ewma[m.name].map { 0.3 * m.value + 0.7 * $0 } ?? m.value
+            // One lookup, in place (readings' values are finite, so NaN marks a new mean).
+            Self.smooth(m.value, into: &tracker.ewma[m.name, default: .nan])
             if let chart = charts[m.name] {
                 checkSPC(
                     chart, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
@@ -311,9 +333,14 @@ public struct ReadingProcessor: Sendable {
         into out: inout [PipelineOutput]
     ) {
         var features = NamedValues()
-        let inputs = variableNames.map { reading[$0] ?? .nan }
-        for d in derived { features.append(d.name, d.expression.evaluate(inputs)) }
-        for (name, value) in tracker.ewma.sorted(by: { $0.key < $1.key }) { features.append(name + "_ewma", value) }
+        features.entries.reserveCapacity(derived.count + tracker.ewma.count)
+        if !derived.isEmpty {
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: variableNames.count) { inputs in
+                for (i, name) in variableNames.enumerated() { inputs[i] = reading[name] ?? .nan }
+                for d in derived { features.append(d.name, d.expression.evaluate(UnsafeBufferPointer(inputs))) }
+            }
+        }
+        appendMeans(tracker.ewma, to: &features)
         var modes: NamedValues?
         if scores.risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
             modes = NamedValues(scorer.modeLabels.enumerated().map { ($1, Double(output[$0 + 1])) })
@@ -335,6 +362,19 @@ public struct ReadingProcessor: Sendable {
             PipelineOutput(
                 topic: settings.predictionsTopic, key: Array(reading.machine.utf8), value: prediction.encoded(),
                 timestamp: reading.timestamp))
+    }
+
+    /// The running means as features (`NAME_ewma`), by name. The process's variables are taken in the order
+    /// and with the feature names made once (sorting the means and joining the names per reading was 2 % of the
+    /// worker in a profile); a machine that also sends undeclared variables has its means sorted as they are.
+    private func appendMeans(_ means: [String: Double], to features: inout NamedValues) {
+        let start = features.entries.count
+        for (variable, feature) in meanFeatures {
+            if let value = means[variable] { features.append(feature, value) }
+        }
+        guard features.entries.count - start != means.count else { return }
+        features.entries.removeSubrange(start...)
+        for (name, value) in means.sorted(by: { $0.key < $1.key }) { features.append(name + "_ewma", value) }
     }
 
     /// The challenger's record on the shadow topic, with the champion's decision on the same reading.
@@ -414,23 +454,19 @@ public struct ReadingProcessor: Sendable {
         }
     }
 
-    private func checkSPC(
-        _ chart: Chart, value: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
-        into out: inout [PipelineOutput], events: inout ProcessorEvents
-    ) {
-        let variable = chart.variable
-        var s = tracker.spc[variable] ?? MachineTracker.VariableSPC()
-        defer { tracker.spc[variable] = s }
+    /// Charts a part's value in the variable's state, changed in place (taken out of the machine's dictionary and
+    /// put back, its windows were copied on every change): nil while a subgroup or the baseline fills, else the
+    /// point charted, the limits and the tests it violates that the chart runs.
+    private static func chartPoint(
+        _ value: Double, _ chart: Chart, state s: inout MachineTracker.VariableSPC
+    ) -> (value: Double, limits: ControlLimits, violations: [String])? {
         // With subgroups, the chart takes the mean of each n consecutive parts (an X-bar chart).
         var value = value
         if chart.subgroup > 1 {
-            var group = s.subgroup ?? []
-            group.append(value)
-            guard group.count >= chart.subgroup else {
-                s.subgroup = group
-                return
-            }
-            value = group.reduce(0, +) / Double(group.count)
+            if s.subgroup == nil { s.subgroup = [] }
+            s.subgroup!.append(value)
+            guard s.subgroup!.count >= chart.subgroup else { return nil }
+            value = s.subgroup!.reduce(0, +) / Double(s.subgroup!.count)
             s.subgroup = []
         }
         guard let limits = s.limits else {
@@ -442,16 +478,28 @@ public struct ReadingProcessor: Sendable {
                 s.cusum = CUSUMChart(limits: l)
                 s.baseline = []
             }
-            return
+            return nil
         }
         var violations = s.checker!.add(value).map(\.rawValue)
         if s.ewma!.add(value) { violations.append("ewma") }
         if s.cusum!.add(value) { violations.append("cusum") }
         if let allowed = chart.tests { violations.removeAll { !allowed.contains($0) } }
+        return (value, limits, violations)
+    }
+
+    private func checkSPC(
+        _ chart: Chart, value: Double, reading: Reading, tracker: inout MachineTracker, source: SourcePosition,
+        into out: inout [PipelineOutput], events: inout ProcessorEvents
+    ) {
+        let variable = chart.variable
+        guard
+            let (value, limits, violations) = Self.chartPoint(
+                value, chart, state: &tracker.spc[variable, default: MachineTracker.VariableSPC()])
+        else { return }
         // One alarm per out-of-control episode of the variable: raised at the first violation, back to normal once
         // the class's off-delay passed without one.
         updateAlarm(
-            chart.alarmKey, class: "spc", variable: variable, condition: { _ in !violations.isEmpty },
+            chart.alarmKey, class: alarmClasses.spc, variable: variable, condition: { _ in !violations.isEmpty },
             severity: violations.contains("beyond_3_sigma") ? "warning" : "info", reading: reading, tracker: &tracker,
             source: source, into: &out, events: &events,
             message: { event in
@@ -476,11 +524,11 @@ public struct ReadingProcessor: Sendable {
         into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
-        let alarmClass = settings.alarms["failure_risk"]
+        let alarmClass = alarmClasses.failureRisk
         let limit = alarmClass.limit ?? 0.5
         guard
             let event = alarmEvent(
-                "failure_risk", class: "failure_risk",
+                "failure_risk", class: alarmClass,
                 condition: { $0.condition(value: risk, limit: limit, deadband: alarmClass.deadband) },
                 at: reading.timestamp, tracker: &tracker)
         else { return }
@@ -503,7 +551,7 @@ public struct ReadingProcessor: Sendable {
         let horizon = model?.horizon
         let advice = tracker.lastAdvice
         writeAlarm(
-            event, key: "failure_risk", class: "failure_risk", severity: risk >= 0.8 ? "critical" : "warning",
+            event, key: "failure_risk", class: alarmClass, severity: risk >= 0.8 ? "critical" : "warning",
             reading: reading, tracker: &tracker, source: source, into: &out, events: &events,
             message: { event in
                 guard case .raised = event else { return "failure risk back to \(percent) % on \(reading.machine)" }
@@ -548,7 +596,7 @@ public struct ReadingProcessor: Sendable {
         tracker.anomalyRun = alarm ? max(1, tracker.anomalyRun + 1) : min(-1, tracker.anomalyRun - 1)
         let run = tracker.anomalyRun
         updateAlarm(
-            "anomaly", class: "anomaly", variable: top, condition: { $0.isActive ? run > -10 : run >= 3 },
+            "anomaly", class: alarmClasses.anomaly, variable: top, condition: { $0.isActive ? run > -10 : run >= 3 },
             severity: ratio >= 2 ? "critical" : "warning", reading: reading, tracker: &tracker, source: source,
             into: &out, events: &events,
             message: { event in
@@ -561,6 +609,15 @@ public struct ReadingProcessor: Sendable {
         }
     }
 
+    /// The class in force for alarms named `name` (named so on its records, whatever its entry says).
+    static func alarmClass(named name: String, in settings: AlarmSettings) -> AlarmClass {
+        var c = settings[name]
+        c.name = name
+        return c
+    }
+
+    func alarmClass(named name: String) -> AlarmClass { Self.alarmClass(named: name, in: settings.alarms) }
+
     /// "spc/torque_nm" -> "spc".
     static func alarmClassName(_ key: String) -> Substring {
         // By bytes: `prefix(while:)` over Characters broke graphemes per key, several keys per reading (2 % of the
@@ -572,28 +629,27 @@ public struct ReadingProcessor: Sendable {
     /// Feeds one alarm condition of the machine (key: the class, "/variable" for per-variable classes) through its
     /// alarm point and writes what happened to the alerts topic.
     private func updateAlarm(
-        _ key: String, class className: String, variable: String? = nil, condition: (AlarmPoint) -> Bool,
+        _ key: String, class alarmClass: AlarmClass, variable: String? = nil, condition: (AlarmPoint) -> Bool,
         suppression: AlarmPoint.Suppression? = nil, severity: String, reading: Reading,
         tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
         events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: () -> AlertEvidence
     ) {
         guard
             let event = alarmEvent(
-                key, class: className, condition: condition, suppression: suppression, at: reading.timestamp,
+                key, class: alarmClass, condition: condition, suppression: suppression, at: reading.timestamp,
                 tracker: &tracker)
         else { return }
         writeAlarm(
-            event, key: key, class: className, variable: variable, severity: severity, reading: reading,
+            event, key: key, class: alarmClass, variable: variable, severity: severity, reading: reading,
             tracker: &tracker, source: source, into: &out, events: &events, message: message, evidence: evidence)
     }
 
     /// What a reading at `t` does to one alarm point of the machine: start-up and first-out suppression are decided
     /// here, suppression by machine state by the caller (where the machine stops running).
     private func alarmEvent(
-        _ key: String, class className: String, condition: (AlarmPoint) -> Bool,
+        _ key: String, class alarmClass: AlarmClass, condition: (AlarmPoint) -> Bool,
         suppression stateSuppression: AlarmPoint.Suppression? = nil, at t: Int64, tracker: inout MachineTracker
     ) -> AlarmPoint.Event? {
-        let alarmClass = settings.alarms[className]
         var suppression = stateSuppression
         if suppression == nil, let since = tracker.runningSince, since != .min,
             Double(t - since) < alarmClass.startupSeconds * 1000
@@ -617,11 +673,10 @@ public struct ReadingProcessor: Sendable {
     /// Writes an alarm point's event to the alerts topic: a raise, a return to normal, or an alarm that suppression
     /// kept from the operator (counted, with its reason: none is lost).
     private func writeAlarm(
-        _ event: AlarmPoint.Event, key: String, class className: String, variable: String? = nil, severity: String,
+        _ event: AlarmPoint.Event, key: String, class alarmClass: AlarmClass, variable: String? = nil, severity: String,
         reading: Reading, tracker: inout MachineTracker, source: SourcePosition, into out: inout [PipelineOutput],
         events: inout ProcessorEvents, message: (AlarmPoint.Event) -> String, evidence: () -> AlertEvidence
     ) {
-        let alarmClass = settings.alarms[className]
         let t = reading.timestamp
         // The variable a record names: the key's ("spc/torque_nm"), else the one named when the alarm was raised
         // (an anomaly's top variable), so its return to normal names the same condition.
@@ -647,7 +702,7 @@ public struct ReadingProcessor: Sendable {
         case .suppressed(let at, let why):
             (status, raisedAt, reason) = ("suppressed", at, why)
         }
-        let kind = className
+        let kind = alarmClass.name
         let text =
             status == "suppressed"
             ? "\(message(.raised(at: t))) [suppressed: \(reason ?? "?")]"

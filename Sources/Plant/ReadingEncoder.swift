@@ -120,34 +120,62 @@ public enum JSONWriter {
             out.append(contentsOf: "null".utf8)
             return
         }
-        if abs(value) < 1e15 {
+        if abs(value) < 1e15 && hasNineDecimals(value) {
             for decimals in 0...9 {
                 let scale = powersOfTen[decimals]
                 let scaled = (value * scale).rounded()
                 // Dividing an exact integer by an exact power of ten rounds correctly, so equality means the
                 // decimal text parses back to exactly `value`.
                 if abs(scaled) < 9.007_199_254_740_992e15 && scaled / scale == value {
-                    let whole = Int64(scaled)
-                    if decimals == 0 {
-                        integer(whole, into: &out)
-                    } else {
-                        if whole < 0 { out.append(UInt8(ascii: "-")) }
-                        let magnitude = whole.magnitude
-                        let divisor = UInt64(scale)
-                        integer(Int64(magnitude / divisor), into: &out)
-                        out.append(UInt8(ascii: "."))
-                        var fraction = magnitude % divisor
-                        var d = divisor / 10
-                        while d > 0 {
-                            out.append(UInt8(48 + fraction / d))
-                            fraction %= d
-                            d /= 10
-                        }
-                    }
+                    fixed(Int64(scaled), decimals: decimals, into: &out)
                     return
                 }
             }
         }
-        out.append(contentsOf: value.description.utf8)
+        // Swift's shortest round-trip digits, written straight into the bytes (through `_writeASCII`, which the
+        // standard library's `Double.write(to:)` calls with its digit buffer): `description` made a heap string of
+        // every number of more than 15 characters, most of a prediction's. Were that call ever to go, the text
+        // would come through `write(_:)`, the same, only slower.
+        var sink = ASCIISink(bytes: out)
+        out = []
+        value.write(to: &sink)
+        out = sink.bytes
     }
+
+    /// Whether `value` may have a decimal of at most 9 fraction digits that parses back to it, tried once at 9
+    /// digits. Below 2^21 the test is exact: a decimal of k <= 9 digits that parses to `value` is, padded, one of
+    /// 9 digits; `value * 1e9` is then within 0.4 of that integer (the decimal's rounding to `value`, at most half
+    /// an ulp of 2^-32, times 1e9, plus the product's own rounding, at most 0.25 below 2^51), so rounds to it. The
+    /// full-precision numbers of a prediction (risks, means, products) skip the ten tries of the loop this way.
+    static func hasNineDecimals(_ value: Double) -> Bool {
+        guard abs(value) < 2_097_152 else { return true }
+        return (value * 1e9).rounded() / 1e9 == value
+    }
+
+    /// `whole / 10^decimals` written with exactly `decimals` fraction digits.
+    private static func fixed(_ whole: Int64, decimals: Int, into out: inout [UInt8]) {
+        if decimals == 0 { return integer(whole, into: &out) }
+        if whole < 0 { out.append(UInt8(ascii: "-")) }
+        let magnitude = whole.magnitude
+        let divisor = UInt64(powersOfTen[decimals])
+        integer(Int64(magnitude / divisor), into: &out)
+        out.append(UInt8(ascii: "."))
+        var fraction = magnitude % divisor
+        var d = divisor / 10
+        while d > 0 {
+            out.append(UInt8(48 + fraction / d))
+            fraction %= d
+            d /= 10
+        }
+    }
+}
+
+/// Text streamed into bytes.
+private struct ASCIISink: TextOutputStream {
+    var bytes: [UInt8]
+
+    mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
+
+    // swift-format-ignore: AllPublicDeclarationsHaveDocumentation
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
 }

@@ -2,13 +2,22 @@
 public enum Timestamp {
     /// "2026-11-25T06:00:00.123Z" for milliseconds since the epoch.
     public static func format(_ milliseconds: Int64) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(24)
-        append(milliseconds, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        String(unsafeUninitializedCapacity: length) { write(milliseconds, into: $0) }
     }
 
     public static func append(_ milliseconds: Int64, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { text in
+            out.append(contentsOf: text[..<write(milliseconds, into: text)])
+        }
+    }
+
+    /// The text's length: "2026-11-25T06:00:00.123Z".
+    static let length = 24
+
+    /// Writes the text into `text` (at least `length` bytes); returns its length. Digits by constant divisors, which
+    /// compile to multiplications (a loop dividing by a running power of ten made formatting 1.4 % of the pipeline
+    /// worker in a profile), and no intermediate array.
+    static func write(_ milliseconds: Int64, into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let ms = Int((milliseconds % 1000 + 1000) % 1000)
         let seconds = (milliseconds - Int64(ms)) / 1000
         var days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
@@ -23,30 +32,38 @@ public enum Timestamp {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func digits(_ value: Int, _ count: Int) {
-            var divisor = 1
-            for _ in 1..<count { divisor *= 10 }
-            var v = value
-            while divisor > 0 {
-                out.append(UInt8(48 + (v / divisor) % 10))
-                v %= divisor
-                divisor /= 10
-            }
+        func digit(_ value: Int) -> UInt8 { UInt8(48 + value % 10) }
+        let (hour, minute, second) = (secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
+        var i = 0
+        func put(_ c: UInt8) {
+            text[i] = c
+            i += 1
         }
-        digits(year, 4)
-        out.append(UInt8(ascii: "-"))
-        digits(month, 2)
-        out.append(UInt8(ascii: "-"))
-        digits(day, 2)
-        out.append(UInt8(ascii: "T"))
-        digits(secondOfDay / 3600, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(secondOfDay / 60 % 60, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(secondOfDay % 60, 2)
-        out.append(UInt8(ascii: "."))
-        digits(ms, 3)
-        out.append(UInt8(ascii: "Z"))
+        put(digit(year / 1000))
+        put(digit(year / 100))
+        put(digit(year / 10))
+        put(digit(year))
+        put(UInt8(ascii: "-"))
+        put(digit(month / 10))
+        put(digit(month))
+        put(UInt8(ascii: "-"))
+        put(digit(day / 10))
+        put(digit(day))
+        put(UInt8(ascii: "T"))
+        put(digit(hour / 10))
+        put(digit(hour))
+        put(UInt8(ascii: ":"))
+        put(digit(minute / 10))
+        put(digit(minute))
+        put(UInt8(ascii: ":"))
+        put(digit(second / 10))
+        put(digit(second))
+        put(UInt8(ascii: "."))
+        put(digit(ms / 100))
+        put(digit(ms / 10))
+        put(digit(ms))
+        put(UInt8(ascii: "Z"))
+        return i
     }
 
     /// Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)" into milliseconds since the epoch; nil if malformed.

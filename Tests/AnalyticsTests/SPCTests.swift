@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Analytics
@@ -91,5 +92,61 @@ import Testing
         rolling.add(at: 0, state: "running", duration: 60_000, good: 1, scrap: 0)
         rolling.add(at: 90 * 60_000, state: "running", duration: 60_000, good: 2, scrap: 0)
         #expect(rolling.total(now: 90 * 60_000).good == 2)  // the first minute fell out of the hour
+    }
+
+    /// The ring of buckets against the dictionary it replaced (written here as it was): the same totals for readings
+    /// in order and within the pipeline's lateness, and checkpoints that load either way.
+    @Test func rollingWindowsAgreeWithBucketsByDictionary() throws {
+        struct SplitMix {
+            var state: UInt64
+            mutating func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+        }
+        struct ByDictionary: Codable {
+            let minutes: Int
+            let bucketMinutes: Int
+            var buckets: [Int64: OEEAccumulator] = [:]
+            var count: Int64 { Int64(minutes / bucketMinutes) }
+            func bucket(_ t: Int64) -> Int64 { t / (60_000 * Int64(bucketMinutes)) }
+            mutating func add(at t: Int64, state: String, duration: Int64, good: Int, scrap: Int) {
+                let b = bucket(t)
+                if buckets[b] == nil { for old in buckets.keys.filter({ $0 <= b - count }) { buckets[old] = nil } }
+                buckets[b, default: OEEAccumulator()].add(state: state, duration: duration, good: good, scrap: scrap)
+            }
+            func total(now: Int64) -> OEEAccumulator {
+                var sum = OEEAccumulator()
+                for (b, acc) in buckets where b >= bucket(now) - count + 1 { sum.merge(acc) }
+                return sum
+            }
+        }
+        var rng = SplitMix(state: 5)
+        for (minutes, width) in [(60, 1), (480, 10)] {
+            var ring = RollingOEE(minutes: minutes, bucketMinutes: width)
+            var reference = ByDictionary(minutes: minutes, bucketMinutes: width)
+            var newest: Int64 = 0
+            for step in 0..<5000 {
+                // Mostly forward by up to 3 minutes, sometimes a gap of hours, sometimes up to a minute late.
+                let gap = step % 500 == 499 ? Int64(rng.next() % 36_000_000) : Int64(rng.next() % 180_000)
+                newest += gap
+                let t = rng.next() % 5 == 0 ? newest - Int64(rng.next() % 60_000) : newest
+                let state = ["running", "running", "running", "down", "setup"][Int(rng.next() % 5)]
+                let (good, scrap) = (Int(rng.next() % 3), Int(rng.next() % 2))
+                ring.add(at: t, state: state, duration: 30_000, good: good, scrap: scrap)
+                reference.add(at: t, state: state, duration: 30_000, good: good, scrap: scrap)
+                #expect(ring.total(now: t) == reference.total(now: t), "step \(step)")
+                #expect(ring.total(now: newest) == reference.total(now: newest), "step \(step)")
+                if step % 250 == 0 {
+                    let restored = try JSONDecoder().decode(RollingOEE.self, from: JSONEncoder().encode(reference))
+                    #expect(restored.total(now: newest) == reference.total(now: newest))
+                    let back = try JSONDecoder().decode(ByDictionary.self, from: JSONEncoder().encode(ring))
+                    #expect(back.total(now: newest) == reference.total(now: newest))
+                }
+            }
+        }
     }
 }

@@ -112,6 +112,42 @@ import Testing
             #expect(back["x"] == v, "\(String(decoding: out, as: UTF8.self)) for \(v)")
         }
     }
+
+    /// The writer's one try at 9 decimals stands for the ten tries of 0 to 9 decimals: the same text, byte for byte,
+    /// as the tries alone (written here as the writer had them) and `description` after them.
+    @Test func nineDecimalsDecideAsTheTenTries() {
+        func tries(_ v: Double) -> String {
+            if abs(v) < 1e15 {
+                for k in 0...9 {
+                    let scale = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9][k]
+                    let scaled = (v * scale).rounded()
+                    guard abs(scaled) < 9.007_199_254_740_992e15 && scaled / scale == v else { continue }
+                    let whole = Int64(scaled)
+                    guard k > 0 else { return String(whole) }
+                    let digits = String(whole.magnitude % UInt64(scale))
+                    let fraction = String(repeating: "0", count: k - digits.count) + digits
+                    return (whole < 0 ? "-" : "") + String(whole.magnitude / UInt64(scale)) + "." + fraction
+                }
+            }
+            return v.description
+        }
+        var rng = RandomSource(seed: 12)
+        var values: [Double] = [
+            0, -0, 0.5, 1e-9, 1.5e-9, 2e-10, 2_097_151.999999999, 2_097_152.000000001, 1e15, 3.0e-5,
+        ]
+        for _ in 0..<20000 {
+            let k = Double([1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10][Int(rng.next() % 11)])
+            let magnitude = [1.0, 1e3, 1e6, 2.1e6, 1e9][Int(rng.next() % 5)]
+            values.append(((rng.uniform() - 0.5) * 2 * magnitude * k).rounded() / k)
+            values.append((rng.uniform() - 0.5) * magnitude)
+            values.append(Double(bitPattern: rng.next()))
+        }
+        for v in values where v.isFinite {
+            var out: [UInt8] = []
+            JSONWriter.number(v, into: &out)
+            #expect(String(decoding: out, as: UTF8.self) == tries(v), "\(v)")
+        }
+    }
 }
 
 @Suite struct ReadingValidatorTests {
