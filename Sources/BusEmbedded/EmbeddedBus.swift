@@ -163,7 +163,7 @@ final class EmbeddedProducer: MessageProducer {
         var positions = [RecordPosition](repeating: RecordPosition(partition: 0, offset: 0), count: records.count)
         for (p, indices) in byPartition.enumerated() where !indices.isEmpty {
             let result = try topic.partitions[p].append(
-                indices.lazy.map { i in
+                indices.map { i in
                     let r = records[i]
                     return Record(
                         key: r.key, value: r.value, headers: r.headers.map { .init(name: $0.name, value: $0.value) },

@@ -76,9 +76,8 @@ enum RecordBatch {
             buffer.append(contentsOf: record.value)
             buffer.appendVarint(UInt64(record.headers.count))
             for header in record.headers {
-                let name = Array(header.name.utf8)
-                buffer.appendVarint(UInt64(name.count))
-                buffer.append(contentsOf: name)
+                buffer.appendVarint(UInt64(header.name.utf8.count))
+                buffer.append(contentsOf: header.name.utf8)
                 buffer.appendVarint(UInt64(header.value.count))
                 buffer.append(contentsOf: header.value)
             }
