@@ -24,7 +24,11 @@ public struct OEEAccumulator: Sendable, Codable, Equatable {
     public mutating func merge(_ other: OEEAccumulator) {
         runningMilliseconds += other.runningMilliseconds
         observedMilliseconds += other.observedMilliseconds
-        downtimeMilliseconds.merge(other.downtimeMilliseconds, uniquingKeysWith: +)
+        // Most buckets of a running machine have no downtime: nothing to merge (a rolling window merges one per
+        // bucket, 108 for a machine's hour and shift).
+        if !other.downtimeMilliseconds.isEmpty {
+            downtimeMilliseconds.merge(other.downtimeMilliseconds, uniquingKeysWith: +)
+        }
         good += other.good
         scrap += other.scrap
     }

@@ -189,6 +189,29 @@ import Topics
     }
 
     /// The encoder writes fields in declaration order, nil as null and non-finite numbers as null.
+    /// The KPIs' writer, against the Codable encoder: no downtime, several reasons, text to escape, no source.
+    @Test func theKPIWriterMatchesTheCodableEncoder() throws {
+        let busy = KPIRecord.Figures(
+            availability: 0.8125, performance: 1, quality: 0.123_456_789_012_345_6, oee: 0.1, good: 41, scrap: 3,
+            downtime: [.init(reason: "tool \"change\"", seconds: 90.5), .init(reason: "down", seconds: 1e-7)])
+        let idle = KPIRecord.Figures(
+            availability: 0, performance: 0, quality: 0, oee: 0, good: 0, scrap: 0, downtime: [])
+        let records = [
+            KPIRecord(
+                machine: "plant1/line1/m07", ts: "2026-11-25T06:00:00.123Z", hour: busy, shift: idle,
+                source: SourceRef(topic: "readings", partition: 3, offset: 123_456)),
+            KPIRecord(machine: "m\n", ts: "t", hour: idle, shift: busy, source: nil),
+        ]
+        for r in records {
+            #expect(r.encoded() == (try RecordEncoder.encode(r)), "\(String(decoding: r.encoded(), as: UTF8.self))")
+            #expect(try Topics.kpis.decode(r.encoded()) == r)
+        }
+        // Not finite: null, as the Codable encoder writes it (and readers refuse).
+        var broken = records[0]
+        broken.hour.oee = .nan
+        #expect(broken.encoded() == (try RecordEncoder.encode(broken)))
+    }
+
     @Test func theEncodedFormIsFixed() {
         let label = LabelRecord(machine: "m1", seq: 7, failure: 0, modes: nil)
         #expect(
