@@ -39,30 +39,21 @@ public enum Timestamp {
             text[i] = c
             i += 1
         }
-        put(digit(year / 1000))
-        put(digit(year / 100))
-        put(digit(year / 10))
-        put(digit(year))
-        put(UInt8(ascii: "-"))
-        put(digit(month / 10))
-        put(digit(month))
-        put(UInt8(ascii: "-"))
-        put(digit(day / 10))
-        put(digit(day))
-        put(UInt8(ascii: "T"))
-        put(digit(hour / 10))
-        put(digit(hour))
-        put(UInt8(ascii: ":"))
-        put(digit(minute / 10))
-        put(digit(minute))
-        put(UInt8(ascii: ":"))
-        put(digit(second / 10))
-        put(digit(second))
-        put(UInt8(ascii: "."))
+        /// The value's last two digits, then the separator, if any.
+        func pair(_ value: Int, _ separator: UInt8?) {
+            put(digit(value / 10))
+            put(digit(value))
+            if let separator { put(separator) }
+        }
+        pair(year / 100, nil)
+        pair(year, UInt8(ascii: "-"))
+        pair(month, UInt8(ascii: "-"))
+        pair(day, UInt8(ascii: "T"))
+        pair(hour, UInt8(ascii: ":"))
+        pair(minute, UInt8(ascii: ":"))
+        pair(second, UInt8(ascii: "."))
         put(digit(ms / 100))
-        put(digit(ms / 10))
-        put(digit(ms))
-        put(UInt8(ascii: "Z"))
+        pair(ms, UInt8(ascii: "Z"))
         return i
     }
 
