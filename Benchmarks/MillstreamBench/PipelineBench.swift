@@ -72,7 +72,7 @@ enum PipelineBench {
                 print(
                     String(
                         format:
-                            "  quix streams 3.28 (onnxruntime, micro-batches of 500) %.0f readings/s with start-up, %.0f steady   ratio %.1fx, %.1fx steady",
+                            "  quix streams 3.28 (onnxruntime, micro-batches of 500; session timeout 10 s, as ours) %.0f readings/s with start-up, %.0f steady   ratio %.1fx, %.1fx steady",
                         peer.total, peer.steady, ours / peer.total, steady / peer.steady))
             }
         }

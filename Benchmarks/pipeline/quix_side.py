@@ -101,9 +101,12 @@ def produced_one(prediction):
         app.stop()  # commits the offsets and flushes the producer
 
 
+# The same group session timeout as Millstream's consumer (10 s). librdkafka's default is 45 s, and Tansu completes a
+# group's first rebalance half a session timeout after it starts (docs/kafka.md): with the default, 22 s of this
+# side's start-up were that wait, against 5 s of ours.
 app = Application(
     broker_address=bootstrap, consumer_group="quix-bench", auto_offset_reset="earliest", use_changelog_topics=False,
-    loglevel="WARNING")
+    loglevel="WARNING", consumer_extra_config={"session.timeout.ms": 10000})
 readings = app.topic("readings", value_deserializer="json")
 predictions = app.topic("predictions-quix", value_serializer="json")
 sdf = app.dataframe(readings)
