@@ -246,7 +246,7 @@ public struct ReadingProcessor: Sendable {
             tracker.spc[variable] = nil
         }
         for key in (tracker.alarms ?? [:]).keys.sorted() {
-            let alarmClass = alarmClass(named: String(Self.alarmClassName(key)))
+            let alarmClass = Self.alarmClass(named: String(Self.alarmClassName(key)), in: settings.alarms)
             let byState = alarmClass.suppressInStates.contains(reading.state.rawValue)
             updateAlarm(
                 key, class: alarmClass, condition: { _ in false },
@@ -615,8 +615,6 @@ public struct ReadingProcessor: Sendable {
         c.name = name
         return c
     }
-
-    func alarmClass(named name: String) -> AlarmClass { Self.alarmClass(named: name, in: settings.alarms) }
 
     /// "spc/torque_nm" -> "spc".
     static func alarmClassName(_ key: String) -> Substring {
