@@ -231,6 +231,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -261,7 +262,7 @@ let package = Package(
             dependencies: [
                 "EventLog", "Bus", "Buses", "BusEmbedded", "Plant", "Topics", "Learn", "Primitives", "Pipeline",
                 "Registry", "Tabular", "Kafka", "MQTT", "MQTTWire", "Connectors", "OPCUA", "OPCUAWire",
-                "TestSupport", "Server", "Optimizer", "Historian", "AtRest", "ServingProto",
+                "TestSupport", "Server", "Optimizer", "Historian", "AtRest", "ServingProto", "Observability",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

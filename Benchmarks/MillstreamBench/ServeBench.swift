@@ -3,6 +3,7 @@ import BusEmbedded
 import Foundation
 import Hummingbird
 import Learn
+import Observability
 import Plant
 import Primitives
 import Registry
@@ -17,6 +18,10 @@ enum ServeBench {
     static let repository = FileManager.default.currentDirectoryPath
 
     static func run(seconds: Int) async throws {
+        // The server's logging as `millstream serve` sets it up without an OTLP endpoint (JSON lines, no spans):
+        // swift-log's default handler, which the benchmark had before, re-renders its metadata on every change, once
+        // per request here.
+        _ = try Observability.bootstrap(service: "millstream-bench", level: .info, environment: [:])
         let dir = NSTemporaryDirectory() + "millstream-bench-serve-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -10,6 +10,7 @@ import NIOCore
 import NIOSSL
 import Primitives
 import Registry
+import Tracing
 
 /// Where and how the server listens.
 public struct ServerOptions: Sendable {
@@ -51,9 +52,12 @@ public struct MillstreamServer {
         self.options = options
         self.logger = logger
         let router = Router(context: ServerContext.self)
-        // A span per request (swift-distributed-tracing; exported when Observability set up OTLP), continuing the
-        // caller's W3C traceparent; the logs written while it runs carry its trace.id and span.id.
-        router.add(middleware: TracingMiddleware())
+        // A span per request (swift-distributed-tracing) when Observability set up OTLP export, continuing the
+        // caller's W3C traceparent; the logs written while it runs carry its trace.id and span.id. Without a tracer
+        // the middleware would still build every span's attributes for nothing (3 % of a predict request).
+        if !(InstrumentationSystem.tracer is NoOpTracer) {
+            router.add(middleware: TracingMiddleware())
+        }
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
@@ -154,14 +158,16 @@ struct RequestIDMiddleware: RouterMiddleware {
         let id = context.id
         do {
             var response = try await next(request, context)
-            response.headers[HTTPField.Name("X-Request-Id")!] = id
+            response.headers[Self.header] = id
             return response
         } catch let error as APIError {
             var e = error
-            e.headers[HTTPField.Name("X-Request-Id")!] = id
+            e.headers[Self.header] = id
             throw e
         }
     }
+
+    static let header = HTTPField.Name("X-Request-Id")!
 }
 
 /// Request durations by route pattern (bounded label values), method and status.

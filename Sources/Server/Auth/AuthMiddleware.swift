@@ -31,14 +31,26 @@ struct AuthMiddleware: RouterMiddleware {
     /// The bearer token, else the dashboard's session cookie. Never the URL: a token in a query string ends up in
     /// browser history, proxies' logs and Referer headers.
     static func presentedToken(_ request: Request) -> String? {
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return parts[1].trimmingCharacters(in: .whitespaces)
-            }
-            return ""  // some other scheme: not valid here
-        }
+        // Another scheme is not valid here.
+        if let header = request.headers[.authorization] { return bearerToken(header) ?? "" }
         if let cookie = request.cookies[cookieName] { return cookie.value }
         return nil
+    }
+
+    /// The credentials of an `Authorization: Bearer ...` header (the scheme in any case, spaces and tabs around the
+    /// token dropped); nil for another scheme. On the header's bytes: Foundation's trimming through NSString was
+    /// 4.5 % of a predict request's time.
+    static func bearerToken(_ header: String) -> String? {
+        let bytes = header.utf8
+        let scheme = "bearer".utf8
+        guard bytes.count > scheme.count,
+            zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }),
+            bytes.dropFirst(scheme.count).first == UInt8(ascii: " ")
+        else { return nil }
+        func blank(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        let rest = bytes.dropFirst(scheme.count + 1)
+        guard let first = rest.firstIndex(where: { !blank($0) }) else { return "" }
+        let last = rest.lastIndex(where: { !blank($0) })!
+        return String(header[first...last])
     }
 }
