@@ -7,9 +7,9 @@ struct MachineTracker: Codable, Sendable {
     var lastTimestamp: Int64?
     var lastState: String?
     var readings = 0
-    /// Last `window` running values per variable, oldest first.
-    var windows: [String: [Double]] = [:]
-    var ewma: [String: Double] = [:]
+    // Checkpoints written before 2026-12-07 also hold `windows`, the last ten running values per variable, which
+    // nothing read: they are ignored when such a checkpoint is loaded.
+    var ewma = RunningMeans()
     var spc: [String: VariableSPC] = [:]
     var hour = RollingOEE(minutes: 60)
     var shift = RollingOEE(minutes: 480, bucketMinutes: 10)

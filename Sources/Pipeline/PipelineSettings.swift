@@ -37,8 +37,6 @@ public struct PipelineSettings: Sendable {
     public var allowedLatenessMilliseconds: Int64 = 60_000
     /// A KPI record per machine every this many readings.
     public var kpiEvery = 50
-    /// Rolling window (readings) for the per-machine feature summaries.
-    public var window = 10
     /// How often state is checkpointed and input offsets committed. A checkpoint pauses the worker for some
     /// milliseconds; after a crash up to this much input is replayed (outputs are not repeated).
     public var checkpointInterval: Duration = .seconds(10)

@@ -260,28 +260,14 @@ public struct ReadingProcessor: Sendable {
         }
     }
 
-    /// The running mean's next value (the first value starts it).
-    private static func smooth(_ value: Double, into mean: inout Double) {
-        mean = mean.isNaN ? value : 0.3 * value + 0.7 * mean
-    }
-
-    /// Appends `value` to a rolling window of at most `limit` values.
-    private static func push(_ value: Double, into window: inout [Double], keeping limit: Int) {
-        window.append(value)
-        if window.count > limit { window.removeFirst(window.count - limit) }
-    }
-
-    /// A running reading: the rolling windows and SPC, then the failure model, the alarm model and the detector.
+    /// A running reading: the running means and SPC, then the failure model, the alarm model and the detector.
     private mutating func score(
         _ reading: Reading, source: SourcePosition, into out: inout [PipelineOutput], events: inout ProcessorEvents,
         tracker: inout MachineTracker
     ) -> Scores {
         var scores = Scores()
-        for m in reading.values {
-            // In place, one lookup: a copy taken out of the dictionary would copy the whole window on append.
-            Self.push(m.value, into: &tracker.windows[m.name, default: []], keeping: settings.window)
-            // One lookup, in place (readings' values are finite, so NaN marks a new mean).
-            Self.smooth(m.value, into: &tracker.ewma[m.name, default: .nan])
+        for (k, m) in reading.values.enumerated() {
+            tracker.ewma.add(m.value, for: m.name, at: k)
             if let chart = charts[m.name] {
                 checkSPC(
                     chart, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
@@ -364,17 +350,17 @@ public struct ReadingProcessor: Sendable {
                 timestamp: reading.timestamp))
     }
 
-    /// The running means as features (`NAME_ewma`), by name. The process's variables are taken in the order
-    /// and with the feature names made once (sorting the means and joining the names per reading was 2 % of the
-    /// worker in a profile); a machine that also sends undeclared variables has its means sorted as they are.
-    private func appendMeans(_ means: [String: Double], to features: inout NamedValues) {
-        let start = features.entries.count
-        for (variable, feature) in meanFeatures {
-            if let value = means[variable] { features.append(feature, value) }
+    /// The running means as features (`NAME_ewma`), by name. When a machine's means are those of the process's
+    /// variables, the feature names are the ones made once (sorting the means and joining the names per reading was
+    /// 2 % of the worker in a profile); a machine that also sends undeclared variables has its names joined.
+    private func appendMeans(_ means: RunningMeans, to features: inout NamedValues) {
+        if means.count == meanFeatures.count,
+            zip(means.byName, meanFeatures).allSatisfy({ means.names[$0] == $1.variable })
+        {
+            for (i, (_, feature)) in zip(means.byName, meanFeatures) { features.append(feature, means.values[i]) }
+            return
         }
-        guard features.entries.count - start != means.count else { return }
-        features.entries.removeSubrange(start...)
-        for (name, value) in means.sorted(by: { $0.key < $1.key }) { features.append(name + "_ewma", value) }
+        for i in means.byName { features.append(means.names[i] + "_ewma", means.values[i]) }
     }
 
     /// The challenger's record on the shadow topic, with the champion's decision on the same reading.

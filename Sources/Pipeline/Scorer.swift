@@ -32,6 +32,7 @@ struct Scorer: Sendable {
         }
         self.name = name
         self.version = version
+        self.label = "\(name)@v\(version)"
         self.model = InferenceModel(try file.makeModel())
         self.preprocessing = pre
         self.threshold = file.description.threshold
@@ -46,7 +47,8 @@ struct Scorer: Sendable {
         self.horizon = file.description.history?.horizon
     }
 
-    var label: String { "\(name)@v\(version)" }
+    /// "failure@v3": made once (each prediction carries it; formatting it per reading was a string a reading).
+    let label: String
 
     /// The probability of failure (binary), of the highest class, or the estimate (regression), for a running
     /// reading; nil if an input is missing. A model of histories first adds the reading to the machine's `window`
