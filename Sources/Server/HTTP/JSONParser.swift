@@ -14,6 +14,8 @@ struct JSONParser {
     private let bytes: [UInt8]
     private var i = 0
     private var depth = 0
+    /// The count of the last list of numbers read (the room made for the next one).
+    private var lastNumbersCount = 0
 
     static func parse(_ input: [UInt8]) throws -> Any {
         var p = JSONParser(bytes: input + [0])
@@ -79,6 +81,9 @@ struct JSONParser {
             skipSpace()
             let c = bytes[i]
             if out == nil && (c == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c)) {
+                // Sibling lists of numbers (a request's instances) are one width: room for the last one's count
+                // at once, where growing by doubling was 2.5 % of a 64-instance request.
+                if numbers.isEmpty { numbers.reserveCapacity(lastNumbersCount) }
                 numbers.append(try number())
             } else {
                 if out == nil { out = numbers.map { $0 as Any } }
@@ -89,6 +94,7 @@ struct JSONParser {
             case UInt8(ascii: ","): i += 1
             case UInt8(ascii: "]"):
                 i += 1
+                if out == nil { lastNumbersCount = numbers.count }
                 return out ?? JSONNumbers(values: numbers)
             default: throw error("expected ',' or ']' in an array")
             }
