@@ -40,6 +40,23 @@ import Testing
         #expect(try ReadingDecoder.decode(ReadingEncoder.encode(r)) == r)
     }
 
+    /// Field names are matched on their bytes when plain, and through the text otherwise: an escaped spelling is the
+    /// same field (a second one is a duplicate), near misses and other text are unknown fields, skipped.
+    @Test func fieldNamesMatchByTheirTextHoweverSpelled() throws {
+        let escaped = try decode(
+            #"{"mach\u0069ne":"m1","\u0074s":"2026-01-01T00:00:00Z","values":{"a":1},"st\u0061te":"idle"}"#)
+        #expect(escaped.machine == "m1" && escaped.state == .idle && escaped["a"] == 1)
+        let nearMisses = try decode(
+            #"{"machines":"x","machin":"y","Machine":"z","tś":1,"other":2,"machine":"m2","ts":"2026-01-01T00:00:00Z","values":{}}"#
+        )
+        #expect(nearMisses.machine == "m2")
+        let twice = failure(#"{"machine":"m1","mach\u0069ne":"m2","ts":"2026-01-01T00:00:00Z","values":{}}"#)
+        #expect(twice?.message.contains("field 'machine' appears twice") == true, "\(String(describing: twice))")
+        #expect(failure(#"{"mach"#)?.reason == .malformed)
+        #expect(
+            failure("{\"mach\u{01}ine\":\"m\",\"ts\":\"2026-01-01T00:00:00Z\",\"values\":{}}")?.reason == .malformed)
+    }
+
     @Test func rejectsWhatTheWireFormatRejects() {
         let cases: [(String, ReadingError.Reason, String)] = [
             (
