@@ -2,8 +2,8 @@
 ///
 /// A machine sends the same few variables in the same order, reading after reading. So the mean of a reading's k-th
 /// value is looked for at position k first: one comparison of names. A dictionary hashed each name twice per reading,
-/// once to update the mean and once to write the prediction's features. That was 2.3 % of the pipeline worker in a
-/// profile.
+/// once to update the mean and once to write the prediction's features. That was about 2 % of the pipeline worker
+/// in a profile.
 ///
 /// Encoded as the dictionary it replaced (`{"name": mean}`), so checkpoints load both ways.
 public struct RunningMeans: Codable, Sendable {
