@@ -245,9 +245,9 @@ public struct ReadingProcessor: Sendable {
         for (variable, chart) in charts where chart.restartAfter.contains(reading.state.rawValue) {
             tracker.spc[variable] = nil
         }
-        // A point at normal stays there without an event when its condition is absent, suppressed or not: only the
-        // others are fed (looking up every point's class per reading of a stopped machine was 3 % of the worker).
-        let notNormal = tracker.alarms?.compactMap { $0.value.phase == .normal ? nil : $0.key } ?? []
+        // Only points away from normal are fed the absent condition (`AlarmPoint.isNormal`): looking up every point's
+        // class per reading of a stopped machine was 3 % of the worker.
+        let notNormal = tracker.alarms?.compactMap { $0.value.isNormal ? nil : $0.key } ?? []
         for key in notNormal.sorted() {
             let alarmClass = Self.alarmClass(named: String(Self.alarmClassName(key)), in: settings.alarms)
             let byState = alarmClass.suppressInStates.contains(reading.state.rawValue)

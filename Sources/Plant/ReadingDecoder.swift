@@ -154,7 +154,7 @@ private struct JSONScanner {
             }
         }
         let name = try rawString("a field name")
-        return FieldKey(rawValue: name).flatMap { $0 == .other ? nil : $0 } ?? .other
+        return FieldKey(rawValue: name) ?? .other
     }
 
     /// Reads the value of field `key`; returns the field's bit (0 for a field the format does not know, skipped).

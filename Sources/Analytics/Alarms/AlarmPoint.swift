@@ -32,6 +32,10 @@ public struct AlarmPoint: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// At normal: no condition pending, raised, returning or suppressed. An absent condition leaves such a point
+    /// as it is, with no event, whatever the suppression, so a caller may skip feeding it one.
+    public var isNormal: Bool { phase == .normal }
+
     /// Raised and not yet returned to normal.
     public var isActive: Bool {
         switch phase {

@@ -6,7 +6,7 @@ import Synchronization
 public final class ServerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
 
-    private func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "millstream", metricName: metric, unitName: unit, helpText: help)
     }
 
@@ -29,44 +29,41 @@ public final class ServerMetrics: Sendable {
 
     public init(version: String) {
         scoringLatency = registry.makeValueHistogram(
-            descriptor: MetricNameDescriptor(
-                namespace: "millstream", metricName: "scoring_latency", unitName: "seconds",
-                helpText: "Time to score one predict request (decode, score, encode)"),
+            descriptor: Self.name(
+                "scoring_latency", "seconds", "Time to score one predict request (decode, score, encode)"),
             buckets: Self.requestBuckets)
         predictInstances = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                namespace: "millstream", metricName: "predict_instances", unitName: "total",
-                helpText: "Instances scored through the predict API"))
+            descriptor: Self.name("predict_instances", "total", "Instances scored through the predict API"))
         registry.makeGauge(
-            descriptor: name("build", "info", "Millstream's version (the value is always 1)"),
+            descriptor: Self.name("build", "info", "Millstream's version (the value is always 1)"),
             labels: [("version", version)]
         ).set(1.0)
     }
 
     func prediction(model: String, class cls: String) {
         registry.makeCounter(
-            descriptor: name("predictions", "total", "Predictions published by the pipeline, by model and class"),
+            descriptor: Self.name("predictions", "total", "Predictions published by the pipeline, by model and class"),
             labels: [("model", model), ("class", cls)]
         ).increment()
     }
 
     func deadLetter(reason: String) {
         registry.makeCounter(
-            descriptor: name("dead_letters", "total", "Readings refused by validation, by reason"),
+            descriptor: Self.name("dead_letters", "total", "Readings refused by validation, by reason"),
             labels: [("reason", reason)]
         ).increment()
     }
 
     func alert(kind: String, severity: String) {
         registry.makeCounter(
-            descriptor: name("alerts", "total", "Alerts raised, by kind and severity"),
+            descriptor: Self.name("alerts", "total", "Alerts raised, by kind and severity"),
             labels: [("kind", kind), ("severity", severity)]
         ).increment()
     }
 
     func endToEnd(seconds: Double) {
         registry.makeValueHistogram(
-            descriptor: name(
+            descriptor: Self.name(
                 "end_to_end_latency", "seconds",
                 "From a reading's timestamp to its prediction being read back from the bus"),
             buckets: Self.latencyBuckets
@@ -75,7 +72,8 @@ public final class ServerMetrics: Sendable {
 
     func oee(machine: String, value: Double) {
         registry.makeGauge(
-            descriptor: name("oee", "ratio", "OEE of the last hour per machine (availability x performance x quality)"),
+            descriptor: Self.name(
+                "oee", "ratio", "OEE of the last hour per machine (availability x performance x quality)"),
             labels: [("machine", machine)]
         ).set(value)
     }
@@ -84,14 +82,14 @@ public final class ServerMetrics: Sendable {
         for (metric, value) in [("precision", figures.precision), ("recall", figures.recall), ("f1", figures.f1)] {
             guard let value else { continue }
             registry.makeGauge(
-                descriptor: name(
+                descriptor: Self.name(
                     "model_\(metric)", "ratio",
                     "Rolling \(metric) of the model's predictions against labels (last 10,000)"),
                 labels: [("model", model)]
             ).set(value)
         }
         registry.makeGauge(
-            descriptor: name("model_labelled", "count", "Predictions joined with a label in the rolling window"),
+            descriptor: Self.name("model_labelled", "count", "Predictions joined with a label in the rolling window"),
             labels: [("model", model)]
         ).set(Double(figures.count))
     }
@@ -108,10 +106,11 @@ public final class ServerMetrics: Sendable {
             ),
         ] {
             guard let value else { continue }
-            registry.makeGauge(descriptor: name(metric, "ratio", help), labels: labels).set(value)
+            registry.makeGauge(descriptor: Self.name(metric, "ratio", help), labels: labels).set(value)
         }
         registry.makeGauge(
-            descriptor: name("shadow_labelled", "count", "Labelled readings both a challenger and its champion scored"),
+            descriptor: Self.name(
+                "shadow_labelled", "count", "Labelled readings both a challenger and its champion scored"),
             labels: labels
         ).set(Double(labelled))
     }
@@ -119,14 +118,14 @@ public final class ServerMetrics: Sendable {
     func drift(model: String, feature: String, psi: Double?, ks: Double?) {
         if let psi {
             registry.makeGauge(
-                descriptor: name(
+                descriptor: Self.name(
                     "drift_psi", "ratio", "Population stability index of a feature against the training data"),
                 labels: [("model", model), ("feature", feature)]
             ).set(psi)
         }
         if let ks {
             registry.makeGauge(
-                descriptor: name(
+                descriptor: Self.name(
                     "drift_ks", "ratio", "Kolmogorov-Smirnov statistic of a feature against the training data"),
                 labels: [("model", model), ("feature", feature)]
             ).set(ks)
@@ -134,7 +133,8 @@ public final class ServerMetrics: Sendable {
     }
 
     func activeAlerts(_ n: Int) {
-        registry.makeGauge(descriptor: name("alerts_active", "count", "Alerts raised and not cleared")).set(Double(n))
+        registry.makeGauge(descriptor: Self.name("alerts_active", "count", "Alerts raised and not cleared")).set(
+            Double(n))
     }
 
     /// The alarm-system KPIs of the last 24 hours of the alarm journal (ISA-18.2).
@@ -151,10 +151,10 @@ public final class ServerMetrics: Sendable {
             ),
         ]
         for (metric, stat, help, value) in gauges {
-            registry.makeGauge(descriptor: name(metric, "count", help), labels: [("stat", stat)]).set(value)
+            registry.makeGauge(descriptor: Self.name(metric, "count", help), labels: [("stat", stat)]).set(value)
         }
         registry.makeGauge(
-            descriptor: name(
+            descriptor: Self.name(
                 "alarm_flood_windows", "percent",
                 "Share of 10-minute windows in flood (over 10 alarms) over the last 24 h")
         ).set(k.floodPercent)
@@ -164,26 +164,27 @@ public final class ServerMetrics: Sendable {
             ("alarms_suppressed", "Alarms kept from the operator by design over the last 24 h", k.suppressed),
             ("alarms_shelved", "Alarm raises shelved by operators over the last 24 h", k.shelved),
         ] {
-            registry.makeGauge(descriptor: name(metric, "count", help)).set(Double(value))
+            registry.makeGauge(descriptor: Self.name(metric, "count", help)).set(Double(value))
         }
     }
 
     func machines(state: String, count: Int) {
         registry.makeGauge(
-            descriptor: name("machines", "count", "Machines by their latest state"), labels: [("state", state)]
+            descriptor: Self.name("machines", "count", "Machines by their latest state"), labels: [("state", state)]
         ).set(Double(count))
     }
 
     func topicRecords(_ topic: String, _ records: Int64) {
         registry.makeGauge(
-            descriptor: name("topic_records", "count", "Records held by a bus topic (readings in, outputs out)"),
+            descriptor: Self.name("topic_records", "count", "Records held by a bus topic (readings in, outputs out)"),
             labels: [("topic", topic)]
         ).set(Double(records))
     }
 
     func consumerLag(group: String, topic: String, partition: Int, lag: Int64) {
         registry.makeGauge(
-            descriptor: name("consumer_lag", "records", "Records of a partition not yet committed by a consumer group"),
+            descriptor: Self.name(
+                "consumer_lag", "records", "Records of a partition not yet committed by a consumer group"),
             labels: [("group", group), ("topic", topic), ("partition", "\(partition)")]
         ).set(Double(lag))
     }
@@ -193,7 +194,7 @@ public final class ServerMetrics: Sendable {
         let histogram = requestHistograms.withLock { made in
             if let histogram = made[key] { return histogram }
             let histogram = registry.makeValueHistogram(
-                descriptor: name("http_request_duration", "seconds", "HTTP requests by route, method and status"),
+                descriptor: Self.name("http_request_duration", "seconds", "HTTP requests by route, method and status"),
                 labels: [("route", route), ("method", method), ("status", "\(status)")],
                 buckets: Self.requestBuckets)
             made[key] = histogram
@@ -209,18 +210,19 @@ public final class ServerMetrics: Sendable {
 
     /// Counters of a pipeline worker, kept as gauges of its running totals (a restart starts them again).
     public func worker(predictions: Int, alerts: Int, deadLetters: [String: Int], caughtUp: Bool) {
-        registry.makeGauge(descriptor: name("pipeline_predictions", "count", "Predictions written by this worker"))
+        registry.makeGauge(descriptor: Self.name("pipeline_predictions", "count", "Predictions written by this worker"))
             .set(Double(predictions))
-        registry.makeGauge(descriptor: name("pipeline_alerts", "count", "Alert records written by this worker"))
+        registry.makeGauge(descriptor: Self.name("pipeline_alerts", "count", "Alert records written by this worker"))
             .set(Double(alerts))
         for (reason, n) in deadLetters {
             registry.makeGauge(
-                descriptor: name("pipeline_dead_letters", "count", "Dead letters written by this worker, by reason"),
+                descriptor: Self.name(
+                    "pipeline_dead_letters", "count", "Dead letters written by this worker, by reason"),
                 labels: [("reason", reason)]
             ).set(Double(n))
         }
         registry.makeGauge(
-            descriptor: name("pipeline_caught_up", "bool", "1 when the worker's last poll came back empty")
+            descriptor: Self.name("pipeline_caught_up", "bool", "1 when the worker's last poll came back empty")
         )
         .set(caughtUp ? 1.0 : 0.0)
     }
@@ -228,10 +230,12 @@ public final class ServerMetrics: Sendable {
     /// Figures of the pipeline worker running in this process (the demo), as gauges.
     public func pipeline(processed: Int, lag: Int64) {
         registry.makeGauge(
-            descriptor: name("pipeline_processed", "count", "Readings processed by this process's pipeline worker")
+            descriptor: Self.name("pipeline_processed", "count", "Readings processed by this process's pipeline worker")
         ).set(Double(processed))
-        registry.makeGauge(descriptor: name("pipeline_lag", "records", "Readings waiting for this process's worker"))
-            .set(Double(lag))
+        registry.makeGauge(
+            descriptor: Self.name("pipeline_lag", "records", "Readings waiting for this process's worker")
+        )
+        .set(Double(lag))
     }
 
     /// Figures of `millstream connect`'s sources and setpoint sink, as gauges.
@@ -239,24 +243,28 @@ public final class ServerMetrics: Sendable {
         received: Int, readings: Int, deadLetters: [String: Int], connections: Int, setpointWrites: [String: Int]
     ) {
         registry.makeGauge(
-            descriptor: name("connector_messages", "count", "Messages (or polls) the connectors received")
+            descriptor: Self.name("connector_messages", "count", "Messages (or polls) the connectors received")
         )
         .set(Double(received))
-        registry.makeGauge(descriptor: name("connector_readings", "count", "Readings the connectors wrote to the bus"))
-            .set(Double(readings))
         registry.makeGauge(
-            descriptor: name(
+            descriptor: Self.name("connector_readings", "count", "Readings the connectors wrote to the bus")
+        )
+        .set(Double(readings))
+        registry.makeGauge(
+            descriptor: Self.name(
                 "connector_connections", "count", "Connections the connectors made (reconnections included)")
         ).set(Double(connections))
         for (reason, n) in deadLetters {
             registry.makeGauge(
-                descriptor: name("connector_dead_letters", "count", "Messages the connectors set aside, by reason"),
+                descriptor: Self.name(
+                    "connector_dead_letters", "count", "Messages the connectors set aside, by reason"),
                 labels: [("reason", reason)]
             ).set(Double(n))
         }
         for (state, n) in setpointWrites {
             registry.makeGauge(
-                descriptor: name("connector_setpoint_writes", "count", "Setpoint changes by the state they reached"),
+                descriptor: Self.name(
+                    "connector_setpoint_writes", "count", "Setpoint changes by the state they reached"),
                 labels: [("state", state)]
             ).set(Double(n))
         }
