@@ -16,8 +16,10 @@ public struct ReadingProcessor: Sendable {
     let validator: ReadingValidator
     let derived: [(name: String, expression: FeatureExpression)]
     let variableNames: [String]
-    /// The process's variables by name, each with its running mean's feature name (`NAME_ewma`).
-    let meanFeatures: [(variable: String, feature: String)]
+    /// The process's variables by name, each with its running mean's feature name (`NAME_ewma`) as JSON.
+    let meanFeatures: [(variable: String, key: EncodedKey)]
+    /// The derived features' names as JSON, in `derived`'s order.
+    let derivedKeys: [EncodedKey]
     /// The control charts by variable (the config's `spc`, true unless set false).
     let charts: [String: Chart]
     /// The alarm classes the processor raises, resolved once (a lookup by name copied the class at every alarm
@@ -51,7 +53,7 @@ public struct ReadingProcessor: Sendable {
         self.settings = settings
         self.validator = ReadingValidator(config: settings.process)
         self.variableNames = settings.process.variables.map(\.name)
-        self.meanFeatures = variableNames.sorted().map { ($0, $0 + "_ewma") }
+        self.meanFeatures = variableNames.sorted().map { ($0, EncodedKey($0 + "_ewma")) }
         let baseline = settings.spcBaseline
         self.charts = Dictionary(
             uniqueKeysWithValues: settings.process.variables.filter(\.spc).map {
@@ -66,6 +68,7 @@ public struct ReadingProcessor: Sendable {
         self.derived = try settings.process.features.derived.map {
             ($0.name, try FeatureExpression($0.expression, variables: names))
         }
+        self.derivedKeys = derived.map { EncodedKey($0.name) }
     }
 
     /// Uses a "fails within" model of the registry for the failure alarm from now on.
@@ -321,21 +324,14 @@ public struct ReadingProcessor: Sendable {
         _ reading: Reading, _ scores: Scores, tracker: MachineTracker, source: SourcePosition,
         into out: inout [PipelineOutput]
     ) {
-        var features = NamedValues()
-        features.entries.reserveCapacity(derived.count + tracker.ewma.count)
-        if !derived.isEmpty {
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: variableNames.count) { inputs in
-                for (i, name) in variableNames.enumerated() { inputs[i] = reading[name] ?? .nan }
-                for d in derived { features.append(d.name, d.expression.evaluate(UnsafeBufferPointer(inputs))) }
-            }
-        }
-        appendMeans(tracker.ewma, to: &features)
         var modes: NamedValues?
         if scores.risk != nil, let scorer, !scorer.modeLabels.isEmpty, let output = scratch?.output {
             modes = NamedValues(scorer.modeLabels.enumerated().map { ($1, Double(output[$0 + 1])) })
         }
-        let prediction = PredictionRecord(
-            machine: reading.machine, ts: Timestamp.format(reading.timestamp), seq: reading.sequence,
+        // Written from the reading and the scores (a `PredictionRecord` made first copied every feature's name into
+        // it per reading); the bytes are those of the record, as `PredictionRecord.encode` says.
+        let value = PredictionRecord.encode(
+            machine: reading.machine, timestamp: reading.timestamp, seq: reading.sequence,
             state: reading.state.rawValue, product: reading.product, risk: scores.risk,
             failure: scores.risk.map { $0 >= (scorer?.threshold ?? 0.5) },
             model: scores.risk == nil && scores.anomaly == nil && scores.estimate == nil ? nil : modelLabel,
@@ -346,24 +342,40 @@ public struct ReadingProcessor: Sendable {
                 forecaster.map { .init(probability: p, horizonMinutes: $0.horizon, model: $0.label) }
             },
             anomaly: scores.anomaly.map { .init(score: $0.ratio, alarm: $0.alarm, topVariable: $0.top) },
-            features: features, source: source)
+            source: source
+        ) { features in
+            writeFeatures(reading, means: tracker.ewma, into: &features)
+        }
         out.append(
             PipelineOutput(
-                topic: settings.predictionsTopic, key: Array(reading.machine.utf8), value: prediction.encoded(),
+                topic: settings.predictionsTopic, key: Array(reading.machine.utf8), value: value,
                 timestamp: reading.timestamp))
     }
 
-    /// The running means as features (`NAME_ewma`), by name. When a machine's means are those of the process's
-    /// variables, the feature names are the ones made once (sorting the means and joining the names per reading was
-    /// 2 % of the worker in a profile); a machine that also sends undeclared variables has its names joined.
-    private func appendMeans(_ means: RunningMeans, to features: inout NamedValues) {
+    /// The prediction's features: the derived ones, then the running means (`NAME_ewma`) by name. When a machine's
+    /// means are those of the process's variables, their names are the ones encoded once (sorting the means and
+    /// joining the names per reading was 2 % of the worker in a profile); a machine that also sends undeclared
+    /// variables has its names joined.
+    private func writeFeatures(_ reading: Reading, means: RunningMeans, into features: inout ObjectWriter) {
+        if !derived.isEmpty {
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: variableNames.count) { inputs in
+                let values = reading.values
+                for (i, name) in variableNames.enumerated() {
+                    // Readings name their variables in the config's order, as a rule: looked for there first.
+                    inputs[i] = i < values.count && values[i].name == name ? values[i].value : reading[name] ?? .nan
+                }
+                for (d, key) in zip(derived, derivedKeys) {
+                    features.number(key, d.expression.evaluate(UnsafeBufferPointer(inputs)))
+                }
+            }
+        }
         if means.count == meanFeatures.count,
             zip(means.byName, meanFeatures).allSatisfy({ means.names[$0] == $1.variable })
         {
-            for (i, (_, feature)) in zip(means.byName, meanFeatures) { features.append(feature, means.values[i]) }
+            for (i, (_, key)) in zip(means.byName, meanFeatures) { features.number(key, means.values[i]) }
             return
         }
-        for i in means.byName { features.append(means.names[i] + "_ewma", means.values[i]) }
+        for i in means.byName { features.number(named: means.names[i] + "_ewma", means.values[i]) }
     }
 
     /// The challenger's record on the shadow topic, with the champion's decision on the same reading.

@@ -6,9 +6,36 @@ import Plant
 /// `RecordEncoder`'s for every record (checked by TopicRecordTests), so the Codable conformance stays the contract.
 extension PredictionRecord {
     public func encoded() -> [UInt8] {
+        Self.encode(
+            machine: machine, ts: .text(ts), seq: seq, state: state, product: product, risk: risk, failure: failure,
+            model: model, horizonMinutes: horizonMinutes, estimate: estimate, modes: modes, forecast: forecast,
+            anomaly: anomaly, source: source
+        ) { f in for e in features.entries { f.number(named: e.name, e.value) } }
+    }
+
+    /// The bytes of the record these parts make, without making it: the pipeline writes one per reading, its time
+    /// from the reading's milliseconds and its features through `features` (by names encoded once, `EncodedKey`).
+    /// Building the record first copied every feature's name into it and formatted the time as text to copy it
+    /// again. The bytes are `encoded()`'s, which is this with the record's fields (TopicRecordTests).
+    public static func encode(
+        machine: String, timestamp: Int64, seq: Int64?, state: String, product: String?, risk: Double?,
+        failure: Bool?, model: String?, horizonMinutes: Double?, estimate: Estimate?, modes: NamedValues?,
+        forecast: Forecast?, anomaly: Anomaly?, source: SourceRef?, features: (inout ObjectWriter) -> Void
+    ) -> [UInt8] {
+        encode(
+            machine: machine, ts: .milliseconds(timestamp), seq: seq, state: state, product: product, risk: risk,
+            failure: failure, model: model, horizonMinutes: horizonMinutes, estimate: estimate, modes: modes,
+            forecast: forecast, anomaly: anomaly, source: source, features: features)
+    }
+
+    private static func encode(
+        machine: String, ts: ObjectWriter.Time, seq: Int64?, state: String, product: String?, risk: Double?,
+        failure: Bool?, model: String?, horizonMinutes: Double?, estimate: Estimate?, modes: NamedValues?,
+        forecast: Forecast?, anomaly: Anomaly?, source: SourceRef?, features: (inout ObjectWriter) -> Void
+    ) -> [UInt8] {
         var o = ObjectWriter()
         o.string("machine", machine)
-        o.string("ts", ts)
+        o.time("ts", ts)
         o.integer("seq", seq)
         o.string("state", state)
         o.string("product", product)
@@ -31,9 +58,22 @@ extension PredictionRecord {
             a.bool("alarm", v.alarm)
             a.string("top_variable", v.topVariable)
         }
-        o.object("features", features) { f, v in for e in v.entries { f.number(named: e.name, e.value) } }
+        o.object("features", ()) { f, _ in features(&f) }
         o.source(source)
         return o.finished()
+    }
+}
+
+/// A member name written as JSON once (`"name":`), for members whose names are known before their values: a
+/// prediction's features, the same for every reading of a process.
+public struct EncodedKey: Sendable, Hashable {
+    let bytes: [UInt8]
+
+    public init(_ name: String) {
+        var bytes: [UInt8] = []
+        JSONWriter.string(name, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        self.bytes = bytes
     }
 }
 
@@ -64,15 +104,27 @@ extension KPIRecord {
 }
 
 /// Writes one JSON object into one buffer, members in the order written; nil and non-finite numbers as null (as
-/// `RecordEncoder`).
-struct ObjectWriter {
-    private(set) var bytes: [UInt8] = [UInt8(ascii: "{")]
+/// `RecordEncoder`). Outside this module it writes a prediction's features (`PredictionRecord.encode`).
+public struct ObjectWriter {
+    private(set) var bytes: [UInt8]
     private var first = true
     private static let null: [UInt8] = Array("null".utf8)
     private static let `true`: [UInt8] = Array("true".utf8)
     private static let `false`: [UInt8] = Array("false".utf8)
 
-    init() { bytes.reserveCapacity(768) }
+    /// Room for a prediction, the largest record written per reading (a literal's buffer and then the reserved one
+    /// were two allocations per record).
+    init() {
+        bytes = []
+        bytes.reserveCapacity(768)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    /// A time as the record holds it (text), or as milliseconds to be written as that text.
+    enum Time {
+        case text(String)
+        case milliseconds(Int64)
+    }
 
     /// A member name known when the code is written (plain ASCII, nothing to escape; TopicRecordTests hold the
     /// bytes to the Codable encoder's): copied as it is, with no scan for characters to escape (the scans of the
@@ -104,9 +156,28 @@ struct ObjectWriter {
         write(value)
     }
 
-    mutating func number(named name: String, _ value: Double?) {
+    public mutating func number(named name: String, _ value: Double?) {
         key(named: name)
         write(value)
+    }
+
+    /// A member named by a name encoded once.
+    public mutating func number(_ key: EncodedKey, _ value: Double?) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(contentsOf: key.bytes)
+        write(value)
+    }
+
+    mutating func time(_ name: StaticString, _ value: Time) {
+        switch value {
+        case .text(let text): string(name, text)
+        case .milliseconds(let milliseconds):
+            key(name)
+            bytes.append(UInt8(ascii: "\""))
+            Timestamp.append(milliseconds, to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        }
     }
 
     private mutating func write(_ value: Double?) {

@@ -146,6 +146,52 @@ import Topics
         #expect(try Topics.predictions.decode(built.encoded()) == built)
     }
 
+    /// The pipeline's path, from the parts (the time as milliseconds, the features by names encoded once or by
+    /// text), writes the bytes of the record those parts make.
+    @Test func aPredictionFromItsPartsIsTheRecordsBytes() throws {
+        let milliseconds: Int64 = 1_764_050_400_007
+        let features: [(String, Double)] = [
+            ("power_w", 6184.18325068946), ("line \"2\"\\\u{1}\n", .nan), ("rpm_ewma", 1579), ("tś", -0.0),
+        ]
+        let keys = features.map { EncodedKey($0.0) }
+        let shapes: [(risk: Double?, forecast: PredictionRecord.Forecast?, anomaly: PredictionRecord.Anomaly?)] = [
+            (nil, nil, nil),
+            (
+                0.25, .init(probability: 0.5, horizonMinutes: 30, model: "lead@v2"),
+                .init(score: 1.5, alarm: true, topVariable: "rpm")
+            ),
+        ]
+        for (n, shape) in shapes.enumerated() {
+            let record = PredictionRecord(
+                machine: "plant1/line1/m\(n)", ts: Timestamp.format(milliseconds + Int64(n)), seq: Int64(n),
+                state: "running", product: n == 0 ? nil : "L", risk: shape.risk, failure: shape.risk.map { $0 > 0.5 },
+                model: shape.risk == nil ? nil : "failure@v3", horizonMinutes: shape.risk == nil ? nil : 30,
+                modes: shape.risk == nil ? nil : ["TWF": 0.125], forecast: shape.forecast, anomaly: shape.anomaly,
+                features: NamedValues(features), source: SourceRef(topic: "readings", partition: n, offset: 42))
+            let parts = PredictionRecord.encode(
+                machine: record.machine, timestamp: milliseconds + Int64(n), seq: record.seq, state: record.state,
+                product: record.product, risk: record.risk, failure: record.failure, model: record.model,
+                horizonMinutes: record.horizonMinutes, estimate: record.estimate, modes: record.modes,
+                forecast: record.forecast, anomaly: record.anomaly, source: record.source
+            ) { f in
+                // Encoded keys and names as text, mixed, as the pipeline mixes them for undeclared variables.
+                for (i, (key, feature)) in zip(keys, features).enumerated() {
+                    if i % 2 == n { f.number(key, feature.1) } else { f.number(named: feature.0, feature.1) }
+                }
+            }
+            #expect(parts == (try RecordEncoder.encode(record)), "\(String(decoding: parts, as: UTF8.self))")
+        }
+        // No features at all is an empty object.
+        let empty = PredictionRecord.encode(
+            machine: "m", timestamp: 0, seq: nil, state: "down", product: nil, risk: nil, failure: nil, model: nil,
+            horizonMinutes: nil, estimate: nil, modes: nil, forecast: nil, anomaly: nil, source: nil
+        ) { _ in }
+        let record = PredictionRecord(
+            machine: "m", ts: "1970-01-01T00:00:00.000Z", seq: nil, state: "down", product: nil, risk: nil,
+            failure: nil, model: nil, features: [:], source: nil)
+        #expect(empty == (try RecordEncoder.encode(record)))
+    }
+
     /// Predictions' own writer (the hot path) writes exactly what the Codable encoder writes.
     @Test func thePredictionWriterMatchesTheCodableEncoder() throws {
         var records = [try Topics.predictions.decode(Self.bytes("predictions"))]
