@@ -12,12 +12,12 @@ public enum Timestamp {
     }
 
     /// The text's length: "2026-11-25T06:00:00.123Z".
-    static let length = 24
+    public static let length = 24
 
     /// Writes the text into `text` (at least `length` bytes); returns its length. Digits by constant divisors, which
     /// compile to multiplications (a loop dividing by a running power of ten made formatting 1.4 % of the pipeline
     /// worker in a profile), and no intermediate array.
-    static func write(_ milliseconds: Int64, into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    public static func write(_ milliseconds: Int64, into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let ms = Int((milliseconds % 1000 + 1000) % 1000)
         let seconds = (milliseconds - Int64(ms)) / 1000
         var days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)

@@ -130,6 +130,48 @@ import Testing
         }
     }
 
+    /// Integers and text as the writers put them (through a pointer, and into arrays from it): integers as
+    /// `String(v)`, text quoted and escaped as JSON says (the escaper written here, byte by byte).
+    @Test func integersAndTextAsTheirReferences() {
+        var rng = RandomSource(seed: 13)
+        var integers: [Int64] = [
+            0, 1, -1, 9, 10, 99, 100, -100, .max, .min, .min + 1, 999_999_999_999_999_999,
+            1_000_000_000_000_000_000, -1_000_000_000_000_000_000,
+        ]
+        for _ in 0..<5000 { integers.append(Int64(bitPattern: rng.next()) >> (rng.next() % 64)) }
+        for v in integers {
+            var out: [UInt8] = []
+            JSONWriter.integer(v, into: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(v))
+        }
+        func escaped(_ text: String) -> String {
+            var out = "\""
+            for c in text.unicodeScalars {
+                switch c {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where c.value < 0x20:
+                    let hex = String(c.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(c)
+                }
+            }
+            return out + "\""
+        }
+        let texts = [
+            "", "plain", "q\"uote", "back\\slash", "tab\tnl\nret\r", "\u{0}\u{1f}\u{7f}", "tś ünïcödé 🚀",
+            String(repeating: "\u{1}\"", count: 300), String(repeating: "long plain text ", count: 100),
+        ]
+        for text in texts {
+            var out: [UInt8] = [UInt8(ascii: "x")]
+            JSONWriter.string(text, into: &out)
+            #expect(String(decoding: out, as: UTF8.self) == "x" + escaped(text), "\(text)")
+        }
+    }
+
     /// The writer's one try at 9 decimals stands for the ten tries of 0 to 9 decimals: the same text, byte for byte,
     /// as the tries alone (written here as the writer had them) and `description` after them.
     @Test func nineDecimalsDecideAsTheTenTries() {

@@ -206,6 +206,12 @@ import Topics
                 modes: ["TWF": 1e300, "HDF": -0.0], forecast: .init(probability: 1, horizonMinutes: nil, model: "f"),
                 anomaly: .init(score: 2.5, alarm: true, topVariable: nil), features: ["x": .infinity, "y": 1.25],
                 source: SourceRef(topic: "readings", partition: 7, offset: 1 << 40)))
+        // Larger than the writer's first buffer: it grows.
+        records.append(
+            PredictionRecord(
+                machine: String(repeating: "m\"", count: 200), ts: "t", seq: 1, state: "running", product: nil,
+                risk: 0.5, failure: false, model: nil,
+                features: NamedValues((0..<300).map { ("feature_\($0)_ewma", Double($0) / 7) }), source: nil))
         for r in records {
             #expect(r.encoded() == (try RecordEncoder.encode(r)), "\(String(decoding: r.encoded(), as: UTF8.self))")
             // And the predictions' reader reads what the Codable decoder reads (NaN aside).
