@@ -127,32 +127,51 @@ private struct JSONScanner {
     enum FieldKey: String, CaseIterable {
         case machine, ts, seq, values, setpoints, product, state, good, scrap, other
 
-        /// The names' bytes, to match a key's without making a String of it.
-        static let known: [(bytes: [UInt8], key: FieldKey)] = allCases.filter { $0 != .other }.map {
-            (Array($0.rawValue.utf8), $0)
-        }
-
+        /// The field a plain name's bytes spell, by their length first.
         init(_ raw: UnsafeRawBufferPointer) {
-            self = Self.known.first { $0.bytes.count == raw.count && $0.bytes.elementsEqual(raw) }?.key ?? .other
+            func spells(_ name: StaticString) -> Bool { JSONScanner.equal(raw, name) }
+            switch raw.count {
+            case 2 where spells("ts"): self = .ts
+            case 3 where spells("seq"): self = .seq
+            case 4 where spells("good"): self = .good
+            case 5 where spells("state"): self = .state
+            case 5 where spells("scrap"): self = .scrap
+            case 6 where spells("values"): self = .values
+            case 7 where spells("machine"): self = .machine
+            case 7 where spells("product"): self = .product
+            case 9 where spells("setpoints"): self = .setpoints
+            default: self = .other
+            }
         }
     }
 
-    /// A field name. A plain ASCII one is matched on its bytes: making a String of each of a reading's nine names to
-    /// switch on was about 6 % of decoding (`millstream-bench readings`). Escapes, other text and errors take
-    /// `rawString`'s path.
-    mutating func fieldKey() throws(ReadingError) -> FieldKey {
+    /// Whether the bytes are the name's.
+    @inline(__always) static func equal(_ raw: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
+        guard raw.count == name.utf8CodeUnitCount else { return false }
+        let p = name.utf8Start
+        for k in 0..<raw.count where raw[k] != p[k] { return false }
+        return true
+    }
+
+    /// Plain text: the bytes between the quotes of a string with nothing to unescape and only ASCII, read past; nil
+    /// (nothing read) for anything else, which `rawString` reads or reports. A field name, a time or a state is
+    /// matched on these bytes: making a String of each of a reading's nine names to switch on was about 6 % of
+    /// decoding (`millstream-bench readings`), and a time's text (24 bytes) was a heap string per reading.
+    mutating func plainText() -> UnsafeRawBufferPointer? {
         skipSpace()
-        if i < b.count, b[i] == UInt8(ascii: "\"") {
-            var j = i + 1
-            while j < b.count, b[j] != UInt8(ascii: "\""), b[j] != UInt8(ascii: "\\"), b[j] >= 0x20, b[j] < 0x80 {
-                j += 1
-            }
-            if j < b.count, b[j] == UInt8(ascii: "\"") {
-                let key = FieldKey(UnsafeRawBufferPointer(rebasing: b[(i + 1)..<j]))
-                i = j + 1
-                return key
-            }
+        guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
+        var j = i + 1
+        while j < b.count, b[j] != UInt8(ascii: "\""), b[j] != UInt8(ascii: "\\"), b[j] >= 0x20, b[j] < 0x80 {
+            j += 1
         }
+        guard j < b.count, b[j] == UInt8(ascii: "\"") else { return nil }
+        defer { i = j + 1 }
+        return UnsafeRawBufferPointer(rebasing: b[(i + 1)..<j])
+    }
+
+    /// A field name (escapes, other text and errors through `rawString`).
+    mutating func fieldKey() throws(ReadingError) -> FieldKey {
+        if let raw = plainText() { return FieldKey(raw) }
         let name = try rawString("a field name")
         return FieldKey(rawValue: name) ?? .other
     }
@@ -166,9 +185,11 @@ private struct JSONScanner {
             if f.machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
             return 1
         case .ts:
-            let text = try stringValue(field: "ts")
-            guard let parsed = Timestamp.parse(text) else {
-                throw fail(.badTimestamp, "ts: '\(text)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
+            let raw = plainText()
+            let text = raw == nil ? try stringValue(field: "ts") : ""
+            guard let parsed = raw.map(Timestamp.parse) ?? Timestamp.parse(text) else {
+                let shown = raw.map { String(decoding: $0, as: UTF8.self) } ?? text
+                throw fail(.badTimestamp, "ts: '\(shown)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
             }
             f.ts = parsed
             return 2
@@ -189,6 +210,17 @@ private struct JSONScanner {
             }
             return 16
         case .state:
+            if let raw = plainText() {
+                guard let state = MachineState(raw) else {
+                    let text = String(decoding: raw, as: UTF8.self)
+                    throw fail(
+                        .badState,
+                        "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                }
+                f.state = state
+                return 32
+            }
             let text = try stringValue(field: "state")
             guard let s = MachineState(rawValue: text) else {
                 throw fail(
@@ -544,6 +576,28 @@ private struct JSONScanner {
             }
         default:
             _ = try number(field: "value")
+        }
+    }
+}
+
+extension MachineState {
+    /// The state a plain name's bytes spell, if any.
+    fileprivate init?(_ raw: UnsafeRawBufferPointer) {
+        func spells(_ name: StaticString) -> Bool { JSONScanner.equal(raw, name) }
+        if spells("running") {
+            self = .running
+        } else if spells("idle") {
+            self = .idle
+        } else if spells("down") {
+            self = .down
+        } else if spells("tool_change") {
+            self = .toolChange
+        } else if spells("setup") {
+            self = .setup
+        } else if spells("maintenance") {
+            self = .maintenance
+        } else {
+            return nil
         }
     }
 }

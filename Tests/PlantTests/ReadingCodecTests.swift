@@ -57,6 +57,31 @@ import Testing
             failure("{\"mach\u{01}ine\":\"m\",\"ts\":\"2026-01-01T00:00:00Z\",\"values\":{}}")?.reason == .malformed)
     }
 
+    /// States and times are matched on their bytes when plain, and through the text otherwise: every state by its
+    /// name, escaped spellings the same, near misses and other kinds of value the errors they were.
+    @Test func statesAndTimesReadHoweverSpelled() throws {
+        func reading(state: String, ts: String = #""2026-01-01T00:00:00Z""#) -> String {
+            #"{"machine":"m","ts":\#(ts),"values":{},"state":\#(state)}"#
+        }
+        for state in MachineState.allCases {
+            #expect(try decode(reading(state: "\"\(state.rawValue)\"")).state == state)
+        }
+        #expect(try decode(reading(state: #""t\u006fol_change""#)).state == .toolChange)
+        let escapedTime = try decode(reading(state: #""idle""#, ts: #""2026-01-01T00:00:00\u005a""#))
+        #expect(escapedTime.timestamp == Timestamp.parse("2026-01-01T00:00:00Z"))
+        for nearMiss in ["Running", "runnin", "runningg", "tool-change", "", "idlé"] {
+            let error = failure(reading(state: "\"\(nearMiss)\""))
+            #expect(error?.reason == .badState, "\(nearMiss)")
+            #expect(error?.message.hasPrefix("state: '\(nearMiss)' is not one of running, idle") == true, "\(nearMiss)")
+        }
+        #expect(failure(reading(state: "1"))?.reason == .wrongType)
+        #expect(failure(reading(state: #""idle""#, ts: "17"))?.reason == .wrongType)
+        let badTime = failure(reading(state: #""idle""#, ts: #""2026-13-01""#))
+        #expect(badTime?.reason == .badTimestamp)
+        #expect(badTime?.message.hasPrefix("ts: '2026-13-01' is not an ISO 8601 timestamp") == true)
+        #expect(failure(#"{"machine":"m","ts":"2026-01-01T00:00:00Z"#)?.reason == .malformed)
+    }
+
     @Test func rejectsWhatTheWireFormatRejects() {
         let cases: [(String, ReadingError.Reason, String)] = [
             (
