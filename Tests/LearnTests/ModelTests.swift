@@ -105,6 +105,29 @@ import Testing
         }
     }
 
+    /// The single-row path sums 32 units at a time, then 8, then one: layers of 64, 43 (32 + 8 + 3) and 1 units
+    /// give what the batch path gives.
+    @Test func theSingleRowPathMatchesPredictOnWideLayers() throws {
+        let model = try Sequential(
+            [Dense(64, activation: .relu), Dense(43, activation: .tanh), Dense(1, activation: .sigmoid)],
+            inputSize: 13, seed: 5)
+        var rng = RandomSource(seed: 6)
+        let x = Tensor(rows: 50, columns: 13, scalars: (0..<650).map { _ in Float(rng.normal()) })
+        let batch = model.predict(x)
+        let frozen = InferenceModel(model)
+        var scratch = frozen.makeScratch()
+        var out: [Float] = [.nan]
+        var spread: Float = 0
+        for r in 0..<x.rows {
+            Array(x.row(r)).withUnsafeBufferPointer { i in
+                out.withUnsafeMutableBufferPointer { frozen.predict(i, into: $0, scratch: &scratch) }
+            }
+            #expect(abs(out[0] - batch[r, 0]) < 1e-5, "row \(r)")
+            spread = max(spread, abs(batch[r, 0] - batch[0, 0]))
+        }
+        #expect(spread > 0.01)  // the rows differ: a constant output would match trivially
+    }
+
     @Test func anEnsembleIsOneWiderNetworkAveragingLogits() throws {
         let members = try (0..<3).map { seed in
             try Sequential(
