@@ -264,6 +264,35 @@ import Topics
         #expect(broken.encoded() == (try RecordEncoder.encode(broken)))
     }
 
+    /// Alerts' own writer writes what the Codable encoder writes: every optional absent, every part of the evidence
+    /// present, text to escape and numbers that are not finite.
+    @Test func theAlertWriterMatchesTheCodableEncoder() throws {
+        var records = [try Topics.alerts.decode(Self.bytes("alerts"))]
+        records.append(
+            AlertRecord(
+                id: "a", machine: "m", ts: "t", kind: "spc", severity: nil, priority: nil, status: "cleared",
+                message: nil))
+        records.append(
+            AlertRecord(
+                id: "m \"7\"/spc/x", machine: "m\n7", ts: "2026-11-25T06:00:00.123Z", kind: "spc",
+                severity: "warning", priority: "low", status: "suppressed", variable: "torque_nm",
+                raisedAt: "2026-11-25T05:00:00.000Z", reason: "machine \\ idle", latched: false,
+                message: "torque \"high\"\t",
+                evidence: AlertEvidence(
+                    numbers: ["value": 61.25, "ucl": .infinity, "mean": 1e-7, "n": 3], rules: ["we1", "we \"2\""],
+                    mode: "HDF", topVariable: "rpm",
+                    contributions: [.init(input: "rpm", value: 1380, effect: 0.123_456_789_012_345_6)]),
+                source: SourceRef(topic: "readings", partition: 0, offset: 0)))
+        records.append(
+            AlertRecord(
+                id: "b", machine: "m", ts: "t", kind: "anomaly", severity: "info", priority: "low", status: "raised",
+                message: "", evidence: AlertEvidence(rules: [], contributions: []), source: nil))
+        for r in records {
+            #expect(r.encoded() == (try RecordEncoder.encode(r)), "\(String(decoding: r.encoded(), as: UTF8.self))")
+        }
+        #expect(try Topics.alerts.decode(records[0].encoded()) == records[0])
+    }
+
     @Test func theEncodedFormIsFixed() {
         let label = LabelRecord(machine: "m1", seq: 7, failure: 0, modes: nil)
         #expect(
