@@ -94,6 +94,42 @@ import Testing
         #expect(rolling.total(now: 90 * 60_000).good == 2)  // the first minute fell out of the hour
     }
 
+    /// The downtime is kept as a list but encoded as the dictionary it was, and compared as one: checkpoints of
+    /// either form load in the other.
+    @Test func downtimeEncodesAsTheDictionaryItWas() throws {
+        var a = OEEAccumulator()
+        a.add(state: "setup", duration: 1_000, good: 0, scrap: 0)
+        a.add(state: "running", duration: 9_000, good: 3, scrap: 1)
+        a.add(state: "down", duration: 2_500, good: 0, scrap: 0)
+        a.add(state: "setup", duration: 500, good: 0, scrap: 0)
+        var b = OEEAccumulator()
+        b.add(state: "down", duration: 2_500, good: 0, scrap: 0)
+        b.add(state: "running", duration: 9_000, good: 3, scrap: 1)
+        b.add(state: "setup", duration: 1_500, good: 0, scrap: 0)
+        #expect(a == b && a.downtimeMilliseconds == ["setup": 1_500, "down": 2_500])
+        // The encoded form, read as untyped JSON, and a checkpoint written before (a dictionary) read back.
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(a)) as? [String: Any]
+        #expect(encoded?["downtimeMilliseconds"] as? [String: Int64] == ["setup": 1_500, "down": 2_500])
+        #expect(
+            Set(encoded?.keys.map { $0 } ?? []) == [
+                "runningMilliseconds", "observedMilliseconds", "downtimeMilliseconds", "good", "scrap",
+            ])
+        let old =
+            #"{"runningMilliseconds":9000,"observedMilliseconds":13000,"downtimeMilliseconds":{"down":2500,"setup":1500},"good":3,"scrap":1}"#
+        let read = try JSONDecoder().decode(OEEAccumulator.self, from: Data(old.utf8))
+        #expect(read == a)
+        var merged = read
+        merged.merge(b)
+        #expect(
+            merged.downtimeMilliseconds == ["setup": 3_000, "down": 5_000] && merged.observedMilliseconds == 26_000)
+        // Longest first; a tie keeps the order the reasons came in.
+        var tie = OEEAccumulator()
+        for reason in ["idle", "down", "setup"] {
+            tie.add(state: reason, duration: reason == "setup" ? 7 : 5, good: 0, scrap: 0)
+        }
+        #expect(tie.figures(idealCycleSeconds: 1).downtime.map(\.reason) == ["setup", "idle", "down"])
+    }
+
     /// The ring of buckets against the dictionary it replaced (written here as it was): the same totals for readings
     /// in order and within the pipeline's lateness, and checkpoints that load either way.
     @Test func rollingWindowsAgreeWithBucketsByDictionary() throws {
