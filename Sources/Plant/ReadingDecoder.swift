@@ -169,6 +169,13 @@ private struct JSONScanner {
         return UnsafeRawBufferPointer(rebasing: b[(i + 1)..<j])
     }
 
+    /// The text of a string value: the plain bytes `plainText` read, or, when it read none, the value read as text
+    /// (escapes, other text; a value that is not text is an error naming `field`).
+    mutating func text(_ plain: UnsafeRawBufferPointer?, field: String) throws(ReadingError) -> String {
+        if let plain { return String(decoding: plain, as: UTF8.self) }
+        return try stringValue(field: field)
+    }
+
     /// A field name (escapes, other text and errors through `rawString`).
     mutating func fieldKey() throws(ReadingError) -> FieldKey {
         if let raw = plainText() { return FieldKey(raw) }
@@ -185,11 +192,15 @@ private struct JSONScanner {
             if f.machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
             return 1
         case .ts:
+            // Plain text is parsed from its bytes; escaped text, and any error, through the text.
             let raw = plainText()
-            let text = raw == nil ? try stringValue(field: "ts") : ""
-            guard let parsed = raw.map(Timestamp.parse) ?? Timestamp.parse(text) else {
-                let shown = raw.map { String(decoding: $0, as: UTF8.self) } ?? text
-                throw fail(.badTimestamp, "ts: '\(shown)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
+            if let raw, let parsed = Timestamp.parse(raw) {
+                f.ts = parsed
+                return 2
+            }
+            let value = try text(raw, field: "ts")
+            guard let parsed = Timestamp.parse(value) else {
+                throw fail(.badTimestamp, "ts: '\(value)' is not an ISO 8601 timestamp like 2026-11-25T06:00:00.123Z")
             }
             f.ts = parsed
             return 2
@@ -210,24 +221,19 @@ private struct JSONScanner {
             }
             return 16
         case .state:
-            if let raw = plainText() {
-                guard let state = MachineState(raw) else {
-                    let text = String(decoding: raw, as: UTF8.self)
-                    throw fail(
-                        .badState,
-                        "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))"
-                    )
-                }
+            // As the time: plain text matched on its bytes; escaped text, and any error, through the text.
+            let raw = plainText()
+            if let raw, let state = MachineState(plain: raw) {
                 f.state = state
                 return 32
             }
-            let text = try stringValue(field: "state")
-            guard let s = MachineState(rawValue: text) else {
+            let value = try text(raw, field: "state")
+            guard let state = MachineState(rawValue: value) else {
                 throw fail(
                     .badState,
-                    "state: '\(text)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "state: '\(value)' is not one of \(MachineState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            f.state = s
+            f.state = state
             return 32
         case .good:
             f.good = Int(try integerValue(field: "good"))
@@ -582,7 +588,7 @@ private struct JSONScanner {
 
 extension MachineState {
     /// The state a plain name's bytes spell, if any.
-    fileprivate init?(_ raw: UnsafeRawBufferPointer) {
+    fileprivate init?(plain raw: UnsafeRawBufferPointer) {
         func spells(_ name: StaticString) -> Bool { JSONScanner.equal(raw, name) }
         if spells("running") {
             self = .running
