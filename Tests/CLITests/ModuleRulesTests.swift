@@ -90,15 +90,26 @@ import Testing
         return out
     }
 
-    /// A line without its string literals and its comment.
+    /// A line without its string literals and its comment. Inside a literal a backslash escapes the next character,
+    /// so `"\\"` ends where it should (taking any quote after a backslash as escaped left `"\\"` open to the end of
+    /// the line, and its line's braces uncounted).
     static func code(_ line: String) -> String {
         var out = ""
         var inString = false
+        var escaped = false
         var previous: Character = " "
         for c in line {
-            if c == "\"" && previous != "\\" {
-                inString.toggle()
-            } else if !inString {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    inString = false
+                }
+            } else if c == "\"" {
+                inString = true
+            } else {
                 if c == "/" && previous == "/" {
                     out.removeLast()
                     break
