@@ -50,6 +50,7 @@ enum PipelineBench {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let processed = worker.stats.snapshot.processed
             precondition(processed == count, "processed \(processed) of \(count)")
+            let checkpoint = kafka ? nil : try await lastCheckpoint(bus)
             try await bus.close()
             let ours = Double(count) / seconds
             // Steady state: from the first batch done to the last (the first batch's readings not counted).
@@ -75,6 +76,7 @@ enum PipelineBench {
                             "  quix streams 3.28 (onnxruntime, micro-batches of 500; session timeout 10 s, as ours) %.0f readings/s with start-up, %.0f steady   ratio %.1fx, %.1fx steady",
                         peer.total, peer.steady, ours / peer.total, steady / peer.steady))
             }
+            if let checkpoint { try compareCheckpointEncoders(checkpoint) }
         }
         // Latency at a paced 10,000 readings/s for 10 s: reading stamped (wall clock) -> prediction readable on the bus.
         // A fresh broker for the latency run, as the embedded bus gets a fresh log.
@@ -101,6 +103,43 @@ enum PipelineBench {
     }
 
     /// Writes `count` simulated readings of 20 machines to `readings`.
+    /// The worker's last checkpoint on the bus.
+    static func lastCheckpoint(_ bus: any MessageBus) async throws -> PipelineCheckpoint {
+        let topic = PipelineSettings(process: .milling()).checkpointsTopic
+        let end = try await bus.describeTopic(topic).partitions[0].latestOffset
+        let consumer = try await bus.consumer(ConsumerOptions(topics: [topic], start: .earliest))
+        try await consumer.seek(TopicPartition(topic: topic, partition: 0), to: end - 1)
+        let records = try await consumer.poll(maxRecords: 1, timeout: .seconds(5))
+        try await consumer.close()
+        guard let record = records.first else { throw BenchError("no checkpoint on \(topic)") }
+        return try PipelineCheckpoint(decoding: record.value)
+    }
+
+    /// The checkpoint written by ours (`RecordEncoder`) and by Foundation's `JSONEncoder`, which the worker used
+    /// before: both must read back to the same state.
+    static func compareCheckpointEncoders(_ checkpoint: PipelineCheckpoint) throws {
+        let ours = try checkpoint.encoded()
+        let theirs = try JSONEncoder().encode(checkpoint)
+        let sorted = JSONEncoder()
+        sorted.outputFormatting = .sortedKeys
+        let same =
+            try sorted.encode(PipelineCheckpoint(decoding: ours))
+            == sorted.encode(PipelineCheckpoint(decoding: [UInt8](theirs)))
+        precondition(same, "the two encoders' checkpoints read back differently")
+        let rounds = 20
+        var sink = 0
+        let oursSeconds = try seconds { for _ in 0..<rounds { sink &+= try checkpoint.encoded().count } }
+        let theirsSeconds = try seconds { for _ in 0..<rounds { sink &+= try JSONEncoder().encode(checkpoint).count } }
+        precondition(sink > 0)
+        print(
+            String(
+                format:
+                    "  checkpoint of %d machines (%.0f KB, %.0f KB by JSONEncoder): RecordEncoder %.1f ms, Foundation JSONEncoder %.1f ms   ratio %.1fx",
+                checkpoint.machineCount, Double(ours.count) / 1000, Double(theirs.count) / 1000,
+                oursSeconds / Double(rounds) * 1000, theirsSeconds / Double(rounds) * 1000, theirsSeconds / oursSeconds)
+        )
+    }
+
     static func fill(_ bus: any MessageBus, count: Int, process: ProcessConfig) async throws {
         var sim = try PlantSimulator(
             config: process, machines: 20, seed: 3,

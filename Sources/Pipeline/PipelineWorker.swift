@@ -133,18 +133,18 @@ public struct PipelineWorker: Service {
         for topic in settings.outputTopics {
             for p in try await bus.describeTopic(topic).partitions { ends["\(topic)/\(p.partition)"] = p.latestOffset }
         }
-        var partitions: [String: Checkpoint.Partition] = [:]
+        var partitions: [String: PipelineCheckpoint.Partition] = [:]
         for p in assigned {
             guard let offset = next[p] else { continue }
-            partitions[String(p)] = Checkpoint.Partition(
+            partitions[String(p)] = PipelineCheckpoint.Partition(
                 offset: offset, machines: try processor.snapshot(machinesOf: [p], partitionCount: partitionCount))
         }
         guard !partitions.isEmpty else { return }
-        let value = try JSONEncoder().encode(Checkpoint(partitions: partitions, outputEnds: ends))
+        let value = try PipelineCheckpoint(partitions: partitions, outputEnds: ends).encoded()
         _ = try await producer.send(
             [
                 BusRecord(
-                    key: Array(settings.group.utf8), value: [UInt8](value),
+                    key: Array(settings.group.utf8), value: value,
                     timestamp: Int64(Date().timeIntervalSince1970 * 1000))
             ], to: settings.checkpointsTopic)
         try await producer.flush()
@@ -153,15 +153,6 @@ public struct PipelineWorker: Service {
                 uniqueKeysWithValues: partitions.map {
                     (TopicPartition(topic: settings.inputTopic, partition: Int($0.key)!), $0.value.offset)
                 }))
-    }
-
-    struct Checkpoint: Codable {
-        struct Partition: Codable {
-            var offset: Int64
-            var machines: [String: MachineTracker]
-        }
-        var partitions: [String: Partition]
-        var outputEnds: [String: Int64]
     }
 
     /// Restores the last checkpoint of `gained`, positions the consumer there and finds the source offsets whose outputs
@@ -203,14 +194,14 @@ public struct PipelineWorker: Service {
     /// The newest checkpoint that covers each of `gained` (checkpoints are small and recent ones sit at the end), and
     /// the output topics' ends they recorded (the smallest per output partition).
     private func newestCheckpoints(of gained: Set<Int>) async throws -> (
-        found: [Int: Checkpoint.Partition], ends: [String: Int64]
+        found: [Int: PipelineCheckpoint.Partition], ends: [String: Int64]
     ) {
         let description = try await bus.describeTopic(settings.checkpointsTopic)
         guard let p = description.partitions.first, p.latestOffset > p.earliestOffset else { return ([:], [:]) }
         let reader = try await bus.consumer(ConsumerOptions(topics: [settings.checkpointsTopic], start: .earliest))
         let tp = TopicPartition(topic: settings.checkpointsTopic, partition: 0)
         try await reader.seek(tp, to: max(p.earliestOffset, p.latestOffset - 64))
-        var newest: [Int: (Int64, Checkpoint.Partition, [String: Int64])] = [:]
+        var newest: [Int: (Int64, PipelineCheckpoint.Partition, [String: Int64])] = [:]
         // Read to the end the description named (a poll that comes back empty may only mean the data is in flight,
         // as with Kafka).
         let deadline = ContinuousClock.now + .seconds(60)
@@ -224,14 +215,14 @@ public struct PipelineWorker: Service {
             }
             for r in got {
                 if r.offset + 1 >= p.latestOffset { reached = true }
-                guard let c = try? JSONDecoder().decode(Checkpoint.self, from: Data(r.value)) else { continue }
+                guard let c = try? PipelineCheckpoint(decoding: r.value) else { continue }
                 for (key, part) in c.partitions {
                     if let n = Int(key), gained.contains(n) { newest[n] = (r.offset, part, c.outputEnds) }
                 }
             }
         }
         try await reader.close()
-        var found: [Int: Checkpoint.Partition] = [:]
+        var found: [Int: PipelineCheckpoint.Partition] = [:]
         var ends: [String: Int64] = [:]
         for (n, (_, part, e)) in newest {
             found[n] = part
