@@ -10,7 +10,9 @@ import Topics
     /// smaller integer types, Float and Date.
     struct State: Codable, Equatable {
         var name = "plant1/line1/m07 \"quoted\"\n"
-        var values: [Double] = [0.1, 1.0 / 3, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1551, -42.8, 2_097_152.5]
+        var values: [Double] = [
+            0.1, 1.0 / 3, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1551, -42.8, 2_097_152.5,
+        ]
         var counts: [Int] = [0, -1, .max, .min]
         var byName: [String: [Double]] = ["rpm": [1, 2], "torque_nm": []]
         var byBucket: [Int64: Inner] = [29_943_678: Inner(), -3: Inner(note: nil, flags: [true, false])]
