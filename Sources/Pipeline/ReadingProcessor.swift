@@ -14,6 +14,8 @@ import Topics
 public struct ReadingProcessor: Sendable {
     public let settings: PipelineSettings
     let validator: ReadingValidator
+    /// The process's machines, variables and products, which the decoder gives as these Strings.
+    let known: KnownTexts
     let derived: [(name: String, expression: FeatureExpression)]
     let variableNames: [String]
     /// The process's variables by name, each with its running mean's feature name (`NAME_ewma`) as JSON.
@@ -22,6 +24,9 @@ public struct ReadingProcessor: Sendable {
     let derivedKeys: [EncodedKey]
     /// The control charts by variable (the config's `spc`, true unless set false).
     let charts: [String: Chart]
+    /// The same, by the variable's place in the process config (a reading sends its variables in that order: looked
+    /// up by position when the name there matches, by name otherwise).
+    let chartsInOrder: [Chart?]
     /// The alarm classes the processor raises, resolved once (a lookup by name copied the class at every alarm
     /// point, several times per reading).
     let alarmClasses: (failureRisk: AlarmClass, spc: AlarmClass, anomaly: AlarmClass)
@@ -52,13 +57,18 @@ public struct ReadingProcessor: Sendable {
     public init(settings: PipelineSettings) throws {
         self.settings = settings
         self.validator = ReadingValidator(config: settings.process)
+        self.known = KnownTexts(
+            settings.process.machineIDs + settings.process.variables.map(\.name) + settings.process.products.map(\.name)
+        )
         self.variableNames = settings.process.variables.map(\.name)
         self.meanFeatures = variableNames.sorted().map { ($0, EncodedKey($0 + "_ewma")) }
         let baseline = settings.spcBaseline
-        self.charts = Dictionary(
+        let charts = Dictionary(
             uniqueKeysWithValues: settings.process.variables.filter(\.spc).map {
                 ($0.name, Chart($0, baseline: baseline))
             })
+        self.charts = charts
+        self.chartsInOrder = settings.process.variables.map { charts[$0.name] }
         self.closedLoop = settings.closedLoop
         self.alarmClasses = (
             Self.alarmClass(named: "failure_risk", in: settings.alarms),
@@ -144,7 +154,7 @@ public struct ReadingProcessor: Sendable {
     ) {
         let reading: Reading
         do {
-            reading = try ReadingDecoder.decode(value)
+            reading = try ReadingDecoder.decode(value, known: known)
             try validator.validate(reading, now: now)
         } catch {
             deadLetter(
@@ -274,7 +284,8 @@ public struct ReadingProcessor: Sendable {
         var scores = Scores()
         for (k, m) in reading.values.enumerated() {
             tracker.ewma.add(m.value, for: m.name, at: k)
-            if let chart = charts[m.name] {
+            let chart = k < variableNames.count && variableNames[k] == m.name ? chartsInOrder[k] : charts[m.name]
+            if let chart {
                 checkSPC(
                     chart, value: m.value, reading: reading, tracker: &tracker, source: source, into: &out,
                     events: &events)

@@ -12,6 +12,18 @@ public enum ReadingDecoder {
         var p = JSONScanner(bytes)
         return try p.reading()
     }
+
+    /// The same, giving the machine, the variables' names and the product as the `known` Strings when they spell
+    /// one (the pipeline's worker passes its process's).
+    public static func decode(_ bytes: [UInt8], known: KnownTexts) throws(ReadingError) -> Reading {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(ReadingError) -> Reading in
+                var p = JSONScanner(raw, known: known)
+                return try p.reading()
+            }
+        }
+        return try result.get()
+    }
 }
 
 /// The field a number is read for, as errors name it ("values.torque_nm"): put together only for an error (joining
@@ -32,9 +44,13 @@ private struct FieldName: CustomStringConvertible, ExpressibleByStringLiteral {
 
 private struct JSONScanner {
     let b: UnsafeRawBufferPointer
+    let known: KnownTexts?
     var i = 0
     var depth = 0
-    init(_ bytes: UnsafeRawBufferPointer) { b = bytes }
+    init(_ bytes: UnsafeRawBufferPointer, known: KnownTexts? = nil) {
+        b = bytes
+        self.known = known
+    }
 
     func fail(_ reason: ReadingError.Reason, _ message: String) -> ReadingError {
         ReadingError(reason, message)
@@ -176,6 +192,14 @@ private struct JSONScanner {
         return try stringValue(field: field)
     }
 
+    /// A text value: a known one as its String, any other as `stringValue` reads it (and reports a value that is not
+    /// text).
+    mutating func knownText(field: String) throws(ReadingError) -> String {
+        let raw = known == nil ? nil : plainText()
+        if let raw, let found = known!.find(raw) { return found }
+        return try text(raw, field: field)
+    }
+
     /// A field name (escapes, other text and errors through `rawString`).
     mutating func fieldKey() throws(ReadingError) -> FieldKey {
         if let raw = plainText() { return FieldKey(raw) }
@@ -188,7 +212,7 @@ private struct JSONScanner {
     mutating func field(_ key: FieldKey, into f: inout Fields) throws(ReadingError) -> UInt16 {
         switch key {
         case .machine:
-            f.machine = try stringValue(field: "machine")
+            f.machine = try knownText(field: "machine")
             if f.machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
             return 1
         case .ts:
@@ -217,7 +241,7 @@ private struct JSONScanner {
             if peek() == UInt8(ascii: "n") {
                 try literal("null")
             } else {
-                f.product = try stringValue(field: "product")
+                f.product = try knownText(field: "product")
             }
             return 16
         case .state:
@@ -259,7 +283,15 @@ private struct JSONScanner {
             return result
         }
         while true {
-            let name = try rawString("a variable name")
+            let raw = known == nil ? nil : plainText()
+            let name: String
+            if let raw, let found = known!.find(raw) {
+                name = found
+            } else if let raw {
+                name = String(decoding: raw, as: UTF8.self)
+            } else {
+                name = try rawString("a variable name")
+            }
             try expect(UInt8(ascii: ":"), "':' after a variable name")
             for m in result where m.name == name {
                 throw fail(.malformed, "\(field): variable '\(m.name)' appears twice")

@@ -137,6 +137,75 @@ import Testing
         #expect(failure(String(decoding: [0x7B, 0x22, 0xFF, 0x22] as [UInt8], as: UTF8.self)) != nil)
     }
 
+    /// With the process's texts known, the decoder gives the same readings and the same errors, the known texts as
+    /// the known Strings (two readings of one machine share its id's storage), and everything else as before.
+    @Test func knownTextsGiveTheSameReadingsAndErrors() throws {
+        let known = KnownTexts(
+            [
+                "plant1/line1/m07", "plant1/line1/m08", "air_temp_k", "process_temp_k", "rpm", "torque_nm",
+                "tool_wear_min", "M", "L", "", "é",
+            ])
+        func both(_ text: String) -> (Result<Reading, ReadingError>, Result<Reading, ReadingError>) {
+            let bytes = Array(text.utf8)
+            return (
+                Result { () throws(ReadingError) in try ReadingDecoder.decode(bytes) },
+                Result { () throws(ReadingError) in try ReadingDecoder.decode(bytes, known: known) }
+            )
+        }
+        var texts: [String] = [
+            Self.good,
+            Self.good.replacingOccurrences(of: "m07", with: "m99"),  // not known
+            Self.good.replacingOccurrences(of: "m07", with: #"m\u0030\u0037"#),  // known, escaped
+            Self.good.replacingOccurrences(of: #""rpm""#, with: #""r\u0070m""#),  // known name, escaped
+            Self.good.replacingOccurrences(of: #""rpm""#, with: #""speed""#),  // unknown name
+            Self.good.replacingOccurrences(of: #""rpm""#, with: #""torque_nm""#),  // a known name twice
+            Self.good.replacingOccurrences(of: #""rpm""#, with: #""torque\u005fnm""#),  // twice, once escaped
+            Self.good.replacingOccurrences(of: #""M""#, with: "null"),
+            Self.good.replacingOccurrences(of: #""M""#, with: #""\u00e9""#),
+            Self.good.replacingOccurrences(of: #""M""#, with: "7"),
+            Self.good.replacingOccurrences(of: #""plant1/line1/m07""#, with: #""""#),
+            Self.good.replacingOccurrences(of: #""plant1/line1/m07""#, with: "[1]"),
+            Self.good.replacingOccurrences(of: #""air_temp_k""#, with: "1"),
+            String(Self.good.dropLast()) + #","setpoints":{"rpm":1500,"rpm":1}}"#,
+            String(Self.good.dropLast()) + #","setpoints":{"rpm":1500,"torque_nm":38}}"#,
+        ]
+        texts += texts.map { $0.replacingOccurrences(of: "plant1/line1/m07", with: "plant1/line1/m08") }
+        for text in texts {
+            let (plain, withKnown) = both(text)
+            switch (plain, withKnown) {
+            case (.success(let a), .success(let b)): #expect(a == b, "\(text)")
+            case (.failure(let a), .failure(let b)):
+                #expect(a.reason == b.reason && a.message == b.message, "\(text): \(a) against \(b)")
+            default: Issue.record("\(text): \(plain) against \(withKnown)")
+            }
+        }
+        // The machine's id is the known String: two readings share its storage; unknown ids are each their own.
+        func storage(_ s: String) -> UnsafeRawPointer? {
+            var s = s
+            return s.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        let one = try ReadingDecoder.decode(Array(Self.good.utf8), known: known)
+        let two = try ReadingDecoder.decode(Array(Self.good.utf8), known: known)
+        #expect(storage(one.machine) != nil && storage(one.machine) == storage(two.machine))
+        let other = Array(Self.good.replacingOccurrences(of: "m07", with: "m99").utf8)
+        let three = try ReadingDecoder.decode(other, known: known)
+        let four = try ReadingDecoder.decode(other, known: known)
+        #expect(three.machine == four.machine && storage(three.machine) != storage(four.machine))
+    }
+
+    /// Every one of many machine ids is found, and near misses are not.
+    @Test func knownTextsFindEveryOneOfMany() {
+        let ids = (0..<2_000).map { "site\($0 % 7)/line\($0 % 13)/m\($0)" }
+        let known = KnownTexts(ids + ["a", "ab"])
+        for id in ids + ["a", "ab"] {
+            let found = Array(id.utf8).withUnsafeBytes { known.find($0) }
+            #expect(found == id)
+        }
+        for miss in ["site0/line0/m", "site0/line0/m0x", "b", "abc", "A", "site1/line1/m1 "] {
+            #expect(Array(miss.utf8).withUnsafeBytes { known.find($0) } == nil, "\(miss)")
+        }
+    }
+
     @Test func numbersRoundTripExactly() throws {
         var rng = RandomSource(seed: 11)
         var values: [Double] = [
