@@ -24,6 +24,12 @@ enum ReadingBench {
         let ours = try seconds {
             for p in payloads { sink += try ReadingDecoder.decode(p).values[0].value }
         }
+        // As the pipeline's worker decodes: with the process's machines, variable names and products known.
+        let config = ProcessConfig.milling()
+        let known = KnownTexts(config.machineIDs + config.variables.map(\.name) + config.products.map(\.name))
+        let oursKnown = try seconds {
+            for p in payloads { sink += try ReadingDecoder.decode(p, known: known).values[0].value }
+        }
         let serialization = try seconds {
             for d in datas {
                 let o = try JSONSerialization.jsonObject(with: d) as! [String: Any]
@@ -40,6 +46,9 @@ enum ReadingBench {
         row(
             "decode (strict, bytes)", ours: Double(count) / ours, peer: Double(count) / codable,
             peerName: "JSONDecoder", unit: "/s")
+        row(
+            "decode (strict, bytes, texts known)", ours: Double(count) / oursKnown, peer: Double(count) / serialization,
+            peerName: "JSONSerialization", unit: "/s")
         let encode = seconds {
             var out: [UInt8] = []
             for _ in 0..<count {

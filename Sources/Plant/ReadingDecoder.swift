@@ -177,12 +177,29 @@ private struct JSONScanner {
         skipSpace()
         guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
         var j = i + 1
+        // Eight bytes at a time while none of them ends plain text (a quote, a backslash, a control character or a
+        // byte of a longer UTF-8 sequence); the byte loop below finds which one does. Machine ids and times are
+        // 16 to 24 bytes.
+        while j + 8 <= b.count, !Self.endsPlainText(b.loadUnaligned(fromByteOffset: j, as: UInt64.self)) { j += 8 }
         while j < b.count, b[j] != UInt8(ascii: "\""), b[j] != UInt8(ascii: "\\"), b[j] >= 0x20, b[j] < 0x80 {
             j += 1
         }
         guard j < b.count, b[j] == UInt8(ascii: "\"") else { return nil }
         defer { i = j + 1 }
         return UnsafeRawBufferPointer(rebasing: b[(i + 1)..<j])
+    }
+
+    /// Whether any of eight bytes is a quote, a backslash, below 0x20 or above 0x7F. (`zero` marks the bytes that
+    /// are 0 (and may mark bytes above one that is, which only sends the caller to its byte loop early); `below`
+    /// those under 0x20, likewise.)
+    @inline(__always) static func endsPlainText(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        func zero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & high }
+        let quote = zero(x ^ (ones &* 0x22))
+        let backslash = zero(x ^ (ones &* 0x5C))
+        let below = (x &- ones &* 0x20) & ~x & high
+        return (quote | backslash | below | (x & high)) != 0
     }
 
     /// The text of a string value: the plain bytes `plainText` read, or, when it read none, the value read as text

@@ -193,6 +193,34 @@ import Testing
         #expect(three.machine == four.machine && storage(three.machine) != storage(four.machine))
     }
 
+    /// Text is scanned eight bytes at a time: a quote, a backslash, a control character or a non-ASCII byte at every
+    /// place of texts of every length up to 33 is read as Foundation's JSON parser reads it, or rejected as it is.
+    @Test func textScannedInWordsAsFoundationReadsIt() throws {
+        let specials: [[UInt8]] = [
+            [0x22], [0x5C, 0x6E], [0x5C, 0x22], [0x5C], [0x01], [0x1F], [0x7F], [0xC3, 0xA9], [0x20],
+        ]
+        var checked = 0
+        for length in 1...33 {
+            for place in 0..<length {
+                for special in specials {
+                    var text = [UInt8](repeating: UInt8(ascii: "m"), count: length)
+                    text.replaceSubrange(place..<place + 1, with: special)
+                    let json =
+                        Array(#"{"machine":""#.utf8) + text + Array(#"","ts":"2026-01-01T00:00:00Z","values":{}}"#.utf8)
+                    let reference =
+                        (try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])?["machine"]
+                        as? String
+                    let ours = try? ReadingDecoder.decode(json)
+                    let known = try? ReadingDecoder.decode(json, known: KnownTexts(["mmmm"]))
+                    #expect(ours?.machine == reference, "\(String(decoding: json, as: UTF8.self))")
+                    #expect(known?.machine == reference, "\(String(decoding: json, as: UTF8.self))")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == 33 * 34 / 2 * 9)
+    }
+
     /// Every one of many machine ids is found, and near misses are not.
     @Test func knownTextsFindEveryOneOfMany() {
         let ids = (0..<2_000).map { "site\($0 % 7)/line\($0 % 13)/m\($0)" }
