@@ -63,24 +63,47 @@ enum RecordBatch {
         buffer.appendLittleEndian(UInt32(records.count))
         buffer.appendLittleEndian(baseTimestamp)
         buffer.appendLittleEndian(Int64(0))  // max timestamp, patched below
+        // The records' exact size first, then the records written through a pointer into room made once (appending
+        // field by field checked the array's uniqueness and capacity per call: 1.3 % of the pipeline's worker).
+        var size = 0
         for record in records {
             maxTimestamp = max(maxTimestamp, record.timestamp)
-            buffer.appendZigZag(record.timestamp &- baseTimestamp)
-            if let key = record.key {
-                buffer.appendVarint(UInt64(key.count) + 1)
-                buffer.append(contentsOf: key)
-            } else {
-                buffer.appendVarint(0)
-            }
-            buffer.appendVarint(UInt64(record.value.count))
-            buffer.append(contentsOf: record.value)
-            buffer.appendVarint(UInt64(record.headers.count))
+            size += varintSize(zigZag(record.timestamp &- baseTimestamp))
+            if let key = record.key { size += varintSize(UInt64(key.count) + 1) + key.count } else { size += 1 }
+            size += varintSize(UInt64(record.value.count)) + record.value.count
+            size += varintSize(UInt64(record.headers.count))
             for header in record.headers {
-                buffer.appendVarint(UInt64(header.name.utf8.count))
-                buffer.append(contentsOf: header.name.utf8)
-                buffer.appendVarint(UInt64(header.value.count))
-                buffer.append(contentsOf: header.value)
+                let name = header.name.utf8.count
+                size += varintSize(UInt64(name)) + name + varintSize(UInt64(header.value.count)) + header.value.count
             }
+        }
+        let recordsStart = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: size))
+        buffer.withUnsafeMutableBytes { raw in
+            var p = raw.baseAddress! + recordsStart
+            for record in records {
+                putVarint(zigZag(record.timestamp &- baseTimestamp), &p)
+                if let key = record.key {
+                    putVarint(UInt64(key.count) + 1, &p)
+                    putBytes(key, &p)
+                } else {
+                    putVarint(0, &p)
+                }
+                putVarint(UInt64(record.value.count), &p)
+                putBytes(record.value, &p)
+                putVarint(UInt64(record.headers.count), &p)
+                for header in record.headers {
+                    var name = header.name
+                    name.withUTF8 { utf8 in
+                        putVarint(UInt64(utf8.count), &p)
+                        if let base = utf8.baseAddress { p.copyMemory(from: base, byteCount: utf8.count) }
+                        p += utf8.count
+                    }
+                    putVarint(UInt64(header.value.count), &p)
+                    putBytes(header.value, &p)
+                }
+            }
+            precondition(p == raw.baseAddress! + recordsStart + size, "RecordBatch: records sized wrongly")
         }
         buffer.setLittleEndian(maxTimestamp, at: start + 32)
         if let keyring {
@@ -98,6 +121,31 @@ enum RecordBatch {
         }
         buffer.setLittleEndian(crc, at: start + 8)
         return maxTimestamp
+    }
+
+    @inline(__always) private static func zigZag(_ value: Int64) -> UInt64 {
+        UInt64(bitPattern: (value << 1) ^ (value >> 63))
+    }
+
+    /// The bytes `putVarint` writes for `value`.
+    @inline(__always) private static func varintSize(_ value: UInt64) -> Int {
+        value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
+    }
+
+    @inline(__always) private static func putVarint(_ value: UInt64, _ p: inout UnsafeMutableRawPointer) {
+        var v = value
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, as: UInt8.self)
+            p += 1
+            v >>= 7
+        }
+        p.storeBytes(of: UInt8(v), as: UInt8.self)
+        p += 1
+    }
+
+    @inline(__always) private static func putBytes(_ bytes: [UInt8], _ p: inout UnsafeMutableRawPointer) {
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { p.copyMemory(from: base, byteCount: $0.count) } }
+        p += bytes.count
     }
 
     /// Parses the fixed header at the start of `bytes` without checking the CRC.

@@ -33,4 +33,40 @@ import Testing
             }
         }
     }
+
+    /// Every length and time delta at the edges of a varint's sizes round-trips (the batch is sized before it is
+    /// written, and a wrong size stops the process).
+    @Test func roundTripAtTheVarintEdges() {
+        let lengths = [0, 1, 127, 128, 16_383, 16_384, 200_000]
+        let deltas: [Int64] = [0, -1, 63, -64, 64, 8_191, 8_192, -1_000_000_000_000, Int64.max / 4]
+        var records: [Record] = []
+        for (n, length) in lengths.enumerated() {
+            let name = String(repeating: "h", count: length % 300)
+            records.append(
+                Record(
+                    key: n % 2 == 0 ? nil : [UInt8](repeating: 3, count: length),
+                    value: [UInt8](repeating: UInt8(n), count: length),
+                    headers: [RecordHeader(name: name, value: [UInt8](repeating: 5, count: length))],
+                    timestamp: 1_000 + deltas[n % deltas.count]))
+        }
+        for (n, delta) in deltas.enumerated() {
+            records.append(Record(key: [UInt8(n)], value: [1], timestamp: 1_000 + delta))
+        }
+        var buffer: [UInt8] = [9, 9]  // after other bytes, as in the log's scratch
+        RecordBatch.encode(records, baseOffset: 7, into: &buffer)
+        buffer.removeFirst(2)
+        buffer.withUnsafeBytes { raw in
+            guard case .success(let header) = RecordBatch.parseHeader(raw) else {
+                Issue.record("header must parse")
+                return
+            }
+            #expect(header.length == buffer.count && RecordBatch.crcMatches(raw, header: header))
+            var out: [LogRecord] = []
+            #expect(RecordBatch.decode(raw, header: header, from: 7, into: &out))
+            #expect(out.count == records.count)
+            for (a, b) in zip(records, out) {
+                #expect(a.key == b.key && a.value == b.value && a.headers == b.headers && a.timestamp == b.timestamp)
+            }
+        }
+    }
 }
