@@ -27,8 +27,9 @@ public struct PipelineCheckpoint: Codable, Sendable {
     /// them; Foundation's encoder threw on them).
     public init(decoding bytes: [UInt8]) throws {
         let decoder = JSONDecoder()
+        let names = RecordEncoder.Options.nonFiniteStrings
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+            positiveInfinity: names.positiveInfinity, negativeInfinity: names.negativeInfinity, nan: names.nan)
         self = try decoder.decode(Self.self, from: Data(bytes))
     }
 

@@ -142,6 +142,7 @@ struct WorkerLoop {
         let before = batch.outputs.count
         processor.process(value: record.value, source: source, now: now, into: &batch.outputs, events: &batch.events)
         var dropped = false
+        // Only after a recovery is anything suppressed: otherwise the scan is skipped.
         var k = suppress.isEmpty ? batch.outputs.count : before
         while k < batch.outputs.count {
             if let limit = suppress[batch.outputs[k].topic]?[record.partition], record.offset <= limit {

@@ -12,7 +12,8 @@ public struct KnownTexts: Sendable {
 
     public init(_ texts: some Sequence<String>) {
         var unique: [String] = []
-        for t in texts where !t.isEmpty && !unique.contains(t) && t.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x80 }) {
+        var seen = Set<String>()
+        for t in texts where !t.isEmpty && t.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x80 }) && seen.insert(t).inserted {
             unique.append(t)
         }
         self.texts = unique

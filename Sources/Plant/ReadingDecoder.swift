@@ -3,19 +3,9 @@
 /// numbers that overflow, trailing bytes, bad UTF-8, duplicate keys). Unknown top-level keys are skipped, so
 /// newer producers can add fields.
 public enum ReadingDecoder {
-    public static func decode(_ bytes: [UInt8]) throws(ReadingError) -> Reading {
-        let result = bytes.withUnsafeBytes { raw in Result { () throws(ReadingError) -> Reading in try decode(raw) } }
-        return try result.get()
-    }
-
-    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ReadingError) -> Reading {
-        var p = JSONScanner(bytes)
-        return try p.reading()
-    }
-
-    /// The same, giving the machine, the variables' names and the product as the `known` Strings when they spell
-    /// one (the pipeline's worker passes its process's).
-    public static func decode(_ bytes: [UInt8], known: KnownTexts) throws(ReadingError) -> Reading {
+    /// `known`: texts (the pipeline's worker passes its process's machines, variable names and products) given as
+    /// those Strings when a plain text spells one, instead of a String made from the bytes.
+    public static func decode(_ bytes: [UInt8], known: KnownTexts? = nil) throws(ReadingError) -> Reading {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(ReadingError) -> Reading in
                 var p = JSONScanner(raw, known: known)
@@ -23,6 +13,11 @@ public enum ReadingDecoder {
             }
         }
         return try result.get()
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ReadingError) -> Reading {
+        var p = JSONScanner(bytes)
+        return try p.reading()
     }
 }
 
@@ -209,12 +204,16 @@ private struct JSONScanner {
         return try stringValue(field: field)
     }
 
-    /// A text value: a known one as its String, any other as `stringValue` reads it (and reports a value that is not
-    /// text).
-    mutating func knownText(field: String) throws(ReadingError) -> String {
-        let raw = known == nil ? nil : plainText()
-        if let raw, let found = known!.find(raw) { return found }
-        return try text(raw, field: field)
+    /// Plain text as a String: the known one it spells, or one made from its bytes.
+    func string(_ plain: UnsafeRawBufferPointer) -> String {
+        known?.find(plain) ?? String(decoding: plain, as: UTF8.self)
+    }
+
+    /// A text value: plain text through `string`, any other as `stringValue` reads it (and reports a value that is
+    /// not text).
+    mutating func textField(field: String) throws(ReadingError) -> String {
+        if let raw = plainText() { return string(raw) }
+        return try stringValue(field: field)
     }
 
     /// A field name (escapes, other text and errors through `rawString`).
@@ -229,7 +228,7 @@ private struct JSONScanner {
     mutating func field(_ key: FieldKey, into f: inout Fields) throws(ReadingError) -> UInt16 {
         switch key {
         case .machine:
-            f.machine = try knownText(field: "machine")
+            f.machine = try textField(field: "machine")
             if f.machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
             return 1
         case .ts:
@@ -258,7 +257,7 @@ private struct JSONScanner {
             if peek() == UInt8(ascii: "n") {
                 try literal("null")
             } else {
-                f.product = try knownText(field: "product")
+                f.product = try textField(field: "product")
             }
             return 16
         case .state:
@@ -300,15 +299,8 @@ private struct JSONScanner {
             return result
         }
         while true {
-            let raw = known == nil ? nil : plainText()
             let name: String
-            if let raw, let found = known!.find(raw) {
-                name = found
-            } else if let raw {
-                name = String(decoding: raw, as: UTF8.self)
-            } else {
-                name = try rawString("a variable name")
-            }
+            if let raw = plainText() { name = string(raw) } else { name = try rawString("a variable name") }
             try expect(UInt8(ascii: ":"), "':' after a variable name")
             for m in result where m.name == name {
                 throw fail(.malformed, "\(field): variable '\(m.name)' appears twice")

@@ -15,16 +15,21 @@ public enum RecordEncoder {
     public struct Options: Sendable {
         /// Whether a nil optional is written as `null` (a record's fields are always present) or left out.
         public var writesNil: Bool
-        /// Whether NaN and the infinities are written as the strings "NaN", "Infinity" and "-Infinity" (read back
-        /// by a `JSONDecoder` whose `nonConformingFloatDecodingStrategy` converts them from those strings), or as
-        /// `null` (records: readers reject them).
+        /// Whether NaN and the infinities are written as the strings of `nonFiniteStrings` (read back by a
+        /// `JSONDecoder` whose `nonConformingFloatDecodingStrategy` converts them from those strings), or as `null`
+        /// (records: readers reject them).
         public var nonFiniteAsStrings: Bool
+        /// Whether negative zero is written as "-0" (or as "0", as the records' number writer does).
+        public var keepsNegativeZero: Bool
 
         /// Topic records: every field present, non-finite numbers as `null`.
-        public static let records = Options(writesNil: true, nonFiniteAsStrings: false)
+        public static let records = Options(writesNil: true, nonFiniteAsStrings: false, keepsNegativeZero: false)
         /// State that is read back exactly (checkpoints): nil optionals left out, as Foundation's encoder leaves
         /// them, non-finite numbers as strings and negative zero as "-0".
-        public static let state = Options(writesNil: false, nonFiniteAsStrings: true)
+        public static let state = Options(writesNil: false, nonFiniteAsStrings: true, keepsNegativeZero: true)
+
+        /// The strings `nonFiniteAsStrings` writes.
+        public static let nonFiniteStrings = (nan: "NaN", positiveInfinity: "Infinity", negativeInfinity: "-Infinity")
     }
 
     public static func encode(_ value: some Encodable, options: Options = .records) throws -> [UInt8] {
@@ -92,13 +97,15 @@ final class ByteSink {
 
     func number(_ v: Double) {
         if v.isFinite {
-            if options.nonFiniteAsStrings && v == 0 && v.sign == .minus {
+            if options.keepsNegativeZero && v == 0 && v.sign == .minus {
                 bytes.append(contentsOf: "-0".utf8)
             } else {
                 JSONWriter.number(v, into: &bytes)
             }
         } else if options.nonFiniteAsStrings {
-            bytes.append(contentsOf: (v.isNaN ? "\"NaN\"" : v < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8)
+            let names = RecordEncoder.Options.nonFiniteStrings
+            JSONWriter.string(
+                v.isNaN ? names.nan : v < 0 ? names.negativeInfinity : names.positiveInfinity, into: &bytes)
         } else {
             bytes.append(contentsOf: nullBytes)
         }
@@ -126,6 +133,20 @@ final class ByteSink {
         } else {
             bytes.append(contentsOf: String(v).utf8)
         }
+    }
+
+    /// A keyed container nested in the one being written (after its key or its comma).
+    func nestedKeyed<Key: CodingKey>(_ codingPath: [any CodingKey]) -> KeyedEncodingContainer<Key> {
+        let nested = ContainerState(.keyed)
+        push(nested, UInt8(ascii: "{"))
+        return KeyedEncodingContainer(KeyedRecordContainer<Key>(sink: self, state: nested, codingPath: codingPath))
+    }
+
+    /// An unkeyed container nested in the one being written.
+    func nestedUnkeyed(_ codingPath: [any CodingKey]) -> any UnkeyedEncodingContainer {
+        let nested = ContainerState(.unkeyed)
+        push(nested, UInt8(ascii: "["))
+        return UnkeyedRecordContainer(sink: self, state: nested, codingPath: codingPath)
     }
 
     /// Opens a keyed ("{") or unkeyed ("[") container.
@@ -299,16 +320,11 @@ struct KeyedRecordContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         -> KeyedEncodingContainer<NestedKey>
     {
         self.key(key)
-        let nested = ContainerState(.keyed)
-        sink.push(nested, UInt8(ascii: "{"))
-        return KeyedEncodingContainer(
-            KeyedRecordContainer<NestedKey>(sink: sink, state: nested, codingPath: codingPath + [key]))
+        return sink.nestedKeyed(codingPath + [key])
     }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         self.key(key)
-        let nested = ContainerState(.unkeyed)
-        sink.push(nested, UInt8(ascii: "["))
-        return UnkeyedRecordContainer(sink: sink, state: nested, codingPath: codingPath + [key])
+        return sink.nestedUnkeyed(codingPath + [key])
     }
     mutating func superEncoder() -> any Encoder { preconditionFailure("\(unsupported("super encoders", codingPath))") }
     mutating func superEncoder(forKey key: Key) -> any Encoder {
@@ -348,16 +364,11 @@ struct UnkeyedRecordContainer: UnkeyedEncodingContainer {
         -> KeyedEncodingContainer<NestedKey>
     {
         next()
-        let nested = ContainerState(.keyed)
-        sink.push(nested, UInt8(ascii: "{"))
-        return KeyedEncodingContainer(
-            KeyedRecordContainer<NestedKey>(sink: sink, state: nested, codingPath: codingPath + [IndexKey(count - 1)]))
+        return sink.nestedKeyed(codingPath + [IndexKey(count - 1)])
     }
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         next()
-        let nested = ContainerState(.unkeyed)
-        sink.push(nested, UInt8(ascii: "["))
-        return UnkeyedRecordContainer(sink: sink, state: nested, codingPath: codingPath + [IndexKey(count - 1)])
+        return sink.nestedUnkeyed(codingPath + [IndexKey(count - 1)])
     }
     mutating func superEncoder() -> any Encoder { preconditionFailure("\(unsupported("super encoders", codingPath))") }
 }
