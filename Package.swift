@@ -123,7 +123,7 @@ let package = Package(
         .target(name: "Registry", dependencies: ["Learn", "AtRest"], swiftSettings: strict),
         // MLflow's tracking server over its REST API: runs, metrics, datasets, artifacts, registered model versions.
         .target(name: "Tracking", swiftSettings: strict),
-        .target(name: "EventLog", dependencies: ["CRC32C", "AtRest"], swiftSettings: strict),
+        .target(name: "EventLog", dependencies: ["CRC32C", "AtRest", "Primitives"], swiftSettings: strict),
         .target(
             name: "Plant",
             dependencies: [
@@ -133,7 +133,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // The bus protocol and its types; implementations in modules of their own, opened by URL in Buses.
-        .target(name: "Bus", swiftSettings: strict),
+        .target(name: "Bus", dependencies: ["Primitives"], swiftSettings: strict),
         .target(
             name: "BusEmbedded",
             dependencies: [
@@ -276,7 +276,7 @@ let package = Package(
         ),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"], swiftSettings: strict),
         .testTarget(
-            name: "EventLogTests", dependencies: ["EventLog", "CRC32C", "AtRest"], swiftSettings: strict),
+            name: "EventLogTests", dependencies: ["EventLog", "CRC32C", "AtRest", "Primitives"], swiftSettings: strict),
         .testTarget(name: "PlantTests", dependencies: ["Plant", "Primitives"], swiftSettings: strict),
         .testTarget(
             name: "LearnTests", dependencies: ["Learn", "Primitives", "Tabular", "ONNXProto"],

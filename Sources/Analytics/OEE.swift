@@ -24,6 +24,16 @@ public struct OEEAccumulator: Sendable, Codable, Equatable {
         Dictionary(downtime.map { ($0.reason, $0.milliseconds) }, uniquingKeysWith: +)
     }
 
+    /// No time and no units, with the storage of the downtime list kept for the next figures: a rolling window's
+    /// slot starts a new bucket with it (its list made anew was an allocation on most readings of the pipeline).
+    mutating func clear() {
+        runningMilliseconds = 0
+        observedMilliseconds = 0
+        downtime.removeAll(keepingCapacity: true)
+        good = 0
+        scrap = 0
+    }
+
     /// Counts `duration` of time in `state` (running or a downtime reason) and the units reported.
     public mutating func add(state: String, duration: Int64, good: Int, scrap: Int) {
         let d = max(0, duration)
@@ -150,7 +160,10 @@ public struct RollingOEE: Sendable, Codable {
         newest = max(newest, b)
         let i = slot(b)
         // The slot holds an older bucket (now out of the window) or none: this bucket starts there.
-        if slots[i].bucket != b { slots[i] = Slot(bucket: b) }
+        if slots[i].bucket != b {
+            slots[i].bucket = b
+            slots[i].figures.clear()
+        }
         slots[i].figures.add(state: state, duration: duration, good: good, scrap: scrap)
     }
 

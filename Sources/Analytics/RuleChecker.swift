@@ -61,46 +61,54 @@ public struct RuleChecker: Sendable, Codable {
         if recent.count > 15 { recent.removeFirst() }
         let sigma = limits.sigma
         guard sigma > 0 else { return [] }
-        let z = recent.map { ($0 - limits.center) / sigma }
-        var hits: [Rule] = []
-        for rule in rules {
-            let hit: Bool
-            switch rule {
-            case .beyond3Sigma: hit = abs(z.last!) > 3
-            case .twoOfThreeBeyond2Sigma: hit = Self.mOfN(z, m: 2, n: 3, beyond: 2)
-            case .fourOfFiveBeyond1Sigma: hit = Self.mOfN(z, m: 4, n: 5, beyond: 1)
-            case .eightOnOneSide: hit = Self.sameSide(z, 8)
-            case .nineOnOneSide: hit = Self.sameSide(z, 9)
-            case .sixTrending: hit = Self.trending(z, 6)
-            case .fourteenAlternating: hit = Self.alternating(z, 14)
-            case .fifteenWithin1Sigma: hit = z.count >= 15 && z.suffix(15).allSatisfy { abs($0) < 1 }
-            case .eightBeyond1Sigma:
-                let w = z.suffix(8)
-                hit = z.count >= 8 && w.allSatisfy { abs($0) > 1 } && w.contains { $0 > 0 } && w.contains { $0 < 0 }
+        // The z-scores in a buffer on the stack, and the tests read slices of it: an array per point and per test
+        // (map, suffix, filter) were allocations on every charted reading of the pipeline.
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: recent.count) { buffer in
+            for (i, x) in recent.enumerated() { buffer.initializeElement(at: i, to: (x - limits.center) / sigma) }
+            let z = UnsafeBufferPointer(buffer)
+            var hits: [Rule] = []
+            for rule in rules {
+                let hit: Bool
+                switch rule {
+                case .beyond3Sigma: hit = abs(z.last!) > 3
+                case .twoOfThreeBeyond2Sigma: hit = Self.mOfN(z, m: 2, n: 3, beyond: 2)
+                case .fourOfFiveBeyond1Sigma: hit = Self.mOfN(z, m: 4, n: 5, beyond: 1)
+                case .eightOnOneSide: hit = Self.sameSide(z, 8)
+                case .nineOnOneSide: hit = Self.sameSide(z, 9)
+                case .sixTrending: hit = Self.trending(z, 6)
+                case .fourteenAlternating: hit = Self.alternating(z, 14)
+                case .fifteenWithin1Sigma: hit = z.count >= 15 && z.suffix(15).allSatisfy { abs($0) < 1 }
+                case .eightBeyond1Sigma:
+                    let w = z.suffix(8)
+                    hit =
+                        z.count >= 8 && w.allSatisfy { abs($0) > 1 } && w.contains { $0 > 0 } && w.contains { $0 < 0 }
+                }
+                if hit { hits.append(rule) }
             }
-            if hit { hits.append(rule) }
+            return hits
         }
-        return hits
     }
 }
 
 extension RuleChecker {
     /// The newest point and at least m-1 others of the last n are beyond `beyond` sigma on the newest point's side.
-    static func mOfN(_ z: [Double], m: Int, n: Int, beyond: Double) -> Bool {
+    static func mOfN(_ z: UnsafeBufferPointer<Double>, m: Int, n: Int, beyond: Double) -> Bool {
         guard z.count >= n, let newest = z.last, abs(newest) > beyond else { return false }
         let side: Double = newest > 0 ? 1 : -1
-        return z.suffix(n).filter { $0 * side > beyond }.count >= m
+        var beyondCount = 0
+        for x in z.suffix(n) where x * side > beyond { beyondCount += 1 }
+        return beyondCount >= m
     }
 
-    static func sameSide(_ z: [Double], _ n: Int) -> Bool {
+    static func sameSide(_ z: UnsafeBufferPointer<Double>, _ n: Int) -> Bool {
         guard z.count >= n else { return false }
         let w = z.suffix(n)
         return w.allSatisfy { $0 > 0 } || w.allSatisfy { $0 < 0 }
     }
 
-    static func trending(_ z: [Double], _ n: Int) -> Bool {
+    static func trending(_ z: UnsafeBufferPointer<Double>, _ n: Int) -> Bool {
         guard z.count >= n else { return false }
-        let a = Array(z.suffix(n))
+        let a = UnsafeBufferPointer(rebasing: z.suffix(n))
         var up = true
         var down = true
         for i in 1..<n {
@@ -110,9 +118,9 @@ extension RuleChecker {
         return up || down
     }
 
-    static func alternating(_ z: [Double], _ n: Int) -> Bool {
+    static func alternating(_ z: UnsafeBufferPointer<Double>, _ n: Int) -> Bool {
         guard z.count >= n else { return false }
-        let a = Array(z.suffix(n))
+        let a = UnsafeBufferPointer(rebasing: z.suffix(n))
         for i in 2..<n where (a[i] - a[i - 1]) * (a[i - 1] - a[i - 2]) >= 0 { return false }
         return true
     }

@@ -1,13 +1,4 @@
-/// A named header value, as in Kafka.
-public struct RecordHeader: Sendable, Hashable {
-    public var name: String
-    public var value: [UInt8]
-
-    public init(name: String, value: [UInt8]) {
-        self.name = name
-        self.value = value
-    }
-}
+public import Primitives
 
 /// A topic and partition, the unit of assignment and of committed offsets.
 public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {

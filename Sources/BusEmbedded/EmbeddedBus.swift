@@ -165,9 +165,7 @@ final class EmbeddedProducer: MessageProducer {
             let result = try topic.partitions[p].append(
                 indices.map { i in
                     let r = records[i]
-                    return Record(
-                        key: r.key, value: r.value, headers: r.headers.map { .init(name: $0.name, value: $0.value) },
-                        timestamp: r.timestamp)
+                    return Record(key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp)
                 })
             for (n, i) in indices.enumerated() {
                 positions[i] = RecordPosition(partition: p, offset: result.baseOffset + Int64(n))
@@ -280,7 +278,9 @@ final class EmbeddedConsumer: MessageConsumer {
             let partition = try bus.log.topic(tp.topic).partition(tp.partition)
             let result: ReadResult
             do {
-                result = try partition.read(from: position, maxBytes: max(64 << 10, min(4 << 20, maxRecords * 256)))
+                result = try partition.read(
+                    from: position, maxBytes: max(64 << 10, min(4 << 20, maxRecords * 256)),
+                    maxRecords: maxRecords - out.count)
             } catch let error as EventLogError where error.kind == .offsetOutOfRange {
                 // Retention deleted what we had not read: continue at the earliest kept record.
                 state.withLock { $0.positions[tp] = partition.earliestOffset }
@@ -291,7 +291,7 @@ final class EmbeddedConsumer: MessageConsumer {
                 out.append(
                     ConsumedRecord(
                         topic: tp.topic, partition: tp.partition, offset: r.offset, timestamp: r.timestamp, key: r.key,
-                        value: r.value, headers: r.headers.map { RecordHeader(name: $0.name, value: $0.value) }))
+                        value: r.value, headers: r.headers))
                 taken += 1
             }
             if taken > 0 {
@@ -339,9 +339,6 @@ final class EmbeddedConsumer: MessageConsumer {
         if wasOpen, let group = options.group { bus.coordinator.leave(group: group, member: member) }
     }
 }
-
-/// The bus's header (the log has one of the same shape).
-typealias RecordHeader = Bus.RecordHeader
 
 extension TopicPartition {
     /// The same partition in the log's terms.

@@ -1,6 +1,7 @@
 public import Bus
 import Kafka
 import KafkaWire
+import Primitives
 import Synchronization
 
 /// The bus on a Kafka cluster. Same semantics as the embedded bus: keys pick partitions with Kafka's murmur2,

@@ -1,3 +1,5 @@
+public import Primitives
+
 /// A record to append: optional key, value, headers, timestamp in milliseconds since the Unix epoch.
 public struct Record: Sendable, Hashable {
     public var key: [UInt8]?
@@ -10,17 +12,6 @@ public struct Record: Sendable, Hashable {
         self.value = value
         self.headers = headers
         self.timestamp = timestamp
-    }
-}
-
-/// A named header value, as in Kafka.
-public struct RecordHeader: Sendable, Hashable {
-    public var name: String
-    public var value: [UInt8]
-
-    public init(name: String, value: [UInt8]) {
-        self.name = name
-        self.value = value
     }
 }
 

@@ -1,6 +1,7 @@
 import AtRest
 import CRC32C
 import Foundation
+import Primitives
 
 /// The on-disk batch format of a segment file.
 ///
@@ -176,19 +177,19 @@ enum RecordBatch {
     /// Decodes the records of a complete, CRC-checked batch whose offsets are at least `from`, decrypting an
     /// encrypted one with `keyring`; `where` names the batch in errors.
     static func records(
-        _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, keyring: Keyring?, where place: String,
-        into records: inout [LogRecord]
+        _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, limit: Int = .max, keyring: Keyring?,
+        where place: @autoclosure () -> String, into records: inout [LogRecord]
     ) throws(EventLogError) {
         guard header.encrypted else {
-            guard decode(bytes, header: header, from: from, into: &records) else {
-                throw EventLogError(.corrupt, "\(place) does not decode")
+            guard decode(bytes, header: header, from: from, limit: limit, into: &records) else {
+                throw EventLogError(.corrupt, "\(place()) does not decode")
             }
             return
         }
         guard let keyring else {
             throw EventLogError(
                 .encrypted,
-                "\(place) is encrypted: \(Keyring.keysNeeded)")
+                "\(place()) is encrypted: \(Keyring.keysNeeded)")
         }
         let plain: Data
         do {
@@ -197,32 +198,37 @@ enum RecordBatch {
                 bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + headerSize),
                 count: header.length - headerSize, deallocator: .none)
             plain = try keyring.openData(
-                sealed, context: UnsafeRawBufferPointer(rebasing: bytes[12..<headerSize]), what: place)
+                sealed, context: UnsafeRawBufferPointer(rebasing: bytes[12..<headerSize]), what: place())
         } catch {
             throw EventLogError(.encrypted, error.description)
         }
-        let ok = plain.withUnsafeBytes { decode($0, header: header, recordsAt: 0, from: from, into: &records) }
-        guard ok else { throw EventLogError(.corrupt, "\(place) does not decode after decryption") }
+        let ok = plain.withUnsafeBytes {
+            decode($0, header: header, recordsAt: 0, from: from, limit: limit, into: &records)
+        }
+        guard ok else { throw EventLogError(.corrupt, "\(place()) does not decode after decryption") }
     }
 
     /// Decodes the records of a complete, CRC-checked, plain batch whose offsets are at least `from`.
     /// `recordsAt`: where the records start in `bytes` (after the header in a plain batch; 0 in decrypted ones).
     static func decode(
         _ bytes: UnsafeRawBufferPointer, header: Header, recordsAt start: Int = headerSize, from: Int64,
-        into records: inout [LogRecord]
+        limit: Int = .max, into records: inout [LogRecord]
     ) -> Bool {
         let end = start == headerSize ? header.length : bytes.count
         var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), at: start)
         for i in 0..<header.count {
+            // Enough records: the rest of the batch is left undecoded (its CRC was checked when it was read).
+            if records.count >= limit { return true }
+            let offset = header.baseOffset + Int64(i)
+            let wanted = offset >= from
             guard let delta = reader.readZigZag(), let keyLength = reader.readVarint() else { return false }
             var key: [UInt8]?
             if keyLength > 0 {
-                guard let k = reader.readBytes(Int(keyLength - 1)) else { return false }
-                key = k
+                guard keyLength - 1 <= UInt64(reader.remaining) else { return false }
+                // Copied only for a record the caller wants, as the value is.
+                if wanted { key = reader.readBytes(Int(keyLength - 1)) } else { reader.position += Int(keyLength - 1) }
             }
             guard let valueLength = reader.readVarint(), valueLength <= UInt64(reader.remaining) else { return false }
-            let offset = header.baseOffset + Int64(i)
-            let wanted = offset >= from
             let valueStart = reader.position
             // Skip the value (headers follow it); copy it below only if the caller wants this record.
             reader.position += Int(valueLength)

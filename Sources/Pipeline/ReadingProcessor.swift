@@ -479,7 +479,7 @@ public struct ReadingProcessor: Sendable {
             s.subgroup!.append(value)
             guard s.subgroup!.count >= chart.subgroup else { return nil }
             value = s.subgroup!.reduce(0, +) / Double(s.subgroup!.count)
-            s.subgroup = []
+            s.subgroup!.removeAll(keepingCapacity: true)  // (a new list per subgroup was an allocation)
         }
         guard let limits = s.limits else {
             s.baseline.append(value)

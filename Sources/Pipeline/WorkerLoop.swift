@@ -97,23 +97,9 @@ struct WorkerLoop {
                 next[record.partition] = record.offset + 1
             }
         }
-        // Grouped by topic in a short list searched in order (a handful of topics; two dictionary lookups per output
-        // were 1 % of the worker).
-        var byTopic: [(topic: String, partitions: Int, records: [BusRecord])] = []
-        for (o, (headers, source)) in zip(batch.outputs, batch.headers) {
-            var t = byTopic.firstIndex { $0.topic == o.topic } ?? -1
-            if t < 0 {
-                byTopic.append((o.topic, outputPartitions[o.topic] ?? 1, []))
-                t = byTopic.count - 1
-            }
-            byTopic[t].records.append(
-                BusRecord(
-                    key: o.key.isEmpty ? nil : o.key, value: o.value, headers: headers, timestamp: o.timestamp,
-                    partition: source % byTopic[t].partitions))
-        }
         // The output topics are independent (recovery suppresses per topic): sent together, in one request per
         // broker on Kafka.
-        _ = try await producer.send(byTopic.map { ($0.topic, $0.records) })
+        _ = try await producer.send(batch.byTopic.map { ($0.topic, $0.records) })
         dirty = true
         if let problem = batch.events.lastOptimizerProblem {
             let held = batch.events.optimizerProblems.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }
@@ -126,9 +112,11 @@ struct WorkerLoop {
 
     /// What one batch produced.
     struct Batch {
+        /// The records to send, grouped by topic in a short list searched in order (a handful of topics; two
+        /// dictionary lookups per output were 1 % of the worker).
+        var byTopic: [(topic: String, partitions: Int, records: [BusRecord])] = []
+        /// One reading's outputs, before they join their topic's records (kept for its storage).
         var outputs: [PipelineOutput] = []
-        /// Per output: its source headers and source partition.
-        var headers: [([RecordHeader], Int)] = []
         var events = ProcessorEvents()
         var replayed = 0
     }
@@ -139,30 +127,40 @@ struct WorkerLoop {
         _ record: ConsumedRecord, _ processor: inout ReadingProcessor, now: Int64, into batch: inout Batch
     ) {
         let source = SourcePosition(topic: record.topic, partition: record.partition, offset: record.offset)
-        let before = batch.outputs.count
+        batch.outputs.removeAll(keepingCapacity: true)
         processor.process(value: record.value, source: source, now: now, into: &batch.outputs, events: &batch.events)
-        var dropped = false
         // Only after a recovery is anything suppressed: otherwise the scan is skipped.
-        var k = suppress.isEmpty ? batch.outputs.count : before
-        while k < batch.outputs.count {
-            if let limit = suppress[batch.outputs[k].topic]?[record.partition], record.offset <= limit {
-                batch.outputs.remove(at: k)
-                dropped = true
-            } else {
-                k += 1
+        if !suppress.isEmpty {
+            let before = batch.outputs.count
+            batch.outputs.removeAll {
+                guard let limit = suppress[$0.topic]?[record.partition] else { return false }
+                return record.offset <= limit
             }
+            if batch.outputs.count < before { batch.replayed += 1 }
         }
-        if dropped { batch.replayed += 1 }
+        guard !batch.outputs.isEmpty else { return }
         var offset: [UInt8] = []
         JSONWriter.integer(record.offset, into: &offset)
-        let h = [
+        let headers = [
             RecordHeader(
                 name: PipelineWorker.sourcePartition,
                 value: record.partition < partitionTexts.count
                     ? partitionTexts[record.partition] : Array(String(record.partition).utf8)),
             RecordHeader(name: PipelineWorker.sourceOffset, value: offset),
         ]
-        for _ in before..<batch.outputs.count { batch.headers.append((h, record.partition)) }
+        // Each output straight to its topic's records (collected per batch and converted afterwards, the outputs
+        // and their headers were two more lists of the batch's size).
+        for o in batch.outputs {
+            var t = batch.byTopic.firstIndex { $0.topic == o.topic } ?? -1
+            if t < 0 {
+                batch.byTopic.append((o.topic, outputPartitions[o.topic] ?? 1, []))
+                t = batch.byTopic.count - 1
+            }
+            batch.byTopic[t].records.append(
+                BusRecord(
+                    key: o.key.isEmpty ? nil : o.key, value: o.value, headers: headers, timestamp: o.timestamp,
+                    partition: record.partition % batch.byTopic[t].partitions))
+        }
     }
 
     /// No input: checkpoints what is pending (not more often than a busy worker would); with `exitWhenIdle`, true

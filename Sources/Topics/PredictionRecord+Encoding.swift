@@ -33,34 +33,34 @@ extension PredictionRecord {
         failure: Bool?, model: String?, horizonMinutes: Double?, estimate: Estimate?, modes: NamedValues?,
         forecast: Forecast?, anomaly: Anomaly?, source: SourceRef?, features: (inout ObjectWriter) -> Void
     ) -> [UInt8] {
-        var o = ObjectWriter()
-        o.string("machine", machine)
-        o.time("ts", ts)
-        o.integer("seq", seq)
-        o.string("state", state)
-        o.string("product", product)
-        o.number("risk", risk)
-        o.bool("failure", failure)
-        o.string("model", model)
-        o.number("horizon_min", horizonMinutes)
-        o.object("estimate", estimate) { e, v in
-            e.string("target", v.target)
-            e.number("value", v.value)
+        ObjectWriter.bytes { o in
+            o.string("machine", machine)
+            o.time("ts", ts)
+            o.integer("seq", seq)
+            o.string("state", state)
+            o.string("product", product)
+            o.number("risk", risk)
+            o.bool("failure", failure)
+            o.string("model", model)
+            o.number("horizon_min", horizonMinutes)
+            o.object("estimate", estimate) { e, v in
+                e.string("target", v.target)
+                e.number("value", v.value)
+            }
+            o.object("modes", modes) { m, v in for e in v.entries { m.number(named: e.name, e.value) } }
+            o.object("forecast", forecast) { f, v in
+                f.number("probability", v.probability)
+                f.number("horizon_min", v.horizonMinutes)
+                f.string("model", v.model)
+            }
+            o.object("anomaly", anomaly) { a, v in
+                a.number("score", v.score)
+                a.bool("alarm", v.alarm)
+                a.string("top_variable", v.topVariable)
+            }
+            o.object("features", ()) { f, _ in features(&f) }
+            o.source(source)
         }
-        o.object("modes", modes) { m, v in for e in v.entries { m.number(named: e.name, e.value) } }
-        o.object("forecast", forecast) { f, v in
-            f.number("probability", v.probability)
-            f.number("horizon_min", v.horizonMinutes)
-            f.string("model", v.model)
-        }
-        o.object("anomaly", anomaly) { a, v in
-            a.number("score", v.score)
-            a.bool("alarm", v.alarm)
-            a.string("top_variable", v.topVariable)
-        }
-        o.object("features", ()) { f, _ in features(&f) }
-        o.source(source)
-        return o.finished()
     }
 }
 
@@ -69,34 +69,34 @@ extension PredictionRecord {
 /// `RecordEncoder`'s (TopicRecordTests).
 extension AlertRecord {
     public func encoded() -> [UInt8] {
-        var o = ObjectWriter()
-        o.string("id", id)
-        o.string("machine", machine)
-        o.string("ts", ts)
-        o.string("kind", kind)
-        o.string("severity", severity)
-        o.string("priority", priority)
-        o.string("status", status)
-        o.string("variable", variable)
-        o.string("raised_at", raisedAt)
-        o.string("reason", reason)
-        o.bool("latched", latched)
-        o.string("message", message)
-        o.object("evidence", evidence) { e, v in
-            for n in v.numbers.entries { e.number(named: n.name, n.value) }
-            if let mode = v.mode { e.string("mode", mode) }
-            if let top = v.topVariable { e.string("top_variable", top) }
-            if let rules = v.rules { e.strings("rules", rules) }
-            if let contributions = v.contributions {
-                e.array("contributions", contributions) { c, v in
-                    c.string("input", v.input)
-                    c.number("value", v.value)
-                    c.number("effect", v.effect)
+        ObjectWriter.bytes { o in
+            o.string("id", id)
+            o.string("machine", machine)
+            o.string("ts", ts)
+            o.string("kind", kind)
+            o.string("severity", severity)
+            o.string("priority", priority)
+            o.string("status", status)
+            o.string("variable", variable)
+            o.string("raised_at", raisedAt)
+            o.string("reason", reason)
+            o.bool("latched", latched)
+            o.string("message", message)
+            o.object("evidence", evidence) { e, v in
+                for n in v.numbers.entries { e.number(named: n.name, n.value) }
+                if let mode = v.mode { e.string("mode", mode) }
+                if let top = v.topVariable { e.string("top_variable", top) }
+                if let rules = v.rules { e.strings("rules", rules) }
+                if let contributions = v.contributions {
+                    e.array("contributions", contributions) { c, v in
+                        c.string("input", v.input)
+                        c.number("value", v.value)
+                        c.number("effect", v.effect)
+                    }
                 }
             }
+            o.source(source)
         }
-        o.source(source)
-        return o.finished()
     }
 }
 
@@ -129,13 +129,13 @@ extension KPIRecord {
                 d.number("seconds", v.seconds)
             }
         }
-        var o = ObjectWriter()
-        o.string("machine", machine)
-        o.string("ts", ts)
-        o.object("hour", hour, figures)
-        o.object("shift", shift, figures)
-        o.source(source)
-        return o.finished()
+        return ObjectWriter.bytes { o in
+            o.string("machine", machine)
+            o.string("ts", ts)
+            o.object("hour", hour, figures)
+            o.object("shift", shift, figures)
+            o.source(source)
+        }
     }
 }
 
@@ -145,10 +145,24 @@ public struct ObjectWriter: ~Copyable {
     private var bytes: ByteWriter
     private var first = true
 
-    /// Room for a prediction, the largest record written per reading.
-    init() {
-        bytes = ByteWriter(capacity: 768)
-        bytes.append("{")
+    private init(_ bytes: consuming ByteWriter) {
+        self.bytes = bytes
+        self.bytes.append("{")
+    }
+
+    /// The object `write` writes, in an array made for it: 768 bytes of room, a prediction's size with its
+    /// features (the largest record written per reading), and copied only when it outgrows them. Written into
+    /// a buffer of its own and then copied into an array, the copy was an allocation and a memmove per output of
+    /// the pipeline's worker.
+    static func bytes(capacity: Int = 768, _ write: (inout ObjectWriter) -> Void) -> [UInt8] {
+        var outgrown: [UInt8]?
+        let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            var o = ObjectWriter(ByteWriter(over: buffer))
+            write(&o)
+            o.bytes.append("}")
+            initialized = o.bytes.written(outgrown: &outgrown)
+        }
+        return outgrown ?? bytes
     }
 
     /// A time as the record holds it (text), or as milliseconds to be written as that text.
@@ -269,10 +283,6 @@ public struct ObjectWriter: ~Copyable {
         }
     }
 
-    consuming func finished() -> [UInt8] {
-        bytes.append("}")
-        return bytes.finished()
-    }
 }
 
 /// A record's bytes written through a pointer: Array's append checks its buffer's uniqueness and capacity on every
@@ -282,13 +292,16 @@ struct ByteWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     private var count = 0
+    /// Whether `base` is this writer's own allocation: it outgrew the buffer it was given.
+    private var owned = false
 
-    init(capacity: Int) {
-        base = .allocate(capacity: capacity)
-        self.capacity = capacity
+    /// Writes into `buffer` (not empty) until the bytes outgrow it, then into memory of its own.
+    init(over buffer: UnsafeMutableBufferPointer<UInt8>) {
+        base = buffer.baseAddress!
+        capacity = buffer.count
     }
 
-    deinit { base.deallocate() }
+    deinit { if owned { base.deallocate() } }
 
     /// Where the next `n` bytes go, with room made for them. Inlined (a call per write was 2.5 % of the worker in a
     /// profile); growing is not.
@@ -301,9 +314,10 @@ struct ByteWriter: ~Copyable {
         let grown = max(needed, capacity * 2)
         let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
         moved.moveInitialize(from: base, count: count)
-        base.deallocate()
+        if owned { base.deallocate() }
         base = moved
         capacity = grown
+        owned = true
     }
 
     @inline(__always) mutating func append(_ text: StaticString) {
@@ -336,7 +350,12 @@ struct ByteWriter: ~Copyable {
             milliseconds, into: UnsafeMutableBufferPointer(start: room(Timestamp.length), count: Timestamp.length))
     }
 
-    consuming func finished() -> [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+    /// How many bytes are written in the buffer given; when they outgrew it, none, and `outgrown` holds them.
+    func written(outgrown: inout [UInt8]?) -> Int {
+        guard owned else { return count }
+        outgrown = Array(UnsafeBufferPointer(start: base, count: count))
+        return 0
+    }
 }
 
 /// And a reader of their own: the plant view reads every prediction. It takes the same strict path as the Codable

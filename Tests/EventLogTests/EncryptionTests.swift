@@ -2,6 +2,7 @@ import AtRest
 import CRC32C
 import Crypto
 import Foundation
+import Primitives
 import Testing
 
 @testable import EventLog

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Testing
 
 @testable import EventLog
@@ -56,6 +57,51 @@ import Testing
             #expect(q.latestOffset == 350)
             #expect(try readAll(q).count == 350)
             #expect(try q.append([Self.record(999)]).baseOffset == 350)
+        }
+    }
+
+    /// A read stops at `maxRecords`, inside a batch too, from any offset; reading on from where it stopped gives
+    /// every record once, as reads without the limit do. With and without encryption (the sealed batches decode
+    /// through the same path).
+    @Test(arguments: [false, true]) func readStopsAtMaxRecords(encrypted: Bool) throws {
+        try withTemporaryDirectory { dir in
+            let keyring = try encrypted ? EncryptionTests.keyring([1]) : nil
+            let log = try EventLog.open(
+                directory: dir,
+                configuration: .init(
+                    fsync: .never, defaultTopic: .init(partitions: 1, segmentBytes: 4096, indexIntervalBytes: 256),
+                    keyring: keyring))
+            let p = try log.topic("t", create: true).partition(0)
+            var expected: [Record] = []
+            for batch in 0..<30 {
+                let records = (0..<(batch % 7 + 1)).map { Self.record(expected.count + $0) }
+                try p.append(records)
+                expected += records
+            }
+            // (A read also ends where its segment ends: none of these crosses from one segment to the next.)
+            for (start, limit) in [(0, 1), (0, 5), (3, 2), (17, 9), (40, 10), (Int64(expected.count) - 1, 3)] {
+                let r = try p.read(from: Int64(start), maxBytes: 1 << 20, maxRecords: limit)
+                let count = min(limit, expected.count - Int(start))
+                #expect(r.records.map(\.offset) == Array(Int64(start)..<Int64(start) + Int64(count)))
+                #expect(r.nextOffset == Int64(start) + Int64(count))
+                #expect(r.records.map(\.key) == expected[Int(start)..<Int(start) + count].map(\.key))
+            }
+            for limit in [1, 2, 3, 7, 64] {
+                var got: [LogRecord] = []
+                var offset: Int64 = 0
+                while true {
+                    let r = try p.read(from: offset, maxBytes: 700, maxRecords: limit)
+                    if r.records.isEmpty { break }
+                    #expect(r.records.count <= limit)
+                    got += r.records
+                    offset = r.nextOffset
+                }
+                #expect(
+                    got.map { Record(key: $0.key, value: $0.value, headers: $0.headers, timestamp: $0.timestamp) }
+                        == expected)
+                #expect(got.map(\.offset) == Array(0..<Int64(expected.count)))
+            }
+            try log.close()
         }
     }
 

@@ -212,6 +212,15 @@ import Topics
                 machine: String(repeating: "m\"", count: 200), ts: "t", seq: 1, state: "running", product: nil,
                 risk: 0.5, failure: false, model: nil,
                 features: NamedValues((0..<300).map { ("feature_\($0)_ewma", Double($0) / 7) }), source: nil))
+        // Sizes across the first buffer's end (768 bytes) byte by byte: written in place below it, moved once above.
+        func sized(_ n: Int) -> PredictionRecord {
+            PredictionRecord(
+                machine: String(repeating: "m", count: n), ts: "t", seq: 1, state: "running", product: nil, risk: 0.5,
+                failure: false, model: nil, features: NamedValues((0..<8).map { ("f\($0)", 1.5) }), source: nil)
+        }
+        let base = sized(0).encoded().count
+        records += (768 - base - 30...768 - base + 30).map(sized)
+        #expect(Set(records.suffix(61).map { $0.encoded().count }).isSuperset(of: [766, 767, 768, 769, 770]))
         for r in records {
             #expect(r.encoded() == (try RecordEncoder.encode(r)), "\(String(decoding: r.encoded(), as: UTF8.self))")
             // And the predictions' reader reads what the Codable decoder reads (NaN aside).
