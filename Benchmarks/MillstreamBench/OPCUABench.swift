@@ -82,7 +82,7 @@ enum OPCUABench {
                 let now = Date().timeIntervalSince1970
                 if !counting && clock.now >= warm {
                     counting = true
-                    cpuStart = cpuSeconds()
+                    cpuStart = ProcessCPU.now().total
                 }
                 if counting {
                     for n in try r.dataChanges() {
@@ -101,7 +101,7 @@ enum OPCUABench {
             }
             group.cancelAll()
         }
-        let cpu = cpuSeconds() - cpuStart
+        let cpu = ProcessCPU.now().total - cpuStart
         await c.close()
         latencies.sort()
         let n = latencies.count
@@ -110,13 +110,5 @@ enum OPCUABench {
             "p99_ms": n > 0 ? latencies[Int(Double(n) * 0.99)] : -1,
             "cpu_us_per_value": n > 0 ? cpu * 1e6 / Double(n) : -1,
         ]
-    }
-
-    /// This process's CPU time (user and system).
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }

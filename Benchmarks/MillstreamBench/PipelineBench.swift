@@ -43,9 +43,11 @@ enum PipelineBench {
             let worker = PipelineWorker(
                 bus: bus, settings: PipelineSettings(process: process), options: options, logger: quiet)
             let started = ContinuousClock.now
+            let cpuBefore = ProcessCPU.now()
             Profile.enable()
             try await worker.run()
             Profile.disable()
+            let cpu = ProcessCPU.now() - cpuBefore
             let elapsed = ContinuousClock.now - started - idle
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let processed = worker.stats.snapshot.processed
@@ -67,6 +69,13 @@ enum PipelineBench {
                     format:
                         "  millstream %.0f readings/s with start-up, %.0f readings/s steady state (first batch to last)",
                     ours, steady))
+            // The worker's CPU a reading, every thread of this process's (the log's reads and writes too; on Kafka
+            // the broker is another process): the figure the per-core goal is about.
+            print(
+                String(
+                    format: "  CPU %.2f us a reading (user %.2f, system %.2f): %.0f readings/s per core",
+                    cpu.total * 1e6 / Double(count), cpu.user * 1e6 / Double(count), cpu.system * 1e6 / Double(count),
+                    Double(count) / cpu.total))
             if let broker {
                 let peer = try quix(
                     bootstrap: "127.0.0.1:\(broker.port)", count: count, registry: registryPath, dir: root)

@@ -27,11 +27,10 @@ public struct OEEAccumulator: Sendable, Codable, Equatable {
     /// No time and no units, with the storage of the downtime list kept for the next figures: a rolling window's
     /// slot starts a new bucket with it (its list made anew was an allocation on most readings of the pipeline).
     mutating func clear() {
-        runningMilliseconds = 0
-        observedMilliseconds = 0
-        downtime.removeAll(keepingCapacity: true)
-        good = 0
-        scrap = 0
+        var kept = downtime
+        self = OEEAccumulator()  // (every figure back to its start, whatever figures come to be added)
+        kept.removeAll(keepingCapacity: true)  // its only reference now: emptied in place
+        downtime = kept
     }
 
     /// Counts `duration` of time in `state` (running or a downtime reason) and the units reported.

@@ -175,8 +175,10 @@ public struct ObjectWriter: ~Copyable {
     /// bytes to the Codable encoder's): copied as it is, with no scan for characters to escape (the scans of the
     /// record's twenty fixed names were most of its string writing).
     private mutating func key(_ name: StaticString) {
-        bytes.member(name, comma: !first)
+        bytes.append(first ? "\"" : ",\"")
         first = false
+        bytes.append(name)
+        bytes.append("\":")
     }
 
     /// A member name from the data (a feature's or a mode's): escaped as any string.
@@ -324,22 +326,6 @@ struct ByteWriter: ~Copyable {
         // Punctuation and member names are a few bytes: copied here rather than by a call to memmove.
         for k in 0..<n { p[k] = text.utf8Start[k] }
         count += n
-    }
-
-    /// `"name":`, after a comma unless it is the object's first member: room made once for the whole (three
-    /// appends, each making room for its part; the member names were 2.5 % of the pipeline's worker).
-    @inline(__always) mutating func member(_ name: StaticString, comma: Bool) {
-        let n = name.utf8CodeUnitCount
-        var p = room(n + 4)
-        if comma {
-            p[0] = UInt8(ascii: ",")
-            p += 1
-        }
-        p[0] = UInt8(ascii: "\"")
-        for k in 0..<n { p[k + 1] = name.utf8Start[k] }
-        p[n + 1] = UInt8(ascii: "\"")
-        p[n + 2] = UInt8(ascii: ":")
-        count += n + (comma ? 4 : 3)
     }
 
     mutating func append(_ bytes: [UInt8]) {
