@@ -270,7 +270,10 @@ public final class PartitionLog: Sendable {
     ///
     /// Every batch's CRC is checked; a batch that fails it is reported as an error, never returned.
     public func read(from offset: Int64, maxBytes: Int = 1 << 20, maxRecords: Int = .max) throws -> ReadResult {
-        precondition(maxRecords > 0, "a read of no records")
+        guard maxRecords > 0 else {
+            throw EventLogError(
+                .invalidArgument, "a read of \(label) must ask for at least 1 record, not \(maxRecords)")
+        }
         var from = offset
         var scratch: [UInt8] = []
         while true {

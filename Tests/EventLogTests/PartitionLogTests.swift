@@ -101,6 +101,9 @@ import Testing
                         == expected)
                 #expect(got.map(\.offset) == Array(0..<Int64(expected.count)))
             }
+            #expect { try p.read(from: 0, maxRecords: 0) } throws: { error in
+                (error as? EventLogError)?.kind == .invalidArgument && "\(error)".contains("at least 1 record")
+            }
             try log.close()
         }
     }
