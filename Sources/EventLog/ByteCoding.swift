@@ -16,14 +16,42 @@ extension Array where Element == UInt8 {
     }
 
     @inline(__always)
-    mutating func appendZigZag(_ value: Int64) {
-        appendVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
-    }
+    mutating func appendZigZag(_ value: Int64) { appendVarint(UInt64(zigZag: value)) }
 
     mutating func setLittleEndian<T: FixedWidthInteger>(_ value: T, at index: Int) {
         Swift.withUnsafeBytes(of: value.littleEndian) { bytes in
             for i in 0..<bytes.count { self[index + i] = bytes[i] }
         }
+    }
+}
+
+extension UInt64 {
+    /// Zig-zag: small magnitudes of either sign as small unsigned numbers (the varints of times and offsets).
+    @inline(__always) init(zigZag value: Int64) { self = UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
+
+    /// The bytes this number takes as a varint.
+    @inline(__always) var varintSize: Int { self == 0 ? 1 : (64 - leadingZeroBitCount + 6) / 7 }
+}
+
+/// Varints and bytes written at a pointer into room made for them, for the batch encoder's records (an array's
+/// append checks its uniqueness and capacity on every call).
+extension UnsafeMutableRawPointer {
+    @inline(__always)
+    mutating func putVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, as: UInt8.self)
+            self += 1
+            v >>= 7
+        }
+        storeBytes(of: UInt8(v), as: UInt8.self)
+        self += 1
+    }
+
+    @inline(__always)
+    mutating func putBytes(_ bytes: UnsafeRawBufferPointer) {
+        if let base = bytes.baseAddress { copyMemory(from: base, byteCount: bytes.count) }
+        self += bytes.count
     }
 }
 

@@ -69,13 +69,13 @@ enum RecordBatch {
         var size = 0
         for record in records {
             maxTimestamp = max(maxTimestamp, record.timestamp)
-            size += varintSize(zigZag(record.timestamp &- baseTimestamp))
-            if let key = record.key { size += varintSize(UInt64(key.count) + 1) + key.count } else { size += 1 }
-            size += varintSize(UInt64(record.value.count)) + record.value.count
-            size += varintSize(UInt64(record.headers.count))
+            size += UInt64(zigZag: record.timestamp &- baseTimestamp).varintSize
+            if let key = record.key { size += (UInt64(key.count) + 1).varintSize + key.count } else { size += 1 }
+            size += UInt64(record.value.count).varintSize + record.value.count
+            size += UInt64(record.headers.count).varintSize
             for header in record.headers {
                 let name = header.name.utf8.count
-                size += varintSize(UInt64(name)) + name + varintSize(UInt64(header.value.count)) + header.value.count
+                size += UInt64(name).varintSize + name + UInt64(header.value.count).varintSize + header.value.count
             }
         }
         let recordsStart = buffer.count
@@ -83,25 +83,24 @@ enum RecordBatch {
         buffer.withUnsafeMutableBytes { raw in
             var p = raw.baseAddress! + recordsStart
             for record in records {
-                putVarint(zigZag(record.timestamp &- baseTimestamp), &p)
+                p.putVarint(UInt64(zigZag: record.timestamp &- baseTimestamp))
                 if let key = record.key {
-                    putVarint(UInt64(key.count) + 1, &p)
-                    putBytes(key, &p)
+                    p.putVarint(UInt64(key.count) + 1)
+                    key.withUnsafeBytes { p.putBytes($0) }
                 } else {
-                    putVarint(0, &p)
+                    p.putVarint(0)
                 }
-                putVarint(UInt64(record.value.count), &p)
-                putBytes(record.value, &p)
-                putVarint(UInt64(record.headers.count), &p)
+                p.putVarint(UInt64(record.value.count))
+                record.value.withUnsafeBytes { p.putBytes($0) }
+                p.putVarint(UInt64(record.headers.count))
                 for header in record.headers {
                     var name = header.name
                     name.withUTF8 { utf8 in
-                        putVarint(UInt64(utf8.count), &p)
-                        if let base = utf8.baseAddress { p.copyMemory(from: base, byteCount: utf8.count) }
-                        p += utf8.count
+                        p.putVarint(UInt64(utf8.count))
+                        p.putBytes(UnsafeRawBufferPointer(utf8))
                     }
-                    putVarint(UInt64(header.value.count), &p)
-                    putBytes(header.value, &p)
+                    p.putVarint(UInt64(header.value.count))
+                    header.value.withUnsafeBytes { p.putBytes($0) }
                 }
             }
             precondition(p == raw.baseAddress! + recordsStart + size, "RecordBatch: records sized wrongly")
@@ -122,31 +121,6 @@ enum RecordBatch {
         }
         buffer.setLittleEndian(crc, at: start + 8)
         return maxTimestamp
-    }
-
-    @inline(__always) private static func zigZag(_ value: Int64) -> UInt64 {
-        UInt64(bitPattern: (value << 1) ^ (value >> 63))
-    }
-
-    /// The bytes `putVarint` writes for `value`.
-    @inline(__always) private static func varintSize(_ value: UInt64) -> Int {
-        value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
-    }
-
-    @inline(__always) private static func putVarint(_ value: UInt64, _ p: inout UnsafeMutableRawPointer) {
-        var v = value
-        while v >= 0x80 {
-            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, as: UInt8.self)
-            p += 1
-            v >>= 7
-        }
-        p.storeBytes(of: UInt8(v), as: UInt8.self)
-        p += 1
-    }
-
-    @inline(__always) private static func putBytes(_ bytes: [UInt8], _ p: inout UnsafeMutableRawPointer) {
-        bytes.withUnsafeBytes { if let base = $0.baseAddress { p.copyMemory(from: base, byteCount: $0.count) } }
-        p += bytes.count
     }
 
     /// Parses the fixed header at the start of `bytes` without checking the CRC.
