@@ -96,6 +96,9 @@ let package = Package(
         .systemLibrary(name: "CKafkaCodecs"),
         // OpenBLAS (Debian libopenblas-dev) for GEMM.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // jemalloc (Debian libjemalloc-dev), the executables' allocator: see Sources/Allocator.
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
+        .target(name: "Allocator", dependencies: ["CJemalloc"], swiftSettings: strict),
         // ONNX message types, generated once from onnx.proto by scripts/generate-proto onnx and committed.
         .target(
             name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -249,7 +252,7 @@ let package = Package(
                 "Bus", "Buses", "BusEmbedded", "Plant", "EventLog", "Tabular", "Learn", "Registry", "Primitives",
                 "Pipeline", "Analytics", "Topics", "Connectors", "MQTT", "OPCUA", "OPCUAWire", "LocalPeers",
                 "Server", "Tracking", "Historian", "Notifications", "AtRest", "Observability",
-                "Optimizer", "OptimizerEvaluation",
+                "Optimizer", "OptimizerEvaluation", "Allocator",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -263,7 +266,7 @@ let package = Package(
                 "EventLog", "Bus", "Buses", "BusEmbedded", "Plant", "Topics", "Learn", "Primitives", "Pipeline",
                 "Registry", "Tabular", "Kafka", "MQTT", "MQTTWire", "Connectors", "OPCUA", "OPCUAWire",
                 "TestSupport", "Server", "Optimizer", "Historian", "AtRest", "ServingProto", "Observability",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "Allocator", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -1,3 +1,4 @@
+import Allocator
 import Bus
 import Buses
 import EventLog
@@ -62,7 +63,7 @@ enum PipelineBench {
                 steady = Double(count - options.batch) / (last - first).seconds
             }
             print(
-                "pipeline end to end, \(kafka ? "Kafka (Tansu)" : "embedded bus"), one worker: \(count) readings (20 machines, failure model, SPC, OEE)"
+                "pipeline end to end, \(kafka ? "Kafka (Tansu)" : "embedded bus"), one worker: \(count) readings (20 machines, failure model, SPC, OEE); \(Allocator.description)"
             )
             print(
                 String(

@@ -1,3 +1,4 @@
+import Allocator
 import ArgumentParser
 import Bus
 import Buses
@@ -101,6 +102,9 @@ extension Millstream {
                     + age.components.attoseconds / 1_000_000_000_000_000
             }
             let worker = PipelineWorker(bus: bus, settings: settings, options: options)
+            Logger(label: "millstream.run").info(
+                "pipeline worker starting",
+                metadata: ["bus": "\(busOptions.bus)", "allocator": "\(Allocator.description)"])
             var services: [any Service] = [BusService(bus: bus), worker]
             if healthPort > 0 {
                 var o = ServerOptions()

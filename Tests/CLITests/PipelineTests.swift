@@ -18,6 +18,8 @@ import Testing
         for _ in 0..<5 { try await CLI.killWorker(bus: bus, targets: 500...30_000) { try outputs(dir) } }
         let finish = try await CLI.run(["run", "--bus", bus, "--exit-when-idle", "1s", "--json"])
         #expect(finish.status == 0, "\(finish.stderr)")
+        // The worker's allocator is jemalloc, which the executable links (Sources/Allocator), not glibc's malloc.
+        #expect(finish.stderr.contains("\"allocator\":\"jemalloc 5"), "\(finish.stderr.prefix(2000))")
         // Count, and look for duplicates, with the source offset every output carries.
         var seen = Set<String>()
         var duplicates = 0
