@@ -43,6 +43,8 @@ let package = Package(
     targets: [
         // Hardware CRC32C (SSE4.2) with a portable fallback; shared by the event log and, later, Kafka's record batches.
         .target(name: "CRC32C"),
+        // A dense layer for one sample with AVX2 and FMA, chosen at run time (the builds target baseline x86-64).
+        .target(name: "CDense"),
         .target(
             name: "Primitives", dependencies: [.product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: strict),
@@ -121,7 +123,7 @@ let package = Package(
         .target(
             name: "Learn",
             dependencies: [
-                "CBLAS", "Primitives", "ONNXProto", .product(name: "RealModule", package: "swift-numerics"),
+                "CBLAS", "CDense", "Primitives", "ONNXProto", .product(name: "RealModule", package: "swift-numerics"),
             ], swiftSettings: strict),
         .target(name: "Registry", dependencies: ["Learn", "AtRest"], swiftSettings: strict),
         // MLflow's tracking server over its REST API: runs, metrics, datasets, artifacts, registered model versions.

@@ -1,4 +1,6 @@
 import CBLAS
+import CDense
+import Foundation
 import RealModule
 
 /// A trained model frozen for scoring: dropout removed, batch normalization folded into an affine map, kernels laid
@@ -249,6 +251,11 @@ public struct InferenceModel: Sendable {
         return output
     }
 
+    /// Whether dense layers take `CDense`'s AVX2 and FMA kernel for single rows: this CPU has both, and
+    /// `MILLSTREAM_DENSE_KERNEL=portable` does not ask for the portable sums (to compare the two).
+    static let wideKernel =
+        millstream_dense_avx2_fma() != 0 && ProcessInfo.processInfo.environment["MILLSTREAM_DENSE_KERNEL"] != "portable"
+
     @inline(__always)
     static func run(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
         let n = stage.inputs
@@ -268,10 +275,24 @@ public struct InferenceModel: Sendable {
     /// units, as Keras keeps it) scaled by the input and added to the units' sums, which stay in registers across
     /// the inputs, 32 units at a time. A dot product per unit over the transposed weights, each summed across its
     /// lanes at the end, was 8.2 % of the pipeline worker's profile with the demo's 64-64 network; this is 5.4 %.
+    ///
+    /// On a CPU with AVX2 and FMA the same sums go through `CDense`'s kernel, 64 units at a time in eight-wide fused
+    /// multiply-adds (the builds target baseline x86-64, where these SIMD8 sums are two SSE halves with a multiply
+    /// and an add each). A fused multiply-add rounds once, so its sums can differ from these in the last bits: the
+    /// same on every run on one machine, within the tests' tolerance across machines.
     @inline(__always)
     static func dot(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
         let n = stage.inputs
         let units = stage.units
+        if wideKernel {
+            stage.kernel.withUnsafeBufferPointer { kernel in
+                stage.bias.withUnsafeBufferPointer { bias in
+                    millstream_dense_row_avx2_fma(
+                        x.baseAddress, n, kernel.baseAddress, bias.baseAddress, units, y.baseAddress)
+                }
+            }
+            return
+        }
         stage.kernel.withUnsafeBufferPointer { kernel in
             stage.bias.withUnsafeBufferPointer { bias in
                 let k = kernel.baseAddress!
@@ -397,8 +418,11 @@ public struct InferenceModel: Sendable {
     static func applyActivation(_ activation: Activation, _ y: UnsafeMutableBufferPointer<Float>) {
         switch activation {
         case .linear: break
-        case .relu: for u in y.indices where y[u] < 0 { y[u] = 0 }
-        case .leakyRelu: for u in y.indices where y[u] < 0 { y[u] *= Activation.leakySlope }
+        // A select on every unit, not a store under a branch: the compiler made the branch a vector compare
+        // followed by a test and a jump per unit, 2 % of the pipeline worker, mostly mispredicted jumps. The
+        // values are the same (NaN and -0 kept).
+        case .relu: for u in y.indices { y[u] = y[u] < 0 ? 0 : y[u] }
+        case .leakyRelu: for u in y.indices { y[u] = y[u] < 0 ? y[u] * Activation.leakySlope : y[u] }
         case .gelu: for u in y.indices { y[u] = Activation.gelu(y[u]) }
         case .tanh: for u in y.indices { y[u] = Float(tanhDouble(Double(y[u]))) }
         case .sigmoid: for u in y.indices { y[u] = Activation.sigmoid(y[u]) }
