@@ -18,10 +18,11 @@ public struct ReadingProcessor: Sendable {
     let known: KnownTexts
     let derived: [(name: String, expression: FeatureExpression)]
     let variableNames: [String]
-    /// The process's variables by name, each with its running mean's feature name (`NAME_ewma`) as JSON.
-    let meanFeatures: [(variable: String, key: EncodedKey)]
+    /// The process's variables by name, and their running means' feature names (`NAME_ewma`) as JSON in that order.
+    let meanVariables: [String]
+    let meanKeys: EncodedKeys
     /// The derived features' names as JSON, in `derived`'s order.
-    let derivedKeys: [EncodedKey]
+    let derivedKeys: EncodedKeys
     /// The control charts by variable (the config's `spc`, true unless set false).
     let charts: [String: Chart]
     /// The same, by the variable's place in the process config (a reading sends its variables in that order: looked
@@ -61,7 +62,8 @@ public struct ReadingProcessor: Sendable {
             settings.process.machineIDs + settings.process.variables.map(\.name) + settings.process.products.map(\.name)
         )
         self.variableNames = settings.process.variables.map(\.name)
-        self.meanFeatures = variableNames.sorted().map { ($0, EncodedKey($0 + "_ewma")) }
+        self.meanVariables = variableNames.sorted()
+        self.meanKeys = EncodedKeys(meanVariables.map { $0 + "_ewma" })
         let baseline = settings.spcBaseline
         let charts = Dictionary(
             uniqueKeysWithValues: settings.process.variables.filter(\.spc).map {
@@ -78,7 +80,7 @@ public struct ReadingProcessor: Sendable {
         self.derived = try settings.process.features.derived.map {
             ($0.name, try FeatureExpression($0.expression, variables: names))
         }
-        self.derivedKeys = derived.map { EncodedKey($0.name) }
+        self.derivedKeys = EncodedKeys(derived.map(\.name))
     }
 
     /// Uses a "fails within" model of the registry for the failure alarm from now on.
@@ -384,10 +386,8 @@ public struct ReadingProcessor: Sendable {
                     }
                 }
                 derived.withUnsafeBufferPointer { derived in
-                    derivedKeys.withUnsafeBufferPointer { keys in
-                        for j in 0..<derived.count {
-                            features.number(keys[j], derived[j].expression.evaluate(UnsafeBufferPointer(inputs)))
-                        }
+                    for j in 0..<derived.count {
+                        features.number(derivedKeys, at: j, derived[j].expression.evaluate(UnsafeBufferPointer(inputs)))
                     }
                 }
             }
@@ -395,10 +395,10 @@ public struct ReadingProcessor: Sendable {
         let written = means.values.withUnsafeBufferPointer { values in
             means.names.withUnsafeBufferPointer { names in
                 means.byName.withUnsafeBufferPointer { byName in
-                    meanFeatures.withUnsafeBufferPointer { known in
+                    meanVariables.withUnsafeBufferPointer { known in
                         guard byName.count == known.count else { return false }
-                        for j in 0..<byName.count where names[byName[j]] != known[j].variable { return false }
-                        for j in 0..<byName.count { features.number(known[j].key, values[byName[j]]) }
+                        for j in 0..<byName.count where names[byName[j]] != known[j] { return false }
+                        for j in 0..<byName.count { features.number(meanKeys, at: j, values[byName[j]]) }
                         return true
                     }
                 }

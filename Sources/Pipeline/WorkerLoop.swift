@@ -90,11 +90,15 @@ struct WorkerLoop {
         idleSince = nil
         var batch = Batch()
         let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-        for (k, record) in records.enumerated() {
-            score(record, &processor, now: wall, into: &batch)
-            // The next offset, once per run of a partition's records (a poll returns them grouped).
-            if k == records.count - 1 || records[k + 1].partition != record.partition {
-                next[record.partition] = record.offset + 1
+        // Read in place: iterated as an array, each record (its topic, key, value and headers) was copied, retained
+        // and released.
+        records.withUnsafeBufferPointer { records in
+            for k in records.indices {
+                score(records[k], &processor, now: wall, into: &batch)
+                // The next offset, once per run of a partition's records (a poll returns them grouped).
+                if k == records.count - 1 || records[k + 1].partition != records[k].partition {
+                    next[records[k].partition] = records[k].offset + 1
+                }
             }
         }
         // The output topics are independent (recovery suppresses per topic): sent together, in one request per

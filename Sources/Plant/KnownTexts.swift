@@ -56,6 +56,12 @@ public struct KnownTexts: Sendable {
         }
     }
 
+    /// Whether `text` is one of the texts.
+    @inline(__always) func contains(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { find(UnsafeRawBufferPointer($0)) != nil }
+    }
+
     /// A slot from the length and the last two bytes (where machine ids such as "plant1/line1/m07" differ).
     @inline(__always) private static func slot(of raw: UnsafeRawBufferPointer, size: Int) -> Int {
         let n = raw.count

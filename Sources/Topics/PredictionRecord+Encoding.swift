@@ -14,7 +14,7 @@ extension PredictionRecord {
     }
 
     /// The bytes of the record these parts make, without making it: the pipeline writes one per reading, its time
-    /// from the reading's milliseconds and its features through `features` (by names encoded once, `EncodedKey`).
+    /// from the reading's milliseconds and its features through `features` (by names encoded once, `EncodedKeys`).
     /// Building the record first copied every feature's name into it and formatted the time as text to copy it
     /// again. The bytes are `encoded()`'s, which is this with the record's fields (TopicRecordTests).
     public static func encode(
@@ -100,17 +100,27 @@ extension AlertRecord {
     }
 }
 
-/// A member name written as JSON once (`"name":`), for members whose names are known before their values: a
-/// prediction's features, the same for every reading of a process.
-public struct EncodedKey: Sendable, Hashable {
+/// Member names written as JSON once (`"name":`), for members whose names are known before their values: a
+/// prediction's features, the same for every reading of a process. All in one buffer, written by their place (a list
+/// of keys with an array each was a retain and a release of each key per reading).
+public struct EncodedKeys: Sendable {
     let bytes: [UInt8]
+    /// Where each key starts in `bytes`, then the end of the last.
+    let starts: [Int]
 
-    public init(_ name: String) {
+    public init(_ names: some Sequence<String>) {
         var bytes: [UInt8] = []
-        JSONWriter.string(name, into: &bytes)
-        bytes.append(UInt8(ascii: ":"))
+        var starts = [0]
+        for name in names {
+            JSONWriter.string(name, into: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            starts.append(bytes.count)
+        }
         self.bytes = bytes
+        self.starts = starts
     }
+
+    public var count: Int { starts.count - 1 }
 }
 
 /// KPIs are written per machine every few readings (`kpiEvery`), two windows of figures each: through the Codable
@@ -202,11 +212,13 @@ public struct ObjectWriter: ~Copyable {
         write(value)
     }
 
-    /// A member named by a name encoded once.
-    public mutating func number(_ key: EncodedKey, _ value: Double?) {
+    /// A member named by the name encoded once at `index` of `keys`.
+    public mutating func number(_ keys: EncodedKeys, at index: Int, _ value: Double?) {
         if !first { bytes.append(",") }
         first = false
-        bytes.append(key.bytes)
+        keys.bytes.withUnsafeBufferPointer { b in
+            bytes.append(UnsafeBufferPointer(rebasing: b[keys.starts[index]..<keys.starts[index + 1]]))
+        }
         write(value)
     }
 
@@ -342,12 +354,12 @@ struct ByteWriter: ~Copyable {
         count += (first ? 3 : 4) + n
     }
 
-    mutating func append(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { b in
-            guard let from = b.baseAddress else { return }
-            room(b.count).initialize(from: from, count: b.count)
-            count += b.count
-        }
+    mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBufferPointer { append($0) } }
+
+    mutating func append(_ b: UnsafeBufferPointer<UInt8>) {
+        guard let from = b.baseAddress else { return }
+        room(b.count).initialize(from: from, count: b.count)
+        count += b.count
     }
 
     mutating func string(_ text: String) {

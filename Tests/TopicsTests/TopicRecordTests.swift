@@ -153,7 +153,7 @@ import Topics
         let features: [(String, Double)] = [
             ("power_w", 6184.18325068946), ("line \"2\"\\\u{1}\n", .nan), ("rpm_ewma", 1579), ("tś", -0.0),
         ]
-        let keys = features.map { EncodedKey($0.0) }
+        let keys = EncodedKeys(features.map(\.0))
         let shapes: [(risk: Double?, forecast: PredictionRecord.Forecast?, anomaly: PredictionRecord.Anomaly?)] = [
             (nil, nil, nil),
             (
@@ -175,8 +175,8 @@ import Topics
                 forecast: record.forecast, anomaly: record.anomaly, source: record.source
             ) { f in
                 // Encoded keys and names as text, mixed, as the pipeline mixes them for undeclared variables.
-                for (i, (key, feature)) in zip(keys, features).enumerated() {
-                    if i % 2 == n { f.number(key, feature.1) } else { f.number(named: feature.0, feature.1) }
+                for (i, feature) in features.enumerated() {
+                    if i % 2 == n { f.number(keys, at: i, feature.1) } else { f.number(named: feature.0, feature.1) }
                 }
             }
             #expect(parts == (try RecordEncoder.encode(record)), "\(String(decoding: parts, as: UTF8.self))")
