@@ -366,4 +366,28 @@ import Testing
                     $0.state = .down; $0.values.removeLast(); $0.values[2].value = 0
                 }) == nil)
     }
+
+    /// Machines and products are found by their bytes, and texts that are not plain ASCII (which that lookup does
+    /// not hold) in the sets: both known, neither mistaken for a text of the same length.
+    @Test func knowsMachinesAndProductsBeyondPlainASCII() {
+        var config = ProcessConfig.milling()
+        config.lines = [ProductionLine(name: "linie1", machines: ["werk/linie1/mühle", "werk/linie1/m01"])]
+        config.products = [ProductType(name: "Größe L", share: 0.5), ProductType(name: "L", share: 0.5)]
+        let validator = ReadingValidator(config: config)
+        func reason(_ machine: String, _ product: String?) -> ReadingError.Reason? {
+            var r = reading()
+            r.machine = machine
+            r.product = product
+            do {
+                try validator.validate(r, now: 1_000_000)
+                return nil
+            } catch { return error.reason }
+        }
+        #expect(reason("werk/linie1/mühle", "Größe L") == nil)
+        #expect(reason("werk/linie1/m01", "L") == nil)
+        #expect(reason("werk/linie1/m02", "L") == .unknownMachine)
+        #expect(reason("werk/linie1/mühlf", "L") == .unknownMachine)
+        #expect(reason("werk/linie1/m01", "M") == .unknownProduct)
+        #expect(reason("werk/linie1/m01", "Größe M") == .unknownProduct)
+    }
 }
