@@ -1,5 +1,5 @@
-import Optimizer
 import Learn
+import Optimizer
 import Plant
 import Primitives
 

@@ -1,5 +1,5 @@
-import Optimizer
 import Learn
+import Optimizer
 import Plant
 
 /// The optimizer in closed loop on the evaluated seed, asked as the pipeline asks it: after a running part of a

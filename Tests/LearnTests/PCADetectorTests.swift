@@ -49,7 +49,8 @@ import Testing
         let names = (1...8).map { "s\($0)" }
         let detector = try PCADetector.fit(variables: names, rows: Self.normal(8000, seed: 1))
         var faulty = Self.normal(200, seed: 3)
-        for i in faulty.indices { faulty[i][5] += 10 }  // sensor 6 drifts by about 3 sigma, off the correlation structure
+        // Sensor 6 drifts by about 3 sigma, off the correlation structure.
+        for i in faulty.indices { faulty[i][5] += 10 }
         let results = faulty.map(detector.evaluate)
         #expect(Double(results.filter(\.alarm).count) / 200 > 0.9)
         let top = results.map { r in r.contributions.indices.max { r.contributions[$0] < r.contributions[$1] }! }

@@ -36,7 +36,8 @@ import Testing
         // x: mean 2.5, sd sqrt(1.25); a constant column is only centred.
         #expect(abs(t[0, 0] - Float(-1.5 / 1.25.squareRoot())) < 1e-6 && t[0, 1] == 0)
         #expect(abs(t[1, 2] - Float(1.5 / 1.25.squareRoot())) < 1e-5)
-        #expect(Array(t.row(0)[3...]) == [0, 0, 1] && Array(t.row(1)[3...]) == [0, 0, 0])  // unknown category: all zeros
+        // An unknown category: all zeros.
+        #expect(Array(t.row(0)[3...]) == [0, 0, 1] && Array(t.row(1)[3...]) == [0, 0, 0])
         let decoded = try JSONDecoder().decode(Preprocessing.self, from: JSONEncoder().encode(p))
         #expect(decoded == p)
     }

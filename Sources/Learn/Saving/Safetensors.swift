@@ -20,7 +20,8 @@ public enum Safetensors {
         out.reserveCapacity(8 + json.count + offset)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: json)
-        for t in tensors { t.values.withUnsafeBytes { out.append(contentsOf: $0) } }  // x86-64 and arm64 are little-endian
+        // x86-64 and arm64 are little-endian.
+        for t in tensors { t.values.withUnsafeBytes { out.append(contentsOf: $0) } }
         return out
     }
 
