@@ -282,17 +282,25 @@ public struct InferenceModel: Sendable {
     /// same on every run on one machine, within the tests' tolerance across machines.
     @inline(__always)
     static func dot(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
+        if wideKernel { wideDot(stage, x, y) } else { portableDot(stage, x, y) }
+    }
+
+    /// `dot` through `CDense`'s AVX2 and FMA kernel (only on a CPU with both).
+    @inline(__always)
+    static func wideDot(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
+        stage.kernel.withUnsafeBufferPointer { kernel in
+            stage.bias.withUnsafeBufferPointer { bias in
+                millstream_dense_row_avx2_fma(
+                    x.baseAddress, stage.inputs, kernel.baseAddress, bias.baseAddress, stage.units, y.baseAddress)
+            }
+        }
+    }
+
+    /// `dot` in Swift's SIMD sums, on any CPU.
+    @inline(__always)
+    static func portableDot(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {
         let n = stage.inputs
         let units = stage.units
-        if wideKernel {
-            stage.kernel.withUnsafeBufferPointer { kernel in
-                stage.bias.withUnsafeBufferPointer { bias in
-                    millstream_dense_row_avx2_fma(
-                        x.baseAddress, n, kernel.baseAddress, bias.baseAddress, units, y.baseAddress)
-                }
-            }
-            return
-        }
         stage.kernel.withUnsafeBufferPointer { kernel in
             stage.bias.withUnsafeBufferPointer { bias in
                 let k = kernel.baseAddress!

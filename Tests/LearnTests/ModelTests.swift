@@ -128,6 +128,47 @@ import Testing
         #expect(spread > 0.01)  // the rows differ: a constant output would match trivially
     }
 
+    /// One sample through a dense layer, both ways: Swift's SIMD sums (any CPU) and, on a CPU with AVX2 and FMA, the
+    /// `CDense` kernel the single-row path then takes. Each against the sum in Double, across the blocks they take
+    /// (64 and 32 units at a time, 8, then one by one), with a bias, and with inputs that are zero.
+    @Test func bothDenseKernelsGiveTheLayersSums() throws {
+        var rng = RandomSource(seed: 11)
+        var compared = 0
+        for (inputs, units) in [(1, 1), (5, 3), (13, 8), (13, 43), (64, 64), (7, 70), (64, 130)] {
+            let model = try Sequential([Dense(units)], inputSize: inputs, seed: UInt64(inputs * 1000 + units))
+            var stage = InferenceModel(model).stages[0]
+            stage.bias = (0..<units).map { _ in rng.normalFloat() }
+            for trial in 0..<5 {
+                let x = (0..<inputs).map { i in trial == 0 && i % 2 == 0 ? 0 : rng.normalFloat() }
+                let exact = (0..<units).map { u in
+                    (0..<inputs).reduce(Double(stage.bias[u])) {
+                        $0 + Double(x[$1]) * Double(stage.kernel[$1 * units + u])
+                    }
+                }
+                var kernels:
+                    [(
+                        String,
+                        (InferenceModel.Stage, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Void
+                    )] = [
+                        ("portable", InferenceModel.portableDot)
+                    ]
+                if InferenceModel.wideKernel { kernels.append(("avx2+fma", InferenceModel.wideDot)) }
+                for (name, kernel) in kernels {
+                    var y = [Float](repeating: .nan, count: units)
+                    x.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { kernel(stage, x, $0) } }
+                    for u in 0..<units {
+                        #expect(
+                            abs(Double(y[u]) - exact[u]) <= 1e-5 * (1 + abs(exact[u])),
+                            "\(name), \(inputs) inputs, unit \(u) of \(units): \(y[u]) against \(exact[u])")
+                    }
+                    compared += 1
+                }
+            }
+        }
+        // Every layer and sample through the portable sums, and through the kernel too where the CPU runs it.
+        #expect(compared == 35 * (InferenceModel.wideKernel ? 2 : 1))
+    }
+
     @Test func anEnsembleIsOneWiderNetworkAveragingLogits() throws {
         let members = try (0..<3).map { seed in
             try Sequential(
