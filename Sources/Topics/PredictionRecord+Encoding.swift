@@ -339,7 +339,7 @@ struct ByteWriter: ~Copyable {
     }
 
     /// A member's name with its quotes and colon, after a comma unless it is the object's first: one room check
-    /// for all of it (three appends were 3.4 % of the pipeline worker in a profile).
+    /// for all of it, where three appends made three. (Its gain is inside the profiles' noise: docs/benchmarks.md.)
     @inline(__always) mutating func member(_ name: StaticString, first: Bool) {
         let n = name.utf8CodeUnitCount
         var p = room(n + 4)

@@ -102,9 +102,9 @@ extension Millstream {
                     + age.components.attoseconds / 1_000_000_000_000_000
             }
             let worker = PipelineWorker(bus: bus, settings: settings, options: options)
+            // Not the bus URL: a Kafka URL may carry a SASL password.
             Logger(label: "millstream.run").info(
-                "pipeline worker starting",
-                metadata: ["bus": "\(busOptions.bus)", "allocator": "\(Allocator.description)"])
+                "pipeline worker starting", metadata: ["allocator": "\(Allocator.description)"])
             var services: [any Service] = [BusService(bus: bus), worker]
             if healthPort > 0 {
                 var o = ServerOptions()
