@@ -1,6 +1,5 @@
 import CBLAS
 import CDense
-import Foundation
 import RealModule
 
 /// A trained model frozen for scoring: dropout removed, batch normalization folded into an affine map, kernels laid
@@ -254,7 +253,7 @@ public struct InferenceModel: Sendable {
     /// Whether dense layers take `CDense`'s AVX2 and FMA kernel for single rows: this CPU has both, and
     /// `MILLSTREAM_DENSE_KERNEL=portable` does not ask for the portable sums (to compare the two).
     static let wideKernel =
-        millstream_dense_avx2_fma() != 0 && ProcessInfo.processInfo.environment["MILLSTREAM_DENSE_KERNEL"] != "portable"
+        millstream_dense_avx2_fma() != 0 && getenvValue("MILLSTREAM_DENSE_KERNEL") != "portable"
 
     @inline(__always)
     static func run(_ stage: Stage, _ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>) {

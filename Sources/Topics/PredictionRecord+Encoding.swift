@@ -185,8 +185,10 @@ public struct ObjectWriter: ~Copyable {
     /// bytes to the Codable encoder's): copied as it is, with no scan for characters to escape (the scans of the
     /// record's twenty fixed names were most of its string writing).
     private mutating func key(_ name: StaticString) {
-        bytes.member(name, first: first)
+        bytes.append(first ? "\"" : ",\"")
         first = false
+        bytes.append(name)
+        bytes.append("\":")
     }
 
     /// A member name from the data (a feature's or a mode's): escaped as any string.
@@ -336,22 +338,6 @@ struct ByteWriter: ~Copyable {
         // Punctuation and member names are a few bytes: copied here rather than by a call to memmove.
         for k in 0..<n { p[k] = text.utf8Start[k] }
         count += n
-    }
-
-    /// A member's name with its quotes and colon, after a comma unless it is the object's first: one room check
-    /// for all of it, where three appends made three. (Its gain is inside the profiles' noise: docs/benchmarks.md.)
-    @inline(__always) mutating func member(_ name: StaticString, first: Bool) {
-        let n = name.utf8CodeUnitCount
-        var p = room(n + 4)
-        if !first {
-            p[0] = UInt8(ascii: ",")
-            p += 1
-        }
-        p[0] = UInt8(ascii: "\"")
-        for k in 0..<n { p[1 + k] = name.utf8Start[k] }
-        p[n + 1] = UInt8(ascii: "\"")
-        p[n + 2] = UInt8(ascii: ":")
-        count += (first ? 3 : 4) + n
     }
 
     mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBufferPointer { append($0) } }
