@@ -152,14 +152,18 @@ public struct InferenceModel: Sendable {
                     var source = UnsafeBufferPointer(rebasing: input[0..<inputSize])
                     var target = a
                     var other = b
-                    for stage in stages {
-                        if let recurrent = stage.recurrent {
-                            Self.recur(stage, recurrent, source, target, e)
-                        } else {
-                            Self.run(stage, source, target)
+                    // The stages read in place: taken from the array, each one's weights, bias and settings were
+                    // retained and released per sample.
+                    stages.withUnsafeBufferPointer { stages in
+                        for s in stages.indices {
+                            if let recurrent = stages[s].recurrent {
+                                Self.recur(stages[s], recurrent, source, target, e)
+                            } else {
+                                Self.run(stages[s], source, target)
+                            }
+                            source = UnsafeBufferPointer(rebasing: target[0..<stages[s].units])
+                            swap(&target, &other)
                         }
-                        source = UnsafeBufferPointer(rebasing: target[0..<stage.units])
-                        swap(&target, &other)
                     }
                     for i in 0..<outputSize { output[i] = source[i] }
                 }

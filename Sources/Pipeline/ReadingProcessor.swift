@@ -47,7 +47,14 @@ public struct ReadingProcessor: Sendable {
     var shadowAfter: Int64?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
     var detector: (detector: any AnomalyDetector, label: String)?
-    var machines: [String: MachineTracker] = [:]
+    /// The process's machines by place: their trackers in `trackers`, found by the id's bytes (a dictionary keyed by
+    /// the id hashed its 16 bytes and more per reading: 1.3 % of the worker in a profile). A machine whose id is not
+    /// plain ASCII, or not in the config (a checkpoint's), is kept in `otherMachines`.
+    let machineIDs: KnownTexts
+    /// Each of `machineIDs` as a record key (the prediction's key made from the id per reading was an allocation).
+    let machineKeys: [[UInt8]]
+    var trackers: [MachineTracker?]
+    var otherMachines: [String: MachineTracker] = [:]
     /// Setpoint recommendations from the production model, when the process has something to optimize.
     var recommender: Recommender?
     /// Why the production model cannot drive recommendations (logged by the worker), if it cannot.
@@ -61,6 +68,9 @@ public struct ReadingProcessor: Sendable {
         self.known = KnownTexts(
             settings.process.machineIDs + settings.process.variables.map(\.name) + settings.process.products.map(\.name)
         )
+        self.machineIDs = KnownTexts(settings.process.machineIDs)
+        self.machineKeys = (0..<machineIDs.count).map { [machineIDs] k in Array(machineIDs[k].utf8) }
+        self.trackers = Array(repeating: nil, count: machineIDs.count)
         self.variableNames = settings.process.variables.map(\.name)
         self.meanVariables = variableNames.sorted()
         self.meanKeys = EncodedKeys(meanVariables.map { $0 + "_ewma" })
@@ -90,7 +100,7 @@ public struct ReadingProcessor: Sendable {
                 "\(name) v\(version) is not a \"fails within\" model: the failure alarm takes one trained with `train --task failure_within`"
             )
         }
-        let s = try Scorer(name: name, version: version, file: file)
+        let s = try Scorer(name: name, version: version, file: file, variables: variableNames)
         forecaster = s
         forecastScratch = s.makeScratch()
     }
@@ -106,7 +116,7 @@ public struct ReadingProcessor: Sendable {
         guard file.description.anomalyDetector == nil else {
             throw LearnError("\(name) v\(version) is an anomaly detector: shadow scoring compares failure-risk models")
         }
-        let s = try Scorer(name: name, version: version, file: file)
+        let s = try Scorer(name: name, version: version, file: file, variables: variableNames)
         shadow = s
         shadowScratch = s.makeScratch()
         shadowAfter = file.description.metadata.dataset?.to.flatMap(Timestamp.parse)
@@ -136,7 +146,7 @@ public struct ReadingProcessor: Sendable {
             return
         }
         detector = nil
-        let s = try Scorer(name: name, version: version, file: file)
+        let s = try Scorer(name: name, version: version, file: file, variables: variableNames)
         scorer = s
         scratch = s.makeScratch()
         do {
@@ -165,19 +175,30 @@ public struct ReadingProcessor: Sendable {
             events.deadLetters[error.reason.rawValue, default: 0] += 1
             return
         }
-        // The machine's state is changed in place in the dictionary (a copy would copy all its windows per reading).
-        var all = machines
-        machines = [:]  // `all` is now the only reference: changed in place below, no copy
-        accept(
-            reading, value: value, source: source, now: now, into: &out, events: &events,
-            tracker: &all[reading.machine, default: MachineTracker()])
-        machines = all
+        // The machine's state is changed in place (a copy would copy all its windows per reading).
+        if let k = machineIDs.index(of: reading.machine) {
+            var all = trackers
+            trackers = []  // `all` is now the only reference: changed in place below, no copy
+            if all[k] == nil { all[k] = MachineTracker() }
+            accept(
+                reading, key: machineKeys[k], value: value, source: source, now: now, into: &out, events: &events,
+                tracker: &all[k]!)
+            trackers = all
+        } else {
+            var all = otherMachines
+            otherMachines = [:]
+            accept(
+                reading, key: Array(reading.machine.utf8), value: value, source: source, now: now, into: &out,
+                events: &events, tracker: &all[reading.machine, default: MachineTracker()])
+            otherMachines = all
+        }
     }
 
     /// A valid reading: dead-lettered when later than the machine's allowed lateness, tracked otherwise. (Checked
     /// here, on the tracker in place: reading its last timestamp out of the dictionary copied the whole tracker.)
     private mutating func accept(
-        _ reading: Reading, value: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
+        _ reading: Reading, key: [UInt8], value: [UInt8], source: SourcePosition, now: Int64,
+        into out: inout [PipelineOutput],
         events: inout ProcessorEvents, tracker: inout MachineTracker
     ) {
         if let last = tracker.lastTimestamp, reading.timestamp < last - settings.allowedLatenessMilliseconds {
@@ -189,7 +210,7 @@ public struct ReadingProcessor: Sendable {
             events.deadLetters["too_late", default: 0] += 1
             return
         }
-        track(reading, source: source, now: now, into: &out, events: &events, tracker: &tracker)
+        track(reading, key: key, source: source, now: now, into: &out, events: &events, tracker: &tracker)
     }
 
     /// What the models made of one running reading.
@@ -203,7 +224,7 @@ public struct ReadingProcessor: Sendable {
     }
 
     private mutating func track(
-        _ reading: Reading, source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
+        _ reading: Reading, key: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
         events: inout ProcessorEvents,
         tracker: inout MachineTracker
     ) {
@@ -222,7 +243,7 @@ public struct ReadingProcessor: Sendable {
             riskAlert(
                 risk, forecast: false, reading: reading, tracker: &tracker, source: source, into: &out, events: &events)
         }
-        writePrediction(reading, scores, tracker: tracker, source: source, into: &out)
+        writePrediction(reading, key: key, scores, tracker: tracker, source: source, into: &out)
         if let value = scores.shadow, let shadow {
             writeShadow(reading, value, shadow: shadow, scores, source: source, into: &out)
             events.shadowPredictions += 1
@@ -257,8 +278,8 @@ public struct ReadingProcessor: Sendable {
             return
         }
         tracker.runningSince = nil
-        for (variable, chart) in charts where chart.restartAfter.contains(reading.state.rawValue) {
-            tracker.spc[variable] = nil
+        for case let chart? in chartsInOrder where chart.restartAfter.contains(reading.state) {
+            tracker.spc[chart.variable] = nil
         }
         // Only points away from normal are fed the absent condition (`AlarmPoint.isNormal`): looking up every point's
         // class per reading of a stopped machine was 3 % of the worker.
@@ -333,8 +354,13 @@ public struct ReadingProcessor: Sendable {
     }
 
     /// The reading's record on the predictions topic.
+    ///
+    /// Not inlined: inlined into `track`, whose processor and tracker are inout, the optimizer copied both (the whole
+    /// processor, and 728 bytes of tracker) around the alarm calls before it, 14 % of the worker's samples in the
+    /// profile of a build that only added a parameter. Called, it borrows them.
+    @inline(never)
     private func writePrediction(
-        _ reading: Reading, _ scores: Scores, tracker: MachineTracker, source: SourcePosition,
+        _ reading: Reading, key: [UInt8], _ scores: Scores, tracker: MachineTracker, source: SourcePosition,
         into out: inout [PipelineOutput]
     ) {
         var modes: NamedValues?
@@ -361,7 +387,7 @@ public struct ReadingProcessor: Sendable {
         }
         out.append(
             PipelineOutput(
-                topic: settings.predictionsTopic, key: Array(reading.machine.utf8), value: value,
+                topic: settings.predictionsTopic, key: key, value: value,
                 timestamp: reading.timestamp))
     }
 
@@ -461,13 +487,15 @@ public struct ReadingProcessor: Sendable {
         out.append(PipelineOutput(topic: settings.deadLettersTopic, key: [], value: d.encoded(), timestamp: now))
     }
 
-    /// One variable's control chart as the config asks for it.
-    struct Chart: Sendable {
+    /// One variable's control chart as the config asks for it. A class: the processor hands a chart around per value
+    /// charted, and a struct of four lists and texts was four retains and releases each time.
+    final class Chart: Sendable {
         let variable: String
         /// The tests that raise alarms (nil: every test).
         let tests: Set<String>?
-        /// Machine states after which the limits are estimated anew.
-        let restartAfter: Set<String>
+        /// Machine states after which the limits are estimated anew (a list of states: a set of their names hashed
+        /// the state of every reading of a stopped machine, per chart).
+        let restartAfter: [MachineState]
         /// Parts per subgroup (1: an individuals chart).
         let subgroup: Int
         /// Chart points the limits are estimated from.
@@ -478,7 +506,7 @@ public struct ReadingProcessor: Sendable {
         init(_ v: ProcessVariable, baseline: Int) {
             variable = v.name
             tests = v.spcRules.map(Set.init)
-            restartAfter = v.spcRestartAfter
+            restartAfter = MachineState.allCases.filter { v.spcRestartAfter.contains($0.rawValue) }
             subgroup = max(1, v.spcSubgroup)
             baselinePoints = max(20, (v.spcBaseline ?? baseline) / subgroup)
             alarmKey = "spc/" + v.name
@@ -692,11 +720,13 @@ public struct ReadingProcessor: Sendable {
         {
             suppression = .init("first-out: \(first) active on the machine", clearsActive: false)
         }
-        // Changed in place: the machine's alarms are not copied per reading.
+        // Changed in place: the machine's alarms are not copied per reading. One lookup of the point (two, one to
+        // read its condition and one to update it, hashed the key twice per alarm point and reading).
         if tracker.alarms == nil { tracker.alarms = [:] }
-        let holds = condition(tracker.alarms![key] ?? AlarmPoint())
-        return tracker.alarms![key, default: AlarmPoint()].update(
-            condition: holds, at: t, class: alarmClass, suppression: suppression)
+        func update(_ point: inout AlarmPoint) -> AlarmPoint.Event? {
+            point.update(condition: condition(point), at: t, class: alarmClass, suppression: suppression)
+        }
+        return update(&tracker.alarms![key, default: AlarmPoint()])
     }
 
     /// Writes an alarm point's event to the alerts topic: a raise, a return to normal, or an alarm that suppression
@@ -762,11 +792,26 @@ public struct ReadingProcessor: Sendable {
     }
 
     mutating func restore(_ state: [String: MachineTracker]) {
-        machines.merge(state) { $1 }
+        for (machine, tracker) in state {
+            if let k = machineIDs.index(of: machine) { trackers[k] = tracker } else { otherMachines[machine] = tracker }
+        }
     }
 
     mutating func forget(machinesOf partitions: Set<Int>, partitionCount: Int) {
-        machines = machines.filter { !partitions.contains(partitionOf(machine: $0.key, count: partitionCount)) }
+        for k in trackers.indices where partitions.contains(partitionOf(machine: machineIDs[k], count: partitionCount))
+        {
+            trackers[k] = nil
+        }
+        otherMachines = otherMachines.filter {
+            !partitions.contains(partitionOf(machine: $0.key, count: partitionCount))
+        }
+    }
+
+    /// Every machine's state, by id.
+    var machines: [String: MachineTracker] {
+        var all = otherMachines
+        for (k, tracker) in trackers.enumerated() { if let tracker { all[machineIDs[k]] = tracker } }
+        return all
     }
 
     func partitionOf(machine: String, count: Int) -> Int {

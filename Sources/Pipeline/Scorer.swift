@@ -13,6 +13,9 @@ struct Scorer: Sendable {
     /// For multi-label models, the labels of outputs 1... (failure modes); output 0 is the overall risk.
     let modeLabels: [String]
     let numericNames: [String]
+    /// Where each numeric input is in the process's variables (-1: not one of them): readings send their variables
+    /// in that order, as a rule, and a value is looked for there first (`Reading.value(_:at:)`).
+    let numericPlaces: [Int]
     let categoricalNames: [String]
     /// A model of histories: its inputs come from each machine's window (kept in `MachineTracker.history`).
     let history: HistoryInputs?
@@ -24,7 +27,8 @@ struct Scorer: Sendable {
     /// A "fails within" model's horizon (minutes, in the training data's time units).
     let horizon: Double?
 
-    init(name: String, version: Int, file: ModelFile) throws {
+    /// `variables`: the process's variables in the config's order.
+    init(name: String, version: Int, file: ModelFile, variables: [String] = []) throws {
         guard let pre = file.description.preprocessing, file.onnx == nil else {
             throw LearnError(
                 "model \(name) v\(version) has no saved preprocessing; the pipeline scores models trained by Millstream"
@@ -41,6 +45,7 @@ struct Scorer: Sendable {
         self.target = file.description.target
         self.modeLabels = Array((file.description.labels ?? []).dropFirst())
         self.numericNames = pre.numericInputs
+        self.numericPlaces = pre.numericInputs.map { variables.firstIndex(of: $0) ?? -1 }
         self.categoricalNames = pre.categorical.map(\.name)
         self.history = file.description.history.map { HistoryInputs(pre.numericInputs, window: $0.window) }
         self.windowVariables = try file.description.history.map(WindowVariables.init)
@@ -68,7 +73,7 @@ struct Scorer: Sendable {
             }
         } else {
             for (i, n) in numericNames.enumerated() {
-                guard let v = reading[n] else { return nil }
+                guard let v = reading.value(n, at: numericPlaces[i]) else { return nil }
                 scratch.numeric[i] = v
             }
         }

@@ -9,6 +9,11 @@ public struct ReadingValidator: Sendable {
     /// sets.
     private let knownMachines: KnownTexts
     private let knownProducts: KnownTexts
+    /// The process's variables' names and valid ranges, in the config's order (iterating the variables copied each
+    /// one's settings, and looking each up by name compared it with the names before it: 2 % of the pipeline's
+    /// worker in a profile).
+    private let variableNames: [String]
+    private let validRanges: [ClosedRange<Double>?]
     /// How far ahead of the local clock a timestamp may be (clock skew between machines).
     public var allowedFutureMilliseconds: Int64
 
@@ -18,6 +23,8 @@ public struct ReadingValidator: Sendable {
         self.products = Set(config.products.map(\.name))
         self.knownMachines = KnownTexts(config.machineIDs)
         self.knownProducts = KnownTexts(config.products.map(\.name))
+        self.variableNames = config.variables.map(\.name)
+        self.validRanges = config.variables.map(\.validRange)
         self.allowedFutureMilliseconds = allowedFutureMilliseconds
     }
 
@@ -42,18 +49,18 @@ public struct ReadingValidator: Sendable {
         }
         // Variables are only measured while a machine runs; other states may omit them.
         let needsAll = reading.state == .running
-        for variable in config.variables {
-            guard let value = reading[variable.name] else {
+        for k in variableNames.indices {
+            guard let value = reading.value(variableNames[k], at: k) else {
                 if needsAll {
                     throw ReadingError(
-                        .missingVariable, "values.\(variable.name) is missing (machine \(reading.machine))")
+                        .missingVariable, "values.\(variableNames[k]) is missing (machine \(reading.machine))")
                 }
                 continue
             }
-            if let range = variable.validRange, !range.contains(value), needsAll || value != 0 {
+            if let range = validRanges[k], !range.contains(value), needsAll || value != 0 {
                 throw ReadingError(
                     .outOfRange,
-                    "values.\(variable.name) = \(value) is outside its valid range \(range.lowerBound)...\(range.upperBound)"
+                    "values.\(variableNames[k]) = \(value) is outside its valid range \(range.lowerBound)...\(range.upperBound)"
                 )
             }
         }

@@ -231,7 +231,37 @@ import Testing
         }
         for miss in ["site0/line0/m", "site0/line0/m0x", "b", "abc", "A", "site1/line1/m1 "] {
             #expect(Array(miss.utf8).withUnsafeBytes { known.find($0) } == nil, "\(miss)")
+            #expect(known.index(of: miss) == nil, "\(miss)")
         }
+        // Each text's place is its position in the order given, and the place gives the text back.
+        #expect(known.count == ids.count + 2)
+        for (k, id) in (ids + ["a", "ab"]).enumerated() {
+            #expect(known.index(of: id) == k && known[k] == id, "\(id)")
+        }
+    }
+
+    /// Places skip what is not known: empty texts, texts that are not plain ASCII, and texts given twice.
+    @Test func knownTextsPlacesSkipWhatIsNotKnown() {
+        let known = KnownTexts(["m1", "", "mé", "m2", "m1", "m\u{1F}", "m3"])
+        #expect(known.count == 3)
+        #expect((0..<known.count).map { known[$0] } == ["m1", "m2", "m3"])
+        #expect(known.index(of: "m1") == 0 && known.index(of: "m2") == 1 && known.index(of: "m3") == 2)
+        for other in ["", "mé", "m\u{1F}", "m4", "M1"] { #expect(known.index(of: other) == nil, "\(other)") }
+    }
+
+    /// A value is looked for at the place given first, and by name anywhere else: the same value as by name for
+    /// every place, in or out of the list, and nil for a name the reading does not have.
+    @Test func valueAtAPlaceIsTheValueByName() {
+        let reading = Reading(
+            machine: "m", timestamp: 0,
+            values: [Measurement("air_temp_k", 300), Measurement("rpm", 1500), Measurement("torque_nm", 40)])
+        for name in ["air_temp_k", "rpm", "torque_nm", "tool_wear_min"] {
+            for place in [-1, 0, 1, 2, 3, 99] {
+                #expect(reading.value(name, at: place) == reading[name], "\(name) at \(place)")
+            }
+        }
+        #expect(reading.value("rpm", at: 1) == 1500 && reading.value("rpm", at: 0) == 1500)
+        #expect(reading.value("tool_wear_min", at: 0) == nil)
     }
 
     @Test func numbersRoundTripExactly() throws {
