@@ -8,8 +8,8 @@ public enum ReadingDecoder {
     public static func decode(_ bytes: [UInt8], known: KnownTexts? = nil) throws(ReadingError) -> Reading {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(ReadingError) -> Reading in
-                var p = JSONScanner(raw)
-                return try p.reading(known: known)
+                var p = JSONScanner(raw, known: known)
+                return try p.reading()
             }
         }
         return try result.get()
@@ -17,7 +17,7 @@ public enum ReadingDecoder {
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ReadingError) -> Reading {
         var p = JSONScanner(bytes)
-        return try p.reading(known: nil)
+        return try p.reading()
     }
 }
 
@@ -37,15 +37,14 @@ private struct FieldName: CustomStringConvertible, ExpressibleByStringLiteral {
     var description: String { member.map { object + "." + $0 } ?? object }
 }
 
-/// The texts a reading's fields and names are matched with (`KnownTexts`) are a parameter of the methods that read
-/// them, not a property: read from the scanner, which its methods change, they were retained and released for every
-/// text of a reading.
 private struct JSONScanner {
     let b: UnsafeRawBufferPointer
+    let known: KnownTexts?
     var i = 0
     var depth = 0
-    init(_ bytes: UnsafeRawBufferPointer) {
+    init(_ bytes: UnsafeRawBufferPointer, known: KnownTexts? = nil) {
         b = bytes
+        self.known = known
     }
 
     func fail(_ reason: ReadingError.Reason, _ message: String) -> ReadingError {
@@ -94,7 +93,7 @@ private struct JSONScanner {
         var seen: UInt16 = 0
     }
 
-    mutating func reading(known: KnownTexts?) throws(ReadingError) -> Reading {
+    mutating func reading() throws(ReadingError) -> Reading {
         try expect(UInt8(ascii: "{"), "'{' to start a reading")
         var fields = Fields()
         if peek() == UInt8(ascii: "}") {
@@ -104,7 +103,7 @@ private struct JSONScanner {
                 let keyStart = i
                 let key = try fieldKey()
                 try expect(UInt8(ascii: ":"), "':' after a field name")
-                let bit = try field(key, into: &fields, known: known)
+                let bit = try field(key, into: &fields)
                 if bit != 0 {
                     if fields.seen & bit != 0 {
                         throw fail(
@@ -206,14 +205,14 @@ private struct JSONScanner {
     }
 
     /// Plain text as a String: the known one it spells, or one made from its bytes.
-    static func string(_ plain: UnsafeRawBufferPointer, known: KnownTexts?) -> String {
+    func string(_ plain: UnsafeRawBufferPointer) -> String {
         known?.find(plain) ?? String(decoding: plain, as: UTF8.self)
     }
 
     /// A text value: plain text through `string`, any other as `stringValue` reads it (and reports a value that is
     /// not text).
-    mutating func textField(field: String, known: KnownTexts?) throws(ReadingError) -> String {
-        if let raw = plainText() { return Self.string(raw, known: known) }
+    mutating func textField(field: String) throws(ReadingError) -> String {
+        if let raw = plainText() { return string(raw) }
         return try stringValue(field: field)
     }
 
@@ -226,10 +225,10 @@ private struct JSONScanner {
 
     /// Reads the value of field `key`; returns the field's bit (0 for a field the format does not know, skipped).
     @inline(__always)
-    mutating func field(_ key: FieldKey, into f: inout Fields, known: KnownTexts?) throws(ReadingError) -> UInt16 {
+    mutating func field(_ key: FieldKey, into f: inout Fields) throws(ReadingError) -> UInt16 {
         switch key {
         case .machine:
-            f.machine = try textField(field: "machine", known: known)
+            f.machine = try textField(field: "machine")
             if f.machine!.isEmpty { throw fail(.missingField, "machine: must not be empty") }
             return 1
         case .ts:
@@ -249,16 +248,16 @@ private struct JSONScanner {
             f.seq = try integerValue(field: "seq")
             return 4
         case .values:
-            f.values = try valuesObject(field: "values", known: known)
+            f.values = try valuesObject(field: "values")
             return 8
         case .setpoints:
-            f.setpoints = try valuesObject(field: "setpoints", known: known)
+            f.setpoints = try valuesObject(field: "setpoints")
             return 256
         case .product:
             if peek() == UInt8(ascii: "n") {
                 try literal("null")
             } else {
-                f.product = try textField(field: "product", known: known)
+                f.product = try textField(field: "product")
             }
             return 16
         case .state:
@@ -288,7 +287,7 @@ private struct JSONScanner {
         }
     }
 
-    mutating func valuesObject(field: String, known: KnownTexts?) throws(ReadingError) -> [Measurement] {
+    mutating func valuesObject(field: String) throws(ReadingError) -> [Measurement] {
         guard peek() == UInt8(ascii: "{") else {
             throw fail(.wrongType, "\(field): expected an object of name: number, found \(describeValueStart())")
         }
@@ -301,11 +300,7 @@ private struct JSONScanner {
         }
         while true {
             let name: String
-            if let raw = plainText() {
-                name = Self.string(raw, known: known)
-            } else {
-                name = try rawString("a variable name")
-            }
+            if let raw = plainText() { name = string(raw) } else { name = try rawString("a variable name") }
             try expect(UInt8(ascii: ":"), "':' after a variable name")
             for m in result where m.name == name {
                 throw fail(.malformed, "\(field): variable '\(m.name)' appears twice")
