@@ -28,4 +28,31 @@ import Testing
             #expect(chained == whole)
         }
     }
+
+    /// Long buffers go three blocks of 4,096 bytes at a time, on three chains combined: the same CRC as the portable
+    /// loop at every length around the chunks' edges, from any start (aligned or not) and any CRC to continue from.
+    @Test func longBuffersInThreeChainsAsThePortableLoop() {
+        var rng = SystemRandomNumberGenerator()
+        let chunk = 3 * 4096
+        let data = (0..<(5 * chunk + 64)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        var lengths = [
+            chunk - 8, chunk - 1, chunk, chunk + 1, chunk + 7, chunk + 8, 2 * chunk, 2 * chunk + 13, 4 * chunk + 4095,
+        ]
+        lengths += (0..<20).map { _ in Int.random(in: chunk..<(5 * chunk), using: &rng) }
+        data.withUnsafeBytes { raw in
+            for length in lengths {
+                for start in [0, 1, 3, 8] {
+                    let from = UInt32.random(in: 0...UInt32.max, using: &rng)
+                    let fast = millstream_crc32c(from, raw.baseAddress! + start, length)
+                    let portable = millstream_crc32c_portable(from, raw.baseAddress! + start, length)
+                    #expect(fast == portable, "length \(length) from byte \(start)")
+                }
+            }
+        }
+        // Zeros and ones over several chunks, where a wrong shift of one chain would still be caught.
+        for byte: UInt8 in [0, 0xFF] {
+            let same = [UInt8](repeating: byte, count: 4 * chunk + 5)
+            #expect(millstream_crc32c(0, same, same.count) == millstream_crc32c_portable(0, same, same.count))
+        }
+    }
 }
