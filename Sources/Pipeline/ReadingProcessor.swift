@@ -356,8 +356,8 @@ public struct ReadingProcessor: Sendable {
     /// The reading's record on the predictions topic.
     ///
     /// Not inlined: inlined into `track`, whose processor and tracker are inout, the optimizer copied both (the whole
-    /// processor, and 728 bytes of tracker) around the alarm calls before it, 14 % of the worker's samples in the
-    /// profile of a build that only added a parameter. Called, it borrows them.
+    /// processor, and 728 bytes of tracker) around the alarm calls before it, 14 % of the samples in the profile of
+    /// the build that kept machines by place (`track` itself had only gained a parameter). Called, it borrows them.
     @inline(never)
     private func writePrediction(
         _ reading: Reading, key: [UInt8], _ scores: Scores, tracker: MachineTracker, source: SourcePosition,
