@@ -47,10 +47,10 @@ public struct ReadingProcessor: Sendable {
     var shadowAfter: Int64?
     /// An anomaly detector in production instead of a classifier (processes without failure labels).
     var detector: (detector: any AnomalyDetector, label: String)?
-    /// The process's machines by place: their trackers in `trackers`, found by the id's bytes (a dictionary keyed by
-    /// the id hashed its 16 bytes and more per reading: 1.3 % of the worker in a profile). A machine whose id is not
-    /// plain ASCII, or not in the config (a checkpoint's), is kept in `otherMachines`.
-    let machineIDs: KnownTexts
+    /// The process's machines by their place in `validator.knownMachines` (the validator finds it by the id's bytes;
+    /// a dictionary keyed by the id hashed its 16 bytes and more per reading: 1.3 % of the worker in a profile). A
+    /// machine whose id is not plain ASCII, or not in the config (a checkpoint's), is kept in `otherMachines`.
+    var machineIDs: KnownTexts { validator.knownMachines }
     /// Each of `machineIDs` as a record key (the prediction's key made from the id per reading was an allocation).
     let machineKeys: [[UInt8]]
     var trackers: [MachineTracker?]
@@ -68,9 +68,9 @@ public struct ReadingProcessor: Sendable {
         self.known = KnownTexts(
             settings.process.machineIDs + settings.process.variables.map(\.name) + settings.process.products.map(\.name)
         )
-        self.machineIDs = KnownTexts(settings.process.machineIDs)
-        self.machineKeys = (0..<machineIDs.count).map { [machineIDs] k in Array(machineIDs[k].utf8) }
-        self.trackers = Array(repeating: nil, count: machineIDs.count)
+        let ids = validator.knownMachines
+        self.machineKeys = (0..<ids.count).map { Array(ids[$0].utf8) }
+        self.trackers = Array(repeating: nil, count: ids.count)
         self.variableNames = settings.process.variables.map(\.name)
         self.meanVariables = variableNames.sorted()
         self.meanKeys = EncodedKeys(meanVariables.map { $0 + "_ewma" })
@@ -165,9 +165,10 @@ public struct ReadingProcessor: Sendable {
         events: inout ProcessorEvents
     ) {
         let reading: Reading
+        let place: Int?
         do {
             reading = try ReadingDecoder.decode(value, known: known)
-            try validator.validate(reading, now: now)
+            place = try validator.validate(reading, now: now)
         } catch {
             deadLetter(
                 value: value, reason: error.reason.rawValue, message: error.message, source: source, now: now,
@@ -176,7 +177,7 @@ public struct ReadingProcessor: Sendable {
             return
         }
         // The machine's state is changed in place (a copy would copy all its windows per reading).
-        if let k = machineIDs.index(of: reading.machine) {
+        if let k = place {
             var all = trackers
             trackers = []  // `all` is now the only reference: changed in place below, no copy
             if all[k] == nil { all[k] = MachineTracker() }
@@ -401,15 +402,8 @@ public struct ReadingProcessor: Sendable {
     private func writeFeatures(_ reading: Reading, means: RunningMeans, into features: inout ObjectWriter) {
         if !derived.isEmpty {
             withUnsafeTemporaryAllocation(of: Double.self, capacity: variableNames.count) { inputs in
-                reading.values.withUnsafeBufferPointer { values in
-                    variableNames.withUnsafeBufferPointer { names in
-                        for i in 0..<names.count {
-                            // Readings name their variables in the config's order, as a rule: looked for there first.
-                            inputs[i] =
-                                i < values.count && values[i].name == names[i]
-                                ? values[i].value : reading[names[i]] ?? .nan
-                        }
-                    }
+                variableNames.withUnsafeBufferPointer { names in
+                    for i in 0..<names.count { inputs[i] = reading.value(names[i], at: i) ?? .nan }
                 }
                 derived.withUnsafeBufferPointer { derived in
                     for j in 0..<derived.count {

@@ -28,7 +28,7 @@ struct Scorer: Sendable {
     let horizon: Double?
 
     /// `variables`: the process's variables in the config's order.
-    init(name: String, version: Int, file: ModelFile, variables: [String] = []) throws {
+    init(name: String, version: Int, file: ModelFile, variables: [String]) throws {
         guard let pre = file.description.preprocessing, file.onnx == nil else {
             throw LearnError(
                 "model \(name) v\(version) has no saved preprocessing; the pipeline scores models trained by Millstream"

@@ -40,7 +40,7 @@ public struct Reading: Sendable, Equatable {
     /// The value of the variable called `name`, looked for at `place` first: a source sends its variables in one
     /// order (the simulator and the connectors in the process config's), and a name decoded as the config's String
     /// (`KnownTexts`) is equal to it without comparing bytes. Anywhere else, by name.
-    @inline(__always) public func value(_ name: String, at place: Int) -> Double? {
+    @inlinable public func value(_ name: String, at place: Int) -> Double? {
         if place >= 0 && place < values.count && values[place].name == name { return values[place].value }
         return self[name]
     }

@@ -7,7 +7,7 @@ public struct ReadingValidator: Sendable {
     /// The same, found by their bytes (`KnownTexts`: no hashing of the whole text; the machine's id hashed per
     /// reading was about 1 % of the pipeline worker). Texts it cannot hold (not plain ASCII) are looked for in the
     /// sets.
-    private let knownMachines: KnownTexts
+    public let knownMachines: KnownTexts
     private let knownProducts: KnownTexts
     /// The process's variables' names and valid ranges, in the config's order (iterating the variables copied each
     /// one's settings, and looking each up by name compared it with the names before it: 2 % of the pipeline's
@@ -28,9 +28,13 @@ public struct ReadingValidator: Sendable {
         self.allowedFutureMilliseconds = allowedFutureMilliseconds
     }
 
-    /// Throws the first problem found. `now` (ms since the epoch) enables the future-timestamp check.
-    public func validate(_ reading: Reading, now: Int64? = nil) throws(ReadingError) {
-        guard knownMachines.contains(reading.machine) || machines.contains(reading.machine) else {
+    /// Throws the first problem found. `now` (ms since the epoch) enables the future-timestamp check. Returns the
+    /// machine's place in `knownMachines` (nil for an id found in the set: not plain ASCII), which the pipeline keeps
+    /// its state by, so the id is looked up once per reading.
+    @discardableResult
+    public func validate(_ reading: Reading, now: Int64? = nil) throws(ReadingError) -> Int? {
+        let place = knownMachines.index(of: reading.machine)
+        guard place != nil || machines.contains(reading.machine) else {
             throw ReadingError(
                 .unknownMachine, "machine '\(reading.machine)' is not in process config '\(config.process)'")
         }
@@ -64,5 +68,6 @@ public struct ReadingValidator: Sendable {
                 )
             }
         }
+        return place
     }
 }
