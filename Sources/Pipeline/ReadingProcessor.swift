@@ -61,6 +61,9 @@ public struct ReadingProcessor: Sendable {
     public private(set) var recommenderProblem: String?
     /// Apply recommendations without an operator.
     public var closedLoop: Bool
+    /// The last reading decoded, whose lists the next one is decoded into (`ReadingDecoder.decode(_:known:into:)`).
+    var decoded = Self.noReading
+    static let noReading = Reading(machine: "", timestamp: 0, values: [])
 
     public init(settings: PipelineSettings) throws {
         self.settings = settings
@@ -164,10 +167,13 @@ public struct ReadingProcessor: Sendable {
         value: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
-        let reading: Reading
+        // Decoded into the last reading's lists (`decoded`), given back at the end.
+        var reading = decoded
+        decoded = Self.noReading
+        defer { decoded = reading }
         let place: Int?
         do {
-            reading = try ReadingDecoder.decode(value, known: known)
+            try ReadingDecoder.decode(value, known: known, into: &reading)
             place = try validator.validate(reading, now: now)
         } catch {
             deadLetter(

@@ -15,6 +15,29 @@ public enum ReadingDecoder {
         return try result.get()
     }
 
+    /// The same, into `reading`, whose lists' memory is used again when nothing else holds them: the pipeline's
+    /// worker decodes every reading into one (a reading made anew allocated its values and its setpoints, and freed
+    /// them, per reading). After an error `reading` is empty.
+    public static func decode(
+        _ bytes: [UInt8], known: KnownTexts?, into reading: inout Reading
+    ) throws(ReadingError) {
+        // The lists move to the fields read (swapped, not copied: a second holder would make the first append
+        // copy them).
+        var fields = JSONScanner.Fields()
+        swap(&fields.values, &reading.values)
+        swap(&fields.setpoints, &reading.setpoints)
+        fields.values.removeAll(keepingCapacity: true)
+        fields.setpoints.removeAll(keepingCapacity: true)  // a reading without setpoints has none
+        reading = Reading(machine: "", timestamp: 0, values: [])
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(ReadingError) -> Reading in
+                var p = JSONScanner(raw, known: known)
+                return try p.reading(&fields)
+            }
+        }
+        reading = try result.get()
+    }
+
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ReadingError) -> Reading {
         var p = JSONScanner(bytes)
         return try p.reading()
@@ -83,7 +106,8 @@ private struct JSONScanner {
         var machine: String?
         var ts: Int64?
         var seq: Int64?
-        var values: [Measurement]?
+        /// Read when `seen` has the values' bit.
+        var values: [Measurement] = []
         var setpoints: [Measurement] = []
         var product: String?
         var state: MachineState = .running
@@ -94,8 +118,13 @@ private struct JSONScanner {
     }
 
     mutating func reading() throws(ReadingError) -> Reading {
-        try expect(UInt8(ascii: "{"), "'{' to start a reading")
         var fields = Fields()
+        return try reading(&fields)
+    }
+
+    /// The reading, read into `fields` (new, but its lists may have memory to use again).
+    mutating func reading(_ fields: inout Fields) throws(ReadingError) -> Reading {
+        try expect(UInt8(ascii: "{"), "'{' to start a reading")
         if peek() == UInt8(ascii: "}") {
             i += 1
         } else {
@@ -128,9 +157,9 @@ private struct JSONScanner {
         guard i == b.count else { throw malformed("the end of the reading") }
         guard let machine = fields.machine else { throw fail(.missingField, "missing field 'machine'") }
         guard let ts = fields.ts else { throw fail(.missingField, "missing field 'ts'") }
-        guard let values = fields.values else { throw fail(.missingField, "missing field 'values'") }
+        guard fields.seen & 8 != 0 else { throw fail(.missingField, "missing field 'values'") }
         return Reading(
-            machine: machine, timestamp: ts, sequence: fields.seq, values: values, product: fields.product,
+            machine: machine, timestamp: ts, sequence: fields.seq, values: fields.values, product: fields.product,
             state: fields.state, good: fields.good, scrap: fields.scrap, setpoints: fields.setpoints)
     }
 
@@ -248,10 +277,10 @@ private struct JSONScanner {
             f.seq = try integerValue(field: "seq")
             return 4
         case .values:
-            f.values = try valuesObject(field: "values")
+            try valuesObject(field: "values", into: &f.values)
             return 8
         case .setpoints:
-            f.setpoints = try valuesObject(field: "setpoints")
+            try valuesObject(field: "setpoints", into: &f.setpoints)
             return 256
         case .product:
             if peek() == UInt8(ascii: "n") {
@@ -287,16 +316,17 @@ private struct JSONScanner {
         }
     }
 
-    mutating func valuesObject(field: String) throws(ReadingError) -> [Measurement] {
+    /// An object of name: number into `result` (emptied first, its memory kept).
+    mutating func valuesObject(field: String, into result: inout [Measurement]) throws(ReadingError) {
         guard peek() == UInt8(ascii: "{") else {
             throw fail(.wrongType, "\(field): expected an object of name: number, found \(describeValueStart())")
         }
         i += 1
-        var result: [Measurement] = []
+        result.removeAll(keepingCapacity: true)
         result.reserveCapacity(8)
         if peek() == UInt8(ascii: "}") {
             i += 1
-            return result
+            return
         }
         while true {
             let name: String
@@ -314,7 +344,7 @@ private struct JSONScanner {
             }
             if b[i] == UInt8(ascii: "}") {
                 i += 1
-                return result
+                return
             }
             throw malformed("',' or '}' in \(field)")
         }

@@ -179,10 +179,12 @@ public enum JSONWriter {
                 }
             }
         }
-        // Swift's shortest round-trip digits, written straight into the bytes (through `_writeASCII`, which the
-        // standard library's `Double.write(to:)` calls with its digit buffer): `description` made a heap string of
-        // every number of more than 15 characters, most of a prediction's. Were that call ever to go, the text
-        // would come through `write(_:)`, the same, only slower.
+        // Swift's shortest round-trip digits: our own writer's where it takes the value (`ShortestDecimal`, most of
+        // a prediction's numbers), else the standard library's, written straight into the bytes (through
+        // `_writeASCII`, which the standard library's `Double.write(to:)` calls with its digit buffer):
+        // `description` made a heap string of every number of more than 15 characters. Were that call ever to go,
+        // the text would come through `write(_:)`, the same, only slower.
+        if let n = ShortestDecimal.write(value, to: p) { return n }
         var sink = PointerSink(base: p)
         value.write(to: &sink)
         return sink.count

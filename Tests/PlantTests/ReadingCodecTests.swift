@@ -264,6 +264,36 @@ import Testing
         #expect(reading.value("tool_wear_min", at: 0) == nil)
     }
 
+    /// Readings decoded one after another into one reading (as the pipeline's worker does) are the readings decoded
+    /// each on its own: one without setpoints after one with them has none, one after an error is whole, and the
+    /// errors are the same.
+    @Test func readingsDecodedIntoOneAreEachReading() {
+        let texts = [
+            #"{"machine":"m1","ts":"2026-11-25T06:00:00Z","values":{"a":1,"b":2},"setpoints":{"rpm":1500},"product":"L"}"#,
+            #"{"machine":"m2","ts":"2026-11-25T06:00:01Z","values":{"a":3}}"#,
+            #"{"machine":"m3","ts":"2026-11-25T06:00:02Z","values":{"a":4,"a":5}}"#,
+            #"{"machine":"m4","ts":"2026-11-25T06:00:03Z","setpoints":{"rpm":1}}"#,
+            #"{"machine":"m5","ts":"2026-11-25T06:00:04Z","values":{"c":6,"d":7,"e":8},"state":"idle","good":2}"#,
+            #"{"machine":"m6","ts":"2026-11-25T06:00:05Z","values":{},"setpoints":{"rpm":1600,"torque_nm":40}}"#,
+            #"{"machine":"m7","ts":"2026-11-25T06:00:06Z","values":{"a":9}}"#,
+        ]
+        let known = KnownTexts(["m1", "a", "rpm"])
+        var into = Reading(machine: "x", timestamp: 1, values: [Measurement("z", 1)], setpoints: [Measurement("s", 2)])
+        for text in texts {
+            let bytes = Array(text.utf8)
+            let alone = Result { () throws(ReadingError) -> Reading in try ReadingDecoder.decode(bytes, known: known) }
+            let decoded = Result { () throws(ReadingError) -> Reading in
+                try ReadingDecoder.decode(bytes, known: known, into: &into)
+                return into
+            }
+            switch (alone, decoded) {
+            case (.success(let a), .success(let b)): #expect(a == b, "\(text)")
+            case (.failure(let a), .failure(let b)): #expect(a.description == b.description, "\(text)")
+            default: Issue.record("\(text): \(alone) against \(decoded)")
+            }
+        }
+    }
+
     @Test func numbersRoundTripExactly() throws {
         var rng = RandomSource(seed: 11)
         var values: [Double] = [
@@ -358,6 +388,44 @@ import Testing
             JSONWriter.number(v, into: &out)
             #expect(String(decoding: out, as: UTF8.self) == tries(v), "\(v)")
         }
+    }
+}
+
+/// Our shortest-digits writer against the standard library's `description`, byte for byte: random doubles over every
+/// binade it takes and beyond, each binade's ends (where the neighbour below is nearer), ties between two shortest
+/// candidates (exact binary fractions), the powers of ten and their neighbours, and the change from plain text to
+/// an exponent at 1e-4.
+@Suite struct ShortestDecimalTests {
+    @Test func writesWhatDescriptionWrites() {
+        var rng = RandomSource(seed: 21)
+        var values: [Double] = [0.0001, 0.00001, 9.99999e-05, 1e-10, 0.1, 0.5, 2.0 / 3, 0.30000000000000004, 1e15]
+        for k in -40...53 {
+            let v = Double(sign: .plus, exponent: k, significand: 1)
+            values += [v, v.nextUp, v.nextDown]
+        }
+        for k in -12...16 {
+            let v = Double("1e\(k)")!
+            values += [v, v.nextUp, v.nextDown, 9.5 * v, 5 * v]
+        }
+        for _ in 0..<40000 {
+            let exponent = UInt64(Int(rng.next() % 100) + 1023 - 42)
+            values.append(Double(bitPattern: exponent << 52 | rng.next() >> 12))
+            let whole = Double(rng.next() >> 17)  // up to 2^47: a fraction of 1/256 is exact, and ties happen
+            values.append(whole + Double(rng.next() % 256) / 256)
+            values.append(rng.uniform() * 6000)
+        }
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: JSONWriter.longestNumber)
+        defer { p.deallocate() }
+        var taken = 0
+        for v in values + values.map(-) {
+            guard let n = ShortestDecimal.write(v, to: p) else {
+                #expect(!(abs(v) >= 1e-10 && abs(v) < 0x1p53), "\(v) is in the range the writer takes")
+                continue
+            }
+            taken += 1
+            #expect(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self) == v.description)
+        }
+        #expect(taken > 200_000)
     }
 }
 
