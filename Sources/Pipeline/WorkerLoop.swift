@@ -101,6 +101,7 @@ struct WorkerLoop {
                 }
             }
         }
+        processor.noteRisks(into: &batch.events)
         // The output topics are independent (recovery suppresses per topic): sent together, in one request per
         // broker on Kafka.
         _ = try await producer.send(batch.byTopic.map { ($0.topic, $0.records) })

@@ -95,7 +95,7 @@ enum ShortestDecimal {
         }
         // The digits, most significant first, at `at`: eight at a time from the end, each eight as four pairs (one
         // digit at a time, each waiting on the division before it, was most of the time).
-        func put(_ at: UnsafeMutablePointer<UInt8>) {
+        @inline(__always) func put(_ at: UnsafeMutablePointer<UInt8>) {
             var v = digits
             var end = count
             while end > 8 {
