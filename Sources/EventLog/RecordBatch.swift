@@ -182,6 +182,25 @@ enum RecordBatch {
         guard ok else { throw EventLogError(.corrupt, "\(place()) does not decode after decryption") }
     }
 
+    /// The key with these bytes among `recent` (moved to the front), or a new one put there (four kept).
+    @inline(__always)
+    static func sharedKey(_ bytes: UnsafeRawBufferPointer, _ recent: inout [[UInt8]]) -> [UInt8] {
+        for k in recent.indices {
+            let same = recent[k].withUnsafeBytes { known in
+                known.count == bytes.count
+                    && (bytes.isEmpty || memcmp(known.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+            }
+            if same {
+                if k > 0 { recent.swapAt(0, k) }
+                return recent[0]
+            }
+        }
+        let key = [UInt8](bytes)
+        if recent.count == 4 { recent[3] = key } else { recent.append(key) }
+        if recent.count > 1 { recent.swapAt(0, recent.count - 1) }
+        return key
+    }
+
     /// Decodes the records of a complete, CRC-checked, plain batch whose offsets are at least `from`.
     /// `recordsAt`: where the records start in `bytes` (after the header in a plain batch; 0 in decrypted ones).
     static func decode(
@@ -190,6 +209,9 @@ enum RecordBatch {
     ) -> Bool {
         let end = start == headerSize ? header.length : bytes.count
         var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), at: start)
+        // The batch's last few distinct keys: a key repeats through a partition's records (a machine's id), and
+        // its records share one array (an array per record was an allocation per reading in the pipeline).
+        var recentKeys: [[UInt8]] = []
         for i in 0..<header.count {
             // Enough records: the rest of the batch is left undecoded (its CRC was checked when it was read).
             if records.count >= limit { return true }
@@ -200,7 +222,12 @@ enum RecordBatch {
             if keyLength > 0 {
                 guard keyLength - 1 <= UInt64(reader.remaining) else { return false }
                 // Copied only for a record the caller wants, as the value is.
-                if wanted { key = reader.readBytes(Int(keyLength - 1)) } else { reader.position += Int(keyLength - 1) }
+                if wanted {
+                    let bytes = UnsafeRawBufferPointer(
+                        rebasing: reader.bytes[reader.position..<reader.position + Int(keyLength - 1)])
+                    key = Self.sharedKey(bytes, &recentKeys)
+                }
+                reader.position += Int(keyLength - 1)
             }
             guard let valueLength = reader.readVarint(), valueLength <= UInt64(reader.remaining) else { return false }
             let valueStart = reader.position

@@ -70,4 +70,27 @@ import Testing
             }
         }
     }
+
+    /// Keys that repeat (shared by the decoder among a batch's records), more of them than it keeps at once, keys of
+    /// the same length that differ in one byte, empty keys and none: each record reads back with its own key.
+    @Test func repeatedKeysReadBackAsWritten() {
+        var keys: [[UInt8]?] = [nil, []]
+        for n in 0..<6 { keys.append(Array("plant1/line1/m0\(n)".utf8)) }
+        var records: [Record] = []
+        for n in 0..<200 {
+            let key = keys[(n * 7 + n / 13) % keys.count]
+            records.append(Record(key: key, value: [UInt8(n % 256)], timestamp: Int64(n)))
+        }
+        var buffer: [UInt8] = []
+        RecordBatch.encode(records, baseOffset: 0, into: &buffer)
+        buffer.withUnsafeBytes { raw in
+            guard case .success(let header) = RecordBatch.parseHeader(raw) else {
+                Issue.record("header must parse")
+                return
+            }
+            var out: [LogRecord] = []
+            #expect(RecordBatch.decode(raw, header: header, from: 0, into: &out))
+            #expect(out.map(\.key) == records.map(\.key))
+        }
+    }
 }
