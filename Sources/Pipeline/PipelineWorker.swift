@@ -93,20 +93,42 @@ public struct PipelineWorker: Service {
         try await createTopics()
         var loop = try await WorkerLoop(worker: self)
         var lastReloadCheck = ContinuousClock.now
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try await loop.followControl(&processor)
-            try await loop.followAssignment(&processor)
-            let records = try await loop.consumer.poll(maxRecords: options.batch, timeout: .milliseconds(200))
-            if records.isEmpty {
-                if try await loop.idle(processor) { break }
-            } else {
-                try await loop.process(records, &processor, polled: .now)
+        // A batch's outputs are sent as soon as it is scored, and the worker polls and scores the next batch while
+        // the bus acknowledges them (waiting for each acknowledgement before polling again left the worker idle for
+        // the bus's round trip every batch: on Kafka a fifth of its time). One batch is in flight at a time, so
+        // batches are sent in order; a checkpoint is written only with none in flight, so what it records was sent.
+        try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { sending in
+            var inFlight: WorkerLoop.Batch?
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try await loop.followControl(&processor)
+                if let assignment = try await loop.changedAssignment() {
+                    // Recovery reads what the output topics hold: the batch in flight lands first.
+                    if let batch = inFlight.take() { loop.delivered(batch, at: try await sending.next()!) }
+                    try await loop.follow(assignment, &processor)
+                }
+                let records = try await loop.consumer.poll(maxRecords: options.batch, timeout: .milliseconds(200))
+                if records.isEmpty {
+                    if let batch = inFlight.take() { loop.delivered(batch, at: try await sending.next()!) }
+                    if try await loop.idle(processor) { break }
+                } else {
+                    let batch = loop.score(records, &processor, polled: .now)
+                    if let previous = inFlight.take() { loop.delivered(previous, at: try await sending.next()!) }
+                    if loop.checkpointDue {
+                        try await loop.deliver(batch, processor)
+                    } else {
+                        let outputs = batch.toSend
+                        let producer = loop.producer
+                        sending.addTask { try await WorkerLoop.send(outputs, by: producer) }
+                        inFlight = batch
+                    }
+                }
+                if ContinuousClock.now - lastReloadCheck >= .seconds(2) {
+                    // Hot reload: a newly promoted version takes over between batches.
+                    try models.reload(into: &processor, stats: stats, logger: logger)
+                    lastReloadCheck = .now
+                }
             }
-            if ContinuousClock.now - lastReloadCheck >= .seconds(2) {
-                // Hot reload: a newly promoted version takes over between batches.
-                try models.reload(into: &processor, stats: stats, logger: logger)
-                lastReloadCheck = .now
-            }
+            if let batch = inFlight.take() { loop.delivered(batch, at: try await sending.next()!) }
         }
         try await loop.finish(processor)
     }

@@ -64,10 +64,14 @@ struct WorkerLoop {
         }
     }
 
-    /// (Re)assignment: forgets the machines of partitions lost, recovers the partitions that are new to this worker.
-    mutating func followAssignment(_ processor: inout ReadingProcessor) async throws {
+    /// The input partitions now assigned, when they are not those the worker follows.
+    func changedAssignment() async throws -> Set<Int>? {
         let now = Set(try await consumer.assignment().filter { $0.topic == settings.inputTopic }.map(\.partition))
-        guard now != assigned else { return }
+        return now == assigned ? nil : now
+    }
+
+    /// (Re)assignment: forgets the machines of partitions lost, recovers the partitions that are new to this worker.
+    mutating func follow(_ now: Set<Int>, _ processor: inout ReadingProcessor) async throws {
         let gained = now.subtracting(assigned)
         logger.info(
             "partitions of \(settings.inputTopic) now \(now.sorted()) (gained \(gained.sorted()), lost \(assigned.subtracting(now).sorted()))"
@@ -82,13 +86,13 @@ struct WorkerLoop {
         assigned = now
     }
 
-    /// Processes a batch: outputs sent (those a recovery found already written left out), figures counted, and a
-    /// checkpoint when one is due.
-    mutating func process(
+    /// Scores a poll's records into a batch: its outputs (those a recovery found already written left out), not yet
+    /// sent, and the next input offsets advanced past them (a checkpoint must wait until they are sent: `deliver`).
+    mutating func score(
         _ records: [ConsumedRecord], _ processor: inout ReadingProcessor, polled: ContinuousClock.Instant
-    ) async throws {
+    ) -> Batch {
         idleSince = nil
-        var batch = Batch(polled: records.count)
+        var batch = Batch(polled: records.count, polledAt: polled)
         let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         // Read in place: iterated as an array, each record (its topic, key, value and headers) was copied, retained
         // and released.
@@ -102,18 +106,38 @@ struct WorkerLoop {
             }
         }
         processor.noteRisks(into: &batch.events)
-        // The output topics are independent (recovery suppresses per topic): sent together, in one request per
-        // broker on Kafka.
-        _ = try await producer.send(batch.byTopic.map { ($0.topic, $0.records) })
+        return batch
+    }
+
+    /// Sends a batch's outputs and returns when the bus has acknowledged them. The output topics are independent
+    /// (recovery suppresses per topic): sent together, in one request per broker on Kafka.
+    static func send(
+        _ outputs: [(String, [BusRecord])], by producer: any MessageProducer
+    ) async throws -> ContinuousClock.Instant {
+        _ = try await producer.send(outputs)
+        return .now
+    }
+
+    /// A batch's outputs sent and acknowledged, its figures counted, and a checkpoint when one is due.
+    mutating func deliver(_ batch: Batch, _ processor: ReadingProcessor) async throws {
+        delivered(batch, at: try await Self.send(batch.toSend, by: producer))
+        if checkpointDue { try await checkpoint(processor) }
+    }
+
+    /// Figures and logs of a batch the bus acknowledged at `acknowledged`.
+    mutating func delivered(_ batch: Batch, at acknowledged: ContinuousClock.Instant) {
         dirty = true
         if let problem = batch.events.lastOptimizerProblem {
             let held = batch.events.optimizerProblems.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }
             logger.warning("optimizer held \(held.joined(separator: ", ")); latest: \(problem)")
         }
         worker.stats.add(
-            batch.events, processed: records.count, replayed: batch.replayed, seconds: (.now - polled).seconds)
-        if ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval { try await checkpoint(processor) }
+            batch.events, processed: batch.polled, replayed: batch.replayed,
+            seconds: (acknowledged - batch.polledAt).seconds, acknowledged: acknowledged)
     }
+
+    /// Whether a checkpoint is due (the worker sends what it holds first).
+    var checkpointDue: Bool { ContinuousClock.now - lastCheckpoint >= settings.checkpointInterval }
 
     /// What one batch produced.
     struct Batch {
@@ -128,6 +152,11 @@ struct WorkerLoop {
         /// take (grown from empty by doubling, it was made anew nine times a poll of 500, each time moving what it
         /// held).
         let polled: Int
+        /// When the poll returned (the worker's share of the latency runs from it to the acknowledgement).
+        let polledAt: ContinuousClock.Instant
+
+        /// The records to send, by topic.
+        var toSend: [(String, [BusRecord])] { byTopic.map { ($0.topic, $0.records) } }
     }
 
     /// One reading through the processor; outputs emitted before a crash are dropped (state rebuilt, the output not
@@ -215,14 +244,18 @@ struct WorkerLoop {
 }
 
 extension PipelineStats {
-    /// Adds a batch's figures.
-    func add(_ events: ProcessorEvents, processed: Int, replayed: Int, seconds: Double) {
+    /// Adds the figures of a batch whose outputs the bus acknowledged at `acknowledged` (the worker may count them
+    /// later, after scoring the next batch).
+    func add(
+        _ events: ProcessorEvents, processed: Int, replayed: Int, seconds: Double,
+        acknowledged: ContinuousClock.Instant = .now
+    ) {
         update { s in
             s.processed += processed
             if s.recentBatches.count >= Snapshot.recentLimit { s.recentBatches.removeFirst(Snapshot.recentLimit / 2) }
             s.recentBatches.append((processed, seconds))
-            s.firstBatchDone = s.firstBatchDone ?? .now
-            s.lastBatchDone = .now
+            s.firstBatchDone = s.firstBatchDone ?? acknowledged
+            s.lastBatchDone = acknowledged
             s.replayed += replayed
             s.events.predictions += events.predictions
             s.events.shadowPredictions += events.shadowPredictions
