@@ -99,20 +99,24 @@ public struct PipelineWorker: Service {
         // batches are sent in order; a checkpoint is written only with none in flight, so what it records was sent.
         try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { sending in
             var inFlight: WorkerLoop.Batch?
+            /// Waits for the batch in flight, if any, to be acknowledged, and counts it.
+            func land() async throws {
+                if let batch = inFlight.take() { loop.delivered(batch, at: try await sending.next()!) }
+            }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try await loop.followControl(&processor)
                 if let assignment = try await loop.changedAssignment() {
                     // Recovery reads what the output topics hold: the batch in flight lands first.
-                    if let batch = inFlight.take() { loop.delivered(batch, at: try await sending.next()!) }
+                    try await land()
                     try await loop.follow(assignment, &processor)
                 }
                 let records = try await loop.consumer.poll(maxRecords: options.batch, timeout: .milliseconds(200))
                 if records.isEmpty {
-                    if let batch = inFlight.take() { loop.delivered(batch, at: try await sending.next()!) }
+                    try await land()
                     if try await loop.idle(processor) { break }
                 } else {
                     let batch = loop.score(records, &processor, polled: .now)
-                    if let previous = inFlight.take() { loop.delivered(previous, at: try await sending.next()!) }
+                    try await land()
                     if loop.checkpointDue {
                         try await loop.deliver(batch, processor)
                     } else {
@@ -128,7 +132,7 @@ public struct PipelineWorker: Service {
                     lastReloadCheck = .now
                 }
             }
-            if let batch = inFlight.take() { loop.delivered(batch, at: try await sending.next()!) }
+            try await land()
         }
         try await loop.finish(processor)
     }

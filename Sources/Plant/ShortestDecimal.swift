@@ -112,9 +112,9 @@ enum ShortestDecimal {
             if end == 1 { at[0] = UInt8(truncatingIfNeeded: 48 &+ small) }
         }
         let e = count - 1 + exponent  // the first digit's power of ten
-        if e < -4 || e >= 16 {
-            // d.ddde-XX: the digits one place right, the first moved before the point. (From 1e-11, the exponent
-            // has two digits.)
+        if e < -4 {
+            // d.ddde-XX: the digits one place right, the first moved before the point. (Below 2^53 no exponent is
+            // positive, and from 1e-11 it has two digits.)
             put(p + n + 1)
             p[n] = p[n + 1]
             if count > 1 {
@@ -124,8 +124,8 @@ enum ShortestDecimal {
                 n += 1
             }
             p[n] = UInt8(ascii: "e")
-            p[n + 1] = e < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")
-            pair(UInt32(abs(e)), to: p + n + 2)
+            p[n + 1] = UInt8(ascii: "-")
+            pair(UInt32(-e), to: p + n + 2)
             return n + 4
         }
         if e < 0 {
