@@ -153,7 +153,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Bus", "Plant", "Analytics", "Learn", "Registry", "Optimizer", "Topics",
+                "Bus", "Plant", "Analytics", "Learn", "Registry", "Optimizer", "Topics", "Primitives",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,7 +195,8 @@ let package = Package(
         .target(
             name: "Connectors",
             dependencies: [
-                "Bus", "Plant", "Topics", "MQTT", "MQTTWire", "ClientTLS", "Modbus", "Sparkplug", "OPCUA", "OPCUAWire",
+                "Bus", "Primitives", "Plant", "Topics", "MQTT", "MQTTWire", "ClientTLS", "Modbus", "Sparkplug", "OPCUA",
+                "OPCUAWire",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -206,7 +207,7 @@ let package = Package(
         .target(
             name: "Historian",
             dependencies: [
-                "Bus", "Plant", "Topics", "Tabular", "AtRest", "CSQLiteSeal",
+                "Bus", "Primitives", "Plant", "Topics", "Tabular", "AtRest", "CSQLiteSeal",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -217,7 +218,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "Bus", "Plant", "Topics", "ClientTLS", .product(name: "Yams", package: "Yams"),
+                "Bus", "Primitives", "Plant", "Topics", "ClientTLS", .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -310,6 +311,7 @@ let package = Package(
             name: "ConnectorsTests",
             dependencies: [
                 "Connectors", "MQTT", "Modbus", "Sparkplug", "Plant", "Bus", "Buses", "Topics", "TestSupport",
+                "Primitives",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Peer"],  // pymodbus's server, the Modbus device of the tests (run from .venv)
@@ -348,13 +350,16 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "NotificationsTests",
-            dependencies: ["Notifications", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "LocalPeers"],
+            dependencies: [
+                "Notifications", "Bus", "Buses", "BusEmbedded", "Topics", "Plant", "LocalPeers", "Primitives",
+            ],
             exclude: ["Peer"],  // a webhook receiver (Python's standard library), SMTP servers (aiosmtpd)
             swiftSettings: strict),
         .testTarget(
             name: "CLITests",
             dependencies: [
                 "millstream", "EventLog", "Plant", "Learn", "CRC32C", "Kafka", "TestSupport", "AtRest", "Server",
+                "Primitives",
                 .product(name: "Yams", package: "Yams"),
             ],
             exclude: ["Peer"],  // an OTLP/HTTP receiver (opentelemetry-proto), run from .venv

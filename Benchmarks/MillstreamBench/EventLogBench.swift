@@ -2,6 +2,7 @@ import AtRest
 import Crypto
 import EventLog
 import Foundation
+import Primitives
 
 /// Embedded log append and read throughput for 200-byte records, one thread, beside the same bytes written and read
 /// with plain pwrite/pread (the disk's and page cache's own speed: the ceiling for any log).

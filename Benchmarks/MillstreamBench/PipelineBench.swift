@@ -7,6 +7,7 @@ import Learn
 import Logging
 import Pipeline
 import Plant
+import Primitives
 import Registry
 import ServiceLifecycle
 import Synchronization
@@ -159,7 +160,7 @@ enum PipelineBench {
             let batch = (start..<min(count, start + 5000)).map { _ in sim.next().reading }
             _ = try await producer.send(
                 batch.map {
-                    BusRecord(key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
+                    Record(key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
                 }, to: "readings")
         }
         try await producer.flush()
@@ -279,10 +280,10 @@ enum PipelineBench {
                         continue
                     }
                     let now = Int64(Date().timeIntervalSince1970 * 1000)
-                    let batch = (0..<min(due, 1000)).map { _ -> BusRecord in
+                    let batch = (0..<min(due, 1000)).map { _ -> Record in
                         var r = sim.next().reading
                         r.timestamp = now
-                        return BusRecord(key: Array(r.machine.utf8), value: ReadingEncoder.encode(r), timestamp: now)
+                        return Record(key: Array(r.machine.utf8), value: ReadingEncoder.encode(r), timestamp: now)
                     }
                     _ = try await producer.send(batch, to: "readings")
                     sent += batch.count

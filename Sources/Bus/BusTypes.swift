@@ -14,49 +14,7 @@ public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConver
     public var description: String { "\(topic)/\(partition)" }
 }
 
-/// A record to send: optional key (it picks the partition), value, headers, timestamp (ms since the epoch).
-public struct BusRecord: Sendable, Hashable {
-    public var key: [UInt8]?
-    public var value: [UInt8]
-    public var headers: [RecordHeader]
-    public var timestamp: Int64
-    /// Send to this partition instead of the one the key picks.
-    public var partition: Int?
-
-    public init(
-        key: [UInt8]? = nil, value: [UInt8], headers: [RecordHeader] = [], timestamp: Int64, partition: Int? = nil
-    ) {
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestamp = timestamp
-        self.partition = partition
-    }
-}
-
-/// A record received from a topic, with where it came from.
-public struct ConsumedRecord: Sendable, Hashable {
-    public var topic: String
-    public var partition: Int
-    public var offset: Int64
-    public var timestamp: Int64
-    public var key: [UInt8]?
-    public var value: [UInt8]
-    public var headers: [RecordHeader]
-
-    public init(
-        topic: String, partition: Int, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8],
-        headers: [RecordHeader]
-    ) {
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.timestamp = timestamp
-        self.key = key
-        self.value = value
-        self.headers = headers
-    }
-
+extension ConsumedRecord {
     public var topicPartition: TopicPartition { TopicPartition(topic: topic, partition: partition) }
 }
 
@@ -154,16 +112,16 @@ public struct PartitionLag: Sendable, Equatable {
 
 public protocol MessageProducer: Sendable {
     /// Sends records to `topic`; returns once the bus has acknowledged them (durable as the bus is configured).
-    func send(_ records: [BusRecord], to topic: String) async throws -> [RecordPosition]
+    func send(_ records: [Record], to topic: String) async throws -> [RecordPosition]
     /// Sends to several topics; on Kafka in one request per broker. Returns each group's positions.
-    func send(_ groups: [(topic: String, records: [BusRecord])]) async throws -> [[RecordPosition]]
+    func send(_ groups: [(topic: String, records: [Record])]) async throws -> [[RecordPosition]]
     /// Makes everything sent so far durable.
     func flush() async throws
 }
 
 extension MessageProducer {
     /// One `send` per topic, all at once.
-    public func send(_ groups: [(topic: String, records: [BusRecord])]) async throws -> [[RecordPosition]] {
+    public func send(_ groups: [(topic: String, records: [Record])]) async throws -> [[RecordPosition]] {
         try await withThrowingTaskGroup(of: (Int, [RecordPosition]).self) { tasks in
             for (i, g) in groups.enumerated() {
                 tasks.addTask { (i, try await self.send(g.records, to: g.topic)) }

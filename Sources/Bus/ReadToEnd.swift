@@ -1,3 +1,5 @@
+import Primitives
+
 extension MessageBus {
     /// Reads every partition of `topic` from its first record up to the end it has when called, in offset order per
     /// partition, and returns each partition's end offset. A topic that does not exist reads as empty. Throws

@@ -133,12 +133,12 @@ final class EmbeddedProducer: MessageProducer {
         self.io = io
     }
 
-    func send(_ records: [BusRecord], to topicName: String) async throws -> [RecordPosition] {
+    func send(_ records: [Record], to topicName: String) async throws -> [RecordPosition] {
         guard !records.isEmpty else { return [] }
         return try await io.blocking { try self.append(records, to: topicName) }
     }
 
-    private func append(_ records: [BusRecord], to topicName: String) throws -> [RecordPosition] {
+    private func append(_ records: [Record], to topicName: String) throws -> [RecordPosition] {
         let topic = try log.topic(topicName, create: true)
         let count = topic.partitions.count
         // Records without a key or partition go together to one partition that changes with every send.
@@ -162,11 +162,12 @@ final class EmbeddedProducer: MessageProducer {
         }
         var positions = [RecordPosition](repeating: RecordPosition(partition: 0, offset: 0), count: records.count)
         for (p, indices) in byPartition.enumerated() where !indices.isEmpty {
-            let result = try topic.partitions[p].append(
-                indices.map { i in
-                    let r = records[i]
-                    return Record(key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp)
-                })
+            // A partition's records that are together in the send (the pipeline sends its outputs grouped by source
+            // partition) are appended as they are; others are gathered first.
+            let result =
+                indices.last! - indices.first! == indices.count - 1
+                ? try topic.partitions[p].append(records[indices.first!...indices.last!])
+                : try topic.partitions[p].append(indices.map { records[$0] })
             for (n, i) in indices.enumerated() {
                 positions[i] = RecordPosition(partition: p, offset: result.baseOffset + Int64(n))
             }
@@ -276,26 +277,20 @@ final class EmbeddedConsumer: MessageConsumer {
             let tp = order[(start + step) % order.count]
             guard let position = state.withLock({ $0.positions[tp] }) else { continue }
             let partition = try bus.log.topic(tp.topic).partition(tp.partition)
-            let result: ReadResult
+            // Read straight into the poll's list (read into a list of its own, each record was copied into it).
+            let before = out.count
             do {
-                result = try partition.read(
+                _ = try partition.read(
                     from: position, maxBytes: max(64 << 10, min(4 << 20, maxRecords * 256)),
-                    maxRecords: maxRecords - out.count)
+                    maxRecords: maxRecords - out.count, appendingTo: &out)
             } catch let error as EventLogError where error.kind == .offsetOutOfRange {
                 // Retention deleted what we had not read: continue at the earliest kept record.
+                out.removeSubrange(before...)
                 state.withLock { $0.positions[tp] = partition.earliestOffset }
                 continue
             }
-            var taken = 0
-            for r in result.records where out.count < maxRecords {
-                out.append(
-                    ConsumedRecord(
-                        topic: tp.topic, partition: tp.partition, offset: r.offset, timestamp: r.timestamp, key: r.key,
-                        value: r.value, headers: r.headers))
-                taken += 1
-            }
-            if taken > 0 {
-                let next = result.records[taken - 1].offset + 1
+            if out.count > before {
+                let next = out[out.count - 1].offset + 1
                 state.withLock { $0.positions[tp] = next }
             }
         }

@@ -124,11 +124,11 @@ final class KafkaBusProducer: MessageProducer {
         self.producer = producer
     }
 
-    func send(_ records: [BusRecord], to topic: String) async throws -> [RecordPosition] {
+    func send(_ records: [Record], to topic: String) async throws -> [RecordPosition] {
         try await send([(topic, records)])[0]
     }
 
-    func send(_ groups: [(topic: String, records: [BusRecord])]) async throws -> [[RecordPosition]] {
+    func send(_ groups: [(topic: String, records: [Record])]) async throws -> [[RecordPosition]] {
         try await mapErrors {
             for g in groups { try await bus.ensureTopic(g.topic) }
             let positions = try await producer.send(

@@ -1,20 +1,21 @@
 import Bus
 import Foundation
 import Plant
+import Primitives
 import Topics
 
 /// What one received batch becomes: readings and dead letters, written to the bus in one send and then counted. The
 /// MQTT, Sparkplug and OPC UA sources fill one per batch.
 struct ConnectorBatch {
     let now: Int64
-    private(set) var readings: [BusRecord] = []
-    private(set) var dead: [BusRecord] = []
+    private(set) var readings: [Record] = []
+    private(set) var dead: [Record] = []
     private(set) var reasons: [String: Int] = [:]
 
     init(now: Int64 = Timestamp.now()) { self.now = now }
 
     mutating func add(_ reading: Reading) {
-        readings.append(BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now))
+        readings.append(Record(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now))
     }
 
     /// A dead letter: the reason code, what and where, and the original message (as text when it is UTF-8, else
@@ -26,7 +27,7 @@ struct ConnectorBatch {
             reason: reason, error: error, original: text,
             originalBase64: text == nil ? Data(payload).base64EncodedString() : nil, ts: Timestamp.format(now),
             source: nil)
-        dead.append(BusRecord(key: nil, value: record.encoded(), timestamp: now))
+        dead.append(Record(key: nil, value: record.encoded(), timestamp: now))
     }
 
     /// Writes the readings and dead letters in one send, then adds `received` messages and what they became to
@@ -35,7 +36,7 @@ struct ConnectorBatch {
         _ producer: any MessageProducer, readingsTopic: String, deadLettersTopic: String, stats: ConnectorStats,
         received: Int
     ) async throws {
-        var groups: [(topic: String, records: [BusRecord])] = []
+        var groups: [(topic: String, records: [Record])] = []
         if !readings.isEmpty { groups.append((readingsTopic, readings)) }
         if !dead.isEmpty { groups.append((deadLettersTopic, dead)) }
         if !groups.isEmpty { _ = try await producer.send(groups) }

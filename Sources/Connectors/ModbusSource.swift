@@ -2,6 +2,7 @@ public import Bus
 public import Logging
 public import Modbus
 import Plant
+import Primitives
 public import ServiceLifecycle
 import Topics
 
@@ -169,7 +170,7 @@ public struct ModbusSource: Service {
             let now = Timestamp.now()
             let reading = Reading(machine: device.machine, timestamp: now, values: values.compactMap { $0 })
             _ = try await producer.send(
-                [BusRecord(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now)],
+                [Record(key: Array(reading.machine.utf8), value: reading.encoded(), timestamp: now)],
                 to: readingsTopic)
             stats.update {
                 $0.received += 1

@@ -3,6 +3,7 @@ public import Logging
 public import MQTT
 import MQTTWire
 public import Plant
+import Primitives
 public import ServiceLifecycle
 public import Topics
 
@@ -312,7 +313,7 @@ extension SetpointSink {
             let now = Timestamp.now()
             w.ts = Timestamp.format(now)
             _ = try await producer.send(
-                [BusRecord(key: Array(w.machine.utf8), value: w.encoded(), timestamp: now)],
+                [Record(key: Array(w.machine.utf8), value: w.encoded(), timestamp: now)],
                 to: Topics.setpointWrites.name)
             state.history[w.id] = s
             sink.stats.update { $0.setpointWrites[s.rawValue, default: 0] += 1 }

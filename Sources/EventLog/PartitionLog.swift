@@ -1,4 +1,5 @@
 import AtRest
+import Primitives
 import Synchronization
 
 #if canImport(Glibc)
@@ -16,7 +17,7 @@ public struct AppendResult: Sendable, Equatable {
 
 /// What a read returned: records in offset order and the offset to read from next.
 public struct ReadResult: Sendable {
-    public var records: [LogRecord]
+    public var records: [ConsumedRecord]
     public var nextOffset: Int64
 }
 
@@ -111,6 +112,11 @@ public final class PartitionLog: Sendable {
     /// witnesses (a lazy map there was 4 % of the pipeline worker in a profile, its elements made twice).
     @discardableResult
     public func append(_ records: [Record]) throws -> AppendResult { try appendRecords(records) }
+
+    /// Appends a run of an array's records (the embedded bus's producer, for each partition's run of a send),
+    /// compiled for slices in this module as `append(_: [Record])` is for arrays.
+    @discardableResult
+    public func append(_ records: ArraySlice<Record>) throws -> AppendResult { try appendRecords(records) }
 
     private func appendRecords<C: Collection<Record>>(_ records: C) throws -> AppendResult {
         guard !records.isEmpty else {
@@ -270,6 +276,16 @@ public final class PartitionLog: Sendable {
     ///
     /// Every batch's CRC is checked; a batch that fails it is reported as an error, never returned.
     public func read(from offset: Int64, maxBytes: Int = 1 << 20, maxRecords: Int = .max) throws -> ReadResult {
+        var records: [ConsumedRecord] = []
+        let next = try read(from: offset, maxBytes: maxBytes, maxRecords: maxRecords, appendingTo: &records)
+        return ReadResult(records: records, nextOffset: next)
+    }
+
+    /// The same, appending the records to `records` (a consumer's poll gathers several partitions' into one list,
+    /// without copying each record from a list of its own); returns the offset after the last one read.
+    public func read(
+        from offset: Int64, maxBytes: Int = 1 << 20, maxRecords: Int = .max, appendingTo records: inout [ConsumedRecord]
+    ) throws -> Int64 {
         guard maxRecords > 0 else {
             throw EventLogError(
                 .invalidArgument, "a read of \(label) must ask for at least 1 record, not \(maxRecords)")
@@ -295,15 +311,16 @@ public final class PartitionLog: Sendable {
                 }
                 return state.segments[low]
             }
-            guard let segment = found else { return ReadResult(records: [], nextOffset: from) }
+            guard let segment = found else { return from }
             if from >= segment.nextOffset {
                 from = segment.nextOffset  // a gap left by a cut tail: continue in the next segment
                 let nextBase = state.withLock { s in s.segments.first { $0.baseOffset > from }?.baseOffset }
-                guard let nextBase else { return ReadResult(records: [], nextOffset: from) }
+                guard let nextBase else { return from }
                 from = nextBase
                 continue
             }
-            var records: [LogRecord] = []
+            let before = records.count
+            let limit = before + maxRecords
             var bytes = 0
             let start = segment.startPosition(for: from)
             let end = try scanBatches(
@@ -314,17 +331,18 @@ public final class PartitionLog: Sendable {
                 // Records past `maxRecords` are neither decoded nor copied (a consumer's poll that read a whole
                 // chunk's batches decoded 1.7 readings for each one it returned).
                 try RecordBatch.records(
-                    batch, header: header, from: from, limit: maxRecords, keyring: keyring,
-                    where: "batch at offset \(header.baseOffset) of \(label) (\(segment.log.path))", into: &records)
+                    batch, header: header, from: from, limit: limit, topic: topic, partition: partition,
+                    keyring: keyring, where: "batch at offset \(header.baseOffset) of \(label) (\(segment.log.path))",
+                    into: &records)
                 bytes += header.length
-                return bytes < maxBytes && records.count < maxRecords
+                return bytes < maxBytes && records.count < limit
             }
             if case .invalid(let position, let reason) = end {
                 throw EventLogError(
                     .corrupt,
                     "\(segment.log.path) (\(label)) at byte \(position): \(reason); records there cannot be read")
             }
-            if let last = records.last { return ReadResult(records: records, nextOffset: last.offset + 1) }
+            if records.count > before { return records[records.count - 1].offset + 1 }
             from = segment.nextOffset
         }
     }

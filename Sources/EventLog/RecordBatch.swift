@@ -148,14 +148,19 @@ enum RecordBatch {
         millstream_crc32c(0, bytes.baseAddress! + 12, header.length - 12) == header.crc
     }
 
-    /// Decodes the records of a complete, CRC-checked batch whose offsets are at least `from`, decrypting an
-    /// encrypted one with `keyring`; `where` names the batch in errors.
+    /// Decodes the records of a complete, CRC-checked batch of `topic`'s `partition` whose offsets are at least
+    /// `from`, decrypting an encrypted one with `keyring`, until `records` holds `limit`; `where` names the batch in
+    /// errors.
     static func records(
-        _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, limit: Int = .max, keyring: Keyring?,
-        where place: @autoclosure () -> String, into records: inout [LogRecord]
+        _ bytes: UnsafeRawBufferPointer, header: Header, from: Int64, limit: Int = .max, topic: String,
+        partition: Int, keyring: Keyring?, where place: @autoclosure () -> String,
+        into records: inout [ConsumedRecord]
     ) throws(EventLogError) {
         guard header.encrypted else {
-            guard decode(bytes, header: header, from: from, limit: limit, into: &records) else {
+            guard
+                decode(
+                    bytes, header: header, from: from, limit: limit, topic: topic, partition: partition, into: &records)
+            else {
                 throw EventLogError(.corrupt, "\(place()) does not decode")
             }
             return
@@ -177,7 +182,9 @@ enum RecordBatch {
             throw EventLogError(.encrypted, error.description)
         }
         let ok = plain.withUnsafeBytes {
-            decode($0, header: header, recordsAt: 0, from: from, limit: limit, into: &records)
+            decode(
+                $0, header: header, recordsAt: 0, from: from, limit: limit, topic: topic, partition: partition,
+                into: &records)
         }
         guard ok else { throw EventLogError(.corrupt, "\(place()) does not decode after decryption") }
     }
@@ -201,11 +208,12 @@ enum RecordBatch {
         return key
     }
 
-    /// Decodes the records of a complete, CRC-checked, plain batch whose offsets are at least `from`.
-    /// `recordsAt`: where the records start in `bytes` (after the header in a plain batch; 0 in decrypted ones).
+    /// Decodes the records of a complete, CRC-checked, plain batch of `topic`'s `partition` whose offsets are at
+    /// least `from`, until `records` holds `limit`. `recordsAt`: where the records start in `bytes` (after the header
+    /// in a plain batch; 0 in decrypted ones).
     static func decode(
         _ bytes: UnsafeRawBufferPointer, header: Header, recordsAt start: Int = headerSize, from: Int64,
-        limit: Int = .max, into records: inout [LogRecord]
+        limit: Int = .max, topic: String, partition: Int, into records: inout [ConsumedRecord]
     ) -> Bool {
         let end = start == headerSize ? header.length : bytes.count
         var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[0..<end]), at: start)
@@ -248,9 +256,9 @@ enum RecordBatch {
                 let value = [UInt8](
                     UnsafeRawBufferPointer(rebasing: reader.bytes[valueStart..<valueStart + Int(valueLength)]))
                 records.append(
-                    LogRecord(
-                        offset: offset, timestamp: header.baseTimestamp &+ delta, key: key, value: value,
-                        headers: headers))
+                    ConsumedRecord(
+                        topic: topic, partition: partition, offset: offset, timestamp: header.baseTimestamp &+ delta,
+                        key: key, value: value, headers: headers))
             }
         }
         return reader.remaining == 0

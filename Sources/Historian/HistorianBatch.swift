@@ -1,5 +1,6 @@
 import Bus
 import Plant
+import Primitives
 import Topics
 
 /// What one poll of the bus adds to the historian, and the offsets it ends at.

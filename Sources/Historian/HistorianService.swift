@@ -1,5 +1,6 @@
 import Bus
 import Logging
+import Primitives
 import ServiceLifecycle
 import Topics
 

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Logging
 import Plant
+import Primitives
 import ServiceLifecycle
 import Topics
 
@@ -104,7 +105,7 @@ public struct NotifierService: Service {
     private func record(_ escalations: [EscalationRecord], _ producer: any MessageProducer) async throws {
         _ = try await producer.send(
             escalations.map {
-                BusRecord(key: Array($0.alert.id.utf8), value: $0.encoded(), timestamp: Timestamp.now())
+                Record(key: Array($0.alert.id.utf8), value: $0.encoded(), timestamp: Timestamp.now())
             },
             to: Topics.escalations.name)
     }
@@ -147,15 +148,15 @@ public struct NotifierService: Service {
             return out
         }
         let ts = Timestamp.format(Timestamp.now())
-        var records: [BusRecord] = []
-        var dead: [BusRecord] = []
+        var records: [Record] = []
+        var dead: [Record] = []
         for (i, d) in deliveries.enumerated() {
             let o = outcomes[i] ?? .init(delivered: false, attempts: 0, error: "no channel \(d.channel)")
             let record = NotificationRecord(
                 alert: d.alert.id, machine: d.alert.machine, route: d.route, channel: d.channel,
                 status: o.delivered ? "sent" : "failed", escalation: d.escalation, attempts: o.attempts,
                 error: o.error, ts: ts)
-            records.append(BusRecord(key: Array(d.alert.id.utf8), value: record.encoded(), timestamp: Timestamp.now()))
+            records.append(Record(key: Array(d.alert.id.utf8), value: record.encoded(), timestamp: Timestamp.now()))
             if !o.delivered {
                 logger.error(
                     "notification undeliverable",
@@ -164,7 +165,7 @@ public struct NotifierService: Service {
                     reason: "notification_undeliverable", error: "\(d.channel): \(o.error ?? "")",
                     original: String(decoding: record.encoded(), as: UTF8.self), originalBase64: nil, ts: ts,
                     source: nil)
-                dead.append(BusRecord(key: nil, value: letter.encoded(), timestamp: Timestamp.now()))
+                dead.append(Record(key: nil, value: letter.encoded(), timestamp: Timestamp.now()))
             }
         }
         _ = try await producer.send(records, to: Topics.notifications.name)

@@ -3,6 +3,7 @@ import Foundation
 import Learn
 import Logging
 import Plant
+import Primitives
 import Registry
 import ServiceLifecycle
 import Synchronization
@@ -169,7 +170,7 @@ public struct PipelineWorker: Service {
         let value = try PipelineCheckpoint(partitions: partitions, outputEnds: ends).encoded()
         _ = try await producer.send(
             [
-                BusRecord(
+                Record(
                     key: Array(settings.group.utf8), value: value,
                     timestamp: Int64(Date().timeIntervalSince1970 * 1000))
             ], to: settings.checkpointsTopic)

@@ -167,10 +167,11 @@ public struct ReadingProcessor: Sendable {
         value: [UInt8], source: SourcePosition, now: Int64, into out: inout [PipelineOutput],
         events: inout ProcessorEvents
     ) {
-        // Decoded into the last reading's lists (`decoded`), given back at the end.
-        var reading = decoded
-        decoded = Self.noReading
-        defer { decoded = reading }
+        // Decoded into the last reading's lists (`decoded`), given back at the end. Swapped in and out: taken with an
+        // assignment, the reading was copied (its lists and texts retained, then released) twice a reading.
+        var reading = Self.noReading
+        swap(&reading, &decoded)
+        defer { swap(&reading, &decoded) }
         let place: Int?
         do {
             try ReadingDecoder.decode(value, known: known, into: &reading)

@@ -112,7 +112,7 @@ struct WorkerLoop {
     /// Sends a batch's outputs and returns when the bus has acknowledged them. The output topics are independent
     /// (recovery suppresses per topic): sent together, in one request per broker on Kafka.
     static func send(
-        _ outputs: [(String, [BusRecord])], by producer: any MessageProducer
+        _ outputs: [(String, [Record])], by producer: any MessageProducer
     ) async throws -> ContinuousClock.Instant {
         _ = try await producer.send(outputs)
         return .now
@@ -143,7 +143,7 @@ struct WorkerLoop {
     struct Batch {
         /// The records to send, grouped by topic in a short list searched in order (a handful of topics; two
         /// dictionary lookups per output were 1 % of the worker).
-        var byTopic: [(topic: String, partitions: Int, records: [BusRecord])] = []
+        var byTopic: [(topic: String, partitions: Int, records: [Record])] = []
         /// One reading's outputs, before they join their topic's records (kept for its storage).
         var outputs: [PipelineOutput] = []
         var events = ProcessorEvents()
@@ -156,7 +156,7 @@ struct WorkerLoop {
         let polledAt: ContinuousClock.Instant
 
         /// The records to send, by topic.
-        var toSend: [(String, [BusRecord])] { byTopic.map { ($0.topic, $0.records) } }
+        var toSend: [(String, [Record])] { byTopic.map { ($0.topic, $0.records) } }
     }
 
     /// One reading through the processor; outputs emitted before a crash are dropped (state rebuilt, the output not
@@ -187,19 +187,29 @@ struct WorkerLoop {
             RecordHeader(name: PipelineWorker.sourceOffset, value: offset),
         ]
         // Each output straight to its topic's records (collected per batch and converted afterwards, the outputs
-        // and their headers were two more lists of the batch's size).
-        for o in batch.outputs {
-            var t = batch.byTopic.firstIndex { $0.topic == o.topic } ?? -1
-            if t < 0 {
-                var records: [BusRecord] = []
-                records.reserveCapacity(batch.polled)
-                batch.byTopic.append((o.topic, outputPartitions[o.topic] ?? 1, records))
-                t = batch.byTopic.count - 1
+        // and their headers were two more lists of the batch's size). The key and value move to the record,
+        // swapped out of the output (copied, they were retained here and released with the outputs).
+        var made: [PipelineOutput] = []
+        swap(&made, &batch.outputs)  // the list's memory is given back below, for the next record's outputs
+        defer { swap(&made, &batch.outputs) }
+        made.withUnsafeMutableBufferPointer { outputs in
+            for j in outputs.indices {
+                var t = batch.byTopic.firstIndex { $0.topic == outputs[j].topic } ?? -1
+                if t < 0 {
+                    var records: [Record] = []
+                    records.reserveCapacity(batch.polled)
+                    batch.byTopic.append((outputs[j].topic, outputPartitions[outputs[j].topic] ?? 1, records))
+                    t = batch.byTopic.count - 1
+                }
+                var key: [UInt8] = []
+                var value: [UInt8] = []
+                swap(&key, &outputs[j].key)
+                swap(&value, &outputs[j].value)
+                batch.byTopic[t].records.append(
+                    Record(
+                        key: key.isEmpty ? nil : key, value: value, headers: headers, timestamp: outputs[j].timestamp,
+                        partition: record.partition % batch.byTopic[t].partitions))
             }
-            batch.byTopic[t].records.append(
-                BusRecord(
-                    key: o.key.isEmpty ? nil : o.key, value: o.value, headers: headers, timestamp: o.timestamp,
-                    partition: record.partition % batch.byTopic[t].partitions))
         }
     }
 

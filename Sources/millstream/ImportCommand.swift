@@ -3,6 +3,7 @@ import Bus
 import Buses
 import Foundation
 import Plant
+import Primitives
 import Tabular
 
 extension Millstream {
@@ -47,7 +48,7 @@ extension Millstream {
             var sent = 0
             for chunk in stride(from: 0, to: readings.count, by: 1000) {
                 let records = readings[chunk..<min(readings.count, chunk + 1000)].map {
-                    BusRecord(key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
+                    Record(key: Array($0.machine.utf8), value: ReadingEncoder.encode($0), timestamp: $0.timestamp)
                 }
                 _ = try await producer.send(records, to: topic)
                 sent += records.count

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MQTT
 import Plant
+import Primitives
 import ServiceLifecycle
 import Synchronization
 import Topics
@@ -101,8 +102,8 @@ struct SimulationRunner: Service {
         let begin = clock.now
         let simulatedStart = simulator.now
         var produced: Int64 = 0
-        var records: [BusRecord] = []
-        var labels: [BusRecord] = []
+        var records: [Record] = []
+        var labels: [Record] = []
         records.reserveCapacity(1000)
         var tally = Tally()
         var lastStats = begin
@@ -124,10 +125,10 @@ struct SimulationRunner: Service {
                 if opcua != nil { readings.append(s.reading) }
                 let key = Array(s.reading.machine.utf8)
                 let (bytes, bad) = injector.encode(s.reading)
-                records.append(BusRecord(key: key, value: bytes, timestamp: s.reading.timestamp))
+                records.append(Record(key: key, value: bytes, timestamp: s.reading.timestamp))
                 tally.add(s)
                 if options.labelsTopic != nil, s.reading.state == .running, bad == nil {
-                    labels.append(BusRecord(key: key, value: label(s), timestamp: s.reading.timestamp))
+                    labels.append(Record(key: key, value: label(s), timestamp: s.reading.timestamp))
                 }
             }
             if let opcua {

@@ -7,8 +7,8 @@ import Primitives
 import Testing
 
 @Suite struct EmbeddedBusTests {
-    func records(_ n: Int, keys: Int) -> [BusRecord] {
-        (0..<n).map { i in BusRecord(key: Array("m\(i % keys)".utf8), value: Array("v\(i)".utf8), timestamp: Int64(i)) }
+    func records(_ n: Int, keys: Int) -> [Record] {
+        (0..<n).map { i in Record(key: Array("m\(i % keys)".utf8), value: Array("v\(i)".utf8), timestamp: Int64(i)) }
     }
 
     @Test func keysStayOnTheirPartitionInOrder() async throws {
@@ -30,6 +30,52 @@ import Testing
                 #expect(values == stride(from: key, to: 400, by: 10).map { "v\($0)" })
             }
             #expect(try await bus.describeTopic("readings").records == 400)
+            try await bus.close()
+        }
+    }
+
+    /// A send whose records for a partition are together (appended as a slice of the send) and one whose records
+    /// alternate between partitions (gathered first): each record lands where it says, at the position the send
+    /// returned, in order, and reads back with its topic, partition, offset, key, value and headers; a poll of
+    /// several partitions returns at most what it asks for and the rest on the next poll.
+    @Test func explicitPartitionsTogetherOrAlternatingReadBackAsSent() async throws {
+        try await withTemporaryDirectory { dir in
+            let bus = try openBus("embedded://\(dir)?partitions=3&fsync=never")
+            let producer = try await bus.producer()
+            func record(_ i: Int, partition: Int) -> Record {
+                Record(
+                    key: i % 2 == 0 ? nil : Array("k\(i)".utf8), value: Array("v\(i)".utf8),
+                    headers: [RecordHeader(name: "n", value: Array("\(i)".utf8))], timestamp: Int64(1000 + i),
+                    partition: partition)
+            }
+            let together = (0..<30).map { record($0, partition: $0 / 10) }
+            let alternating = (30..<60).map { record($0, partition: $0 % 3) }
+            var sent = try await producer.send(together, to: "t")
+            sent += try await producer.send(alternating, to: "t")
+            let all = together + alternating
+            #expect(sent.map(\.partition) == all.map { $0.partition! })
+            let consumer = try await bus.consumer(ConsumerOptions(topics: ["t"]))
+            var got: [ConsumedRecord] = []
+            var polls = 0
+            while got.count < 60 && polls < 20 {
+                let batch = try await consumer.poll(maxRecords: 7, timeout: .seconds(5))
+                #expect(batch.count <= 7)
+                got += batch
+                polls += 1
+            }
+            #expect(got.count == 60)
+            for (i, r) in all.enumerated() {
+                let back = got.filter { $0.partition == r.partition && $0.offset == sent[i].offset }
+                #expect(back.count == 1)
+                guard let b = back.first else { continue }
+                #expect(b.topic == "t" && b.key == r.key && b.value == r.value && b.headers == r.headers)
+                #expect(b.timestamp == r.timestamp)
+            }
+            for p in 0..<3 {
+                let values = got.filter { $0.partition == p }.map { String(decoding: $0.value, as: UTF8.self) }
+                let expected = all.filter { $0.partition == p }.map { String(decoding: $0.value, as: UTF8.self) }
+                #expect(values == expected)
+            }
             try await bus.close()
         }
     }

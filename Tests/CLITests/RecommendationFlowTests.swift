@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import Plant
+import Primitives
 import Testing
 
 /// The pipeline's recommendations end to end: a failure model trained from the CLI, simulated readings, a worker in

@@ -5,6 +5,7 @@ import Foundation
 import MQTT
 import MQTTWire
 import Plant
+import Primitives
 import Synchronization
 import TestSupport
 import Testing
@@ -14,16 +15,16 @@ import Topics
 /// across a restart. The machine is an MQTT client of the test that takes commands and reports its setpoints in a
 /// reading on the bus (as the MQTT source would write it).
 @Suite struct MQTTSetpointSinkTests {
-    static func reading(rpm: Double, torque: Double = 40) -> BusRecord {
+    static func reading(rpm: Double, torque: Double = 40) -> Record {
         let r = Reading(
             machine: "plant1/line1/m01", timestamp: 1_796_479_200_000, values: [Measurement("rpm", rpm)],
             setpoints: [Measurement("rpm", rpm), Measurement("torque_nm", torque)])
-        return BusRecord(key: Array(r.machine.utf8), value: r.encoded(), timestamp: r.timestamp)
+        return Record(key: Array(r.machine.utf8), value: r.encoded(), timestamp: r.timestamp)
     }
 
-    static func change(_ id: String, rpm: Double) -> BusRecord {
+    static func change(_ id: String, rpm: Double) -> Record {
         let s = SetpointRecord(machine: "plant1/line1/m01", values: ["rpm": rpm], by: "test", recommendation: id)
-        return BusRecord(key: Array(s.machine.utf8), value: s.encoded(), timestamp: 0)
+        return Record(key: Array(s.machine.utf8), value: s.encoded(), timestamp: 0)
     }
 
     static func until(_ what: String, _ condition: () async throws -> Bool) async throws {
@@ -89,7 +90,7 @@ import Topics
                 id: "r4", machine: "plant1/line1/m01", values: ["rpm": 1550], state: .sending, endpoint: "test",
                 ts: "")
             _ = try await producer.send(
-                [BusRecord(key: nil, value: audit.encoded(), timestamp: 0)], to: Topics.setpointWrites.name)
+                [Record(key: nil, value: audit.encoded(), timestamp: 0)], to: Topics.setpointWrites.name)
             let restarted = SetpointSink(target: MQTTSetpointTarget(settings), process: .milling(), bus: bus)
             group.addTask { try await restarted.run() }
             _ = try await producer.send(

@@ -4,6 +4,7 @@ import Connectors
 import Foundation
 import MQTT
 import Plant
+import Primitives
 import TestSupport
 import Testing
 import Topics

@@ -5,6 +5,7 @@ import Foundation
 import Modbus
 import NIOCore
 import Plant
+import Primitives
 import TestSupport
 import Testing
 import Topics
@@ -188,7 +189,7 @@ import Topics
             SetpointRecord(machine: "plant1/line1/m02", values: ["torque_nm": 42], recommendation: "m2"),
         ]
         _ = try await producer.send(
-            changes.map { BusRecord(key: Array($0.machine.utf8), value: $0.encoded(), timestamp: 0) },
+            changes.map { Record(key: Array($0.machine.utf8), value: $0.encoded(), timestamp: 0) },
             to: Topics.setpoints.name)
         let sink = SetpointSink(target: ModbusSetpointTarget(devices: settings.modbus), process: .milling(), bus: bus)
         try await withThrowingTaskGroup(of: Void.self) { group in

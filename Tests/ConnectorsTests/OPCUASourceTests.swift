@@ -3,6 +3,7 @@ import Buses
 import Connectors
 import Foundation
 import Plant
+import Primitives
 import TestSupport
 import Testing
 import Topics
@@ -79,7 +80,7 @@ import Topics
             let producer = try await bus.producer()
             let change = SetpointRecord(machine: "plant1/line1/m01", values: ["rpm": 1550], recommendation: "o1")
             _ = try await producer.send(
-                [BusRecord(key: Array(change.machine.utf8), value: change.encoded(), timestamp: 0)],
+                [Record(key: Array(change.machine.utf8), value: change.encoded(), timestamp: 0)],
                 to: Topics.setpoints.name)
             try await Self.until("the confirmation") { sink.stats.snapshot.setpointWrites["confirmed"] == 1 }
             try await Self.until("the spindle's new speed") {

@@ -3,6 +3,7 @@ import Buses
 import Connectors
 import Foundation
 import Plant
+import Primitives
 import Sparkplug
 import TestSupport
 import Testing
@@ -139,7 +140,7 @@ import Topics
             let producer = try await bus.producer()
             let change = SetpointRecord(machine: "plant1/line1/m01", values: ["rpm": 1550], recommendation: "r1")
             _ = try await producer.send(
-                [BusRecord(key: Array(change.machine.utf8), value: change.encoded(), timestamp: 0)],
+                [Record(key: Array(change.machine.utf8), value: change.encoded(), timestamp: 0)],
                 to: Topics.setpoints.name)
             let command = try await edge.event("dcmd")
             #expect((command["metrics"] as? [String: Double])?["Setpoints/Speed"] == 1550)

@@ -25,8 +25,8 @@ import Testing
                 readOnly: readOnly, keyring: keyring))
     }
 
-    func readAll(_ p: PartitionLog) throws -> [LogRecord] {
-        var out: [LogRecord] = []
+    func readAll(_ p: PartitionLog) throws -> [ConsumedRecord] {
+        var out: [ConsumedRecord] = []
         var offset = p.earliestOffset
         while true {
             let r = try p.read(from: offset, maxBytes: 4096)

@@ -19,8 +19,8 @@ import Testing
         try EventLog.open(directory: dir, configuration: .init(fsync: fsync, defaultTopic: topic))
     }
 
-    func readAll(_ p: PartitionLog, from: Int64 = 0) throws -> [LogRecord] {
-        var out: [LogRecord] = []
+    func readAll(_ p: PartitionLog, from: Int64 = 0) throws -> [ConsumedRecord] {
+        var out: [ConsumedRecord] = []
         var offset = from
         while true {
             let r = try p.read(from: offset, maxBytes: 1000)
@@ -87,7 +87,7 @@ import Testing
                 #expect(r.records.map(\.key) == expected[Int(start)..<Int(start) + count].map(\.key))
             }
             for limit in [1, 2, 3, 7, 64] {
-                var got: [LogRecord] = []
+                var got: [ConsumedRecord] = []
                 var offset: Int64 = 0
                 while true {
                     let r = try p.read(from: offset, maxBytes: 700, maxRecords: limit)

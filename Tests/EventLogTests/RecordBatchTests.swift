@@ -21,8 +21,8 @@ import Testing
             #expect(header.baseOffset == 42 && header.count == 3)
             #expect(header.maxTimestamp == 6_000)
             #expect(RecordBatch.crcMatches(raw, header: header))
-            var out: [LogRecord] = []
-            #expect(RecordBatch.decode(raw, header: header, from: 43, into: &out))
+            var out: [ConsumedRecord] = []
+            #expect(RecordBatch.decode(raw, header: header, from: 43, topic: "t", partition: 0, into: &out))
             #expect(out.map(\.offset) == [43, 44])
             #expect(out[0].key == [] && out[0].headers == records[1].headers && out[0].timestamp == 4_000)
             #expect(out[1].value == records[2].value)
@@ -62,8 +62,8 @@ import Testing
                 return
             }
             #expect(header.length == buffer.count && RecordBatch.crcMatches(raw, header: header))
-            var out: [LogRecord] = []
-            #expect(RecordBatch.decode(raw, header: header, from: 7, into: &out))
+            var out: [ConsumedRecord] = []
+            #expect(RecordBatch.decode(raw, header: header, from: 7, topic: "t", partition: 0, into: &out))
             #expect(out.count == records.count)
             for (a, b) in zip(records, out) {
                 #expect(a.key == b.key && a.value == b.value && a.headers == b.headers && a.timestamp == b.timestamp)
@@ -88,8 +88,8 @@ import Testing
                 Issue.record("header must parse")
                 return
             }
-            var out: [LogRecord] = []
-            #expect(RecordBatch.decode(raw, header: header, from: 0, into: &out))
+            var out: [ConsumedRecord] = []
+            #expect(RecordBatch.decode(raw, header: header, from: 0, topic: "t", partition: 0, into: &out))
             #expect(out.map(\.key) == records.map(\.key))
         }
     }

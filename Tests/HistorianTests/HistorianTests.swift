@@ -153,34 +153,34 @@ import Topics
         let producer = try await bus.producer()
         let start: Int64 = 1_767_225_600_000
         func send(_ range: Range<Int>) async throws {
-            var readings: [BusRecord] = []
-            var predictions: [BusRecord] = []
-            var alerts: [BusRecord] = []
+            var readings: [Record] = []
+            var predictions: [Record] = []
+            var alerts: [Record] = []
             for i in range {
                 let machine = "plant1/line1/m\(i % 4)"
                 let t = start + Int64(i) * 15_000
                 let reading = Reading(
                     machine: machine, timestamp: t, sequence: Int64(i),
                     values: [Measurement("torque_nm", Double(i)), Measurement("rpm", 1500)])
-                readings.append(BusRecord(key: Array(machine.utf8), value: reading.encoded(), timestamp: t))
+                readings.append(Record(key: Array(machine.utf8), value: reading.encoded(), timestamp: t))
                 let p = PredictionRecord(
                     machine: machine, ts: Timestamp.format(t), seq: Int64(i), state: "running", product: nil,
                     risk: Double(i % 10) / 10, failure: false, model: "failure@v1", features: NamedValues(),
                     source: nil)
-                predictions.append(BusRecord(key: Array(machine.utf8), value: p.encoded(), timestamp: t))
+                predictions.append(Record(key: Array(machine.utf8), value: p.encoded(), timestamp: t))
                 if i % 50 == 0 {
                     let a = AlertRecord(
                         id: "\(machine)/failure_risk/\(i)", machine: machine, ts: Timestamp.format(t),
                         kind: "failure_risk", severity: "critical", priority: "high", status: "raised",
                         message: "risk \(i)")
-                    alerts.append(BusRecord(key: Array(machine.utf8), value: a.encoded(), timestamp: t))
+                    alerts.append(Record(key: Array(machine.utf8), value: a.encoded(), timestamp: t))
                 }
             }
             _ = try await producer.send(readings, to: Topics.readings.name)
             _ = try await producer.send(predictions, to: Topics.predictions.name)
             _ = try await producer.send(alerts, to: Topics.alerts.name)
             // Something the historian cannot read is skipped and counted.
-            _ = try await producer.send([BusRecord(key: nil, value: Array("{".utf8), timestamp: 0)], to: "kpis")
+            _ = try await producer.send([Record(key: nil, value: Array("{".utf8), timestamp: 0)], to: "kpis")
         }
         func catchUp() async throws -> HistorianProgress {
             try await withStore { store in

@@ -3,6 +3,7 @@ import Buses
 import Foundation
 import LocalPeers
 import Plant
+import Primitives
 import Testing
 import Topics
 
@@ -210,14 +211,14 @@ import Topics
                 Self.alert("m9/spc/torque_nm/1", machine: "m9", kind: "spc", priority: "low", ts: night),
             ]
             _ = try await producer.send(
-                records.map { BusRecord(key: Array($0.machine.utf8), value: $0.encoded(), timestamp: 0) },
+                records.map { Record(key: Array($0.machine.utf8), value: $0.encoded(), timestamp: 0) },
                 to: Topics.alerts.name)
             // The second is acknowledged (whether the notifier reads that before or after the alert); the first is
             // not, and escalates.
             let ack = AlertActionRecord(
                 id: "a1", alert: "plant1/line1/m02/failure_risk/1", action: "acknowledge", by: "op", ts: now)
             _ = try await producer.send(
-                [BusRecord(key: Array(ack.alert.utf8), value: ack.encoded(), timestamp: 0)],
+                [Record(key: Array(ack.alert.utf8), value: ack.encoded(), timestamp: 0)],
                 to: Topics.alertActions.name)
             let waited = ContinuousClock.now
             while ContinuousClock.now - waited < .seconds(60) {
@@ -317,7 +318,7 @@ import Topics
             "plant1/line1/m07/failure_risk/3", machine: "plant1/line1/m07", kind: "failure_risk", priority: "urgent",
             ts: Timestamp.format(Timestamp.now()))
         _ = try await bus.producer().send(
-            [BusRecord(key: Array(alert.machine.utf8), value: alert.encoded(), timestamp: 0)], to: Topics.alerts.name)
+            [Record(key: Array(alert.machine.utf8), value: alert.encoded(), timestamp: 0)], to: Topics.alerts.name)
         var notes: [NotificationRecord] = []
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await NotifierService(bus: bus, config: config, start: .earliest).run() }
@@ -370,7 +371,7 @@ import Topics
             Self.alert("\($0)/failure_risk/1", machine: $0, kind: "failure_risk", priority: "high", ts: now)
         }
         _ = try await producer.send(
-            alerts.map { BusRecord(key: Array($0.machine.utf8), value: $0.encoded(), timestamp: 0) },
+            alerts.map { Record(key: Array($0.machine.utf8), value: $0.encoded(), timestamp: 0) },
             to: Topics.alerts.name)
         func run(until done: @escaping @Sendable () -> Bool) async throws {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -387,7 +388,7 @@ import Topics
         #expect(Self.posts(log).map(\.path) == ["/ops", "/ops"])
         let ack = AlertActionRecord(id: "a1", alert: "m2/failure_risk/1", action: "acknowledge", by: "op", ts: now)
         _ = try await producer.send(
-            [BusRecord(key: Array(ack.alert.utf8), value: ack.encoded(), timestamp: 0)], to: Topics.alertActions.name)
+            [Record(key: Array(ack.alert.utf8), value: ack.encoded(), timestamp: 0)], to: Topics.alertActions.name)
         // The next reads them back: m1 escalates when due; m2 was acknowledged in between.
         try await run { Self.posts(log).contains { $0.path == "/lead" } }
         try await Task.sleep(for: .seconds(1))

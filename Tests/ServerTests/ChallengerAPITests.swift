@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import HummingbirdTesting
 import Plant
+import Primitives
 import Registry
 import Testing
 import Topics

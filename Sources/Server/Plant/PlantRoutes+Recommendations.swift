@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Hummingbird
 import Plant
+import Primitives
 import Topics
 
 extension PlantRoutes {
@@ -58,7 +59,7 @@ extension PlantRoutes {
         do {
             let producer = try await bus.producer()
             _ = try await producer.send(
-                [BusRecord(key: Array(key.utf8), value: value, timestamp: Int64(Date().timeIntervalSince1970 * 1000))],
+                [Record(key: Array(key.utf8), value: value, timestamp: Int64(Date().timeIntervalSince1970 * 1000))],
                 to: topic)
             try await producer.flush()
         } catch {

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Plant
+import Primitives
 import ServiceLifecycle
 import Topics
 
@@ -170,7 +171,7 @@ struct PlantRoutes {
         do {
             let producer = try await bus.producer()
             _ = try await producer.send(
-                [BusRecord(key: Array(id.utf8), value: bytes, timestamp: Int64(Date().timeIntervalSince1970 * 1000))],
+                [Record(key: Array(id.utf8), value: bytes, timestamp: Int64(Date().timeIntervalSince1970 * 1000))],
                 to: Topics.alertActions.name)
             try await producer.flush()
         } catch {

@@ -2,6 +2,7 @@ import Analytics
 import Bus
 import Foundation
 import Plant
+import Primitives
 import Registry
 import Topics
 

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Primitives
 import Registry
 import ServiceLifecycle
 import Synchronization

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Hummingbird
 import Plant
+import Primitives
 import Registry
 import Topics
 
@@ -99,7 +100,7 @@ struct ChallengerRoutes {
             let producer = try await bus.producer()
             _ = try await producer.send(
                 [
-                    BusRecord(
+                    Record(
                         key: Array(name.utf8), value: record.encoded(),
                         timestamp: Int64(Date().timeIntervalSince1970 * 1000))
                 ], to: Topics.retrainRequests.name)
