@@ -1,5 +1,5 @@
-/// A record to write: optional key, value, headers, timestamp in milliseconds since the Unix epoch, and optionally
-/// the partition to write it to.
+/// A record to write: optional key (on a bus it picks the partition), value, headers, timestamp in milliseconds since
+/// the Unix epoch, and optionally the partition to write it to.
 ///
 /// One type for the bus's producers and the event log's appends, so the pipeline's outputs reach the log's batch
 /// encoder as they were made: converted from the bus's type to the log's, every output was copied (its key, value
